@@ -1,0 +1,31 @@
+"""symderiv: machine-checked derivations of neural-network gradients.
+
+Quick use::
+
+    import sympy
+    from symderiv import matrix, vector, verify_equal
+    n = sympy.Symbol("n")
+    A, B, C = (matrix(s, n, n) for s in "ABC")
+    verify_equal(sympy.Trace(A * B * C), sympy.Trace(C * A * B)).status   # 'verified'
+"""
+from .operators import Expr, inner, trace, transpose, hadamard
+from .symbols import delta, gradient_symbol, matrix, scalar, vector
+from .verifier import Budget, Verdict, verify_equal, verify_first_order
+
+__all__ = [
+    "Budget",
+    "Expr",
+    "Verdict",
+    "delta",
+    "gradient_symbol",
+    "hadamard",
+    "inner",
+    "matrix",
+    "scalar",
+    "trace",
+    "transpose",
+    "vector",
+    "verify_equal",
+    "verify_first_order",
+]
+__version__ = "0.1.0"

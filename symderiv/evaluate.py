@@ -1,0 +1,321 @@
+"""Explicit evaluation at concrete sizes, exactly.
+
+Entries live in a commutative ring given by an :class:`Arith`: Python integers and fractions
+(for counterexamples and the random screen) or SymPy's sparse polynomial ring over Q with one
+generator per entry (for the explicit proof at the size bound and for the Jacobian).
+No floating point is used anywhere, and nothing here relies on SymPy's simplification.
+
+A deadline turns long evaluations into :class:`BudgetExceeded` instead of a hang.
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable
+
+from .errors import BudgetExceeded
+from .operators import Add, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
+
+Matrix = list[list[Any]]
+
+
+class Deadline:
+    def __init__(self, seconds: float | None):
+        self.end = None if seconds is None else time.monotonic() + seconds
+
+    def check(self) -> None:
+        if self.end is not None and time.monotonic() > self.end:
+            raise BudgetExceeded("time budget exhausted")
+
+    def remaining(self) -> float | None:
+        return None if self.end is None else self.end - time.monotonic()
+
+
+@dataclass
+class Arith:
+    zero: Any
+    coef: Callable[[Fraction], Any]
+
+
+INT = Arith(0, lambda c: c.numerator if c.denominator == 1 else c)
+
+
+def poly_arith(R) -> Arith:
+    return Arith(R.zero, lambda c: R.domain.convert(c))
+
+
+def dims_of(*exprs: Expr) -> list[str]:
+    """Symbolic dimension names used by the expressions, sorted."""
+    out = set()
+    for e in exprs:
+        for s in e.symbols():
+            for d in s.shape:
+                if not d.is_Integer:
+                    out.add(str(d))
+    return sorted(out)
+
+
+def size_of(d, sizes: dict[str, int]) -> int:
+    return int(d) if d.is_Integer else sizes[str(d)]
+
+
+def evaluate(e: Expr, env: dict[str, Matrix], sizes: dict[str, int], ar: Arith, deadline: Deadline | None = None) -> Matrix:
+    """The matrix of ``e`` with symbol entries from ``env`` (name -> matrix)."""
+    dl = deadline or Deadline(None)
+
+    def ev(e: Expr) -> Matrix:
+        if isinstance(e, Sym):
+            return env[e.name]
+        if isinstance(e, Zero):
+            return [[ar.zero] * size_of(e.shape[1], sizes) for _ in range(size_of(e.shape[0], sizes))]
+        if isinstance(e, Scale):
+            c = ar.coef(e.coef)
+            return [[c * v for v in row] for row in ev(e.arg)]
+        if isinstance(e, Add):
+            acc = ev(e.args[0])
+            for a in e.args[1:]:
+                m = ev(a)
+                acc = [[p + q for p, q in zip(r1, r2)] for r1, r2 in zip(acc, m)]
+            return acc
+        if isinstance(e, MatMul):
+            acc = ev(e.args[0])
+            for a in e.args[1:]:
+                acc = _product(acc, ev(a), ar, dl)
+            return acc
+        if isinstance(e, Transpose):
+            m = ev(e.arg)
+            return [list(col) for col in zip(*m)]
+        if isinstance(e, Trace):
+            m = ev(e.arg)
+            s = ar.zero
+            for i in range(len(m)):
+                s = s + m[i][i]
+            return [[s]]
+        if isinstance(e, Inner):
+            a, b = ev(e.left), ev(e.right)
+            s = ar.zero
+            for r1, r2 in zip(a, b):
+                for p, q in zip(r1, r2):
+                    s = s + p * q
+            dl.check()
+            return [[s]]
+        if isinstance(e, Hadamard):
+            a, b = ev(e.left), ev(e.right)
+            return [[p * q for p, q in zip(r1, r2)] for r1, r2 in zip(a, b)]
+        raise TypeError(type(e))
+
+    return ev(e)
+
+
+def _product(a: Matrix, b: Matrix, ar: Arith, dl: Deadline) -> Matrix:
+    ra, ca, rb, cb = len(a), len(a[0]), len(b), len(b[0])
+    if ca != rb:  # a 1x1 factor acts as a scalar
+        if ra == 1 and ca == 1:
+            s = a[0][0]
+            return [[s * v for v in row] for row in b]
+        s = b[0][0]
+        return [[s * v for v in row] for row in a]
+    out = []
+    bt = list(zip(*b))
+    for row in a:
+        dl.check()
+        new = []
+        for col in bt:
+            s = ar.zero
+            for p, q in zip(row, col):
+                s = s + p * q
+            new.append(s)
+        out.append(new)
+    return out
+
+
+def symbol_table(*exprs: Expr) -> dict[str, Sym]:
+    table: dict[str, Sym] = {}
+    for e in exprs:
+        for s in e.symbols():
+            table.setdefault(s.name, s)
+    return table
+
+
+def random_env(symbols: dict[str, Sym], sizes: dict[str, int], draw: Callable[[], int]) -> dict[str, Matrix]:
+    return {
+        name: [[draw() for _ in range(size_of(s.shape[1], sizes))] for _ in range(size_of(s.shape[0], sizes))]
+        for name, s in symbols.items()
+    }
+
+
+def poly_env(symbols: dict[str, Sym], sizes: dict[str, int]):
+    """A polynomial ring with one generator per entry, and the symbol matrices over it."""
+    from sympy.polys.domains import QQ
+    from sympy.polys.rings import ring
+
+    names, where = [], []
+    for name, s in symbols.items():
+        for i in range(size_of(s.shape[0], sizes)):
+            for j in range(size_of(s.shape[1], sizes)):
+                names.append(f"v{len(names)}")
+                where.append((name, i, j))
+    if not names:
+        names = ["v0"]
+    R, *gens = ring(",".join(names), QQ)
+    env: dict[str, Matrix] = {
+        name: [[None] * size_of(s.shape[1], sizes) for _ in range(size_of(s.shape[0], sizes))]
+        for name, s in symbols.items()
+    }
+    for gen, (name, i, j) in zip(gens, where):
+        env[name][i][j] = gen
+    return R, env, dict(zip(where, gens))
+
+
+# ---------------------------------------------------------------------------------------
+# Counterexamples
+# ---------------------------------------------------------------------------------------
+@dataclass
+class Counterexample:
+    """Concrete sizes and small integer entries at which the two sides differ."""
+
+    sizes: dict[str, int]
+    values: dict[str, Matrix]
+    lhs: Matrix
+    rhs: Matrix
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "sizes": dict(self.sizes),
+            "values": {k: _jsonable(v) for k, v in self.values.items()},
+            "lhs": _jsonable(self.lhs),
+            "rhs": _jsonable(self.rhs),
+            **({"note": self.note} if self.note else {}),
+        }
+
+    def describe(self, indent: str = "    ") -> str:
+        lines = []
+        if self.sizes:
+            lines.append(indent + "sizes: " + ", ".join(f"{k} = {v}" for k, v in self.sizes.items()))
+        for k, v in self.values.items():
+            lines.append(indent + f"{k} = {_fmt_matrix(v)}")
+        lines.append(indent + f"left side  = {_fmt_matrix(self.lhs)}")
+        lines.append(indent + f"right side = {_fmt_matrix(self.rhs)}")
+        if self.note:
+            lines.append(indent + self.note)
+        return "\n".join(lines)
+
+
+def _num(v) -> Any:
+    if isinstance(v, Fraction):
+        return v.numerator if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+    return v
+
+
+def _jsonable(m: Matrix):
+    return [[_num(v) for v in row] for row in m]
+
+
+def _fmt_matrix(m: Matrix) -> str:
+    if len(m) == 1 and len(m[0]) == 1:
+        return str(_num(m[0][0]))
+    return "[" + "; ".join(" ".join(str(_num(v)) for v in row) for row in m) + "]"
+
+
+def size_candidates(dims: list[str], bound: dict[str, int], limit: int = 400) -> list[dict[str, int]]:
+    """Sizes with 1 ≤ N_d ≤ max(B_d, 1), smallest total first (ties lexicographic)."""
+    tops = [max(bound.get(d, 1), 1) for d in dims]
+    cands: list[tuple[int, ...]] = [()]
+    for top in tops:
+        cands = [c + (k,) for c in cands for k in range(1, top + 1)]
+        if len(cands) > 50 * limit:
+            break
+    cands.sort(key=lambda c: (sum(c), c))
+    return [dict(zip(dims, c)) for c in cands[:limit]]
+
+
+def find_counterexample(
+    lhs: Expr,
+    rhs: Expr,
+    bound: dict[str, int],
+    deadline: Deadline,
+    seed: int = 0,
+    trials_per_size: int = 12,
+) -> Counterexample | None:
+    """Search small sizes (up to the bound B) and small integer entries for a difference,
+    then shrink the entries towards 0 and ±1, as hypothesis shrinks a falsifying example."""
+    symbols = symbol_table(lhs, rhs)
+    dims = dims_of(lhs, rhs)
+    rng = random.Random(seed)
+    for sizes in size_candidates(dims, bound):
+        for t in range(trials_per_size):
+            deadline.check()
+            span = 1 if t < 3 else (3 if t < 8 else 50)
+            env = random_env(symbols, sizes, lambda: rng.randint(-span, span))
+            a = evaluate(lhs, env, sizes, INT, deadline)
+            b = evaluate(rhs, env, sizes, INT, deadline)
+            if a != b:
+                env = _shrink(lhs, rhs, env, sizes, deadline)
+                a = evaluate(lhs, env, sizes, INT, deadline)
+                b = evaluate(rhs, env, sizes, INT, deadline)
+                return Counterexample(dict(sizes), env, a, b)
+    return None
+
+
+def _shrink(lhs, rhs, env, sizes, deadline) -> dict[str, Matrix]:
+    """Greedily replace entries by simpler values (0, then 1, then -1) while the sides still differ."""
+
+    def simpler(a: int, b: int) -> bool:
+        return (abs(a), a < 0) < (abs(b), b < 0)
+
+    env = {k: [row[:] for row in v] for k, v in env.items()}
+    changed = True
+    while changed:
+        changed = False
+        for m in env.values():
+            for row in m:
+                for j, old in enumerate(row):
+                    for cand in (0, 1, -1):
+                        if not simpler(cand, old):
+                            continue
+                        row[j] = cand
+                        deadline.check()
+                        if evaluate(lhs, env, sizes, INT, deadline) != evaluate(rhs, env, sizes, INT, deadline):
+                            changed = True
+                            break
+                        row[j] = old
+    return env
+
+
+def integer_screen(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Deadline, seed: int, bits: int = 64):
+    """Evaluate both sides with random ``bits``-bit integer entries; return (differs, env, a, b).
+
+    A difference is a certain refutation. Agreement is only evidence: by Schwartz–Zippel a
+    nonzero difference polynomial of degree D vanishes with probability ≤ D / 2**bits.
+    """
+    rng = random.Random(seed)
+    symbols = symbol_table(lhs, rhs)
+    env = random_env(symbols, sizes, lambda: rng.randrange(1, 1 << bits))
+    a = evaluate(lhs, env, sizes, INT, deadline)
+    b = evaluate(rhs, env, sizes, INT, deadline)
+    return a != b, env, a, b
+
+
+def polynomial_identity(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Deadline) -> bool:
+    """Exact identity of the two sides as matrices of polynomials in symbolic entries."""
+    symbols = symbol_table(lhs, rhs)
+    R, env, _ = poly_env(symbols, sizes)
+    ar = poly_arith(R)
+    a = evaluate(lhs, env, sizes, ar, deadline)
+    b = evaluate(rhs, env, sizes, ar, deadline)
+    return a == b
+
+
+def monomial_estimate(graph_counts: list[dict[str, int]], sizes: dict[str, int], free: int = 2) -> int:
+    """Rough count of scalar monomials an explicit expansion at ``sizes`` produces."""
+    total = 0
+    for counts in graph_counts:
+        t = 1
+        for d, k in counts.items():
+            t *= sizes.get(d, int(d) if d.isdigit() else 1) ** k
+        total += t
+    return total

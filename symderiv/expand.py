@@ -1,0 +1,156 @@
+"""Expansion of expressions into sums of monomials.
+
+A *monomial* is an expression with no ``Add``, ``Scale`` or ``Zero`` inside: products,
+transposes, traces, inner and entrywise products of symbols. Expansion distributes every
+operator over sums (all operators of the language are multilinear), so
+
+    E  =  Σ_k c_k M_k      with rational c_k and monomials M_k.
+
+Two flavours:
+
+* :func:`expand` distributes everything; it feeds the verifier's index graphs.
+* :func:`delta_expand` distributes only over sums that contain a perturbation Δ, keeping
+  Δ-free groups such as ``(x - y^*)`` intact. This is how the notes expand
+  f(x + Δx) - f(x), and it keeps the engine's steps readable.
+
+Both refuse to produce more than ``max_terms`` monomials (:class:`BudgetExceeded`), since a
+product of k sums of two terms has 2^k monomials.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from itertools import product as cartesian
+
+from .errors import BudgetExceeded
+from .operators import Add, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero, mul
+
+Terms = list[tuple[Fraction, Expr]]
+DEFAULT_MAX_TERMS = 20000
+
+
+def _combine(parts: list[Terms], build, max_terms: int) -> Terms:
+    size = 1
+    for p in parts:
+        size *= len(p)
+        if size > max_terms:
+            raise BudgetExceeded(f"expansion would exceed {max_terms} terms")
+    out: Terms = []
+    for choice in cartesian(*parts):
+        c = Fraction(1)
+        for ci, _ in choice:
+            c *= ci
+        out.append((c, build([m for _, m in choice])))
+    return out
+
+
+def expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
+    """Fully distribute ``e`` into (coefficient, monomial) pairs. Zero coefficients are kept out."""
+    if isinstance(e, Sym):
+        return [(Fraction(1), e)]
+    if isinstance(e, Zero):
+        return []
+    if isinstance(e, Scale):
+        return [(e.coef * c, m) for c, m in expand(e.arg, max_terms) if e.coef * c != 0]
+    if isinstance(e, Add):
+        out: Terms = []
+        for a in e.args:
+            out.extend(expand(a, max_terms))
+            if len(out) > max_terms:
+                raise BudgetExceeded(f"expansion would exceed {max_terms} terms")
+        return out
+    if isinstance(e, MatMul):
+        return _combine([expand(a, max_terms) for a in e.args], lambda ms: mul(*ms), max_terms)
+    if isinstance(e, Transpose):
+        return [(c, Transpose(m)) for c, m in expand(e.arg, max_terms)]
+    if isinstance(e, Trace):
+        return [(c, Trace(m)) for c, m in expand(e.arg, max_terms)]
+    if isinstance(e, Inner):
+        return _combine(
+            [expand(e.left, max_terms), expand(e.right, max_terms)], lambda ms: Inner(*ms), max_terms
+        )
+    if isinstance(e, Hadamard):
+        return _combine(
+            [expand(e.left, max_terms), expand(e.right, max_terms)], lambda ms: Hadamard(*ms), max_terms
+        )
+    raise TypeError(type(e))
+
+
+def delta_degree(m: Expr) -> int:
+    """Number of perturbation symbols (Δ) in a monomial: its order in the perturbations."""
+    return sum(1 for n in m.walk() if isinstance(n, Sym) and n.kind == "delta")
+
+
+def push_transpose(e: Expr) -> Expr:
+    """Move transposes down to symbols and Δ-free groups: (AB)ᵀ = BᵀAᵀ, (Aᵀ)ᵀ = A, (cA)ᵀ = cAᵀ.
+
+    A transposed scalar (trace, inner product) is the scalar itself.
+    """
+    if isinstance(e, Transpose):
+        a = e.arg
+        if isinstance(a, Transpose):
+            return push_transpose(a.arg)
+        if isinstance(a, MatMul):
+            return mul(*[push_transpose(Transpose(f)) for f in reversed(a.args)])
+        if isinstance(a, Scale):
+            return Scale(a.coef, push_transpose(Transpose(a.arg)))
+        if isinstance(a, (Trace, Inner)):
+            return push_transpose(a)
+        if isinstance(a, Add) and a.has_delta():
+            return Add(*[push_transpose(Transpose(t)) for t in a.args])
+        if isinstance(a, Hadamard):
+            return Hadamard(push_transpose(Transpose(a.left)), push_transpose(Transpose(a.right)))
+        return e
+    if isinstance(e, MatMul):
+        return mul(*[push_transpose(f) for f in e.args])
+    if isinstance(e, Scale):
+        return Scale(e.coef, push_transpose(e.arg))
+    if isinstance(e, Add):
+        return Add(*[push_transpose(t) for t in e.args])
+    if isinstance(e, Trace):
+        return Trace(push_transpose(e.arg))
+    if isinstance(e, Inner):
+        return Inner(push_transpose(e.left), push_transpose(e.right))
+    if isinstance(e, Hadamard):
+        return Hadamard(push_transpose(e.left), push_transpose(e.right))
+    return e
+
+
+def delta_expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
+    """Distribute only over sums containing a Δ; Δ-free parts of a sum stay one group.
+
+    ``(x + Δx - y*)`` becomes the two pieces ``(x - y*)`` and ``Δx``.
+    """
+    if not e.has_delta():
+        return [(Fraction(1), e)]
+    if isinstance(e, Sym):
+        return [(Fraction(1), e)]
+    if isinstance(e, Scale):
+        return [(e.coef * c, m) for c, m in delta_expand(e.arg, max_terms)]
+    if isinstance(e, Add):
+        free = [a for a in e.args if not a.has_delta()]
+        out: Terms = []
+        if free:
+            out.append((Fraction(1), free[0] if len(free) == 1 else Add(*free)))
+        for a in e.args:
+            if a.has_delta():
+                out.extend(delta_expand(a, max_terms))
+        return out
+    if isinstance(e, MatMul):
+        return _combine([delta_expand(a, max_terms) for a in e.args], lambda ms: mul(*ms), max_terms)
+    if isinstance(e, Transpose):
+        return [(c, push_transpose(Transpose(m))) for c, m in delta_expand(e.arg, max_terms)]
+    if isinstance(e, Trace):
+        return [(c, Trace(m)) for c, m in delta_expand(e.arg, max_terms)]
+    if isinstance(e, Inner):
+        return _combine(
+            [delta_expand(e.left, max_terms), delta_expand(e.right, max_terms)],
+            lambda ms: Inner(*ms),
+            max_terms,
+        )
+    if isinstance(e, Hadamard):
+        return _combine(
+            [delta_expand(e.left, max_terms), delta_expand(e.right, max_terms)],
+            lambda ms: Hadamard(*ms),
+            max_terms,
+        )
+    raise TypeError(type(e))

@@ -1,0 +1,267 @@
+"""Index graphs: the finite combinatorial object behind every monomial, and its canonical form.
+
+A monomial's value is a sum over index assignments (see ``docs/verification.md``). Its
+*index graph* has
+
+* one vertex per index variable, typed by its dimension (``n``, ``m``, or a literal like ``3``);
+  every index of size 1 is the single constant vertex •;
+* one directed edge ``u -> v`` labelled ``S`` per factor ``S[u, v]``;
+* two marked vertices: the free row index r and the free column index c (• for size 1).
+
+Compilation is structural: a product identifies the inner indices, a transpose swaps r and c,
+a trace identifies r with c, ⟨X, Y⟩ identifies the rows and the columns of X and Y, the
+entrywise product identifies both.
+
+Theorem 1 of the design note: a sum Σ c_t T_t of such graphs vanishes for all sizes iff the
+coefficients of every isomorphism class sum to zero, iff it vanishes at one size with
+N_d ≥ B_d = max_t #{vertices of type d in T_t}. :func:`canonical_form` decides the isomorphism
+class exactly (hashes are never trusted), and :func:`vertex_counts` gives B.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .errors import BudgetExceeded
+from .operators import Expr, Hadamard, Inner, MatMul, Sym, Trace, Transpose, is_scalar_shape
+
+DOT = 0  # the constant vertex •
+
+
+@dataclass(frozen=True)
+class IndexGraph:
+    """One monomial as a typed, labelled directed multigraph with free row/column vertices."""
+
+    types: tuple[str, ...]  # types[v] for v > 0; types[0] == "1" is •
+    edges: tuple[tuple[str, int, int], ...]
+    row: int
+    col: int
+
+    def vertex_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for t in self.types[1:]:
+            counts[t] = counts.get(t, 0) + 1
+        return counts
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.types: list[str] = ["1"]
+        self.parent: list[int] = [0]
+        self.edges: list[tuple[str, int, int]] = []
+
+    def new(self, dim) -> int:
+        if dim == 1:
+            return DOT
+        self.types.append(str(dim))
+        self.parent.append(len(self.parent))
+        return len(self.parent) - 1
+
+    def find(self, v: int) -> int:
+        while self.parent[v] != v:
+            self.parent[v] = self.parent[self.parent[v]]
+            v = self.parent[v]
+        return v
+
+    def union(self, a: int, b: int) -> None:
+        a, b = self.find(a), self.find(b)
+        if a == b:
+            return
+        if self.types[a] != self.types[b]:  # shapes were checked when the tree was built
+            raise AssertionError(f"identifying indices of types {self.types[a]} and {self.types[b]}")
+        if b == DOT:
+            a, b = b, a
+        self.parent[b] = a
+
+    def build(self, e: Expr) -> tuple[int, int]:
+        if isinstance(e, Sym):
+            u, v = self.new(e.shape[0]), self.new(e.shape[1])
+            self.edges.append((e.name, u, v))
+            return u, v
+        if isinstance(e, Transpose):
+            r, c = self.build(e.arg)
+            return c, r
+        if isinstance(e, MatMul):
+            r, c = self.build(e.args[0])
+            shape = e.args[0].shape
+            for a in e.args[1:]:
+                r2, c2 = self.build(a)
+                if shape[1] == a.shape[0]:
+                    self.union(c, r2)
+                    r, c, shape = r, c2, (shape[0], a.shape[1])
+                elif is_scalar_shape(shape):
+                    r, c, shape = r2, c2, a.shape
+                # else: ``a`` is a 1x1 factor scaling the product; r, c unchanged
+            return r, c
+        if isinstance(e, Trace):
+            r, c = self.build(e.arg)
+            self.union(r, c)
+            return DOT, DOT
+        if isinstance(e, Inner):
+            r1, c1 = self.build(e.left)
+            r2, c2 = self.build(e.right)
+            self.union(r1, r2)
+            self.union(c1, c2)
+            return DOT, DOT
+        if isinstance(e, Hadamard):
+            r1, c1 = self.build(e.left)
+            r2, c2 = self.build(e.right)
+            self.union(r1, r2)
+            self.union(c1, c2)
+            return r1, c1
+        raise TypeError(f"not a monomial: {type(e).__name__}")
+
+
+def compile_monomial(m: Expr) -> IndexGraph:
+    """Compile a monomial (no sums or coefficients inside) into its index graph."""
+    b = _Builder()
+    r, c = b.build(m)
+    roots = sorted({b.find(v) for v in range(len(b.parent))})
+    renum = {v: i for i, v in enumerate(roots)}  # DOT stays 0
+    types = tuple(b.types[v] for v in roots)
+    edges = tuple((lab, renum[b.find(u)], renum[b.find(v)]) for lab, u, v in b.edges)
+    return IndexGraph(types, edges, renum[b.find(r)], renum[b.find(c)])
+
+
+def vertex_counts(graphs) -> dict[str, int]:
+    """B_d: the largest number of index vertices of type d in any of the graphs (free ones included)."""
+    bound: dict[str, int] = {}
+    for g in graphs:
+        for t, k in g.vertex_counts().items():
+            bound[t] = max(bound.get(t, 0), k)
+    return bound
+
+
+# ---------------------------------------------------------------------------------------
+# Canonical form
+# ---------------------------------------------------------------------------------------
+DEFAULT_MAX_LEAVES = 20000
+
+
+def canonical_form(g: IndexGraph, max_leaves: int = DEFAULT_MAX_LEAVES) -> tuple:
+    """A certificate equal for two graphs iff they are isomorphic (types, roles, labels kept).
+
+    The constant vertex • is split into one private copy per edge end: • has the fixed value 1,
+    so the split graph has the same value and the same isomorphisms. Connected components are
+    canonised separately and the component certificates sorted, which removes the (factorial)
+    symmetry between repeated factors such as tr(A)^k.
+    """
+    colours: list[str] = []
+    edges: list[tuple[str, int, int]] = []
+    real: dict[int, int] = {}
+
+    def vertex(v: int) -> int:
+        if v == DOT:
+            colours.append("•")
+            return len(colours) - 1
+        if v not in real:
+            role = ("r" if v == g.row else "") + ("c" if v == g.col else "")
+            colours.append(g.types[v] + "|" + role)
+            real[v] = len(colours) - 1
+        return real[v]
+
+    for lab, u, v in g.edges:
+        edges.append((lab, vertex(u), vertex(v)))
+    # components
+    parent = list(range(len(colours)))
+
+    def find(v: int) -> int:
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    for _, u, v in edges:
+        parent[find(u)] = find(v)
+    comps: dict[int, list[int]] = {}
+    for v in range(len(colours)):
+        comps.setdefault(find(v), []).append(v)
+    comp_edges: dict[int, list[tuple[str, int, int]]] = {}
+    for e in edges:
+        comp_edges.setdefault(find(e[1]), []).append(e)
+    certs = []
+    for root, verts in comps.items():
+        certs.append(_canon_component(verts, comp_edges.get(root, []), colours, max_leaves))
+    return tuple(sorted(certs))
+
+
+def _canon_component(verts, edges, colours, max_leaves) -> tuple:
+    idx = {v: i for i, v in enumerate(verts)}
+    k = len(verts)
+    init = [colours[v] for v in verts]
+    out_adj: list[list[tuple[str, int]]] = [[] for _ in range(k)]
+    in_adj: list[list[tuple[str, int]]] = [[] for _ in range(k)]
+    local_edges = []
+    for lab, u, v in edges:
+        a, b = idx[u], idx[v]
+        out_adj[a].append((lab, b))
+        in_adj[b].append((lab, a))
+        local_edges.append((lab, a, b))
+
+    def rank(keys: list) -> list[int]:
+        order = {s: i for i, s in enumerate(sorted(set(keys)))}
+        return [order[s] for s in keys]
+
+    def refine(col: list[int]) -> list[int]:
+        while True:
+            sig = [
+                (
+                    col[v],
+                    tuple(sorted((lab, col[w]) for lab, w in out_adj[v])),
+                    tuple(sorted((lab, col[w]) for lab, w in in_adj[v])),
+                )
+                for v in range(k)
+            ]
+            new = rank(sig)
+            if len(set(new)) == len(set(col)):
+                return new
+            col = new
+
+    best: list[tuple | None] = [None]
+    leaves = [0]
+
+    def search(col: list[int]) -> None:
+        col = refine(col)
+        cells: dict[int, list[int]] = {}
+        for v, c in enumerate(col):
+            cells.setdefault(c, []).append(v)
+        target = next((cells[c] for c in sorted(cells) if len(cells[c]) > 1), None)
+        if target is None:
+            leaves[0] += 1
+            if leaves[0] > max_leaves:
+                raise BudgetExceeded(f"canonical form search exceeded {max_leaves} leaves")
+            pos = col  # discrete: colour = position
+            order = sorted(range(k), key=lambda v: pos[v])
+            cert = (
+                tuple(init[v] for v in order),
+                tuple(sorted((lab, pos[a], pos[b]) for lab, a, b in local_edges)),
+            )
+            if best[0] is None or cert < best[0]:
+                best[0] = cert
+            return
+        for v in target:
+            nxt = [2 * c + 1 for c in col]
+            nxt[v] = 2 * col[v]
+            search(nxt)
+
+    search(rank(init))
+    return best[0]
+
+
+def class_sums(terms, max_leaves: int = DEFAULT_MAX_LEAVES):
+    """Group (coefficient, monomial) pairs by isomorphism class of their index graphs.
+
+    Returns ``{certificate: [coefficient sum, representative monomial, graph]}`` in order of
+    first appearance, and the bound B over all graphs.
+    """
+    classes: dict[tuple, list] = {}
+    graphs = []
+    for c, m in terms:
+        g = compile_monomial(m)
+        graphs.append(g)
+        cert = canonical_form(g, max_leaves)
+        if cert in classes:
+            classes[cert][0] += c
+        else:
+            classes[cert] = [Fraction(c), m, g]
+    return classes, vertex_counts(graphs)

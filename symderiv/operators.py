@@ -1,0 +1,475 @@
+"""symderiv's own expression tree.
+
+Nodes keep exactly what was written: no automatic reordering, no pushing of transposes,
+no collection of terms. Rewriting is the job of named rules (``rules.py``), and every rewrite
+is checked by the verifier. Each node computes its shape on construction and refuses
+operands whose (symbolic) shapes do not fit.
+
+Node            meaning                                shape
+--------------  -------------------------------------  -----------------------------
+Sym             a matrix symbol                        declared
+Scale(c, X)     c X, c rational                        shape(X)
+Add(X1..Xk)     X1 + ... + Xk                          common shape
+MatMul(X1..Xk)  X1 X2 ... Xk (a 1x1 factor scales)     rows(X1) x cols(Xk)
+Transpose(X)    X^T                                    swapped
+Trace(X)        tr(X) = sum_i X_ii, X square           1 x 1
+Inner(A, B)     <A, B> = tr(A^T B)                     1 x 1
+Hadamard(A, B)  (A o B)_ij = A_ij B_ij                 shape(A)
+Zero(r, c)      the zero matrix                        r x c
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Iterable, Iterator, Union
+
+import sympy
+
+from .errors import NameError_, ShapeError
+from .symbols import Dim, as_dim, classify_name, delta_name, grad_name
+
+Coef = Union[int, Fraction]
+
+
+def _fmt_shape(shape: tuple[Dim, Dim]) -> str:
+    return f"{shape[0]}×{shape[1]}"
+
+
+def is_scalar_shape(shape: tuple[Dim, Dim]) -> bool:
+    return shape[0] == 1 and shape[1] == 1
+
+
+class Expr:
+    """Base class. Subclasses set ``shape`` and ``args``; equality is structural."""
+
+    __slots__ = ("shape", "_hash")
+    shape: tuple[Dim, Dim]
+
+    # -- structure -------------------------------------------------------------------
+    def key(self) -> tuple:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Expr) and self.key() == other.key()
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash
+        except AttributeError:
+            self._hash = hash(self.key())
+            return self._hash
+
+    @property
+    def children(self) -> tuple["Expr", ...]:
+        return ()
+
+    def walk(self) -> Iterator["Expr"]:
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+    def symbols(self) -> list["Sym"]:
+        """The distinct symbols, in order of first appearance."""
+        seen: dict[str, Sym] = {}
+        for node in self.walk():
+            if isinstance(node, Sym) and node.name not in seen:
+                seen[node.name] = node
+        return list(seen.values())
+
+    def has_delta(self) -> bool:
+        return any(isinstance(n, Sym) and n.kind == "delta" for n in self.walk())
+
+    @property
+    def is_scalar(self) -> bool:
+        return is_scalar_shape(self.shape)
+
+    # -- operators -------------------------------------------------------------------
+    def __add__(self, other):
+        o = _coerce(other)
+        return NotImplemented if o is None else Add(self, o)
+
+    def __radd__(self, other):
+        o = _coerce(other)
+        return NotImplemented if o is None else Add(o, self)
+
+    def __sub__(self, other):
+        o = _coerce(other)
+        return NotImplemented if o is None else Add(self, Scale(-1, o))
+
+    def __rsub__(self, other):
+        o = _coerce(other)
+        return NotImplemented if o is None else Add(o, Scale(-1, self))
+
+    def __neg__(self):
+        return Scale(-1, self)
+
+    def __mul__(self, other):
+        c = _as_coef(other)
+        if c is not None:
+            return Scale(c, self)
+        o = _coerce(other)
+        return NotImplemented if o is None else MatMul(self, o)
+
+    def __rmul__(self, other):
+        c = _as_coef(other)
+        if c is not None:
+            return Scale(c, self)
+        o = _coerce(other)
+        return NotImplemented if o is None else MatMul(o, self)
+
+    __matmul__ = __mul__
+    __rmatmul__ = __rmul__
+
+    def __truediv__(self, other):
+        c = _as_coef(other)
+        if c is None or c == 0:
+            return NotImplemented
+        return Scale(Fraction(1) / c, self)
+
+    @property
+    def T(self) -> "Expr":
+        return Transpose(self)
+
+    def __repr__(self) -> str:
+        from .printing import plain
+
+        return plain(self)
+
+    def latex(self) -> str:
+        from .printing import latex
+
+        return latex(self)
+
+    def _repr_latex_(self) -> str:
+        return "$" + self.latex() + "$"
+
+
+class Sym(Expr):
+    """A matrix symbol. ``kind`` is ``plain``, ``delta`` (Δx) or ``grad`` (dL/dy)."""
+
+    __slots__ = ("name", "kind")
+
+    def __init__(self, name: str, rows, cols, kind: str | None = None):
+        k, name = classify_name(name)
+        self.name = name
+        self.kind = kind or k
+        self.shape = (as_dim(rows), as_dim(cols))
+
+    def key(self) -> tuple:
+        return ("Sym", self.name, self.shape)
+
+
+class Scale(Expr):
+    __slots__ = ("coef", "arg")
+
+    def __init__(self, coef: Coef, arg: Expr):
+        self.coef = Fraction(coef)
+        self.arg = arg
+        self.shape = arg.shape
+
+    @property
+    def children(self):
+        return (self.arg,)
+
+    def key(self):
+        return ("Scale", self.coef, self.arg.key())
+
+
+class Add(Expr):
+    __slots__ = ("args",)
+
+    def __init__(self, *args: Expr):
+        if not args:
+            raise ValueError("Add needs at least one term (use Zero for an empty sum)")
+        shape = args[0].shape
+        for a in args[1:]:
+            if a.shape != shape:
+                raise ShapeError(
+                    f"cannot add {a!r} ({_fmt_shape(a.shape)}) to {args[0]!r} "
+                    f"({_fmt_shape(shape)}): the shapes differ"
+                )
+        self.args = tuple(args)
+        self.shape = shape
+
+    @property
+    def children(self):
+        return self.args
+
+    def key(self):
+        return ("Add",) + tuple(a.key() for a in self.args)
+
+
+def product_shape(left: tuple[Dim, Dim], right: tuple[Dim, Dim], lrepr="", rrepr="") -> tuple[Dim, Dim]:
+    """Shape of the product of two factors; a 1 x 1 factor acts as a scalar."""
+    if left[1] == right[0]:
+        return (left[0], right[1])
+    if is_scalar_shape(left):
+        return right
+    if is_scalar_shape(right):
+        return left
+    raise ShapeError(
+        f"cannot multiply {lrepr} ({_fmt_shape(left)}) by {rrepr} ({_fmt_shape(right)}): "
+        f"inner dimensions {left[1]} and {right[0]} differ"
+    )
+
+
+class MatMul(Expr):
+    __slots__ = ("args",)
+
+    def __init__(self, *args: Expr):
+        if len(args) < 2:
+            raise ValueError("MatMul needs at least two factors")
+        shape = args[0].shape
+        for i, a in enumerate(args[1:], 1):
+            try:
+                shape = product_shape(shape, a.shape)
+            except ShapeError:
+                left = args[0] if i == 1 else MatMul(*args[:i])
+                shape = product_shape(shape, a.shape, repr(left), repr(a))
+        self.args = tuple(args)
+        self.shape = shape
+
+    @property
+    def children(self):
+        return self.args
+
+    def key(self):
+        return ("MatMul",) + tuple(a.key() for a in self.args)
+
+
+class Transpose(Expr):
+    __slots__ = ("arg",)
+
+    def __init__(self, arg: Expr):
+        self.arg = arg
+        self.shape = (arg.shape[1], arg.shape[0])
+
+    @property
+    def children(self):
+        return (self.arg,)
+
+    def key(self):
+        return ("Transpose", self.arg.key())
+
+
+class Trace(Expr):
+    __slots__ = ("arg",)
+
+    def __init__(self, arg: Expr):
+        if arg.shape[0] != arg.shape[1]:
+            raise ShapeError(
+                f"trace of {arg!r} needs a square matrix, its shape is {_fmt_shape(arg.shape)}"
+            )
+        self.arg = arg
+        self.shape = (sympy.Integer(1), sympy.Integer(1))
+
+    @property
+    def children(self):
+        return (self.arg,)
+
+    def key(self):
+        return ("Trace", self.arg.key())
+
+
+class Inner(Expr):
+    """The Frobenius inner product ⟨A, B⟩ = tr(AᵀB) = Σ_ij A_ij B_ij."""
+
+    __slots__ = ("left", "right")
+
+    def __init__(self, left: Expr, right: Expr):
+        if left.shape != right.shape:
+            raise ShapeError(
+                f"inner product ⟨{left!r}, {right!r}⟩ needs equal shapes, got "
+                f"{_fmt_shape(left.shape)} and {_fmt_shape(right.shape)}"
+            )
+        self.left, self.right = left, right
+        self.shape = (sympy.Integer(1), sympy.Integer(1))
+
+    @property
+    def children(self):
+        return (self.left, self.right)
+
+    def key(self):
+        return ("Inner", self.left.key(), self.right.key())
+
+
+class Hadamard(Expr):
+    """The entrywise product (A ∘ B)_ij = A_ij B_ij."""
+
+    __slots__ = ("left", "right")
+
+    def __init__(self, left: Expr, right: Expr):
+        if left.shape != right.shape:
+            raise ShapeError(
+                f"entrywise product of {left!r} and {right!r} needs equal shapes, got "
+                f"{_fmt_shape(left.shape)} and {_fmt_shape(right.shape)}"
+            )
+        self.left, self.right = left, right
+        self.shape = left.shape
+
+    @property
+    def children(self):
+        return (self.left, self.right)
+
+    def key(self):
+        return ("Hadamard", self.left.key(), self.right.key())
+
+
+class Zero(Expr):
+    __slots__ = ()
+
+    def __init__(self, rows, cols):
+        self.shape = (as_dim(rows), as_dim(cols))
+
+    def key(self):
+        return ("Zero", self.shape)
+
+
+# ---------------------------------------------------------------------------------------
+# Conversion from SymPy and from Python numbers
+# ---------------------------------------------------------------------------------------
+def _as_coef(x) -> Fraction | None:
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, (int, Fraction)):
+        return Fraction(x)
+    if isinstance(x, sympy.Rational):
+        return Fraction(int(x.p), int(x.q))
+    return None
+
+
+def _coerce(x) -> Expr | None:
+    if isinstance(x, Expr):
+        return x
+    if isinstance(x, sympy.Basic) and getattr(x, "is_Matrix", False):
+        return from_sympy(x)
+    return None
+
+
+def from_sympy(e: sympy.Basic) -> Expr:
+    """Convert a SymPy matrix expression built from symderiv symbols into an :class:`Expr`.
+
+    Only the matrix language is accepted (symbols, +, *, rational scalars, transpose, trace,
+    Hadamard product). Shapes are re-checked strictly: SymPy accepts ``w*g.T`` for
+    w: m x n and g: m x 1 because n *might* be 1; symderiv does not.
+    """
+    M = sympy.matrices.expressions
+    if isinstance(e, sympy.MatrixSymbol):
+        return Sym(e.name, e.shape[0], e.shape[1])
+    if isinstance(e, M.ZeroMatrix):
+        return Zero(e.shape[0], e.shape[1])
+    if isinstance(e, M.MatAdd):
+        return Add(*[from_sympy(a) for a in e.args])
+    if isinstance(e, M.MatMul):
+        coef = Fraction(1)
+        factors: list[Expr] = []
+        for a in e.args:
+            c = _as_coef(a)
+            if c is not None:
+                coef *= c
+            elif getattr(a, "is_Matrix", False):
+                factors.append(from_sympy(a))
+            else:
+                raise ShapeError(
+                    f"only rational numbers may multiply matrices here, got {a} in {e}"
+                )
+        body = factors[0] if len(factors) == 1 else MatMul(*factors)
+        return body if coef == 1 else Scale(coef, body)
+    if isinstance(e, M.Transpose):
+        return Transpose(from_sympy(e.arg))
+    if isinstance(e, M.Trace):
+        return Trace(from_sympy(e.arg))
+    if isinstance(e, M.HadamardProduct):
+        out = from_sympy(e.args[0])
+        for a in e.args[1:]:
+            out = Hadamard(out, from_sympy(a))
+        return out
+    raise ShapeError(f"symderiv cannot use the SymPy object {e!r} ({type(e).__name__})")
+
+
+def as_expr(x) -> Expr:
+    """Accept a symderiv :class:`Expr` or a SymPy matrix expression."""
+    if isinstance(x, Expr):
+        return x
+    if isinstance(x, sympy.Basic):
+        if isinstance(x, sympy.Trace):
+            return Trace(as_expr(x.arg))
+        if getattr(x, "is_Matrix", False):
+            return from_sympy(x)
+    raise ShapeError(f"expected a matrix expression, got {type(x).__name__}: {x!r}")
+
+
+# ---------------------------------------------------------------------------------------
+# Small constructors used by rules and the engine
+# ---------------------------------------------------------------------------------------
+def sym_from(x) -> Sym:
+    e = as_expr(x)
+    if not isinstance(e, Sym):
+        raise NameError_(f"expected a single symbol, got {e!r}")
+    return e
+
+
+def delta_of(x: Sym) -> Sym:
+    return Sym(delta_name(x.name), x.shape[0], x.shape[1], kind="delta")
+
+
+def grad_of(y: Sym, loss: str = "L") -> Sym:
+    return Sym(grad_name(loss, y.name), y.shape[0], y.shape[1], kind="grad")
+
+
+def inner(a, b) -> Inner:
+    """⟨a, b⟩ = tr(aᵀb), accepting SymPy or symderiv expressions."""
+    return Inner(as_expr(a), as_expr(b))
+
+
+def trace(a) -> Trace:
+    return Trace(as_expr(a))
+
+
+def transpose(a) -> Transpose:
+    return Transpose(as_expr(a))
+
+
+def hadamard(a, b) -> Hadamard:
+    return Hadamard(as_expr(a), as_expr(b))
+
+
+def mul(*factors: Expr) -> Expr:
+    """Product of factors, flattening nested products (used where grouping is not the point)."""
+    flat: list[Expr] = []
+    for f in factors:
+        if isinstance(f, MatMul):
+            flat.extend(f.args)
+        else:
+            flat.append(f)
+    return flat[0] if len(flat) == 1 else MatMul(*flat)
+
+
+def add(terms: Iterable[tuple[Fraction, Expr]], shape) -> Expr:
+    """Sum of coefficient/term pairs, printing 1·X as X and -1·X as -X."""
+    parts = [t if c == 1 else Scale(c, t) for c, t in terms if c != 0]
+    if not parts:
+        return Zero(*shape)
+    return parts[0] if len(parts) == 1 else Add(*parts)
+
+
+def substitute(e: Expr, mapping: dict[str, Expr]) -> Expr:
+    """Replace symbols by expressions (by name); shapes are re-checked."""
+    if isinstance(e, Sym):
+        return mapping.get(e.name, e)
+    if isinstance(e, Scale):
+        return Scale(e.coef, substitute(e.arg, mapping))
+    if isinstance(e, Add):
+        return Add(*[substitute(a, mapping) for a in e.args])
+    if isinstance(e, MatMul):
+        return MatMul(*[substitute(a, mapping) for a in e.args])
+    if isinstance(e, Transpose):
+        return Transpose(substitute(e.arg, mapping))
+    if isinstance(e, Trace):
+        return Trace(substitute(e.arg, mapping))
+    if isinstance(e, Inner):
+        return Inner(substitute(e.left, mapping), substitute(e.right, mapping))
+    if isinstance(e, Hadamard):
+        return Hadamard(substitute(e.left, mapping), substitute(e.right, mapping))
+    if isinstance(e, Zero):
+        return e
+    raise TypeError(type(e))

@@ -1,0 +1,333 @@
+"""The verifier: decide ``lhs = rhs`` for all entries and all dimensions.
+
+Pipeline for one claim (see ``docs/verification.md`` for the proofs):
+
+1. **Shapes** must agree exactly (symbolic dimensions are independent).
+2. **Expand** both sides into monomials and compile each to its index graph; the size bound
+   B_d is the largest number of index vertices of type d in any monomial.
+3. **Screen**: evaluate both sides exactly with random 64-bit integer entries at N = B.
+   A difference is a certain refutation; agreement proves nothing by itself.
+4. **Proof**: canonical forms of the index graphs. The claim holds for all sizes iff every
+   isomorphism class has coefficient sum 0 (Theorem 1). This is size-independent.
+5. **Second, independent proof** when affordable: the two sides are equal as polynomials in
+   symbolic entries at N = B, which by Theorem 1 also implies equality for all sizes.
+6. **Counterexample** on failure: the smallest sizes (≤ B) and small integer entries where the
+   sides differ, shrunk towards 0 and ±1.
+
+A verdict is ``verified`` only when step 4 (or 5) succeeds, ``failed`` only on a concrete
+difference or an unequal canonical form (which Theorem 1 makes a proof of inequality), and
+``undecided`` whenever a budget runs out first.
+
+"Equal to first order" compares the parts of degree ≤ 1 in the perturbation symbols Δ and
+reports the higher-order terms that were dropped.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from .errors import BudgetExceeded, SymderivError
+from .evaluate import (
+    Counterexample,
+    Deadline,
+    dims_of,
+    find_counterexample,
+    integer_screen,
+    monomial_estimate,
+    polynomial_identity,
+)
+from .expand import delta_degree, expand
+from .indexgraph import class_sums
+from .operators import Expr, add, as_expr
+from .printing import latex, plain
+
+VERIFIED, FAILED, UNDECIDED = "verified", "failed", "undecided"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits for one check. Past any of them the verdict is ``undecided``."""
+
+    seconds: float = 20.0
+    max_terms: int = 20000
+    max_leaves: int = 20000
+    max_explicit_monomials: int = 300000
+
+
+DEFAULT_BUDGET = Budget()
+
+
+@dataclass
+class Term:
+    """One isomorphism class of monomials that does not cancel: coefficient (left minus right)."""
+
+    coef: Fraction
+    monomial: Expr
+
+    @property
+    def order(self) -> int:
+        return delta_degree(self.monomial)
+
+    def plain(self) -> str:
+        c = self.coef
+        head = "" if c == 1 else "-" if c == -1 else f"{c}·"
+        return head + plain(self.monomial)
+
+    def latex(self) -> str:
+        from .printing import LatexPrinter
+
+        c = self.coef
+        head = "" if c == 1 else "-" if c == -1 else LatexPrinter().coef(c) + " "
+        return head + latex(self.monomial)
+
+
+@dataclass
+class Verdict:
+    """The outcome of a check.
+
+    ``status`` is verified | failed | undecided; ``method`` says in words how it was
+    established; ``methods`` lists the machine-readable method tags used.
+    """
+
+    status: str
+    method: str
+    reason: str = ""
+    counterexample: Counterexample | None = None
+    relation: str = "exact"  # or "first-order"
+    bound: dict[str, int] = field(default_factory=dict)
+    methods: list[str] = field(default_factory=list)
+    difference: list[Term] = field(default_factory=list)
+    dropped: list[Term] = field(default_factory=list)
+    lhs: Expr | None = None
+    rhs: Expr | None = None
+
+    def __bool__(self) -> bool:
+        return self.status == VERIFIED
+
+    @property
+    def verified(self) -> bool:
+        return self.status == VERIFIED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "method": self.method,
+            "methods": list(self.methods),
+            "reason": self.reason,
+            "relation": self.relation,
+            "bound": dict(self.bound),
+            "counterexample": self.counterexample.to_dict() if self.counterexample else None,
+            "dropped_terms": [t.latex() for t in self.dropped],
+            "difference": [t.latex() for t in self.difference],
+        }
+
+    def explain(self) -> str:
+        """A multi-line plain-text account, as used in assertion messages."""
+        lines = [f"{self.status.upper()}: {plain(self.lhs)} = {plain(self.rhs)}" if self.lhs is not None else self.status.upper()]
+        if self.reason:
+            lines.append("  reason: " + self.reason)
+        lines.append("  method: " + self.method)
+        if self.dropped:
+            lines.append("  dropped higher-order terms: " + ", ".join(t.plain() for t in self.dropped))
+        if self.counterexample:
+            lines.append("  counterexample:")
+            lines.append(self.counterexample.describe("    "))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.status!r}, method={self.method!r}, reason={self.reason!r})"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        mark = {"verified": "✓", "failed": "✗"}.get(self.status, "?")
+        tex = ""
+        if self.lhs is not None:
+            tex = f"$${latex(self.lhs)} = {latex(self.rhs)}$$"
+        md = f"{mark} **{self.status}** {tex}\n\n{self.method}" + (f"\n\n{self.reason}" if self.reason else "")
+        return {"text/plain": self.explain(), "text/markdown": md}
+
+
+def _fmt_sizes(sizes: dict[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sizes.items()) if sizes else "all dimensions 1"
+
+
+def _seed(*exprs: Expr) -> int:
+    return zlib.crc32("|".join(plain(e) for e in exprs).encode())
+
+
+def _describe_difference(diff: list[Term], limit: int = 4) -> str:
+    shown = [t.plain() for t in diff[:limit]]
+    more = f" and {len(diff) - limit} more" if len(diff) > limit else ""
+    return "left minus right leaves " + " + ".join(shown).replace("+ -", "- ") + more
+
+
+def _decide(
+    lterms, rterms, leval: Expr, reval: Expr, budget: Budget, what: str
+) -> tuple[str, str, list[str], dict[str, int], list[Term], Counterexample | None, str]:
+    """Decide Σ lterms = Σ rterms. ``leval``/``reval`` are the expressions evaluated explicitly.
+
+    Returns (status, method, method tags, bound, non-cancelling classes, counterexample, note).
+    """
+    deadline = Deadline(budget.seconds)
+    all_terms = list(lterms) + [(-c, m) for c, m in rterms]
+    classes, bound = class_sums(all_terms, budget.max_leaves)
+    diff = [Term(c, m) for c, m, _ in classes.values() if c != 0]
+    dims = dims_of(leval, reval)
+    sizes = {d: max(bound.get(d, 1), 1) for d in dims}
+    numeric = sorted(t for t in bound if t.isdigit())
+    seed = _seed(leval, reval)
+    tags: list[str] = []
+
+    # Screen: a difference found here is a fact, whatever the canonical forms say.
+    differs, *_ = integer_screen(leval, reval, sizes, deadline, seed)
+    if differs or (diff and not numeric):
+        cex = find_counterexample(leval, reval, bound, deadline, seed)
+        if cex is None and differs:  # only large entries separate the sides: report those
+            _, env, a, b = integer_screen(leval, reval, sizes, deadline, seed)
+            cex = Counterexample(dict(sizes), env, a, b, note="random 64-bit entries")
+        if differs or cex is not None:
+            tags = ["exact-integer-evaluation"] + (["canonical-form"] if diff else [])
+            method = (
+                f"refuted: exact integer evaluation at {_fmt_sizes(cex.sizes)} gives different values"
+                + ("; the index-graph canonical forms differ too (Theorem 1: unequal for every size ≥ B)" if diff else "")
+            )
+        else:
+            tags = ["canonical-form"]
+            method = (
+                "refuted for all sizes ≥ B: the index-graph canonical forms differ (Theorem 1); "
+                "no small integer counterexample was found within the budget"
+            )
+        note = "" if diff else "internal inconsistency: canonical forms agree but evaluation differs; please report"
+        return FAILED, method, tags, bound, diff, cex, note
+
+    if not diff:
+        tags.append("canonical-form")
+        method = (
+            f"proved for all sizes: {what} have the same index-graph canonical form "
+            f"({len(classes)} class{'es' if len(classes) != 1 else ''} of monomials; Theorem 1)"
+        )
+        est = monomial_estimate([g.vertex_counts() for _, _, g in classes.values()], sizes)
+        if est <= budget.max_explicit_monomials:
+            try:
+                ok = polynomial_identity(leval, reval, sizes, deadline)
+            except BudgetExceeded:
+                ok = None
+            if ok is False:
+                cex = find_counterexample(leval, reval, bound, deadline, seed)
+                return FAILED, "refuted by exact polynomial evaluation", ["explicit-polynomial"], bound, diff, cex, (
+                    "internal inconsistency: canonical forms agree but polynomial evaluation differs; please report"
+                )
+            if ok:
+                tags.append("explicit-polynomial")
+                method += (
+                    f"; confirmed independently by an exact polynomial identity with symbolic entries "
+                    f"at {_fmt_sizes(sizes)}, the size bound B"
+                )
+        tags.append("integer-screen")
+        return VERIFIED, method, tags, bound, diff, None, ""
+
+    # Canonical forms differ but a numeric dimension ≥ 2 is fixed: the classes may still agree
+    # at that size, so only explicit evaluation at the declared size decides.
+    est = monomial_estimate([g.vertex_counts() for _, _, g in classes.values()], sizes)
+    if est > budget.max_explicit_monomials:
+        raise BudgetExceeded("explicit evaluation at the fixed numeric sizes is too large")
+    if polynomial_identity(leval, reval, sizes, deadline):
+        return VERIFIED, (
+            f"proved: exact polynomial identity with symbolic entries at {_fmt_sizes(sizes)} "
+            f"(numeric dimensions {', '.join(numeric)} fixed; symbolic dimensions at the bound B)"
+        ), ["explicit-polynomial"], bound, [], None, ""
+    cex = find_counterexample(leval, reval, bound, deadline, seed)
+    return FAILED, "refuted by exact polynomial evaluation at the declared sizes", ["explicit-polynomial"], bound, diff, cex, ""
+
+
+def _shape_verdict(lhs: Expr, rhs: Expr, relation: str) -> Verdict | None:
+    if lhs.shape == rhs.shape:
+        return None
+    return Verdict(
+        FAILED,
+        "shape check",
+        reason=f"shapes differ: the left side is {lhs.shape[0]}×{lhs.shape[1]}, "
+        f"the right side is {rhs.shape[0]}×{rhs.shape[1]}",
+        relation=relation,
+        methods=["shape-check"],
+        lhs=lhs,
+        rhs=rhs,
+    )
+
+
+def _check_symbols(*exprs: Expr) -> None:
+    seen: dict[str, tuple] = {}
+    for e in exprs:
+        for s in e.symbols():
+            if seen.setdefault(s.name, s.shape) != s.shape:
+                raise SymderivError(
+                    f"symbol {s.name} is used with two shapes: {seen[s.name]} and {s.shape}"
+                )
+
+
+def verify_equal(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+    """Decide whether ``lhs = rhs`` for all entries and all values of the dimension symbols."""
+    lhs, rhs = as_expr(lhs), as_expr(rhs)
+    _check_symbols(lhs, rhs)
+    v = _shape_verdict(lhs, rhs, "exact")
+    if v:
+        return v
+    try:
+        lt = expand(lhs, budget.max_terms)
+        rt = expand(rhs, budget.max_terms)
+        status, method, tags, bound, diff, cex, note = _decide(lt, rt, lhs, rhs, budget, "both sides")
+    except BudgetExceeded as exc:
+        return Verdict(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", lhs=lhs, rhs=rhs, methods=["budget"])
+    reason = ""
+    if status == FAILED:
+        reason = _describe_difference(diff) if diff else "the two sides evaluate differently"
+        if note:
+            reason += f" ({note})"
+    return Verdict(status, method, reason, cex, "exact", bound, tags, diff, [], lhs, rhs)
+
+
+def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+    """Decide whether ``lhs`` and ``rhs`` agree up to terms of order ≥ 2 in the perturbations Δ.
+
+    The parts of order 0 and 1 must be equal for all sizes; the verdict lists the higher-order
+    terms that differ (the *dropped* terms).
+    """
+    lhs, rhs = as_expr(lhs), as_expr(rhs)
+    _check_symbols(lhs, rhs)
+    v = _shape_verdict(lhs, rhs, "first-order")
+    if v:
+        return v
+    try:
+        lt = expand(lhs, budget.max_terms)
+        rt = expand(rhs, budget.max_terms)
+        low_l = [(c, m) for c, m in lt if delta_degree(m) <= 1]
+        low_r = [(c, m) for c, m in rt if delta_degree(m) <= 1]
+        high = [(c, m) for c, m in lt if delta_degree(m) >= 2] + [(-c, m) for c, m in rt if delta_degree(m) >= 2]
+        hclasses, _ = class_sums(high, budget.max_leaves)
+        dropped = [Term(c, m) for c, m, _ in hclasses.values() if c != 0]
+        leval, reval = add(low_l, lhs.shape), add(low_r, rhs.shape)
+        status, method, tags, bound, diff, cex, note = _decide(
+            low_l, low_r, leval, reval, budget, "the parts of order ≤ 1 in Δ of both sides"
+        )
+    except BudgetExceeded as exc:
+        return Verdict(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", relation="first-order", lhs=lhs, rhs=rhs, methods=["budget"])
+    reason = ""
+    if status == FAILED:
+        first = [t for t in diff if t.order == 1]
+        zeroth = [t for t in diff if t.order == 0]
+        parts = []
+        if first:
+            parts.append("first-order terms differ: " + _describe_difference(first))
+        if zeroth:
+            parts.append("terms free of Δ differ: " + _describe_difference(zeroth))
+        reason = "; ".join(parts) or "the parts of order ≤ 1 evaluate differently"
+        if note:
+            reason += f" ({note})"
+        if cex is not None:
+            cex.note = "values of the parts of order ≤ 1 in Δ"
+    else:
+        if dropped:
+            method += "; dropped terms of order ≥ 2: " + ", ".join(t.plain() for t in dropped)
+        tags = tags + ["first-order"]
+    return Verdict(status, method, reason, cex, "first-order", bound, tags, diff, dropped, lhs, rhs)
