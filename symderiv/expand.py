@@ -115,6 +115,13 @@ def push_transpose(e: Expr) -> Expr:
     return e
 
 
+def _flatten_sum(e: Expr) -> list[Expr]:
+    """Summands of nested sums, in order: (x + Δx) - y* has summands x, Δx, -y*."""
+    if isinstance(e, Add):
+        return [s for a in e.args for s in _flatten_sum(a)]
+    return [e]
+
+
 def delta_expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
     """Distribute only over sums containing a Δ; Δ-free parts of a sum stay one group.
 
@@ -127,11 +134,12 @@ def delta_expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
     if isinstance(e, Scale):
         return [(e.coef * c, m) for c, m in delta_expand(e.arg, max_terms)]
     if isinstance(e, Add):
-        free = [a for a in e.args if not a.has_delta()]
+        summands = _flatten_sum(e)
+        free = [a for a in summands if not a.has_delta()]
         out: Terms = []
         if free:
             out.append((Fraction(1), free[0] if len(free) == 1 else Add(*free)))
-        for a in e.args:
+        for a in summands:
             if a.has_delta():
                 out.extend(delta_expand(a, max_terms))
         return out

@@ -64,7 +64,10 @@ class Printer:
         out = ""
         for i, a in enumerate(e.args):
             if isinstance(a, Scale) and a.coef < 0:
-                body = self._print_Scale(Scale(-a.coef, a.arg))
+                c = -a.coef
+                body = self.parenthesize(a.arg, PREC_MUL)
+                if c != 1:
+                    body = self.coef(c) + self.scale_sep() + body
                 out += (" - " if i else "-") + body
             else:
                 s = self._print(a)

@@ -125,7 +125,12 @@ class Verdict:
 
     def explain(self) -> str:
         """A multi-line plain-text account, as used in assertion messages."""
-        lines = [f"{self.status.upper()}: {plain(self.lhs)} = {plain(self.rhs)}" if self.lhs is not None else self.status.upper()]
+        head = self.status.upper()
+        if self.lhs is not None and self.rhs is not None:
+            head += f": {plain(self.lhs)} = {plain(self.rhs)}"
+        elif self.lhs is not None:
+            head += f": {plain(self.lhs)}"
+        lines = [head]
         if self.reason:
             lines.append("  reason: " + self.reason)
         lines.append("  method: " + self.method)
@@ -142,7 +147,7 @@ class Verdict:
     def _repr_mimebundle_(self, include=None, exclude=None):
         mark = {"verified": "✓", "failed": "✗"}.get(self.status, "?")
         tex = ""
-        if self.lhs is not None:
+        if self.lhs is not None and self.rhs is not None:
             tex = f"$${latex(self.lhs)} = {latex(self.rhs)}$$"
         md = f"{mark} **{self.status}** {tex}\n\n{self.method}" + (f"\n\n{self.reason}" if self.reason else "")
         return {"text/plain": self.explain(), "text/markdown": md}

@@ -1,0 +1,286 @@
+"""Derivations as Lean-style ``calc`` chains: each line ``lhs = rhs`` with a justification.
+
+A :class:`Derivation` holds a forward definition y = f(θ), the variable θ, and a list of
+:class:`Step` objects of three kinds:
+
+* ``define``  — introduces Δy (the perturbation) or ΔL (the loss differential). The right
+  side is checked against the definition: Δy = f(θ + Δθ) − f(θ) exactly, and
+  ΔL = ⟨dL/dy, Δy⟩ (for a layer whose output is the loss, ΔL is the perturbation itself);
+* ``chain``   — ``= rhs``: the new right side is compared with the previous one, with defined
+  symbols replaced by their values. Exact equality is tried first; inside a Δ-chain,
+  equality to first order is accepted and the dropped terms are reported;
+* ``readoff`` — ``⇒ dL/dθ = G``: the previous line must equal ⟨G, Δθ⟩ with G free of Δ.
+
+After the chain, the read-off gradient is cross-checked against the symbolic Jacobian of the
+forward definition (``jacobian.py``), independently of the steps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ShapeError, SymderivError
+from .jacobian import check_gradient
+from .operators import Expr, Inner, Sym, as_expr, delta_of, grad_of, substitute, sym_from
+from .printing import latex, plain
+from .rules import get_rule, perturbation
+from .verifier import DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Verdict, verify_equal, verify_first_order
+
+
+@dataclass
+class Step:
+    rhs: Expr
+    lhs: Expr | None = None
+    kind: str = "chain"  # chain | define | readoff
+    rule: str | None = None
+    note: str = ""
+    line: int | None = None
+    verdict: Verdict | None = None
+
+    def latex(self) -> str:
+        if self.kind == "readoff":
+            return r"\Rightarrow " + latex(self.lhs) + " = " + latex(self.rhs)
+        left = latex(self.lhs) + " " if self.lhs is not None else ""
+        return left + "= " + latex(self.rhs)
+
+    def plain(self) -> str:
+        if self.kind == "readoff":
+            return "⇒ " + plain(self.lhs) + " = " + plain(self.rhs)
+        left = plain(self.lhs) + " " if self.lhs is not None else ""
+        return left + "= " + plain(self.rhs)
+
+    @property
+    def status(self) -> str:
+        return self.verdict.status if self.verdict else UNDECIDED
+
+    def to_dict(self) -> dict[str, Any]:
+        r = get_rule(self.rule)
+        v = self.verdict
+        return {
+            "line": self.line,
+            "latex": self.latex(),
+            "text": self.plain(),
+            "rule": self.rule,
+            "rule_title": r.title if r else (self.rule or ""),
+            "justification": r.formula if r else "",
+            "note": self.note,
+            "status": self.status,
+            "method": v.method if v else "not checked",
+            "methods": list(v.methods) if v else [],
+            "reason": v.reason if v else "",
+            "counterexample": v.counterexample.to_dict() if v and v.counterexample else None,
+            "relation": v.relation if v else None,
+            "dropped_terms": [t.latex() for t in v.dropped] if v else [],
+            "bound": dict(v.bound) if v else {},
+        }
+
+
+class Derivation:
+    """A derivation of dL/dθ for y = f(θ), written step by step and checked step by step.
+
+    ``output`` is the symbol y (or the loss L itself when ``is_loss``); ``forward`` is f;
+    ``wrt`` is θ. The upstream gradient dL/dy is the symbol :attr:`grad` (absent for a loss).
+    """
+
+    def __init__(
+        self,
+        title: str,
+        output,
+        forward,
+        wrt,
+        is_loss: bool = False,
+        loss: str = "L",
+        descriptions: dict[str, str] | None = None,
+        name: str | None = None,
+    ):
+        self.title = title
+        self.name = name
+        self.output: Sym = sym_from(output)
+        self.forward: Expr = as_expr(forward)
+        self.wrt: Sym = sym_from(wrt)
+        if self.forward.shape != self.output.shape:
+            raise ShapeError(
+                f"the forward definition {self.forward!r} is {self.forward.shape[0]}×{self.forward.shape[1]} "
+                f"but {self.output.name} is {self.output.shape[0]}×{self.output.shape[1]}"
+            )
+        if is_loss and not self.output.is_scalar:
+            raise ShapeError(f"a loss must be scalar, {self.output.name} is not")
+        self.is_loss = is_loss
+        # when the output is itself the loss, its name is the loss: dq/dx for q = xᵀAx
+        self.loss = self.output.name if is_loss else loss
+        self.grad: Sym | None = None if is_loss else grad_of(self.output, loss)
+        self.delta_out = delta_of(self.output)
+        self.delta_loss = Sym("Δ" + (self.output.name if is_loss else loss), 1, 1, kind="delta")
+        self.delta_wrt = delta_of(self.wrt)
+        self.descriptions = descriptions or {}
+        self.steps: list[Step] = []
+        self.gradient: Expr | None = None
+        self.jacobian: Verdict | None = None
+        self.checked = False
+
+    # -- writing -----------------------------------------------------------------------
+    def define(self, lhs, rhs, rule: str | None = None, note: str = "", line: int | None = None) -> "Derivation":
+        self.steps.append(Step(as_expr(rhs), as_expr(lhs), "define", rule, note, line))
+        return self
+
+    def perturb(self, rhs, rule: str = "perturbation", **kw) -> "Derivation":
+        """Δy = rhs, checked against f(θ + Δθ) − f(θ)."""
+        lhs = self.delta_loss if self.is_loss else self.delta_out
+        return self.define(lhs, rhs, rule, **kw)
+
+    def loss_differential(self, rhs=None, rule: str = "loss-differential", **kw) -> "Derivation":
+        """ΔL = ⟨dL/dy, Δy⟩ (the default right side)."""
+        return self.define(self.delta_loss, rhs if rhs is not None else Inner(self.grad, self.delta_out), rule, **kw)
+
+    def eq(self, rhs, rule: str | None = None, lhs=None, note: str = "", line: int | None = None) -> "Derivation":
+        """Continue the chain: ``= rhs`` (or ``lhs = rhs`` restating the subject)."""
+        self.steps.append(Step(as_expr(rhs), as_expr(lhs) if lhs is not None else None, "chain", rule, note, line))
+        return self
+
+    def read_off(self, gradient, rule: str = "read-off", note: str = "", line: int | None = None) -> "Derivation":
+        """⇒ dL/dθ = gradient."""
+        lhs = Sym(f"d{self.loss}/d{self.wrt.name}", self.wrt.shape[0], self.wrt.shape[1], kind="grad")
+        self.steps.append(Step(as_expr(gradient), lhs, "readoff", rule, note, line))
+        return self
+
+    # -- checking ----------------------------------------------------------------------
+    def expected_definition(self, lhs: Expr) -> Expr | None:
+        if isinstance(lhs, Sym) and lhs.name == self.delta_loss.name:
+            if self.is_loss:
+                return perturbation(self.forward, self.wrt)
+            return Inner(self.grad, self.delta_out)
+        if isinstance(lhs, Sym) and lhs.name == self.delta_out.name:
+            return perturbation(self.forward, self.wrt)
+        return None
+
+    def check(self, budget: Budget = DEFAULT_BUDGET, jacobian: bool = True) -> "Derivation":
+        """Verify every step and cross-check the read-off gradient. Returns ``self``."""
+        values: dict[str, Expr] = {}
+        prev: Expr | None = None
+        self.gradient = None
+        for step in self.steps:
+            step.verdict = self._check_step(step, prev, values, budget)
+            if step.kind == "define":
+                expected = self.expected_definition(step.lhs)
+                values[step.lhs.name] = substitute(expected if expected is not None else step.rhs, values)
+            if step.kind == "readoff":
+                self.gradient = step.rhs
+            prev = step.rhs if step.kind != "readoff" else prev
+        self.jacobian = None
+        if jacobian and self.gradient is not None:
+            self.jacobian = check_gradient(self.forward, self.wrt, self.gradient, self.grad, budget)
+        self.checked = True
+        return self
+
+    def _check_step(self, step: Step, prev: Expr | None, values: dict[str, Expr], budget: Budget) -> Verdict:
+        try:
+            if step.kind == "define":
+                expected = self.expected_definition(step.lhs)
+                if expected is None:
+                    return Verdict(FAILED, "definition", reason=f"{plain(step.lhs)} is not Δ of the output or of the loss", lhs=step.lhs, rhs=step.rhs)
+                v = verify_equal(substitute(step.rhs, values), substitute(expected, values), budget)
+                what = "Δ" + self.output.name + " := f(" + self.wrt.name + " + Δ" + self.wrt.name + ") − f(" + self.wrt.name + ")"
+                if not self.is_loss and step.lhs.name == self.delta_loss.name:
+                    what = "ΔL := ⟨dL/d" + self.output.name + ", Δ" + self.output.name + "⟩ (definition of the gradient)"
+                v.method = f"compared with the definition {what}: " + v.method
+                return v
+            if prev is None:
+                return Verdict(FAILED, "chain", reason="a continuation line needs a previous line", rhs=step.rhs)
+            a = substitute(prev, values)
+            if step.kind == "readoff":
+                if step.rhs.has_delta():
+                    return Verdict(FAILED, "read-off", reason="the gradient still contains a perturbation Δ", lhs=step.lhs, rhs=step.rhs)
+                if step.rhs.shape != self.wrt.shape:
+                    return Verdict(
+                        FAILED, "shape check",
+                        reason=f"dL/d{self.wrt.name} must have the shape of {self.wrt.name} "
+                        f"({self.wrt.shape[0]}×{self.wrt.shape[1]}), got {step.rhs.shape[0]}×{step.rhs.shape[1]}",
+                        lhs=step.lhs, rhs=step.rhs,
+                    )
+                b = Inner(step.rhs, self.delta_wrt)
+                v = self._compare(a, b, budget)
+                v.method = f"the previous line equals ⟨G, Δ{self.wrt.name}⟩ with G free of Δ: " + v.method
+                return v
+            b = substitute(step.rhs, values)
+            return self._compare(a, b, budget)
+        except SymderivError as exc:
+            return Verdict(FAILED, "shape check", reason=str(exc), lhs=step.lhs, rhs=step.rhs)
+
+    @staticmethod
+    def _compare(a: Expr, b: Expr, budget: Budget) -> Verdict:
+        v = verify_equal(a, b, budget)
+        if v.status != VERIFIED and (a.has_delta() or b.has_delta()) and a.shape == b.shape:
+            w = verify_first_order(a, b, budget)
+            if w.status == VERIFIED or v.status == UNDECIDED:
+                return w
+            return w if w.reason else v
+        return v
+
+    # -- results -----------------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        if not self.checked:
+            return UNDECIDED
+        statuses = [s.status for s in self.steps]
+        if self.jacobian is not None:
+            statuses.append(self.jacobian.status)
+        if FAILED in statuses:
+            return FAILED
+        if UNDECIDED in statuses or self.gradient is None or self.jacobian is None:
+            return UNDECIDED
+        return VERIFIED
+
+    def first_failure(self) -> Step | None:
+        return next((s for s in self.steps if s.status != VERIFIED), None)
+
+    def symbols(self) -> list[Sym]:
+        exprs = [self.output, self.forward] + [s.rhs for s in self.steps]
+        seen: dict[str, Sym] = {}
+        for e in exprs:
+            for s in e.symbols():
+                seen.setdefault(s.name, s)
+        return list(seen.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        j = self.jacobian
+        return {
+            "title": self.title,
+            "layer": self.name,
+            "wrt": self.wrt.name,
+            "status": self.status,
+            "forward": latex(self.output) + " = " + latex(self.forward),
+            "gradient": latex(self.gradient) if self.gradient is not None else None,
+            "gradient_text": plain(self.gradient) if self.gradient is not None else None,
+            "jacobian_check": j.status if j else UNDECIDED,
+            "jacobian_method": j.method if j else "not run: no gradient was read off",
+            "jacobian_counterexample": j.counterexample.to_dict() if j and j.counterexample else None,
+            "symbols": [
+                {
+                    "name": s.name,
+                    "latex": latex(s),
+                    "shape": [str(s.shape[0]), str(s.shape[1])],
+                    "description": self.descriptions.get(s.name, ""),
+                }
+                for s in self.symbols()
+            ],
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+    def explain(self) -> str:
+        lines = [f"{self.title}: {self.status}"]
+        for s in self.steps:
+            mark = {"verified": "✓", "failed": "✗"}.get(s.status, "?")
+            lines.append(f"  {mark} {s.plain()}   [{s.rule or 'step'}]")
+            if s.status != VERIFIED and s.verdict:
+                lines.append("      " + s.verdict.explain().replace("\n", "\n      "))
+        if self.jacobian:
+            lines.append(f"  Jacobian cross-check: {self.jacobian.status} — {self.jacobian.method}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Derivation {self.title!r}: {self.status}, {len(self.steps)} steps>"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        from .render import render
+
+        return {"text/plain": self.explain(), "text/markdown": render([self], "md")}

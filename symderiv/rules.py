@@ -1,0 +1,196 @@
+"""Named rewriting rules of the differential method.
+
+Each rule is one small function with its formula in the docstring and a LaTeX justification
+for reports. The engine uses them to *propose* the next line of a derivation; the verdict of
+every line still comes from the verifier, never from trusting the rule.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable
+
+from .expand import delta_degree, delta_expand, push_transpose
+from .operators import (
+    Add,
+    Expr,
+    Inner,
+    MatMul,
+    Scale,
+    Sym,
+    Trace,
+    Transpose,
+    add,
+    delta_of,
+    mul,
+    substitute,
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    title: str
+    formula: str  # LaTeX
+    func: Callable
+
+    def __call__(self, *args, **kwargs):
+        return self.func(*args, **kwargs)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(name: str, title: str, formula: str):
+    def register(func: Callable) -> Callable:
+        RULES[name] = Rule(name, title, formula, func)
+        return func
+
+    return register
+
+
+def get_rule(name: str | None) -> Rule | None:
+    return RULES.get(name) if name else None
+
+
+def factors(e: Expr) -> list[Expr]:
+    return list(e.args) if isinstance(e, MatMul) else [e]
+
+
+def is_delta(e: Expr, wrt: Sym) -> bool:
+    return isinstance(e, Sym) and e.name == delta_of(wrt).name
+
+
+@rule("perturbation", "perturbation", r"\Delta y = f(x + \Delta x) - f(x)")
+def perturbation(f: Expr, wrt: Sym) -> Expr:
+    """Δy = f(x + Δx) − f(x): replace x by x + Δx and subtract the unperturbed value."""
+    return Add(substitute(f, {wrt.name: Add(wrt, delta_of(wrt))}), Scale(-1, f))
+
+
+@rule("expansion", "expansion (linearity)", r"(A + B) C = A C + B C,\quad A (B + C) = A B + A C")
+def expansion(e: Expr) -> Expr:
+    """Distribute products over sums containing Δ; the terms free of Δ cancel f(x) − f(x)."""
+    terms = [(c, m) for c, m in delta_expand(e) if m.has_delta()]
+    return display_sum(terms, e.shape)
+
+
+@rule("drop-higher-order", "drop terms of order ≥ 2 in Δ", r"\Delta x^{T} \Delta x = O(\|\Delta x\|^{2}) \to 0")
+def drop_higher_order(e: Expr) -> Expr:
+    """Keep the terms of order ≤ 1 in the perturbations; ΔaΔb is second order."""
+    terms = [(c, m) for c, m in delta_expand(e) if delta_degree(m) <= 1]
+    return display_sum(terms, e.shape)
+
+
+@rule("loss-differential", "differential of the loss", r"\Delta L = \left\langle \frac{dL}{dy}, \Delta y \right\rangle")
+def loss_differential(g: Sym, dy: Sym) -> Expr:
+    """ΔL = ⟨dL/dy, Δy⟩: the definition of the gradient dL/dy (to first order)."""
+    return Inner(g, dy)
+
+
+@rule("substitution", "substitution", r"\text{replace } \Delta y \text{ by its value}")
+def substitution(e: Expr, mapping: dict[str, Expr]) -> Expr:
+    """Replace a defined symbol by its value."""
+    return substitute(e, mapping)
+
+
+@rule("inner-linearity", "linearity of the inner product", r"\langle A, \textstyle\sum_i c_i B_i \rangle = \sum_i c_i \langle A, B_i \rangle")
+def inner_linearity(a: Expr, terms: list[tuple[Fraction, Expr]]) -> list[tuple[Fraction, Expr]]:
+    """⟨A, Σ cᵢBᵢ⟩ = Σ cᵢ⟨A, Bᵢ⟩ (and symmetrically in the first argument)."""
+    return [(c, Inner(a, b)) for c, b in terms]
+
+
+@rule("inner-symmetry", "symmetry of the inner product", r"\langle A, B \rangle = \langle B, A \rangle")
+def inner_symmetry(e: Inner) -> Inner:
+    """⟨A, B⟩ = ⟨B, A⟩."""
+    return Inner(e.right, e.left)
+
+
+@rule("inner-of-vectors", "inner product of vectors", r"\langle a, b \rangle = a^{T} b")
+def inner_of_vectors(e: Inner) -> Expr:
+    """⟨a, b⟩ = aᵀb for column vectors a, b."""
+    return mul(push_transpose(Transpose(e.left)), e.right)
+
+
+@rule("inner-as-trace", "inner product as a trace", r"\langle A, B \rangle = \operatorname{tr}\left(A^{T} B\right)")
+def inner_as_trace(e: Inner) -> Expr:
+    """⟨A, B⟩ = tr(AᵀB)."""
+    return Trace(mul(push_transpose(Transpose(e.left)), e.right))
+
+
+@rule("trace-as-inner", "trace as an inner product", r"\operatorname{tr}\left(A^{T} B\right) = \langle A, B \rangle")
+def trace_as_inner(u: list[Expr], d: Expr) -> Expr:
+    """tr(U D) = ⟨Uᵀ, D⟩; for a column vector D, U D = ⟨Uᵀ, D⟩ likewise."""
+    if len(u) == 1 and isinstance(u[0], Transpose):
+        return Inner(u[0].arg, d)
+    return Inner(Transpose(u[0] if len(u) == 1 else MatMul(*u)), d)
+
+
+@rule("transpose-of-scalar", "transpose of a scalar", r"s = s^{T} \text{ for } s \in \mathbf{R}")
+def transpose_of_scalar(s: Expr) -> Expr:
+    """s = sᵀ for a scalar, with (ABC)ᵀ = CᵀBᵀAᵀ applied to the product."""
+    return push_transpose(Transpose(s))
+
+
+@rule("trace-of-transpose", "trace of a transpose", r"\operatorname{tr}(A) = \operatorname{tr}\left(A^{T}\right)")
+def trace_of_transpose(t: Trace) -> Trace:
+    """tr(A) = tr(Aᵀ)."""
+    return Trace(push_transpose(Transpose(t.arg)))
+
+
+@rule("trace-of-scalar", "trace of a scalar", r"s = \operatorname{tr}(s) \text{ for } s \in \mathbf{R}")
+def trace_of_scalar(s: Expr) -> Trace:
+    """s = tr(s) for a 1×1 matrix s."""
+    return Trace(s)
+
+
+@rule("cyclic-trace", "cyclic property of the trace", r"\operatorname{tr}(A B C) = \operatorname{tr}(C A B)")
+def cyclic_trace(t: Trace, k: int) -> Trace:
+    """tr(A₁⋯A_k) = tr(A_{k+1}⋯A_n A₁⋯A_k): rotate the first ``k`` factors to the end."""
+    fs = factors(t.arg)
+    return Trace(mul(*(fs[k:] + fs[:k])))
+
+
+@rule("transpose-of-product", "transpose of a product", r"(A B)^{T} = B^{T} A^{T}")
+def transpose_of_product(e: Expr) -> Expr:
+    """(AB)ᵀ = BᵀAᵀ and (Aᵀ)ᵀ = A, applied throughout."""
+    return push_transpose(e)
+
+
+@rule("associativity", "grouping of a product", r"A B C = (A B) C")
+def associativity(u: list[Expr], d: Expr) -> Expr:
+    """A B C = (A B) C."""
+    return MatMul(MatMul(*u), d)
+
+
+@rule("collect", "collecting like terms", r"a X + b X = (a + b) X")
+def collect(terms: list[tuple[Fraction, Expr]], same) -> list[tuple[Fraction, Expr]]:
+    """aX + bX = (a + b)X, where ``same(X, Y)`` decides that two terms are equal."""
+    out: list[list] = []
+    for c, t in terms:
+        for slot in out:
+            if same(slot[1], t):
+                slot[0] += c
+                break
+        else:
+            out.append([c, t])
+    return [(c, t) for c, t in out if c != 0]
+
+
+@rule("restate", "the required form", r"\Delta L = \langle G, \Delta x \rangle")
+def restate(g: Expr, d: Expr) -> Inner:
+    """ΔL = ⟨G, Δx⟩: the chain has reached the form from which the gradient is read off."""
+    return Inner(g, d)
+
+
+@rule("read-off", "read off the gradient", r"\Delta L = \langle G, \Delta x \rangle \Rightarrow \frac{dL}{dx} = G")
+def read_off(e: Inner) -> Expr:
+    """ΔL = ⟨G, Δx⟩ with G free of Δ for every Δx ⇒ dL/dx = G."""
+    return e.left
+
+
+def display_sum(terms: list[tuple[Fraction, Expr]], shape) -> Expr:
+    """A sum for display: a coefficient shared by all terms is factored out, ½(A + B)."""
+    if len(terms) > 1 and len({c for c, _ in terms}) == 1 and terms[0][0] not in (1, -1):
+        c = terms[0][0]
+        return Scale(c, add([(Fraction(1), t) for _, t in terms], shape))
+    return add(terms, shape)
