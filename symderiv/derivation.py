@@ -259,7 +259,7 @@ class Derivation:
                     "name": s.name,
                     "latex": latex(s),
                     "shape": [str(s.shape[0]), str(s.shape[1])],
-                    "description": self.descriptions.get(s.name, ""),
+                    "description": self.descriptions.get(s.name) or _auto_description(s),
                 }
                 for s in self.symbols()
             ],
@@ -284,3 +284,12 @@ class Derivation:
         from .render import render
 
         return {"text/plain": self.explain(), "text/markdown": render([self], "md")}
+
+
+def _auto_description(s: Sym) -> str:
+    if s.kind == "delta":
+        return f"perturbation of {s.name[1:]}"
+    if s.kind == "grad":
+        loss, wrt = s.name[1:].split("/d", 1)
+        return f"gradient of {loss} with respect to {wrt}"
+    return ""
