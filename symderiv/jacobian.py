@@ -65,7 +65,7 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
         graphs = [compile_monomial(m) for _, m in expand(L, budget.max_terms) + expand(claim, budget.max_terms)]
         bound = vertex_counts(graphs)
         sizes = {d: max(bound.get(d, 1), 1) for d in dims_of(L, claim, wrt)}
-        if monomial_estimate([g.vertex_counts() for g in graphs], sizes) > budget.max_explicit_monomials:
+        if monomial_estimate([g.vertex_counts() for g in graphs], sizes) > budget.max_decisive_monomials:
             raise BudgetExceeded("explicit Jacobian at the size bound is too large")
         symbols = symbol_table(L, claim, wrt)
         gens, jac, Gval = _explicit(L, claim, wrt, symbols, sizes, deadline)

@@ -56,14 +56,14 @@ def as_dim(d: DimLike) -> Dim:
     if isinstance(d, str):
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", d):
             raise ShapeError(f"dimension name {d!r} is not a plain identifier")
-        return sympy.Symbol(d, integer=True, positive=True)
+        return sympy.Symbol(d)
     if isinstance(d, sympy.Integer):
         if d < 1:
             raise ShapeError(f"dimension must be a positive integer, got {d}")
         return d
     if isinstance(d, sympy.Symbol):
         # Symbols are compared by name only: n (plain) and n (positive=True) are one dimension.
-        return sympy.Symbol(d.name, integer=True, positive=True)
+        return sympy.Symbol(d.name)
     raise ShapeError(
         f"dimension must be a positive integer or a single symbol such as n, got {d!r}"
     )

@@ -53,7 +53,10 @@ class Budget:
     seconds: float = 20.0
     max_terms: int = 20000
     max_leaves: int = 20000
-    max_explicit_monomials: int = 300000
+    #: cap for the optional second proof (explicit polynomials at N = B), skipped above it
+    max_explicit_monomials: int = 4000
+    #: cap where explicit evaluation is the deciding method (fixed numeric sizes, Jacobians)
+    max_decisive_monomials: int = 100000
 
 
 DEFAULT_BUDGET = Budget()
@@ -102,9 +105,6 @@ class Verdict:
     dropped: list[Term] = field(default_factory=list)
     lhs: Expr | None = None
     rhs: Expr | None = None
-
-    def __bool__(self) -> bool:
-        return self.status == VERIFIED
 
     @property
     def verified(self) -> bool:
@@ -235,7 +235,7 @@ def _decide(
     # Canonical forms differ but a numeric dimension ≥ 2 is fixed: the classes may still agree
     # at that size, so only explicit evaluation at the declared size decides.
     est = monomial_estimate([g.vertex_counts() for _, _, g in classes.values()], sizes)
-    if est > budget.max_explicit_monomials:
+    if est > budget.max_decisive_monomials:
         raise BudgetExceeded("explicit evaluation at the fixed numeric sizes is too large")
     if polynomial_identity(leval, reval, sizes, deadline):
         return VERIFIED, (
@@ -276,7 +276,7 @@ def verify_equal(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     lhs, rhs = as_expr(lhs), as_expr(rhs)
     _check_symbols(lhs, rhs)
     v = _shape_verdict(lhs, rhs, "exact")
-    if v:
+    if v is not None:
         return v
     try:
         lt = expand(lhs, budget.max_terms)
@@ -301,7 +301,7 @@ def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     lhs, rhs = as_expr(lhs), as_expr(rhs)
     _check_symbols(lhs, rhs)
     v = _shape_verdict(lhs, rhs, "first-order")
-    if v:
+    if v is not None:
         return v
     try:
         lt = expand(lhs, budget.max_terms)
