@@ -51,6 +51,7 @@ def md_escape(text: str) -> str:
 _TEX_CHARS = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
     "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}",
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
     "⟨": r"$\langle$", "⟩": r"$\rangle$", "Δ": r"$\Delta$", "≥": r"$\geq$", "≤": r"$\leq$",
     "·": r"$\cdot$", "−": "-", "×": r"$\times$", "½": r"$\frac{1}{2}$", "‖": r"$\|$", "²": r"$^2$",
     "∘": r"$\circ$", "⇒": r"$\Rightarrow$", "⇔": r"$\Leftrightarrow$", "✓": r"$\checkmark$",
