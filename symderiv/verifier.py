@@ -54,7 +54,7 @@ class Budget:
     max_terms: int = 20000
     max_leaves: int = 20000
     #: cap for the optional second proof (explicit polynomials at N = B), skipped above it
-    max_explicit_monomials: int = 4000
+    max_explicit_monomials: int = 1500
     #: cap where explicit evaluation is the deciding method (fixed numeric sizes, Jacobians)
     max_decisive_monomials: int = 100000
 
