@@ -25,7 +25,9 @@ class Layer:
     descriptions: dict = field(default_factory=dict)
     summary: str = ""
 
-    def derive(self, wrt: str | None = None, check: bool = True) -> Derivation:
+    def derive(self, wrt: str | None = None, check: bool = True, mode: str | None = None) -> Derivation:
+        if mode not in (None, "infinite"):
+            raise SymderivError(f"layer {self.name!r} has no modes; --mode applies to correlation1d and convolution1d")
         wrt = wrt or self.wrt[0]
         if wrt not in self.wrt:
             raise SymderivError(
@@ -69,7 +71,34 @@ def _layers() -> dict[str, Layer]:
     }
 
 
-CATALOG: dict[str, Layer] = _layers()
+@dataclass(frozen=True)
+class SequenceLayer:
+    """y = x ⊙ w (correlation) or y = x ⊗ w (convolution), on ℤ or with a finite mode."""
+
+    name: str
+    op: str
+    summary: str
+    wrt: tuple[str, ...] = ("x", "w")
+    modes: tuple[str, ...] = ("infinite", "valid", "full", "same")
+
+    def derive(self, wrt: str | None = None, check: bool = True, mode: str | None = None) -> Derivation:
+        from .engine import derive_sequence
+
+        wrt = wrt or self.wrt[0]
+        mode = mode or "infinite"
+        if wrt not in self.wrt:
+            raise SymderivError(
+                f"layer {self.name!r} has no variable {wrt!r} to differentiate by; choose one of {', '.join(self.wrt)}"
+            )
+        if mode not in self.modes:
+            raise SymderivError(f"unknown mode {mode!r} for {self.name}; choose one of {', '.join(self.modes)}")
+        d = derive_sequence(self.op, None if mode == "infinite" else mode, wrt, check=check)
+        return d
+
+
+CATALOG: dict[str, Layer | SequenceLayer] = _layers()
+CATALOG["correlation1d"] = SequenceLayer("correlation1d", "corr", "y = x ⊙ w, (x ⊙ w)_i = Σ_j x_{i+j} w_j")
+CATALOG["convolution1d"] = SequenceLayer("convolution1d", "conv", "y = x ⊗ w, (x ⊗ w)_i = Σ_j x_{i−j} w_j")
 
 
 def get_layer(name: str) -> Layer:
@@ -80,4 +109,9 @@ def get_layer(name: str) -> Layer:
 
 
 def all_derivations(check: bool = True) -> list[Derivation]:
-    return [layer.derive(w, check) for layer in CATALOG.values() for w in layer.wrt]
+    out = []
+    for layer in CATALOG.values():
+        for mode in getattr(layer, "modes", (None,)):
+            for w in layer.wrt:
+                out.append(layer.derive(w, check, mode=mode) if mode else layer.derive(w, check))
+    return out

@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("derive", help="derive and verify one layer's gradient")
     d.add_argument("layer", help="layer name (see 'symderiv list')")
     d.add_argument("--wrt", help="variable to differentiate by (default: the layer's input)")
+    d.add_argument("--mode", choices=["infinite", "valid", "full", "same"],
+                   help="for correlation1d/convolution1d: sequences on ℤ (default) or a finite mode")
     d.add_argument("--format", default="text", choices=["text", "md", "tex", "json"])
     d.add_argument("-o", "--output", help="write to this file instead of standard output")
 
@@ -62,20 +64,23 @@ def _exit_code(ds: Sequence[Derivation]) -> int:
 
 def cmd_list(args) -> int:
     for name, layer in CATALOG.items():
-        print(f"{name:8s} {layer.summary:40s} wrt: {', '.join(layer.wrt)}")
+        modes = getattr(layer, "modes", None)
+        extra = f"  modes: {', '.join(modes)}" if modes else ""
+        print(f"{name:14s} {layer.summary:42s} wrt: {', '.join(layer.wrt)}{extra}")
     return 0
 
 
 def cmd_derive(args) -> int:
     layer = get_layer(args.layer)
-    d = layer.derive(args.wrt)
+    d = layer.derive(args.wrt, mode=args.mode)
     text = d.explain() + "\n" if args.format == "text" else render([d], args.format)
     _write(text, args.output)
     return _exit_code([d])
 
 
 def report_names(d: Derivation) -> str:
-    return f"{d.name}-wrt-{d.wrt.name}"
+    mode = f"-{d.mode}" if d.mode else ""
+    return f"{d.name}{mode}-wrt-{d.wrt.name}"
 
 
 def cmd_report(args) -> int:
@@ -114,6 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"symderiv: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        return 2
+    except Exception as exc:  # a bug, not bad input: still no raw traceback for the user
+        if os.environ.get("SYMDERIV_DEBUG"):
+            raise
+        print(f"symderiv: internal error: {type(exc).__name__}: {exc} (set SYMDERIV_DEBUG=1 for the "
+              "traceback, and please report it)", file=sys.stderr)
         return 2
 
 

@@ -37,29 +37,29 @@ class Step:
     line: int | None = None
     verdict: Verdict | None = None
 
-    def latex(self) -> str:
+    def latex(self, **settings) -> str:
         if self.kind == "readoff":
-            return r"\Rightarrow " + latex(self.lhs) + " = " + latex(self.rhs)
-        left = latex(self.lhs) + " " if self.lhs is not None else ""
-        return left + "= " + latex(self.rhs)
+            return r"\Rightarrow " + latex(self.lhs, **settings) + " = " + latex(self.rhs, **settings)
+        left = latex(self.lhs, **settings) + " " if self.lhs is not None else ""
+        return left + "= " + latex(self.rhs, **settings)
 
-    def plain(self) -> str:
+    def plain(self, **settings) -> str:
         if self.kind == "readoff":
-            return "⇒ " + plain(self.lhs) + " = " + plain(self.rhs)
-        left = plain(self.lhs) + " " if self.lhs is not None else ""
-        return left + "= " + plain(self.rhs)
+            return "⇒ " + plain(self.lhs, **settings) + " = " + plain(self.rhs, **settings)
+        left = plain(self.lhs, **settings) + " " if self.lhs is not None else ""
+        return left + "= " + plain(self.rhs, **settings)
 
     @property
     def status(self) -> str:
         return self.verdict.status if self.verdict else UNDECIDED
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, **settings) -> dict[str, Any]:
         r = get_rule(self.rule)
         v = self.verdict
         return {
             "line": self.line,
-            "latex": self.latex(),
-            "text": self.plain(),
+            "latex": self.latex(**settings),
+            "text": self.plain(**settings),
             "rule": self.rule,
             "rule_title": r.title if r else (self.rule or ""),
             "justification": r.formula if r else "",
@@ -92,9 +92,13 @@ class Derivation:
         loss: str = "L",
         descriptions: dict[str, str] | None = None,
         name: str | None = None,
+        notation: str = "seed",
     ):
         self.title = title
         self.name = name
+        self.notation = notation
+        self.mode: str | None = None
+        self.remarks: list[dict] = []
         self.output: Sym = sym_from(output)
         self.forward: Expr = as_expr(forward)
         self.wrt: Sym = sym_from(wrt)
@@ -241,29 +245,63 @@ class Derivation:
                 seen.setdefault(s.name, s)
         return list(seen.values())
 
+    def uses_sequences(self) -> bool:
+        from .operators import is_sequence_expr
+
+        return is_sequence_expr(self.forward)
+
+    def definitions(self) -> list[str]:
+        """LaTeX definitions of the operators a report must state before using them."""
+        if not self.uses_sequences():
+            return []
+        from .printing import NOTATIONS
+
+        c, v = NOTATIONS[self.notation]["corr"][0], NOTATIONS[self.notation]["conv"][0]
+        out = [
+            rf"(x {c} w)_i := \sum_j x_{{i+j}}\, w_j \quad\text{{(correlation)}}",
+            rf"(x {v} w)_i := \sum_j x_{{i-j}}\, w_j \quad\text{{(convolution)}}",
+            r"\langle a, b \rangle := \sum_i a_i\, b_i",
+        ]
+        if self.mode:
+            out += [
+                r"E\,v \text{: zero-extension of } v \in \mathbf{R}^{n} \text{ to } \mathbb{Z} \; (v_i \text{ for } 0 \le i < n,\ 0 \text{ elsewhere})",
+                r"\left(R_{[a,\, b]}\, s\right)_i := s_{a+i} \quad (0 \le i \le b - a)",
+                r"(\tau_{d}\, s)_i := s_{i-d}",
+                rf"x {c}_{{m}} w := R_{{[o,\, o+L-1]}}\left(E\,x {c} E\,w\right): \ \text{{valid }} (o, L) = (0,\, n-k+1),\ "
+                rf"\text{{full }} (-(k-1),\, n+k-1),\ \text{{same }} (-\lfloor k/2 \rfloor,\, n)",
+                rf"x {v}_{{m}} w := R_{{[o,\, o+L-1]}}\left(E\,x {v} E\,w\right): \ \text{{valid }} (k-1,\, n-k+1),\ "
+                rf"\text{{full }} (0,\, n+k-1),\ \text{{same }} (\lfloor (k-1)/2 \rfloor,\, n)",
+            ]
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         j = self.jacobian
+        st = {"notation": self.notation}
         return {
             "title": self.title,
             "layer": self.name,
+            "mode": self.mode,
             "wrt": self.wrt.name,
             "status": self.status,
-            "forward": latex(self.output) + " = " + latex(self.forward),
-            "gradient": latex(self.gradient) if self.gradient is not None else None,
-            "gradient_text": plain(self.gradient) if self.gradient is not None else None,
+            "notation": self.notation if self.uses_sequences() else None,
+            "definitions": self.definitions(),
+            "remarks": list(self.remarks),
+            "forward": latex(self.output, **st) + " = " + latex(self.forward, **st),
+            "gradient": latex(self.gradient, **st) if self.gradient is not None else None,
+            "gradient_text": plain(self.gradient, **st) if self.gradient is not None else None,
             "jacobian_check": j.status if j else UNDECIDED,
             "jacobian_method": j.method if j else "not run: no gradient was read off",
             "jacobian_counterexample": j.counterexample.to_dict() if j and j.counterexample else None,
             "symbols": [
                 {
                     "name": s.name,
-                    "latex": latex(s),
-                    "shape": [str(s.shape[0]), str(s.shape[1])],
+                    "latex": latex(s, **st),
+                    "shape": [_dim_text(s.shape[0]), _dim_text(s.shape[1])],
                     "description": self.descriptions.get(s.name) or _auto_description(s),
                 }
                 for s in self.symbols()
             ],
-            "steps": [s.to_dict() for s in self.steps],
+            "steps": [s.to_dict(**st) for s in self.steps],
         }
 
     def explain(self) -> str:
@@ -275,6 +313,8 @@ class Derivation:
                 lines.append("      " + s.verdict.explain().replace("\n", "\n      "))
         if self.jacobian:
             lines.append(f"  Jacobian cross-check: {self.jacobian.status} — {self.jacobian.method}")
+        for r in self.remarks:
+            lines.append(f"  {r['title']}: {r['text']}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -293,3 +333,14 @@ def _auto_description(s: Sym) -> str:
         loss, wrt = s.name[1:].split("/d", 1)
         return f"gradient of {loss} with respect to {wrt}"
     return ""
+
+
+def _dim_text(d) -> str:
+    import sympy
+
+    from .printing import linear_text
+
+    if d is sympy.oo:
+        return r"\infty"
+    text = linear_text(d, tex=True)
+    return f"({text})" if len(sympy.Add.make_args(d)) > 1 else text

@@ -211,11 +211,15 @@ def _num(v) -> Any:
     return v
 
 
-def _jsonable(m: Matrix):
+def _jsonable(m):
+    if isinstance(m, dict):  # a sequence on ℤ: its nonzero entries by index
+        return {str(i): _num(v) for i, v in m.items()}
     return [[_num(v) for v in row] for row in m]
 
 
-def _fmt_matrix(m: Matrix) -> str:
+def _fmt_matrix(m) -> str:
+    if isinstance(m, dict):
+        return "{" + ", ".join(f"{i}: {_num(v)}" for i, v in m.items()) + "} (other entries 0)" if m else "0"
     if len(m) == 1 and len(m[0]) == 1:
         return str(_num(m[0][0]))
     return "[" + "; ".join(" ".join(str(_num(v)) for v in row) for row in m) + "]"

@@ -22,7 +22,7 @@ from fractions import Fraction
 from itertools import product as cartesian
 
 from .errors import BudgetExceeded
-from .operators import Add, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero, mul
+from .operators import Add, Expr, Ext, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Window, Shift, Zero, _SeqOp, mul
 
 Terms = list[tuple[Fraction, Expr]]
 DEFAULT_MAX_TERMS = 20000
@@ -68,10 +68,12 @@ def expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
         return _combine(
             [expand(e.left, max_terms), expand(e.right, max_terms)], lambda ms: Inner(*ms), max_terms
         )
-    if isinstance(e, Hadamard):
+    if isinstance(e, (Hadamard, _SeqOp)):
         return _combine(
-            [expand(e.left, max_terms), expand(e.right, max_terms)], lambda ms: Hadamard(*ms), max_terms
+            [expand(e.left, max_terms), expand(e.right, max_terms)], lambda ms: e.with_children(*ms), max_terms
         )
+    if isinstance(e, (Ext, Window, Shift)):
+        return [(c, e.with_children(m)) for c, m in expand(e.arg, max_terms)]
     raise TypeError(type(e))
 
 
@@ -155,10 +157,12 @@ def delta_expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
             lambda ms: Inner(*ms),
             max_terms,
         )
-    if isinstance(e, Hadamard):
+    if isinstance(e, (Hadamard, _SeqOp)):
         return _combine(
             [delta_expand(e.left, max_terms), delta_expand(e.right, max_terms)],
-            lambda ms: Hadamard(*ms),
+            lambda ms: e.with_children(*ms),
             max_terms,
         )
+    if isinstance(e, (Ext, Window, Shift)):
+        return [(c, e.with_children(m)) for c, m in delta_expand(e.arg, max_terms)]
     raise TypeError(type(e))

@@ -25,7 +25,7 @@ from typing import Iterable, Iterator, Union
 import sympy
 
 from .errors import NameError_, ShapeError
-from .symbols import Dim, as_dim, classify_name, delta_name, grad_name
+from .symbols import Dim, as_dim, classify_name, delta_name, grad_name, is_plain_dim
 
 Coef = Union[int, Fraction]
 
@@ -61,6 +61,10 @@ class Expr:
     @property
     def children(self) -> tuple["Expr", ...]:
         return ()
+
+    def with_children(self, *children: "Expr") -> "Expr":
+        """The same node over new children (shapes re-checked). Leaves return themselves."""
+        return self
 
     def walk(self) -> Iterator["Expr"]:
         yield self
@@ -170,6 +174,9 @@ class Scale(Expr):
     def children(self):
         return (self.arg,)
 
+    def with_children(self, arg):
+        return Scale(self.coef, arg)
+
     def key(self):
         return ("Scale", self.coef, self.arg.key())
 
@@ -193,6 +200,9 @@ class Add(Expr):
     @property
     def children(self):
         return self.args
+
+    def with_children(self, *args):
+        return Add(*args)
 
     def key(self):
         return ("Add",) + tuple(a.key() for a in self.args)
@@ -232,6 +242,9 @@ class MatMul(Expr):
     def children(self):
         return self.args
 
+    def with_children(self, *args):
+        return MatMul(*args)
+
     def key(self):
         return ("MatMul",) + tuple(a.key() for a in self.args)
 
@@ -246,6 +259,9 @@ class Transpose(Expr):
     @property
     def children(self):
         return (self.arg,)
+
+    def with_children(self, arg):
+        return Transpose(arg)
 
     def key(self):
         return ("Transpose", self.arg.key())
@@ -265,6 +281,9 @@ class Trace(Expr):
     @property
     def children(self):
         return (self.arg,)
+
+    def with_children(self, arg):
+        return Trace(arg)
 
     def key(self):
         return ("Trace", self.arg.key())
@@ -288,6 +307,9 @@ class Inner(Expr):
     def children(self):
         return (self.left, self.right)
 
+    def with_children(self, left, right):
+        return Inner(left, right)
+
     def key(self):
         return ("Inner", self.left.key(), self.right.key())
 
@@ -310,8 +332,183 @@ class Hadamard(Expr):
     def children(self):
         return (self.left, self.right)
 
+    def with_children(self, left, right):
+        return Hadamard(left, right)
+
     def key(self):
         return ("Hadamard", self.left.key(), self.right.key())
+
+
+# ---------------------------------------------------------------------------------------
+# Sequences: correlation and convolution
+# ---------------------------------------------------------------------------------------
+INF = sympy.oo
+MODES = ("valid", "full", "same")
+
+
+def is_sequence_shape(shape) -> bool:
+    return shape[1] == 1 and shape[0] is INF
+
+
+def _vector_length(e: Expr, what: str):
+    if e.shape[1] != 1:
+        raise ShapeError(f"{what} takes vectors or sequences, {e!r} is {_fmt_shape(e.shape)}")
+    return e.shape[0]
+
+
+def mode_window(op: str, mode: str, n, k):
+    """(offset, length) of a finite-mode operator as a window of the operator on ℤ.
+
+    Inputs have lengths n and k (n ≥ k). Output entry i is entry ``offset + i`` of the
+    operator on ℤ applied to the zero-extended inputs. 'same' follows NumPy: the middle n
+    entries of 'full', starting at (k − 1) // 2.
+    """
+    if op == "corr":
+        offset = {"valid": sympy.Integer(0), "full": -(k - 1), "same": -sympy.floor(k / 2)}[mode]
+    else:
+        offset = {"valid": k - 1, "full": sympy.Integer(0), "same": sympy.floor((k - 1) / 2)}[mode]
+    length = {"valid": n - k + 1, "full": n + k - 1, "same": n}[mode]
+    return sympy.expand(offset), sympy.expand(length)
+
+
+class _SeqOp(Expr):
+    """Base for correlation and convolution: bilinear, on ℤ (mode None) or finite."""
+
+    __slots__ = ("left", "right", "mode")
+    op = ""
+    title = ""
+
+    def __init__(self, left: Expr, right: Expr, mode: str | None = None):
+        n = _vector_length(left, self.title)
+        k = _vector_length(right, self.title)
+        if mode is None:
+            self.shape = (INF, sympy.Integer(1))
+        else:
+            if mode not in MODES:
+                raise ShapeError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+            if n is INF or k is INF:
+                raise ShapeError(f"mode {mode!r} needs finite vectors; use the operator on ℤ for sequences")
+            self.shape = (mode_window(self.op, mode, n, k)[1], sympy.Integer(1))
+        self.left, self.right, self.mode = left, right, mode
+
+    @property
+    def children(self):
+        return (self.left, self.right)
+
+    def with_children(self, left, right):
+        return type(self)(left, right, self.mode)
+
+    def key(self):
+        return (type(self).__name__, self.mode, self.left.key(), self.right.key())
+
+    def window(self) -> tuple:
+        """(offset, length) of this finite-mode operator within the operator on ℤ."""
+        return mode_window(self.op, self.mode, self.left.shape[0], self.right.shape[0])
+
+
+class Corr(_SeqOp):
+    """Correlation (x ⋆ w)_i = Σ_j x_{i+j} w_j (the notes write x ⊙ w)."""
+
+    __slots__ = ()
+    op = "corr"
+    title = "correlation"
+
+
+class Conv(_SeqOp):
+    """Convolution (x ∗ w)_i = Σ_j x_{i−j} w_j (the notes write x ⊗ w)."""
+
+    __slots__ = ()
+    op = "conv"
+    title = "convolution"
+
+
+class Ext(Expr):
+    """Zero-extension E v of a finite vector v ∈ R^n to a sequence on ℤ (v_i for 0 ≤ i < n, else 0)."""
+
+    __slots__ = ("arg",)
+
+    def __init__(self, arg: Expr):
+        n = _vector_length(arg, "zero-extension")
+        if n is INF:
+            raise ShapeError(f"{arg!r} is already a sequence on ℤ")
+        self.arg = arg
+        self.shape = (INF, sympy.Integer(1))
+
+    @property
+    def children(self):
+        return (self.arg,)
+
+    def with_children(self, arg):
+        return Ext(arg)
+
+    def key(self):
+        return ("Ext", self.arg.key())
+
+
+class Shift(Expr):
+    """τ_d s: the sequence s delayed by d, (τ_d s)_i = s_{i−d} (a sequence on ℤ)."""
+
+    __slots__ = ("arg", "by")
+
+    def __init__(self, arg: Expr, by):
+        if not is_sequence_shape(arg.shape):
+            raise ShapeError(f"a shift acts on sequences on ℤ, {arg!r} is {_fmt_shape(arg.shape)}")
+        self.arg = arg
+        self.by = sympy.expand(sympy.sympify(by))
+        self.shape = arg.shape
+
+    @property
+    def children(self):
+        return (self.arg,)
+
+    def with_children(self, arg):
+        return Shift(arg, self.by)
+
+    def key(self):
+        return ("Shift", str(self.by), self.arg.key())
+
+
+class Window(Expr):
+    """R_{[o, o+L−1]} s: the entries o, …, o+L−1 of a sequence, re-indexed from 0 (a vector in R^L)."""
+
+    __slots__ = ("arg", "offset", "length")
+
+    def __init__(self, arg: Expr, offset, length):
+        _vector_length(arg, "restriction")
+        self.arg = arg
+        self.offset = sympy.expand(sympy.sympify(offset))
+        self.length = sympy.expand(sympy.sympify(length))
+        self.shape = (self.length, sympy.Integer(1))
+
+    @property
+    def children(self):
+        return (self.arg,)
+
+    def with_children(self, arg):
+        return Window(arg, self.offset, self.length)
+
+    def key(self):
+        return ("Window", str(self.offset), str(self.length), self.arg.key())
+
+
+def corr(a, b, mode: str | None = None) -> Corr:
+    """(a ⋆ b)_i = Σ_j a_{i+j} b_j; ``mode`` None (on ℤ), 'valid', 'full' or 'same'."""
+    return Corr(as_expr(a), as_expr(b), mode)
+
+
+def conv(a, b, mode: str | None = None) -> Conv:
+    """(a ∗ b)_i = Σ_j a_{i−j} b_j; ``mode`` None (on ℤ), 'valid', 'full' or 'same'."""
+    return Conv(as_expr(a), as_expr(b), mode)
+
+
+def is_sequence_expr(e: Expr) -> bool:
+    """True when the expression needs the correlation/convolution decision procedure."""
+    for node in e.walk():
+        if isinstance(node, (_SeqOp, Ext, Window, Shift)):
+            return True
+        if isinstance(node, Sym) and not (is_plain_dim(node.shape[0]) and is_plain_dim(node.shape[1])):
+            return True
+    return False
 
 
 class Zero(Expr):
@@ -456,20 +653,6 @@ def substitute(e: Expr, mapping: dict[str, Expr]) -> Expr:
     """Replace symbols by expressions (by name); shapes are re-checked."""
     if isinstance(e, Sym):
         return mapping.get(e.name, e)
-    if isinstance(e, Scale):
-        return Scale(e.coef, substitute(e.arg, mapping))
-    if isinstance(e, Add):
-        return Add(*[substitute(a, mapping) for a in e.args])
-    if isinstance(e, MatMul):
-        return MatMul(*[substitute(a, mapping) for a in e.args])
-    if isinstance(e, Transpose):
-        return Transpose(substitute(e.arg, mapping))
-    if isinstance(e, Trace):
-        return Trace(substitute(e.arg, mapping))
-    if isinstance(e, Inner):
-        return Inner(substitute(e.left, mapping), substitute(e.right, mapping))
-    if isinstance(e, Hadamard):
-        return Hadamard(substitute(e.left, mapping), substitute(e.right, mapping))
-    if isinstance(e, Zero):
+    if not e.children:
         return e
-    raise TypeError(type(e))
+    return e.with_children(*[substitute(c, mapping) for c in e.children])

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .operators import Add, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
+import sympy
+
+from .operators import Add, Conv, Corr, Expr, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose, Window, Zero
 from .symbols import name_latex
 
 PREC_ADD, PREC_MUL, PREC_POSTFIX, PREC_ATOM = 10, 20, 30, 40
@@ -19,7 +21,7 @@ def precedence(e: Expr) -> int:
         return PREC_ADD
     if isinstance(e, Scale):
         return PREC_ADD if e.coef < 0 else PREC_MUL
-    if isinstance(e, (MatMul, Hadamard)):
+    if isinstance(e, (MatMul, Hadamard, Corr, Conv)):
         return PREC_MUL
     if isinstance(e, Transpose):
         return PREC_POSTFIX
@@ -92,8 +94,42 @@ class Printer:
         return " "
 
 
+#: Symbols for correlation and convolution. The notes write ⊙ for correlation and ⊗ for
+#: convolution, which clashes with the Hadamard product ⊙ of most ML texts, so the choice is a
+#: printer setting that every report states, never a silent default.
+NOTATIONS = {
+    "seed": {"corr": (r"\odot", "⊙"), "conv": (r"\otimes", "⊗")},
+    "standard": {"corr": (r"\star", "⋆"), "conv": (r"\ast", "∗")},
+}
+
+
 class LatexPrinter(Printer):
     """LaTeX in the notes' notation: ⟨A, B⟩, tr, ^{T}, \\Delta x, \\frac{dL}{dy}."""
+
+    settings = {"notation": "seed"}
+
+    def _seqop(self, e, idx: int) -> str:
+        sym = NOTATIONS[self.settings["notation"]][e.op][idx]
+        if e.mode:
+            sym = sym + (r"_{\mathrm{" + e.mode + "}}" if idx == 0 else "_" + e.mode)
+        return self.parenthesize(e.left, PREC_MUL) + " " + sym + " " + self.parenthesize(e.right, PREC_MUL, strict=True)
+
+    def _print_Corr(self, e) -> str:
+        return self._seqop(e, 0)
+
+    def _print_Conv(self, e) -> str:
+        return self._seqop(e, 0)
+
+    def _print_Ext(self, e) -> str:
+        return r"E\," + self.parenthesize(e.arg, PREC_POSTFIX)
+
+    def _print_Shift(self, e) -> str:
+        return r"\tau_{" + linear_text(e.by, True) + r"}\," + self.parenthesize(e.arg, PREC_POSTFIX, strict=True)
+
+    def _print_Window(self, e) -> str:
+        hi = sympy.expand(e.offset + e.length - 1)
+        return (r"R_{[" + linear_text(e.offset, True) + r",\, " + linear_text(hi, True) + r"]}\left("
+                + self._print(e.arg) + r"\right)")
 
     def paren(self, s: str) -> str:
         return r"\left(" + s + r"\right)"
@@ -125,6 +161,30 @@ class LatexPrinter(Printer):
 
 class PlainPrinter(Printer):
     """Unicode plain text for terminals and assertion messages: ⟨A, B⟩, tr(·), ᵀ as ^T."""
+
+    settings = {"notation": "seed"}
+
+    def _seqop(self, e) -> str:
+        if e.mode:
+            return f"{e.op}_{e.mode}({self._print(e.left)}, {self._print(e.right)})"
+        sym = NOTATIONS[self.settings["notation"]][e.op][1]
+        return self.parenthesize(e.left, PREC_MUL) + f" {sym} " + self.parenthesize(e.right, PREC_MUL, strict=True)
+
+    def _print_Corr(self, e) -> str:
+        return self._seqop(e)
+
+    def _print_Conv(self, e) -> str:
+        return self._seqop(e)
+
+    def _print_Ext(self, e) -> str:
+        return "E(" + self._print(e.arg) + ")"
+
+    def _print_Shift(self, e) -> str:
+        return f"τ[{linear_text(e.by)}](" + self._print(e.arg) + ")"
+
+    def _print_Window(self, e) -> str:
+        hi = sympy.expand(e.offset + e.length - 1)
+        return f"R[{linear_text(e.offset)}..{linear_text(hi)}](" + self._print(e.arg) + ")"
 
     def scale_sep(self) -> str:
         return "·"
@@ -160,3 +220,33 @@ def latex(e: Expr, **settings) -> str:
 
 def plain(e: Expr, **settings) -> str:
     return PlainPrinter(**settings).doprint(e)
+
+
+def linear_text(e, tex: bool = False) -> str:
+    """A length such as n - k + 1 written with the positive symbols first (SymPy prints -k + n + 1)."""
+    e = sympy.expand(sympy.sympify(e))
+    terms = sympy.Add.make_args(e)
+    syms = [t for t in terms if t.free_symbols]
+    const = [t for t in terms if not t.free_symbols]
+    syms.sort(key=lambda t: (t.could_extract_minus_sign(), str(t)))
+    out = ""
+    for t in syms + const:
+        neg = t.could_extract_minus_sign()
+        body = _term_text(-t if neg else t, tex)
+        if not out:
+            out = ("-" if neg else "") + body
+        else:
+            out += (" - " if neg else " + ") + body
+    return out or "0"
+
+
+def _term_text(t, tex: bool) -> str:
+    """One term of a length: floor((k - 1)/2) as ⌊(k − 1)/2⌋ rather than SymPy's floor(k/2 - 1/2)."""
+    coef, rest = t.as_coeff_Mul()
+    if isinstance(rest, sympy.floor):
+        num, den = sympy.fraction(sympy.together(rest.args[0]))
+        inner = linear_text(num, tex)
+        inner = inner if len(sympy.Add.make_args(num)) == 1 else "(" + inner + ")"
+        body = (r"\lfloor " + inner + "/" + str(den) + r" \rfloor") if tex else f"⌊{inner}/{den}⌋"
+        return body if coef == 1 else f"{coef}" + body
+    return sympy.latex(t) if tex else sympy.sstr(t)

@@ -34,10 +34,18 @@ METHOD_LEGEND = {
     "explicit-jacobian": "the loss expanded with symbolic entries at the size bound and differentiated entry by entry "
     "(Lemma D with Theorem 1: holds for all sizes)",
     "shape-check": "the shapes of the two sides, with symbolic dimensions taken as independent",
+    "sign-classes": "correlation/convolution: both sides mapped to z-transforms, monomials grouped by sign profile "
+    "and shift up to z ↦ 1/z, and the class sums compared (Theorem 2: equal classes ⇔ equal for all supports); "
+    "finite modes first have each restriction removed by a support containment proved on the whole domain of lengths",
+    "directional-derivative": "the first-order part of L(θ + Δθ) − L(θ), computed from the forward definition "
+    "alone, compared with ⟨G, Δθ⟩ by the sign-class procedure",
+    "domain-check": "the right side must be defined for every length the left side allows",
+    "budget": "the check ran out of its budget: undecided",
 }
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|$#<>&])")
-_MD_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+# brackets as entities: "\\[" would open display math under MathJax (Jupyter, MyST)
+_MD_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", "[": "&#91;", "]": "&#93;"}
 
 
 def md_escape(text: str) -> str:
@@ -110,6 +118,7 @@ def render(derivations: Iterable[Derivation], fmt: str, title: str | None = None
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     data = [d.to_dict() for d in derivations]
     used = sorted({m for d in data for s in d["steps"] for m in s["methods"]} | {"explicit-jacobian"})
+    used = [m for m in used if m in METHOD_LEGEND]
     doc_title = title or (data[0]["title"] if len(data) == 1 else "symderiv report")
     template = _env(fmt).get_template("report.md.j2" if fmt == "md" else "report.tex.j2")
     return template.render(title=doc_title, derivations=data, methods_used=used)

@@ -188,6 +188,107 @@ def read_off(e: Inner) -> Expr:
     return e.left
 
 
+# --- correlation and convolution (notation: ⊙ correlation, ⊗ convolution, as in the notes) ---
+@rule("corr-swap", "property 1: ⟨A, B⊙C⟩ = ⟨C, B⊙A⟩", r"\langle A, B \odot C \rangle = \langle C, B \odot A \rangle")
+def corr_swap(a: Expr, b: Expr, c: Expr) -> Inner:
+    """⟨A, B ⋆ C⟩ = ⟨C, B ⋆ A⟩ (correlation)."""
+    from .operators import Corr
+
+    return Inner(c, Corr(b, a))
+
+
+@rule("corr-to-conv", "property 3: ⟨A, B⊙C⟩ = ⟨B, A⊗C⟩", r"\langle A, B \odot C \rangle = \langle B, A \otimes C \rangle")
+def corr_to_conv(a: Expr, b: Expr, c: Expr) -> Inner:
+    """⟨A, B ⋆ C⟩ = ⟨B, A ∗ C⟩."""
+    from .operators import Conv
+
+    return Inner(b, Conv(a, c))
+
+
+@rule("conv-to-corr", "property 4: ⟨A, B⊗C⟩ = ⟨B, A⊙C⟩", r"\langle A, B \otimes C \rangle = \langle B, A \odot C \rangle")
+def conv_to_corr(a: Expr, b: Expr, c: Expr) -> Inner:
+    """⟨A, B ∗ C⟩ = ⟨B, A ⋆ C⟩."""
+    from .operators import Corr
+
+    return Inner(b, Corr(a, c))
+
+
+@rule("conv-commutative", "convolution is commutative", r"A \otimes B = B \otimes A")
+def conv_commutative(e: Expr) -> Expr:
+    """A ∗ B = B ∗ A."""
+    return e.with_children(e.right, e.left)
+
+
+@rule("mode-definition", "finite mode as a window of the operator on ℤ",
+      r"(x \odot_{m} w) = R_{[o,\, o+L-1]}\left(E\,x \odot E\,w\right)")
+def mode_definition(op: Expr) -> Expr:
+    """A finite-mode operator is the window [o, o+L−1] of the operator on ℤ applied to the
+    zero-extended inputs E x, E w (offsets from :func:`operators.mode_window`)."""
+    from .operators import Ext, Window
+
+    o, L = op.window()
+    return Window(type(op)(Ext(op.left), Ext(op.right)), o, L)
+
+
+@rule("window-adjoint", "adjoint of the restriction", r"\langle g, R_{[o,\, o+L-1]}(s) \rangle = \langle \tau_{o} E\,g, s \rangle")
+def window_adjoint(g: Expr, window: Expr) -> Inner:
+    """⟨g, R_{[o, o+L−1]} s⟩ = ⟨τ_o E g, s⟩: zero-extend g and place it at positions o, …, o+L−1."""
+    from .operators import Ext, Shift
+
+    eg = Ext(g) if window.offset == 0 else Shift(Ext(g), window.offset)
+    return Inner(eg, window.arg)
+
+
+@rule("support-restriction", "restriction to the support of the variable",
+      r"\langle E\,v, s \rangle = \langle v, R_{[0,\, n-1]}(s) \rangle \text{ for } v \in \mathbf{R}^{n}")
+def support_restriction(v: Expr, s: Expr) -> Inner:
+    """⟨E v, s⟩ = ⟨v, R_{[0, n−1]} s⟩: only the entries of s where v lives matter."""
+    from .operators import Window
+
+    return Inner(v, Window(s, 0, v.shape[0]))
+
+
+@rule("shift-out", "moving a shift out of an operator", r"R_{[a,\, b]}\left(\tau_{o} g \otimes w\right) = R_{[a-o,\, b-o]}\left(g \otimes w\right)")
+def shift_out(window: Expr) -> Expr:
+    """(τ_d a) ∗ b = τ_d(a ∗ b), (τ_d a) ⋆ b = τ_d(a ⋆ b), a ⋆ (τ_d b) = τ_{−d}(a ⋆ b), and
+    R_{[p, q]}(τ_d s) = R_{[p−d, q−d]}(s)."""
+    from .operators import Conv, Shift, Window
+
+    s = window.arg
+    left, right = s.left, s.right
+    if isinstance(left, Shift):
+        d, s2 = left.by, s.with_children(left.arg, right)
+    elif isinstance(right, Shift):
+        d, s2 = (right.by if isinstance(s, Conv) else -right.by), s.with_children(left, right.arg)
+    else:
+        return window
+    return Window(s2, window.offset - d, window.length)
+
+
+@rule("mode-recognition", "recognising a finite mode", r"R_{[o,\, o+L-1]}\left(E\,a \otimes E\,b\right) = a \otimes_{m} b")
+def mode_recognition(window: Expr) -> Expr:
+    """A window of E a ∗ E b (or ⋆) that coincides with a finite mode is that mode."""
+    import sympy
+
+    from .operators import Ext, MODES, ShapeError
+
+    s = window.arg
+    if not (isinstance(s.left, Ext) and isinstance(s.right, Ext)):
+        return window
+    from .convolution import forms_equal
+
+    for mode in MODES:
+        try:
+            cand = type(s)(s.left.arg, s.right.arg, mode)
+        except ShapeError:
+            continue
+        o, L = cand.window()
+        same = forms_equal(o, window.offset) and forms_equal(L, window.length)
+        if same:
+            return cand
+    return window
+
+
 def display_sum(terms: list[tuple[Fraction, Expr]], shape) -> Expr:
     """A sum for display: a coefficient shared by all terms is factored out, ½(A + B)."""
     if len(terms) > 1 and len({c for c, _ in terms}) == 1 and terms[0][0] not in (1, -1):

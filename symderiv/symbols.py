@@ -53,7 +53,7 @@ def as_dim(d: DimLike) -> Dim:
         if d < 1:
             raise ShapeError(f"dimension must be a positive integer, got {d}")
         return sympy.Integer(d)
-    if isinstance(d, str):
+    if isinstance(d, str) and d not in ("oo", "∞", "inf"):
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", d):
             raise ShapeError(f"dimension name {d!r} is not a plain identifier")
         return sympy.Symbol(d)
@@ -61,12 +61,41 @@ def as_dim(d: DimLike) -> Dim:
         if d < 1:
             raise ShapeError(f"dimension must be a positive integer, got {d}")
         return d
+    if d is sympy.oo or (isinstance(d, str) and d in ("oo", "∞", "inf")):
+        return sympy.oo  # a sequence indexed by all of ℤ, with finite support
     if isinstance(d, sympy.Symbol):
         # Symbols are compared by name only: n (plain) and n (positive=True) are one dimension.
         return sympy.Symbol(d.name)
+    if isinstance(d, sympy.Expr) and is_linear_dim(d):
+        # lengths of finite correlation/convolution outputs, e.g. n - k + 1; only the
+        # sequence procedure accepts these (index-graph types must be independent symbols)
+        return sympy.expand(d)
     raise ShapeError(
-        f"dimension must be a positive integer or a single symbol such as n, got {d!r}"
+        f"dimension must be a positive integer, a symbol such as n, or an integer-linear "
+        f"length such as n - k + 1, got {d!r}"
     )
+
+
+def is_linear_dim(d) -> bool:
+    """An integer-linear expression in symbols (floor((k-1)/2) allowed), as finite lengths are."""
+    try:
+        d = sympy.expand(sympy.sympify(d))
+    except (sympy.SympifyError, TypeError):
+        return False
+    if not isinstance(d, sympy.Expr) or not d.free_symbols:
+        return False
+    for term in sympy.Add.make_args(d):
+        coef, rest = term.as_coeff_Mul()
+        if not coef.is_Integer and not (coef.is_Rational and rest == 1):
+            return False
+        if rest != 1 and not (rest.is_Symbol or isinstance(rest, sympy.floor)):
+            return False
+    return True
+
+
+def is_plain_dim(d) -> bool:
+    """A dimension the matrix verifier can use as an independent index type."""
+    return isinstance(d, (sympy.Symbol, sympy.Integer))
 
 
 def dim_name(d: Dim) -> str:
@@ -143,6 +172,11 @@ def vector(name: str, n: DimLike) -> sympy.MatrixSymbol:
 def matrix(name: str, rows: DimLike, cols: DimLike) -> sympy.MatrixSymbol:
     """A matrix w in R^{rows x cols}."""
     return _matrix_symbol(check_name(name), rows, cols)
+
+
+def sequence(name: str) -> sympy.MatrixSymbol:
+    """A sequence x ∈ R^∞ indexed by all integers, with finite support (the notes' R^∞)."""
+    return _matrix_symbol(check_name(name), sympy.oo, 1)
 
 
 def delta(x: sympy.MatrixSymbol) -> sympy.MatrixSymbol:

@@ -40,7 +40,7 @@ from .evaluate import (
 )
 from .expand import delta_degree, expand
 from .indexgraph import class_sums
-from .operators import Expr, add, as_expr
+from .operators import Expr, add, as_expr, is_sequence_expr
 from .printing import latex, plain
 
 VERIFIED, FAILED, UNDECIDED = "verified", "failed", "undecided"
@@ -173,7 +173,12 @@ def _decide(
     """Decide Σ lterms = Σ rterms. ``leval``/``reval`` are the expressions evaluated explicitly.
 
     Returns (status, method, method tags, bound, non-cancelling classes, counterexample, note).
+    Correlation/convolution expressions go to :mod:`symderiv.convolution`.
     """
+    if is_sequence_expr(leval) or is_sequence_expr(reval):
+        from .convolution import decide
+
+        return decide(lterms, rterms, leval, reval, budget.seconds, what)
     deadline = Deadline(budget.seconds)
     all_terms = list(lterms) + [(-c, m) for c, m in rterms]
     classes, bound = class_sums(all_terms, budget.max_leaves)
@@ -286,8 +291,8 @@ def verify_equal(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
         return Verdict(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", lhs=lhs, rhs=rhs, methods=["budget"])
     reason = ""
     if status == FAILED:
-        reason = _describe_difference(diff) if diff else "the two sides evaluate differently"
-        if note:
+        reason = _describe_difference(diff) if diff else (note or "the two sides evaluate differently")
+        if note and diff:
             reason += f" ({note})"
     return Verdict(status, method, reason, cex, "exact", bound, tags, diff, [], lhs, rhs)
 

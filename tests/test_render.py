@@ -43,7 +43,7 @@ def test_failed_step_is_marked_with_reason():
 
 
 def test_escaping_functions():
-    assert md_escape("*a* [l](http://x) <script>") == "\\*a\\* \\[l\\](http://x) &lt;script&gt;"
+    assert md_escape("*a* [l](http://x) <script>") == "\\*a\\* &#91;l&#93;(http://x) &lt;script&gt;"
     assert tex_escape(r"\input{/etc/passwd} 100% $") == r"\textbackslash{}input\{/etc/passwd\} 100\% \$"
     assert tex_escape("ΔL ⟨a⟩ 文") == r"$\Delta$L $\langle$a$\rangle$ \texttt{U+6587}"
 

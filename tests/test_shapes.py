@@ -40,7 +40,9 @@ def test_dimension_and_name_validation():
     with pytest.raises(ShapeError):
         vector("x", 0)
     with pytest.raises(ShapeError):
-        vector("x", sympy.Symbol("n") + 1)
+        vector("x", sympy.Symbol("n") ** 2)
+    with pytest.raises(ShapeError):
+        vector("x", sympy.Symbol("n") * sympy.Symbol("m"))
     for bad in ["", "1x", "x y", "x$", "x\\input", "import os"]:
         with pytest.raises(NameError_):
             scalar(bad)

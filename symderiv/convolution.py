@@ -1,0 +1,549 @@
+"""Deciding correlation/convolution identities for every support and every length.
+
+**Sequences on ℤ** (finite support). With the z-transform X(z) = Σ_i x_i z^i,
+
+    conv:  (x ∗ w)  ↦  X(z) W(z)          corr:  (x ⋆ w)  ↦  X(z) W(z⁻¹)
+    ⟨a, b⟩ = CT[A(z) B(z⁻¹)]   (CT = constant term)     (R-shift by o) ↦ z^{−o}·S(z)
+
+so every expanded monomial becomes CT[z^s Π_v V_v(z^{±1})], recorded as its *sign profile*
+(for each variable, how often it appears with z and with z⁻¹) and its shift s. A scalar
+identity holds for all finitely supported sequences iff, for every class of profiles and
+shifts up to the global flip z ↦ z⁻¹, the coefficients sum to 0 (Theorem 2 of
+``docs/verification.md``; repeated variables are handled by polarization, which leaves the
+profile as the invariant). A sequence-valued identity is paired with a fresh sequence D.
+
+**Finite vectors** x ∈ R^n, w ∈ R^k are zero-extended to ℤ. A finite-mode operator is a
+window of the operator on ℤ: ``corr_valid(x, w) = R_{[0, n−k]}(Ex ⋆ Ew)`` and so on
+(:func:`symderiv.operators.mode_window`). A window can be removed — turned into a pure shift —
+when the support of what it restricts lies inside it, and inside an inner product
+⟨a, R_I s⟩ = ⟨a, shifted s⟩ when the support of a lies inside the window. These support
+containments are linear inequalities in the lengths; they are *proved* for every point of the
+parameter domain (n ≥ k ≥ 1, with NumPy's 'same' split into k even and k odd) by checking the
+vertices and extreme rays of the domain. What remains is decided as on ℤ, with shifts that
+are linear forms in the lengths. When a window cannot be removed the verdict is undecided,
+unless a concrete counterexample is found.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import combinations
+
+import sympy
+
+from .errors import BudgetExceeded
+from .evaluate import Counterexample, Deadline
+from .operators import (
+    INF, Add, Conv, Corr, Expr, Ext, Inner, Scale, Shift, Sym, Window, Zero, _SeqOp, mode_window,
+)
+
+
+class NotInFragment(Exception):
+    """The expression is outside what this procedure decides (e.g. a window that cannot be removed)."""
+
+
+# ---------------------------------------------------------------------------------------
+# Parameter domains and linear inequalities
+# ---------------------------------------------------------------------------------------
+@dataclass
+class Domain:
+    params: tuple[sympy.Symbol, ...]
+    constraints: list[sympy.Expr]  # each ≥ 0 on the domain
+    subs: dict
+    label: str
+
+    def apply(self, e):
+        return sympy.expand(sympy.sympify(e).subs(self.subs)) if self.subs else sympy.expand(sympy.sympify(e))
+
+    def describe(self) -> str:
+        return self.label
+
+
+def _finite_ops(exprs):
+    for e in exprs:
+        for node in e.walk():
+            if isinstance(node, _SeqOp) and node.mode is not None:
+                yield node
+
+
+def _lengths(exprs):
+    out = []
+    for e in exprs:
+        for node in e.walk():
+            for d in node.shape:
+                if d is not INF and not d.is_Integer:
+                    out.append(d)
+            if isinstance(node, Window):
+                out.extend([node.offset, node.length])
+            if isinstance(node, Shift):
+                out.append(node.by)
+            if isinstance(node, _SeqOp) and node.mode is not None:
+                out.extend(node.window())
+    return out
+
+
+def requirements(exprs) -> list[sympy.Expr]:
+    """What the expressions need to make sense (each ≥ 0): every declared symbol length ≥ 1,
+    and n ≥ k for each 'valid' or 'same' operator on inputs of lengths n and k."""
+    out = []
+    for e in exprs:
+        for node in e.walk():
+            if isinstance(node, Sym):
+                d = node.shape[0]
+                if d is not INF and d.free_symbols:
+                    out.append(sympy.expand(d - 1))
+            if isinstance(node, _SeqOp) and node.mode in ("valid", "same"):
+                out.append(sympy.expand(node.left.shape[0] - node.right.shape[0]))
+    return _dedupe(out)
+
+
+def domains_for(exprs) -> list[Domain]:
+    """The parameter domain of the expressions (see :func:`requirements`), split by the parity
+    of k where 'same' uses ⌊k/2⌋."""
+    constraints = requirements(exprs)
+    params = sorted({s for d in _lengths(exprs) for s in sympy.sympify(d).free_symbols}, key=str)
+    constraints = _dedupe(constraints + [p - 1 for p in params])
+    floors = {f for d in _lengths(exprs) for f in sympy.sympify(d).atoms(sympy.floor)}
+    split = sorted({s for f in floors for s in f.free_symbols}, key=str)
+    if not split:
+        return [Domain(tuple(params), constraints, {}, _label(params, constraints))]
+    if len(split) > 1:
+        raise NotInFragment("floors over several lengths")
+    k = split[0]
+    kappa = sympy.Symbol("kappa", integer=True)
+    out = []
+    for value, label in [(2 * kappa, "even"), (2 * kappa + 1, "odd")]:
+        subs = {k: value}
+        ps = tuple(sorted((set(params) - {k}) | {kappa}, key=str))
+        cs = _dedupe([sympy.expand(c.subs(subs)) for c in constraints] + [kappa])
+        out.append(Domain(ps, cs, subs, _label(params, constraints) + f", {k} {label}"))
+    return out
+
+
+def _dedupe(cs):
+    seen, out = set(), []
+    for c in cs:
+        c = sympy.expand(c)
+        if c.free_symbols and str(c) not in seen:
+            seen.add(str(c))
+            out.append(c)
+    return out
+
+
+def _label(params, constraints) -> str:
+    if not params:
+        return "all finitely supported sequences"
+    from .printing import linear_text
+
+    conds = []
+    for c in _dedupe(constraints):
+        # show c ≥ 0 as "a ≥ b" with positive terms on the left
+        pos = sum((t for t in sympy.Add.make_args(c) if t.could_extract_minus_sign() is False), sympy.Integer(0))
+        conds.append(f"{linear_text(pos)} ≥ {linear_text(sympy.expand(pos - c))}")
+    return "all integers " + ", ".join(str(p) for p in params) + " with " + ", ".join(sorted(conds))
+
+
+def _coeffs(e, params):
+    e = sympy.expand(e)
+    poly = sympy.Poly(e, *params) if params else None
+    if poly is not None and poly.total_degree() > 1:
+        raise NotInFragment(f"{e} is not linear in the lengths")
+    return [Fraction(str(e.coeff(p))) if e.coeff(p) != 0 else Fraction(0) for p in params], Fraction(str(e.subs({p: 0 for p in params})))
+
+
+def nonneg_on(form, dom: Domain) -> bool:
+    """Is the linear form ≥ 0 at every real point of the domain (hence every integer point)?"""
+    form = dom.apply(form)
+    if form.has(sympy.floor):
+        raise NotInFragment("a floor remains after the parity split")
+    ps = list(dom.params)
+    if not ps:
+        return Fraction(str(form)) >= 0
+    if len(ps) > 2:
+        raise NotInFragment("more than two independent lengths")
+    a, b = _coeffs(form, ps)
+    cons = [_coeffs(c, ps) for c in dom.constraints]
+    if len(ps) == 1:
+        lo, hi = None, None
+        for (c,), d in cons:
+            if c > 0:
+                lo = max(lo, -d / c) if lo is not None else -d / c
+            elif c < 0:
+                hi = min(hi, -d / c) if hi is not None else -d / c
+        if (a[0] < 0 and hi is None) or (a[0] > 0 and lo is None):
+            return False
+        pts = [p for p in (lo, hi) if p is not None] or [Fraction(0)]
+        return all(a[0] * p + b >= 0 for p in pts)
+    # two parameters: vertices and extreme rays of {p : c·p + d ≥ 0}
+    verts = []
+    for (c1, d1), (c2, d2) in combinations(cons, 2):
+        det = c1[0] * c2[1] - c1[1] * c2[0]
+        if det == 0:
+            continue
+        x = (-d1 * c2[1] + d2 * c1[1]) / det
+        y = (-c1[0] * d2 + c2[0] * d1) / det
+        if all(c[0] * x + c[1] * y + d >= 0 for c, d in cons):
+            verts.append((x, y))
+    rays = []
+    for c, _ in cons:
+        for r in ((-c[1], c[0]), (c[1], -c[0])):
+            if r != (0, 0) and all(cc[0] * r[0] + cc[1] * r[1] >= 0 for cc, _ in cons):
+                rays.append(r)
+    if not verts:
+        raise NotInFragment("the parameter domain has no vertex")
+    if any(a[0] * r[0] + a[1] * r[1] < 0 for r in rays):
+        return False
+    return all(a[0] * x + a[1] * y + b >= 0 for x, y in verts)
+
+
+def domain_points(dom: Domain, limit: int = 40, top: int = 7) -> list[dict]:
+    """Small integer points of the domain (for counterexamples), smallest first, in the
+    original length symbols."""
+    ps = list(dom.params)
+    pts = [{}]
+    for p in ps:
+        pts = [{**q, p: v} for q in pts for v in range(0, top + 1)]
+    good = []
+    for q in pts:
+        if all(sympy.sympify(c).subs(q) >= 0 for c in dom.constraints):
+            orig = {}
+            for s, v in q.items():
+                orig[s] = v
+            for s, val in dom.subs.items():
+                orig[s] = int(val.subs(q))
+            orig.pop(sympy.Symbol("kappa", integer=True), None)
+            good.append(orig)
+    good.sort(key=lambda q: (sum(q.values()), sorted((str(k), v) for k, v in q.items())))
+    return good[:limit]
+
+
+# ---------------------------------------------------------------------------------------
+# Monomials in the z-domain
+# ---------------------------------------------------------------------------------------
+def forms_equal(a, b) -> bool:
+    """Equality of two lengths or offsets for every integer value (floors split by parity)."""
+    diff = sympy.expand(sympy.sympify(a) - sympy.sympify(b))
+    syms = sorted({x for f in diff.atoms(sympy.floor) for x in f.free_symbols}, key=str)
+    if not syms:
+        return diff == 0
+    kappa = sympy.Symbol("kappa", integer=True)
+    return all(sympy.expand(diff.subs(syms[0], 2 * kappa + r)) == 0 for r in (0, 1))
+
+
+@dataclass(frozen=True)
+class Mono:
+    shift: sympy.Expr
+    signs: tuple  # sorted ((name, ±1), ...)
+    supp: tuple | None  # (lo, hi): support within [lo, hi), or None if unbounded
+
+
+@dataclass(frozen=True)
+class Pending:
+    inner: Mono
+    offset: sympy.Expr
+    length: sympy.Expr
+
+
+def _flip(signs):
+    return tuple(sorted((v, -s) for v, s in signs))
+
+
+def _union(a, b):
+    return tuple(sorted(a + b))
+
+
+def _transform(e: Expr, dom: Domain):
+    if isinstance(e, Sym):
+        L = e.shape[0]
+        supp = None if L is INF else (sympy.Integer(0), dom.apply(L))
+        return Mono(sympy.Integer(0), ((e.name, 1),), supp)
+    if isinstance(e, Ext):
+        return _transform(e.arg, dom)
+    if isinstance(e, _SeqOp):
+        a, b = _transform(e.left, dom), _transform(e.right, dom)
+        if isinstance(a, Pending) or isinstance(b, Pending):
+            raise NotInFragment("a restriction inside a correlation or convolution")
+        if isinstance(e, Conv):
+            m = Mono(a.shift + b.shift, _union(a.signs, b.signs),
+                     (a.supp[0] + b.supp[0], a.supp[1] + b.supp[1] - 1) if a.supp and b.supp else None)
+        else:
+            m = Mono(a.shift - b.shift, _union(a.signs, _flip(b.signs)),
+                     (a.supp[0] - b.supp[1] + 1, a.supp[1] - b.supp[0]) if a.supp and b.supp else None)
+        if e.mode is None:
+            return m
+        o, L = e.window()
+        return _window(m, dom.apply(o), dom.apply(L), dom)
+    if isinstance(e, Shift):
+        inner = _transform(e.arg, dom)
+        if isinstance(inner, Pending):
+            raise NotInFragment("a shift of a restriction")
+        d = dom.apply(e.by)
+        return Mono(inner.shift + d, inner.signs, (inner.supp[0] + d, inner.supp[1] + d) if inner.supp else None)
+    if isinstance(e, Window):
+        inner = _transform(e.arg, dom)
+        if isinstance(inner, Pending):
+            raise NotInFragment("nested restrictions")
+        return _window(inner, dom.apply(e.offset), dom.apply(e.length), dom)
+    raise NotInFragment(f"{type(e).__name__} is not part of the correlation/convolution language")
+
+
+def _window(m: Mono, o, L, dom: Domain):
+    """R_{[o, o+L)} of a monomial: a pure shift when its support lies inside the window."""
+    if m.supp is not None and nonneg_on(m.supp[0] - o, dom) and nonneg_on(o + L - m.supp[1], dom):
+        return Mono(m.shift - o, m.signs, (m.supp[0] - o, m.supp[1] - o))
+    return Pending(m, o, L)
+
+
+def _unshift(p: Pending) -> Mono:
+    return Mono(p.inner.shift - p.offset, p.inner.signs, None)
+
+
+def scalar_monomial(m: Expr, dom: Domain) -> Mono:
+    """CT-form of a scalar monomial ⟨a, b⟩, removing a top-level window by adjointness."""
+    if not isinstance(m, Inner):
+        raise NotInFragment("a scalar monomial must be an inner product")
+    a, b = _transform(m.left, dom), _transform(m.right, dom)
+    if isinstance(b, Pending) and isinstance(a, Mono):
+        a, b = b, a
+    if isinstance(a, Pending):
+        if isinstance(b, Pending):
+            raise NotInFragment("restrictions on both sides of an inner product")
+        # ⟨R s, b⟩ = ⟨S_o s, b⟩ when supp b ⊆ [0, L)
+        if b.supp is None or not (nonneg_on(b.supp[0], dom) and nonneg_on(a.length - b.supp[1], dom)):
+            raise NotInFragment("a restriction that cannot be moved: the other factor's support is not inside it")
+        a = _unshift(a)
+    return Mono(a.shift - b.shift, _union(a.signs, _flip(b.signs)), None)
+
+
+def class_key(m: Mono) -> tuple:
+    """The sign profile and shift, up to the global flip z ↦ z⁻¹."""
+    prof: dict[str, list[int]] = {}
+    for v, s in m.signs:
+        prof.setdefault(v, [0, 0])[0 if s > 0 else 1] += 1
+    k1 = (tuple(sorted((v, p, q) for v, (p, q) in prof.items())), sympy.srepr(sympy.expand(m.shift)))
+    k2 = (tuple(sorted((v, q, p) for v, (p, q) in prof.items())), sympy.srepr(sympy.expand(-m.shift)))
+    return min(k1, k2)
+
+
+def pair_with_probe(lhs: Expr, rhs: Expr) -> tuple[Expr, Expr]:
+    """Sequence-valued sides become scalars by pairing with a fresh sequence D of their shape."""
+    if lhs.is_scalar:
+        return lhs, rhs
+    names = {s.name for s in lhs.symbols() + rhs.symbols()}
+    name = "D"
+    while name in names:
+        name += "_"
+    probe = Sym(name, lhs.shape[0], 1)
+    return Inner(probe, lhs), Inner(probe, rhs)
+
+
+def class_sums(terms, dom: Domain) -> dict:
+    classes: dict = {}
+    for c, m in terms:
+        key = class_key(scalar_monomial(m, dom))
+        if key in classes:
+            classes[key][0] += c
+        else:
+            classes[key] = [Fraction(c), m]
+    return classes
+
+
+# ---------------------------------------------------------------------------------------
+# Exact evaluation and counterexamples
+# ---------------------------------------------------------------------------------------
+def seq_evaluate(e: Expr, env: dict, params: dict):
+    """Value of an expression: a dict index -> number for sequences/vectors, a number for scalars."""
+
+    def length(d):
+        return None if d is INF else int(sympy.sympify(d).subs(params))
+
+    def ev(e):
+        if isinstance(e, Sym):
+            return env[e.name]
+        if isinstance(e, Zero):
+            return {} if not e.is_scalar else 0
+        if isinstance(e, Scale):
+            v = ev(e.arg)
+            c = e.coef if e.coef.denominator != 1 else e.coef.numerator
+            return {i: c * x for i, x in v.items()} if isinstance(v, dict) else c * v
+        if isinstance(e, Add):
+            vals = [ev(a) for a in e.args]
+            if isinstance(vals[0], dict):
+                out: dict = {}
+                for v in vals:
+                    for i, x in v.items():
+                        out[i] = out.get(i, 0) + x
+                return out
+            return sum(vals)
+        if isinstance(e, Ext):
+            return ev(e.arg)
+        if isinstance(e, Inner):
+            a, b = ev(e.left), ev(e.right)
+            return sum(x * b.get(i, 0) for i, x in a.items())
+        if isinstance(e, _SeqOp):
+            a, b = ev(e.left), ev(e.right)
+            out = {}
+            for p, x in a.items():
+                for q, y in b.items():
+                    i = p + q if isinstance(e, Conv) else p - q
+                    out[i] = out.get(i, 0) + x * y
+            if e.mode is None:
+                return out
+            o, L = e.window()
+            o, L = int(sympy.sympify(o).subs(params)), length(L)
+            return {i: out.get(o + i, 0) for i in range(L)}
+        if isinstance(e, Shift):
+            s = ev(e.arg)
+            d = int(sympy.sympify(e.by).subs(params))
+            return {i + d: x for i, x in s.items()}
+        if isinstance(e, Window):
+            s = ev(e.arg)
+            o, L = int(sympy.sympify(e.offset).subs(params)), length(e.length)
+            return {i: s.get(o + i, 0) for i in range(L)}
+        raise NotInFragment(f"cannot evaluate {type(e).__name__}")
+
+    return ev(e)
+
+
+def _clean(v):
+    if isinstance(v, dict):
+        return {i: x for i, x in v.items() if x != 0}
+    return v
+
+
+def find_seq_counterexample(lhs: Expr, rhs: Expr, domains: list[Domain], deadline: Deadline, seed: int = 0):
+    rng = random.Random(seed)
+    symbols = {s.name: s for s in lhs.symbols() + rhs.symbols()}
+    points = []
+    for dom in domains:
+        points.extend(domain_points(dom))
+    points.sort(key=lambda q: (sum(q.values()), sorted((str(k), v) for k, v in q.items())))
+    seen = set()
+    for params in points or [{}]:
+        key = tuple(sorted((str(k), v) for k, v in params.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        for t in range(10):
+            deadline.check()
+            span = 1 if t < 4 else 3
+            env = {}
+            for name, s in symbols.items():
+                L = s.shape[0]
+                idx = range(-1, 2) if L is INF else range(int(sympy.sympify(L).subs(params)))
+                env[name] = {i: rng.randint(-span, span) for i in idx}
+            try:
+                a, b = _clean(seq_evaluate(lhs, env, params)), _clean(seq_evaluate(rhs, env, params))
+            except (ValueError, TypeError):
+                continue
+            if a != b:
+                env = _shrink(lhs, rhs, env, params, deadline)
+                a, b = seq_evaluate(lhs, env, params), seq_evaluate(rhs, env, params)
+                sizes = {str(k): v for k, v in params.items()}
+                return Counterexample(sizes, {k: _as_listing(v, symbols[k]) for k, v in env.items()},
+                                      _as_listing(a), _as_listing(b))
+    return None
+
+
+def _shrink(lhs, rhs, env, params, deadline):
+    def simpler(a, b):
+        return (abs(a), a < 0) < (abs(b), b < 0)
+
+    env = {k: dict(v) for k, v in env.items()}
+    changed = True
+    while changed:
+        changed = False
+        for v in env.values():
+            for i, old in list(v.items()):
+                for cand in (0, 1, -1):
+                    if not simpler(cand, old):
+                        continue
+                    v[i] = cand
+                    deadline.check()
+                    if _clean(seq_evaluate(lhs, env, params)) != _clean(seq_evaluate(rhs, env, params)):
+                        changed = True
+                        break
+                    v[i] = old
+    return env
+
+
+def _as_listing(v, sym: Sym | None = None):
+    """Finite vectors as 1-column matrices; sequences on ℤ as {index: value} of the nonzero entries."""
+    if not isinstance(v, dict):
+        return [[v]]
+    if sym is not None and sym.shape[0] is not INF:
+        return [[v.get(i, 0)] for i in range(len(v))]
+    if sym is None and v and min(v) >= 0 and all(i in v for i in range(max(v) + 1)):
+        return [[v[i]] for i in range(max(v) + 1)]
+    return {str(i): x for i, x in sorted(v.items()) if x != 0}
+
+
+# ---------------------------------------------------------------------------------------
+# The decision
+# ---------------------------------------------------------------------------------------
+def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
+    """Same contract as the matrix ``_decide``: (status, method, tags, bound, diff, cex, note)."""
+    from .verifier import FAILED, UNDECIDED, VERIFIED, Term
+
+    deadline = Deadline(seconds)
+    pl, pr = pair_with_probe(leval, reval)
+    lt = [(c, _pair(m, pl, leval)) for c, m in lterms]
+    rt = [(c, _pair(m, pr, reval)) for c, m in rterms]
+    try:
+        domains = domains_for([pl])
+        for dom in domains:
+            for req in requirements([pr]):
+                if not nonneg_on(req, dom):
+                    from .printing import linear_text
+
+                    return FAILED, "domain check", ["domain-check"], {}, [], None, (
+                        f"the right side needs {linear_text(req)} ≥ 0, which fails for some lengths allowed by "
+                        f"the left side ({dom.describe()})"
+                    )
+        diffs = []
+        for dom in domains:
+            classes = class_sums(lt + [(-c, m) for c, m in rt], dom)
+            nz = [Term(c, m) for c, m in classes.values() if c != 0]
+            if nz:
+                diffs.append((dom, nz))
+    except NotInFragment as exc:
+        cex = find_seq_counterexample(leval, reval, domains_for_safe([pl]), deadline)
+        if cex is not None:
+            return FAILED, (f"refuted by exact evaluation at {_fmt(cex.sizes)} ({exc}, so no proof was attempted)"),\
+                ["exact-integer-evaluation"], {}, [], cex, ""
+        return UNDECIDED, f"undecided: {exc}", ["budget"], {}, [], None, ""
+    scope = "; ".join(d.describe() for d in domains)
+    if not diffs:
+        return VERIFIED, (
+            f"proved for {scope}: {what} have the same z-transform sign classes (Theorem 2)"
+            + (", after removing each restriction by a support containment proved on the whole domain" if _has_windows(pl, pr) else "")
+        ), ["sign-classes"], {}, [], None, ""
+    dom, nz = diffs[0]
+    cex = find_seq_counterexample(leval, reval, domains, deadline)
+    method = f"refuted: the z-transform sign classes differ ({dom.describe()}; Theorem 2)"
+    if cex is not None:
+        method += f"; exact evaluation at {_fmt(cex.sizes)} gives different values"
+    note = f"for {dom.describe()}" if dom.params else ""
+    return FAILED, method, ["sign-classes"] + (["exact-integer-evaluation"] if cex else []), {}, nz, cex, note
+
+
+def domains_for_safe(exprs):
+    try:
+        return domains_for(exprs)
+    except NotInFragment:
+        return [Domain((), [], {}, "")]
+
+
+def _pair(m: Expr, paired: Expr, original: Expr) -> Expr:
+    if paired is original:
+        return m
+    return Inner(paired.left, m)
+
+
+def _has_windows(*exprs) -> bool:
+    return any(isinstance(n, Window) or (isinstance(n, _SeqOp) and n.mode) for e in exprs for n in e.walk())
+
+
+def _fmt(sizes: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sizes.items()) if sizes else "small supports"
