@@ -287,6 +287,7 @@ def derive_sequence(op: str, mode: str | None, wrt: str, notation: str = "seed",
     d.eq(moved, rule)
     G = moved.right
     if mode is not None:
+        on_z = G
         restricted = R.support_restriction(dth, G)
         d.eq(restricted, "support-restriction")
         G = restricted.right
@@ -298,14 +299,14 @@ def derive_sequence(op: str, mode: str | None, wrt: str, notation: str = "seed",
         if named != G:
             d.eq(Inner(dth, named), "mode-recognition")
             G = named
-        _boundary_remarks(d, f, theta, G)
+        _boundary_remarks(d, f, theta, on_z)
     d.eq(Inner(G, dth), "inner-symmetry")
     d.eq(R.restate(G, dth), "restate", lhs=d.delta_loss)
     d.read_off(G)
     return d.check() if check else d
 
 
-def _boundary_remarks(d: Derivation, f, theta: Sym, G: Expr) -> None:
+def _boundary_remarks(d: Derivation, f, theta: Sym, on_z: Expr) -> None:
     """Where the ℤ argument needs care for finite inputs, computed on an instance."""
     import sympy
 
@@ -333,23 +334,21 @@ def _boundary_remarks(d: Derivation, f, theta: Sym, G: Expr) -> None:
                  "derivation they are killed by the zero-extension E dL/dy in the adjoint step (dL/dy is 0 there)."),
         "math": [entries] if entries else [],
     })
-    if isinstance(G, Window) or d.mode:
-        inner = G.arg if isinstance(G, Window) else None
-        if inner is not None:
-            genv = dict(env)
-            glen = int(sympy.sympify(d.grad.shape[0]).subs(params))
-            genv[d.grad.name] = {i: sympy.Symbol(f"g_{i}") for i in range(glen)}
-            vals = seq_evaluate(inner, genv, params)
-            off = int(sympy.sympify(G.offset).subs(params))
-            dropped = {i: v for i, v in sorted(vals.items()) if not (off <= i < off + lengths[theta.name]) and v != 0}
-            if dropped:
-                d.remarks.append({
-                    "title": "Boundary of the gradient",
-                    "text": (f"The gradient is the restriction of a sequence on ℤ to the {lengths[theta.name]} indices where "
-                             f"{theta.name} lives. For n = {n_val}, k = {k_val} the restriction drops {len(dropped)} entries, "
-                             f"which would be gradients of entries of {theta.name} that do not exist:"),
-                    "math": [", ".join(f"({latex(inner, notation=d.notation)})_{{{i}}} = {sympy.latex(v)}" for i, v in dropped.items())],
-                })
+    genv = dict(env)
+    glen = int(sympy.sympify(d.grad.shape[0]).subs(params))
+    genv[d.grad.name] = {i: sympy.Symbol(f"g_{i}") for i in range(glen)}
+    genv[d.delta_wrt.name] = {}
+    vals = seq_evaluate(on_z, genv, params)
+    dropped = {i: v for i, v in sorted(vals.items()) if not (0 <= i < lengths[theta.name]) and v != 0}
+    d.remarks.append({
+        "title": "Boundary of the gradient",
+        "text": (f"Before the last restriction the gradient is a sequence on ℤ; only the {lengths[theta.name]} "
+                 f"indices where {theta.name} lives are kept. For n = {n_val}, k = {k_val} the restriction drops "
+                 f"{len(dropped)} entries" + (", which would be gradients of entries of " + theta.name
+                                               + " that do not exist (g_i is entry i of dL/dy):" if dropped else ".")),
+        "math": [", ".join(f"({latex(on_z, notation=d.notation)})_{{{i}}} = {sympy.latex(v)}" for i, v in dropped.items())]
+        if dropped else [],
+    })
     # the infinite-case formula with the forward's mode, checked rather than assumed
     from .operators import Conv, Corr, ShapeError
 
