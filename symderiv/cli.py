@@ -39,10 +39,16 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--format", default="text", choices=["text", "md", "tex", "json"])
     d.add_argument("-o", "--output", help="write to this file instead of standard output")
 
-    r = sub.add_parser("report", help="derive, verify and render the whole catalog")
-    r.add_argument("--all", action="store_true", required=True, help="report every layer of the catalog")
-    r.add_argument("--format", default="md,tex", help="comma-separated formats among md, tex, json")
-    r.add_argument("--out", default="reports", help="output directory (default: reports)")
+    c = sub.add_parser("check", help="check derivations written in Markdown files, line by line")
+    c.add_argument("files", nargs="+", help="Markdown files")
+    c.add_argument("--format", default="text", choices=["text", "json"])
+
+    r = sub.add_parser("report", help="render the catalog (--all) or a checked Markdown document (FILE)")
+    r.add_argument("file", nargs="?", help="a Markdown document to check and re-render")
+    r.add_argument("--all", action="store_true", help="report every layer of the catalog")
+    r.add_argument("--format", default=None, help="md or tex for a FILE; comma-separated md, tex, json for --all")
+    r.add_argument("--out", default="reports", help="output directory for --all (default: reports)")
+    r.add_argument("-o", "--output", help="output file for a FILE (default: standard output)")
     return p
 
 
@@ -83,7 +89,76 @@ def report_names(d: Derivation) -> str:
     return f"{d.name}{mode}-wrt-{d.wrt.name}"
 
 
+def cmd_check(args) -> int:
+    from .documents import check_file
+    from .reader import ReadError
+
+    results, errors = [], []
+    for path in args.files:
+        try:
+            results.append(check_file(path))
+        except ReadError as exc:
+            errors.append(exc)
+    if args.format == "json":
+        import json
+
+        payload = {"files": [r.to_dict() for r in results]
+                   + [{"path": e.path, "status": "error", "error": str(e), "line": e.line, "column": e.col,
+                       "derivations": []} for e in errors]}
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    else:
+        for r in results:
+            sys.stdout.write(render_check(r))
+        for e in errors:
+            print(f"{e}", file=sys.stderr)
+    if errors:
+        return 2
+    return 0 if all(r.status == "verified" for r in results) else 1
+
+
+def render_check(doc) -> str:
+    """One line per checked step: file:line: ✓ rule / ✗ reason, then a summary."""
+    marks = {"verified": "✓", "failed": "✗", "undecided": "?"}
+    lines = []
+    counts = {"verified": 0, "failed": 0, "undecided": 0}
+    for step, owner in doc.all_steps():
+        st = step.status
+        counts[st] += 1
+        v = step.verdict
+        head = f"{doc.path}:{step.line}: {marks[st]} "
+        text = getattr(step, "text_override", None) or step.plain()
+        if st == "verified":
+            lines.append(head + f"{step.rule or 'claim'}  {text}")
+        else:
+            lines.append(head + f"{v.reason or v.method}  [{text}]")
+            if v.counterexample is not None:
+                lines.append("    counterexample:\n" + v.counterexample.describe("      "))
+    for d in doc.derivations:
+        j = d.jacobian
+        if j is not None:
+            lines.append(f"{doc.path}: {marks[j.status]} Jacobian cross-check of {d.title}: d{d.loss}/d{d.wrt.name} = "
+                         f"{d.to_dict()['gradient_text']} ({j.status})")
+    lines.append(f"{doc.path}: {counts['verified']} verified, {counts['failed']} failed, {counts['undecided']} undecided "
+                 f"({len(doc.derivations)} derivations, {len(doc.claims)} other statements) — {doc.status}")
+    return "\n".join(lines) + "\n"
+
+
 def cmd_report(args) -> int:
+    if args.file and args.all:
+        raise _Usage("symderiv report: give either --all or a FILE, not both")
+    if args.file:
+        from .documents import check_file
+        from .render import render_document
+
+        fmt = args.format or "md"
+        if fmt not in ("md", "tex"):
+            raise _Usage(f"symderiv report: unknown format {fmt}; choose md or tex")
+        doc = check_file(args.file)
+        _write(render_document(doc, fmt), args.output)
+        return 0 if doc.status == "verified" else 1
+    if not args.all:
+        raise _Usage("symderiv report: give --all (the catalog) or a FILE")
+    args.format = args.format or "md,tex"
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     bad = [f for f in formats if f not in ("md", "tex", "json")]
     if bad or not formats:
@@ -104,7 +179,7 @@ def cmd_report(args) -> int:
     return _exit_code(ds)
 
 
-COMMANDS = {"list": cmd_list, "derive": cmd_derive, "report": cmd_report}
+COMMANDS = {"list": cmd_list, "derive": cmd_derive, "check": cmd_check, "report": cmd_report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -161,15 +161,31 @@ class Derivation:
         """Verify every step and cross-check the read-off gradient. Returns ``self``."""
         values: dict[str, Expr] = {}
         prev: Expr | None = None
+        before_prev: Expr | None = None
         self.gradient = None
-        for step in self.steps:
+        for i, step in enumerate(self.steps):
             step.verdict = self._check_step(step, prev, values, budget)
             if step.kind == "define":
                 expected = self.expected_definition(step.lhs)
                 values[step.lhs.name] = substitute(expected if expected is not None else step.rhs, values)
             if step.kind == "readoff":
                 self.gradient = step.rhs
-            prev = step.rhs if step.kind != "readoff" else prev
+            # A line that disagrees with both neighbours while they agree with each other is most
+            # likely a typo on that line: re-check the next line against the one before it.
+            if (step.kind == "chain" and i >= 1 and self.steps[i - 1].kind == "chain"
+                    and self.steps[i - 1].status == FAILED and step.status == FAILED and before_prev is not None):
+                retry = self._check_step(step, before_prev, values, budget)
+                if retry.status == VERIFIED:
+                    retry.method = f"compared with the line before the suspected typo: {retry.method}"
+                    step.verdict = retry
+                    bad = self.steps[i - 1].verdict
+                    bad.reason = ("probably a typo on this line: the lines before and after it agree with each "
+                                  "other; " + bad.reason)
+                    bad.methods = bad.methods + ["typo-detection"]
+                    prev = step.rhs
+                    continue
+            if step.kind != "readoff":
+                before_prev, prev = prev, step.rhs
         self.jacobian = None
         if jacobian and self.gradient is not None:
             self.jacobian = check_gradient(self.forward, self.wrt, self.gradient, self.grad, budget)

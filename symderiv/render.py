@@ -39,6 +39,9 @@ METHOD_LEGEND = {
     "finite modes first have each restriction removed by a support containment proved on the whole domain of lengths",
     "directional-derivative": "the first-order part of L(θ + Δθ) − L(θ), computed from the forward definition "
     "alone, compared with ⟨G, Δθ⟩ by the sign-class procedure",
+    "index-notation": "sums over indices translated into z-transform classes: a sum Σ_t Π_f V_f[a_f·t + b_f] "
+    "with a unimodular index map is the constant term over the hyperplane n·i = n·b, n the signed maximal minors",
+    "typo-detection": "a line that disagrees with both neighbours while they agree with each other",
     "domain-check": "the right side must be defined for every length the left side allows",
     "budget": "the check ran out of its budget: undecided",
 }
@@ -122,3 +125,100 @@ def render(derivations: Iterable[Derivation], fmt: str, title: str | None = None
     doc_title = title or (data[0]["title"] if len(data) == 1 else "symderiv report")
     template = _env(fmt).get_template("report.md.j2" if fmt == "md" else "report.tex.j2")
     return template.render(title=doc_title, derivations=data, methods_used=used)
+
+
+# ---------------------------------------------------------------------------------------
+# Documents: the author's prose, each math line annotated with its verdicts
+# ---------------------------------------------------------------------------------------
+_SAFE_TEX_COMMANDS = {
+    "mathbf", "mathbb", "mathrm", "operatorname", "in", "times", "frac", "dfrac", "Delta", "langle", "rangle",
+    "top", "infty", "partial", "odot", "otimes", "star", "ast", "circ", "cdot", "sum", "Sigma", "left", "right",
+    "quad", "qquad", "ldots", "dots", "cdots", "Rightarrow", "approx", "le", "ge", "leq", "geq", "neq", "mid",
+    "lVert", "rVert", "Vert", "big", "Big", "text", *[g for g in (
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon phi chi "
+        "psi omega Gamma Theta Lambda Xi Pi Phi Psi Omega").split()],
+}
+_CMD = re.compile(r"\\([A-Za-z]+|.)")
+
+
+def safe_math(text: str) -> str | None:
+    """The author's inline math if it only uses harmless commands (no \\input, \\write, \\def ...)."""
+    for m in _CMD.finditer(text):
+        cmd = m.group(1)
+        if cmd.isalpha() and cmd not in _SAFE_TEX_COMMANDS:
+            return None
+    if re.search(r"[#%&~]|\$", text):
+        return None
+    return text
+
+
+def _md_prose(text: str) -> str:
+    """Markdown prose kept as written, except that HTML cannot get through and math cannot break out."""
+    out, last = [], 0
+    for m in re.finditer(r"(?<![\\$])\$([^$]+)\$(?!\$)", text):
+        out.append(_md_html(text[last: m.start()]))
+        inner = m.group(1).replace("<", r"\langle ").replace(">", r"\rangle ")
+        out.append("$" + inner + "$")
+        last = m.end()
+    out.append(_md_html(text[last:]))
+    return "".join(out)
+
+
+def _md_html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _tex_prose(text: str) -> str:
+    out, last = [], 0
+    for m in re.finditer(r"(?<![\\$])\$([^$]+)\$(?!\$)", text):
+        out.append(tex_escape(text[last: m.start()]))
+        safe = safe_math(m.group(1))
+        out.append("$" + safe.replace("<", r"\langle ").replace(">", r"\rangle ") + "$" if safe is not None
+                   else r"\texttt{" + tex_escape(m.group(1)) + "}")
+        last = m.end()
+    out.append(tex_escape(text[last:]))
+    return "".join(out)
+
+
+def render_document(doc, fmt: str) -> str:
+    """Re-render a checked Markdown document: prose, then every math line with its verdicts."""
+    by_line: dict[int, list] = {}
+    for step, owner in doc.all_steps():
+        by_line.setdefault(step.line, []).append(step)
+    items = []
+    seen_lines = set()
+    for b in doc.blocks:
+        if b.kind == "heading":
+            items.append({"kind": "heading", "level": b.level, "text": b.text})
+        elif b.kind == "prose":
+            items.append({"kind": "prose", "text": b.text})
+        else:
+            for ml in b.math:
+                if ml.line in seen_lines:
+                    continue
+                seen_lines.add(ml.line)
+                steps = []
+                for s in by_line.get(ml.line, []):
+                    v = s.verdict
+                    override = getattr(s, "text_override", None)
+                    steps.append({
+                        "latex": None if override else s.latex(),
+                        "text": override or s.plain(),
+                        "status": s.status,
+                        "rule": (RULES[s.rule].title if s.rule in RULES else (s.rule or "")),
+                        "reason": v.reason if v else "",
+                        "method": v.method if v else "",
+                        "note": s.note,
+                        "counterexample": v.counterexample.to_dict() if v and v.counterexample else None,
+                    })
+                items.append({"kind": "math", "line": ml.line, "steps": steps, "raw": ml.text.strip(), "note": ml.note})
+    counts = {k: 0 for k in MARKS}
+    for s, _ in doc.all_steps():
+        counts[s.status] += 1
+    jac = [{"title": d.title, "status": d.jacobian.status if d.jacobian else "undecided",
+            "gradient": d.to_dict()["gradient"]} for d in doc.derivations]
+    env = _env(fmt)
+    env.filters["prose"] = _md_prose if fmt == "md" else _tex_prose
+    template = env.get_template("document.md.j2" if fmt == "md" else "document.tex.j2")
+    return template.render(path=doc.path, status=doc.status, items=items, counts=counts, jacobians=jac,
+                           definitions=doc.definitions)

@@ -289,6 +289,30 @@ def mode_recognition(window: Expr) -> Expr:
     return window
 
 
+@rule("corr-conv-property", "inner product with correlation/convolution", r"\langle A, B \odot C \rangle = \langle B, A \otimes C \rangle,\ \ldots")
+def corr_conv_property(e: Expr) -> Expr:
+    """One of the properties 1), 3), 4) of the notes (label for a step written by hand)."""
+    return e
+
+
+@rule("equality", "equality", r"=")
+def equality(e: Expr) -> Expr:
+    """A step whose rule symderiv does not name; its verdict still comes from the verifier."""
+    return e
+
+
+@rule("claim", "identity claim", r"=")
+def claim(e: Expr) -> Expr:
+    """An equation stated on its own, checked as an identity for all sizes."""
+    return e
+
+
+@rule("index-notation", "index notation", r"\langle a, b \rangle = \textstyle\sum_i a_i b_i,\ (a \odot b)_i = \sum_j a_{i+j} b_j")
+def index_notation(e: Expr) -> Expr:
+    """A step written with explicit sums over indices, translated into z-transform classes."""
+    return e
+
+
 def display_sum(terms: list[tuple[Fraction, Expr]], shape) -> Expr:
     """A sum for display: a coefficient shared by all terms is factored out, ½(A + B)."""
     if len(terms) > 1 and len({c for c, _ in terms}) == 1 and terms[0][0] not in (1, -1):

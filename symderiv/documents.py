@@ -1,0 +1,641 @@
+"""Checking a Markdown document of derivations, line by line.
+
+Pass 1 reads the structure: headings open nested scopes; prose math such as
+``$x \\in \\mathbf{R}^n$`` or ``$dy := \\frac{dL}{dy} \\in \\mathbf{R}^m$`` declares symbols and
+aliases; an operator definition ``$$y_i := \\sum_j x_{i+j} w_j$$`` after ``$$y = x \\odot w$$``
+gives ⊙ its meaning (correlation here, by the index pattern: a declared choice, never a default).
+
+Pass 2 gives every display line a role:
+
+* ``y = f(x)`` — the forward definition (a later ``y = ...`` restates it and is checked);
+* ``\\Delta y = ...`` — a perturbation: starts a derivation; the variable is read from the Δ in it;
+* ``\\Delta L = \\langle \\frac{dL}{dy}, \\Delta y \\rangle`` — the loss differential;
+* ``= ...`` — continues the chain;
+* ``\\Rightarrow \\frac{dL}{dx} = G`` (or ``\\frac{dL}{dx} = G``) — the read-off;
+* anything else between expressions — an identity claim, checked as such.
+
+Each chain is a :class:`~symderiv.derivation.Derivation` and gets the core verifier's verdicts,
+the typo detection and the Jacobian cross-check. A problem confined to one line (an undeclared
+symbol, a shape mismatch) is reported at that line.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from .derivation import Derivation, Step
+from .errors import ShapeError, SymderivError
+from .operators import Expr, Inner, Sym, is_sequence_expr
+from .printing import latex, plain
+from .reader import (
+    Block, FuncApp, IndexNotation, Interpreter, LineError, MathLine, ParsedLine, ReadError, Scope, _IndexSum,
+    declared_name, decode, parse_math, parse_space, scan_markdown,
+)
+from .verifier import FAILED, UNDECIDED, VERIFIED, Verdict, verify_equal, verify_first_order
+
+
+@dataclass
+class Claim:
+    """An identity stated outside a derivation (or a line that could not be used), checked alone."""
+
+    title: str
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        sts = [s.status for s in self.steps]
+        return FAILED if FAILED in sts else UNDECIDED if UNDECIDED in sts else VERIFIED
+
+    def to_dict(self, notation: str = "seed") -> dict:
+        return {"title": self.title, "status": self.status, "steps": [s.to_dict(notation=notation) for s in self.steps]}
+
+
+@dataclass
+class CheckedDocument:
+    path: str
+    blocks: list[Block]
+    derivations: list[Derivation] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    definitions: list[dict] = field(default_factory=list)
+    annotations: dict = field(default_factory=dict)  # (line, col) -> list of (kind, object, index)
+
+    @property
+    def status(self) -> str:
+        sts = [d.status for d in self.derivations] + [c.status for c in self.claims]
+        return FAILED if FAILED in sts else UNDECIDED if UNDECIDED in sts else VERIFIED
+
+    def all_steps(self):
+        """(step, owner title) pairs in source order."""
+        out = []
+        for d in self.derivations:
+            out += [(s, d.title) for s in d.steps]
+        for c in self.claims:
+            out += [(s, c.title) for s in c.steps]
+        return sorted(out, key=lambda p: (p[0].line or 0, p[0].col if hasattr(p[0], "col") else 0))
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "status": self.status,
+            "definitions": self.definitions,
+            "derivations": [d.to_dict() for d in self.derivations],
+            "claims": [c.to_dict() for c in self.claims],
+        }
+
+
+# ---------------------------------------------------------------------------------------
+def check_file(path: str) -> CheckedDocument:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(2_000_001)
+    except OSError as exc:
+        raise ReadError(path, 1, 1, f"cannot read the file: {exc.strerror}") from None
+    return check_text(decode(data, path), path)
+
+
+def check_text(text: str, path: str = "<input>") -> CheckedDocument:
+    blocks = scan_markdown(text, path)
+    doc = CheckedDocument(path, blocks)
+    scopes = _pass1(blocks, path, doc)
+    _pass2(blocks, scopes, path, doc)
+    for d in doc.derivations:
+        d.check()
+        _label_rules(d)
+    for c in doc.claims:
+        for s in c.steps:
+            if s.verdict is None:
+                s.verdict = _claim_verdict(s)
+        _claim_typos(c)
+    return doc
+
+
+# ---------------------------------------------------------------------------------------
+# pass 1: scopes, declarations, aliases, operator meanings
+# ---------------------------------------------------------------------------------------
+_NOTATION_COMMENT = re.compile(r"<!--\s*symderiv:\s*(.*?)-->")
+_OPS = {"correlation": "corr", "convolution": "conv", "hadamard": "hadamard"}
+
+
+def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
+    root = Scope()
+    stack: list[tuple[int, Scope]] = [(0, root)]
+    scopes = []
+    prev_forward_op: dict[str, tuple[str, int]] = {}
+    for b in blocks:
+        if b.kind == "heading":
+            while stack and stack[-1][0] >= b.level:
+                stack.pop()
+            scope = Scope(stack[-1][1])
+            stack.append((b.level, scope))
+        scope = stack[-1][1]
+        scopes.append(scope)
+        if b.kind == "prose":
+            for m in _NOTATION_COMMENT.finditer(b.text):
+                for part in m.group(1).split(","):
+                    if "=" in part:
+                        op, meaning = (x.strip() for x in part.split("=", 1))
+                        if meaning.lower() not in _OPS:
+                            raise ReadError(path, b.line, m.start() + 1, f"unknown operator meaning {meaning!r}; use correlation, convolution or hadamard")
+                        _set_operator(root, op, _OPS[meaning.lower()], path, b.line, m.start() + 1, doc, "declared in a comment")
+        for ml in b.math:
+            if b.kind == "prose" and "\\in" not in ml.text and ":=" not in ml.text:
+                continue  # prose math that declares nothing is left as prose
+            tree = parse_math(ml, path)
+            interp = Interpreter(scope, ml, path)
+            pl = interp.line(tree)
+            if "∈" in pl.rels:
+                _declare(interp, pl, scope, path)
+            elif pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "word":
+                _declare(interp, pl, scope, path)  # an alias: dy := \frac{dL}{dy}
+            if b.kind == "math":
+                op = _forward_operator(pl)
+                if op:
+                    prev_forward_op["last"] = (op, ml.line)
+                if pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "subscript" and "last" in prev_forward_op:
+                    meaning = _operator_from_definition(pl, interp)
+                    if meaning:
+                        op_tok, op_line = prev_forward_op["last"]
+                        doc.annotations.setdefault("operator_lines", set()).add(op_line)
+                        _set_operator(root, op_tok, meaning, path, ml.line, ml.col, doc,
+                                      f"defined by the index formula at line {ml.line}")
+    return scopes
+
+
+def _set_operator(root: Scope, op: str, meaning: str, path: str, line: int, col: int, doc, how: str) -> None:
+    op = op if op.startswith("\\") else "\\" + op.lstrip("\\")
+    old = root.operators.get(op)
+    if old and old != meaning:
+        raise ReadError(path, line, col, f"{op} was already defined as {old}; a second, different definition ({meaning}) is ambiguous")
+    root.operators[op] = meaning
+    if not old:
+        names = {"corr": "correlation (x ⊙ w)_i = Σ_j x_{i+j} w_j", "conv": "convolution (x ⊗ w)_i = Σ_j x_{i−j} w_j",
+                 "hadamard": "entrywise (Hadamard) product"}
+        doc.definitions.append({"operator": op, "meaning": meaning, "text": f"{op} is {names[meaning]}, {how}", "line": line})
+
+
+def _declare(interp: Interpreter, pl: ParsedLine, scope: Scope, path: str) -> None:
+    """x \\in R^n; dy := \\frac{dL}{dy} \\in R^m; L \\in R."""
+    items, rels = pl.items, pl.rels
+    for i, rel in enumerate(rels):
+        if rel == "∈":
+            dims = parse_space(interp, items[i + 1])
+            if dims is None:
+                raise ReadError(path, *interp.where(items[i + 1]), "expected a space such as \\mathbf{R}^n after \\in")
+            # the name is the first item (x ∈ ...) or an alias chain dy := dL/dy ∈ ...
+            name = declared_name(interp, items[0])
+            if name is None:
+                raise ReadError(path, *interp.where(items[0]), "expected a symbol name before \\in, such as x or y^*")
+            if i > 0 and rels[0] == ":=":
+                continue  # the alias below carries the shape of the derivative
+            try:
+                scope.symbols[name] = Sym(_clean(name), *dims)
+            except SymderivError as exc:
+                raise ReadError(path, *interp.where(items[i + 1]), f"bad declaration of {name}: {exc}") from None
+    if rels and rels[0] == ":=":
+        name = declared_name(interp, items[0])
+        if name is None:
+            return
+        try:
+            value = interp.expr(items[1])
+        except LineError:
+            return  # an alias whose right side needs symbols not declared yet stays undefined
+        scope.aliases[name] = value
+
+
+def _clean(name: str) -> str:
+    return name
+
+
+def _forward_operator(pl: ParsedLine) -> str | None:
+    if len(pl.items) >= 2 and pl.lead is None and pl.rels[:1] == ["="]:
+        t = pl.items[1]
+        if getattr(t, "data", None) == "seqop":
+            return str(t.children[1])
+    return None
+
+
+def _affine(t) -> dict | None:
+    """Index expressions such as i+j, i-j, j, 2 as {var: coef, 1: const}."""
+    data = getattr(t, "data", None)
+    if data == "word":
+        return {str(t.children[0]): 1}
+    if data == "number":
+        return {1: int(str(t.children[0]))}
+    if data in ("add", "sub"):
+        a, b = _affine(t.children[0]), _affine(t.children[-1])
+        if a is None or b is None:
+            return None
+        sign = 1 if data == "add" else -1
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = out.get(k, 0) + sign * v
+        return out
+    if data == "group":
+        return _affine(t.children[0])
+    from lark import Token
+
+    if isinstance(t, Token):
+        s = str(t)
+        return {1: int(s)} if s.isdigit() else {s: 1}
+    return None
+
+
+def _operator_from_definition(pl: ParsedLine, interp: Interpreter) -> str | None:
+    """y_i := Σ_j x_{i+j} w_j is correlation; x_{i-j} w_j is convolution (by the index pattern)."""
+    lhs = pl.items[0]
+    i_var = _affine(lhs.children[1].children[0])
+    rhs = pl.items[1]
+    factors = []
+
+    def walk(t):
+        if getattr(t, "data", None) == "juxt":
+            for c in t.children:
+                walk(c)
+        else:
+            factors.append(t)
+
+    walk(rhs)
+    sums = [f for f in factors if getattr(f, "data", None) == "subscript" and getattr(f.children[0], "data", None) == "sumop"
+            or getattr(f, "data", None) == "sumop"]
+    idx = [f for f in factors if getattr(f, "data", None) == "subscript" and getattr(f.children[0], "data", None) == "word"]
+    if not i_var or len(idx) != 2 or len(sums) != 1:
+        raise ReadError(interp.path, interp.ml.line, interp.ml.col,
+                        "an operator definition must look like y_i := \\sum_j x_{i+j} w_j or y_i := \\sum_j x_{i-j} w_j")
+    (i,) = [k for k in i_var if k != 1]
+    a, b = (_affine(f.children[1].children[0]) for f in idx)
+    sumop = sums[0] if getattr(sums[0], "data", None) == "sumop" else sums[0].children[0]
+    j = str(sumop.children[1].children[0]) if sumop.children[1].children else None
+    for first, second in ((a, b), (b, a)):
+        if second == {j: 1} and first.get(i) == 1 and first.get(j) in (1, -1) and not first.get(1):
+            return "corr" if first[j] == 1 else "conv"
+    raise ReadError(interp.path, interp.ml.line, interp.ml.col,
+                    "this index formula is neither a correlation (x_{i+j} w_j) nor a convolution (x_{i-j} w_j)")
+
+
+# ---------------------------------------------------------------------------------------
+# pass 2: roles of display lines
+# ---------------------------------------------------------------------------------------
+@dataclass
+class _State:
+    heading: str = "document"
+    forward: dict = field(default_factory=dict)  # output name -> (Sym, Expr)
+    derivation: Derivation | None = None
+    claim: Claim | None = None
+
+
+def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocument) -> None:
+    st = _State()
+    forwards: dict[int, dict] = {}  # scope id -> forwards, shared with siblings through the parent
+    for b, scope in zip(blocks, scopes):
+        if b.kind == "heading":
+            st.heading, st.derivation, st.claim = b.text, None, None
+            continue
+        if b.kind != "math":
+            continue
+        for ml in b.math:
+            tree = parse_math(ml, path)
+            interp = Interpreter(scope, ml, path)
+            pl = interp.line(tree)
+            if "∈" in pl.rels or (pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) in ("subscript", "word")
+                                   and len(pl.items) == 2):
+                continue  # declarations, aliases and operator definitions were handled in pass 1
+            if ml.line in doc.annotations.get("operator_lines", ()):
+                continue  # "y = x \odot w" introducing an operator definition, not a layer
+            if pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "word":
+                pl = ParsedLine(pl.lead, pl.items[1:], pl.rels[1:], pl.cols[1:], pl.ml)  # dx := dL/dx = G
+            try:
+                _role(pl, interp, scope, st, doc, ml)
+            except LineError as exc:
+                _line_problem(doc, st, ml, exc.line, exc.col, exc.message)
+
+
+def _forward_of(scope: Scope, name: str):
+    s = scope
+    while s is not None:
+        f = getattr(s, "forwards", {}).get(name)
+        if f:
+            return f
+        s = s.parent
+    return None
+
+
+def _set_forward(scope: Scope, out: Sym, f: Expr) -> None:
+    # visible in this section and its siblings (a "forward pass" subsection feeds the next one)
+    for s in (scope, scope.parent):
+        if s is not None:
+            if not hasattr(s, "forwards"):
+                s.forwards = {}
+            s.forwards[out.name] = (out, f)
+
+
+def _values(pl: ParsedLine, interp: Interpreter) -> list:
+    out = []
+    for t in pl.items:
+        v = interp.value(t)
+        if isinstance(v, list):
+            v = interp.product(v, t)
+        if type(v).__name__ in ("_Word", "_Grouped"):
+            v = interp.as_expr(v, t)
+        out.append(v)
+    return out
+
+
+def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: CheckedDocument, ml: MathLine) -> None:
+    vals = _values(pl, interp)
+    first = vals[0]
+    d = st.derivation
+    note = ml.note
+
+    def step_line():
+        return ml.line
+
+    # restated or new forward definition: y = f
+    if pl.lead is None and isinstance(first, Sym) and first.kind == "plain" and pl.rels and pl.rels[0] == "=" \
+            and not any(isinstance(v, Expr) and v.has_delta() for v in vals[1:]):
+        known = _forward_of(scope, first.name)
+        exprs = [v for v in vals[1:] if isinstance(v, Expr)]
+        if not exprs:
+            raise LineError(ml.line, ml.col, "a definition needs an expression on the right")
+        if known is None:
+            f = exprs[-1]
+            if f.shape != first.shape:
+                raise LineError(ml.line, pl.cols[-1], f"the forward definition is {f.shape[0]}×{f.shape[1]} but "
+                                f"{first.name} is declared {first.shape[0]}×{first.shape[1]}")
+            _set_forward(scope, first, f)
+            st.derivation, st.claim = None, None
+            doc.definitions.append({"line": ml.line, "text": f"forward definition {plain(first)} = {plain(f)}"})
+            return
+        st.derivation = None
+        claim = Claim(f"restatement of the forward definition of {first.name} ({st.heading})")
+        for v in exprs:
+            claim.steps.append(_claim_step(known[1], v, ml, "restatement of the forward definition"))
+        doc.claims.append(claim)
+        st.claim = None
+        return
+
+    if pl.lead is None and isinstance(first, Sym) and first.kind == "delta":
+        base = first.name[1:]
+        known = _forward_of(scope, base)
+        if known is not None:
+            out, f = known
+            deltas = sorted({s.name for v in vals[1:] if isinstance(v, Expr) for s in v.symbols()
+                             if s.kind == "delta" and s.name != first.name})
+            if d is not None and d.output.name == base and d.is_loss and any(s.kind == "perturbation" for s in d.steps if False):
+                pass
+            if d is not None and d.output.name == base and d.steps and (d.is_loss or d.steps[-1].lhs is not None):
+                # a restatement inside a running chain: Δy = ... again
+                for v in vals[1:]:
+                    d.eq(v, lhs=first, line=ml.line, note=note)
+                return
+            if len(deltas) != 1:
+                raise LineError(ml.line, ml.col, "cannot tell which variable is perturbed: expected exactly one "
+                                f"Δ symbol on the right, found {', '.join(deltas) or 'none'}")
+            wrt = scope.lookup(deltas[0][1:])
+            if not isinstance(wrt, Sym) or wrt.name not in {s.name for s in f.symbols()}:
+                raise LineError(ml.line, ml.col, f"{deltas[0]} perturbs {deltas[0][1:]}, which does not occur in "
+                                f"the forward definition {plain(out)} = {plain(f)}")
+            is_loss = out.is_scalar and not _uses_gradient_of(scope, out)
+            d = Derivation(f"{st.heading}: d{'L' if not is_loss else out.name}/d{wrt.name}", out, f, wrt, is_loss=is_loss,
+                           name=st.heading)
+            d.mode = None
+            d.perturb(vals[1], line=ml.line, note=note)
+            for v in vals[2:]:
+                d.eq(v, line=ml.line, note=note)
+            doc.derivations.append(d)
+            st.derivation, st.claim = d, None
+            return
+        loss = scope.lookup(base)
+        if d is not None and not d.is_loss and isinstance(loss, Sym) and loss.is_scalar:
+            has_diff = any(s.kind == "define" and s.lhs is not None and getattr(s.lhs, "name", "") == first.name
+                           for s in d.steps)
+            if not has_diff:
+                d.loss_differential(vals[1], line=ml.line, note=note)
+                rest = vals[2:]
+            else:
+                rest = vals[1:]
+                d.eq(rest[0], lhs=d.delta_loss, line=ml.line, note=note)
+                rest = rest[1:]
+            for v in rest:
+                d.eq(v, line=ml.line, note=note)
+            return
+
+    if pl.lead == "=":
+        if d is not None:
+            for v in vals:
+                if isinstance(v, _NOT_CHECKED):
+                    claim = Claim(f"line {ml.line} ({st.heading})")
+                    claim.steps.append(_claim_step(d.steps[-1].rhs if d.steps else v, v, ml, note))
+                    doc.claims.append(claim)
+                    continue
+                _eq(d, v, ml, note)
+            return
+        if st.claim is not None and st.claim.steps:
+            prev = st.claim.steps[-1].value
+            for v in vals:
+                st.claim.steps.append(_claim_step(prev, v, ml, note or "continued identity"))
+                prev = v
+            return
+        raise LineError(ml.line, ml.col, "a line starting with '=' needs an equation before it")
+
+    grad_lhs = first if isinstance(first, Sym) and first.kind == "grad" else None
+    if pl.lead == "⇒" or grad_lhs is not None:
+        if d is not None and grad_lhs is not None and grad_lhs.name == f"d{d.loss}/d{d.wrt.name}":
+            G = vals[-1]
+            if isinstance(G, Expr):
+                d.read_off(G, line=ml.line, note=note)
+                return
+        if d is not None and grad_lhs is None and pl.lead == "⇒":
+            raise LineError(ml.line, ml.col, f"after ⇒ expected the gradient d{d.loss}/d{d.wrt.name} = ...")
+        claim = Claim(f"gradient statement ({st.heading})")
+        for a, b in zip(vals, vals[1:]):
+            claim.steps.append(_claim_step(a, b, ml, note or "gradient statement"))
+        if not claim.steps:
+            raise LineError(ml.line, ml.col, "expected an equation")
+        doc.claims.append(claim)
+        return
+
+    if d is not None and isinstance(first, Sym) and first.kind == "delta" and first.name == d.delta_loss.name:
+        for v in vals[1:]:
+            d.eq(v, lhs=first, line=ml.line, note=note)
+        return
+    if isinstance(first, Sym) and first.kind == "delta" and pl.lead is None:
+        raise LineError(ml.line, ml.col, f"{first.name} = ... needs a derivation to belong to: a forward definition "
+                        f"y = f(x) that could be read, then a perturbation line Δy = ...")
+    if len(vals) == 1 and pl.lead is None:
+        raise LineError(ml.line, ml.col, "a single expression with no relation: is the '=' at the start missing?")
+
+    # an identity claim between expressions
+    if len(vals) < 2:
+        raise LineError(ml.line, ml.col, "expected an equation (lhs = rhs)")
+    claim = Claim(f"identity ({st.heading})")
+    for a, b in zip(vals, vals[1:]):
+        claim.steps.append(_claim_step(a, b, ml, note or "identity"))
+    doc.claims.append(claim)
+    st.claim, st.derivation = claim, None
+
+
+def _eq(d: Derivation, v, ml: MathLine, note: str) -> None:
+    if isinstance(v, Expr):
+        d.eq(v, line=ml.line, note=note)
+    else:
+        raise LineError(ml.line, ml.col, _why_not_expr(v))
+
+
+_NOT_CHECKED = (FuncApp, IndexNotation, _IndexSum)
+
+
+def _why_not_expr(v) -> str:
+    if isinstance(v, FuncApp):
+        return f"function notation {v.name}(...) is not interpreted; write the expression it stands for"
+    if isinstance(v, (IndexNotation, _IndexSum)):
+        return "index notation (Σ_i ...) is not checked by this version of symderiv"
+    if isinstance(v, Fraction):
+        return f"the number {v} cannot be compared with a matrix expression here"
+    return "expected a matrix expression"
+
+
+def _uses_gradient_of(scope: Scope, out: Sym) -> bool:
+    return False
+
+
+def _claim_step(a, b, ml: MathLine, note: str) -> Step:
+    """A checked equality a = b outside a derivation chain."""
+    if isinstance(a, Expr) and isinstance(b, Expr):
+        s = Step(b, a, "claim", "claim", note, ml.line)
+        s.value, s.value_left = b, a
+        return s
+    s = Step(b if isinstance(b, Expr) else None, a if isinstance(a, Expr) else None, "claim", None, note, ml.line)
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        s.verdict = Verdict(VERIFIED if a == b else FAILED, "exact rational arithmetic",
+                            reason="" if a == b else f"{a} ≠ {b}", methods=["exact-integer-evaluation"])
+    elif isinstance(a, (IndexNotation, _IndexSum, Expr)) and isinstance(b, (IndexNotation, _IndexSum, Expr)):
+        from .convolution import decide_index
+
+        s.verdict = decide_index(a, b)
+        s.rule = "index-notation"
+    else:
+        s.verdict = Verdict(UNDECIDED, "not checked", reason=_why_not_expr(b if isinstance(a, Expr) else a))
+    s.text_override = f"{_show(a)} = {_show(b)}"
+    if isinstance(a, (IndexNotation, _IndexSum)) or isinstance(b, (IndexNotation, _IndexSum)):
+        s.text_override = ml.text.strip()
+    s.value = b
+    s.value_left = a
+    return s
+
+
+def _show(v) -> str:
+    if isinstance(v, Expr):
+        return plain(v)
+    if isinstance(v, FuncApp):
+        return f"{v.name}(…)"
+    if isinstance(v, (IndexNotation, _IndexSum)):
+        return "Σ …"
+    return str(v)
+
+
+def _claim_verdict(s: Step) -> Verdict:
+    a, b = s.lhs, s.rhs
+    try:
+        if a.shape == b.shape and (a.has_delta() or b.has_delta()):
+            v = verify_equal(a, b)
+            if v.status != VERIFIED:
+                w = verify_first_order(a, b)
+                if w.status == VERIFIED:
+                    return w
+            return v
+        return verify_equal(a, b)
+    except SymderivError as exc:
+        return Verdict(FAILED, "shape check", reason=str(exc))
+
+
+def _line_problem(doc: CheckedDocument, st: _State, ml: MathLine, line: int, col: int, message: str) -> None:
+    s = Step(None, None, "problem", None, ml.note, line)
+    s.verdict = Verdict(FAILED, "reading the line", reason=message)
+    s.col = col
+    s.text_override = ml.text.strip()
+    doc.claims.append(Claim(f"line {line} ({st.heading})", [s]))
+
+
+def _label_rules(d: Derivation) -> None:
+    """Name the rule of unnamed steps from their shape (a label for the reader; never a verdict)."""
+    prev = None
+    for s in d.steps:
+        if s.rule is None and s.kind == "chain" and prev is not None:
+            if s.lhs is not None:
+                s.rule = "restate"
+            elif d.delta_out.name in {x.name for x in prev.symbols()} and d.delta_out.name not in {x.name for x in s.rhs.symbols()}:
+                s.rule = "substitution"
+            else:
+                s.rule = infer_rule(prev, s.rhs, s.verdict)
+        if s.kind != "readoff":
+            prev = s.rhs
+
+
+def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
+    from .expand import push_transpose
+    from .operators import Conv, Corr, MatMul, Trace, Transpose
+
+    if v is not None and v.dropped:
+        return "drop-higher-order"
+    kinds = lambda e: {type(n).__name__ for n in e.walk()}  # noqa: E731
+    ka, kb = kinds(a), kinds(b)
+    if isinstance(a, Inner) and isinstance(b, Inner) and a.left == b.right and a.right == b.left:
+        return "inner-symmetry"
+    if isinstance(a, Inner) and isinstance(b, MatMul):
+        return "inner-of-vectors"
+    if isinstance(a, Inner) and isinstance(b, Trace):
+        return "inner-as-trace"
+    if isinstance(b, Inner) and isinstance(a, Trace):
+        return "trace-as-inner"
+    if isinstance(b, Inner) and isinstance(a, MatMul):
+        return "inner-of-vectors"
+    if isinstance(b, Trace) and not isinstance(a, Trace):
+        return "trace-of-scalar"
+    if isinstance(a, Trace) and isinstance(b, Trace):
+        return "cyclic-trace"
+    if isinstance(a, Inner) and isinstance(b, Inner):
+        if ("Corr" in ka or "Conv" in ka) and a.right != b.right:
+            return "corr-conv-property"
+        if push_transpose(a.left) == push_transpose(b.left) or "Transpose" in ka:
+            return "transpose-of-product"
+        return "substitution"
+    if "Add" in ka and "Add" not in kb:
+        return "expansion"
+    if isinstance(a, MatMul) and isinstance(b, MatMul):
+        return "associativity"
+    return "equality"
+
+
+def _compare_values(a, b) -> Verdict:
+    if isinstance(a, (IndexNotation, _IndexSum)) or isinstance(b, (IndexNotation, _IndexSum)):
+        from .convolution import decide_index
+
+        return decide_index(a, b)
+    if isinstance(a, Expr) and isinstance(b, Expr):
+        s = Step(b, a, "claim")
+        return _claim_verdict(s)
+    return Verdict(UNDECIDED, "not checked")
+
+
+def _claim_typos(c: Claim) -> None:
+    """In a chain a = b = c = ..., a line that disagrees with both neighbours while they agree with
+    each other is reported as a probable typo, and the next line is checked against the one before."""
+    steps = c.steps
+    head = getattr(steps[0], "value_left", None) if steps else None
+    for s in steps:
+        if s.verdict is not None and "previous-ill-formed" in s.verdict.methods and head is not None:
+            retry = _compare_values(head, s.value)
+            retry.method = "compared with the first expression of the chain, because the previous line is not well formed: " + retry.method
+            s.verdict = retry
+    for i in range(len(steps) - 1):
+        a, b = steps[i], steps[i + 1]
+        if a.status == FAILED and b.status == FAILED and hasattr(a, "value_left") and hasattr(b, "value"):
+            retry = _compare_values(a.value_left, b.value)
+            if retry.status == VERIFIED:
+                retry.method = "compared with the line before the suspected typo: " + retry.method
+                b.verdict = retry
+                a.verdict.reason = ("probably a typo on this line: the lines before and after it agree with each "
+                                    "other; " + a.verdict.reason)
+                b.value_left = a.value_left

@@ -1,0 +1,881 @@
+"""Reading derivations written in Markdown with the notes' LaTeX notation.
+
+Three layers, kept apart as lark keeps grammar and transformer apart:
+
+1. :func:`scan_markdown` splits a file into headings, prose and display-math lines, with the
+   exact line and column of every math line, and picks up justifications (``\\text{...}``,
+   ``\\quad ...``, a trailing ``— def of ...``).
+2. :func:`parse_math` parses one math line with the grammar ``grammar/math.lark`` after cheap
+   pre-checks (size, nesting, balanced delimiters). Nothing is ever evaluated as code.
+3. :class:`Interpreter` turns a parse tree into symderiv expressions using the symbols declared
+   in prose (``$x \\in \\mathbf{R}^n$``): juxtaposition is a product, ``\\Delta x`` a perturbation,
+   ``\\frac{dL}{dy}`` a gradient symbol, ``||v||^2`` is vᵀv, and so on.
+
+Errors that make the file unreadable raise :class:`ReadError` (exit status 2) with
+file:line:col; problems local to one line (an undeclared symbol, a shape mismatch) raise
+:class:`LineError`, which the document checker reports at that line.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import sympy
+
+from .errors import ShapeError, SymderivError
+from .operators import (
+    Add, Conv, Corr, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, delta_of, grad_of,
+)
+from .symbols import GREEK, check_name
+
+MAX_FILE_BYTES = 2_000_000
+MAX_LINE_CHARS = 2000
+MAX_DEPTH = 40
+
+
+class ReadError(SymderivError):
+    """The input cannot be read: the message names file, line and column."""
+
+    def __init__(self, path: str, line: int, col: int, message: str):
+        self.path, self.line, self.col, self.message = path, line, col, message
+        super().__init__(f"{path}:{line}:{col}: {message}")
+
+
+class LineError(SymderivError):
+    """A problem confined to one math line (undeclared symbol, shape mismatch)."""
+
+    def __init__(self, line: int, col: int, message: str):
+        self.line, self.col, self.message = line, col, message
+        super().__init__(message)
+
+
+# ---------------------------------------------------------------------------------------
+# 1. Markdown
+# ---------------------------------------------------------------------------------------
+@dataclass
+class MathLine:
+    text: str  # the math, justification removed (same length: columns stay valid)
+    line: int
+    col: int
+    note: str = ""
+    display: bool = True
+
+
+@dataclass
+class Block:
+    kind: str  # heading | prose | math
+    text: str
+    line: int
+    level: int = 0
+    math: list[MathLine] = field(default_factory=list)  # display lines, or inline math of prose
+    note: str = ""
+
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_ENV = re.compile(r"\\(begin|end)\{(aligned|align\*?|equation\*?|gather\*?|gathered|split|array|eqnarray\*?)\}(\{[^{}]*\})?")
+_JUST = re.compile(
+    r"(?:(?:\\q?quad|\\,|\\;)\s*)*(?:[-—–]+\s*)?\\(?:text|textrm|mbox)\{([^{}]*)\}\s*[.,;]?\s*$"
+)
+_TRAIL = re.compile(r"^\s*[—–-]+\s*(\S.*)$")
+
+
+def decode(data: bytes, path: str) -> str:
+    if len(data) > MAX_FILE_BYTES:
+        raise ReadError(path, 1, 1, f"file is {len(data)} bytes; the limit is {MAX_FILE_BYTES}")
+    if b"\x00" in data:
+        pos = data.index(b"\x00")
+        line = data.count(b"\n", 0, pos) + 1
+        raise ReadError(path, line, pos - (data.rfind(b"\n", 0, pos) + 1) + 1,
+                        "binary file: a NUL byte; expected UTF-8 Markdown text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ReadError(path, line, col, "not UTF-8 text (invalid byte 0x%02x)" % data[exc.start]) from None
+
+
+_QUAD_TEXT = re.compile(r"(?:\\q?quad\s*)+(?=\\(?:text|textrm|mbox)\{)")
+
+
+def _split_justification(text: str) -> tuple[str, str]:
+    """Remove a justification written beside the math: ``\quad \text{...} ...`` (to the end of
+    the line) or a final ``- \text{...}``. It is kept as the step's note and never checked."""
+    q = _QUAD_TEXT.search(text)
+    if q and text[: q.start()].strip():
+        note = re.sub(r"\\(?:text|textrm|mbox)\{([^{}]*)\}", r"\1", text[q.end():])
+        note = re.sub(r"\\([A-Za-z]+)", r"\1", note).replace("{", "").replace("}", "")
+        return text[: q.start()] + " " * (len(text) - q.start()), " ".join(note.split())
+    m = _JUST.search(text)
+    if m and m.start() > 0 and text[: m.start()].strip():
+        return text[: m.start()] + " " * (len(text) - m.start()), m.group(1).strip()
+    return text, ""
+
+
+def _display_lines(content: str, line: int, col: int) -> list[MathLine]:
+    """Split display math into lines at \\\\ (aligned environments), keeping positions."""
+    content = _ENV.sub(lambda m: " " * len(m.group(0)), content)
+    out = []
+    pos = 0
+    pieces = re.split(r"(\\\\(?:\[[^\]]*\])?)", content)
+    cur_line, cur_col = line, col
+    for piece in pieces:
+        if piece.startswith("\\\\"):
+            pass
+        elif piece.strip():
+            lead = len(piece) - len(piece.lstrip())
+            pl, pc = cur_line, cur_col
+            for ch in piece[:lead]:
+                if ch == "\n":
+                    pl, pc = pl + 1, 1
+                else:
+                    pc += 1
+            body = piece.strip()
+            body, note = _split_justification(body)
+            out.append(MathLine(body.rstrip(), pl, pc, note))
+        for ch in piece:
+            if ch == "\n":
+                cur_line, cur_col = cur_line + 1, 1
+            else:
+                cur_col += 1
+        pos += len(piece)
+    return out
+
+
+def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
+    """Headings, prose (with its inline math) and display math, with line/column positions."""
+    lines = text.split("\n")
+    blocks: list[Block] = []
+    i = 0
+    fence = None
+    while i < len(lines):
+        raw = lines[i]
+        stripped = raw.strip()
+        if fence:
+            blocks.append(Block("prose", raw, i + 1))
+            if stripped.startswith(fence):
+                fence = None
+            i += 1
+            continue
+        if stripped.startswith("```") or stripped.startswith("~~~"):
+            fence = stripped[:3]
+            blocks.append(Block("prose", raw, i + 1))
+            i += 1
+            continue
+        m = _HEADING.match(raw)
+        if m:
+            blocks.append(Block("heading", m.group(2), i + 1, level=len(m.group(1))))
+            i += 1
+            continue
+        start = raw.find("$$")
+        if start < 0 and re.match(r"\s*\\begin\{(align\*?|equation\*?|gather\*?)\}", raw):
+            # a bare environment: read to its \end
+            j = i
+            while j < len(lines) and not re.search(r"\\end\{(align\*?|equation\*?|gather\*?)\}", lines[j]):
+                j += 1
+            if j == len(lines):
+                raise ReadError(path, i + 1, raw.find("\\begin") + 1, "\\begin{...} without a matching \\end{...}")
+            content = "\n".join(lines[i: j + 1])
+            blocks.append(Block("math", content, i + 1, math=_display_lines(content, i + 1, 1)))
+            i = j + 1
+            continue
+        if start >= 0:
+            before = raw[:start]
+            if before.strip():
+                blocks.append(Block("prose", before, i + 1, math=_inline_math(before, i + 1, 1, path)))
+            # find the closing $$
+            rest = raw[start + 2:]
+            end = rest.find("$$")
+            if end >= 0:
+                content, after, last = rest[:end], rest[end + 2:], i
+                col0 = start + 3
+                content_line = i + 1
+            else:
+                parts = [rest]
+                j = i + 1
+                while j < len(lines) and "$$" not in lines[j]:
+                    parts.append(lines[j])
+                    j += 1
+                if j == len(lines):
+                    raise ReadError(path, i + 1, start + 1, "display math opened with $$ is never closed")
+                e = lines[j].find("$$")
+                parts.append(lines[j][:e])
+                content, after, last = "\n".join(parts), lines[j][e + 2:], j
+                col0, content_line = start + 3, i + 1
+            note = after.strip()
+            nm = _TRAIL.match(note)
+            note = nm.group(1) if nm else note
+            k = last + 1
+            if not note and k < len(lines):
+                tm = _TRAIL.match(lines[k])
+                if tm and len(lines[k]) < 100 and "$" not in lines[k]:
+                    note, k = tm.group(1).strip(), k + 1
+            mls = _display_lines(content, content_line, col0)
+            if note and mls:
+                mls[-1].note = mls[-1].note or note
+            blocks.append(Block("math", content, content_line, math=mls, note=note))
+            i = k
+            continue
+        blocks.append(Block("prose", raw, i + 1, math=_inline_math(raw, i + 1, 1, path)))
+        i += 1
+    return blocks
+
+
+def _inline_math(text: str, line: int, col: int, path: str) -> list[MathLine]:
+    out = []
+    for m in re.finditer(r"(?<![\\$])\$([^$]+)\$(?!\$)", text):
+        out.append(MathLine(m.group(1), line, col + m.start(1), display=False))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Parsing
+# ---------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _parser():
+    from lark import Lark
+
+    grammar = resources.files("symderiv").joinpath("grammar/math.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="earley", propagate_positions=True, ambiguity="resolve")
+
+
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+_CLOSE = {v: k for k, v in _OPEN.items()}
+
+
+def _pos(ml: MathLine, offset: int) -> tuple[int, int]:
+    before = ml.text[:offset]
+    nl = before.count("\n")
+    if nl:
+        return ml.line + nl, offset - before.rfind("\n")
+    return ml.line, ml.col + offset
+
+
+def precheck(ml: MathLine, path: str) -> None:
+    """Size, nesting and delimiter balance, before any parsing."""
+    if len(ml.text) > MAX_LINE_CHARS:
+        raise ReadError(path, ml.line, ml.col, f"math line of {len(ml.text)} characters; the limit is {MAX_LINE_CHARS}")
+    stack: list[tuple[str, int]] = []
+    i = 0
+    t = ml.text
+    while i < len(t):
+        ch = t[i]
+        if ch == "\\" and i + 1 < len(t):
+            i += 2  # \{, \|, \left( ... : escaped delimiters are not structure
+            continue
+        if ch in _OPEN:
+            stack.append((ch, i))
+            if len(stack) > MAX_DEPTH:
+                raise ReadError(path, *_pos(ml, i), f"expression nested more than {MAX_DEPTH} levels deep")
+        elif ch in _CLOSE:
+            if not stack:
+                raise ReadError(path, *_pos(ml, i), f"unbalanced '{ch}': nothing to close")
+            o, at = stack.pop()
+            if _OPEN[o] != ch:
+                raise ReadError(path, *_pos(ml, i), f"'{ch}' closes '{o}' opened at column {_pos(ml, at)[1]}; expected '{_OPEN[o]}'")
+        i += 1
+    if stack:
+        o, at = stack[-1]
+        raise ReadError(path, *_pos(ml, at), f"unbalanced '{o}': expected a matching '{_OPEN[o]}'")
+
+
+_FRIENDLY = {
+    "RPAR": "')'", "LPAR": "'('", "RBRACE": "'}'", "LBRACE": "'{'", "RSQB": "']'", "LSQB": "'['",
+    "WORD": "a symbol", "NUMBER": "a number", "REL": "'='", "COMMA": "','", "RANGLE": "'\\rangle'",
+    "LANGLE": "'\\langle'", "MINUS": "'-'", "PLUS": "'+'", "NORM": "'\\|'", "FRAC": "\\frac",
+}
+
+
+def parse_math(ml: MathLine, path: str):
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
+
+    precheck(ml, path)
+    try:
+        return _parser().parse(ml.text)
+    except UnexpectedCharacters as exc:
+        expected = sorted({_FRIENDLY.get(e, e) for e in exc.allowed if not e.startswith("__")})[:8]
+        got = ml.text[exc.pos_in_stream: exc.pos_in_stream + 12]
+        raise ReadError(path, *_pos(ml, exc.pos_in_stream), f"unexpected {got!r} in math; expected "
+                        + (", ".join(expected) if expected else "a LaTeX expression")) from None
+    except UnexpectedEOF as exc:
+        expected = sorted({_FRIENDLY.get(e, e) for e in exc.expected if not e.startswith("__")})[:8]
+        raise ReadError(path, *_pos(ml, len(ml.text)), "math ends too early; expected " + ", ".join(expected)) from None
+    except UnexpectedInput as exc:
+        raise ReadError(path, ml.line, ml.col, f"cannot parse this math: {exc}") from None
+    except RecursionError:
+        raise ReadError(path, ml.line, ml.col, "expression nested too deeply") from None
+
+
+# ---------------------------------------------------------------------------------------
+# 3. Interpretation
+# ---------------------------------------------------------------------------------------
+@dataclass
+class Space:
+    rows: Any
+    cols: Any
+
+
+@dataclass
+class FuncApp:
+    name: str
+    args: list
+
+
+@dataclass
+class Tuple_:
+    items: list
+
+
+@dataclass
+class SumOp:
+    var: str
+
+
+@dataclass
+class Indexed:
+    base: Any  # Expr
+    index: Any  # lark tree of the index
+
+
+@dataclass
+class IndexNotation:
+    """An expression in index notation (Σ_i A_i B_{i+j} ...): kept for the index checker."""
+
+    sums: list[str]
+    factors: list  # (Expr, index tree) pairs, with a rational coefficient first
+    coef: Fraction = Fraction(1)
+
+
+class _Word:
+    def __init__(self, text: str):
+        self.text = text
+
+
+class _TraceWord:
+    pass
+
+
+class _Partial:
+    pass
+
+
+@dataclass
+class ParsedLine:
+    lead: str | None
+    items: list
+    rels: list[str]
+    cols: list[int]
+    ml: MathLine
+
+
+class Scope:
+    """Symbols, aliases and operator meanings visible in a section (inherited by subsections)."""
+
+    def __init__(self, parent: "Scope | None" = None):
+        self.parent = parent
+        self.symbols: dict[str, Sym] = {}
+        self.aliases: dict[str, Expr] = {}
+        self.operators: dict[str, str] = parent.operators if parent else {}
+
+    def lookup(self, name: str):
+        s: Scope | None = self
+        while s is not None:
+            if name in s.aliases:
+                return s.aliases[name]
+            if name in s.symbols:
+                return s.symbols[name]
+            s = s.parent
+        return None
+
+    def names(self) -> set[str]:
+        out: set[str] = set()
+        s: Scope | None = self
+        while s is not None:
+            out |= set(s.symbols) | set(s.aliases)
+            s = s.parent
+        return out
+
+
+REL_NAMES = {"=": "=", "&=": "=", "=&": "=", ":=": ":=", "&:=": ":=", "\\approx": "≈", "\\equiv": "=",
+             "\\in": "∈", "\\Rightarrow": "⇒", "\\implies": "⇒", "\\Longrightarrow": "⇒", "\\therefore": "⇒"}
+
+
+class Interpreter:
+    """Meaning of parse trees in a scope. Positions are reported in file coordinates."""
+
+    def __init__(self, scope: Scope, ml: MathLine, path: str):
+        self.scope, self.ml, self.path = scope, ml, path
+
+    # positions
+    def where(self, t) -> tuple[int, int]:
+        meta = getattr(t, "meta", None)
+        if meta is None or getattr(meta, "empty", True):
+            return self.ml.line, self.ml.col
+        if meta.line == 1:
+            return self.ml.line, self.ml.col + meta.column - 1
+        return self.ml.line + meta.line - 1, meta.column
+
+    def fail(self, t, message: str):
+        raise LineError(*self.where(t), message)
+
+    # lines
+    def line(self, tree) -> ParsedLine:
+        lead = None
+        items, rels, cols = [], [], []
+        for child in tree.children:
+            if getattr(child, "data", None) == "lead":
+                lead = REL_NAMES.get(str(child.children[0]).strip(), "=")
+            elif getattr(child, "data", None) == "rel":
+                rels.append(REL_NAMES.get(str(child.children[0]).strip(), "="))
+            else:
+                items.append(child)
+                cols.append(self.where(child)[1])
+        return ParsedLine(lead, items, rels, cols, self.ml)
+
+    # values
+    def value(self, t):
+        """Expr, Fraction, or one of the helper values above (FuncApp, Space, ...)."""
+        from lark import Token
+
+        if isinstance(t, Token):
+            return self.token(t)
+        handler = getattr(self, "v_" + t.data, None)
+        if handler is None:
+            self.fail(t, f"unsupported construct {t.data}")
+        return handler(t)
+
+    def expr(self, t) -> Expr:
+        v = self.value(t)
+        return self.as_expr(v, t)
+
+    def as_expr(self, v, t) -> Expr:
+        if isinstance(v, _Word):
+            v = self.resolve(v, t)
+        if isinstance(v, list):
+            v = self.product(v, t)
+        if isinstance(v, Expr):
+            return v
+        if isinstance(v, Fraction):
+            self.fail(t, f"the number {v} stands alone where a matrix expression is expected")
+        if isinstance(v, FuncApp):
+            self.fail(t, f"function notation {v.name}(...) is not interpreted; write the expression it stands for")
+        if isinstance(v, Tuple_):
+            self.fail(t, "a parenthesised list (a, b) is not an expression; did you mean \\langle a, b \\rangle?")
+        if isinstance(v, IndexNotation):
+            self.fail(t, "index notation here")
+        self.fail(t, "expected a matrix expression")
+
+    def token(self, tok):
+        self.fail(tok, f"unexpected {tok!s}")
+
+    def resolve(self, w: _Word, t) -> Expr | list:
+        """Split a run of letters into declared names, longest first: 'wx' is w·x."""
+        text = w.text
+        if self.scope.lookup(text) is not None:
+            return self.scope.lookup(text)
+        out = []
+        i = 0
+        names = sorted((n for n in self.scope.names() if re.fullmatch(r"[A-Za-z]+\*?", n)), key=len, reverse=True)
+        while i < len(text):
+            for nm in names:
+                if text.startswith(nm, i) and (not nm.endswith("*") or i + len(nm) == len(text)):
+                    out.append(self.scope.lookup(nm))
+                    i += len(nm)
+                    break
+            else:
+                j = i + 1
+                while j < len(text) and not any(text.startswith(nm, j) for nm in names if nm.isalpha()):
+                    j += 1
+                self.fail(t, f"unknown symbol '{text[i:j]}': declare it in the text, e.g. ${text[i:j]} \\in \\mathbf{{R}}^n$")
+        return out[0] if len(out) == 1 else out
+
+    def v_word(self, t):
+        text = str(t.children[0])
+        if text in ("trace", "tr", "Tr"):
+            return _TraceWord()
+        return _Word(text)
+
+    def v_greek(self, t):
+        name = str(t.children[0]).lstrip("\\")
+        v = self.scope.lookup(name)
+        if v is None:
+            self.fail(t, f"unknown symbol '\\{name}': declare it in the text")
+        return v
+
+    def v_number(self, t):
+        return Fraction(str(t.children[0]))
+
+    def v_infty(self, t):
+        return sympy.oo
+
+    def v_partial(self, t):
+        return _Partial()
+
+    def v_roman(self, t):
+        word = str(t.children[1])
+        if word in ("tr", "trace", "Tr"):
+            return _TraceWord()
+        return _Word(word)
+
+    def v_space(self, t):
+        return Space(1, 1)
+
+    def v_group(self, t):
+        return self.value(t.children[0])
+
+    def v_paren(self, t):
+        if len(t.children) > 1:
+            return Tuple_([c for c in t.children])
+        v = self.value(t.children[0])
+        if isinstance(v, list):
+            v = self.product(v, t)
+        if isinstance(v, _Word):
+            v = self.as_expr(v, t)
+        if isinstance(v, MatMul):
+            return _Grouped(v)
+        return v
+
+    def v_delta(self, t):
+        arg = t.children[0]
+        if getattr(arg, "data", None) == "word":
+            v = self.resolve(_Word(str(arg.children[0])), arg)
+        else:
+            v = self.value(arg)
+        first, rest = (v[0], v[1:]) if isinstance(v, list) else (v, [])
+        if isinstance(first, _Grouped):
+            first = first.e
+        if not isinstance(first, Sym) or first.kind != "plain":
+            self.fail(t, "\\Delta must be followed by a declared symbol, as in \\Delta x")
+        d = delta_of(first)
+        return [d] + rest if rest else d
+
+    def v_frac(self, t):
+        num, den = self.value(t.children[1]), self.value(t.children[2])
+        if isinstance(num, Fraction) and isinstance(den, Fraction):
+            if den == 0:
+                self.fail(t, "division by zero")
+            return num / den
+        a, b = self._derivative_part(num), self._derivative_part(den)
+        if a is None or b is None:
+            self.fail(t, "\\frac{..}{..} must be a number or a derivative such as \\frac{dL}{dy}")
+        if a == b:
+            return Fraction(1)  # d(L)/d(L) = 1
+        loss, wrt = self.scope.lookup(a), self.scope.lookup(b)
+        if wrt is None or not isinstance(wrt, Sym):
+            self.fail(t, f"unknown symbol '{b}' in the derivative: declare it in the text")
+        if loss is None:
+            self.fail(t, f"unknown symbol '{a}' in the derivative: declare it in the text")
+        if not loss.is_scalar:
+            self.fail(t, f"d{a}/d{b}: only derivatives of a scalar are gradients; {a} is {loss.shape[0]}×{loss.shape[1]}")
+        return grad_of(wrt, a)
+
+    def _derivative_part(self, v):
+        """'dL' (a word starting with d) or \\partial L, as the name L."""
+        if isinstance(v, _Word) and len(v.text) >= 2 and v.text[0] == "d":
+            return v.text[1:]
+        if isinstance(v, list) and len(v) == 2 and isinstance(v[0], _Partial):
+            w = v[1]
+            return w.text if isinstance(w, _Word) else getattr(w, "name", None)
+        return None
+
+    def v_inner(self, t):
+        a, b = self.expr(t.children[1]), self.expr(t.children[2])
+        try:
+            return Inner(a, b)
+        except ShapeError as exc:
+            self.fail(t, str(exc))
+
+    def v_norm(self, t):
+        # ||v||: only ||v||^2 = vᵀv is in the language; the power rule below checks the 2
+        return _Norm(self.expr(t.children[1]))
+
+    def v_power(self, t):
+        base = self.value(t.children[0])
+        sup = t.children[1]
+        tok = sup.children[0] if sup.children else None
+        text = _plain_token(tok) if tok is not None else None
+        if isinstance(base, _Norm):
+            if text == "2":
+                e = base.e
+                return MatMul(Transpose(e), e)
+            self.fail(t, "only the squared norm ||v||^2 is supported")
+        if text in ("T", "\\top", "\\intercal"):
+            e = self.as_expr(base if not isinstance(base, _Grouped) else base.e, t)
+            if isinstance(base, list):
+                # x y^T: the transpose binds to the last factor only
+                *head, last = base
+                return head + [Transpose(self.as_expr(last, t))]
+            return Transpose(e)
+        if text == "*":
+            if isinstance(base, _Word):
+                return _Word(base.text + "*")
+        if text == "2" and isinstance(base, (Expr, _Grouped)):
+            e = base.e if isinstance(base, _Grouped) else base
+            if e.is_scalar:
+                return MatMul(e, e)
+        self.fail(t, "unsupported exponent: use ^T (transpose) or ||v||^2")
+
+    def v_star(self, t):
+        base = self.value(t.children[0])
+        if isinstance(base, _Word):
+            return _Word(base.text + "*")
+        self.fail(t, "'*' after an expression: write \\ast for convolution or use a name such as y*")
+
+    def v_subscript(self, t):
+        base_t, sub_t = t.children
+        base = self.value(base_t)
+        sub = sub_t.children[0]
+        subtext = _plain_token(sub)
+        if isinstance(base, _Word) and subtext is not None:
+            name = f"{base.text}_{subtext}"
+            if self.scope.lookup(name) is not None:
+                return self.scope.lookup(name)
+        if isinstance(base, SumOp) or getattr(base_t, "data", None) == "sumop":
+            return base
+        # index notation: A_i, x_{i+j}, (B ⊙ C)_i
+        if isinstance(base, _Word):
+            if self.scope.lookup(base.text) is None:
+                self.fail(t, f"unknown symbol '{base.text}_{subtext or '...'}': declare it in the text")
+            base = self.resolve(base, t)
+        if isinstance(base, _Grouped):
+            base = base.e
+        return Indexed(base, sub)
+
+    def v_sumop(self, t):
+        sub = t.children[1]
+        var = _plain_token(sub.children[0])
+        if var is None:
+            self.fail(t, "a sum needs a single index, as in \\sum_j")
+        return SumOp(var)
+
+    def v_add(self, t):
+        a, b = self.value(t.children[0]), self.value(t.children[1])
+        return self._sum(a, b, t, 1)
+
+    def v_sub(self, t):
+        a, b = self.value(t.children[0]), self.value(t.children[2])
+        return self._sum(a, b, t, -1)
+
+    def v_neg(self, t):
+        v = self.value(t.children[1])
+        if isinstance(v, Fraction):
+            return -v
+        if isinstance(v, IndexNotation):
+            return IndexNotation(v.sums, v.factors, -v.coef)
+        if isinstance(v, _IndexSum):
+            return _IndexSum([(-c, f) for c, f in v.terms])
+        return Scale(-1, self.as_expr(v, t))
+
+    def _sum(self, a, b, t, sign):
+        if isinstance(a, Fraction) and isinstance(b, Fraction):
+            return a + sign * b
+        if any(isinstance(v, (IndexNotation, _IndexSum)) for v in (a, b)):
+            return _IndexSum(_terms(a) + [(sign * c, f) for c, f in _terms(b)])
+        ea, eb = self.as_expr(a, t), self.as_expr(b, t)
+        try:
+            return Add(ea, eb if sign > 0 else Scale(-1, eb))
+        except ShapeError as exc:
+            self.fail(t, str(exc))
+
+    def v_div(self, t):
+        a, b = self.value(t.children[0]), self.value(t.children[1])
+        if isinstance(b, Fraction) and b != 0:
+            if isinstance(a, Fraction):
+                return a / b
+            return Scale(1 / b, self.as_expr(a, t))
+        self.fail(t, "only division by a number is supported")
+
+    def v_seqop(self, t):
+        a, op, b = t.children
+        op = str(op)
+        ea, eb = self.as_expr(self.value(a), a), self.as_expr(self.value(b), b)
+        try:
+            if op in ("\\circ",):
+                return Hadamard(ea, eb)
+            if op == "\\times":
+                self.fail(t, "\\times between matrices is ambiguous; write the product as juxtaposition")
+            meaning = self.scope.operators.get(op)
+            if meaning is None:
+                self.fail(t, f"{op} has no declared meaning here (Hadamard product, correlation or convolution?); "
+                          f"define it, e.g. $$y = x {op} w$$ followed by $$y_i := \\sum_j x_{{i+j}} w_j$$")
+            if meaning == "hadamard":
+                return Hadamard(ea, eb)
+            return (Corr if meaning == "corr" else Conv)(ea, eb)
+        except ShapeError as exc:
+            self.fail(t, str(exc))
+
+    def v_juxt(self, t):
+        left, right = self.value(t.children[0]), self.value(t.children[1])
+        items = (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
+        return items
+
+    def product(self, items: list, t) -> Any:
+        """Combine juxtaposed factors: numbers scale, trace(...) applies, f(a, b) is function notation,
+        Σ_j starts index notation."""
+        coef = Fraction(1)
+        factors: list[Expr] = []
+        k = 0
+        flat = []
+        for it in items:
+            if isinstance(it, _Word):
+                r = self.resolve(it, t)
+                flat.extend(r if isinstance(r, list) else [r])
+            else:
+                flat.append(it)
+        if any(isinstance(it, (SumOp, Indexed, IndexNotation, _IndexSum)) for it in flat):
+            return self.index_product(flat, t)
+        while k < len(flat):
+            it = flat[k]
+            if isinstance(it, Fraction):
+                coef *= it
+            elif isinstance(it, _TraceWord):
+                if k + 1 >= len(flat):
+                    self.fail(t, "trace needs an argument: trace(...)")
+                arg = flat[k + 1]
+                arg = arg.e if isinstance(arg, _Grouped) else arg
+                try:
+                    factors.append(Trace(self.as_expr(arg, t)))
+                except ShapeError as exc:
+                    self.fail(t, str(exc))
+                k += 1
+            elif isinstance(it, Tuple_):
+                if factors and isinstance(factors[-1], Sym):
+                    return FuncApp(factors[-1].name, it.items)
+                self.fail(t, "a parenthesised list (a, b) is not an expression; did you mean \\langle a, b \\rangle?")
+            elif isinstance(it, _Grouped):
+                factors.append(_grouped_expr(it))
+            elif isinstance(it, Expr):
+                factors.append(it)
+            elif isinstance(it, list):
+                factors.append(self.product(it, t))
+            else:
+                factors.append(self.as_expr(it, t))
+            k += 1
+        if not factors:
+            return coef
+        try:
+            body = factors[0] if len(factors) == 1 else MatMul(*factors)
+        except ShapeError as exc:
+            self.fail(t, str(exc))
+        return body if coef == 1 else Scale(coef, body)
+
+    def index_product(self, flat, t) -> "IndexNotation":
+        sums, factors, coef = [], [], Fraction(1)
+        for it in flat:
+            if isinstance(it, SumOp):
+                sums.append(it.var)
+            elif isinstance(it, Indexed):
+                factors.append((it.base, it.index))
+            elif isinstance(it, Fraction):
+                coef *= it
+            elif isinstance(it, _Grouped) and isinstance(it.e, Expr):
+                self.fail(t, "in index notation every factor needs an index")
+            elif isinstance(it, (IndexNotation, _IndexSum)):
+                factors.append(("nested", it))
+            else:
+                self.fail(t, "in index notation every factor needs an index, as in A_i or (B \\odot C)_i")
+        return IndexNotation(sums, factors, coef)
+
+
+class _Grouped:
+    """A product written in parentheses, (gᵀw)Δx: kept grouped as the author wrote it."""
+
+    def __init__(self, e: Expr):
+        self.e = e
+
+
+class _Norm:
+    def __init__(self, e: Expr):
+        self.e = e
+
+
+@dataclass
+class _IndexSum:
+    terms: list  # (coef, IndexNotation)
+
+
+def _terms(v):
+    if isinstance(v, _IndexSum):
+        return v.terms
+    if isinstance(v, IndexNotation):
+        return [(Fraction(1), v)]
+    raise LineError(0, 0, "cannot add index notation and matrix notation")
+
+
+def _grouped_expr(g: _Grouped) -> Expr:
+    return g.e
+
+
+def _plain_token(x):
+    from lark import Token
+
+    if isinstance(x, Token):
+        return str(x)
+    if getattr(x, "data", None) in ("word", "number") and x.children:
+        return str(x.children[0])
+    return None
+
+
+def parse_space(interp: Interpreter, t) -> tuple:
+    """\\mathbf{R}, \\mathbf{R}^n, \\mathbf{R}^{m \\times n}, \\mathbf{R}^{\\infty} -> (rows, cols)."""
+    if getattr(t, "data", None) == "space":
+        return (1, 1)
+    if getattr(t, "data", None) != "power" or getattr(t.children[0], "data", None) != "space":
+        return None
+    sup = t.children[1]
+    arg = sup.children[0] if sup.children else None
+    dims = _dims(arg)
+    if dims is None:
+        interp.fail(t, "a space must look like \\mathbf{R}, \\mathbf{R}^n or \\mathbf{R}^{m \\times n}")
+    return dims
+
+
+def _dims(arg):
+    from lark import Token
+
+    if isinstance(arg, Token):
+        s = str(arg)
+        if s in ("\\infty", "∞"):
+            return ("oo", 1)
+        if re.fullmatch(r"[A-Za-z]|\d+", s):
+            return (s, 1)
+        if re.fullmatch(r"[A-Za-z]+", s):
+            return (s, 1)
+        return None
+    data = getattr(arg, "data", None)
+    if data in ("word", "number"):
+        return _dims(arg.children[0])
+    if data == "infty":
+        return ("oo", 1)
+    if data == "seqop" and str(arg.children[1]) == "\\times":
+        r, c = _dims(arg.children[0]), _dims(arg.children[2])
+        if r and c and r[1] == 1 and c[1] == 1:
+            return (r[0], c[0])
+    return None
+
+
+def declared_name(interp: Interpreter, t) -> str | None:
+    """The name on the left of a declaration: x, y*, y^*, y_m, \\alpha, dy."""
+    data = getattr(t, "data", None)
+    if data == "word":
+        return str(t.children[0])
+    if data == "greek":
+        return str(t.children[0]).lstrip("\\")
+    if data == "star":
+        inner = declared_name(interp, t.children[0])
+        return inner + "*" if inner else None
+    if data == "power":
+        inner = declared_name(interp, t.children[0])
+        sup = t.children[1].children[0] if t.children[1].children else None
+        if inner and str(sup) == "*":
+            return inner + "*"
+        return None
+    if data == "subscript":
+        inner = declared_name(interp, t.children[0])
+        sub = _plain_token(t.children[1].children[0])
+        return f"{inner}_{sub}" if inner and sub else None
+    return None
