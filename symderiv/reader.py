@@ -103,7 +103,7 @@ _QUAD_TEXT = re.compile(r"(?:\\q?quad\s*)+(?=\\(?:text|textrm|mbox)\{)")
 
 
 def _split_justification(text: str) -> tuple[str, str]:
-    """Remove a justification written beside the math: ``\quad \text{...} ...`` (to the end of
+    r"""Remove a justification written beside the math: ``\quad \text{...} ...`` (to the end of
     the line) or a final ``- \text{...}``. It is kept as the step's note and never checked."""
     q = _QUAD_TEXT.search(text)
     if q and text[: q.start()].strip():
@@ -700,7 +700,7 @@ class Interpreter:
                 self.fail(t, "\\times between matrices is ambiguous; write the product as juxtaposition")
             meaning = self.scope.operators.get(op)
             if meaning is None:
-                self.fail(t, f"{op} has no declared meaning here (Hadamard product, correlation or convolution?); "
+                raise ReadError(self.path, *self.where(t), f"{op} has no declared meaning here (Hadamard product, correlation or convolution?); "
                           f"define it, e.g. $$y = x {op} w$$ followed by $$y_i := \\sum_j x_{{i+j}} w_j$$")
             if meaning == "hadamard":
                 return Hadamard(ea, eb)
