@@ -370,7 +370,9 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
         st.derivation = None
         claim = Claim(f"restatement of the forward definition of {first.name} ({st.heading})")
         for v in exprs:
-            claim.steps.append(_claim_step(known[1], v, ml, "restatement of the forward definition"))
+            step = _claim_step(known[1], v, ml, "restatement of the forward definition")
+            step.lhs = first  # shown as y = ..., compared with the known definition
+            claim.steps.append(step)
         doc.claims.append(claim)
         st.claim = None
         return
@@ -536,7 +538,7 @@ def _show(v) -> str:
 
 
 def _claim_verdict(s: Step) -> Verdict:
-    a, b = s.lhs, s.rhs
+    a, b = getattr(s, "value_left", s.lhs), s.rhs
     try:
         if a.shape == b.shape and (a.has_delta() or b.has_delta()):
             v = verify_equal(a, b)
