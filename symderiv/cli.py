@@ -44,11 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--format", default="text", choices=["text", "json"])
 
     r = sub.add_parser("report", help="render the catalog (--all) or a checked Markdown document (FILE)")
-    r.add_argument("file", nargs="?", help="a Markdown document to check and re-render")
+    r.add_argument("files", nargs="*", metavar="FILE", help="Markdown documents to check and re-render")
     r.add_argument("--all", action="store_true", help="report every layer of the catalog")
     r.add_argument("--format", default=None, help="md or tex for a FILE; comma-separated md, tex, json for --all")
-    r.add_argument("--out", default="reports", help="output directory for --all (default: reports)")
-    r.add_argument("-o", "--output", help="output file for a FILE (default: standard output)")
+    r.add_argument("--out", default=None, help="output directory (--all: default reports; FILEs: one .md and .tex "
+                   "per file, a combined course.tex and, where pdflatex exists, course.pdf)")
+    r.add_argument("-o", "--output", help="output file for a single FILE (default: standard output)")
     return p
 
 
@@ -82,6 +83,21 @@ def cmd_derive(args) -> int:
     text = d.explain() + "\n" if args.format == "text" else render([d], args.format)
     _write(text, args.output)
     return _exit_code([d])
+
+
+def _compile_pdf(tex_path: str) -> None:
+    """pdflatex where it exists; a missing pdflatex only skips the PDF."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        print(f"pdflatex not found: wrote {tex_path} without a PDF", file=sys.stderr)
+        return
+    folder, name = os.path.split(os.path.abspath(tex_path))
+    r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", name], cwd=folder,
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise SymderivError(f"pdflatex failed on {tex_path}; see {os.path.join(folder, name[:-4] + '.log')}")
 
 
 def report_names(d: Derivation) -> str:
@@ -144,21 +160,32 @@ def render_check(doc) -> str:
 
 
 def cmd_report(args) -> int:
-    if args.file and args.all:
-        raise _Usage("symderiv report: give either --all or a FILE, not both")
-    if args.file:
+    if args.files and args.all:
+        raise _Usage("symderiv report: give either --all or FILEs, not both")
+    if args.files:
         from .documents import check_file
-        from .render import render_document
+        from .render import render_document, render_documents
 
-        fmt = args.format or "md"
-        if fmt not in ("md", "tex"):
-            raise _Usage(f"symderiv report: unknown format {fmt}; choose md or tex")
-        doc = check_file(args.file)
-        _write(render_document(doc, fmt), args.output)
-        return 0 if doc.status == "verified" else 1
+        docs = [check_file(f) for f in args.files]
+        ok = all(d.status == "verified" for d in docs)
+        if args.out is None:
+            if len(docs) > 1 or args.format not in (None, "md", "tex"):
+                raise _Usage("symderiv report: several FILEs need --out DIR; one FILE takes --format md|tex")
+            _write(render_document(docs[0], args.format or "md"), args.output)
+            return 0 if ok else 1
+        for d in docs:
+            stem = os.path.splitext(os.path.basename(d.path))[0]
+            for fmt in ("md", "tex"):
+                _write(render_document(d, fmt), os.path.join(args.out, f"{stem}.{fmt}"))
+        _write(render_documents(docs, "tex"), os.path.join(args.out, "course.tex"))
+        _compile_pdf(os.path.join(args.out, "course.tex"))
+        for d in docs:
+            print(f"{d.status:10s} {d.path}")
+        return 0 if ok else 1
     if not args.all:
-        raise _Usage("symderiv report: give --all (the catalog) or a FILE")
+        raise _Usage("symderiv report: give --all (the catalog) or FILEs")
     args.format = args.format or "md,tex"
+    args.out = args.out or "reports"
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     bad = [f for f in formats if f not in ("md", "tex", "json")]
     if bad or not formats:

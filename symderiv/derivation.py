@@ -337,9 +337,17 @@ class Derivation:
         return f"<Derivation {self.title!r}: {self.status}, {len(self.steps)} steps>"
 
     def _repr_mimebundle_(self, include=None, exclude=None):
+        """Jupyter display: Markdown (rendered math, verdict marks), LaTeX, plain text."""
         from .render import render
 
-        return {"text/plain": self.explain(), "text/markdown": render([self], "md")}
+        if not self.checked:
+            self.check()
+        marks = {"verified": r"\checkmark", "failed": r"\times", "undecided": "?"}
+        rows = " \\\\\n".join(
+            f"& {s.latex(notation=self.notation)} && \\text{{{(s.rule or 'step').replace('_', ' ')}}}\\ {marks[s.status]}"
+            for s in self.steps)
+        tex = "\\begin{aligned}\n" + rows + "\n\\end{aligned}"
+        return {"text/plain": self.explain(), "text/markdown": render([self], "md"), "text/latex": "$$" + tex + "$$"}
 
 
 def _auto_description(s: Sym) -> str:

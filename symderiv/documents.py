@@ -86,20 +86,27 @@ class CheckedDocument:
 
 
 # ---------------------------------------------------------------------------------------
-def check_file(path: str) -> CheckedDocument:
+def check_file(path: str, check: bool = True) -> CheckedDocument:
     try:
         with open(path, "rb") as fh:
             data = fh.read(2_000_001)
     except OSError as exc:
         raise ReadError(path, 1, 1, f"cannot read the file: {exc.strerror}") from None
-    return check_text(decode(data, path), path)
+    return check_text(decode(data, path), path, check)
 
 
-def check_text(text: str, path: str = "<input>") -> CheckedDocument:
+def check_text(text: str, path: str = "<input>", check: bool = True) -> CheckedDocument:
+    """Read a document and (unless ``check=False``) check every derivation and statement."""
     blocks = scan_markdown(text, path)
     doc = CheckedDocument(path, blocks)
     scopes = _pass1(blocks, path, doc)
     _pass2(blocks, scopes, path, doc)
+    if check:
+        check_document(doc)
+    return doc
+
+
+def check_document(doc: CheckedDocument) -> CheckedDocument:
     for d in doc.derivations:
         d.check()
         _label_rules(d)
@@ -108,6 +115,7 @@ def check_text(text: str, path: str = "<input>") -> CheckedDocument:
             if s.verdict is None:
                 s.verdict = _claim_verdict(s)
         _claim_typos(c)
+    return doc
     return doc
 
 
@@ -302,7 +310,15 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                                    and len(pl.items) == 2):
                 continue  # declarations, aliases and operator definitions were handled in pass 1
             if ml.line in doc.annotations.get("operator_lines", ()):
-                continue  # "y = x \odot w" introducing an operator definition, not a layer
+                # "y = x \odot w" introducing an operator definition: it is the forward definition only
+                # when the section has none yet (never a restatement to check)
+                try:
+                    vals = _values(pl, interp)
+                except LineError:
+                    continue
+                if isinstance(vals[0], Sym) and _forward_of(scope, vals[0].name) is None and isinstance(vals[-1], Expr):
+                    _set_forward(scope, vals[0], vals[-1])
+                continue
             if pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "word":
                 pl = ParsedLine(pl.lead, pl.items[1:], pl.rels[1:], pl.cols[1:], pl.ml)  # dx := dL/dx = G
             try:

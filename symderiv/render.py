@@ -180,8 +180,7 @@ def _tex_prose(text: str) -> str:
     return "".join(out)
 
 
-def render_document(doc, fmt: str) -> str:
-    """Re-render a checked Markdown document: prose, then every math line with its verdicts."""
+def _document_context(doc) -> dict:
     by_line: dict[int, list] = {}
     for step, owner in doc.all_steps():
         by_line.setdefault(step.line, []).append(step)
@@ -217,8 +216,18 @@ def render_document(doc, fmt: str) -> str:
         counts[s.status] += 1
     jac = [{"title": d.title, "status": d.jacobian.status if d.jacobian else "undecided",
             "gradient": d.to_dict()["gradient"]} for d in doc.derivations]
+    return {"path": doc.path, "status": doc.status, "items": items, "counts": counts, "jacobians": jac,
+            "definitions": doc.definitions}
+
+
+def render_documents(docs, fmt: str) -> str:
+    """Re-render checked Markdown documents (one, or a whole course in one LaTeX file): the prose,
+    then every math line with its verdicts."""
     env = _env(fmt)
     env.filters["prose"] = _md_prose if fmt == "md" else _tex_prose
     template = env.get_template("document.md.j2" if fmt == "md" else "document.tex.j2")
-    return template.render(path=doc.path, status=doc.status, items=items, counts=counts, jacobians=jac,
-                           definitions=doc.definitions)
+    return template.render(docs=[_document_context(d) for d in docs])
+
+
+def render_document(doc, fmt: str) -> str:
+    return render_documents([doc], fmt)

@@ -1,0 +1,118 @@
+"""The pytest plugin, tested with pytest's own pytester."""
+import importlib.metadata
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def plugin_args():
+    """Load the plugin explicitly only when it is not installed through its entry point."""
+    eps = importlib.metadata.entry_points(group="pytest11")
+    return [] if any(ep.value == "symderiv.pytest_plugin" for ep in eps) else ["-p", "symderiv.pytest_plugin"]
+
+
+GOOD = r"""
+# Linear
+
+Let $x \in \mathbf{R}^n$, $w \in \mathbf{R}^{m \times n}$, $y \in \mathbf{R}^m$, $L \in \mathbf{R}$.
+
+$$y = wx$$
+
+## Input gradient
+
+$$\Delta y = w(x + \Delta x) - wx = w\Delta x$$
+$$\Delta L = \langle \frac{dL}{dy}, \Delta y \rangle = \langle \frac{dL}{dy}, w \Delta x \rangle$$
+$$= \langle w^T \frac{dL}{dy}, \Delta x \rangle$$
+$$\Rightarrow \frac{dL}{dx} = w^T \frac{dL}{dy}$$
+"""
+
+BAD = r"""
+# Quadratic
+
+Let $x \in \mathbf{R}^n$, $A \in \mathbf{R}^{n \times n}$, $q \in \mathbf{R}$.
+
+$$q = x^T A x$$
+
+## Gradient
+
+$$\Delta q = (x + \Delta x)^T A (x + \Delta x) - x^T A x$$
+$$= 2 x^T A \Delta x$$
+$$= \langle 2 A^T x, \Delta x \rangle$$
+$$\Rightarrow \frac{dq}{dx} = 2 A^T x$$
+"""
+
+
+def test_documents_become_test_items(pytester):
+    pytester.makeini("[pytest]\nsymderiv_documents = docs/*.md\n")
+    pytester.mkdir("docs")
+    (pytester.path / "docs" / "good.md").write_text(GOOD, encoding="utf-8")
+    (pytester.path / "docs" / "bad.md").write_text(BAD, encoding="utf-8")
+    result = pytester.runpytest("-v", *plugin_args())
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*good.md::Input gradient*PASSED*"])
+    result.stdout.fnmatch_lines(["*bad.md::Gradient*FAILED*"])
+    out = result.stdout.str()
+    assert "bad.md: symderiv: derivation 'Gradient: dq/dx' breaks at line 11" in out
+    assert "first-order terms differ" in out and "smallest counterexample" in out and "sizes: n = 2" in out
+
+
+def test_read_error_is_one_failing_item(pytester):
+    pytester.makeini("[pytest]\nsymderiv_documents = *.md\n")
+    (pytester.path / "broken.md").write_text("$$x = (x$$\n", encoding="utf-8")
+    result = pytester.runpytest(*plugin_args())
+    result.assert_outcomes(failed=1)
+    assert "could not read the document" in result.stdout.str() and "broken.md:1:" in result.stdout.str()
+
+
+def test_assertrepr_compare_explains_structural_equality(pytester):
+    pytester.makepyfile(test_eq="""
+        import sympy
+        from symderiv import matrix
+
+        def test_trace():
+            n = sympy.Symbol("n")
+            A, B = matrix("A", n, n), matrix("B", n, n)
+            assert sympy.Trace(A * B) == sympy.Trace(B * A)
+    """)
+    result = pytester.runpytest(*plugin_args())
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "SymPy's == compares expression trees" in out and "EQUAL for all sizes" in out
+
+
+def test_parallel_with_xdist(pytester):
+    pytest.importorskip("xdist", reason="pytest-xdist is not installed")
+    pytester.makeini("[pytest]\nsymderiv_documents = docs/*.md\n")
+    pytester.mkdir("docs")
+    for i in range(3):
+        (pytester.path / "docs" / f"good{i}.md").write_text(GOOD, encoding="utf-8")
+    (pytester.path / "docs" / "bad.md").write_text(BAD, encoding="utf-8")
+    result = pytester.runpytest("-n", "2", *plugin_args())
+    result.assert_outcomes(passed=3, failed=1)
+
+
+def test_course_example_checks(tmp_path):
+    """CI runs the example course's checks, as its README section does."""
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "examples" / "course", course)
+    env_path = {"PYTHONPATH": str(ROOT)}
+    import os
+
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", *plugin_args()], cwd=course, capture_output=True,
+                       text=True, timeout=600, env={**os.environ, **env_path})
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert "7 passed" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "symderiv", "report", *sorted(str(p) for p in (course / "derivations").glob("*.md")),
+                        "--out", str(course / "build")], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, **env_path})
+    assert r.returncode == 0, r.stderr
+    built = {p.name for p in (course / "build").iterdir()}
+    assert {"linear.md", "linear.tex", "quadratic.md", "course.tex"} <= built
+    if shutil.which("pdflatex"):
+        assert "course.pdf" in built
