@@ -289,28 +289,25 @@ def mode_recognition(window: Expr) -> Expr:
     return window
 
 
-@rule("corr-conv-property", "inner product with correlation/convolution", r"\langle A, B \odot C \rangle = \langle B, A \otimes C \rangle,\ \ldots")
-def corr_conv_property(e: Expr) -> Expr:
-    """One of the properties 1), 3), 4) of the notes (label for a step written by hand)."""
-    return e
+def label(name: str, title: str, formula: str, doc: str) -> None:
+    """Register a name for steps that symderiv labels but does not rewrite with (hand-written steps,
+    identity claims). Like every step, their verdicts come from the verifier."""
+
+    def unchanged(e: Expr) -> Expr:
+        return e
+
+    unchanged.__doc__ = doc
+    RULES[name] = Rule(name, title, formula, unchanged)
 
 
-@rule("equality", "equality", r"=")
-def equality(e: Expr) -> Expr:
-    """A step whose rule symderiv does not name; its verdict still comes from the verifier."""
-    return e
-
-
-@rule("claim", "identity claim", r"=")
-def claim(e: Expr) -> Expr:
-    """An equation stated on its own, checked as an identity for all sizes."""
-    return e
-
-
-@rule("index-notation", "index notation", r"\langle a, b \rangle = \textstyle\sum_i a_i b_i,\ (a \odot b)_i = \sum_j a_{i+j} b_j")
-def index_notation(e: Expr) -> Expr:
-    """A step written with explicit sums over indices, translated into z-transform classes."""
-    return e
+label("corr-conv-property", "inner product with correlation/convolution",
+      r"\langle A, B \odot C \rangle = \langle B, A \otimes C \rangle,\ \ldots",
+      "One of the properties 1), 3), 4) of the notes, in a step written by hand.")
+label("equality", "equality", r"=", "A step whose rule symderiv does not name.")
+label("claim", "identity claim", r"=", "An equation stated on its own, checked as an identity for all sizes.")
+label("index-notation", "index notation",
+      r"\langle a, b \rangle = \textstyle\sum_i a_i b_i,\ (a \odot b)_i = \sum_j a_{i+j} b_j",
+      "A step written with explicit sums over indices, translated into z-transform classes.")
 
 
 def display_sum(terms: list[tuple[Fraction, Expr]], shape) -> Expr:
