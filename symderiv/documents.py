@@ -400,10 +400,10 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             out, f = known
             deltas = sorted({s.name for v in vals[1:] if isinstance(v, Expr) for s in v.symbols()
                              if s.kind == "delta" and s.name != first.name})
-            if d is not None and d.output.name == base and d.is_loss and any(s.kind == "perturbation" for s in d.steps if False):
-                pass
-            if d is not None and d.output.name == base and d.steps and (d.is_loss or d.steps[-1].lhs is not None):
-                # a restatement inside a running chain: Δy = ... again
+            same_variable = deltas in ([], [d.delta_wrt.name]) if d is not None else False
+            read_off = d is not None and any(s.kind == "readoff" for s in d.steps)
+            if d is not None and d.output.name == base and d.is_loss and same_variable and not read_off:
+                # a loss layer restating its chain: Δy = ... again
                 for v in vals[1:]:
                     d.eq(v, lhs=first, line=ml.line, note=note)
                 return

@@ -307,3 +307,20 @@ def test_document_report_compiles(tmp_path):
     c = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", out.name], cwd=tmp_path,
                        capture_output=True, text=True, timeout=180)
     assert c.returncode == 0, c.stdout[-3000:]
+
+
+def test_two_derivations_in_one_section():
+    doc = check_text(r"""
+# Linear
+Let $x \in \mathbf{R}^n$, $w \in \mathbf{R}^{m \times n}$, $y \in \mathbf{R}^m$, $L \in \mathbf{R}$.
+
+$$y = wx$$
+$$\Delta y = w(x + \Delta x) - wx = w\Delta x$$
+$$\Delta L = \langle \frac{dL}{dy}, \Delta y \rangle = \langle w^T \frac{dL}{dy}, \Delta x \rangle$$
+$$\Rightarrow \frac{dL}{dx} = w^T \frac{dL}{dy}$$
+$$\Delta y = (w + \Delta w)x - wx = \Delta w x$$
+$$\Delta L = \langle \frac{dL}{dy}, \Delta y \rangle = \langle \frac{dL}{dy} x^T, \Delta w \rangle$$
+$$\Rightarrow \frac{dL}{dw} = \frac{dL}{dy} x^T$$
+""", "two.md")
+    assert [d.wrt.name for d in doc.derivations] == ["x", "w"]
+    assert all(d.status == "verified" for d in doc.derivations)
