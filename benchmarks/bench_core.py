@@ -131,6 +131,17 @@ def main() -> None:
                 b = median_time(lambda: explicit_sequence_diff(d), args.repeat)
                 print(f"{layer.name + ' ' + mode + ' d/d' + wrt:28s} {ms(t)} {ms(b):>14s} {t / b:8.1f}  {d.status}")
 
+    print("\n(a'') checking Markdown documents (parse + every step + Jacobian checks)")
+    from symderiv.documents import check_file
+
+    root = os.path.join(os.path.dirname(__file__), "..", "examples")
+    for rel in ["seed-notes.md", "course/derivations/linear.md", "course/derivations/quadratic.md"]:
+        path = os.path.join(root, rel)
+        doc = check_file(path)
+        steps = len(doc.all_steps())
+        t = median_time(lambda: check_file(path), args.repeat)
+        print(f"{rel:36s} {ms(t)}  {steps} steps, {t / max(steps, 1) * 1000:.1f} ms/step, {doc.status}")
+
     print("\n(b) trace cycling, verify_equal (proof for all n) vs naive explicit expansion at n = 3")
     print(f"{'k':>3s} {'true: proved':>14s} {'false: refuted':>15s} {'naive n=3':>12s} {'ratio naive/ours':>17s}")
     rows = []

@@ -26,7 +26,7 @@ unless a concrete counterexample is found.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import combinations
 
@@ -52,6 +52,12 @@ class Domain:
     constraints: list[sympy.Expr]  # each ≥ 0 on the domain
     subs: dict
     label: str
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def constraint_coeffs(self):
+        if "cons" not in self._memo:
+            self._memo["cons"] = [_coeffs(c, list(self.params)) for c in self.constraints]
+        return self._memo["cons"]
 
     def apply(self, e):
         return sympy.expand(sympy.sympify(e).subs(self.subs)) if self.subs else sympy.expand(sympy.sympify(e))
@@ -145,15 +151,30 @@ def _label(params, constraints) -> str:
 
 
 def _coeffs(e, params):
-    e = sympy.expand(e)
-    poly = sympy.Poly(e, *params) if params else None
-    if poly is not None and poly.total_degree() > 1:
-        raise NotInFragment(f"{e} is not linear in the lengths")
-    return [Fraction(str(e.coeff(p))) if e.coeff(p) != 0 else Fraction(0) for p in params], Fraction(str(e.subs({p: 0 for p in params})))
+    """(coefficients of the params, constant) of a linear form, exactly."""
+    d = sympy.expand(e).as_coefficients_dict()
+    out = [Fraction(0)] * len(params)
+    const = Fraction(0)
+    for term, c in d.items():
+        c = Fraction(int(sympy.Rational(c).p), int(sympy.Rational(c).q))
+        if term == 1:
+            const += c
+        elif term in params:
+            out[params.index(term)] += c
+        else:
+            raise NotInFragment(f"{e} is not linear in the lengths")
+    return out, const
 
 
 def nonneg_on(form, dom: Domain) -> bool:
     """Is the linear form ≥ 0 at every real point of the domain (hence every integer point)?"""
+    key = sympy.srepr(form)
+    if key not in dom._memo:
+        dom._memo[key] = _nonneg_on(form, dom)
+    return dom._memo[key]
+
+
+def _nonneg_on(form, dom: Domain) -> bool:
     form = dom.apply(form)
     if form.has(sympy.floor):
         raise NotInFragment("a floor remains after the parity split")
@@ -163,7 +184,7 @@ def nonneg_on(form, dom: Domain) -> bool:
     if len(ps) > 2:
         raise NotInFragment("more than two independent lengths")
     a, b = _coeffs(form, ps)
-    cons = [_coeffs(c, ps) for c in dom.constraints]
+    cons = dom.constraint_coeffs()
     if len(ps) == 1:
         lo, hi = None, None
         for (c,), d in cons:
