@@ -122,6 +122,17 @@ class Derivation:
         self.jacobian: Verdict | None = None
         self.checked = False
 
+    def use_upstream_gradient(self, loss: str = "L") -> None:
+        """Treat the (scalar) output as an intermediate value of a loss ``loss``: ΔL = ⟨dL/dy, Δy⟩
+        is then the definition of the gradient, as for a vector-valued layer."""
+        self.is_loss = False
+        self.loss = loss
+        self.grad = grad_of(self.output, loss)
+        self.delta_loss = Sym("Δ" + loss, 1, 1, kind="delta")
+        for s in self.steps:
+            if s.kind == "define" and isinstance(s.lhs, Sym) and s.lhs.name == self.delta_out.name:
+                s.lhs = self.delta_out
+
     # -- writing -----------------------------------------------------------------------
     def define(self, lhs, rhs, rule: str | None = None, note: str = "", line: int | None = None) -> "Derivation":
         self.steps.append(Step(as_expr(rhs), as_expr(lhs), "define", rule, note, line))

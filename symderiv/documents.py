@@ -198,7 +198,7 @@ def _declare(interp: Interpreter, pl: ParsedLine, scope: Scope, path: str) -> No
             if i > 0 and rels[0] == ":=":
                 continue  # the alias below carries the shape of the derivative
             try:
-                scope.symbols[name] = Sym(_clean(name), *dims)
+                scope.symbols[name] = Sym(name, *dims)
             except SymderivError as exc:
                 raise ReadError(path, *interp.where(items[i + 1]), f"bad declaration of {name}: {exc}") from None
     if rels and rels[0] == ":=":
@@ -210,10 +210,6 @@ def _declare(interp: Interpreter, pl: ParsedLine, scope: Scope, path: str) -> No
         except LineError:
             return  # an alias whose right side needs symbols not declared yet stays undefined
         scope.aliases[name] = value
-
-
-def _clean(name: str) -> str:
-    return name
 
 
 def _forward_operator(pl: ParsedLine) -> str | None:
@@ -364,9 +360,6 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
     d = st.derivation
     note = ml.note
 
-    def step_line():
-        return ml.line
-
     # restated or new forward definition: y = f
     if pl.lead is None and isinstance(first, Sym) and first.kind == "plain" and pl.rels and pl.rels[0] == "=" \
             and not any(isinstance(v, Expr) and v.has_delta() for v in vals[1:]):
@@ -414,7 +407,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             if not isinstance(wrt, Sym) or wrt.name not in {s.name for s in f.symbols()}:
                 raise LineError(ml.line, ml.col, f"{deltas[0]} perturbs {deltas[0][1:]}, which does not occur in "
                                 f"the forward definition {plain(out)} = {plain(f)}")
-            is_loss = out.is_scalar and not _uses_gradient_of(scope, out)
+            is_loss = out.is_scalar  # until a ΔL line for another loss says otherwise
             d = Derivation(f"{st.heading}: d{'L' if not is_loss else out.name}/d{wrt.name}", out, f, wrt, is_loss=is_loss,
                            name=st.heading)
             d.mode = None
@@ -425,6 +418,9 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             st.derivation, st.claim = d, None
             return
         loss = scope.lookup(base)
+        if (d is not None and d.is_loss and isinstance(loss, Sym) and loss.is_scalar and loss.name != d.output.name
+                and not any(s.kind == "readoff" for s in d.steps)):
+            d.use_upstream_gradient(loss.name)  # a scalar layer output inside a larger loss L
         if d is not None and not d.is_loss and isinstance(loss, Sym) and loss.is_scalar:
             has_diff = any(s.kind == "define" and s.lhs is not None and getattr(s.lhs, "name", "") == first.name
                            for s in d.steps)
@@ -512,10 +508,6 @@ def _why_not_expr(v) -> str:
     if isinstance(v, Fraction):
         return f"the number {v} cannot be compared with a matrix expression here"
     return "expected a matrix expression"
-
-
-def _uses_gradient_of(scope: Scope, out: Sym) -> bool:
-    return False
 
 
 def _claim_step(a, b, ml: MathLine, note: str) -> Step:

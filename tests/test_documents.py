@@ -324,3 +324,19 @@ $$\Rightarrow \frac{dL}{dw} = \frac{dL}{dy} x^T$$
 """, "two.md")
     assert [d.wrt.name for d in doc.derivations] == ["x", "w"]
     assert all(d.status == "verified" for d in doc.derivations)
+
+
+def test_scalar_output_with_upstream_gradient():
+    doc = check_text(r"""
+# Score
+Let $x \in \mathbf{R}^n$, $a \in \mathbf{R}^n$, $s \in \mathbf{R}$ and $L \in \mathbf{R}$.
+
+$$s = a^T x$$
+$$\Delta s = a^T (x + \Delta x) - a^T x = a^T \Delta x$$
+$$\Delta L = \langle \frac{dL}{ds}, \Delta s \rangle = \frac{dL}{ds} a^T \Delta x$$
+$$= \langle \frac{dL}{ds} a, \Delta x \rangle$$
+$$\Rightarrow \frac{dL}{dx} = \frac{dL}{ds} a$$
+""", "score.md")
+    (d,) = doc.derivations
+    assert d.status == "verified", d.explain()
+    assert d.loss == "L" and d.jacobian.status == "verified"
