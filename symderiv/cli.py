@@ -133,6 +133,8 @@ def cmd_check(args) -> int:
 
 
 def render_check(doc) -> str:
+    from .printing import _greek_text
+
     """One line per checked step: file:line: ✓ rule / ✗ reason, then a summary."""
     marks = {"verified": "✓", "failed": "✗", "undecided": "?"}
     lines = []
@@ -152,7 +154,7 @@ def render_check(doc) -> str:
     for d in doc.derivations:
         j = d.jacobian
         if j is not None:
-            lines.append(f"{doc.path}: {marks[j.status]} Jacobian cross-check of {d.title}: d{d.loss}/d{d.wrt.name} = "
+            lines.append(f"{doc.path}: {marks[j.status]} Jacobian cross-check of {d.title}: d{_greek_text(d.loss)}/d{d.wrt.name} = "
                          f"{d.to_dict()['gradient_text']} ({j.status})")
     lines.append(f"{doc.path}: {counts['verified']} verified, {counts['failed']} failed, {counts['undecided']} undecided "
                  f"({len(doc.derivations)} derivations, {len(doc.claims)} other statements) — {doc.status}")

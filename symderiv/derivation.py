@@ -129,6 +129,10 @@ class Derivation:
         self.loss = loss
         self.grad = grad_of(self.output, loss)
         self.delta_loss = Sym("Δ" + loss, 1, 1, kind="delta")
+        if getattr(self, "heading", None):
+            from .printing import plain
+
+            self.title = f"{self.heading}: {plain(self.grad)[:1]}{plain(Sym(loss, 1, 1))}/d{self.wrt.name}"
         for s in self.steps:
             if s.kind == "define" and isinstance(s.lhs, Sym) and s.lhs.name == self.delta_out.name:
                 s.lhs = self.delta_out

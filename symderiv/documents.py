@@ -410,6 +410,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             is_loss = out.is_scalar  # until a ΔL line for another loss says otherwise
             d = Derivation(f"{st.heading}: d{'L' if not is_loss else out.name}/d{wrt.name}", out, f, wrt, is_loss=is_loss,
                            name=st.heading)
+            d.heading = st.heading
             d.mode = None
             d.perturb(vals[1], line=ml.line, note=note)
             for v in vals[2:]:
@@ -418,9 +419,13 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             st.derivation, st.claim = d, None
             return
         loss = scope.lookup(base)
-        if (d is not None and d.is_loss and isinstance(loss, Sym) and loss.is_scalar and loss.name != d.output.name
+        has_diff = d is not None and any(s.kind == "define" and s.lhs is not None and s.lhs.name == d.delta_loss.name
+                                         and not d.is_loss for s in d.steps)
+        if (d is not None and isinstance(loss, Sym) and loss.is_scalar and loss.name != d.output.name
+                and (d.is_loss or d.loss != loss.name) and not has_diff
                 and not any(s.kind == "readoff" for s in d.steps)):
-            d.use_upstream_gradient(loss.name)  # a scalar layer output inside a larger loss L
+            # the loss is named by this line (ΔL, Δℓ, ...); a scalar output is then an intermediate value
+            d.use_upstream_gradient(loss.name)
         if d is not None and not d.is_loss and isinstance(loss, Sym) and loss.is_scalar:
             has_diff = any(s.kind == "define" and s.lhs is not None and getattr(s.lhs, "name", "") == first.name
                            for s in d.steps)

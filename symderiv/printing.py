@@ -6,6 +6,7 @@ Parentheses are decided by precedence, so ``(AB)^T`` and ``(x - y^*)^T`` print a
 """
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import sympy
@@ -14,6 +15,11 @@ from .operators import Add, Conv, Corr, Expr, Ext, Hadamard, Inner, MatMul, Scal
 from .symbols import name_latex
 
 PREC_ADD, PREC_MUL, PREC_POSTFIX, PREC_ATOM = 10, 20, 30, 40
+
+_GREEK_TEXT = dict(zip(
+    "ell alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon phi chi "
+    "psi omega Gamma Theta Lambda Xi Pi Sigma Phi Psi Omega".split(),
+    "ℓαβγδεζηθικλμνξπρστυφχψωΓΘΛΞΠΣΦΨΩ"))
 
 
 def precedence(e: Expr) -> int:
@@ -29,6 +35,14 @@ def precedence(e: Expr) -> int:
         # Δx and dL/dy are multi-token: (Δx)^T, but the seed writes dL/dy^T; keep both readable.
         return PREC_POSTFIX if e.kind == "delta" else PREC_ATOM
     return PREC_ATOM
+
+
+def _greek_text(name: str) -> str:
+    """alpha -> α, ell -> ℓ (whole leading word only: 'alpha_1' -> 'α_1', 'beta*' -> 'β*')."""
+    m = re.match(r"[A-Za-z]+", name)
+    if m and m.group(0) in _GREEK_TEXT:
+        return _GREEK_TEXT[m.group(0)] + name[m.end():]
+    return name
 
 
 class Printer:
@@ -196,7 +210,12 @@ class PlainPrinter(Printer):
         return str(c) if c.denominator == 1 else f"({c})"
 
     def _print_Sym(self, e: Sym) -> str:
-        return e.name
+        if e.kind == "grad":
+            loss, wrt = e.name[1:].split("/d", 1)
+            return f"d{_greek_text(loss)}/d{_greek_text(wrt)}"
+        if e.kind == "delta":
+            return "Δ" + _greek_text(e.name[1:])
+        return _greek_text(e.name)
 
     def _print_Transpose(self, e: Transpose) -> str:
         return self.parenthesize(e.arg, PREC_POSTFIX, strict=True) + "^T"

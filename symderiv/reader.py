@@ -708,6 +708,18 @@ class Interpreter:
         except ShapeError as exc:
             self.fail(t, str(exc))
 
+    def v_dot(self, t):
+        """a \\cdot b: the dot product ⟨a, b⟩ between two column vectors, else a product."""
+        left, right = self.value(t.children[0]), self.value(t.children[1])
+        if not isinstance(left, (Fraction, SumOp)) and not isinstance(right, (Fraction, SumOp)):
+            try:
+                a, b = self.as_expr(left, t.children[0]), self.as_expr(right, t.children[1])
+            except LineError:
+                a = b = None
+            if a is not None and a.shape == b.shape and a.shape[1] == 1 and a.shape[0] != 1:
+                return Inner(a, b)
+        return (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
+
     def v_juxt(self, t):
         left, right = self.value(t.children[0]), self.value(t.children[1])
         items = (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])

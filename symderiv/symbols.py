@@ -31,7 +31,7 @@ DimLike = Union[int, str, sympy.Symbol, sympy.Integer]
 _NAME_RE = re.compile(r"^[A-Za-z\u0391-\u03A9\u03B1-\u03C9][A-Za-z0-9_*']*$")
 
 GREEK = (
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho "
+    "ell alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho "
     "sigma tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon "
     "Phi Psi Omega"
 ).split()

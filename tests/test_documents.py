@@ -340,3 +340,14 @@ $$\Rightarrow \frac{dL}{dx} = \frac{dL}{ds} a$$
     (d,) = doc.derivations
     assert d.status == "verified", d.explain()
     assert d.loss == "L" and d.jacobian.status == "verified"
+
+
+def test_notation_variants_of_other_authors():
+    """aligned/align*, \\partial, \\ell, ^\\top, \\operatorname{tr}, \\mathbb{R}, \\|v\\|^2, a \\cdot b as a dot product."""
+    from symderiv.documents import check_file
+
+    doc = check_file(str(ROOT / "tests" / "data" / "notation-variants.md"))
+    first, second = doc.derivations
+    assert first.status == "verified" and first.loss == "ell"
+    assert [s.status for s in second.steps] == ["verified"] * 3
+    assert second.steps[-1].rhs.__class__.__name__ == "Inner"  # (v - b) \cdot Δv read as ⟨v - b, Δv⟩
