@@ -493,11 +493,13 @@ class Interpreter:
                 self.fail(t, f"unknown symbol '{text[i:j]}': declare it in the text, e.g. ${text[i:j]} \\in \\mathbf{{R}}^n$")
         return out[0] if len(out) == 1 else out
 
+    @staticmethod
+    def _word(text: str):
+        """trace / tr / Tr name the trace; any other run of letters is resolved later."""
+        return _TraceWord() if text in ("trace", "tr", "Tr") else _Word(text)
+
     def v_word(self, t):
-        text = str(t.children[0])
-        if text in ("trace", "tr", "Tr"):
-            return _TraceWord()
-        return _Word(text)
+        return self._word(str(t.children[0]))
 
     def v_greek(self, t):
         name = str(t.children[0]).lstrip("\\")
@@ -516,10 +518,7 @@ class Interpreter:
         return _Partial()
 
     def v_roman(self, t):
-        word = str(t.children[1])
-        if word in ("tr", "trace", "Tr"):
-            return _TraceWord()
-        return _Word(word)
+        return self._word(str(t.children[1]))
 
     def v_space(self, t):
         return Space(1, 1)
