@@ -38,12 +38,16 @@ class Step:
     verdict: Verdict | None = None
 
     def latex(self, **settings) -> str:
+        if getattr(self, "text_override", None) is not None:
+            return getattr(self, "raw", None) or self.text_override  # a line shown as the author wrote it
         if self.kind == "readoff":
             return r"\Rightarrow " + latex(self.lhs, **settings) + " = " + latex(self.rhs, **settings)
         left = latex(self.lhs, **settings) + " " if self.lhs is not None else ""
         return left + "= " + latex(self.rhs, **settings)
 
     def plain(self, **settings) -> str:
+        if getattr(self, "text_override", None) is not None:
+            return self.text_override
         if self.kind == "readoff":
             return "⇒ " + plain(self.lhs, **settings) + " = " + plain(self.rhs, **settings)
         left = plain(self.lhs, **settings) + " " if self.lhs is not None else ""

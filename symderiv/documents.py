@@ -533,6 +533,7 @@ def _claim_step(a, b, ml: MathLine, note: str) -> Step:
     else:
         s.verdict = Verdict(UNDECIDED, "not checked", reason=_why_not_expr(b if isinstance(a, Expr) else a))
     s.text_override = f"{_show(a)} = {_show(b)}"
+    s.raw = ml.text.strip()
     if isinstance(a, (IndexNotation, _IndexSum)) or isinstance(b, (IndexNotation, _IndexSum)):
         s.text_override = ml.text.strip()
     s.value = b
@@ -569,7 +570,7 @@ def _line_problem(doc: CheckedDocument, st: _State, ml: MathLine, line: int, col
     s = Step(None, None, "problem", None, ml.note, line)
     s.verdict = Verdict(FAILED, "reading the line", reason=message)
     s.col = col
-    s.text_override = ml.text.strip()
+    s.text_override = s.raw = ml.text.strip()
     doc.claims.append(Claim(f"line {line} ({st.heading})", [s]))
 
 

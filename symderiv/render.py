@@ -201,7 +201,7 @@ def _document_context(doc) -> dict:
                     v = s.verdict
                     override = getattr(s, "text_override", None)
                     steps.append({
-                        "latex": None if override else s.latex(),
+                        "latex": None if override is not None else s.latex(),
                         "text": override or s.plain(),
                         "status": s.status,
                         "rule": (RULES[s.rule].title if s.rule in RULES else (s.rule or "")),

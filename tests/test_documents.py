@@ -351,3 +351,13 @@ def test_notation_variants_of_other_authors():
     assert first.status == "verified" and first.loss == "ell"
     assert [s.status for s in second.steps] == ["verified"] * 3
     assert second.steps[-1].rhs.__class__.__name__ == "Inner"  # (v - b) \cdot Δv read as ⟨v - b, Δv⟩
+
+
+def test_seed_notes_json(tmp_path):
+    r = run("check", str(SEED), "--format", "json")
+    assert r.returncode == 1, r.stderr
+    (f,) = json.loads(r.stdout)["files"]
+    assert f["status"] == "failed" and len(f["derivations"]) == 4
+    problem = next(c for c in f["claims"] if c["steps"][0]["status"] == "failed")
+    step = problem["steps"][0]
+    assert step["line"] and step["latex"] and step["reason"]
