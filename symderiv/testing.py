@@ -100,6 +100,9 @@ def assert_derivation(d: Derivation, allow_undecided: bool = False) -> Derivatio
     __tracebackhide__ = True
     if not d.checked:
         d.check()
+        from .documents import _label_rules
+
+        _label_rules(d)
     for i, s in enumerate(d.steps, 1):
         if s.status != VERIFIED and not (allow_undecided and s.status == UNDECIDED):
             where = f"line {s.line}" if s.line else f"step {i}"
