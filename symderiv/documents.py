@@ -59,7 +59,7 @@ class CheckedDocument:
     derivations: list[Derivation] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
     definitions: list[dict] = field(default_factory=list)
-    annotations: dict = field(default_factory=dict)  # (line, col) -> list of (kind, object, index)
+    operator_lines: set = field(default_factory=set)  # lines "y = x ⊙ w" that introduce an operator definition
 
     @property
     def status(self) -> str:
@@ -166,7 +166,7 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                     meaning = _operator_from_definition(pl, interp)
                     if meaning:
                         op_tok, op_line = prev_forward_op["last"]
-                        doc.annotations.setdefault("operator_lines", set()).add(op_line)
+                        doc.operator_lines.add(op_line)
                         _set_operator(root, op_tok, meaning, path, ml.line, ml.col, doc,
                                       f"defined by the index formula at line {ml.line}")
     return scopes
@@ -306,7 +306,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
             if "∈" in pl.rels or (pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) in ("subscript", "word")
                                    and len(pl.items) == 2):
                 continue  # declarations, aliases and operator definitions were handled in pass 1
-            if ml.line in doc.annotations.get("operator_lines", ()):
+            if ml.line in doc.operator_lines:
                 # "y = x \odot w" introducing an operator definition: it is the forward definition only
                 # when the section has none yet (never a restatement to check)
                 try:
