@@ -147,6 +147,22 @@ class Expr:
         return "$" + self.latex() + "$"
 
 
+class _Unary(Expr):
+    """A node with one argument and no parameters (transpose, trace, zero-extension)."""
+
+    __slots__ = ("arg",)
+
+    @property
+    def children(self):
+        return (self.arg,)
+
+    def with_children(self, arg):
+        return type(self)(arg)
+
+    def key(self):
+        return (type(self).__name__, self.arg.key())
+
+
 class Sym(Expr):
     """A matrix symbol. ``kind`` is ``plain``, ``delta`` (Δx) or ``grad`` (dL/dy)."""
 
@@ -249,26 +265,17 @@ class MatMul(Expr):
         return ("MatMul",) + tuple(a.key() for a in self.args)
 
 
-class Transpose(Expr):
-    __slots__ = ("arg",)
+class Transpose(_Unary):
+    __slots__ = ()
 
     def __init__(self, arg: Expr):
         self.arg = arg
         self.shape = (arg.shape[1], arg.shape[0])
 
-    @property
-    def children(self):
-        return (self.arg,)
-
-    def with_children(self, arg):
-        return Transpose(arg)
-
-    def key(self):
-        return ("Transpose", self.arg.key())
 
 
-class Trace(Expr):
-    __slots__ = ("arg",)
+class Trace(_Unary):
+    __slots__ = ()
 
     def __init__(self, arg: Expr):
         if arg.shape[0] != arg.shape[1]:
@@ -278,15 +285,6 @@ class Trace(Expr):
         self.arg = arg
         self.shape = (sympy.Integer(1), sympy.Integer(1))
 
-    @property
-    def children(self):
-        return (self.arg,)
-
-    def with_children(self, arg):
-        return Trace(arg)
-
-    def key(self):
-        return ("Trace", self.arg.key())
 
 
 class Inner(Expr):
@@ -422,10 +420,10 @@ class Conv(_SeqOp):
     title = "convolution"
 
 
-class Ext(Expr):
+class Ext(_Unary):
     """Zero-extension E v of a finite vector v ∈ R^n to a sequence on ℤ (v_i for 0 ≤ i < n, else 0)."""
 
-    __slots__ = ("arg",)
+    __slots__ = ()
 
     def __init__(self, arg: Expr):
         n = _vector_length(arg, "zero-extension")
@@ -434,15 +432,6 @@ class Ext(Expr):
         self.arg = arg
         self.shape = (INF, sympy.Integer(1))
 
-    @property
-    def children(self):
-        return (self.arg,)
-
-    def with_children(self, arg):
-        return Ext(arg)
-
-    def key(self):
-        return ("Ext", self.arg.key())
 
 
 class Shift(Expr):
