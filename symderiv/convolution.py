@@ -468,24 +468,12 @@ def find_seq_counterexample(lhs: Expr, rhs: Expr, domains: list[Domain], deadlin
 
 
 def _shrink(lhs, rhs, env, params, deadline):
-    def simpler(a, b):
-        return (abs(a), a < 0) < (abs(b), b < 0)
+    from .evaluate import shrink_cells
 
     env = {k: dict(v) for k, v in env.items()}
-    changed = True
-    while changed:
-        changed = False
-        for v in env.values():
-            for i, old in list(v.items()):
-                for cand in (0, 1, -1):
-                    if not simpler(cand, old):
-                        continue
-                    v[i] = cand
-                    deadline.check()
-                    if _clean(seq_evaluate(lhs, env, params)) != _clean(seq_evaluate(rhs, env, params)):
-                        changed = True
-                        break
-                    v[i] = old
+    cells = [(v, i) for v in env.values() for i in list(v)]
+    shrink_cells(cells, lambda: _clean(seq_evaluate(lhs, env, params)) != _clean(seq_evaluate(rhs, env, params)),
+                 deadline)
     return env
 
 

@@ -265,28 +265,35 @@ def find_counterexample(
     return None
 
 
-def _shrink(lhs, rhs, env, sizes, deadline) -> dict[str, Matrix]:
-    """Greedily replace entries by simpler values (0, then 1, then -1) while the sides still differ."""
+def shrink_cells(cells, differs: Callable[[], bool], deadline: Deadline) -> None:
+    """Shrink a counterexample in place, as hypothesis does: replace each entry by a simpler value
+    (0, then 1, then -1) while ``differs()`` still holds. ``cells`` are (container, key) pairs, so
+    matrix rows and sequence dicts shrink alike."""
 
-    def simpler(a: int, b: int) -> bool:
+    def simpler(a, b) -> bool:
         return (abs(a), a < 0) < (abs(b), b < 0)
 
-    env = {k: [row[:] for row in v] for k, v in env.items()}
     changed = True
     while changed:
         changed = False
-        for m in env.values():
-            for row in m:
-                for j, old in enumerate(row):
-                    for cand in (0, 1, -1):
-                        if not simpler(cand, old):
-                            continue
-                        row[j] = cand
-                        deadline.check()
-                        if evaluate(lhs, env, sizes, INT, deadline) != evaluate(rhs, env, sizes, INT, deadline):
-                            changed = True
-                            break
-                        row[j] = old
+        for box, key in cells:
+            old = box[key]
+            for cand in (0, 1, -1):
+                if not simpler(cand, old):
+                    continue
+                box[key] = cand
+                deadline.check()
+                if differs():
+                    changed = True
+                    break
+                box[key] = old
+
+
+def _shrink(lhs, rhs, env, sizes, deadline) -> dict[str, Matrix]:
+    env = {k: [row[:] for row in v] for k, v in env.items()}
+    cells = [(row, j) for m in env.values() for row in m for j in range(len(row))]
+    shrink_cells(cells, lambda: evaluate(lhs, env, sizes, INT, deadline) != evaluate(rhs, env, sizes, INT, deadline),
+                 deadline)
     return env
 
 
