@@ -32,10 +32,9 @@ from itertools import combinations
 
 import sympy
 
-from .errors import BudgetExceeded
 from .evaluate import Counterexample, Deadline
 from .operators import (
-    INF, Add, Conv, Corr, Expr, Ext, Inner, Scale, Shift, Sym, Window, Zero, _SeqOp, mode_window,
+    INF, Add, Conv, Corr, Expr, Ext, Inner, Scale, Shift, Sym, Window, Zero, _SeqOp,
 )
 
 

@@ -16,7 +16,7 @@ forward definition (``jacobian.py``), independently of the steps.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ShapeError, SymderivError
@@ -77,6 +77,18 @@ class Step:
             "dropped_terms": [t.latex() for t in v.dropped] if v else [],
             "bound": dict(v.bound) if v else {},
         }
+
+
+def compare(a: Expr, b: Expr, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+    """One line against the previous one: exact equality, else — when perturbations Δ occur —
+    equality to first order (the differential method drops terms of order ≥ 2)."""
+    v = verify_equal(a, b, budget)
+    if v.status != VERIFIED and (a.has_delta() or b.has_delta()) and a.shape == b.shape:
+        w = verify_first_order(a, b, budget)
+        if w.status == VERIFIED or v.status == UNDECIDED:
+            return w
+        return w if w.reason else v
+    return v
 
 
 class Derivation:
@@ -247,13 +259,7 @@ class Derivation:
 
     @staticmethod
     def _compare(a: Expr, b: Expr, budget: Budget) -> Verdict:
-        v = verify_equal(a, b, budget)
-        if v.status != VERIFIED and (a.has_delta() or b.has_delta()) and a.shape == b.shape:
-            w = verify_first_order(a, b, budget)
-            if w.status == VERIFIED or v.status == UNDECIDED:
-                return w
-            return w if w.reason else v
-        return v
+        return compare(a, b, budget)
 
     # -- results -----------------------------------------------------------------------
     @property

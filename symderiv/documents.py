@@ -23,17 +23,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
 
-from .derivation import Derivation, Step
-from .errors import ShapeError, SymderivError
-from .operators import Expr, Inner, Sym, is_sequence_expr
-from .printing import latex, plain
+from .derivation import Derivation, Step, compare
+from .errors import SymderivError
+from .operators import Expr, Inner, Sym
+from .printing import plain
 from .reader import (
     Block, FuncApp, IndexNotation, Interpreter, LineError, MathLine, ParsedLine, ReadError, Scope, _IndexSum,
     declared_name, decode, parse_math, parse_space, scan_markdown,
 )
-from .verifier import FAILED, UNDECIDED, VERIFIED, Verdict, verify_equal, verify_first_order
+from .verifier import FAILED, UNDECIDED, VERIFIED, Verdict
 
 
 @dataclass
@@ -292,7 +291,6 @@ class _State:
 
 def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocument) -> None:
     st = _State()
-    forwards: dict[int, dict] = {}  # scope id -> forwards, shared with siblings through the parent
     for b, scope in zip(blocks, scopes):
         if b.kind == "heading":
             st.heading, st.derivation, st.claim = b.text, None, None
@@ -555,14 +553,7 @@ def _show(v) -> str:
 def _claim_verdict(s: Step) -> Verdict:
     a, b = getattr(s, "value_left", s.lhs), s.rhs
     try:
-        if a.shape == b.shape and (a.has_delta() or b.has_delta()):
-            v = verify_equal(a, b)
-            if v.status != VERIFIED:
-                w = verify_first_order(a, b)
-                if w.status == VERIFIED:
-                    return w
-            return v
-        return verify_equal(a, b)
+        return compare(a, b)
     except SymderivError as exc:
         return Verdict(FAILED, "shape check", reason=str(exc))
 
@@ -592,7 +583,7 @@ def _label_rules(d: Derivation) -> None:
 
 def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
     from .expand import push_transpose
-    from .operators import Conv, Corr, MatMul, Trace, Transpose
+    from .operators import MatMul, Trace
 
     if v is not None and v.dropped:
         return "drop-higher-order"

@@ -235,7 +235,7 @@ def derive_sequence(op: str, mode: str | None, wrt: str, notation: str = "seed",
     as a window of the operator on ℤ, its adjoint (zero-extension of dL/dy), the property on ℤ,
     and the restriction to the support of the variable.
     """
-    from .operators import Conv, Corr, Ext, Shift, Window
+    from .operators import Conv, Corr
 
     Op = Corr if op == "corr" else Conv
     if mode is None:
@@ -311,7 +311,7 @@ def _boundary_remarks(d: Derivation, f, theta: Sym, on_z: Expr) -> None:
     import sympy
 
     from .convolution import seq_evaluate
-    from .operators import Ext, Window
+    from .operators import Ext
     from .printing import latex, linear_text
     from .verifier import verify_equal
 
@@ -365,7 +365,6 @@ def _boundary_remarks(d: Derivation, f, theta: Sym, on_z: Expr) -> None:
                 f" (counterexample at {', '.join(f'{a} = {b}' for a, b in v.counterexample.sizes.items())})"
                 if v.counterexample else "")
     except ShapeError as exc:
-        naive_txt = f"{naive_op.__name__.lower()}_{d.mode}"
         verdict = f"it is failed: {exc}"
         naive = None
     d.remarks.append({

@@ -110,7 +110,7 @@ def evaluate(e: Expr, env: dict[str, Matrix], sizes: dict[str, int], ar: Arith, 
 
 
 def _product(a: Matrix, b: Matrix, ar: Arith, dl: Deadline) -> Matrix:
-    ra, ca, rb, cb = len(a), len(a[0]), len(b), len(b[0])
+    ra, ca, rb = len(a), len(a[0]), len(b)
     if ca != rb:  # a 1x1 factor acts as a scalar
         if ra == 1 and ca == 1:
             s = a[0][0]

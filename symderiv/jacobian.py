@@ -150,9 +150,8 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
     Evidence: element-wise differentiation of L with explicit symbolic entries at a few small
     sizes, reported alongside (it proves nothing beyond those sizes).
     """
-    import sympy
 
-    from .convolution import NotInFragment, domain_points, domains_for, seq_evaluate
+    from .convolution import NotInFragment, domain_points, domains_for
     from .verifier import verify_first_order
 
     L = loss_of(forward, grad)

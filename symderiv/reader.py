@@ -30,7 +30,6 @@ from .errors import ShapeError, SymderivError
 from .operators import (
     Add, Conv, Corr, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, delta_of, grad_of,
 )
-from .symbols import GREEK, check_name
 
 MAX_FILE_BYTES = 2_000_000
 MAX_LINE_CHARS = 2000

@@ -268,7 +268,6 @@ def shift_out(window: Expr) -> Expr:
 @rule("mode-recognition", "recognising a finite mode", r"R_{[o,\, o+L-1]}\left(E\,a \otimes E\,b\right) = a \otimes_{m} b")
 def mode_recognition(window: Expr) -> Expr:
     """A window of E a ∗ E b (or ⋆) that coincides with a finite mode is that mode."""
-    import sympy
 
     from .operators import Ext, MODES, ShapeError
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from symderiv.documents import check_text
-from symderiv.reader import ReadError
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "seed-notes.md"

@@ -6,7 +6,7 @@ from itertools import permutations
 import pytest
 import sympy
 
-from symderiv import Budget, matrix, vector, verify_equal, verify_first_order
+from symderiv import Budget, matrix, verify_equal, verify_first_order
 from symderiv.evaluate import Deadline, polynomial_identity
 from symderiv.expand import expand
 from symderiv.indexgraph import compile_monomial, vertex_counts
