@@ -152,32 +152,38 @@ def safe_math(text: str) -> str | None:
     return text
 
 
+_INLINE_MATH = re.compile(r"(?<![\\$])\$([^$]+)\$(?!\$)")
+
+
+def _prose(text: str, outside, inside) -> str:
+    """Apply ``outside`` to prose text and ``inside`` to the content of each inline $math$."""
+    out, last = [], 0
+    for m in _INLINE_MATH.finditer(text):
+        out.append(outside(text[last: m.start()]))
+        out.append(inside(m.group(1)))
+        last = m.end()
+    out.append(outside(text[last:]))
+    return "".join(out)
+
+
 def _md_prose(text: str) -> str:
     """Markdown prose kept as written, except that HTML cannot get through and math cannot break out."""
-    out, last = [], 0
-    for m in re.finditer(r"(?<![\\$])\$([^$]+)\$(?!\$)", text):
-        out.append(_md_html(text[last: m.start()]))
-        inner = m.group(1).replace("<", r"\langle ").replace(">", r"\rangle ")
-        out.append("$" + inner + "$")
-        last = m.end()
-    out.append(_md_html(text[last:]))
-    return "".join(out)
+    return _prose(text, _md_html, lambda m: "$" + m.replace("<", r"\langle ").replace(">", r"\rangle ") + "$")
 
 
 def _md_html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _tex_inline(math: str) -> str:
+    safe = safe_math(math)
+    if safe is None:
+        return r"\texttt{" + tex_escape(math) + "}"
+    return "$" + safe.replace("<", r"\langle ").replace(">", r"\rangle ") + "$"
+
+
 def _tex_prose(text: str) -> str:
-    out, last = [], 0
-    for m in re.finditer(r"(?<![\\$])\$([^$]+)\$(?!\$)", text):
-        out.append(tex_escape(text[last: m.start()]))
-        safe = safe_math(m.group(1))
-        out.append("$" + safe.replace("<", r"\langle ").replace(">", r"\rangle ") + "$" if safe is not None
-                   else r"\texttt{" + tex_escape(m.group(1)) + "}")
-        last = m.end()
-    out.append(tex_escape(text[last:]))
-    return "".join(out)
+    return _prose(text, tex_escape, _tex_inline)
 
 
 def _document_context(doc) -> dict:
