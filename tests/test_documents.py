@@ -360,3 +360,56 @@ def test_seed_notes_json(tmp_path):
     problem = next(c for c in f["claims"] if c["steps"][0]["status"] == "failed")
     step = problem["steps"][0]
     assert step["line"] and step["latex"] and step["reason"]
+
+
+# --- wrong counterparts of the reader's features -----------------------------------------------
+SEQ_HEAD = r"""
+<!-- symderiv: $A \in \mathbf{R}^{\infty}$, $B \in \mathbf{R}^{\infty}$, $C \in \mathbf{R}^{\infty}$ -->
+Let $x \in \mathbf{R}^{\infty}$, $w \in \mathbf{R}^{\infty}$, $y \in \mathbf{R}^{\infty}$.
+
+$$y = x \odot w$$
+$$y_i := \sum_j x_{%s} w_j$$
+
+"""
+
+
+def test_wrong_but_well_formed_index_sum_fails():
+    doc = check_text(SEQ_HEAD % "i+j" + r"$$\langle A, B \odot C \rangle = \sum_i \sum_j A_i B_{i-j} C_j$$" + "\n", "i.md")
+    (step,) = [s for s, _ in doc.all_steps()]
+    assert step.status == "failed" and step.verdict.counterexample is not None
+    right = check_text(SEQ_HEAD % "i+j" + r"$$\langle A, B \odot C \rangle = \sum_i \sum_j A_i B_{i+j} C_j$$" + "\n", "i.md")
+    assert [s.status for s, _ in right.all_steps()] == ["verified"]
+
+
+def test_declared_meaning_decides_the_proof():
+    prop1 = r"$$\langle A, B \odot C \rangle = \langle C, B \odot A \rangle$$" + "\n"
+    as_corr = check_text(SEQ_HEAD % "i+j" + prop1, "p.md")
+    as_conv = check_text(SEQ_HEAD % "i-j" + prop1, "p.md")
+    assert [s.status for s, _ in as_corr.all_steps()] == ["verified"]
+    assert [s.status for s, _ in as_conv.all_steps()] == ["failed"]  # false when ⊙ is convolution
+
+
+def test_wrong_dot_product_and_wrong_renamed_loss():
+    text = (ROOT / "tests" / "data" / "notation-variants.md").read_text(encoding="utf-8")
+    wrong = text.replace(r"$$= (v - b) \cdot \Delta v$$", r"$$= (v + b) \cdot \Delta v$$") \
+                .replace(r"\frac{\partial \ell}{\partial x} = W^{\top}", r"\frac{\partial \ell}{\partial x} = W")
+    wrong = wrong.replace(r"y \in \mathbb{R}^{m}", r"y \in \mathbb{R}^{n}").replace(r"W \in \mathbb{R}^{m \times n}",
+                                                                                  r"W \in \mathbb{R}^{n \times n}")
+    doc = check_text(wrong, "w.md")
+    first, second = doc.derivations
+    assert first.steps[-1].status == "failed" and first.jacobian.status == "failed"
+    assert second.steps[-1].status == "failed"
+
+
+def test_wrong_gradient_for_scalar_output_with_upstream_loss():
+    doc = check_text(r"""
+Let $x \in \mathbf{R}^n$, $a \in \mathbf{R}^n$, $s \in \mathbf{R}$ and $L \in \mathbf{R}$.
+
+$$s = a^T x$$
+$$\Delta s = a^T \Delta x$$
+$$\Delta L = \langle \frac{dL}{ds}, \Delta s \rangle = \langle a, \Delta x \rangle$$
+$$\Rightarrow \frac{dL}{dx} = a$$
+""", "s.md")
+    (d,) = doc.derivations
+    assert d.steps[-2].status == "failed"  # dL/ds was dropped
+    assert d.jacobian.status == "failed"
