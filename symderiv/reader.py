@@ -354,8 +354,60 @@ class _Word:
         self.text = text
 
 
+_MAX_SPLITS = 4
+
+
+def _segmentations(text: str, names) -> list[list[str]]:
+    """All ways (at most a few) of writing ``text`` as a sequence of declared names, longest
+    first name first. A name ending in '*' (y*) may only end the run. Linear in len(text) per kept way."""
+    cands = sorted((n for n in names if re.fullmatch(r"[A-Za-z]+\*?", n)), key=len, reverse=True)
+    # ways[i]: up to _MAX_SPLITS segmentations of text[i:]
+    ways: list[list[list[str]]] = [[] for _ in range(len(text) + 1)]
+    ways[len(text)] = [[]]
+    for i in range(len(text) - 1, -1, -1):
+        acc: list[list[str]] = []
+        for nm in cands:
+            if text.startswith(nm, i) and (not nm.endswith("*") or i + len(nm) == len(text)):
+                for rest in ways[i + len(nm)]:
+                    acc.append([nm] + rest)
+                    if len(acc) >= _MAX_SPLITS:
+                        break
+            if len(acc) >= _MAX_SPLITS:
+                break
+        ways[i] = acc
+    return ways[0]
+
+
+def _unknown_part(text: str, names) -> str:
+    """The part of a run of letters that no declared name covers (for the error message)."""
+    cands = [n for n in names if re.fullmatch(r"[A-Za-z]+", n)]
+    covered = [False] * len(text)
+    for nm in cands:
+        start = text.find(nm)
+        while start >= 0:
+            for k in range(start, start + len(nm)):
+                covered[k] = True
+            start = text.find(nm, start + 1)
+    if all(covered) or not any(covered):
+        return text
+    i = covered.index(False)
+    j = i
+    while j < len(text) and not covered[j]:
+        j += 1
+    return text[i:j]
+
+
+def _key(v):
+    return v.key() if hasattr(v, "key") else repr(v)
+
+
 class _TraceWord:
     pass
+
+
+_FUNCTION_MSG = "Function application is not supported yet"
+# names that conventionally denote functions: before parentheses they are never read as a scalar factor
+_FUNCTION_NAMES = {"sigma", "phi", "varphi", "psi", "f", "g", "h"}
 
 
 class _Partial:
@@ -472,25 +524,37 @@ class Interpreter:
         self.fail(tok, f"unexpected {tok!s}")
 
     def resolve(self, w: _Word, t) -> Expr | list:
-        """Split a run of letters into declared names, longest first: 'wx' is w·x."""
+        """Split a run of letters into declared names: 'wx' is w·x, 'AB' is A·B.
+
+        Every way of writing the run as a sequence of declared names is considered (a declared
+        multi-letter name such as ``dy`` is one of them). One way: that product. None: an
+        unknown-symbol error naming the run. Several ways that mean different things (``ab``
+        declared next to ``a`` and ``b``): the run is ambiguous and is refused, never guessed."""
         text = w.text
-        if self.scope.lookup(text) is not None:
-            return self.scope.lookup(text)
-        out = []
-        i = 0
-        names = sorted((n for n in self.scope.names() if re.fullmatch(r"[A-Za-z]+\*?", n)), key=len, reverse=True)
-        while i < len(text):
-            for nm in names:
-                if text.startswith(nm, i) and (not nm.endswith("*") or i + len(nm) == len(text)):
-                    out.append(self.scope.lookup(nm))
-                    i += len(nm)
-                    break
-            else:
-                j = i + 1
-                while j < len(text) and not any(text.startswith(nm, j) for nm in names if nm.isalpha()):
-                    j += 1
-                self.fail(t, f"unknown symbol '{text[i:j]}': declare it in the text, e.g. ${text[i:j]} \\in \\mathbf{{R}}^n$")
+        names = self.scope.names()
+        splits = _segmentations(text, names)
+        if not splits:
+            if self.scope.lookup(text) is not None:
+                return self.scope.lookup(text)
+            bad = _unknown_part(text, names)
+            self.fail(t, f"unknown symbol '{bad}'" + (f" in '{text}'" if bad != text else "")
+                      + f": declare it in the text, e.g. ${bad} \\in \\mathbf{{R}}^n$")
+        readings = [[self.scope.lookup(nm) for nm in sp] for sp in splits]
+        if len(splits) > 1:
+            keys = {tuple(_key(v) for v in r) for r in readings}
+            if len(keys) > 1:
+                shown = " or ".join("·".join(sp) for sp in splits[:3])
+                self.fail(t, f"ambiguous: '{text}' can be read as {shown}; separate the factors with spaces "
+                          f"or braces, or rename a symbol")
+        out = readings[0]
         return out[0] if len(out) == 1 else out
+
+    def split_last(self, w: _Word, t) -> tuple[list, Any]:
+        """A run of letters as (leading factors, last factor): a superscript binds to the last one."""
+        r = self.resolve(w, t)
+        if isinstance(r, list):
+            return r[:-1], r[-1]
+        return [], r
 
     @staticmethod
     def _word(text: str):
@@ -517,7 +581,15 @@ class Interpreter:
         return _Partial()
 
     def v_roman(self, t):
-        return self._word(str(t.children[1]))
+        name = str(t.children[1])
+        if name in ("trace", "tr", "Tr"):
+            return _TraceWord()
+        if _segmentations(name, self.scope.names()) or self.scope.lookup(name) is not None:
+            return _Word(name)
+        self.fail(t, f"{_FUNCTION_MSG}: {str(t.children[0])}{{{name}}} is not a declared symbol or the trace")
+
+    def v_func(self, t):
+        self.fail(t, f"{_FUNCTION_MSG}: {str(t.children[0])}")
 
     def v_space(self, t):
         return Space(1, 1)
@@ -598,23 +670,34 @@ class Interpreter:
         text = _plain_token(tok) if tok is not None else None
         if isinstance(base, _Norm):
             if text == "2":
-                e = base.e
-                return MatMul(Transpose(e), e)
-            self.fail(t, "only the squared norm ||v||^2 is supported")
-        if text in ("T", "\\top", "\\intercal"):
-            e = self.as_expr(base if not isinstance(base, _Grouped) else base.e, t)
-            if isinstance(base, list):
-                # x y^T: the transpose binds to the last factor only
-                *head, last = base
-                return head + [Transpose(self.as_expr(last, t))]
-            return Transpose(e)
+                return base.squared(self, t)
+            self.fail(t, "only the squared norm ||v||^2 (or \\|A\\|_F^2) is supported")
+        if isinstance(base, _Word) and text in ("T", "\\top", "\\intercal", "2"):
+            # AB^T is A·Bᵀ: a superscript binds to the last letter-name of the run
+            head, last = self.split_last(base, t)
+            if head:
+                return head + [self._power_of(last, text, t)]
+            base = last
         if text == "*":
             if isinstance(base, _Word):
                 return _Word(base.text + "*")
-        if text == "2" and isinstance(base, (Expr, _Grouped)):
-            e = base.e if isinstance(base, _Grouped) else base
+        if isinstance(base, list):
+            # x y^T: the superscript binds to the last factor only
+            *head, last = base
+            return head + [self._power_of(last, text, t)]
+        return self._power_of(base, text, t)
+
+    def _power_of(self, base, text, t):
+        if text in ("T", "\\top", "\\intercal"):
+            if isinstance(base, _Grouped):
+                base = base.e
+            return Transpose(self.as_expr(base, t))
+        if text == "2" and isinstance(base, (Expr, _Grouped, _Word)):
+            e = self.as_expr(base, t)
             if e.is_scalar:
                 return MatMul(e, e)
+            self.fail(t, "the square of a matrix or vector is not defined here; write the product, "
+                      "or ||v||^2 for a squared norm")
         self.fail(t, "unsupported exponent: use ^T (transpose) or ||v||^2")
 
     def v_star(self, t):
@@ -628,10 +711,25 @@ class Interpreter:
         base = self.value(base_t)
         sub = sub_t.children[0]
         subtext = _plain_token(sub)
+        if isinstance(base, _Norm):
+            if subtext == "F" or (subtext == "2" and base.e.shape[1] == 1):
+                return base  # the Frobenius norm (for a vector, the Euclidean norm)
+            self.fail(t, f"only the Frobenius norm \\|A\\|_F (or the 2-norm of a vector) is supported, not _{subtext}")
+        if getattr(base_t, "data", None) == "power" and getattr(base_t.children[0], "data", None) == "norm":
+            if subtext == "F" or subtext == "2":
+                return self.value(base_t)  # \|A\|^2_F
+            self.fail(t, f"only the Frobenius norm \\|A\\|_F^2 is supported, not _{subtext}")
         if isinstance(base, _Word) and subtext is not None:
             name = f"{base.text}_{subtext}"
             if self.scope.lookup(name) is not None:
                 return self.scope.lookup(name)
+            if len(base.text) > 1 and self.scope.lookup(base.text) is None:
+                # wy_m: the subscript binds to the last name of the run
+                for k in range(1, len(base.text)):
+                    tail = f"{base.text[k:]}_{subtext}"
+                    if self.scope.lookup(tail) is not None:
+                        head = self.resolve(_Word(base.text[:k]), t)
+                        return (head if isinstance(head, list) else [head]) + [self.scope.lookup(tail)]
         if isinstance(base, SumOp) or getattr(base_t, "data", None) == "sumop":
             return base
         # index notation: A_i, x_{i+j}, (B ⊙ C)_i
@@ -719,9 +817,51 @@ class Interpreter:
         return (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
 
     def v_juxt(self, t):
-        left, right = self.value(t.children[0]), self.value(t.children[1])
+        left_t, right_t = t.children
+        if getattr(right_t, "data", None) == "paren":
+            self._refuse_function_application(left_t, right_t)
+        left = self.value(left_t)
+        if getattr(right_t, "data", None) == "paren" and (isinstance(left, _TraceWord) or
+                                                          (isinstance(left, list) and isinstance(left[-1], _TraceWord))):
+            # tr(A) B: parentheses right after the trace delimit its argument
+            arg = self.value(right_t)
+            arg = arg.e if isinstance(arg, _Grouped) else arg
+            try:
+                tr = Trace(self.as_expr(arg, right_t))
+            except ShapeError as exc:
+                self.fail(t, str(exc))
+            return (left[:-1] if isinstance(left, list) else []) + [tr]
+        right = self.value(right_t)
         items = (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
         return items
+
+    def _refuse_function_application(self, left_t, paren_t) -> None:
+        """f(x), \\sigma(x): function application, never a product. A declared matrix before
+        parentheses (w(x + Δx)) is a product, as in the notes."""
+        last = left_t
+        while getattr(last, "data", None) in ("juxt", "dot", "div", "seqop"):
+            last = last.children[-1]
+        data = getattr(last, "data", None)
+        if data == "greek":
+            name = str(last.children[0]).lstrip("\\")
+        elif data == "word":
+            text = str(last.children[0])
+            if text in ("trace", "tr", "Tr"):
+                return
+            splits = _segmentations(text, self.scope.names())
+            if not splits:
+                if self.scope.lookup(text) is None:
+                    self.fail(last, f"{_FUNCTION_MSG}: '{text}(...)' — '{text}' is not a declared symbol")
+                return
+            name = splits[0][-1]
+        else:
+            return
+        v = self.scope.lookup(name)
+        if v is None:
+            self.fail(last, f"{_FUNCTION_MSG}: '{name}(...)' — '{name}' is not a declared symbol")
+        if name in _FUNCTION_NAMES and isinstance(v, Expr) and v.is_scalar:
+            self.fail(last, f"ambiguous: '{name}(...)' reads as a function application or as the scalar {name} "
+                      f"times the parenthesis; {_FUNCTION_MSG.lower()}; write {name} \\cdot (...) for a product")
 
     def product(self, items: list, t) -> Any:
         """Combine juxtaposed factors: numbers scale, trace(...) applies, f(a, b) is function notation,
@@ -743,15 +883,16 @@ class Interpreter:
             if isinstance(it, Fraction):
                 coef *= it
             elif isinstance(it, _TraceWord):
+                # \\mathrm{tr} AB is tr(AB): the trace takes the whole product after it
                 if k + 1 >= len(flat):
                     self.fail(t, "trace needs an argument: trace(...)")
-                arg = flat[k + 1]
-                arg = arg.e if isinstance(arg, _Grouped) else arg
+                rest = [a.e if isinstance(a, _Grouped) else a for a in flat[k + 1:]]
+                arg = rest[0] if len(rest) == 1 else rest
                 try:
                     factors.append(Trace(self.as_expr(arg, t)))
                 except ShapeError as exc:
                     self.fail(t, str(exc))
-                k += 1
+                k = len(flat)
             elif isinstance(it, Tuple_):
                 if factors and isinstance(factors[-1], Sym):
                     return FuncApp(factors[-1].name, it.items)
@@ -799,8 +940,16 @@ class _Grouped:
 
 
 class _Norm:
+    """||e||, only usable squared: ||v||² = vᵀv for a column vector, ||A||² = ⟨A, A⟩ (Frobenius)."""
+
     def __init__(self, e: Expr):
         self.e = e
+
+    def squared(self, interp: "Interpreter", t) -> Expr:
+        e = self.e
+        if e.shape[1] == 1:
+            return MatMul(Transpose(e), e)
+        return Inner(e, e)
 
 
 @dataclass
