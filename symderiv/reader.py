@@ -424,21 +424,44 @@ class ParsedLine:
 
 
 class Scope:
-    """Symbols, aliases and operator meanings visible in a section (inherited by subsections)."""
+    """Symbols, aliases and operator meanings visible in a section (inherited by subsections).
+
+    A declaration takes effect from its line: every entry keeps the line it was made on, and a
+    lookup reads the entry in force at the line being read (the document-wide ``clock``). A name
+    used before any declaration of it in force falls back to its first declaration (prose often
+    says "where W ∈ R^{m×n}" after the equation), so a later *re*definition never changes how an
+    earlier line was read."""
 
     def __init__(self, parent: "Scope | None" = None):
         self.parent = parent
-        self.symbols: dict[str, Sym] = {}
-        self.aliases: dict[str, Expr] = {}
+        self.entries: dict[str, list[tuple[int, Any]]] = {}  # name -> [(line, Sym or alias value)]
         self.operators: dict[str, str] = parent.operators if parent else {}
+        self.clock: list[int] = parent.clock if parent else [1 << 30]
+        self.heading = ""
+
+    def define(self, name: str, value: Any, line: int) -> None:
+        self.entries.setdefault(name, []).append((line, value))
+
+    def current(self, name: str, line: int):
+        """The entry of this scope alone in force at ``line`` (None when there is none)."""
+        best = None
+        for at, v in self.entries.get(name, ()):
+            if at <= line:
+                best = v
+        return best
 
     def lookup(self, name: str):
+        now = self.clock[0]
         s: Scope | None = self
         while s is not None:
-            if name in s.aliases:
-                return s.aliases[name]
-            if name in s.symbols:
-                return s.symbols[name]
+            v = s.current(name, now)
+            if v is not None:
+                return v
+            s = s.parent
+        s = self
+        while s is not None:
+            if s.entries.get(name):
+                return s.entries[name][0][1]
             s = s.parent
         return None
 
@@ -446,7 +469,7 @@ class Scope:
         out: set[str] = set()
         s: Scope | None = self
         while s is not None:
-            out |= set(s.symbols) | set(s.aliases)
+            out |= set(s.entries)
             s = s.parent
         return out
 
@@ -460,6 +483,7 @@ class Interpreter:
 
     def __init__(self, scope: Scope, ml: MathLine, path: str):
         self.scope, self.ml, self.path = scope, ml, path
+        scope.clock[0] = ml.line  # declarations in force are those made up to this line
 
     # positions
     def where(self, t) -> tuple[int, int]:
