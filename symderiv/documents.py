@@ -112,13 +112,45 @@ def normalize_text(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def check_text(text: str, path: str = "<input>", check: bool = True) -> CheckedDocument:
+@dataclass(frozen=True)
+class DocumentBudget:
+    """A whole-document budget, deterministic (counts, never seconds).
+
+    Reading costs about linear time in the characters of math parsed, checking about linear
+    time in the statements checked; past either limit the rest of the document is reported
+    ``undecided`` with the line where the budget ran out, so every document finishes."""
+
+    math_chars: int = 100_000
+    statements: int = 1_500
+
+
+DEFAULT_DOCUMENT_BUDGET = DocumentBudget()
+
+
+def check_text(text: str, path: str = "<input>", check: bool = True,
+               budget: DocumentBudget = DEFAULT_DOCUMENT_BUDGET) -> CheckedDocument:
     """Read a document and (unless ``check=False``) check every derivation and statement."""
     text = normalize_text(text)
     blocks = scan_markdown(text, path)
     doc = CheckedDocument(path, blocks)
-    scopes = _pass1(blocks, path, doc)
-    _pass2(blocks, scopes, path, doc)
+    doc.budget = budget
+    used, cut = 0, len(blocks)
+    for k, b in enumerate(blocks):
+        used += sum(len(ml.text) for ml in b.math if b.kind == "math" or "\\in" in ml.text or ":=" in ml.text)
+        if used > budget.math_chars:
+            cut = k
+            break
+    scopes = _pass1(blocks[:cut], path, doc)
+    _pass2(blocks[:cut], scopes, path, doc)
+    if cut < len(blocks):
+        b = blocks[cut]
+        s = Step(None, None, "problem", None, "", b.line)
+        s.verdict = Verdict(UNDECIDED, "document budget",
+                            reason=f"the document's reading budget ({budget.math_chars} characters of math) is used up "
+                            f"at line {b.line}; nothing from here to the end is checked: split the document")
+        s.col = 1
+        s.text_override = s.raw = "(budget)"
+        doc.claims.append(Claim(f"line {b.line} (document budget)", [s]))
     if doc.nothing_checked:
         doc.nothing_reason = _why_nothing(text, blocks)
     if check:
@@ -145,7 +177,24 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
     """Check the derivations (unless ``derivations=False``) and every other statement."""
     from .convolution import NotInFragment
 
+    budget = getattr(doc, "budget", DEFAULT_DOCUMENT_BUDGET)
+    spent = 0
+
+    def over(steps) -> bool:
+        nonlocal spent
+        spent += len(steps)
+        if spent <= budget.statements:
+            return False
+        for s in steps:
+            if s.verdict is None:
+                s.verdict = Verdict(UNDECIDED, "document budget",
+                                    reason=f"the document's budget of {budget.statements} checked statements is used up; "
+                                    "split the document")
+        return True
+
     for d in doc.derivations if derivations else ():
+        if over(d.steps):
+            continue
         try:
             d.check()
         except (NotInFragment, RecursionError) as exc:
@@ -156,6 +205,8 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
                                         f"{exc or type(exc).__name__}")
         _label_rules(d)
     for c in doc.claims:
+        if over(c.steps):
+            continue
         for s in c.steps:
             if s.verdict is None:
                 s.verdict = _claim_verdict(s)

@@ -228,7 +228,17 @@ def _inline_math(text: str, line: int, col: int, path: str) -> list[MathLine]:
     out = []
     for m in re.finditer(r"(?<![\\$])\$([^$]+)\$(?!\$)", text):
         out.append(MathLine(m.group(1), line, col + m.start(1), display=False))
+    # an unpaired $ would silently swallow the math around it: report it where it stands
+    dollars = [m.start() for m in re.finditer(r"(?<!\\)\$", _without_code_spans(text))]
+    if len(dollars) % 2 == 1:
+        raise ReadError(path, line, col + dollars[-1], "unbalanced '$': inline math opened or closed here has no "
+                        "partner on this line; write \\$ for a dollar sign")
     return out
+
+
+def _without_code_spans(text: str) -> str:
+    """The line with `code spans` blanked (a $ inside code is not math)."""
+    return re.sub(r"`[^`]*`", lambda m: " " * len(m.group(0)), text)
 
 
 # ---------------------------------------------------------------------------------------
@@ -240,6 +250,13 @@ def _parser():
 
     grammar = resources.files("symderiv").joinpath("grammar/math.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="earley", propagate_positions=True, ambiguity="resolve")
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(text: str):
+    """Parse trees depend only on the text (positions are relative to it): a line read in both
+    passes, or repeated in the document, is parsed once. Trees are never modified after parsing."""
+    return _parser().parse(text)
 
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
@@ -294,7 +311,7 @@ def parse_math(ml: MathLine, path: str):
 
     precheck(ml, path)
     try:
-        return _parser().parse(ml.text)
+        return _parse_cached(ml.text)
     except UnexpectedCharacters as exc:
         expected = sorted({_FRIENDLY.get(e, e) for e in exc.allowed if not e.startswith("__")})[:8]
         got = ml.text[exc.pos_in_stream: exc.pos_in_stream + 12]
@@ -395,6 +412,12 @@ def _unknown_part(text: str, names) -> str:
     while j < len(text) and not covered[j]:
         j += 1
     return text[i:j]
+
+
+def _describe(v) -> str:
+    from .printing import plain
+
+    return plain(v) if isinstance(v, Expr) else type(v).__name__
 
 
 def _key(v):
@@ -659,8 +682,13 @@ class Interpreter:
         if a == b:
             return Fraction(1)  # d(L)/d(L) = 1
         loss, wrt = self.scope.lookup(a), self.scope.lookup(b)
-        if wrt is None or not isinstance(wrt, Sym):
+        if wrt is None:
             self.fail(t, f"unknown symbol '{b}' in the derivative: declare it in the text")
+        if not isinstance(wrt, Sym) or wrt.kind != "plain":
+            self.fail(t, f"d{a}/d{b}: '{b}' stands for {_describe(wrt)}, not a declared variable; "
+                      f"a derivative is taken with respect to a variable such as x")
+        if not isinstance(loss, Expr):
+            self.fail(t, f"d{a}/d{b}: '{a}' is not a declared quantity")
         if loss is None:
             self.fail(t, f"unknown symbol '{a}' in the derivative: declare it in the text")
         if not loss.is_scalar:
@@ -1011,10 +1039,25 @@ def parse_space(interp: Interpreter, t) -> tuple:
         return None
     sup = t.children[1]
     arg = sup.children[0] if sup.children else None
-    dims = _dims(arg)
+    try:
+        dims = _dims(arg)
+    except _ReservedDim as exc:
+        interp.fail(t, f"'{exc}' cannot name a dimension (it reads as infinity or a constant); write "
+                    "\\mathbf{R}^{\\infty} for sequences, or choose another name such as n")
     if dims is None:
-        interp.fail(t, "a space must look like \\mathbf{R}, \\mathbf{R}^n or \\mathbf{R}^{m \\times n}")
+        hint = ""
+        if getattr(arg, "data", None) == "juxt":
+            hint = "; for a matrix write the dimensions with \\times, as in \\mathbf{R}^{m \\times n}"
+        interp.fail(t, "a space must look like \\mathbf{R}, \\mathbf{R}^n or \\mathbf{R}^{m \\times n}" + hint)
     return dims
+
+
+# names SymPy (or a reader) would take for infinity or a constant, never a dimension
+_RESERVED_DIMS = {"oo", "inf", "infty", "infinity", "nan", "zoo"}
+
+
+class _ReservedDim(Exception):
+    pass
 
 
 def _dims(arg):
@@ -1024,6 +1067,8 @@ def _dims(arg):
         s = str(arg)
         if s in ("\\infty", "∞"):
             return ("oo", 1)
+        if s.lower() in _RESERVED_DIMS:
+            raise _ReservedDim(s)
         if re.fullmatch(r"[A-Za-z]|\d+", s):
             return (s, 1)
         if re.fullmatch(r"[A-Za-z]+", s):
