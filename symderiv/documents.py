@@ -235,7 +235,7 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
             stack.append((b.level, scope))
         scope = stack[-1][1]
         scopes.append(scope)
-        if b.kind == "prose":
+        if b.kind == "prose" and not b.code:
             for m in _NOTATION_COMMENT.finditer(b.text):
                 for part in m.group(1).split(","):
                     if "=" in part:

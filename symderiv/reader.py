@@ -72,6 +72,7 @@ class Block:
     level: int = 0
     math: list[MathLine] = field(default_factory=list)  # display lines, or inline math of prose
     note: str = ""
+    code: bool = False  # a line of a code fence: never read (no math, no directives)
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -147,7 +148,8 @@ def _display_lines(content: str, line: int, col: int) -> list[MathLine]:
 
 def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
     """Headings, prose (with its inline math) and display math, with line/column positions."""
-    lines = text.split("\n")
+    orig = text.split("\n")
+    lines = _blank_comments(text).split("\n")  # commented-out math is not part of the document
     blocks: list[Block] = []
     i = 0
     fence = None
@@ -155,14 +157,25 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
         raw = lines[i]
         stripped = raw.strip()
         if fence:
-            blocks.append(Block("prose", raw, i + 1))
+            blocks.append(Block("prose", orig[i], i + 1, code=True))
             if stripped.startswith(fence):
                 fence = None
             i += 1
             continue
+        if re.fullmatch(r"(```|~~~)\s*math\s*", stripped):
+            # a GitHub math block is display math
+            j = i + 1
+            while j < len(lines) and not lines[j].strip().startswith(stripped[:3]):
+                j += 1
+            if j == len(lines):
+                raise ReadError(path, i + 1, 1, f"the {stripped[:3]}math block opened here is never closed")
+            content = "\n".join(lines[i + 1: j])
+            blocks.append(Block("math", content, i + 2, math=_display_lines(content, i + 2, 1)))
+            i = j + 1
+            continue
         if stripped.startswith("```") or stripped.startswith("~~~"):
             fence = stripped[:3]
-            blocks.append(Block("prose", raw, i + 1))
+            blocks.append(Block("prose", orig[i], i + 1, code=True))
             i += 1
             continue
         m = _HEADING.match(raw)
@@ -170,7 +183,10 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             blocks.append(Block("heading", m.group(2), i + 1, level=len(m.group(1))))
             i += 1
             continue
-        start = raw.find("$$")
+        start, opener, closer = raw.find("$$"), "$$", "$$"
+        bracket = re.search(r"(?<!\\)\\\[", raw)
+        if bracket and (start < 0 or bracket.start() < start):
+            start, opener, closer = bracket.start(), "\\[", "\\]"  # \[ ... \] is display math too
         if start < 0 and re.match(r"\s*\\begin\{(align\*?|equation\*?|gather\*?)\}", raw):
             # a bare environment: read to its \end
             j = i
@@ -186,9 +202,9 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             before = raw[:start]
             if before.strip():
                 blocks.append(Block("prose", before, i + 1, math=_inline_math(before, i + 1, 1, path)))
-            # find the closing $$
+            # find the closing $$ (or \])
             rest = raw[start + 2:]
-            end = rest.find("$$")
+            end = rest.find(closer)
             if end >= 0:
                 content, after, last = rest[:end], rest[end + 2:], i
                 col0 = start + 3
@@ -196,20 +212,32 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             else:
                 parts = [rest]
                 j = i + 1
-                while j < len(lines) and "$$" not in lines[j]:
+                while j < len(lines) and closer not in lines[j]:
                     parts.append(lines[j])
                     j += 1
                 if j == len(lines):
-                    raise ReadError(path, i + 1, start + 1, "display math opened with $$ is never closed")
-                e = lines[j].find("$$")
+                    raise ReadError(path, i + 1, start + 1, f"display math opened with {opener} is never closed")
+                e = lines[j].find(closer)
                 parts.append(lines[j][:e])
                 content, after, last = "\n".join(parts), lines[j][e + 2:], j
                 col0, content_line = start + 3, i + 1
+            rescan = None
+            if "$$" in after or re.search(r"(?<!\\)\\\[", after):
+                # a second display on the same line is read as such (never taken for a note)
+                rescan = " " * (len(lines[last]) - len(after)) + after
+                extra, after = None, ""
+            elif re.search(r"(?<!\\)\$", after):
+                # prose with inline math after the display: read as prose, never as a note
+                at = len(lines[last]) - len(after)
+                extra = Block("prose", after, last + 1, math=_inline_math(after, last + 1, at + 1, path))
+                after = ""
+            else:
+                extra = None
             note = after.strip()
             nm = _TRAIL.match(note)
             note = nm.group(1) if nm else note
             k = last + 1
-            if not note and k < len(lines):
+            if not note and k < len(lines) and rescan is None:
                 tm = _TRAIL.match(lines[k])
                 if tm and len(lines[k]) < 100 and "$" not in lines[k]:
                     note, k = tm.group(1).strip(), k + 1
@@ -217,11 +245,29 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             if note and mls:
                 mls[-1].note = mls[-1].note or note
             blocks.append(Block("math", content, content_line, math=mls, note=note))
+            if extra is not None:
+                blocks.append(extra)
+            if rescan is not None:
+                lines[last], orig[last] = rescan, rescan
+                i = last
+                continue
             i = k
             continue
-        blocks.append(Block("prose", raw, i + 1, math=_inline_math(raw, i + 1, 1, path)))
+        blocks.append(Block("prose", orig[i], i + 1, math=_inline_math(raw, i + 1, 1, path)))
         i += 1
     return blocks
+
+
+def _blank_comments(text: str) -> str:
+    """HTML comments other than ``<!-- symderiv: ... -->`` directives, blanked with spaces (line
+    breaks kept, so every position stays valid)."""
+    def blank(m: re.Match) -> str:
+        body = m.group(0)
+        if re.match(r"<!--\s*symderiv:", body):
+            return body
+        return re.sub(r"[^\n]", " ", body)
+
+    return re.sub(r"<!--.*?-->", blank, text, flags=re.S)
 
 
 def _inline_math(text: str, line: int, col: int, path: str) -> list[MathLine]:
@@ -680,7 +726,12 @@ class Interpreter:
         if a is None or b is None:
             self.fail(t, "\\frac{..}{..} must be a number or a derivative such as \\frac{dL}{dy}")
         if a == b:
-            return Fraction(1)  # d(L)/d(L) = 1
+            same = self.scope.lookup(a)
+            if same is None:
+                self.fail(t, f"unknown symbol '{a}' in the derivative: declare it in the text")
+            if not (isinstance(same, Expr) and same.is_scalar):
+                self.fail(t, f"d{a}/d{a} of a non-scalar is an identity matrix, which is not in the language")
+            return Fraction(1)  # d(L)/d(L) = 1 for a scalar L
         loss, wrt = self.scope.lookup(a), self.scope.lookup(b)
         if wrt is None:
             self.fail(t, f"unknown symbol '{b}' in the derivative: declare it in the text")
@@ -724,6 +775,9 @@ class Interpreter:
             if text == "2":
                 return base.squared(self, t)
             self.fail(t, "only the squared norm ||v||^2 (or \\|A\\|_F^2) is supported")
+        if getattr(t.children[0], "data", None) == "group" and text in ("T", "\\top", "\\intercal", "2"):
+            # {AB}^T: a brace group is one operand, as TeX typesets it
+            return self._power_of(self.as_expr(base, t), text, t)
         if isinstance(base, _Word) and text in ("T", "\\top", "\\intercal", "2"):
             # AB^T is A·Bᵀ: a superscript binds to the last letter-name of the run
             head, last = self.split_last(base, t)
@@ -842,8 +896,6 @@ class Interpreter:
         op = str(op)
         ea, eb = self.as_expr(self.value(a), a), self.as_expr(self.value(b), b)
         try:
-            if op in ("\\circ",):
-                return Hadamard(ea, eb)
             if op == "\\times":
                 self.fail(t, "\\times between matrices is ambiguous; write the product as juxtaposition")
             meaning = self.scope.operators.get(op)
@@ -866,6 +918,10 @@ class Interpreter:
                 a = b = None
             if a is not None and a.shape == b.shape and a.shape[1] == 1 and a.shape[0] != 1:
                 return Inner(a, b)
+            if a is not None and a.shape == b.shape and not a.is_scalar:
+                # A·B between matrices: the matrix product or the Frobenius product Σ A_ij B_ij
+                self.fail(t, "ambiguous: \\cdot between matrices can mean the matrix product or the entrywise "
+                          "(Frobenius) product; write AB (juxtaposition) or \\langle A, B \\rangle")
         return (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
 
     def v_juxt(self, t):
