@@ -116,6 +116,80 @@ def _split_justification(text: str) -> tuple[str, str]:
     return text, ""
 
 
+_RELATION = re.compile(r"(?<![\\])(=|\\approx|\\equiv|\\Rightarrow|\\implies|\\Longrightarrow|\\therefore|\\in(?![a-zA-Z]))")
+_CONNECTIVE = re.compile(r"^(?:\s|\\q?quad|\\text\{[^{}]*\}|\\textrm\{[^{}]*\}|\\mbox\{[^{}]*\}|\\[,;:!]|[,;.])*")
+_GAP = re.compile(r"\\q?quad(?![a-zA-Z])")
+# words that introduce a justification (kept as the step's note, not checked), not a second equation
+_JUSTIFYING = re.compile(r"\s*(?:\\q?quad\s*)*\\(?:text|textrm|mbox)\{\s*(?:with|where|since|because|by|using|"
+                         r"as|from|see|cf\.?|i\.e\.?|e\.g\.?|for|note)\b", re.I)
+
+
+def _has_relation(text: str) -> bool:
+    return bool(_RELATION.search(re.sub(r"\\(?:text|textrm|mbox)\{[^{}]*\}", "", text)))
+
+
+def _top_level(text: str, pattern: re.Pattern) -> list[re.Match]:
+    """Matches of ``pattern`` outside braces and parentheses."""
+    depth, out = 0, []
+    marks = {m.start(): m for m in pattern.finditer(text)}
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in "{}()[]":
+            i += 2
+            continue
+        if i in marks and depth == 0:
+            out.append(marks[i])
+        if ch in "{([":
+            depth += 1
+        elif ch in "})]" and depth > 0:
+            depth -= 1
+        i += 1
+    return out
+
+
+def _blank(text: str) -> str:
+    return re.sub(r"[^\n]", " ", text)
+
+
+def _split_equations(body: str) -> list[str]:
+    """Several equations written on one row, each returned as the row with everything else
+    blanked (positions stay valid):
+
+    * align column pairs ``a &= b & c &= d``: every second top-level & separates equations;
+    * ``a = b \\quad c = d`` and ``a = b \\quad \\text{and} \\quad c = d``: a \\quad gap followed by
+      another relation starts a new equation (spacing is never read as juxtaposition).
+    A leading connective (``\\text{and}``, ``,``) of a split part is blanked."""
+    cuts: list[int] = []
+    amps = [m.start() for m in _top_level(body, re.compile(r"(?<!\\)&"))]
+    cuts += amps[1::2]
+    bounds = [0] + cuts + [len(body)]
+    parts = [(bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
+    out: list[tuple[int, int]] = []
+    for a, b in parts:
+        seg = body[a:b]
+        start = a
+        for m in _top_level(seg, _GAP):
+            left, right = body[start:a + m.start()], seg[m.end():]
+            if _has_relation(left) and _has_relation(_CONNECTIVE.sub("", right)) and not _JUSTIFYING.match(right):
+                out.append((start, a + m.start()))
+                start = a + m.start()
+        out.append((start, b))
+    if len(out) == 1:
+        return [body]
+    result = []
+    for a, b in out:
+        seg = body[a:b]
+        if a:
+            if seg.startswith("&"):
+                seg = " " + seg[1:]  # the column separator
+            g = _GAP.match(seg.lstrip())
+            lead = _CONNECTIVE.match(seg).end()
+            seg = _blank(seg[:lead]) + seg[lead:]
+        result.append(_blank(body[:a]) + seg + _blank(body[b:]))
+    return result
+
+
 def _display_lines(content: str, line: int, col: int) -> list[MathLine]:
     """Split display math into lines at \\\\ (aligned environments), keeping positions."""
     content = _ENV.sub(lambda m: " " * len(m.group(0)), content)
@@ -135,8 +209,13 @@ def _display_lines(content: str, line: int, col: int) -> list[MathLine]:
                 else:
                     pc += 1
             body = piece.strip()
-            body, note = _split_justification(body)
-            out.append(MathLine(body.rstrip(), pl, pc, note))
+            for seg in _split_equations(body):
+                lead_blank = len(seg) - len(seg.lstrip(" "))
+                sl, sc = pl, pc
+                for ch in seg[:lead_blank]:
+                    sl, sc = (sl + 1, 1) if ch == "\n" else (sl, sc + 1)
+                seg_body, note = _split_justification(seg.strip())
+                out.append(MathLine(seg_body.rstrip(), sl, sc, note))
         for ch in piece:
             if ch == "\n":
                 cur_line, cur_col = cur_line + 1, 1
