@@ -29,7 +29,7 @@ from .errors import SymderivError
 from .operators import Expr, Inner, Sym
 from .printing import plain
 from .reader import (
-    Block, FuncApp, IndexNotation, Interpreter, LineError, MathLine, ParsedLine, ReadError, Scope, _IndexSum,
+    _has_relation, Block, FuncApp, IndexNotation, Interpreter, LineError, MathLine, ParsedLine, ReadError, Scope, _IndexSum,
     declared_name, decode, parse_math, parse_space, scan_markdown,
 )
 from .verifier import FAILED, UNDECIDED, VERIFIED, Verdict
@@ -428,6 +428,16 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
         if b.kind == "heading":
             st.heading, st.derivation, st.claim = b.text, None, None
             continue
+        if b.kind == "prose" and not b.code:
+            for ml in b.math:
+                if "\\in" not in ml.text and ":=" not in ml.text and _has_relation(ml.text):
+                    # an equation in running text is an assertion too: never silently dropped
+                    s = Step(None, None, "problem", None, "", ml.line)
+                    s.verdict = Verdict(UNDECIDED, "not checked", reason="an equation in inline math is not checked; "
+                                        "write it as display math ($$ ... $$) to have it checked")
+                    s.col = ml.col
+                    s.text_override = s.raw = ml.text.strip()
+                    doc.claims.append(Claim(f"line {ml.line} ({st.heading})", [s]))
         if b.kind != "math":
             continue
         for ml in b.math:

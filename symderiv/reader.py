@@ -111,9 +111,18 @@ def _split_justification(text: str) -> tuple[str, str]:
         note = re.sub(r"\\([A-Za-z]+)", r"\1", note).replace("{", "").replace("}", "")
         return text[: q.start()] + " " * (len(text) - q.start()), " ".join(note.split())
     m = _JUST.search(text)
-    if m and m.start() > 0 and text[: m.start()].strip():
+    if m and m.start() > 0 and text[: m.start()].strip() and _is_prose_note(m):
         return text[: m.start()] + " " * (len(text) - m.start()), m.group(1).strip()
     return text, ""
+
+
+def _is_prose_note(m: re.Match) -> bool:
+    """A trailing \\text{...} is a note only when it reads as prose: after \\quad or a long dash,
+    or several words. '- \\text{C}' or '\\, \\text{C}' may be a term of the expression: kept as math."""
+    lead = m.group(0)[: m.group(0).find("\\text") if "\\text" in m.group(0) else 0]
+    if re.search(r"\\q?quad|—|–|--", lead):
+        return True
+    return bool(re.search(r"\s", m.group(1).strip())) or not re.fullmatch(r"[A-Za-z]+", m.group(1).strip())
 
 
 _RELATION = re.compile(r"(?<![\\])(=|\\approx|\\equiv|\\Rightarrow|\\implies|\\Longrightarrow|\\therefore|\\in(?![a-zA-Z]))")
@@ -537,6 +546,14 @@ def _unknown_part(text: str, names) -> str:
     while j < len(text) and not covered[j]:
         j += 1
     return text[i:j]
+
+
+def _edge(t, side: int) -> str | None:
+    """The kind of the leftmost (side 0) or rightmost (side -1) primary of a product tree."""
+    while getattr(t, "data", None) in ("juxt", "dot", "div", "seqop") or (
+            side == 0 and getattr(t, "data", None) in ("power", "subscript", "star")):
+        t = t.children[side]
+    return getattr(t, "data", None)
 
 
 def _describe(v) -> str:
@@ -1005,6 +1022,10 @@ class Interpreter:
 
     def v_juxt(self, t):
         left_t, right_t = t.children
+        if _edge(left_t, -1) == "number" and _edge(right_t, 0) == "number":
+            # '1 2' or '1\\,000': TeX typesets adjacent digits as one number, never a product
+            self.fail(t, "ambiguous: two numbers written next to each other (a digit group or a product?); "
+                      "write the number without spaces, or 2 \\cdot 3")
         if getattr(right_t, "data", None) == "paren":
             self._refuse_function_application(left_t, right_t)
         left = self.value(left_t)
@@ -1204,7 +1225,9 @@ def _dims(arg):
             return ("oo", 1)
         if s.lower() in _RESERVED_DIMS:
             raise _ReservedDim(s)
-        if re.fullmatch(r"[A-Za-z]|\d+", s):
+        if re.fullmatch(r"\d+", s):
+            return (int(s), 1) if int(s) >= 1 else None  # a concrete size
+        if re.fullmatch(r"[A-Za-z]", s):
             return (s, 1)
         if re.fullmatch(r"[A-Za-z]+", s):
             return (s, 1)
