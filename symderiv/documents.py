@@ -21,6 +21,8 @@ symbol, a shape mismatch) is reported at that line.
 from __future__ import annotations
 
 import re
+
+import sympy
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -29,7 +31,7 @@ from .errors import SymderivError
 from .operators import Expr, Inner, Sym
 from .printing import plain
 from .reader import (
-    _has_relation, Block, FuncApp, IndexNotation, Interpreter, LineError, MathLine, ParsedLine, ReadError, Scope, _IndexSum,
+    _has_relation, _segmentations, Block, FuncApp, IndexNotation, Interpreter, LineError, MathLine, ParsedLine, ReadError, Scope, _IndexSum,
     declared_name, decode, parse_math, parse_space, scan_markdown,
 )
 from .verifier import FAILED, UNDECIDED, VERIFIED, Verdict
@@ -203,6 +205,11 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
                 if s.verdict is None:
                     s.verdict = Verdict(UNDECIDED, "not decided", reason=f"outside what the verifier decides: "
                                         f"{exc or type(exc).__name__}")
+        except Exception as exc:  # noqa: BLE001 — a verifier bug must not take the document down
+            for s in d.steps:
+                if s.verdict is None:
+                    s.verdict = Verdict(UNDECIDED, "not decided", reason=f"the verifier failed on this derivation "
+                                        f"({type(exc).__name__}: {exc}); please report it")
         _label_rules(d)
     for c in doc.claims:
         if over(c.steps):
@@ -263,8 +270,10 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                 op = _forward_operator(pl)
                 if op:
                     prev_forward_op["last"] = (op, ml.line)
+                    t = pl.items[1]
+                    prev_forward_op["operands"] = (declared_name(interp, t.children[0]), declared_name(interp, t.children[2]))
                 if pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "subscript" and "last" in prev_forward_op:
-                    meaning = _operator_from_definition(pl, interp)
+                    meaning = _operator_from_definition(pl, interp, prev_forward_op.get("operands"))
                     if meaning:
                         op_tok, op_line = prev_forward_op["last"]
                         doc.operator_lines.add(op_line)
@@ -300,6 +309,14 @@ def _declare(interp: Interpreter, pl: ParsedLine, scope: Scope, path: str, doc: 
                 raise ReadError(path, *interp.where(items[0]), "expected a symbol name before \\in, such as x or y^*")
             if i > 0 and rels[0] == ":=":
                 continue  # the alias below carries the shape of the derivative
+            if re.fullmatch(r"[A-Za-z]+", name) and any(len(sp) > 1 for sp in _segmentations(name, scope.names())):
+                # "so that AB ∈ R^{n×n}": a statement about the product A·B, never a new symbol named AB
+                prod = interp.expr(items[0])
+                want = Sym("Z", *dims).shape
+                if prod.shape != want:
+                    raise ReadError(path, *interp.where(items[0]), f"{plain(prod)} is {_dim(prod.shape[0])}×"
+                                    f"{_dim(prod.shape[1])}, not {_dim(want[0])}×{_dim(want[1])} as stated")
+                continue
             try:
                 sym = Sym(name, *dims)
             except SymderivError as exc:
@@ -379,7 +396,7 @@ def _affine(t) -> dict | None:
     return None
 
 
-def _operator_from_definition(pl: ParsedLine, interp: Interpreter) -> str | None:
+def _operator_from_definition(pl: ParsedLine, interp: Interpreter, operands=None) -> str | None:
     """y_i := Σ_j x_{i+j} w_j is correlation; x_{i-j} w_j is convolution (by the index pattern)."""
     lhs = pl.items[0]
     i_var = _affine(lhs.children[1].children[0])
@@ -404,8 +421,15 @@ def _operator_from_definition(pl: ParsedLine, interp: Interpreter) -> str | None
     a, b = (_affine(f.children[1].children[0]) for f in idx)
     sumop = sums[0] if getattr(sums[0], "data", None) == "sumop" else sums[0].children[0]
     j = str(sumop.children[1].children[0]) if sumop.children[1].children else None
-    for first, second in ((a, b), (b, a)):
+    names = [declared_name(interp, f.children[0]) for f in idx]
+    for (first, second), (shifted, plain_) in (((a, b), (names[0], names[1])), ((b, a), (names[1], names[0]))):
         if second == {j: 1} and first.get(i) == 1 and first.get(j) in (1, -1) and not first.get(1):
+            if first[j] == 1 and operands and None not in operands and (shifted, plain_) != tuple(operands):
+                # correlation is not symmetric: Σ_j w_{i+j} x_j for x ⊙ w is Corr(w, x), not what ⊙ denotes here
+                raise ReadError(interp.path, interp.ml.line, interp.ml.col,
+                                f"this correlation shifts {shifted}, but the line before writes {operands[0]} first "
+                                f"({operands[0]} ⊙ {operands[1]}); symderiv's correlation is (x ⊙ w)_i = Σ_j x_{{i+j}} w_j "
+                                f"with the left operand shifted: write y_i := \\sum_j {operands[0]}_{{i+j}} {operands[1]}_j")
             return "corr" if first[j] == 1 else "conv"
     raise ReadError(interp.path, interp.ml.line, interp.ml.col,
                     "this index formula is neither a correlation (x_{i+j} w_j) nor a convolution (x_{i-j} w_j)")
@@ -462,6 +486,10 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                     except LineError:
                         continue
                     if isinstance(vals[0], Sym) and _forward_of(scope, vals[0].name) is None and isinstance(vals[-1], Expr):
+                        if vals[-1].shape != vals[0].shape:
+                            f = vals[-1]
+                            raise LineError(ml.line, pl.cols[-1], f"the forward definition is {_dim(f.shape[0])}×{_dim(f.shape[1])} "
+                                            f"but {vals[0].name} is declared {_dim(vals[0].shape[0])}×{_dim(vals[0].shape[1])}")
                         _set_forward(scope, vals[0], vals[-1])
                     continue
                 if pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "word":
@@ -512,14 +540,18 @@ def _input_of_forward(scope: Scope, name: str) -> bool:
     return False
 
 
+def _dim(d) -> str:
+    return "∞" if d is sympy.oo else str(d)
+
+
 def _values(pl: ParsedLine, interp: Interpreter) -> list:
     out = []
     for t in pl.items:
         v = interp.value(t)
         if isinstance(v, list):
             v = interp.product(v, t)
-        if type(v).__name__ in ("_Word", "_Grouped"):
-            v = interp.as_expr(v, t)
+        if not isinstance(v, (Expr, Fraction, FuncApp, IndexNotation, _IndexSum)):
+            v = interp.as_expr(v, t)  # a helper value (a word, a bare norm, ...): an expression, or a located error
         out.append(v)
     return out
 
@@ -707,13 +739,22 @@ def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=") -> Step:
         s.first_order = rel == "≈"
         return s
     s = Step(b if isinstance(b, Expr) else None, a if isinstance(a, Expr) else None, "claim", None, note, ml.line)
-    if isinstance(a, Fraction) and isinstance(b, Fraction):
+    if isinstance(a, Fraction) and isinstance(b, Fraction) and rel == "≈":
+        s.verdict = Verdict(UNDECIDED, "not checked", reason="approximate equality between numbers is not checked")
+    elif isinstance(a, Fraction) and isinstance(b, Fraction):
         s.verdict = Verdict(VERIFIED if a == b else FAILED, "exact rational arithmetic",
                             reason="" if a == b else f"{a} ≠ {b}", methods=["exact-integer-evaluation"])
     elif isinstance(a, (IndexNotation, _IndexSum, Expr)) and isinstance(b, (IndexNotation, _IndexSum, Expr)):
         from .convolution import decide_index
 
-        s.verdict = decide_index(a, b)
+        finite = sorted({x.name for v in (a, b) for x in _index_symbols(v) if x.shape[0] is not sympy.oo})
+        if finite:
+            # the index checker decides sums over ℤ of zero-extended sequences: for x ∈ Rⁿ a shifted
+            # index leaves the range 0..n-1, which that reading ignores
+            s.verdict = Verdict(UNDECIDED, "not checked", reason="index notation over finite vectors "
+                                f"({', '.join(finite)}) is not checked: only sequences in R^∞ are")
+        else:
+            s.verdict = decide_index(a, b)
         s.rule = "index-notation"
     else:
         s.verdict = Verdict(UNDECIDED, "not checked", reason=_why_not_expr(b if isinstance(a, Expr) else a))
@@ -724,6 +765,21 @@ def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=") -> Step:
     s.value = b
     s.value_left = a
     return s
+
+
+def _index_symbols(v) -> list:
+    """The declared symbols of an index-notation value (or of a matrix expression)."""
+    if isinstance(v, Expr):
+        return list(v.symbols())
+    if isinstance(v, _IndexSum):
+        return [x for _, t in v.terms for x in _index_symbols(t)]
+    if isinstance(v, IndexNotation):
+        out = []
+        for f in v.factors:
+            base = f[1] if f[0] == "nested" else f[0]
+            out += _index_symbols(base) if isinstance(base, (Expr, IndexNotation, _IndexSum)) else []
+        return out
+    return []
 
 
 def _show(v) -> str:
@@ -756,6 +812,9 @@ def _claim_verdict(s: Step) -> Verdict:
         return Verdict(FAILED, "shape check", reason=str(exc))
     except (NotInFragment, RecursionError) as exc:
         return Verdict(UNDECIDED, "not decided", reason=f"outside what the verifier decides: {exc or type(exc).__name__}")
+    except Exception as exc:  # noqa: BLE001 — a verifier bug is reported as such, never as a verdict
+        return Verdict(UNDECIDED, "not decided", reason=f"the verifier failed on this statement ({type(exc).__name__}: "
+                       f"{exc}); please report it")
 
 
 def _line_problem(doc: CheckedDocument, st: _State, ml: MathLine, line: int, col: int, message: str) -> None:

@@ -707,6 +707,10 @@ class Interpreter:
             self.fail(t, "a parenthesised list (a, b) is not an expression; did you mean \\langle a, b \\rangle?")
         if isinstance(v, IndexNotation):
             self.fail(t, "index notation here")
+        if isinstance(v, _Norm):
+            self.fail(t, "only the squared norm ||v||^2 (or \\|A\\|_F^2) is supported")
+        if isinstance(v, (_TraceWord, _Partial, SumOp, Space)):
+            self.fail(t, "expected a matrix expression here")
         self.fail(t, "expected a matrix expression")
 
     def token(self, tok):
@@ -941,6 +945,9 @@ class Interpreter:
             base = self.resolve(base, t)
         if isinstance(base, _Grouped):
             base = base.e
+        if isinstance(base, Expr) and base.shape[0] != 1 and base.shape[1] != 1:
+            self.fail(t, "a matrix with a single index has no fixed meaning (an entry A_{ij}, a row, a column?); "
+                      "index notation is for vectors and sequences")
         return Indexed(base, sub)
 
     def v_sumop(self, t):

@@ -60,13 +60,21 @@ def test_declared_multi_letter_name_still_works():
     assert_not_verified(d)
 
 
+def test_declaring_a_product_is_a_shape_statement_not_a_new_symbol():
+    decl = DECL + r" So $AB \in \mathbf{R}^{n \times n}$."
+    assert_verified(doc(r"(AB)^T = B^T A^T", decl=decl))
+    assert_not_verified(doc(r"AB^T = (AB)^T", decl=decl))
+    e = read_error("# T\n\n" + DECL + r" So $Ax \in \mathbf{R}^{n \times n}$." + "\n\n$$x = x$$\n")
+    assert e.line == 3 and "not n×n" in e.message
+
+
 def test_unsplittable_run_names_the_run():
     d = doc(r"Aq = A")
     assert d.status == "failed" and "unknown symbol 'q'" in reasons(d)
 
 
 def test_ambiguous_split_is_refused_with_position():
-    d = doc(r"ab = b", decl=r"Let $a \in \mathbf{R}$, $b \in \mathbf{R}$, $ab \in \mathbf{R}$.")
+    d = doc(r"ab = b", decl=r"Let $a \in \mathbf{R}$, $b \in \mathbf{R}$, $ab := a$.")
     (s,) = steps(d)
     assert s.status == "failed" and "ambiguous" in s.verdict.reason
     assert s.line == 5 and s.col == 3
