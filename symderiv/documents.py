@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 
 import sympy
+from lark import Token
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -388,8 +389,6 @@ def _affine(t) -> dict | None:
         return out
     if data == "group":
         return _affine(t.children[0])
-    from lark import Token
-
     if isinstance(t, Token):
         s = str(t)
         return {1: int(s)} if s.isdigit() else {s: 1}

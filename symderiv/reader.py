@@ -25,6 +25,11 @@ from importlib import resources
 from typing import Any
 
 import sympy
+# imported once, at import time: parse trees made by the cached parser must be instances of the
+# same Token class that the interpreter tests against (a lazily imported, later re-imported lark
+# would give two Token classes)
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from .errors import ShapeError, SymderivError
 from .operators import (
@@ -380,7 +385,6 @@ def _without_code_spans(text: str) -> str:
 # ---------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def _parser():
-    from lark import Lark
 
     grammar = resources.files("symderiv").joinpath("grammar/math.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="earley", propagate_positions=True, ambiguity="resolve")
@@ -441,7 +445,6 @@ _FRIENDLY = {
 
 
 def parse_math(ml: MathLine, path: str):
-    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
     precheck(ml, path)
     try:
@@ -679,7 +682,6 @@ class Interpreter:
     # values
     def value(self, t):
         """Expr, Fraction, or one of the helper values above (FuncApp, Space, ...)."""
-        from lark import Token
 
         if isinstance(t, Token):
             return self.token(t)
@@ -1185,7 +1187,6 @@ def _grouped_expr(g: _Grouped) -> Expr:
 
 
 def _plain_token(x):
-    from lark import Token
 
     if isinstance(x, Token):
         return str(x)
@@ -1224,7 +1225,6 @@ class _ReservedDim(Exception):
 
 
 def _dims(arg):
-    from lark import Token
 
     if isinstance(arg, Token):
         s = str(arg)
