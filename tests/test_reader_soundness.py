@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 from symderiv.cli import main
 from symderiv.documents import DocumentBudget, check_text
 from symderiv.reader import ReadError
@@ -339,3 +341,17 @@ def test_no_internal_error_on_the_issue_documents(tmp_path, capsys):
         main(["check", str(f)])
         cap = capsys.readouterr()
         assert "internal error" not in cap.err + cap.out
+
+
+def test_pytest_plugin_fails_a_document_with_nothing_to_check(pytester):
+    import importlib.metadata
+
+    eps = importlib.metadata.entry_points(group="pytest11")
+    args = [] if any(ep.value == "symderiv.pytest_plugin" for ep in eps) else ["-p", "symderiv.pytest_plugin"]
+    pytester.makeini("[pytest]\nsymderiv_documents = *.md\n")
+    (pytester.path / "empty.md").write_text("# Only a heading\n\nProse.\n", encoding="utf-8")
+    (pytester.path / "mac.md").write_text(WRONG.replace("\n", "\r"), encoding="utf-8")
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    assert "nothing was found to check" in out and "mac.md:5" in out
