@@ -248,6 +248,9 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                 for part in m.group(1).split(","):
                     if "=" in part:
                         op, meaning = (x.strip() for x in part.split("=", 1))
+                        if op.strip().lstrip("\\") not in ("odot", "otimes", "star", "ast", "circ"):
+                            raise ReadError(path, b.line, m.start() + 1, f"{op.strip()} cannot be given a meaning; only "
+                                            "\\odot, \\otimes, \\star, \\ast and \\circ can")
                         if meaning.lower() not in _OPS:
                             raise ReadError(path, b.line, m.start() + 1, f"unknown operator meaning {meaning!r}; use correlation, convolution or hadamard")
                         _set_operator(root, op, _OPS[meaning.lower()], path, b.line, m.start() + 1, doc, "declared in a comment")

@@ -244,6 +244,7 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
     orig = text.split("\n")
     lines = _blank_comments(text).split("\n")  # commented-out math is not part of the document
     blocks: list[Block] = []
+    rescanned: set[int] = set()  # lines whose first display was read: the rest is not indented code
     i = 0
     fence = None
     while i < len(lines):
@@ -274,6 +275,19 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
         m = _HEADING.match(raw)
         if m:
             blocks.append(Block("heading", m.group(2), i + 1, level=len(m.group(1))))
+            i += 1
+            continue
+        if (stripped and "$" not in raw and i + 1 < len(lines) and re.fullmatch(r" {0,3}(=+|-+)\s*", lines[i + 1])
+                and (i == 0 or not lines[i - 1].strip() or blocks and blocks[-1].kind == "heading")):
+            # a setext heading: Title over ===== (level 1) or ----- (level 2)
+            level = 1 if lines[i + 1].strip()[0] == "=" else 2
+            blocks.append(Block("heading", stripped, i + 1, level=level))
+            i += 2
+            continue
+        if i not in rescanned and re.match(r"( {4}|\t)", raw) and stripped and (i == 0 or not lines[i - 1].strip()
+                                                         or blocks and blocks[-1].code and blocks[-1].line == i):
+            # an indented code block (after a blank line): code, never read
+            blocks.append(Block("prose", orig[i], i + 1, code=True))
             i += 1
             continue
         start, opener, closer = raw.find("$$"), "$$", "$$"
@@ -342,6 +356,7 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
                 blocks.append(extra)
             if rescan is not None:
                 lines[last], orig[last] = rescan, rescan
+                rescanned.add(last)
                 i = last
                 continue
             i = k
@@ -365,6 +380,7 @@ def _blank_comments(text: str) -> str:
 
 def _inline_math(text: str, line: int, col: int, path: str) -> list[MathLine]:
     out = []
+    text = _without_code_spans(text)  # `$x$` in a code span is code, not math
     for m in re.finditer(r"(?<![\\$])\$([^$]+)\$(?!\$)", text):
         out.append(MathLine(m.group(1), line, col + m.start(1), display=False))
     # an unpaired $ would silently swallow the math around it: report it where it stands
