@@ -840,6 +840,11 @@ class Interpreter:
             if den == 0:
                 self.fail(t, "division by zero")
             return num / den
+        if isinstance(den, Fraction):
+            # \frac{E}{c}: (1/c)·E for a nonzero number c
+            if den == 0:
+                self.fail(t, "division by zero")
+            return Scale(1 / den, self.as_expr(num, t.children[1]))
         a, b = self._derivative_part(num), self._derivative_part(den)
         if a is None or b is None:
             self.fail(t, "\\frac{..}{..} must be a number or a derivative such as \\frac{dL}{dy}")

@@ -15,7 +15,8 @@ from symderiv.reader import ReadError
 
 HUNT = Path(__file__).resolve().parent / "data" / "hunt"
 # true documents that the old checker refused or failed
-TRUE = {"09-commented-out-math-is-checked.md", "20-scalar-squared-fails.md", "41-numeric-dimensions-refused.md"}
+TRUE = {"09-commented-out-math-is-checked.md", "20-scalar-squared-fails.md", "41-numeric-dimensions-refused.md",
+        "48-frac-of-expression-fails.md"}
 FILES = sorted(p.name for p in HUNT.glob("*.md"))
 
 

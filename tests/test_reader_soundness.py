@@ -355,3 +355,13 @@ def test_pytest_plugin_fails_a_document_with_nothing_to_check(pytester):
     result.assert_outcomes(failed=2)
     out = result.stdout.str()
     assert "nothing was found to check" in out and "mac.md:5" in out
+
+
+def test_fraction_of_an_expression_is_a_scalar_multiple():
+    assert_verified(doc(r"\frac{A + A^T}{2} x = \frac{1}{2}(A x + A^T x)"))
+    assert_not_verified(doc(r"\frac{A B}{2} = \frac{1}{2} B A"))
+
+
+def test_juxtaposition_binds_tighter_than_cdot():
+    assert_verified(doc(r"x \cdot A v = x^T A v"))
+    assert_not_verified(doc(r"x \cdot A v = v^T A x"))
