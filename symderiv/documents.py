@@ -496,6 +496,23 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                     continue
                 if pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "word":
                     pl = ParsedLine(pl.lead, pl.items[1:], pl.rels[1:], pl.cols[1:], pl.ml)  # dx := dL/dx = G
+                if "⇒" in pl.rels:
+                    k = pl.rels.index("⇒")
+                    if st.derivation is None:
+                        # "AB = BA ⇒ BA = AB" asserts an implication, not its hypothesis: not checked
+                        s = Step(None, None, "problem", None, ml.note, ml.line)
+                        s.verdict = Verdict(UNDECIDED, "not checked", reason="an implication between equations is not "
+                                            "checked (its hypothesis is not assumed); write each equation on its own line")
+                        s.col = ml.col
+                        s.text_override = s.raw = ml.text.strip()
+                        doc.claims.append(Claim(f"line {ml.line} ({st.heading})", [s]))
+                        continue
+                    # inside a derivation: "... = ⟨G, Δx⟩ ⇒ dL/dx = G" is the chain, then the read-off
+                    head = ParsedLine(pl.lead, pl.items[:k + 1], pl.rels[:k], pl.cols[:k + 1], pl.ml)
+                    tail = ParsedLine("⇒", pl.items[k + 1:], pl.rels[k + 1:], pl.cols[k + 1:], pl.ml)
+                    if head.rels or head.lead:
+                        _role(head, interp, scope, st, doc, ml)
+                    pl = tail
                 _role(pl, interp, scope, st, doc, ml)
             except LineError as exc:
                 _line_problem(doc, st, ml, exc.line, exc.col, exc.message)

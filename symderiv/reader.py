@@ -204,12 +204,30 @@ def _split_equations(body: str) -> list[str]:
     return result
 
 
+_CONTINUES = re.compile(r"^(?:\s|&|\\q?quad|\\[,;:!])*(?:[-+\u2212]|\\cdot|\\odot|\\otimes|\\circ|\\star|\\ast)")
+
+
+def _join_continuations(pieces: list[str]) -> list[str]:
+    """A row with no relation that starts with a binary operator (``&\\quad - C^T``) continues the
+    previous row's expression: the two are one equation (the \\\\ between them is blanked)."""
+    out: list[str] = []
+    for piece in pieces:
+        if (not piece.startswith("\\\\") and piece.strip() and len(out) >= 2 and out[-2].strip()
+                and not _has_relation(piece) and _CONTINUES.match(piece)):
+            sep = out.pop()
+            lead = _CONTINUES.match(piece).end()
+            out[-1] = out[-1] + _blank(sep) + piece[:lead].replace("&", " ") + piece[lead:]
+        else:
+            out.append(piece)
+    return out
+
+
 def _display_lines(content: str, line: int, col: int) -> list[MathLine]:
     """Split display math into lines at \\\\ (aligned environments), keeping positions."""
     content = _ENV.sub(lambda m: " " * len(m.group(0)), content)
     out = []
     pos = 0
-    pieces = re.split(r"(\\\\(?:\[[^\]]*\])?)", content)
+    pieces = _join_continuations(re.split(r"(\\\\(?:\[[^\]]*\])?)", content))
     cur_line, cur_col = line, col
     for piece in pieces:
         if piece.startswith("\\\\"):

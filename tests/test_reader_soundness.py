@@ -365,3 +365,25 @@ def test_fraction_of_an_expression_is_a_scalar_multiple():
 def test_juxtaposition_binds_tighter_than_cdot():
     assert_verified(doc(r"x \cdot A v = x^T A v"))
     assert_not_verified(doc(r"x \cdot A v = v^T A x"))
+
+
+def test_read_off_after_implication_on_the_same_line():
+    line = (r"\Delta L = \langle \frac{dL}{dy}, \Delta y \rangle = \langle W^T \frac{dL}{dy}, \Delta x \rangle "
+            r"\Rightarrow \frac{dL}{dx} = W{} \frac{dL}{dy}")
+    text = ("# T\n\n" + LIN + "\n\n$$y = Wx$$\n\n$$\\Delta y = W(x + \\Delta x) - Wx = W \\Delta x$$\n\n$$" + line + "$$\n")
+    assert check_text(text.replace("W{}", "W^T"), "t.md").status == "verified"
+    assert check_text(text.replace("W{}", "W"), "t.md").status == "failed"
+
+
+def test_implication_between_equations_is_not_checked_as_a_chain():
+    d = doc(r"AB = BA \Rightarrow BA = AB")
+    (s,) = steps(d)
+    assert s.status == "undecided" and "implication" in s.verdict.reason
+
+
+def test_continuation_row_joins_the_previous_row():
+    body = "\\begin{aligned}\n(A + B - C)^T &= A^T + B^T \\\\\n&\\quad {} C^T\n\\end{aligned}"
+    right = check_text(f"# T\n\n{DECL}\n\n$${body.replace('{}', '-')}$$\n", "t.md")
+    assert right.status == "verified"
+    wrong = check_text(f"# T\n\n{DECL}\n\n$${body.replace('{}', '+')}$$\n", "t.md")
+    assert wrong.status == "failed"
