@@ -71,7 +71,8 @@ def author(e: Expr) -> str:
         return e.name
     if isinstance(e, Transpose):
         inner = e.arg
-        return f"{inner.name}^\\top" if isinstance(inner, Sym) else f"\\left({author(inner)}\\right)^\\top"
+        # a control word ends at the first non-letter: "x^\\top A" needs the space ("\\topA" is another word)
+        return f"{inner.name}^\\top " if isinstance(inner, Sym) else f"\\left({author(inner)}\\right)^\\top "
     if isinstance(e, MatMul):
         # AB^\top is A·Bᵀ; a non-atomic factor gets parentheses
         return "".join(author(f) if _atom(f) else f"({author(f)})" for f in e.args)
@@ -135,7 +136,7 @@ def test_author_spelling_reads_back_as_the_same_expression(e):
 
 
 def test_author_spellings_of_known_traps():
-    assert author(MatMul(A, Transpose(B))) == "AB^\\top"
+    assert author(MatMul(A, Transpose(B))).strip() == "AB^\\top"
     assert author(Trace(MatMul(A, B))) == "\\operatorname{tr} AB"
     _same(MatMul(A, Transpose(B)), "AB^\\top")
     _same(Trace(MatMul(A, B)), "\\operatorname{tr} AB")
