@@ -456,7 +456,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
             continue
         if b.kind == "prose" and not b.code:
             for ml in b.math:
-                if "\\in" not in ml.text and ":=" not in ml.text and _has_relation(ml.text):
+                if _inline_assertion(ml):
                     # an equation in running text is an assertion too: never silently dropped
                     s = Step(None, None, "problem", None, "", ml.line)
                     s.verdict = Verdict(UNDECIDED, "not checked", reason="an equation in inline math is not checked; "
@@ -523,6 +523,15 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                 _line_problem(doc, st, ml, ml.line, ml.col, str(exc))
             except RecursionError:
                 _line_problem(doc, st, ml, ml.line, ml.col, "expression nested too deeply to read")
+
+
+def _inline_assertion(ml: MathLine) -> bool:
+    """Does inline math assert an equation (beyond declaring a symbol or an alias)? ``$s = x^T A x \\in
+    \\mathbf{R}$`` does; ``$x \\in \\mathbf{R}^n$`` and ``$dy := \\frac{dL}{dy} \\in \\mathbf{R}^m$`` do not."""
+    head = re.split(r"\\in(?![a-zA-Z])", ml.text, maxsplit=1)[0]  # what stands before the first \in
+    if ":=" in head:
+        head = head.split(":=", 1)[1]  # an alias' own := is a definition
+    return _has_relation(head)
 
 
 def _forward_of(scope: Scope, name: str):

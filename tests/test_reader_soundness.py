@@ -387,3 +387,17 @@ def test_continuation_row_joins_the_previous_row():
     assert right.status == "verified"
     wrong = check_text(f"# T\n\n{DECL}\n\n$${body.replace('{}', '+')}$$\n", "t.md")
     assert wrong.status == "failed"
+
+
+@pytest.mark.parametrize("inline", [r"$AB = BA$", r"$s = x^T A x = 2 x^T A x \in \mathbf{R}$"])
+def test_inline_equations_are_reported_not_checked(inline):
+    d = check_text(f"# T\n\n{DECL}\n\nNote that {inline} here.\n\n$$A = A$$\n", "t.md")
+    assert d.status == "undecided"
+    (s,) = [s for s in steps(d) if s.line == 5]
+    assert "inline math is not checked" in s.verdict.reason and s.col == 11
+
+
+def test_inline_declarations_are_not_assertions():
+    d = check_text("# T\n\nLet $x \\in \\mathbf{R}^n$, $y \\in \\mathbf{R}^n$, $L \\in \\mathbf{R}$, "
+                   "$dy := \\frac{dL}{dy} \\in \\mathbf{R}^n$.\n\n$$x = x$$\n", "t.md")
+    assert_verified(d)
