@@ -127,7 +127,9 @@ def _is_prose_note(m: re.Match) -> bool:
     lead = m.group(0)[: m.group(0).find("\\text") if "\\text" in m.group(0) else 0]
     if re.search(r"\\q?quad|—|–|--", lead):
         return True
-    return bool(re.search(r"\s", m.group(1).strip())) or not re.fullmatch(r"[A-Za-z]+", m.group(1).strip())
+    word = m.group(1).strip()
+    # a short name such as \\text{C} may be a symbol; a word or a phrase is prose
+    return bool(re.search(r"\s", word)) or not re.fullmatch(r"[A-Za-z]{1,2}", word)
 
 
 _RELATION = re.compile(r"(?<![\\])(=|\\approx|\\equiv|\\Rightarrow|\\implies|\\Longrightarrow|\\therefore|\\in(?![a-zA-Z]))")
@@ -176,7 +178,12 @@ def _split_equations(body: str) -> list[str]:
     A leading connective (``\\text{and}``, ``,``) of a split part is blanked."""
     cuts: list[int] = []
     amps = [m.start() for m in _top_level(body, re.compile(r"(?<!\\)&"))]
-    cuts += amps[1::2]
+    for k in range(1, len(amps), 2):
+        # a column pair a &= b & c &= d: the next pair is another equation only if it has a relation
+        # ("&& \\text{note}" columns stay notes)
+        nxt = amps[k + 2] if k + 2 < len(amps) else len(body)
+        if _has_relation(_CONNECTIVE.sub("", body[amps[k] + 1:nxt].replace("&", " "))):
+            cuts.append(amps[k])
     bounds = [0] + cuts + [len(body)]
     parts = [(bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
     out: list[tuple[int, int]] = []

@@ -401,3 +401,11 @@ def test_inline_declarations_are_not_assertions():
     d = check_text("# T\n\nLet $x \\in \\mathbf{R}^n$, $y \\in \\mathbf{R}^n$, $L \\in \\mathbf{R}$, "
                    "$dy := \\frac{dL}{dy} \\in \\mathbf{R}^n$.\n\n$$x = x$$\n", "t.md")
     assert_verified(d)
+
+
+def test_note_columns_and_word_notes_stay_notes():
+    body = ("\\begin{aligned}\n(AB)^T &= B^T A^T && \\text{transpose of a product} \\\\\n"
+            "&= B^T A^T \\text{expansion}\n\\end{aligned}")
+    d = check_text(f"# T\n\n{DECL}\n\n$${body}$$\n", "t.md")
+    assert_verified(d)
+    assert len(steps(d)) == 2
