@@ -423,6 +423,9 @@ def _operator_from_definition(pl: ParsedLine, interp: Interpreter, operands=None
     a, b = (_affine(f.children[1].children[0]) for f in idx)
     sumop = sums[0] if getattr(sums[0], "data", None) == "sumop" else sums[0].children[0]
     j = str(sumop.children[1].children[0]) if sumop.children[1].children else None
+    if a is None or b is None or j is None:
+        raise ReadError(interp.path, interp.ml.line, interp.ml.col,
+                        "the indices of this operator definition must be sums of index names and numbers, as in x_{i+j} w_j")
     names = [declared_name(interp, f.children[0]) for f in idx]
     for (first, second), (shifted, plain_) in (((a, b), (names[0], names[1])), ((b, a), (names[1], names[0]))):
         if second == {j: 1} and first.get(i) == 1 and first.get(j) in (1, -1) and not first.get(1):

@@ -409,3 +409,18 @@ def test_note_columns_and_word_notes_stay_notes():
     d = check_text(f"# T\n\n{DECL}\n\n$${body}$$\n", "t.md")
     assert_verified(d)
     assert len(steps(d)) == 2
+
+
+def test_operator_definition_with_unreadable_index_is_located():
+    e = read_error("# T\n\nLet $x \\in \\mathbf{R}^{\\infty}$, $w \\in \\mathbf{R}^{\\infty}$, $y \\in \\mathbf{R}^{\\infty}$.\n\n"
+                   "$$y = x \\odot w$$\n$$y_i := \\sum_j x_{i+j} w_{(j)^T}$$\n")
+    assert e.line == 6 and "indices of this operator definition" in e.message
+
+
+def test_correlation_definition_must_shift_the_left_operand():
+    head = ("# T\n\n<!-- symderiv: \\otimes = convolution -->\n\nLet $x \\in \\mathbf{R}^{\\infty}$, "
+            "$w \\in \\mathbf{R}^{\\infty}$, $y \\in \\mathbf{R}^{\\infty}$, $g \\in \\mathbf{R}^{\\infty}$.\n\n$$y = x \\odot w$$\n")
+    e = read_error(head + "$$y_i := \\sum_j w_{i+j} x_j$$\n\n$$\\langle x \\odot w, g \\rangle = \\langle x, g \\otimes w \\rangle$$\n")
+    assert e.line == 8 and "shifts w" in e.message
+    d = check_text(head + "$$y_i := \\sum_j x_{i+j} w_j$$\n\n$$\\langle x \\odot w, g \\rangle = \\langle x, g \\otimes w \\rangle$$\n", "t.md")
+    assert d.status == "verified"  # Σ_i g_i Σ_j x_{i+j} w_j = Σ_k x_k (g ⊗ w)_k
