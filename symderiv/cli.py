@@ -143,10 +143,12 @@ def render_check(doc) -> str:
         st = step.status
         counts[st] += 1
         v = step.verdict
-        head = f"{doc.path}:{step.line}: {marks[st]} "
+        col = getattr(step, "col", None)
+        head = f"{doc.path}:{step.line}:{col}: {marks[st]} " if col else f"{doc.path}:{step.line}: {marks[st]} "
         text = getattr(step, "text_override", None) or step.plain()
         if st == "verified":
-            lines.append(head + f"{step.rule or 'claim'}  {text}")
+            order = " (to first order)" if v is not None and v.relation == "first-order" else ""
+            lines.append(head + f"{step.rule or 'claim'}{order}  {text}")
         else:
             lines.append(head + f"{v.reason or v.method}  [{text}]")
             if v.counterexample is not None:
@@ -156,8 +158,11 @@ def render_check(doc) -> str:
         if j is not None:
             lines.append(f"{doc.path}: {marks[j.status]} Jacobian cross-check of {d.title}: d{_greek_text(d.loss)}/d{d.wrt.name} = "
                          f"{d.to_dict()['gradient_text']} ({j.status})")
-    lines.append(f"{doc.path}: {counts['verified']} verified, {counts['failed']} failed, {counts['undecided']} undecided "
-                 f"({len(doc.derivations)} derivations, {len(doc.claims)} other statements) — {doc.status}")
+    if getattr(doc, "nothing_checked", False):
+        lines.append(f"{doc.path}: {doc.nothing_reason} — not verified")
+    else:
+        lines.append(f"{doc.path}: {counts['verified']} verified, {counts['failed']} failed, {counts['undecided']} undecided "
+                     f"({len(doc.derivations)} derivations, {len(doc.claims)} other statements) — {doc.status}")
     return "\n".join(lines) + "\n"
 
 

@@ -65,6 +65,8 @@ class DocumentFile(pytest.File):
             yield DerivationItem.from_parent(self, name=name, derivation=d)
         if doc.claims:
             yield StatementsItem.from_parent(self, name="other statements", doc=doc)
+        if doc.nothing_checked:
+            yield NothingCheckedItem.from_parent(self, name="nothing checked", message=doc.nothing_reason)
 
 
 class _Failure(Exception):
@@ -114,6 +116,17 @@ class StatementsItem(_SymderivItem):
                     text = getattr(s, "text_override", None) or s.plain()
                     raise _Failure(format_failure(f"symderiv: {self.path}:{s.line}: {claim.title}", s.verdict,
                                                   claim_text=text, where=f"{self.path}:{s.line}"))
+
+
+class NothingCheckedItem(_SymderivItem):
+    """A document with no checked statement fails: nothing checked is not "verified"."""
+
+    def __init__(self, *, message, **kw):
+        super().__init__(**kw)
+        self.message = message
+
+    def runtest(self):
+        raise _Failure(f"symderiv: {self.path}: {self.message}")
 
 
 class ReadErrorItem(_SymderivItem):

@@ -25,6 +25,11 @@ from importlib import resources
 from typing import Any
 
 import sympy
+# imported once, at import time: parse trees made by the cached parser must be instances of the
+# same Token class that the interpreter tests against (a lazily imported, later re-imported lark
+# would give two Token classes)
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from .errors import ShapeError, SymderivError
 from .operators import (
@@ -72,6 +77,7 @@ class Block:
     level: int = 0
     math: list[MathLine] = field(default_factory=list)  # display lines, or inline math of prose
     note: str = ""
+    code: bool = False  # a line of a code fence: never read (no math, no directives)
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -110,9 +116,117 @@ def _split_justification(text: str) -> tuple[str, str]:
         note = re.sub(r"\\([A-Za-z]+)", r"\1", note).replace("{", "").replace("}", "")
         return text[: q.start()] + " " * (len(text) - q.start()), " ".join(note.split())
     m = _JUST.search(text)
-    if m and m.start() > 0 and text[: m.start()].strip():
+    if m and m.start() > 0 and text[: m.start()].strip() and _is_prose_note(m):
         return text[: m.start()] + " " * (len(text) - m.start()), m.group(1).strip()
     return text, ""
+
+
+def _is_prose_note(m: re.Match) -> bool:
+    """A trailing \\text{...} is a note only when it reads as prose: after \\quad or a long dash,
+    or several words. '- \\text{C}' or '\\, \\text{C}' may be a term of the expression: kept as math."""
+    lead = m.group(0)[: m.group(0).find("\\text") if "\\text" in m.group(0) else 0]
+    if re.search(r"\\q?quad|—|–|--", lead):
+        return True
+    word = m.group(1).strip()
+    # a short name such as \\text{C} may be a symbol; a word or a phrase is prose
+    return bool(re.search(r"\s", word)) or not re.fullmatch(r"[A-Za-z]{1,2}", word)
+
+
+_RELATION = re.compile(r"(?<![\\])(=|\\approx|\\equiv|\\Rightarrow|\\implies|\\Longrightarrow|\\therefore|\\in(?![a-zA-Z]))")
+_CONNECTIVE = re.compile(r"^(?:\s|\\q?quad|\\text\{[^{}]*\}|\\textrm\{[^{}]*\}|\\mbox\{[^{}]*\}|\\[,;:!]|[,;.])*")
+_GAP = re.compile(r"\\q?quad(?![a-zA-Z])")
+# words that introduce a justification (kept as the step's note, not checked), not a second equation
+_JUSTIFYING = re.compile(r"\s*(?:\\q?quad\s*)*\\(?:text|textrm|mbox)\{\s*(?:with|where|since|because|by|using|"
+                         r"as|from|see|cf\.?|i\.e\.?|e\.g\.?|for|note)\b", re.I)
+
+
+def _has_relation(text: str) -> bool:
+    return bool(_RELATION.search(re.sub(r"\\(?:text|textrm|mbox)\{[^{}]*\}", "", text)))
+
+
+def _top_level(text: str, pattern: re.Pattern) -> list[re.Match]:
+    """Matches of ``pattern`` outside braces and parentheses."""
+    depth, out = 0, []
+    marks = {m.start(): m for m in pattern.finditer(text)}
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in "{}()[]":
+            i += 2
+            continue
+        if i in marks and depth == 0:
+            out.append(marks[i])
+        if ch in "{([":
+            depth += 1
+        elif ch in "})]" and depth > 0:
+            depth -= 1
+        i += 1
+    return out
+
+
+def _blank(text: str) -> str:
+    return re.sub(r"[^\n]", " ", text)
+
+
+def _split_equations(body: str) -> list[str]:
+    """Several equations written on one row, each returned as the row with everything else
+    blanked (positions stay valid):
+
+    * align column pairs ``a &= b & c &= d``: every second top-level & separates equations;
+    * ``a = b \\quad c = d`` and ``a = b \\quad \\text{and} \\quad c = d``: a \\quad gap followed by
+      another relation starts a new equation (spacing is never read as juxtaposition).
+    A leading connective (``\\text{and}``, ``,``) of a split part is blanked."""
+    cuts: list[int] = []
+    amps = [m.start() for m in _top_level(body, re.compile(r"(?<!\\)&"))]
+    for k in range(1, len(amps), 2):
+        # a column pair a &= b & c &= d: the next pair is another equation only if it has a relation
+        # ("&& \\text{note}" columns stay notes)
+        nxt = amps[k + 2] if k + 2 < len(amps) else len(body)
+        if _has_relation(_CONNECTIVE.sub("", body[amps[k] + 1:nxt].replace("&", " "))):
+            cuts.append(amps[k])
+    bounds = [0] + cuts + [len(body)]
+    parts = [(bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
+    out: list[tuple[int, int]] = []
+    for a, b in parts:
+        seg = body[a:b]
+        start = a
+        for m in _top_level(seg, _GAP):
+            left, right = body[start:a + m.start()], seg[m.end():]
+            if _has_relation(left) and _has_relation(_CONNECTIVE.sub("", right)) and not _JUSTIFYING.match(right):
+                out.append((start, a + m.start()))
+                start = a + m.start()
+        out.append((start, b))
+    if len(out) == 1:
+        return [body]
+    result = []
+    for a, b in out:
+        seg = body[a:b]
+        if a:
+            if seg.startswith("&"):
+                seg = " " + seg[1:]  # the column separator
+            g = _GAP.match(seg.lstrip())
+            lead = _CONNECTIVE.match(seg).end()
+            seg = _blank(seg[:lead]) + seg[lead:]
+        result.append(_blank(body[:a]) + seg + _blank(body[b:]))
+    return result
+
+
+_CONTINUES = re.compile(r"^(?:\s|&|\\q?quad|\\[,;:!])*(?:[-+\u2212]|\\cdot|\\odot|\\otimes|\\circ|\\star|\\ast)")
+
+
+def _join_continuations(pieces: list[str]) -> list[str]:
+    """A row with no relation that starts with a binary operator (``&\\quad - C^T``) continues the
+    previous row's expression: the two are one equation (the \\\\ between them is blanked)."""
+    out: list[str] = []
+    for piece in pieces:
+        if (not piece.startswith("\\\\") and piece.strip() and len(out) >= 2 and out[-2].strip()
+                and not _has_relation(piece) and _CONTINUES.match(piece)):
+            sep = out.pop()
+            lead = _CONTINUES.match(piece).end()
+            out[-1] = out[-1] + _blank(sep) + piece[:lead].replace("&", " ") + piece[lead:]
+        else:
+            out.append(piece)
+    return out
 
 
 def _display_lines(content: str, line: int, col: int) -> list[MathLine]:
@@ -120,7 +234,7 @@ def _display_lines(content: str, line: int, col: int) -> list[MathLine]:
     content = _ENV.sub(lambda m: " " * len(m.group(0)), content)
     out = []
     pos = 0
-    pieces = re.split(r"(\\\\(?:\[[^\]]*\])?)", content)
+    pieces = _join_continuations(re.split(r"(\\\\(?:\[[^\]]*\])?)", content))
     cur_line, cur_col = line, col
     for piece in pieces:
         if piece.startswith("\\\\"):
@@ -134,8 +248,13 @@ def _display_lines(content: str, line: int, col: int) -> list[MathLine]:
                 else:
                     pc += 1
             body = piece.strip()
-            body, note = _split_justification(body)
-            out.append(MathLine(body.rstrip(), pl, pc, note))
+            for seg in _split_equations(body):
+                lead_blank = len(seg) - len(seg.lstrip(" "))
+                sl, sc = pl, pc
+                for ch in seg[:lead_blank]:
+                    sl, sc = (sl + 1, 1) if ch == "\n" else (sl, sc + 1)
+                seg_body, note = _split_justification(seg.strip())
+                out.append(MathLine(seg_body.rstrip(), sl, sc, note))
         for ch in piece:
             if ch == "\n":
                 cur_line, cur_col = cur_line + 1, 1
@@ -147,22 +266,35 @@ def _display_lines(content: str, line: int, col: int) -> list[MathLine]:
 
 def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
     """Headings, prose (with its inline math) and display math, with line/column positions."""
-    lines = text.split("\n")
+    orig = text.split("\n")
+    lines = _blank_comments(text).split("\n")  # commented-out math is not part of the document
     blocks: list[Block] = []
+    rescanned: set[int] = set()  # lines whose first display was read: the rest is not indented code
     i = 0
     fence = None
     while i < len(lines):
         raw = lines[i]
         stripped = raw.strip()
         if fence:
-            blocks.append(Block("prose", raw, i + 1))
+            blocks.append(Block("prose", orig[i], i + 1, code=True))
             if stripped.startswith(fence):
                 fence = None
             i += 1
             continue
+        if re.fullmatch(r"(```|~~~)\s*math\s*", stripped):
+            # a GitHub math block is display math
+            j = i + 1
+            while j < len(lines) and not lines[j].strip().startswith(stripped[:3]):
+                j += 1
+            if j == len(lines):
+                raise ReadError(path, i + 1, 1, f"the {stripped[:3]}math block opened here is never closed")
+            content = "\n".join(lines[i + 1: j])
+            blocks.append(Block("math", content, i + 2, math=_display_lines(content, i + 2, 1)))
+            i = j + 1
+            continue
         if stripped.startswith("```") or stripped.startswith("~~~"):
             fence = stripped[:3]
-            blocks.append(Block("prose", raw, i + 1))
+            blocks.append(Block("prose", orig[i], i + 1, code=True))
             i += 1
             continue
         m = _HEADING.match(raw)
@@ -170,7 +302,23 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             blocks.append(Block("heading", m.group(2), i + 1, level=len(m.group(1))))
             i += 1
             continue
-        start = raw.find("$$")
+        if (stripped and "$" not in raw and i + 1 < len(lines) and re.fullmatch(r" {0,3}(=+|-+)\s*", lines[i + 1])
+                and (i == 0 or not lines[i - 1].strip() or blocks and blocks[-1].kind == "heading")):
+            # a setext heading: Title over ===== (level 1) or ----- (level 2)
+            level = 1 if lines[i + 1].strip()[0] == "=" else 2
+            blocks.append(Block("heading", stripped, i + 1, level=level))
+            i += 2
+            continue
+        if i not in rescanned and re.match(r"( {4}|\t)", raw) and stripped and (i == 0 or not lines[i - 1].strip()
+                                                         or blocks and blocks[-1].code and blocks[-1].line == i):
+            # an indented code block (after a blank line): code, never read
+            blocks.append(Block("prose", orig[i], i + 1, code=True))
+            i += 1
+            continue
+        start, opener, closer = raw.find("$$"), "$$", "$$"
+        bracket = re.search(r"(?<!\\)\\\[", raw)
+        if bracket and (start < 0 or bracket.start() < start):
+            start, opener, closer = bracket.start(), "\\[", "\\]"  # \[ ... \] is display math too
         if start < 0 and re.match(r"\s*\\begin\{(align\*?|equation\*?|gather\*?)\}", raw):
             # a bare environment: read to its \end
             j = i
@@ -186,9 +334,9 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             before = raw[:start]
             if before.strip():
                 blocks.append(Block("prose", before, i + 1, math=_inline_math(before, i + 1, 1, path)))
-            # find the closing $$
+            # find the closing $$ (or \])
             rest = raw[start + 2:]
-            end = rest.find("$$")
+            end = rest.find(closer)
             if end >= 0:
                 content, after, last = rest[:end], rest[end + 2:], i
                 col0 = start + 3
@@ -196,20 +344,32 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             else:
                 parts = [rest]
                 j = i + 1
-                while j < len(lines) and "$$" not in lines[j]:
+                while j < len(lines) and closer not in lines[j]:
                     parts.append(lines[j])
                     j += 1
                 if j == len(lines):
-                    raise ReadError(path, i + 1, start + 1, "display math opened with $$ is never closed")
-                e = lines[j].find("$$")
+                    raise ReadError(path, i + 1, start + 1, f"display math opened with {opener} is never closed")
+                e = lines[j].find(closer)
                 parts.append(lines[j][:e])
                 content, after, last = "\n".join(parts), lines[j][e + 2:], j
                 col0, content_line = start + 3, i + 1
+            rescan = None
+            if "$$" in after or re.search(r"(?<!\\)\\\[", after):
+                # a second display on the same line is read as such (never taken for a note)
+                rescan = " " * (len(lines[last]) - len(after)) + after
+                extra, after = None, ""
+            elif re.search(r"(?<!\\)\$", after):
+                # prose with inline math after the display: read as prose, never as a note
+                at = len(lines[last]) - len(after)
+                extra = Block("prose", after, last + 1, math=_inline_math(after, last + 1, at + 1, path))
+                after = ""
+            else:
+                extra = None
             note = after.strip()
             nm = _TRAIL.match(note)
             note = nm.group(1) if nm else note
             k = last + 1
-            if not note and k < len(lines):
+            if not note and k < len(lines) and rescan is None:
                 tm = _TRAIL.match(lines[k])
                 if tm and len(lines[k]) < 100 and "$" not in lines[k]:
                     note, k = tm.group(1).strip(), k + 1
@@ -217,18 +377,48 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             if note and mls:
                 mls[-1].note = mls[-1].note or note
             blocks.append(Block("math", content, content_line, math=mls, note=note))
+            if extra is not None:
+                blocks.append(extra)
+            if rescan is not None:
+                lines[last], orig[last] = rescan, rescan
+                rescanned.add(last)
+                i = last
+                continue
             i = k
             continue
-        blocks.append(Block("prose", raw, i + 1, math=_inline_math(raw, i + 1, 1, path)))
+        blocks.append(Block("prose", orig[i], i + 1, math=_inline_math(raw, i + 1, 1, path)))
         i += 1
     return blocks
 
 
+def _blank_comments(text: str) -> str:
+    """HTML comments other than ``<!-- symderiv: ... -->`` directives, blanked with spaces (line
+    breaks kept, so every position stays valid)."""
+    def blank(m: re.Match) -> str:
+        body = m.group(0)
+        if re.match(r"<!--\s*symderiv:", body):
+            return body
+        return re.sub(r"[^\n]", " ", body)
+
+    return re.sub(r"<!--.*?-->", blank, text, flags=re.S)
+
+
 def _inline_math(text: str, line: int, col: int, path: str) -> list[MathLine]:
     out = []
+    text = _without_code_spans(text)  # `$x$` in a code span is code, not math
     for m in re.finditer(r"(?<![\\$])\$([^$]+)\$(?!\$)", text):
         out.append(MathLine(m.group(1), line, col + m.start(1), display=False))
+    # an unpaired $ would silently swallow the math around it: report it where it stands
+    dollars = [m.start() for m in re.finditer(r"(?<!\\)\$", _without_code_spans(text))]
+    if len(dollars) % 2 == 1:
+        raise ReadError(path, line, col + dollars[-1], "unbalanced '$': inline math opened or closed here has no "
+                        "partner on this line; write \\$ for a dollar sign")
     return out
+
+
+def _without_code_spans(text: str) -> str:
+    """The line with `code spans` blanked (a $ inside code is not math)."""
+    return re.sub(r"`[^`]*`", lambda m: " " * len(m.group(0)), text)
 
 
 # ---------------------------------------------------------------------------------------
@@ -236,10 +426,16 @@ def _inline_math(text: str, line: int, col: int, path: str) -> list[MathLine]:
 # ---------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def _parser():
-    from lark import Lark
 
     grammar = resources.files("symderiv").joinpath("grammar/math.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="earley", propagate_positions=True, ambiguity="resolve")
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(text: str):
+    """Parse trees depend only on the text (positions are relative to it): a line read in both
+    passes, or repeated in the document, is parsed once. Trees are never modified after parsing."""
+    return _parser().parse(text)
 
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
@@ -290,11 +486,10 @@ _FRIENDLY = {
 
 
 def parse_math(ml: MathLine, path: str):
-    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
     precheck(ml, path)
     try:
-        return _parser().parse(ml.text)
+        return _parse_cached(ml.text)
     except UnexpectedCharacters as exc:
         expected = sorted({_FRIENDLY.get(e, e) for e in exc.allowed if not e.startswith("__")})[:8]
         got = ml.text[exc.pos_in_stream: exc.pos_in_stream + 12]
@@ -354,8 +549,74 @@ class _Word:
         self.text = text
 
 
+_MAX_SPLITS = 4
+
+
+def _segmentations(text: str, names) -> list[list[str]]:
+    """All ways (at most a few) of writing ``text`` as a sequence of declared names, longest
+    first name first. A name ending in '*' (y*) may only end the run. Linear in len(text) per kept way."""
+    cands = sorted((n for n in names if re.fullmatch(r"[A-Za-z]+\*?", n)), key=len, reverse=True)
+    # ways[i]: up to _MAX_SPLITS segmentations of text[i:]
+    ways: list[list[list[str]]] = [[] for _ in range(len(text) + 1)]
+    ways[len(text)] = [[]]
+    for i in range(len(text) - 1, -1, -1):
+        acc: list[list[str]] = []
+        for nm in cands:
+            if text.startswith(nm, i) and (not nm.endswith("*") or i + len(nm) == len(text)):
+                for rest in ways[i + len(nm)]:
+                    acc.append([nm] + rest)
+                    if len(acc) >= _MAX_SPLITS:
+                        break
+            if len(acc) >= _MAX_SPLITS:
+                break
+        ways[i] = acc
+    return ways[0]
+
+
+def _unknown_part(text: str, names) -> str:
+    """The part of a run of letters that no declared name covers (for the error message)."""
+    cands = [n for n in names if re.fullmatch(r"[A-Za-z]+", n)]
+    covered = [False] * len(text)
+    for nm in cands:
+        start = text.find(nm)
+        while start >= 0:
+            for k in range(start, start + len(nm)):
+                covered[k] = True
+            start = text.find(nm, start + 1)
+    if all(covered) or not any(covered):
+        return text
+    i = covered.index(False)
+    j = i
+    while j < len(text) and not covered[j]:
+        j += 1
+    return text[i:j]
+
+
+def _edge(t, side: int) -> str | None:
+    """The kind of the leftmost (side 0) or rightmost (side -1) primary of a product tree."""
+    while getattr(t, "data", None) in ("juxt", "dot", "div", "seqop") or (
+            side == 0 and getattr(t, "data", None) in ("power", "subscript", "star")):
+        t = t.children[side]
+    return getattr(t, "data", None)
+
+
+def _describe(v) -> str:
+    from .printing import plain
+
+    return plain(v) if isinstance(v, Expr) else type(v).__name__
+
+
+def _key(v):
+    return v.key() if hasattr(v, "key") else repr(v)
+
+
 class _TraceWord:
     pass
+
+
+_FUNCTION_MSG = "Function application is not supported yet"
+# names that conventionally denote functions: before parentheses they are never read as a scalar factor
+_FUNCTION_NAMES = {"sigma", "phi", "varphi", "psi", "f", "g", "h"}
 
 
 class _Partial:
@@ -372,21 +633,44 @@ class ParsedLine:
 
 
 class Scope:
-    """Symbols, aliases and operator meanings visible in a section (inherited by subsections)."""
+    """Symbols, aliases and operator meanings visible in a section (inherited by subsections).
+
+    A declaration takes effect from its line: every entry keeps the line it was made on, and a
+    lookup reads the entry in force at the line being read (the document-wide ``clock``). A name
+    used before any declaration of it in force falls back to its first declaration (prose often
+    says "where W ∈ R^{m×n}" after the equation), so a later *re*definition never changes how an
+    earlier line was read."""
 
     def __init__(self, parent: "Scope | None" = None):
         self.parent = parent
-        self.symbols: dict[str, Sym] = {}
-        self.aliases: dict[str, Expr] = {}
+        self.entries: dict[str, list[tuple[int, Any]]] = {}  # name -> [(line, Sym or alias value)]
         self.operators: dict[str, str] = parent.operators if parent else {}
+        self.clock: list[int] = parent.clock if parent else [1 << 30]
+        self.heading = ""
+
+    def define(self, name: str, value: Any, line: int) -> None:
+        self.entries.setdefault(name, []).append((line, value))
+
+    def current(self, name: str, line: int):
+        """The entry of this scope alone in force at ``line`` (None when there is none)."""
+        best = None
+        for at, v in self.entries.get(name, ()):
+            if at <= line:
+                best = v
+        return best
 
     def lookup(self, name: str):
+        now = self.clock[0]
         s: Scope | None = self
         while s is not None:
-            if name in s.aliases:
-                return s.aliases[name]
-            if name in s.symbols:
-                return s.symbols[name]
+            v = s.current(name, now)
+            if v is not None:
+                return v
+            s = s.parent
+        s = self
+        while s is not None:
+            if s.entries.get(name):
+                return s.entries[name][0][1]
             s = s.parent
         return None
 
@@ -394,7 +678,7 @@ class Scope:
         out: set[str] = set()
         s: Scope | None = self
         while s is not None:
-            out |= set(s.symbols) | set(s.aliases)
+            out |= set(s.entries)
             s = s.parent
         return out
 
@@ -408,6 +692,7 @@ class Interpreter:
 
     def __init__(self, scope: Scope, ml: MathLine, path: str):
         self.scope, self.ml, self.path = scope, ml, path
+        scope.clock[0] = ml.line  # declarations in force are those made up to this line
 
     # positions
     def where(self, t) -> tuple[int, int]:
@@ -438,7 +723,6 @@ class Interpreter:
     # values
     def value(self, t):
         """Expr, Fraction, or one of the helper values above (FuncApp, Space, ...)."""
-        from lark import Token
 
         if isinstance(t, Token):
             return self.token(t)
@@ -466,31 +750,47 @@ class Interpreter:
             self.fail(t, "a parenthesised list (a, b) is not an expression; did you mean \\langle a, b \\rangle?")
         if isinstance(v, IndexNotation):
             self.fail(t, "index notation here")
+        if isinstance(v, _Norm):
+            self.fail(t, "only the squared norm ||v||^2 (or \\|A\\|_F^2) is supported")
+        if isinstance(v, (_TraceWord, _Partial, SumOp, Space)):
+            self.fail(t, "expected a matrix expression here")
         self.fail(t, "expected a matrix expression")
 
     def token(self, tok):
         self.fail(tok, f"unexpected {tok!s}")
 
     def resolve(self, w: _Word, t) -> Expr | list:
-        """Split a run of letters into declared names, longest first: 'wx' is w·x."""
+        """Split a run of letters into declared names: 'wx' is w·x, 'AB' is A·B.
+
+        Every way of writing the run as a sequence of declared names is considered (a declared
+        multi-letter name such as ``dy`` is one of them). One way: that product. None: an
+        unknown-symbol error naming the run. Several ways that mean different things (``ab``
+        declared next to ``a`` and ``b``): the run is ambiguous and is refused, never guessed."""
         text = w.text
-        if self.scope.lookup(text) is not None:
-            return self.scope.lookup(text)
-        out = []
-        i = 0
-        names = sorted((n for n in self.scope.names() if re.fullmatch(r"[A-Za-z]+\*?", n)), key=len, reverse=True)
-        while i < len(text):
-            for nm in names:
-                if text.startswith(nm, i) and (not nm.endswith("*") or i + len(nm) == len(text)):
-                    out.append(self.scope.lookup(nm))
-                    i += len(nm)
-                    break
-            else:
-                j = i + 1
-                while j < len(text) and not any(text.startswith(nm, j) for nm in names if nm.isalpha()):
-                    j += 1
-                self.fail(t, f"unknown symbol '{text[i:j]}': declare it in the text, e.g. ${text[i:j]} \\in \\mathbf{{R}}^n$")
+        names = self.scope.names()
+        splits = _segmentations(text, names)
+        if not splits:
+            if self.scope.lookup(text) is not None:
+                return self.scope.lookup(text)
+            bad = _unknown_part(text, names)
+            self.fail(t, f"unknown symbol '{bad}'" + (f" in '{text}'" if bad != text else "")
+                      + f": declare it in the text, e.g. ${bad} \\in \\mathbf{{R}}^n$")
+        readings = [[self.scope.lookup(nm) for nm in sp] for sp in splits]
+        if len(splits) > 1:
+            keys = {tuple(_key(v) for v in r) for r in readings}
+            if len(keys) > 1:
+                shown = " or ".join("·".join(sp) for sp in splits[:3])
+                self.fail(t, f"ambiguous: '{text}' can be read as {shown}; separate the factors with spaces "
+                          f"or braces, or rename a symbol")
+        out = readings[0]
         return out[0] if len(out) == 1 else out
+
+    def split_last(self, w: _Word, t) -> tuple[list, Any]:
+        """A run of letters as (leading factors, last factor): a superscript binds to the last one."""
+        r = self.resolve(w, t)
+        if isinstance(r, list):
+            return r[:-1], r[-1]
+        return [], r
 
     @staticmethod
     def _word(text: str):
@@ -517,7 +817,15 @@ class Interpreter:
         return _Partial()
 
     def v_roman(self, t):
-        return self._word(str(t.children[1]))
+        name = str(t.children[1])
+        if name in ("trace", "tr", "Tr"):
+            return _TraceWord()
+        if _segmentations(name, self.scope.names()) or self.scope.lookup(name) is not None:
+            return _Word(name)
+        self.fail(t, f"{_FUNCTION_MSG}: {str(t.children[0])}{{{name}}} is not a declared symbol or the trace")
+
+    def v_func(self, t):
+        self.fail(t, f"{_FUNCTION_MSG}: {str(t.children[0])}")
 
     def v_space(self, t):
         return Space(1, 1)
@@ -557,14 +865,29 @@ class Interpreter:
             if den == 0:
                 self.fail(t, "division by zero")
             return num / den
+        if isinstance(den, Fraction):
+            # \frac{E}{c}: (1/c)·E for a nonzero number c
+            if den == 0:
+                self.fail(t, "division by zero")
+            return Scale(1 / den, self.as_expr(num, t.children[1]))
         a, b = self._derivative_part(num), self._derivative_part(den)
         if a is None or b is None:
             self.fail(t, "\\frac{..}{..} must be a number or a derivative such as \\frac{dL}{dy}")
         if a == b:
-            return Fraction(1)  # d(L)/d(L) = 1
+            same = self.scope.lookup(a)
+            if same is None:
+                self.fail(t, f"unknown symbol '{a}' in the derivative: declare it in the text")
+            if not (isinstance(same, Expr) and same.is_scalar):
+                self.fail(t, f"d{a}/d{a} of a non-scalar is an identity matrix, which is not in the language")
+            return Fraction(1)  # d(L)/d(L) = 1 for a scalar L
         loss, wrt = self.scope.lookup(a), self.scope.lookup(b)
-        if wrt is None or not isinstance(wrt, Sym):
+        if wrt is None:
             self.fail(t, f"unknown symbol '{b}' in the derivative: declare it in the text")
+        if not isinstance(wrt, Sym) or wrt.kind != "plain":
+            self.fail(t, f"d{a}/d{b}: '{b}' stands for {_describe(wrt)}, not a declared variable; "
+                      f"a derivative is taken with respect to a variable such as x")
+        if not isinstance(loss, Expr):
+            self.fail(t, f"d{a}/d{b}: '{a}' is not a declared quantity")
         if loss is None:
             self.fail(t, f"unknown symbol '{a}' in the derivative: declare it in the text")
         if not loss.is_scalar:
@@ -598,23 +921,37 @@ class Interpreter:
         text = _plain_token(tok) if tok is not None else None
         if isinstance(base, _Norm):
             if text == "2":
-                e = base.e
-                return MatMul(Transpose(e), e)
-            self.fail(t, "only the squared norm ||v||^2 is supported")
-        if text in ("T", "\\top", "\\intercal"):
-            e = self.as_expr(base if not isinstance(base, _Grouped) else base.e, t)
-            if isinstance(base, list):
-                # x y^T: the transpose binds to the last factor only
-                *head, last = base
-                return head + [Transpose(self.as_expr(last, t))]
-            return Transpose(e)
+                return base.squared(self, t)
+            self.fail(t, "only the squared norm ||v||^2 (or \\|A\\|_F^2) is supported")
+        if getattr(t.children[0], "data", None) == "group" and text in ("T", "\\top", "\\intercal", "2"):
+            # {AB}^T: a brace group is one operand, as TeX typesets it
+            return self._power_of(self.as_expr(base, t), text, t)
+        if isinstance(base, _Word) and text in ("T", "\\top", "\\intercal", "2"):
+            # AB^T is A·Bᵀ: a superscript binds to the last letter-name of the run
+            head, last = self.split_last(base, t)
+            if head:
+                return head + [self._power_of(last, text, t)]
+            base = last
         if text == "*":
             if isinstance(base, _Word):
                 return _Word(base.text + "*")
-        if text == "2" and isinstance(base, (Expr, _Grouped)):
-            e = base.e if isinstance(base, _Grouped) else base
+        if isinstance(base, list):
+            # x y^T: the superscript binds to the last factor only
+            *head, last = base
+            return head + [self._power_of(last, text, t)]
+        return self._power_of(base, text, t)
+
+    def _power_of(self, base, text, t):
+        if text in ("T", "\\top", "\\intercal"):
+            if isinstance(base, _Grouped):
+                base = base.e
+            return Transpose(self.as_expr(base, t))
+        if text == "2" and isinstance(base, (Expr, _Grouped, _Word)):
+            e = self.as_expr(base, t)
             if e.is_scalar:
                 return MatMul(e, e)
+            self.fail(t, "the square of a matrix or vector is not defined here; write the product, "
+                      "or ||v||^2 for a squared norm")
         self.fail(t, "unsupported exponent: use ^T (transpose) or ||v||^2")
 
     def v_star(self, t):
@@ -628,10 +965,25 @@ class Interpreter:
         base = self.value(base_t)
         sub = sub_t.children[0]
         subtext = _plain_token(sub)
+        if isinstance(base, _Norm):
+            if subtext == "F" or (subtext == "2" and base.e.shape[1] == 1):
+                return base  # the Frobenius norm (for a vector, the Euclidean norm)
+            self.fail(t, f"only the Frobenius norm \\|A\\|_F (or the 2-norm of a vector) is supported, not _{subtext}")
+        if getattr(base_t, "data", None) == "power" and getattr(base_t.children[0], "data", None) == "norm":
+            if subtext == "F" or subtext == "2":
+                return self.value(base_t)  # \|A\|^2_F
+            self.fail(t, f"only the Frobenius norm \\|A\\|_F^2 is supported, not _{subtext}")
         if isinstance(base, _Word) and subtext is not None:
             name = f"{base.text}_{subtext}"
             if self.scope.lookup(name) is not None:
                 return self.scope.lookup(name)
+            if len(base.text) > 1 and self.scope.lookup(base.text) is None:
+                # wy_m: the subscript binds to the last name of the run
+                for k in range(1, len(base.text)):
+                    tail = f"{base.text[k:]}_{subtext}"
+                    if self.scope.lookup(tail) is not None:
+                        head = self.resolve(_Word(base.text[:k]), t)
+                        return (head if isinstance(head, list) else [head]) + [self.scope.lookup(tail)]
         if isinstance(base, SumOp) or getattr(base_t, "data", None) == "sumop":
             return base
         # index notation: A_i, x_{i+j}, (B ⊙ C)_i
@@ -641,6 +993,9 @@ class Interpreter:
             base = self.resolve(base, t)
         if isinstance(base, _Grouped):
             base = base.e
+        if isinstance(base, Expr) and base.shape[0] != 1 and base.shape[1] != 1:
+            self.fail(t, "a matrix with a single index has no fixed meaning (an entry A_{ij}, a row, a column?); "
+                      "index notation is for vectors and sequences")
         return Indexed(base, sub)
 
     def v_sumop(self, t):
@@ -692,8 +1047,6 @@ class Interpreter:
         op = str(op)
         ea, eb = self.as_expr(self.value(a), a), self.as_expr(self.value(b), b)
         try:
-            if op in ("\\circ",):
-                return Hadamard(ea, eb)
             if op == "\\times":
                 self.fail(t, "\\times between matrices is ambiguous; write the product as juxtaposition")
             meaning = self.scope.operators.get(op)
@@ -716,12 +1069,62 @@ class Interpreter:
                 a = b = None
             if a is not None and a.shape == b.shape and a.shape[1] == 1 and a.shape[0] != 1:
                 return Inner(a, b)
+            if a is not None and a.shape == b.shape and not a.is_scalar:
+                # A·B between matrices: the matrix product or the Frobenius product Σ A_ij B_ij
+                self.fail(t, "ambiguous: \\cdot between matrices can mean the matrix product or the entrywise "
+                          "(Frobenius) product; write AB (juxtaposition) or \\langle A, B \\rangle")
         return (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
 
     def v_juxt(self, t):
-        left, right = self.value(t.children[0]), self.value(t.children[1])
+        left_t, right_t = t.children
+        if _edge(left_t, -1) == "number" and _edge(right_t, 0) == "number":
+            # '1 2' or '1\\,000': TeX typesets adjacent digits as one number, never a product
+            self.fail(t, "ambiguous: two numbers written next to each other (a digit group or a product?); "
+                      "write the number without spaces, or 2 \\cdot 3")
+        if getattr(right_t, "data", None) == "paren":
+            self._refuse_function_application(left_t, right_t)
+        left = self.value(left_t)
+        if getattr(right_t, "data", None) == "paren" and (isinstance(left, _TraceWord) or
+                                                          (isinstance(left, list) and isinstance(left[-1], _TraceWord))):
+            # tr(A) B: parentheses right after the trace delimit its argument
+            arg = self.value(right_t)
+            arg = arg.e if isinstance(arg, _Grouped) else arg
+            try:
+                tr = Trace(self.as_expr(arg, right_t))
+            except ShapeError as exc:
+                self.fail(t, str(exc))
+            return (left[:-1] if isinstance(left, list) else []) + [tr]
+        right = self.value(right_t)
         items = (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
         return items
+
+    def _refuse_function_application(self, left_t, paren_t) -> None:
+        """f(x), \\sigma(x): function application, never a product. A declared matrix before
+        parentheses (w(x + Δx)) is a product, as in the notes."""
+        last = left_t
+        while getattr(last, "data", None) in ("juxt", "dot", "div", "seqop"):
+            last = last.children[-1]
+        data = getattr(last, "data", None)
+        if data == "greek":
+            name = str(last.children[0]).lstrip("\\")
+        elif data == "word":
+            text = str(last.children[0])
+            if text in ("trace", "tr", "Tr"):
+                return
+            splits = _segmentations(text, self.scope.names())
+            if not splits:
+                if self.scope.lookup(text) is None:
+                    self.fail(last, f"{_FUNCTION_MSG}: '{text}(...)' — '{text}' is not a declared symbol")
+                return
+            name = splits[0][-1]
+        else:
+            return
+        v = self.scope.lookup(name)
+        if v is None:
+            self.fail(last, f"{_FUNCTION_MSG}: '{name}(...)' — '{name}' is not a declared symbol")
+        if name in _FUNCTION_NAMES and isinstance(v, Expr) and v.is_scalar:
+            self.fail(last, f"ambiguous: '{name}(...)' reads as a function application or as the scalar {name} "
+                      f"times the parenthesis; {_FUNCTION_MSG.lower()}; write {name} \\cdot (...) for a product")
 
     def product(self, items: list, t) -> Any:
         """Combine juxtaposed factors: numbers scale, trace(...) applies, f(a, b) is function notation,
@@ -743,15 +1146,16 @@ class Interpreter:
             if isinstance(it, Fraction):
                 coef *= it
             elif isinstance(it, _TraceWord):
+                # \\mathrm{tr} AB is tr(AB): the trace takes the whole product after it
                 if k + 1 >= len(flat):
                     self.fail(t, "trace needs an argument: trace(...)")
-                arg = flat[k + 1]
-                arg = arg.e if isinstance(arg, _Grouped) else arg
+                rest = [a.e if isinstance(a, _Grouped) else a for a in flat[k + 1:]]
+                arg = rest[0] if len(rest) == 1 else rest
                 try:
                     factors.append(Trace(self.as_expr(arg, t)))
                 except ShapeError as exc:
                     self.fail(t, str(exc))
-                k += 1
+                k = len(flat)
             elif isinstance(it, Tuple_):
                 if factors and isinstance(factors[-1], Sym):
                     return FuncApp(factors[-1].name, it.items)
@@ -799,8 +1203,16 @@ class _Grouped:
 
 
 class _Norm:
+    """||e||, only usable squared: ||v||² = vᵀv for a column vector, ||A||² = ⟨A, A⟩ (Frobenius)."""
+
     def __init__(self, e: Expr):
         self.e = e
+
+    def squared(self, interp: "Interpreter", t) -> Expr:
+        e = self.e
+        if e.shape[1] == 1:
+            return MatMul(Transpose(e), e)
+        return Inner(e, e)
 
 
 @dataclass
@@ -821,7 +1233,6 @@ def _grouped_expr(g: _Grouped) -> Expr:
 
 
 def _plain_token(x):
-    from lark import Token
 
     if isinstance(x, Token):
         return str(x)
@@ -838,20 +1249,38 @@ def parse_space(interp: Interpreter, t) -> tuple:
         return None
     sup = t.children[1]
     arg = sup.children[0] if sup.children else None
-    dims = _dims(arg)
+    try:
+        dims = _dims(arg)
+    except _ReservedDim as exc:
+        interp.fail(t, f"'{exc}' cannot name a dimension (it reads as infinity or a constant); write "
+                    "\\mathbf{R}^{\\infty} for sequences, or choose another name such as n")
     if dims is None:
-        interp.fail(t, "a space must look like \\mathbf{R}, \\mathbf{R}^n or \\mathbf{R}^{m \\times n}")
+        hint = ""
+        if getattr(arg, "data", None) == "juxt":
+            hint = "; for a matrix write the dimensions with \\times, as in \\mathbf{R}^{m \\times n}"
+        interp.fail(t, "a space must look like \\mathbf{R}, \\mathbf{R}^n or \\mathbf{R}^{m \\times n}" + hint)
     return dims
 
 
+# names SymPy (or a reader) would take for infinity or a constant, never a dimension
+_RESERVED_DIMS = {"oo", "inf", "infty", "infinity", "nan", "zoo"}
+
+
+class _ReservedDim(Exception):
+    pass
+
+
 def _dims(arg):
-    from lark import Token
 
     if isinstance(arg, Token):
         s = str(arg)
         if s in ("\\infty", "∞"):
             return ("oo", 1)
-        if re.fullmatch(r"[A-Za-z]|\d+", s):
+        if s.lower() in _RESERVED_DIMS:
+            raise _ReservedDim(s)
+        if re.fullmatch(r"\d+", s):
+            return (int(s), 1) if int(s) >= 1 else None  # a concrete size
+        if re.fullmatch(r"[A-Za-z]", s):
             return (s, 1)
         if re.fullmatch(r"[A-Za-z]+", s):
             return (s, 1)

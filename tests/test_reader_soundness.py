@@ -1,0 +1,426 @@
+"""The reader reads what the author wrote (issue 8), and every equation on a line is checked.
+
+For each reading rule: a wrong document that must not verify and a right one that must verify.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+from symderiv.cli import main
+from symderiv.documents import DocumentBudget, check_text
+from symderiv.reader import ReadError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DECL = (r"Let $A \in \mathbf{R}^{n \times n}$, $B \in \mathbf{R}^{n \times n}$, $C \in \mathbf{R}^{n \times n}$, "
+        r"$x \in \mathbf{R}^n$, $g \in \mathbf{R}^n$, $v \in \mathbf{R}^n$, $W \in \mathbf{R}^{n \times n}$, "
+        r"$X \in \mathbf{R}^{n \times n}$, $L \in \mathbf{R}$.")
+
+
+def doc(*math: str, decl: str = DECL):
+    body = "\n\n".join(f"$${m}$$" for m in math)
+    return check_text(f"# T\n\n{decl}\n\n{body}\n", "t.md")
+
+
+def steps(d):
+    return [s for s, _ in d.all_steps()]
+
+
+def reasons(d) -> str:
+    return " | ".join(s.verdict.reason for s in steps(d) if s.verdict is not None)
+
+
+def assert_verified(d):
+    assert steps(d) and d.status == "verified", [(s.line, s.status, s.verdict and s.verdict.reason) for s in steps(d)]
+
+
+def assert_not_verified(d):
+    assert d.status != "verified", [(s.line, s.status) for s in steps(d)]
+
+
+# --- 1. juxtaposed letters ---------------------------------------------------------------------
+@pytest.mark.parametrize("wrong", [r"AB^T = (AB)^T", r"gx^T = (g^T x)", r"XW = WX", r"AB^{\top} = (A B)^{T}"])
+def test_juxtaposed_letters_wrong(wrong):
+    assert_not_verified(doc(wrong))
+
+
+@pytest.mark.parametrize("right", [r"AB^T = A B^T", r"gx^T = (x g^T)^T", r"XW = X W", r"AB^T = (B A^T)^T",
+                                   r"ABC = A(BC)"])
+def test_juxtaposed_letters_right(right):
+    assert_verified(doc(right))
+
+
+def test_declared_multi_letter_name_still_works():
+    d = doc(r"xz + z = z + xz", decl=r"Let $xz \in \mathbf{R}^n$, $z \in \mathbf{R}^n$.")
+    assert_verified(d)
+    d = doc(r"xz = z", decl=r"Let $xz \in \mathbf{R}^n$, $z \in \mathbf{R}^n$.")
+    assert_not_verified(d)
+
+
+def test_declaring_a_product_is_a_shape_statement_not_a_new_symbol():
+    decl = DECL + r" So $AB \in \mathbf{R}^{n \times n}$."
+    assert_verified(doc(r"(AB)^T = B^T A^T", decl=decl))
+    assert_not_verified(doc(r"AB^T = (AB)^T", decl=decl))
+    e = read_error("# T\n\n" + DECL + r" So $Ax \in \mathbf{R}^{n \times n}$." + "\n\n$$x = x$$\n")
+    assert e.line == 3 and "not n×n" in e.message
+
+
+def test_unsplittable_run_names_the_run():
+    d = doc(r"Aq = A")
+    assert d.status == "failed" and "unknown symbol 'q'" in reasons(d)
+
+
+def test_ambiguous_split_is_refused_with_position():
+    d = doc(r"ab = b", decl=r"Let $a \in \mathbf{R}$, $b \in \mathbf{R}$, $ab := a$.")
+    (s,) = steps(d)
+    assert s.status == "failed" and "ambiguous" in s.verdict.reason
+    assert s.line == 5 and s.col == 3
+
+
+# --- 2. operators without parentheses --------------------------------------------------------------
+@pytest.mark.parametrize("wrong", [r"\mathrm{tr} AB = \mathrm{tr}(A) B", r"\operatorname{tr} A B = \mathrm{tr}(A)",
+                                   r"\mathrm{tr} AB = \mathrm{tr}(A)\mathrm{tr}(B)"])
+def test_trace_scope_wrong(wrong):
+    assert_not_verified(doc(wrong))
+
+
+@pytest.mark.parametrize("right", [r"\mathrm{tr} AB = \mathrm{tr}(BA)", r"\operatorname{tr} A B = \mathrm{tr}(B A)",
+                                   r"\mathrm{tr} AB + \mathrm{tr} C = \mathrm{tr}(BA) + \mathrm{tr}(C)",
+                                   r"\mathrm{tr} A B C = \mathrm{tr}(C A B)"])
+def test_trace_scope_right(right):
+    assert_verified(doc(right))
+
+
+# --- 3. norms ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("wrong", [r"\|A\|^2 = A^T A", r"\|A\|_F^2 = \mathrm{tr}(A A A^T)", r"\|v\|^2 = 2 v^T v"])
+def test_norm_wrong(wrong):
+    assert_not_verified(doc(wrong))
+
+
+@pytest.mark.parametrize("right", [r"\|A\|^2 = \mathrm{tr}(A^T A)", r"\|A\|_F^2 = \langle A, A \rangle",
+                                   r"\|A\|^2_F = \mathrm{tr}(A A^T)", r"\|v\|^2 = v^T v", r"||v||^2 = \langle v, v \rangle"])
+def test_norm_right(right):
+    assert_verified(doc(right))
+
+
+# --- 4. function application -------------------------------------------------------------------
+@pytest.mark.parametrize("line", [r"\sigma(x) = x", r"f(x) = x", r"\operatorname{relu}(x) = x", r"\exp(x) = x",
+                                  r"A \sigma(x) = A x", r"\mathrm{relu}(x) = x"])
+def test_function_application_is_never_a_product(line):
+    d = doc(line)
+    assert d.status != "verified"
+    assert "Function application is not supported yet" in reasons(d)
+
+
+def test_declared_scalar_with_function_name_before_parentheses_is_ambiguous():
+    d = doc(r"\sigma(x) = \sigma x", decl=r"Let $\sigma \in \mathbf{R}$, $x \in \mathbf{R}^n$.")
+    assert d.status == "failed" and "ambiguous" in reasons(d)
+
+
+def test_declared_matrix_before_parentheses_is_a_product():
+    assert_verified(doc(r"W(x + v) = Wx + Wv"))
+
+
+# --- 6. every equation on a line ------------------------------------------------------------
+LIN = r"Let $x \in \mathbf{R}^n$, $W \in \mathbf{R}^{n \times n}$, $y \in \mathbf{R}^n$, $L \in \mathbf{R}$."
+
+
+def test_forward_chain_checks_later_equalities():
+    assert_not_verified(doc(r"y = Wx = W^T x", decl=LIN))
+    assert_verified(doc(r"y = Wx = (x^T W^T)^T", decl=LIN))
+
+
+def readoff_doc(readoff: str) -> str:
+    return ("# T\n\n" + LIN + "\n\n$$y = Wx$$\n\n## Input gradient\n\n$$\\Delta y = W(x + \\Delta x) - Wx = W \\Delta x$$\n\n"
+            "$$\\Delta L = \\langle \\frac{dL}{dy}, \\Delta y \\rangle = \\langle \\frac{dL}{dy}, W \\Delta x \\rangle "
+            "= \\langle W^T \\frac{dL}{dy}, \\Delta x \\rangle$$\n\n" + f"$${readoff}$$\n")
+
+
+def test_readoff_with_several_right_sides_checks_all():
+    bad = check_text(readoff_doc(r"\Rightarrow \frac{dL}{dx} = W \frac{dL}{dy} = W^T \frac{dL}{dy}"), "t.md")
+    assert bad.status == "failed"
+    good = check_text(readoff_doc(r"\Rightarrow \frac{dL}{dx} = W^T \frac{dL}{dy} = (\frac{dL}{dy}^T W)^T"), "t.md")
+    assert good.status == "verified", [(s.line, s.status) for s in steps(good)]
+    assert sum(s.kind == "readoff" for s in steps(good)) == 2
+
+
+def test_line_that_declares_and_asserts_checks_the_assertion():
+    decl = r"Let $x \in \mathbf{R}^n$, $A \in \mathbf{R}^{n \times n}$."
+    assert_not_verified(doc(r"s = x^T A x = 2 x^T A x \in \mathbf{R}", decl=decl))
+    assert_verified(doc(r"s = x^T A x = x^T A^T x \in \mathbf{R}", decl=decl))
+
+
+def test_equation_for_a_declared_variable_is_a_checked_claim():
+    assert_not_verified(doc(r"A = A^T"))
+    assert_not_verified(doc(r"y = Wx", r"x = W x", decl=LIN))
+    assert_verified(doc(r"A = (A^T)^T"))
+
+
+def test_alias_then_claim_is_checked():
+    decl = DECL + r" Let $G := AB$."
+    assert_not_verified(doc(r"G = BA", decl=decl))
+    assert_verified(doc(r"G = A B", decl=decl))
+
+
+# --- 7. declarations take effect from their line ---------------------------------------------
+def test_later_redeclaration_does_not_change_earlier_lines_and_is_reported():
+    text = ("# T\n\nLet $A \\in \\mathbf{R}^{n \\times n}$, $B \\in \\mathbf{R}^{n \\times n}$.\n\n"
+            "$$AB = BA$$\n\nNow let $A \\in \\mathbf{R}$ and $B \\in \\mathbf{R}$.\n\n$$A B = B A$$\n")
+    d = check_text(text, "t.md")
+    by_line = {s.line: s for s in steps(d)}
+    assert by_line[5].status == "failed"  # read with the n×n matrices in force on line 5
+    assert by_line[9].status == "verified"  # scalars commute
+    assert by_line[7].status == "failed" and "redefined" in by_line[7].verdict.reason
+
+
+def test_alias_redefinition_keeps_earlier_reading():
+    text = ("# T\n\n" + DECL + " Let $G := AB$.\n\n$$G = A B$$\n\nLet $G := BA$.\n\n$$G = B A$$\n")
+    d = check_text(text, "t.md")
+    by_line = {s.line: s for s in steps(d)}
+    assert by_line[5].status == "verified" and by_line[9].status == "verified"
+    assert by_line[7].status == "failed" and "redefined" in by_line[7].verdict.reason
+
+
+# --- 8. exact claims; first order only in a chain or with \approx --------------------------------
+def test_standalone_claim_is_exact():
+    d = doc(r"(A + \Delta A)(A + \Delta A) - A A = A \Delta A + \Delta A A")
+    assert d.status == "failed"
+    assert "first order" in reasons(d)
+    assert_verified(doc(r"(A + \Delta A)(A + \Delta A) - A A \approx A \Delta A + \Delta A A"))
+
+
+def test_text_output_says_to_first_order(tmp_path, capsys):
+    f = tmp_path / "q.md"
+    f.write_text("# Q\n\nLet $x \\in \\mathbf{R}^n$, $A \\in \\mathbf{R}^{n \\times n}$, $q \\in \\mathbf{R}$.\n\n"
+                 "$$q = x^T A x$$\n\n$$\\Delta q = (x + \\Delta x)^T A (x + \\Delta x) - x^T A x "
+                 "= \\Delta x^T A x + x^T A \\Delta x$$\n", encoding="utf-8")
+    assert main(["check", str(f)]) == 1  # no read-off: undecided overall
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if ":7:" in x and "x^T·A·Δx" in x)
+    assert "(to first order)" in line
+
+
+# --- 9. sections do not leak --------------------------------------------------------------------
+def test_concatenated_course_checks_like_each_file(tmp_path, capsys):
+    files = sorted((ROOT / "examples" / "course" / "derivations").glob("*.md"))
+    whole = tmp_path / "all.md"
+    whole.write_text("\n".join(f.read_text(encoding="utf-8") for f in files), encoding="utf-8")
+    assert main(["check", str(whole)]) == 0, capsys.readouterr()
+    alone = [check_text(f.read_text(encoding="utf-8"), str(f)) for f in files]
+    together = check_text(whole.read_text(encoding="utf-8"), str(whole))
+    assert sum(len(d.derivations) for d in alone) == len(together.derivations)
+
+
+def test_forward_definition_stays_in_its_section():
+    text = ("# One\n\n" + LIN + "\n\n$$y = Wx$$\n\n# Two\n\n" + LIN + "\n\n"
+            "$$\\Delta y = W(x + \\Delta x) - Wx$$\n")
+    d = check_text(text, "t.md")
+    assert not d.derivations and d.status == "failed"
+    assert "needs a derivation" in reasons(d)
+
+
+# --- 10. line endings; nothing checked is not verified ----------------------------------------------
+WRONG = "# T\n\nLet $A \\in \\mathbf{R}^{n \\times n}$, $x \\in \\mathbf{R}^n$.\n\n$$A x = x$$\n"
+
+
+@pytest.mark.parametrize("eol", ["\r", "\r\n"])
+def test_cr_and_crlf_are_line_breaks(eol):
+    d = check_text(WRONG.replace("\n", eol), "t.md")
+    assert d.status == "failed" and [s.line for s in steps(d)] == [5]
+
+
+@pytest.mark.parametrize("text,why", [("", "empty"), ("# Only a heading\n\nSome prose.\n", "no display math"),
+                                      ("# T\n\n```\n$$x = x$$\n", "never closed"),
+                                      ("# T\n\nLet $x \\in \\mathbf{R}^n$.\n\n$$y := x$$\n", "only declarations")])
+def test_nothing_checked_is_not_verified(tmp_path, capsys, text, why):
+    f = tmp_path / "e.md"
+    f.write_text(text, encoding="utf-8")
+    assert main(["check", str(f)]) == 1
+    out = capsys.readouterr().out
+    assert "nothing was found to check" in out and why in out and "— verified" not in out
+    assert main(["check", "--format", "json", str(f)]) == 1
+    payload = json.loads(capsys.readouterr().out)["files"][0]
+    assert payload["status"] == "undecided" and why in payload["message"]
+
+
+def test_bom_is_dropped():
+    d = check_text("\ufeff" + WRONG, "t.md")
+    assert d.blocks[0].kind == "heading" and d.status == "failed"
+
+
+# --- 11. linear reading with a whole-document budget --------------------------------------------------
+def test_document_budget_reports_the_rest_undecided():
+    section = "\n## S\n\n$$2 W x - W x = W x$$\n"
+    text = "# Big\n\n" + LIN + "\n" + section * 200
+    d = check_text(text, "t.md", budget=DocumentBudget(math_chars=600, statements=1000))
+    assert d.status == "undecided"
+    cut = [s for s in steps(d) if "reading budget" in (s.verdict.reason or "")]
+    assert len(cut) == 1 and cut[0].line > 5
+    checked = [s for s in steps(d) if s.status == "verified"]
+    assert 20 < len(checked) < 40
+    d = check_text(text, "t.md", budget=DocumentBudget(math_chars=10**6, statements=50))
+    assert d.status == "undecided"
+    assert sum(s.status == "verified" for s in steps(d)) == 50
+    assert "checked statements is used up" in reasons(d)
+
+
+def test_moderately_large_document_completes_with_a_verdict():
+    src = "\n".join(f.read_text(encoding="utf-8") for f in sorted((ROOT / "examples" / "course" / "derivations").glob("*.md")))
+    d = check_text(src * 8, "big.md")
+    assert d.status == "verified" and len(d.derivations) == 56
+
+
+# --- 12. located errors instead of crashes ------------------------------------------------------------------
+def read_error(text: str) -> ReadError:
+    with pytest.raises(ReadError) as exc:
+        check_text(text, "t.md")
+    return exc.value
+
+
+def test_space_with_juxtaposed_dimensions_is_located():
+    e = read_error("# T\n\nLet $x \\in \\mathbf{R}^{m n}$.\n\n$$x = x$$\n")
+    assert (e.line, e.col) == (3, 12) and "\\times" in e.message
+
+
+@pytest.mark.parametrize("dim", ["oo", "inf", "{oo}", "{n \\times inf}"])
+def test_reserved_dimension_names_are_refused(dim):
+    e = read_error(f"# T\n\nLet $x \\in \\mathbf{{R}}^{dim}$.\n\n$$x = x$$\n")
+    assert e.line == 3 and "cannot name a dimension" in e.message
+
+
+def test_derivative_with_respect_to_an_alias_is_a_located_line_error():
+    d = check_text("# T\n\nLet $y \\in \\mathbf{R}^n$, $L \\in \\mathbf{R}$, $dy := \\frac{dL}{dy} \\in \\mathbf{R}^n$.\n\n"
+                   "$$\\frac{dL}{ddy} = dy$$\n", "t.md")
+    (s,) = steps(d)
+    assert s.status == "failed" and s.line == 5 and "not a declared variable" in s.verdict.reason
+
+
+def test_redeclared_symbol_then_shape_mismatch_is_a_failed_line(tmp_path, capsys):
+    f = tmp_path / "r.md"
+    f.write_text("# T\n\nLet $x \\in \\mathbf{R}^n$, $W \\in \\mathbf{R}^{m \\times n}$, $y \\in \\mathbf{R}^m$.\n\n"
+                 "$$y = Wx$$\n\n## Sub\n\nLet $x \\in \\mathbf{R}^m$.\n\n$$\\Delta y = W(x + \\Delta x) - Wx$$\n",
+                 encoding="utf-8")
+    assert main(["check", str(f)]) == 1
+    assert ":11:" in capsys.readouterr().out
+
+
+def test_scalar_times_inner_product_is_checked():
+    d = doc(r"L \langle x, v \rangle = \langle v, x \rangle L")
+    assert_verified(d)
+    assert_not_verified(doc(r"L \langle x, v \rangle = \langle v, x \rangle"))
+
+
+def test_unbalanced_dollar_in_prose_is_reported_where_it_stands():
+    e = read_error("# T\n\nLet $x \\in \\mathbf{R}^n$ cost $5 and $y \\in \\mathbf{R}^n$.\n\n$$x = y$$\n")
+    assert e.line == 3 and e.col == 57 and "unbalanced '$'" in e.message
+    d = check_text("# T\n\nLet $x \\in \\mathbf{R}^n$ cost \\$5, `$` in code.\n\n$$x = x$$\n", "t.md")
+    assert_verified(d)
+
+
+@pytest.mark.parametrize("math", [" + ".join(["x"] * 490) + " = x", " ".join(["L"] * 495) + " = L"])
+def test_long_sums_and_products_give_a_located_answer(math):
+    d = doc(math)
+    (s,) = steps(d)
+    assert s.line == 5 and s.status != "verified"
+
+
+def test_no_internal_error_on_the_issue_documents(tmp_path, capsys):
+    texts = [
+        "# T\n\nLet $y \\in \\mathbf{R}^n$, $L \\in \\mathbf{R}$.\n\n$$L \\langle y, y \\rangle = \\langle y, y \\rangle L$$\n",
+        "# T\n\nLet $x \\in \\mathbf{R}^{m n}$.\n\n$$x = x$$\n",
+        "# T\n\n" + DECL + "\n\n$$" + " + ".join(["A"] * 490) + " = A$$\n",
+    ]
+    for i, t in enumerate(texts):
+        f = tmp_path / f"d{i}.md"
+        f.write_text(t, encoding="utf-8")
+        main(["check", str(f)])
+        cap = capsys.readouterr()
+        assert "internal error" not in cap.err + cap.out
+
+
+def test_pytest_plugin_fails_a_document_with_nothing_to_check(pytester):
+    import importlib.metadata
+
+    eps = importlib.metadata.entry_points(group="pytest11")
+    args = [] if any(ep.value == "symderiv.pytest_plugin" for ep in eps) else ["-p", "symderiv.pytest_plugin"]
+    pytester.makeini("[pytest]\nsymderiv_documents = *.md\n")
+    (pytester.path / "empty.md").write_text("# Only a heading\n\nProse.\n", encoding="utf-8")
+    (pytester.path / "mac.md").write_text(WRONG.replace("\n", "\r"), encoding="utf-8")
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    assert "nothing was found to check" in out and "mac.md:5" in out
+
+
+def test_fraction_of_an_expression_is_a_scalar_multiple():
+    assert_verified(doc(r"\frac{A + A^T}{2} x = \frac{1}{2}(A x + A^T x)"))
+    assert_not_verified(doc(r"\frac{A B}{2} = \frac{1}{2} B A"))
+
+
+def test_juxtaposition_binds_tighter_than_cdot():
+    assert_verified(doc(r"x \cdot A v = x^T A v"))
+    assert_not_verified(doc(r"x \cdot A v = v^T A x"))
+
+
+def test_read_off_after_implication_on_the_same_line():
+    line = (r"\Delta L = \langle \frac{dL}{dy}, \Delta y \rangle = \langle W^T \frac{dL}{dy}, \Delta x \rangle "
+            r"\Rightarrow \frac{dL}{dx} = W{} \frac{dL}{dy}")
+    text = ("# T\n\n" + LIN + "\n\n$$y = Wx$$\n\n$$\\Delta y = W(x + \\Delta x) - Wx = W \\Delta x$$\n\n$$" + line + "$$\n")
+    assert check_text(text.replace("W{}", "W^T"), "t.md").status == "verified"
+    assert check_text(text.replace("W{}", "W"), "t.md").status == "failed"
+
+
+def test_implication_between_equations_is_not_checked_as_a_chain():
+    d = doc(r"AB = BA \Rightarrow BA = AB")
+    (s,) = steps(d)
+    assert s.status == "undecided" and "implication" in s.verdict.reason
+
+
+def test_continuation_row_joins_the_previous_row():
+    body = "\\begin{aligned}\n(A + B - C)^T &= A^T + B^T \\\\\n&\\quad {} C^T\n\\end{aligned}"
+    right = check_text(f"# T\n\n{DECL}\n\n$${body.replace('{}', '-')}$$\n", "t.md")
+    assert right.status == "verified"
+    wrong = check_text(f"# T\n\n{DECL}\n\n$${body.replace('{}', '+')}$$\n", "t.md")
+    assert wrong.status == "failed"
+
+
+@pytest.mark.parametrize("inline", [r"$AB = BA$", r"$s = x^T A x = 2 x^T A x \in \mathbf{R}$"])
+def test_inline_equations_are_reported_not_checked(inline):
+    d = check_text(f"# T\n\n{DECL}\n\nNote that {inline} here.\n\n$$A = A$$\n", "t.md")
+    assert d.status == "undecided"
+    (s,) = [s for s in steps(d) if s.line == 5]
+    assert "inline math is not checked" in s.verdict.reason and s.col == 12  # the math after the $
+
+
+def test_inline_declarations_are_not_assertions():
+    d = check_text("# T\n\nLet $x \\in \\mathbf{R}^n$, $y \\in \\mathbf{R}^n$, $L \\in \\mathbf{R}$, "
+                   "$dy := \\frac{dL}{dy} \\in \\mathbf{R}^n$.\n\n$$x = x$$\n", "t.md")
+    assert_verified(d)
+
+
+def test_note_columns_and_word_notes_stay_notes():
+    body = ("\\begin{aligned}\n(AB)^T &= B^T A^T && \\text{transpose of a product} \\\\\n"
+            "&= B^T A^T \\text{expansion}\n\\end{aligned}")
+    d = check_text(f"# T\n\n{DECL}\n\n$${body}$$\n", "t.md")
+    assert_verified(d)
+    assert len(steps(d)) == 2
+
+
+def test_operator_definition_with_unreadable_index_is_located():
+    e = read_error("# T\n\nLet $x \\in \\mathbf{R}^{\\infty}$, $w \\in \\mathbf{R}^{\\infty}$, $y \\in \\mathbf{R}^{\\infty}$.\n\n"
+                   "$$y = x \\odot w$$\n$$y_i := \\sum_j x_{i+j} w_{(j)^T}$$\n")
+    assert e.line == 6 and "indices of this operator definition" in e.message
+
+
+def test_correlation_definition_must_shift_the_left_operand():
+    head = ("# T\n\n<!-- symderiv: \\otimes = convolution -->\n\nLet $x \\in \\mathbf{R}^{\\infty}$, "
+            "$w \\in \\mathbf{R}^{\\infty}$, $y \\in \\mathbf{R}^{\\infty}$, $g \\in \\mathbf{R}^{\\infty}$.\n\n$$y = x \\odot w$$\n")
+    e = read_error(head + "$$y_i := \\sum_j w_{i+j} x_j$$\n\n$$\\langle x \\odot w, g \\rangle = \\langle x, g \\otimes w \\rangle$$\n")
+    assert e.line == 8 and "shifts w" in e.message
+    d = check_text(head + "$$y_i := \\sum_j x_{i+j} w_j$$\n\n$$\\langle x \\odot w, g \\rangle = \\langle x, g \\otimes w \\rangle$$\n", "t.md")
+    assert d.status == "verified"  # Σ_i g_i Σ_j x_{i+j} w_j = Σ_k x_k (g ⊗ w)_k
