@@ -32,9 +32,11 @@ from itertools import combinations
 
 import sympy
 
+from .errors import BudgetExceeded
 from .evaluate import Counterexample, Deadline
 from .operators import (
-    INF, Add, Conv, Corr, Expr, Ext, Inner, Scale, Shift, Sym, Window, Zero, _SeqOp,
+    INF, Add, Conv, Corr, Expr, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose,
+    Window, Zero, _SeqOp,
 )
 
 
@@ -273,6 +275,21 @@ def _union(a, b):
     return tuple(sorted(a + b))
 
 
+class _Zero:
+    """A monomial proved to vanish: a restriction or pairing of disjoint supports."""
+
+    def __repr__(self) -> str:
+        return "ZERO"
+
+
+ZERO = _Zero()
+
+
+def _disjoint(a: tuple, b: tuple, dom: Domain) -> bool:
+    """Are the index ranges [a0, a1) and [b0, b1) disjoint for every point of the domain?"""
+    return nonneg_on(b[0] - a[1], dom) or nonneg_on(a[0] - b[1], dom)
+
+
 def _transform(e: Expr, dom: Domain):
     if isinstance(e, Sym):
         L = e.shape[0]
@@ -282,6 +299,8 @@ def _transform(e: Expr, dom: Domain):
         return _transform(e.arg, dom)
     if isinstance(e, _SeqOp):
         a, b = _transform(e.left, dom), _transform(e.right, dom)
+        if a is ZERO or b is ZERO:
+            return ZERO
         if isinstance(a, Pending) or isinstance(b, Pending):
             raise NotInFragment("a restriction inside a correlation or convolution")
         if isinstance(e, Conv):
@@ -296,12 +315,16 @@ def _transform(e: Expr, dom: Domain):
         return _window(m, dom.apply(o), dom.apply(L), dom)
     if isinstance(e, Shift):
         inner = _transform(e.arg, dom)
+        if inner is ZERO:
+            return ZERO
         if isinstance(inner, Pending):
             raise NotInFragment("a shift of a restriction")
         d = dom.apply(e.by)
         return Mono(inner.shift + d, inner.signs, (inner.supp[0] + d, inner.supp[1] + d) if inner.supp else None)
     if isinstance(e, Window):
         inner = _transform(e.arg, dom)
+        if inner is ZERO:
+            return ZERO
         if isinstance(inner, Pending):
             raise NotInFragment("nested restrictions")
         return _window(inner, dom.apply(e.offset), dom.apply(e.length), dom)
@@ -309,7 +332,10 @@ def _transform(e: Expr, dom: Domain):
 
 
 def _window(m: Mono, o, L, dom: Domain):
-    """R_{[o, o+L)} of a monomial: a pure shift when its support lies inside the window."""
+    """R_{[o, o+L)} of a monomial: a pure shift when its support lies inside the window, zero
+    when its support lies outside it."""
+    if m.supp is not None and _disjoint(m.supp, (o, o + L), dom):
+        return ZERO
     if m.supp is not None and nonneg_on(m.supp[0] - o, dom) and nonneg_on(o + L - m.supp[1], dom):
         return Mono(m.shift - o, m.signs, (m.supp[0] - o, m.supp[1] - o))
     return Pending(m, o, L)
@@ -319,11 +345,50 @@ def _unshift(p: Pending) -> Mono:
     return Mono(p.inner.shift - p.offset, p.inner.signs, None)
 
 
-def scalar_monomial(m: Expr, dom: Domain) -> Mono:
-    """CT-form of a scalar monomial ⟨a, b⟩, removing a top-level window by adjointness."""
+def _is_vector(e: Expr) -> bool:
+    return e.shape[1] == 1 and not e.is_scalar
+
+
+def as_inner(m: Expr) -> Expr:
+    """Rewrite the matrix-language forms of an inner product of two vectors as ``Inner``.
+
+    For column vectors u, v of one length: uᵀv = ⟨u, v⟩, tr(u vᵀ) = tr(vᵀu) = ⟨u, v⟩, and a
+    transpose or trace of a 1 x 1 expression is that expression. Anything else involving a
+    matrix product is outside the sequence procedure (:class:`NotInFragment`).
+    """
+    if isinstance(m, (Transpose, Trace)) and m.arg.is_scalar:
+        return as_inner(m.arg)
+    if isinstance(m, Trace) and isinstance(m.arg, MatMul) and len(m.arg.args) == 2:
+        a, b = m.arg.args
+        if _is_vector(a) and isinstance(b, Transpose) and _is_vector(b.arg):
+            return Inner(a, b.arg)
+        if isinstance(a, Transpose) and _is_vector(a.arg) and _is_vector(b):
+            return Inner(a.arg, b)
+    if isinstance(m, MatMul) and len(m.args) == 2:
+        a, b = m.args
+        if isinstance(a, Transpose) and _is_vector(a.arg) and _is_vector(b):
+            return Inner(a.arg, b)
+    if isinstance(m, Inner):
+        return m
+    if isinstance(m, (MatMul, Transpose, Trace, Hadamard)):
+        raise NotInFragment(
+            f"{type(m).__name__} over sequences or finite vectors is outside the correlation/convolution "
+            "procedure (only inner products ⟨u, v⟩ = uᵀv of vectors are translated)"
+        )
+    raise NotInFragment("a scalar monomial must be an inner product")
+
+
+def scalar_monomial(m: Expr, dom: Domain) -> Mono | None:
+    """CT-form of a scalar monomial ⟨a, b⟩, removing a top-level window by adjointness;
+    None when the monomial is proved to be 0 (disjoint supports on the whole domain)."""
+    m = as_inner(m)
     if not isinstance(m, Inner):
         raise NotInFragment("a scalar monomial must be an inner product")
     a, b = _transform(m.left, dom), _transform(m.right, dom)
+    if a is ZERO or b is ZERO:
+        return None
+    if isinstance(a, Mono) and isinstance(b, Mono) and a.supp and b.supp and _disjoint(a.supp, b.supp, dom):
+        return None
     if isinstance(b, Pending) and isinstance(a, Mono):
         a, b = b, a
     if isinstance(a, Pending):
@@ -358,10 +423,16 @@ def pair_with_probe(lhs: Expr, rhs: Expr) -> tuple[Expr, Expr]:
     return Inner(probe, lhs), Inner(probe, rhs)
 
 
-def class_sums(terms, dom: Domain) -> dict:
+def class_sums(terms, dom: Domain, zeros: list | None = None) -> dict:
+    """Coefficient sums per sign class; monomials proved zero are left out (and listed in ``zeros``)."""
     classes: dict = {}
     for c, m in terms:
-        key = class_key(scalar_monomial(m, dom))
+        mono = scalar_monomial(m, dom)
+        if mono is None:
+            if zeros is not None:
+                zeros.append(m)
+            continue
+        key = class_key(mono)
         if key in classes:
             classes[key][0] += c
         else:
@@ -421,9 +492,62 @@ def seq_evaluate(e: Expr, env: dict, params: dict):
             s = ev(e.arg)
             o, L = int(sympy.sympify(e.offset).subs(params)), length(e.length)
             return {i: s.get(o + i, 0) for i in range(L)}
+        if isinstance(e, Hadamard):
+            a, b = ev(e.left), ev(e.right)
+            if isinstance(a, dict):
+                return {i: x * b.get(i, 0) for i, x in a.items()}
+            if isinstance(a, _Dense):
+                return _Dense([[p * q for p, q in zip(r1, r2)] for r1, r2 in zip(a.rows, b.rows)])
+            return a * b
+        if isinstance(e, (MatMul, Transpose, Trace)):
+            # finite vectors and scalars in the matrix language: evaluate densely
+            vals = [dense(ev(c), c.shape) for c in e.children]
+            if isinstance(e, Transpose):
+                out = [list(col) for col in zip(*vals[0])]
+            elif isinstance(e, Trace):
+                out = [[sum(vals[0][i][i] for i in range(len(vals[0])))]]
+            else:
+                out = vals[0]
+                for m in vals[1:]:
+                    out = _dense_product(out, m)
+            return undense(out, e.shape)
         raise NotInFragment(f"cannot evaluate {type(e).__name__}")
 
+    def dense(v, shape):
+        if isinstance(v, _Dense):
+            return v.rows
+        if not isinstance(v, dict):
+            return [[v]]
+        L = length(shape[0])
+        if L is None:
+            raise NotInFragment("a sequence on ℤ inside a matrix product")
+        return [[v.get(i, 0)] for i in range(L)]
+
+    def undense(m, shape):
+        if len(m) == 1 and len(m[0]) == 1 and shape[0] == 1:
+            return m[0][0]
+        if shape[1] == 1:
+            return {i: row[0] for i, row in enumerate(m)}
+        return _Dense(m)
+
     return ev(e)
+
+
+@dataclass
+class _Dense:
+    """A matrix value (neither a scalar nor a column) met while evaluating finite vectors."""
+
+    rows: list
+
+
+def _dense_product(a: list, b: list) -> list:
+    """Matrix product in which a 1 x 1 factor that does not chain acts as a scalar."""
+    if len(a[0]) != len(b):
+        if len(a) == 1 and len(a[0]) == 1:
+            return [[a[0][0] * v for v in row] for row in b]
+        return [[v * b[0][0] for v in row] for row in a]
+    bt = list(zip(*b))
+    return [[sum(p * q for p, q in zip(row, col)) for col in bt] for row in a]
 
 
 def _clean(v):
@@ -478,6 +602,8 @@ def _shrink(lhs, rhs, env, params, deadline):
 
 def _as_listing(v, sym: Sym | None = None):
     """Finite vectors as 1-column matrices; sequences on ℤ as {index: value} of the nonzero entries."""
+    if isinstance(v, _Dense):
+        return v.rows
     if not isinstance(v, dict):
         return [[v]]
     if sym is not None and sym.shape[0] is not INF:
@@ -510,30 +636,75 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
                         f"the left side ({dom.describe()})"
                     )
         diffs = []
+        zeros: list = []
         for dom in domains:
-            classes = class_sums(lt + [(-c, m) for c, m in rt], dom)
+            classes = class_sums(lt + [(-c, m) for c, m in rt], dom, zeros)
             nz = [Term(c, m) for c, m in classes.values() if c != 0]
             if nz:
                 diffs.append((dom, nz))
     except NotInFragment as exc:
-        cex = find_seq_counterexample(leval, reval, domains_for_safe([pl]), deadline)
+        cex = _safe_counterexample(leval, reval, domains_for_safe([pl]), deadline)
         if cex is not None:
             return FAILED, (f"refuted by exact evaluation at {_fmt(cex.sizes)} ({exc}, so no proof was attempted)"),\
                 ["exact-integer-evaluation"], {}, [], cex, ""
-        return UNDECIDED, f"undecided: {exc}", ["budget"], {}, [], None, ""
+        return UNDECIDED, f"undecided: {exc}", ["outside-fragment"], {}, [], None, (
+            f"outside the decided fragment ({exc}); no counterexample was found at small lengths"
+        )
     scope = "; ".join(d.describe() for d in domains)
     if not diffs:
         return VERIFIED, (
             f"proved for {scope}: {what} have the same z-transform sign classes (Theorem 2)"
             + (", after removing each restriction by a support containment proved on the whole domain" if _has_windows(pl, pr) else "")
-        ), ["sign-classes"], {}, [], None, ""
+            + (f"; {len({m.key() for m in zeros})} monomial(s) vanish because the supports they pair or "
+               "restrict are disjoint on the whole domain" if zeros else "")
+        ), ["sign-classes"] + (["disjoint-supports"] if zeros else []), {}, [], None, ""
     dom, nz = diffs[0]
-    cex = find_seq_counterexample(leval, reval, domains, deadline)
-    method = f"refuted: the z-transform sign classes differ ({dom.describe()}; Theorem 2)"
+    cex = _safe_counterexample(leval, reval, domains, deadline)
+    if cex is None and not theorem2_refutes(pl, pr):
+        # Theorem 2 makes unequal classes a refutation only for sequences with unconstrained
+        # finite supports and constant shifts. A finite vector has its support fixed inside
+        # [0, n), so different classes can still give equal values (⟨E x, τ_n E y⟩ = 0).
+        return UNDECIDED, (
+            f"undecided: the z-transform sign classes differ ({dom.describe()}), but with finite "
+            "vectors, restrictions or shifts by a length this does not prove the sides unequal "
+            "(Theorem 2 needs unconstrained supports), and no counterexample was found at small lengths"
+        ), ["sign-classes", "no-counterexample"], {}, nz, None, ""
     if cex is not None:
-        method += f"; exact evaluation at {_fmt(cex.sizes)} gives different values"
+        method = f"refuted: exact evaluation at {_fmt(cex.sizes)} gives different values"
+        method += f"; the z-transform sign classes differ too ({dom.describe()})"
+    else:
+        method = (f"refuted for all finitely supported sequences: the z-transform sign classes differ "
+                  f"({dom.describe()}; Theorem 2); no small counterexample was found within the budget")
     note = f"for {dom.describe()}" if dom.params else ""
-    return FAILED, method, ["sign-classes"] + (["exact-integer-evaluation"] if cex else []), {}, nz, cex, note
+    return FAILED, method, (["exact-integer-evaluation"] if cex else []) + ["sign-classes"], {}, nz, cex, note
+
+
+def theorem2_refutes(*exprs: Expr) -> bool:
+    """Does Theorem 2 turn unequal sign classes into a proof of inequality for these expressions?
+
+    Only when every symbol is a sequence on ℤ with unconstrained finite support, nothing is
+    restricted to a window, and every shift is a constant: then each class is a distinct
+    Laurent monomial of the z-transforms and different coefficient sums give different values
+    for suitable sequences.
+    """
+    for e in exprs:
+        for node in e.walk():
+            if isinstance(node, Sym) and node.shape[0] is not INF:
+                return False
+            if isinstance(node, (Ext, Window)) or (isinstance(node, _SeqOp) and node.mode is not None):
+                return False
+            if isinstance(node, Shift) and sympy.sympify(node.by).free_symbols:
+                return False
+    return True
+
+
+def _safe_counterexample(lhs: Expr, rhs: Expr, domains: list, deadline: Deadline):
+    """A checked counterexample, or None when none is found or the expressions cannot be
+    evaluated at concrete lengths (never an exception: the search only ever refutes)."""
+    try:
+        return find_seq_counterexample(lhs, rhs, domains, deadline)
+    except (NotInFragment, BudgetExceeded, ZeroDivisionError, KeyError, IndexError):
+        return None
 
 
 def domains_for_safe(exprs):
@@ -670,7 +841,8 @@ def decide_index(a, b, seconds: float = 10.0):
             return [(sign * c, index_mono(s, f)) for c, s, f in index_terms(v)]
         if not v.is_scalar:
             raise NotInFragment("index notation is compared with scalar expressions only")
-        return [(sign * c, scalar_monomial(m, dom)) for c, m in expand(v)]
+        out = [(sign * c, scalar_monomial(m, dom)) for c, m in expand(v)]
+        return [(c, m) for c, m in out if m is not None]
 
     try:
         left = monos(a, 1)

@@ -38,15 +38,53 @@ def is_scalar_shape(shape: tuple[Dim, Dim]) -> bool:
     return shape[0] == 1 and shape[1] == 1
 
 
+def _checked_shape(rows: Dim, cols: Dim, what: str) -> tuple[Dim, Dim]:
+    """Refuse shapes the verifiers cannot decide soundly.
+
+    A length that is an integer-linear expression (``n + 1``, ``n - k + 1``) is supported only
+    for column vectors, which the sequence procedure handles (it knows the constraint
+    ``n + 1 ≥ 1`` and treats entries by position). The matrix procedure needs every dimension to
+    be an independent symbol or an integer: its index graphs have one vertex type per dimension,
+    and ``n`` and ``n + 1`` are not independent, so such a matrix is refused here rather than
+    crashing (or, worse, being treated as an unrelated size) later.
+    """
+    if cols == 1 or (is_plain_dim(rows) and is_plain_dim(cols)):
+        return (rows, cols)
+    raise ShapeError(
+        f"{what} has shape {rows}×{cols}: a length such as n + 1 is allowed only for column "
+        f"vectors (sequences); a matrix or row vector needs dimensions that are symbols or integers"
+    )
+
+
 class Expr:
     """Base class. Subclasses set ``shape`` and ``args``; equality is structural."""
 
-    __slots__ = ("shape", "_hash")
+    __slots__ = ("shape", "_hash", "_key")
     shape: tuple[Dim, Dim]
 
     # -- structure -------------------------------------------------------------------
-    def key(self) -> tuple:
+    def _make_key(self) -> tuple:
+        """The structural key of this node, from its children's (already cached) keys."""
         raise NotImplementedError
+
+    def key(self) -> tuple:
+        """The structural key, computed bottom-up without recursion so that deeply nested
+        expressions (a transpose nested hundreds of times) never exhaust Python's stack."""
+        try:
+            return self._key
+        except AttributeError:
+            pass
+        stack: list[Expr] = [self]
+        while stack:
+            node = stack[-1]
+            pending = [c for c in node.children if not hasattr(c, "_key")]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            if not hasattr(node, "_key"):
+                node._key = node._make_key()
+        return self._key
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Expr) and self.key() == other.key()
@@ -67,9 +105,22 @@ class Expr:
         return self
 
     def walk(self) -> Iterator["Expr"]:
-        yield self
-        for c in self.children:
-            yield from c.walk()
+        """All nodes in pre-order (iteratively: nesting depth is not limited by the stack)."""
+        stack: list[Expr] = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
+
+    def depth(self) -> int:
+        """Nesting depth of the tree (a symbol has depth 1), computed iteratively."""
+        best = 0
+        stack: list[tuple[Expr, int]] = [(self, 1)]
+        while stack:
+            node, d = stack.pop()
+            best = max(best, d)
+            stack.extend((c, d + 1) for c in node.children)
+        return best
 
     def symbols(self) -> list["Sym"]:
         """The distinct symbols, in order of first appearance."""
@@ -159,7 +210,7 @@ class _Unary(Expr):
     def with_children(self, arg):
         return type(self)(arg)
 
-    def key(self):
+    def _make_key(self):
         return (type(self).__name__, self.arg.key())
 
 
@@ -172,9 +223,9 @@ class Sym(Expr):
         k, name = classify_name(name)
         self.name = name
         self.kind = kind or k
-        self.shape = (as_dim(rows), as_dim(cols))
+        self.shape = _checked_shape(as_dim(rows), as_dim(cols), name)
 
-    def key(self) -> tuple:
+    def _make_key(self) -> tuple:
         return ("Sym", self.name, self.shape)
 
 
@@ -193,7 +244,7 @@ class Scale(Expr):
     def with_children(self, arg):
         return Scale(self.coef, arg)
 
-    def key(self):
+    def _make_key(self):
         return ("Scale", self.coef, self.arg.key())
 
 
@@ -220,7 +271,7 @@ class Add(Expr):
     def with_children(self, *args):
         return Add(*args)
 
-    def key(self):
+    def _make_key(self):
         return ("Add",) + tuple(a.key() for a in self.args)
 
 
@@ -261,7 +312,7 @@ class MatMul(Expr):
     def with_children(self, *args):
         return MatMul(*args)
 
-    def key(self):
+    def _make_key(self):
         return ("MatMul",) + tuple(a.key() for a in self.args)
 
 
@@ -308,7 +359,7 @@ class Inner(Expr):
     def with_children(self, left, right):
         return Inner(left, right)
 
-    def key(self):
+    def _make_key(self):
         return ("Inner", self.left.key(), self.right.key())
 
 
@@ -333,7 +384,7 @@ class Hadamard(Expr):
     def with_children(self, left, right):
         return Hadamard(left, right)
 
-    def key(self):
+    def _make_key(self):
         return ("Hadamard", self.left.key(), self.right.key())
 
 
@@ -352,6 +403,20 @@ def _vector_length(e: Expr, what: str):
     if e.shape[1] != 1:
         raise ShapeError(f"{what} takes vectors or sequences, {e!r} is {_fmt_shape(e.shape)}")
     return e.shape[0]
+
+
+def _always_negative(form) -> bool:
+    """Is the integer-linear form < 0 for every assignment of its symbols to integers ≥ 1?
+
+    With every coefficient ≤ 0 the form is largest when every symbol is 1."""
+    if form.has(sympy.floor):
+        return False
+    coeffs = form.as_coefficients_dict()
+    if any(t != 1 and not t.is_Symbol for t in coeffs):
+        return False
+    if any(c > 0 for t, c in coeffs.items() if t != 1):
+        return False
+    return bool(form.subs({s: 1 for s in form.free_symbols}) < 0)
 
 
 def mode_window(op: str, mode: str, n, k):
@@ -386,6 +451,14 @@ class _SeqOp(Expr):
                 raise ShapeError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
             if n is INF or k is INF:
                 raise ShapeError(f"mode {mode!r} needs finite vectors; use the operator on ℤ for sequences")
+            if mode in ("valid", "same") and _always_negative(sympy.expand(n - k)):
+                # The documented domain of 'valid' and 'same' is n ≥ k. Outside it NumPy swaps the
+                # inputs ('valid') or returns max(n, k) entries ('same'), neither of which is the
+                # window this node stands for, so the node is refused instead of being misread.
+                raise ShapeError(
+                    f"{self.title} in mode {mode!r} needs the first input at least as long as the "
+                    f"second (n ≥ k), but the lengths are {n} and {k}, so n < k for every size"
+                )
             self.shape = (mode_window(self.op, mode, n, k)[1], sympy.Integer(1))
         self.left, self.right, self.mode = left, right, mode
 
@@ -396,7 +469,7 @@ class _SeqOp(Expr):
     def with_children(self, left, right):
         return type(self)(left, right, self.mode)
 
-    def key(self):
+    def _make_key(self):
         return (type(self).__name__, self.mode, self.left.key(), self.right.key())
 
     def window(self) -> tuple:
@@ -453,7 +526,7 @@ class Shift(Expr):
     def with_children(self, arg):
         return Shift(arg, self.by)
 
-    def key(self):
+    def _make_key(self):
         return ("Shift", str(self.by), self.arg.key())
 
 
@@ -476,7 +549,7 @@ class Window(Expr):
     def with_children(self, arg):
         return Window(arg, self.offset, self.length)
 
-    def key(self):
+    def _make_key(self):
         return ("Window", str(self.offset), str(self.length), self.arg.key())
 
 
@@ -504,9 +577,9 @@ class Zero(Expr):
     __slots__ = ()
 
     def __init__(self, rows, cols):
-        self.shape = (as_dim(rows), as_dim(cols))
+        self.shape = _checked_shape(as_dim(rows), as_dim(cols), "the zero matrix")
 
-    def key(self):
+    def _make_key(self):
         return ("Zero", self.shape)
 
 
@@ -623,7 +696,10 @@ def mul(*factors: Expr) -> Expr:
     """Product of factors, flattening nested products (used where grouping is not the point)."""
     flat: list[Expr] = []
     for f in factors:
-        if isinstance(f, MatMul):
+        # A 1x1 product is a scalar factor (A (yᵀx) = (yᵀx) A): splicing its factors into a
+        # longer product would chain them as matrices (A yᵀ x), which is a different product
+        # or a shape error, so it stays one factor.
+        if isinstance(f, MatMul) and not (f.is_scalar and len(factors) > 1):
             flat.extend(f.args)
         else:
             flat.append(f)
