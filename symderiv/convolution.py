@@ -867,10 +867,37 @@ def decide_index(a, b, seconds: float = 10.0):
         return Verdict(VERIFIED, "proved for all finitely supported sequences: the index sums were translated into "
                        "z-transform sign classes (each sum is a constant term over a hyperplane of indices) and "
                        "both sides have the same classes (Theorem 2)", methods=["index-notation", "sign-classes"])
-    cex = _index_counterexample(a, b, Deadline(seconds))
+    unconstrained = _all_sequences_on_Z(a) and _all_sequences_on_Z(b)
+    cex = _index_counterexample(a, b, Deadline(seconds)) if unconstrained else None
+    if cex is None and not unconstrained:
+        # finite vectors have fixed supports: unequal classes do not refute (see theorem2_refutes)
+        return Verdict(UNDECIDED, "undecided: the z-transform sign classes of the two sides differ, but the "
+                       "expressions involve finite vectors, restrictions or shifts by a length, where that is no "
+                       "proof of inequality (Theorem 2 needs unconstrained supports)",
+                       reason="no proof and no checked counterexample", methods=["index-notation", "sign-classes"])
     return Verdict(FAILED, "refuted: the z-transform sign classes of the two sides differ (Theorem 2)"
                    + ("; exact evaluation on small sequences gives different values" if cex else ""),
                    reason="the two sides are different sums", counterexample=cex, methods=["index-notation", "sign-classes"])
+
+
+def _all_sequences_on_Z(v) -> bool:
+    """True when every symbol of an expression or index notation is an unconstrained sequence
+    on ℤ (conservatively False for anything not recognised)."""
+    from .reader import IndexNotation, _IndexSum
+
+    if isinstance(v, Expr):
+        return theorem2_refutes(v)
+    if isinstance(v, _IndexSum):
+        return all(_all_sequences_on_Z(item) for _, item in v.terms)
+    if isinstance(v, IndexNotation):
+        for base, idx in v.factors:
+            if base == "nested":
+                if not _all_sequences_on_Z(idx):
+                    return False
+            elif not (isinstance(base, Expr) and theorem2_refutes(base)):
+                return False
+        return True
+    return False
 
 
 def _index_counterexample(a, b, deadline: Deadline):

@@ -84,16 +84,37 @@ class Expr:
             stack.pop()
             if not hasattr(node, "_key"):
                 node._key = node._make_key()
+                # every key ends with the children's keys; hash the rest with their hashes so
+                # hashing never walks a deeply nested tuple
+                local = node._key[: len(node._key) - len(node.children)]
+                node._hash = hash((local, tuple(c._hash for c in node.children)))
         return self._key
 
+    def _local_key(self) -> tuple:
+        """The key without the children's keys (which every key lists last)."""
+        k = self.key()
+        return k[: len(k) - len(self.children)]
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Expr) and self.key() == other.key()
+        """Structural equality, compared node by node with an explicit stack (no recursion)."""
+        if not isinstance(other, Expr):
+            return False
+        stack: list[tuple[Expr, Expr]] = [(self, other)]
+        while stack:
+            a, b = stack.pop()
+            if a is b:
+                continue
+            if (type(a) is not type(b) or hash(a) != hash(b) or len(a.children) != len(b.children)
+                    or a._local_key() != b._local_key()):
+                return False
+            stack.extend(zip(a.children, b.children))
+        return True
 
     def __hash__(self) -> int:
         try:
             return self._hash
         except AttributeError:
-            self._hash = hash(self.key())
+            self.key()
             return self._hash
 
     @property
@@ -604,6 +625,44 @@ def _coerce(x) -> Expr | None:
     return None
 
 
+def _group_scalar_runs(factors: list[Expr]) -> list[Expr]:
+    """Restore the 1 x 1 sub-products that SymPy's flattening removed.
+
+    SymPy turns ``A*(y.T*x)`` into the flat product A·yᵀ·x, which no longer chains. When a
+    factor does not chain with the product so far, the shortest run of factors starting there
+    that chains to a 1 x 1 product is grouped back into one scalar factor. Every well-shaped
+    grouping has the same value (associativity, and 1 x 1 factors commute with everything),
+    so this recovers what was written; if no run fits, the shapes are reported as before.
+    """
+    out: list[Expr] = []
+    i = 0
+    while i < len(factors):
+        f = factors[i]
+        if out:
+            left = out[0].shape if len(out) == 1 else MatMul(*out).shape
+            if left[1] != f.shape[0] and not is_scalar_shape(left) and not f.is_scalar:
+                run = _scalar_run(factors, i)
+                if run:
+                    out.append(MatMul(*factors[i:run]))
+                    i = run
+                    continue
+        out.append(f)
+        i += 1
+    return out
+
+
+def _scalar_run(factors: list[Expr], i: int) -> int | None:
+    """End of the shortest run factors[i:j] (j ≥ i + 2) that chains to a 1 x 1 product."""
+    if factors[i].shape[0] != 1:
+        return None
+    for j in range(i + 1, len(factors)):
+        if factors[j - 1].shape[1] != factors[j].shape[0]:
+            return None
+        if factors[j].shape[1] == 1:
+            return j + 1
+    return None
+
+
 def from_sympy(e: sympy.Basic) -> Expr:
     """Convert a SymPy matrix expression built from symderiv symbols into an :class:`Expr`.
 
@@ -631,6 +690,7 @@ def from_sympy(e: sympy.Basic) -> Expr:
                 raise ShapeError(
                     f"only rational numbers may multiply matrices here, got {a} in {e}"
                 )
+        factors = _group_scalar_runs(factors)
         body = factors[0] if len(factors) == 1 else MatMul(*factors)
         return body if coef == 1 else Scale(coef, body)
     if isinstance(e, M.Transpose):
