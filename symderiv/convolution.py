@@ -105,13 +105,15 @@ def requirements(exprs) -> list[sympy.Expr]:
     return _dedupe(out)
 
 
-def domains_for(exprs) -> list[Domain]:
+def domains_for(exprs, also=()) -> list[Domain]:
     """The parameter domain of the expressions (see :func:`requirements`), split by the parity
-    of k where 'same' uses ⌊k/2⌋."""
+    of k where 'same' uses ⌊k/2⌋. Lengths that occur only in ``also`` (the other side of an
+    equation) are parameters too (each ≥ 1), but their requirements are not assumed."""
     constraints = requirements(exprs)
-    params = sorted({s for d in _lengths(exprs) for s in sympy.sympify(d).free_symbols}, key=str)
+    lengths = _lengths(list(exprs) + list(also))
+    params = sorted({s for d in lengths for s in sympy.sympify(d).free_symbols}, key=str)
     constraints = _dedupe(constraints + [p - 1 for p in params])
-    floors = {f for d in _lengths(exprs) for f in sympy.sympify(d).atoms(sympy.floor)}
+    floors = {f for d in lengths for f in sympy.sympify(d).atoms(sympy.floor)}
     split = sorted({s for f in floors for s in f.free_symbols}, key=str)
     if not split:
         return [Domain(tuple(params), constraints, {}, _label(params, constraints))]
@@ -415,6 +417,8 @@ def pair_with_probe(lhs: Expr, rhs: Expr) -> tuple[Expr, Expr]:
     """Sequence-valued sides become scalars by pairing with a fresh sequence D of their shape."""
     if lhs.is_scalar:
         return lhs, rhs
+    if lhs.shape[1] != 1:
+        raise NotInFragment("only scalar- and column-valued sides are paired with a probe sequence")
     names = {s.name for s in lhs.symbols() + rhs.symbols()}
     name = "D"
     while name in names:
@@ -449,7 +453,17 @@ def seq_evaluate(e: Expr, env: dict, params: dict):
     def length(d):
         return None if d is INF else int(sympy.sympify(d).subs(params))
 
+    def vec(v):
+        # a 1 x 1 operand of a sequence operation is a vector of length 1
+        return v if isinstance(v, (dict, _Dense)) else {0: v}
+
     def ev(e):
+        v = ev_node(e)
+        if e.is_scalar and isinstance(v, dict):  # scalars are numbers, however they were built
+            return v.get(0, 0)
+        return v
+
+    def ev_node(e):
         if isinstance(e, Sym):
             return env[e.name]
         if isinstance(e, Zero):
@@ -468,12 +482,16 @@ def seq_evaluate(e: Expr, env: dict, params: dict):
                 return out
             return sum(vals)
         if isinstance(e, Ext):
-            return ev(e.arg)
+            return vec(ev(e.arg))
         if isinstance(e, Inner):
             a, b = ev(e.left), ev(e.right)
+            if isinstance(a, _Dense):
+                return sum(p * q for r1, r2 in zip(a.rows, b.rows) for p, q in zip(r1, r2))
+            if not isinstance(a, dict):
+                return a * b
             return sum(x * b.get(i, 0) for i, x in a.items())
         if isinstance(e, _SeqOp):
-            a, b = ev(e.left), ev(e.right)
+            a, b = vec(ev(e.left)), vec(ev(e.right))
             out = {}
             for p, x in a.items():
                 for q, y in b.items():
@@ -485,11 +503,11 @@ def seq_evaluate(e: Expr, env: dict, params: dict):
             o, L = int(sympy.sympify(o).subs(params)), length(L)
             return {i: out.get(o + i, 0) for i in range(L)}
         if isinstance(e, Shift):
-            s = ev(e.arg)
+            s = vec(ev(e.arg))
             d = int(sympy.sympify(e.by).subs(params))
             return {i + d: x for i, x in s.items()}
         if isinstance(e, Window):
-            s = ev(e.arg)
+            s = vec(ev(e.arg))
             o, L = int(sympy.sympify(e.offset).subs(params)), length(e.length)
             return {i: s.get(o + i, 0) for i in range(L)}
         if isinstance(e, Hadamard):
@@ -621,11 +639,12 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
     from .verifier import FAILED, UNDECIDED, VERIFIED, Term
 
     deadline = Deadline(seconds)
-    pl, pr = pair_with_probe(leval, reval)
-    lt = [(c, _pair(m, pl, leval)) for c, m in lterms]
-    rt = [(c, _pair(m, pr, reval)) for c, m in rterms]
+    pl, pr = leval, reval
     try:
-        domains = domains_for([pl])
+        pl, pr = pair_with_probe(leval, reval)
+        lt = [(c, _pair(m, pl, leval)) for c, m in lterms]
+        rt = [(c, _pair(m, pr, reval)) for c, m in rterms]
+        domains = domains_for([pl], also=[pr])
         for dom in domains:
             for req in requirements([pr]):
                 if not nonneg_on(req, dom):
@@ -643,7 +662,7 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
             if nz:
                 diffs.append((dom, nz))
     except NotInFragment as exc:
-        cex = _safe_counterexample(leval, reval, domains_for_safe([pl]), deadline)
+        cex = _safe_counterexample(leval, reval, domains_for_safe([pl, pr]), deadline)
         if cex is not None:
             return FAILED, (f"refuted by exact evaluation at {_fmt(cex.sizes)} ({exc}, so no proof was attempted)"),\
                 ["exact-integer-evaluation"], {}, [], cex, ""

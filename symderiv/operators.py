@@ -25,7 +25,7 @@ from typing import Iterable, Iterator, Union
 import sympy
 
 from .errors import NameError_, ShapeError
-from .symbols import Dim, as_dim, classify_name, delta_name, grad_name, is_plain_dim
+from .symbols import Dim, as_dim, classify_name, delta_name, grad_name, is_linear_dim, is_plain_dim
 
 Coef = Union[int, Fraction]
 
@@ -324,6 +324,8 @@ class MatMul(Expr):
                 left = args[0] if i == 1 else MatMul(*args[:i])
                 shape = product_shape(shape, a.shape, repr(left), repr(a))
         self.args = tuple(args)
+        # a product may be a matrix of linear size (z zᵀ for z ∈ R^{n+1}): only the sequence
+        # procedure sees it, which translates tr(z zᵀ) and otherwise answers undecided
         self.shape = shape
 
     @property
@@ -561,6 +563,14 @@ class Window(Expr):
         self.arg = arg
         self.offset = sympy.expand(sympy.sympify(offset))
         self.length = sympy.expand(sympy.sympify(length))
+        if not (self.offset.is_Integer or is_linear_dim(self.offset)):
+            raise ShapeError(f"the offset of a restriction must be an integer-linear expression, got {offset!r}")
+        if self.length.is_Integer:
+            if self.length < 1:
+                raise ShapeError(f"a restriction needs a length of at least 1, got {self.length}")
+        elif not is_linear_dim(self.length) or _always_negative(sympy.expand(self.length - 1)):
+            raise ShapeError(f"the length of a restriction must be an integer-linear expression that can be "
+                             f"at least 1, got {length!r}")
         self.shape = (self.length, sympy.Integer(1))
 
     @property

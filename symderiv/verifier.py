@@ -154,7 +154,8 @@ class Verdict:
 
 
 def _fmt_sizes(sizes: dict[str, int]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sizes.items()) if sizes else "all dimensions 1"
+    # no symbolic dimension: every size is the declared number (2×2 stays 2×2, not 1)
+    return ", ".join(f"{k}={v}" for k, v in sizes.items()) if sizes else "the declared sizes"
 
 
 def _seed(*exprs: Expr) -> int:

@@ -283,3 +283,47 @@ def test_printer_handles_deep_transposes():
     deeper = _tower(A, 3000, Transpose)
     assert plain(deeper).count("^T") == 3000
     assert hash(deeper) == hash(_tower(A, 3000, Transpose)) and deeper == _tower(A, 3000, Transpose)
+
+
+# -- found while hunting -----------------------------------------------------------------------
+def test_restriction_length_must_be_positive():
+    with pytest.raises(ShapeError, match="at least 1"):
+        Window(Ext(xv), 0, 0)
+    with pytest.raises(ShapeError, match="at least 1"):
+        Window(Ext(xv), 0, -2)
+    with pytest.raises(ShapeError):
+        Window(Ext(xv), 0, -n)
+
+
+def test_outer_product_of_linear_length_vector_is_a_verdict():
+    z = Sym("z", n + 1, 1)
+    outer = MatMul(z, z.T)
+    assert _status(verify_equal(outer, Add(outer, Zero(1, 1) * outer))) in ("verified", "undecided")
+    assert _status(verify_equal(Trace(outer), z.T * z)) == "verified"
+    wrong = verify_equal(Trace(outer), Scale(3, z.T * z))
+    assert _status(wrong) == "failed" and wrong.counterexample is not None
+    row = verify_equal(z.T, z.T)  # a row vector is fine to build; no procedure pairs it
+    assert _status(row) in ("verified", "undecided")
+
+
+def test_length_only_on_the_right_side():
+    s, ds = Sym("s", sympy.oo, 1), Sym("Δs", sympy.oo, 1)
+    v = verify_equal(s, Conv(ds, xv))
+    assert _status(v) == "failed" and v.counterexample is not None
+
+
+def test_scalar_operand_of_sequence_operations():
+    s, t, z = Sym("s", sympy.oo, 1), Sym("t", sympy.oo, 1), Sym("z", n + 1, 1)
+    c = Corr(Inner(t, s), z, "full")
+    assert _status(verify_equal(c, Add(c, Scale(0, c)))) in ("verified", "undecided")
+    a = Sym("a", 1, 1)
+    assert _status(verify_equal(Conv(Ext(z), Ext(Trace(a))), s)) in ("failed", "undecided")
+    w = Window(Ext(Inner(t, s)), 0, n)
+    assert _status(verify_equal(w, Add(w, Scale(-1, w)))) in ("failed", "undecided")
+
+
+def test_fixed_sizes_counterexample_names_the_declared_sizes():
+    P, Q = Sym("P", 2, 2), Sym("Q", 2, 2)
+    v = verify_equal(P * Q, Q * P)
+    assert _status(v) == "failed" and "all dimensions 1" not in v.method
+    assert len(v.counterexample.values["P"]) == 2
