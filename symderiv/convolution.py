@@ -386,6 +386,9 @@ def scalar_monomial(m: Expr, dom: Domain) -> Mono | None:
     m = as_inner(m)
     if not isinstance(m, Inner):
         raise NotInFragment("a scalar monomial must be an inner product")
+    aligned = _aligned_monomial(m)
+    if aligned is not None:
+        return aligned
     a, b = _transform(m.left, dom), _transform(m.right, dom)
     if a is ZERO or b is ZERO:
         return None
@@ -403,8 +406,44 @@ def scalar_monomial(m: Expr, dom: Domain) -> Mono | None:
     return Mono(a.shift - b.shift, _union(a.signs, _flip(b.signs)), None)
 
 
-def class_key(m: Mono) -> tuple:
-    """The sign profile and shift, up to the global flip z ↦ z⁻¹."""
+@dataclass(frozen=True)
+class AlignedMono:
+    """Σ_i Π_f V_f[i]: an inner product of entrywise products of plain sequences, all read at
+    the same index. Equal multisets of variables give literally the same sum."""
+
+    names: tuple
+
+
+def _aligned_factors(e: Expr) -> list[str] | None:
+    """The variables of an entrywise product of plain symbols (possibly zero-extended), else None."""
+    if isinstance(e, Sym):
+        return [e.name]
+    if isinstance(e, Ext) and isinstance(e.arg, Sym):
+        return [e.arg.name]
+    if isinstance(e, Hadamard):
+        a, b = _aligned_factors(e.left), _aligned_factors(e.right)
+        return None if a is None or b is None else a + b
+    return None
+
+
+def _aligned_monomial(m: Expr) -> AlignedMono | None:
+    """⟨a, b⟩ with a, b entrywise products of plain symbols and at least one ⊙: Σ_i Π V_f[i].
+
+    Sound for the verdict 'verified' only: the classes are compared by their variable multisets,
+    and equal multisets are equal sums (a finite vector's entries outside [0, n) are 0 in both)."""
+    if not isinstance(m, Inner) or not any(isinstance(n, Hadamard) for n in m.walk()):
+        return None
+    a, b = _aligned_factors(m.left), _aligned_factors(m.right)
+    if a is None or b is None:
+        return None
+    return AlignedMono(tuple(sorted(a + b)))
+
+
+def class_key(m) -> tuple:
+    """The sign profile and shift, up to the global flip z ↦ z⁻¹ (or the variable multiset of an
+    aligned entrywise product)."""
+    if isinstance(m, AlignedMono):
+        return (("⊙",) + m.names, "aligned")
     prof: dict[str, list[int]] = {}
     for v, s in m.signs:
         prof.setdefault(v, [0, 0])[0 if s > 0 else 1] += 1
@@ -656,8 +695,10 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
                     )
         diffs = []
         zeros: list = []
+        aligned = False
         for dom in domains:
             classes = class_sums(lt + [(-c, m) for c, m in rt], dom, zeros)
+            aligned = aligned or any(k[1] == "aligned" for k in classes)
             nz = [Term(c, m) for c, m in classes.values() if c != 0]
             if nz:
                 diffs.append((dom, nz))
@@ -674,6 +715,8 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
         return VERIFIED, (
             f"proved for {scope}: {what} have the same z-transform sign classes (Theorem 2)"
             + (", after removing each restriction by a support containment proved on the whole domain" if _has_windows(pl, pr) else "")
+            + ("; inner products of entrywise products Σ_i Π_f V_f[i] are compared by their multisets of "
+               "variables (equal multisets are the same sum)" if aligned else "")
             + (f"; {len({m.key() for m in zeros})} monomial(s) vanish because the supports they pair or "
                "restrict are disjoint on the whole domain" if zeros else "")
         ), ["sign-classes"] + (["disjoint-supports"] if zeros else []), {}, [], None, ""
@@ -710,7 +753,7 @@ def theorem2_refutes(*exprs: Expr) -> bool:
         for node in e.walk():
             if isinstance(node, Sym) and node.shape[0] is not INF:
                 return False
-            if isinstance(node, (Ext, Window)) or (isinstance(node, _SeqOp) and node.mode is not None):
+            if isinstance(node, (Ext, Window, Hadamard)) or (isinstance(node, _SeqOp) and node.mode is not None):
                 return False
             if isinstance(node, Shift) and sympy.sympify(node.by).free_symbols:
                 return False
