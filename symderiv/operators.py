@@ -784,10 +784,25 @@ def add(terms: Iterable[tuple[Fraction, Expr]], shape) -> Expr:
     return parts[0] if len(parts) == 1 else Add(*parts)
 
 
+def map_bottom_up(e: Expr, f) -> Expr:
+    """Rebuild ``e`` with ``f`` applied to every node after its children, with an explicit stack
+    (no recursion, so nesting depth is not limited by Python's stack)."""
+    done: dict[int, Expr] = {}
+    stack: list[tuple[Expr, bool]] = [(e, False)]
+    while stack:
+        node, ready = stack.pop()
+        if id(node) in done:
+            continue
+        if not ready:
+            stack.append((node, True))
+            stack.extend((c, False) for c in node.children)
+            continue
+        kids = [done[id(c)] for c in node.children]
+        changed = any(k is not c for k, c in zip(kids, node.children))
+        done[id(node)] = f(node.with_children(*kids) if changed else node)
+    return done[id(e)]
+
+
 def substitute(e: Expr, mapping: dict[str, Expr]) -> Expr:
     """Replace symbols by expressions (by name); shapes are re-checked."""
-    if isinstance(e, Sym):
-        return mapping.get(e.name, e)
-    if not e.children:
-        return e
-    return e.with_children(*[substitute(c, mapping) for c in e.children])
+    return map_bottom_up(e, lambda node: mapping.get(node.name, node) if isinstance(node, Sym) else node)

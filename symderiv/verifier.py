@@ -40,7 +40,7 @@ from .evaluate import (
 )
 from .expand import delta_degree, expand
 from .indexgraph import class_sums
-from .operators import Add, Expr, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, mul
+from .operators import Add, Expr, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul
 from .printing import latex, plain
 
 VERIFIED, FAILED, UNDECIDED = "verified", "failed", "undecided"
@@ -282,27 +282,6 @@ def _check_symbols(*exprs: Expr) -> None:
 MAX_DEPTH = 150
 
 
-def _map_bottom_up(e: Expr, f) -> Expr:
-    """Rebuild ``e`` with ``f`` applied to every node after its children, without recursion."""
-    done: dict[int, Expr] = {}
-    stack: list[tuple[Expr, bool]] = [(e, False)]
-    while stack:
-        node, ready = stack.pop()
-        if id(node) in done:
-            continue
-        if not ready:
-            stack.append((node, True))
-            stack.extend((c, False) for c in node.children)
-            continue
-        kids = [done[id(c)] for c in node.children]
-        if any(k is not c for k, c in zip(kids, node.children)):
-            node2 = node.with_children(*kids)
-        else:
-            node2 = node
-        done[id(node)] = f(node2)
-    return done[id(e)]
-
-
 def _flatten_node(e: Expr) -> Expr:
     """One step of :func:`normalize_nesting` at a node whose children are already normal."""
     if isinstance(e, Transpose) and isinstance(e.arg, Transpose):
@@ -322,7 +301,7 @@ def normalize_nesting(e: Expr) -> Expr:
     language, so the verdict on the result is the verdict on ``e``."""
     if e.depth() <= MAX_DEPTH // 2:
         return e
-    return _map_bottom_up(e, _flatten_node)
+    return map_bottom_up(e, _flatten_node)
 
 
 def _too_deep(lhs: Expr, rhs: Expr, relation: str) -> Verdict | None:

@@ -338,3 +338,20 @@ def test_fixed_sizes_counterexample_names_the_declared_sizes():
     v = verify_equal(P * Q, Q * P)
     assert _status(v) == "failed" and "all dimensions 1" not in v.method
     assert len(v.counterexample.values["P"]) == 2
+
+
+def test_deep_expressions_in_gradient_checks_and_derivations():
+    from symderiv.derivation import Derivation
+    from symderiv.jacobian import check_gradient
+
+    W, xx = Sym("W", "m", "n"), Sym("x", "n", 1)
+    g = Sym("dL/dy", "m", 1)
+    f = _tower(MatMul(W, xx), 400, Transpose)
+    assert _status(check_gradient(f, W, MatMul(g, xx.T), g)) == "verified"
+    assert _status(check_gradient(f, W, MatMul(g, Scale(2, xx).T), g)) == "failed"
+    d = Derivation("deep", Sym("y", "m", 1), f, W)
+    d.perturb(_tower(MatMul(Sym("ΔW", "m", "n"), xx), 300, Transpose)).loss_differential().read_off(MatMul(g, xx.T))
+    d.check()
+    assert d.status == "verified", d.explain()
+    deep = _tower(xx, 300, lambda t: Scale(1, Add(t, Scale(0, xx))))
+    assert _status(check_gradient(MatMul(W, deep), W, MatMul(g, xx.T), g)) in ("verified", "undecided")
