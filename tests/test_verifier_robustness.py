@@ -355,3 +355,12 @@ def test_deep_expressions_in_gradient_checks_and_derivations():
     assert d.status == "verified", d.explain()
     deep = _tower(xx, 300, lambda t: Scale(1, Add(t, Scale(0, xx))))
     assert _status(check_gradient(MatMul(W, deep), W, MatMul(g, xx.T), g)) in ("verified", "undecided")
+
+
+def test_sequence_gradient_written_as_matrix_product():
+    from symderiv.jacobian import check_gradient
+
+    s, t = Sym("s", sympy.oo, 1), Sym("t", sympy.oo, 1)
+    c = Corr(s, t)
+    assert _status(check_gradient(MatMul(Transpose(c), c), s, Scale(2, Conv(c, t)), None)) == "verified"
+    assert _status(check_gradient(MatMul(Transpose(c), c), s, Scale(2, Corr(c, t)), None)) == "failed"
