@@ -364,3 +364,27 @@ def test_sequence_gradient_written_as_matrix_product():
     c = Corr(s, t)
     assert _status(check_gradient(MatMul(Transpose(c), c), s, Scale(2, Conv(c, t)), None)) == "verified"
     assert _status(check_gradient(MatMul(Transpose(c), c), s, Scale(2, Corr(c, t)), None)) == "failed"
+
+
+AUTOCORRELATION = r"""# Autocorrelation
+
+Let $x \in \mathbf{R}^{\infty}$, $y \in \mathbf{R}^{\infty}$ and $L \in \mathbf{R}$. Autocorrelation is
+
+$$y = x \odot x$$
+$$y_i := \sum_j x_{i+j} x_j$$
+
+## Input gradient
+
+$$\Delta y = (x + \Delta x) \odot (x + \Delta x) - x \odot x = RIGHT$$
+"""
+
+
+def test_autocorrelation_document_is_checked_not_an_internal_error():
+    from symderiv.documents import check_text
+
+    right = check_text(AUTOCORRELATION.replace("RIGHT", r"\Delta x \odot x + x \odot \Delta x"), "auto.md")
+    (d,) = right.derivations
+    assert [s.status for s in d.steps] == ["verified", "verified"], d.explain()
+    wrong = check_text(AUTOCORRELATION.replace("RIGHT", r"2 \Delta x \odot x"), "auto.md")
+    (d,) = wrong.derivations
+    assert d.steps[-1].status == "failed" and d.steps[-1].verdict.counterexample is not None
