@@ -693,15 +693,29 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
                         f"the right side needs {linear_text(req)} ≥ 0, which fails for some lengths allowed by "
                         f"the left side ({dom.describe()})"
                     )
-        diffs = []
-        zeros: list = []
-        aligned = False
-        for dom in domains:
-            classes = class_sums(lt + [(-c, m) for c, m in rt], dom, zeros)
-            aligned = aligned or any(k[1] == "aligned" for k in classes)
-            nz = [Term(c, m) for c, m in classes.values() if c != 0]
-            if nz:
-                diffs.append((dom, nz))
+        def classify(terms):
+            diffs, zeros, aligned = [], [], False
+            for dom in domains:
+                classes = class_sums(terms, dom, zeros)
+                aligned = aligned or any(k[1] == "aligned" for k in classes)
+                nz = [Term(c, m) for c, m in classes.values() if c != 0]
+                if nz:
+                    diffs.append((dom, nz))
+            return diffs, zeros, aligned
+
+        all_terms = lt + [(-c, m) for c, m in rt]
+        identical = False
+        try:
+            diffs, zeros, aligned = classify(all_terms)
+        except NotInFragment:
+            # Monomials that are literally the same on both sides cancel exactly, whatever they
+            # are; only the rest must lie in the fragment that the sign classes decide.
+            combined: dict = {}
+            for c, m in all_terms:
+                combined.setdefault(m.key(), [Fraction(0), m])[0] += c
+            rest = [(c, m) for c, m in combined.values() if c != 0]
+            identical = not rest
+            diffs, zeros, aligned = classify(rest)  # outside the fragment again: handled below
     except NotInFragment as exc:
         cex = _safe_counterexample(leval, reval, domains_for_safe([pl, pr]), deadline)
         if cex is not None:
@@ -711,6 +725,10 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
             f"outside the decided fragment ({exc}); no counterexample was found at small lengths"
         )
     scope = "; ".join(d.describe() for d in domains)
+    if identical:
+        return VERIFIED, (
+            f"proved for {scope}: {what} expand to the same monomials, term by term"
+        ), ["identical-monomials"], {}, [], None, ""
     if not diffs:
         return VERIFIED, (
             f"proved for {scope}: {what} have the same z-transform sign classes (Theorem 2)"

@@ -15,7 +15,7 @@ import sympy
 import symderiv
 from symderiv.errors import ShapeError, SymderivError
 from symderiv.operators import (
-    Add, Corr, Conv, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose, Window, Zero, corr,
+    Add, Corr, Conv, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose, Window, Zero, corr, substitute,
 )
 from symderiv.printing import latex, plain
 from symderiv.symbols import matrix, sequence, vector
@@ -388,3 +388,15 @@ def test_autocorrelation_document_is_checked_not_an_internal_error():
     wrong = check_text(AUTOCORRELATION.replace("RIGHT", r"2 \Delta x \odot x"), "auto.md")
     (d,) = wrong.derivations
     assert d.steps[-1].status == "failed" and d.steps[-1].verdict.counterexample is not None
+
+
+def test_identical_monomials_outside_the_fragment_cancel():
+    s, t, ds = Sym("s", sympy.oo, 1), Sym("t", sympy.oo, 1), Sym("Δs", sympy.oo, 1)
+    f = Corr(Hadamard(s, t), t)  # ⊙ under a correlation: outside the sign-class fragment
+    lhs = Add(substitute(f, {"s": Add(s, ds)}), Scale(-1, f))
+    v = verify_first_order(lhs, Corr(Hadamard(ds, t), t))
+    assert _status(v) == "verified" and "term by term" in v.method
+    wrong = verify_first_order(lhs, Corr(Hadamard(ds, t), s))
+    assert _status(wrong) in ("failed", "undecided") and wrong.status != "verified"
+    wrong = verify_first_order(lhs, Scale(2, Corr(Hadamard(ds, t), t)))
+    assert _status(wrong) == "failed" and wrong.counterexample is not None
