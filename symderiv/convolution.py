@@ -620,6 +620,9 @@ def find_seq_counterexample(lhs: Expr, rhs: Expr, domains: list[Domain], deadlin
     for dom in domains:
         points.extend(domain_points(dom))
     points.sort(key=lambda q: (sum(q.values()), sorted((str(k), v) for k, v in q.items())))
+    symbolic = any(s.shape[0] is not INF and not sympy.sympify(s.shape[0]).is_Integer for s in symbols.values())
+    if not points and symbolic:
+        return None  # no small lengths in the domain: nothing concrete to evaluate
     seen = set()
     for params in points or [{}]:
         key = tuple(sorted((str(k), v) for k, v in params.items()))
@@ -684,6 +687,13 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
         lt = [(c, _pair(m, pl, leval)) for c, m in lterms]
         rt = [(c, _pair(m, pr, reval)) for c, m in rterms]
         domains = domains_for([pl], also=[pr])
+        empty = [d for d in domains if not _has_small_point(d)]
+        if empty:
+            # a proof over an empty set of lengths would be vacuous, and a "failure" meaningless
+            return UNDECIDED, (
+                f"undecided: no lengths up to {_SMALL} satisfy the requirements of the left side "
+                f"({empty[0].describe()}), so there is nothing to prove"
+            ), ["empty-domain"], {}, [], None, "the lengths admit no small value; check the declared lengths and modes"
         for dom in domains:
             for req in requirements([pr]):
                 if not nonneg_on(req, dom):
@@ -759,6 +769,25 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
     return FAILED, method, (["exact-integer-evaluation"] if cex else []) + ["sign-classes"], {}, nz, cex, note
 
 
+_SMALL = 12
+
+
+def _has_small_point(dom: Domain) -> bool:
+    """Does some integer point with every parameter in [0, _SMALL] satisfy the constraints?"""
+    from itertools import product as cart
+
+    try:
+        cons = dom.constraint_coeffs()
+    except NotInFragment:
+        return True  # not linear: make no claim
+    if not dom.params:
+        return all(d >= 0 for _, d in cons)
+    for point in cart(range(_SMALL + 1), repeat=len(dom.params)):
+        if all(sum(c * v for c, v in zip(cs, point)) + d >= 0 for cs, d in cons):
+            return True
+    return False
+
+
 def theorem2_refutes(*exprs: Expr) -> bool:
     """Does Theorem 2 turn unequal sign classes into a proof of inequality for these expressions?
 
@@ -783,7 +812,7 @@ def _safe_counterexample(lhs: Expr, rhs: Expr, domains: list, deadline: Deadline
     evaluated at concrete lengths (never an exception: the search only ever refutes)."""
     try:
         return find_seq_counterexample(lhs, rhs, domains, deadline)
-    except (NotInFragment, BudgetExceeded, ZeroDivisionError, KeyError, IndexError):
+    except (NotInFragment, BudgetExceeded, ZeroDivisionError, KeyError, IndexError, TypeError, ValueError):
         return None
 
 

@@ -400,3 +400,14 @@ def test_identical_monomials_outside_the_fragment_cancel():
     assert _status(wrong) in ("failed", "undecided") and wrong.status != "verified"
     wrong = verify_first_order(lhs, Scale(2, Corr(Hadamard(ds, t), t)))
     assert _status(wrong) == "failed" and wrong.counterexample is not None
+
+
+def test_empty_length_domain_is_not_verified_nor_failed():
+    xx, w5, v4 = Sym("x", "n", 1), Sym("w", 5, 1), Sym("v", 4, 1)
+    c1, c2 = Corr(xx, w5, "valid"), Corr(v4, xx, "valid")  # n ≥ 5 and 4 ≥ n: no n at all
+    for rhs in (Inner(c2, c2) + Inner(c1, c1), Scale(3, Inner(c2, c2))):
+        v = verify_equal(Inner(c1, c1) + Inner(c2, c2), rhs)
+        assert _status(v) == "undecided" and "nothing to prove" in v.method
+    k2 = sympy.Symbol("k")
+    c3 = Corr(Sym("u", n + 2, 1), Sym("z", "k", 1), "valid")
+    assert _status(verify_equal(Inner(c3, c3), Inner(c3, c3))) == "verified"
