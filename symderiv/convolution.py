@@ -699,9 +699,17 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
                 if not nonneg_on(req, dom):
                     from .printing import linear_text
 
+                    # the right side is undefined somewhere the left side is claimed: exhibit where
+                    point = _small_point(dom, extra=dom.apply(req))
+                    if point is None:
+                        return UNDECIDED, "undecided: domain check", ["domain-check"], {}, [], None, (
+                            f"the right side needs {linear_text(req)} ≥ 0, which is not proved for all lengths "
+                            f"allowed by the left side ({dom.describe()}), and no small lengths violate it"
+                        )
+                    where = ", ".join(f"{k}={v}" for k, v in point.items())
                     return FAILED, "domain check", ["domain-check"], {}, [], None, (
-                        f"the right side needs {linear_text(req)} ≥ 0, which fails for some lengths allowed by "
-                        f"the left side ({dom.describe()})"
+                        f"the right side needs {linear_text(req)} ≥ 0, which fails at {where}, lengths allowed "
+                        f"by the left side ({dom.describe()}), where the right side is undefined"
                     )
         def classify(terms):
             diffs, zeros, aligned = [], [], False
@@ -774,18 +782,31 @@ _SMALL = 12
 
 def _has_small_point(dom: Domain) -> bool:
     """Does some integer point with every parameter in [0, _SMALL] satisfy the constraints?"""
-    from itertools import product as cart
-
     try:
-        cons = dom.constraint_coeffs()
+        return _small_point(dom) is not None
     except NotInFragment:
         return True  # not linear: make no claim
-    if not dom.params:
-        return all(d >= 0 for _, d in cons)
-    for point in cart(range(_SMALL + 1), repeat=len(dom.params)):
-        if all(sum(c * v for c, v in zip(cs, point)) + d >= 0 for cs, d in cons):
-            return True
-    return False
+
+
+def _small_point(dom: Domain, extra=None) -> dict | None:
+    """The first integer point of the domain with parameters in [0, _SMALL] (where also the linear
+    form ``extra`` is negative, if given), in the original length symbols; None if there is none."""
+    from itertools import product as cart
+
+    cons = dom.constraint_coeffs()
+    params = list(dom.params)
+    bad = _coeffs(extra, params) if extra is not None else None
+    for point in cart(range(_SMALL + 1), repeat=len(params)):
+        if not all(sum(c * v for c, v in zip(cs, point)) + d >= 0 for cs, d in cons):
+            continue
+        if bad is not None and sum(c * v for c, v in zip(bad[0], point)) + bad[1] >= 0:
+            continue
+        q = dict(zip(params, point))
+        orig = {str(k): v for k, v in q.items() if str(k) != "kappa"}
+        for sym, val in dom.subs.items():
+            orig[str(sym)] = int(val.subs(q))
+        return dict(sorted(orig.items()))
+    return None
 
 
 def theorem2_refutes(*exprs: Expr) -> bool:

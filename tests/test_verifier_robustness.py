@@ -411,3 +411,12 @@ def test_empty_length_domain_is_not_verified_nor_failed():
     k2 = sympy.Symbol("k")
     c3 = Corr(Sym("u", n + 2, 1), Sym("z", "k", 1), "valid")
     assert _status(verify_equal(Inner(c3, c3), Inner(c3, c3))) == "verified"
+
+
+def test_domain_check_names_lengths_where_the_right_side_is_undefined():
+    full, valid = Corr(xv, wv, "full"), Corr(xv, wv, "valid")  # 'valid' needs n ≥ k, 'full' does not
+    v = verify_equal(Inner(full, full), Add(Inner(full, full), Inner(valid, valid), Scale(-1, Inner(valid, valid))))
+    assert _status(v) == "failed" and "fails at k=2, n=1" in v.reason
+    same = Corr(xv, wv, "same")
+    v = verify_equal(Inner(full, full), Add(Inner(full, full), Inner(same, same), Scale(-1, Inner(same, same))))
+    assert _status(v) == "failed" and "fails at" in v.reason
