@@ -32,9 +32,11 @@ from itertools import combinations
 
 import sympy
 
+from .errors import BudgetExceeded
 from .evaluate import Counterexample, Deadline
 from .operators import (
-    INF, Add, Conv, Corr, Expr, Ext, Inner, Scale, Shift, Sym, Window, Zero, _SeqOp,
+    INF, Add, Conv, Corr, Expr, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose,
+    Window, Zero, _SeqOp,
 )
 
 
@@ -103,13 +105,15 @@ def requirements(exprs) -> list[sympy.Expr]:
     return _dedupe(out)
 
 
-def domains_for(exprs) -> list[Domain]:
+def domains_for(exprs, also=()) -> list[Domain]:
     """The parameter domain of the expressions (see :func:`requirements`), split by the parity
-    of k where 'same' uses ⌊k/2⌋."""
+    of k where 'same' uses ⌊k/2⌋. Lengths that occur only in ``also`` (the other side of an
+    equation) are parameters too (each ≥ 1), but their requirements are not assumed."""
     constraints = requirements(exprs)
-    params = sorted({s for d in _lengths(exprs) for s in sympy.sympify(d).free_symbols}, key=str)
+    lengths = _lengths(list(exprs) + list(also))
+    params = sorted({s for d in lengths for s in sympy.sympify(d).free_symbols}, key=str)
     constraints = _dedupe(constraints + [p - 1 for p in params])
-    floors = {f for d in _lengths(exprs) for f in sympy.sympify(d).atoms(sympy.floor)}
+    floors = {f for d in lengths for f in sympy.sympify(d).atoms(sympy.floor)}
     split = sorted({s for f in floors for s in f.free_symbols}, key=str)
     if not split:
         return [Domain(tuple(params), constraints, {}, _label(params, constraints))]
@@ -273,6 +277,21 @@ def _union(a, b):
     return tuple(sorted(a + b))
 
 
+class _Zero:
+    """A monomial proved to vanish: a restriction or pairing of disjoint supports."""
+
+    def __repr__(self) -> str:
+        return "ZERO"
+
+
+ZERO = _Zero()
+
+
+def _disjoint(a: tuple, b: tuple, dom: Domain) -> bool:
+    """Are the index ranges [a0, a1) and [b0, b1) disjoint for every point of the domain?"""
+    return nonneg_on(b[0] - a[1], dom) or nonneg_on(a[0] - b[1], dom)
+
+
 def _transform(e: Expr, dom: Domain):
     if isinstance(e, Sym):
         L = e.shape[0]
@@ -282,6 +301,8 @@ def _transform(e: Expr, dom: Domain):
         return _transform(e.arg, dom)
     if isinstance(e, _SeqOp):
         a, b = _transform(e.left, dom), _transform(e.right, dom)
+        if a is ZERO or b is ZERO:
+            return ZERO
         if isinstance(a, Pending) or isinstance(b, Pending):
             raise NotInFragment("a restriction inside a correlation or convolution")
         if isinstance(e, Conv):
@@ -296,12 +317,16 @@ def _transform(e: Expr, dom: Domain):
         return _window(m, dom.apply(o), dom.apply(L), dom)
     if isinstance(e, Shift):
         inner = _transform(e.arg, dom)
+        if inner is ZERO:
+            return ZERO
         if isinstance(inner, Pending):
             raise NotInFragment("a shift of a restriction")
         d = dom.apply(e.by)
         return Mono(inner.shift + d, inner.signs, (inner.supp[0] + d, inner.supp[1] + d) if inner.supp else None)
     if isinstance(e, Window):
         inner = _transform(e.arg, dom)
+        if inner is ZERO:
+            return ZERO
         if isinstance(inner, Pending):
             raise NotInFragment("nested restrictions")
         return _window(inner, dom.apply(e.offset), dom.apply(e.length), dom)
@@ -309,7 +334,10 @@ def _transform(e: Expr, dom: Domain):
 
 
 def _window(m: Mono, o, L, dom: Domain):
-    """R_{[o, o+L)} of a monomial: a pure shift when its support lies inside the window."""
+    """R_{[o, o+L)} of a monomial: a pure shift when its support lies inside the window, zero
+    when its support lies outside it."""
+    if m.supp is not None and _disjoint(m.supp, (o, o + L), dom):
+        return ZERO
     if m.supp is not None and nonneg_on(m.supp[0] - o, dom) and nonneg_on(o + L - m.supp[1], dom):
         return Mono(m.shift - o, m.signs, (m.supp[0] - o, m.supp[1] - o))
     return Pending(m, o, L)
@@ -319,11 +347,53 @@ def _unshift(p: Pending) -> Mono:
     return Mono(p.inner.shift - p.offset, p.inner.signs, None)
 
 
-def scalar_monomial(m: Expr, dom: Domain) -> Mono:
-    """CT-form of a scalar monomial ⟨a, b⟩, removing a top-level window by adjointness."""
+def _is_vector(e: Expr) -> bool:
+    return e.shape[1] == 1 and not e.is_scalar
+
+
+def as_inner(m: Expr) -> Expr:
+    """Rewrite the matrix-language forms of an inner product of two vectors as ``Inner``.
+
+    For column vectors u, v of one length: uᵀv = ⟨u, v⟩, tr(u vᵀ) = tr(vᵀu) = ⟨u, v⟩, and a
+    transpose or trace of a 1 x 1 expression is that expression. Anything else involving a
+    matrix product is outside the sequence procedure (:class:`NotInFragment`).
+    """
+    if isinstance(m, (Transpose, Trace)) and m.arg.is_scalar:
+        return as_inner(m.arg)
+    if isinstance(m, Trace) and isinstance(m.arg, MatMul) and len(m.arg.args) == 2:
+        a, b = m.arg.args
+        if _is_vector(a) and isinstance(b, Transpose) and _is_vector(b.arg):
+            return Inner(a, b.arg)
+        if isinstance(a, Transpose) and _is_vector(a.arg) and _is_vector(b):
+            return Inner(a.arg, b)
+    if isinstance(m, MatMul) and len(m.args) == 2:
+        a, b = m.args
+        if isinstance(a, Transpose) and _is_vector(a.arg) and _is_vector(b):
+            return Inner(a.arg, b)
+    if isinstance(m, Inner):
+        return m
+    if isinstance(m, (MatMul, Transpose, Trace, Hadamard)):
+        raise NotInFragment(
+            f"{type(m).__name__} over sequences or finite vectors is outside the correlation/convolution "
+            "procedure (only inner products ⟨u, v⟩ = uᵀv of vectors are translated)"
+        )
+    raise NotInFragment("a scalar monomial must be an inner product")
+
+
+def scalar_monomial(m: Expr, dom: Domain) -> Mono | None:
+    """CT-form of a scalar monomial ⟨a, b⟩, removing a top-level window by adjointness;
+    None when the monomial is proved to be 0 (disjoint supports on the whole domain)."""
+    m = as_inner(m)
     if not isinstance(m, Inner):
         raise NotInFragment("a scalar monomial must be an inner product")
+    aligned = _aligned_monomial(m)
+    if aligned is not None:
+        return aligned
     a, b = _transform(m.left, dom), _transform(m.right, dom)
+    if a is ZERO or b is ZERO:
+        return None
+    if isinstance(a, Mono) and isinstance(b, Mono) and a.supp and b.supp and _disjoint(a.supp, b.supp, dom):
+        return None
     if isinstance(b, Pending) and isinstance(a, Mono):
         a, b = b, a
     if isinstance(a, Pending):
@@ -336,8 +406,44 @@ def scalar_monomial(m: Expr, dom: Domain) -> Mono:
     return Mono(a.shift - b.shift, _union(a.signs, _flip(b.signs)), None)
 
 
-def class_key(m: Mono) -> tuple:
-    """The sign profile and shift, up to the global flip z ↦ z⁻¹."""
+@dataclass(frozen=True)
+class AlignedMono:
+    """Σ_i Π_f V_f[i]: an inner product of entrywise products of plain sequences, all read at
+    the same index. Equal multisets of variables give literally the same sum."""
+
+    names: tuple
+
+
+def _aligned_factors(e: Expr) -> list[str] | None:
+    """The variables of an entrywise product of plain symbols (possibly zero-extended), else None."""
+    if isinstance(e, Sym):
+        return [e.name]
+    if isinstance(e, Ext) and isinstance(e.arg, Sym):
+        return [e.arg.name]
+    if isinstance(e, Hadamard):
+        a, b = _aligned_factors(e.left), _aligned_factors(e.right)
+        return None if a is None or b is None else a + b
+    return None
+
+
+def _aligned_monomial(m: Expr) -> AlignedMono | None:
+    """⟨a, b⟩ with a, b entrywise products of plain symbols and at least one ⊙: Σ_i Π V_f[i].
+
+    Sound for the verdict 'verified' only: the classes are compared by their variable multisets,
+    and equal multisets are equal sums (a finite vector's entries outside [0, n) are 0 in both)."""
+    if not isinstance(m, Inner) or not any(isinstance(n, Hadamard) for n in m.walk()):
+        return None
+    a, b = _aligned_factors(m.left), _aligned_factors(m.right)
+    if a is None or b is None:
+        return None
+    return AlignedMono(tuple(sorted(a + b)))
+
+
+def class_key(m) -> tuple:
+    """The sign profile and shift, up to the global flip z ↦ z⁻¹ (or the variable multiset of an
+    aligned entrywise product)."""
+    if isinstance(m, AlignedMono):
+        return (("⊙",) + m.names, "aligned")
     prof: dict[str, list[int]] = {}
     for v, s in m.signs:
         prof.setdefault(v, [0, 0])[0 if s > 0 else 1] += 1
@@ -350,6 +456,8 @@ def pair_with_probe(lhs: Expr, rhs: Expr) -> tuple[Expr, Expr]:
     """Sequence-valued sides become scalars by pairing with a fresh sequence D of their shape."""
     if lhs.is_scalar:
         return lhs, rhs
+    if lhs.shape[1] != 1:
+        raise NotInFragment("only scalar- and column-valued sides are paired with a probe sequence")
     names = {s.name for s in lhs.symbols() + rhs.symbols()}
     name = "D"
     while name in names:
@@ -358,10 +466,16 @@ def pair_with_probe(lhs: Expr, rhs: Expr) -> tuple[Expr, Expr]:
     return Inner(probe, lhs), Inner(probe, rhs)
 
 
-def class_sums(terms, dom: Domain) -> dict:
+def class_sums(terms, dom: Domain, zeros: list | None = None) -> dict:
+    """Coefficient sums per sign class; monomials proved zero are left out (and listed in ``zeros``)."""
     classes: dict = {}
     for c, m in terms:
-        key = class_key(scalar_monomial(m, dom))
+        mono = scalar_monomial(m, dom)
+        if mono is None:
+            if zeros is not None:
+                zeros.append(m)
+            continue
+        key = class_key(mono)
         if key in classes:
             classes[key][0] += c
         else:
@@ -378,7 +492,17 @@ def seq_evaluate(e: Expr, env: dict, params: dict):
     def length(d):
         return None if d is INF else int(sympy.sympify(d).subs(params))
 
+    def vec(v):
+        # a 1 x 1 operand of a sequence operation is a vector of length 1
+        return v if isinstance(v, (dict, _Dense)) else {0: v}
+
     def ev(e):
+        v = ev_node(e)
+        if e.is_scalar and isinstance(v, dict):  # scalars are numbers, however they were built
+            return v.get(0, 0)
+        return v
+
+    def ev_node(e):
         if isinstance(e, Sym):
             return env[e.name]
         if isinstance(e, Zero):
@@ -397,12 +521,16 @@ def seq_evaluate(e: Expr, env: dict, params: dict):
                 return out
             return sum(vals)
         if isinstance(e, Ext):
-            return ev(e.arg)
+            return vec(ev(e.arg))
         if isinstance(e, Inner):
             a, b = ev(e.left), ev(e.right)
+            if isinstance(a, _Dense):
+                return sum(p * q for r1, r2 in zip(a.rows, b.rows) for p, q in zip(r1, r2))
+            if not isinstance(a, dict):
+                return a * b
             return sum(x * b.get(i, 0) for i, x in a.items())
         if isinstance(e, _SeqOp):
-            a, b = ev(e.left), ev(e.right)
+            a, b = vec(ev(e.left)), vec(ev(e.right))
             out = {}
             for p, x in a.items():
                 for q, y in b.items():
@@ -414,16 +542,69 @@ def seq_evaluate(e: Expr, env: dict, params: dict):
             o, L = int(sympy.sympify(o).subs(params)), length(L)
             return {i: out.get(o + i, 0) for i in range(L)}
         if isinstance(e, Shift):
-            s = ev(e.arg)
+            s = vec(ev(e.arg))
             d = int(sympy.sympify(e.by).subs(params))
             return {i + d: x for i, x in s.items()}
         if isinstance(e, Window):
-            s = ev(e.arg)
+            s = vec(ev(e.arg))
             o, L = int(sympy.sympify(e.offset).subs(params)), length(e.length)
             return {i: s.get(o + i, 0) for i in range(L)}
+        if isinstance(e, Hadamard):
+            a, b = ev(e.left), ev(e.right)
+            if isinstance(a, dict):
+                return {i: x * b.get(i, 0) for i, x in a.items()}
+            if isinstance(a, _Dense):
+                return _Dense([[p * q for p, q in zip(r1, r2)] for r1, r2 in zip(a.rows, b.rows)])
+            return a * b
+        if isinstance(e, (MatMul, Transpose, Trace)):
+            # finite vectors and scalars in the matrix language: evaluate densely
+            vals = [dense(ev(c), c.shape) for c in e.children]
+            if isinstance(e, Transpose):
+                out = [list(col) for col in zip(*vals[0])]
+            elif isinstance(e, Trace):
+                out = [[sum(vals[0][i][i] for i in range(len(vals[0])))]]
+            else:
+                out = vals[0]
+                for m in vals[1:]:
+                    out = _dense_product(out, m)
+            return undense(out, e.shape)
         raise NotInFragment(f"cannot evaluate {type(e).__name__}")
 
+    def dense(v, shape):
+        if isinstance(v, _Dense):
+            return v.rows
+        if not isinstance(v, dict):
+            return [[v]]
+        L = length(shape[0])
+        if L is None:
+            raise NotInFragment("a sequence on ℤ inside a matrix product")
+        return [[v.get(i, 0)] for i in range(L)]
+
+    def undense(m, shape):
+        if len(m) == 1 and len(m[0]) == 1 and shape[0] == 1:
+            return m[0][0]
+        if shape[1] == 1:
+            return {i: row[0] for i, row in enumerate(m)}
+        return _Dense(m)
+
     return ev(e)
+
+
+@dataclass
+class _Dense:
+    """A matrix value (neither a scalar nor a column) met while evaluating finite vectors."""
+
+    rows: list
+
+
+def _dense_product(a: list, b: list) -> list:
+    """Matrix product in which a 1 x 1 factor that does not chain acts as a scalar."""
+    if len(a[0]) != len(b):
+        if len(a) == 1 and len(a[0]) == 1:
+            return [[a[0][0] * v for v in row] for row in b]
+        return [[v * b[0][0] for v in row] for row in a]
+    bt = list(zip(*b))
+    return [[sum(p * q for p, q in zip(row, col)) for col in bt] for row in a]
 
 
 def _clean(v):
@@ -439,6 +620,9 @@ def find_seq_counterexample(lhs: Expr, rhs: Expr, domains: list[Domain], deadlin
     for dom in domains:
         points.extend(domain_points(dom))
     points.sort(key=lambda q: (sum(q.values()), sorted((str(k), v) for k, v in q.items())))
+    symbolic = any(s.shape[0] is not INF and not sympy.sympify(s.shape[0]).is_Integer for s in symbols.values())
+    if not points and symbolic:
+        return None  # no small lengths in the domain: nothing concrete to evaluate
     seen = set()
     for params in points or [{}]:
         key = tuple(sorted((str(k), v) for k, v in params.items()))
@@ -478,6 +662,8 @@ def _shrink(lhs, rhs, env, params, deadline):
 
 def _as_listing(v, sym: Sym | None = None):
     """Finite vectors as 1-column matrices; sequences on ℤ as {index: value} of the nonzero entries."""
+    if isinstance(v, _Dense):
+        return v.rows
     if not isinstance(v, dict):
         return [[v]]
     if sym is not None and sym.shape[0] is not INF:
@@ -495,45 +681,160 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
     from .verifier import FAILED, UNDECIDED, VERIFIED, Term
 
     deadline = Deadline(seconds)
-    pl, pr = pair_with_probe(leval, reval)
-    lt = [(c, _pair(m, pl, leval)) for c, m in lterms]
-    rt = [(c, _pair(m, pr, reval)) for c, m in rterms]
+    pl, pr = leval, reval
     try:
-        domains = domains_for([pl])
+        pl, pr = pair_with_probe(leval, reval)
+        lt = [(c, _pair(m, pl, leval)) for c, m in lterms]
+        rt = [(c, _pair(m, pr, reval)) for c, m in rterms]
+        domains = domains_for([pl], also=[pr])
+        empty = [d for d in domains if not _has_small_point(d)]
+        if empty:
+            # a proof over an empty set of lengths would be vacuous, and a "failure" meaningless
+            return UNDECIDED, (
+                f"undecided: no lengths up to {_SMALL} satisfy the requirements of the left side "
+                f"({empty[0].describe()}), so there is nothing to prove"
+            ), ["empty-domain"], {}, [], None, "the lengths admit no small value; check the declared lengths and modes"
         for dom in domains:
             for req in requirements([pr]):
                 if not nonneg_on(req, dom):
                     from .printing import linear_text
 
+                    # the right side is undefined somewhere the left side is claimed: exhibit where
+                    point = _small_point(dom, extra=dom.apply(req))
+                    if point is None:
+                        return UNDECIDED, "undecided: domain check", ["domain-check"], {}, [], None, (
+                            f"the right side needs {linear_text(req)} ≥ 0, which is not proved for all lengths "
+                            f"allowed by the left side ({dom.describe()}), and no small lengths violate it"
+                        )
+                    where = ", ".join(f"{k}={v}" for k, v in point.items())
                     return FAILED, "domain check", ["domain-check"], {}, [], None, (
-                        f"the right side needs {linear_text(req)} ≥ 0, which fails for some lengths allowed by "
-                        f"the left side ({dom.describe()})"
+                        f"the right side needs {linear_text(req)} ≥ 0, which fails at {where}, lengths allowed "
+                        f"by the left side ({dom.describe()}), where the right side is undefined"
                     )
-        diffs = []
-        for dom in domains:
-            classes = class_sums(lt + [(-c, m) for c, m in rt], dom)
-            nz = [Term(c, m) for c, m in classes.values() if c != 0]
-            if nz:
-                diffs.append((dom, nz))
+        def classify(terms):
+            diffs, zeros, aligned = [], [], False
+            for dom in domains:
+                classes = class_sums(terms, dom, zeros)
+                aligned = aligned or any(k[1] == "aligned" for k in classes)
+                nz = [Term(c, m) for c, m in classes.values() if c != 0]
+                if nz:
+                    diffs.append((dom, nz))
+            return diffs, zeros, aligned
+
+        all_terms = lt + [(-c, m) for c, m in rt]
+        identical = False
+        try:
+            diffs, zeros, aligned = classify(all_terms)
+        except NotInFragment:
+            # Monomials that are literally the same on both sides cancel exactly, whatever they
+            # are; only the rest must lie in the fragment that the sign classes decide.
+            combined: dict = {}
+            for c, m in all_terms:
+                combined.setdefault(m.key(), [Fraction(0), m])[0] += c
+            rest = [(c, m) for c, m in combined.values() if c != 0]
+            identical = not rest
+            diffs, zeros, aligned = classify(rest)  # outside the fragment again: handled below
     except NotInFragment as exc:
-        cex = find_seq_counterexample(leval, reval, domains_for_safe([pl]), deadline)
+        cex = _safe_counterexample(leval, reval, domains_for_safe([pl, pr]), deadline)
         if cex is not None:
             return FAILED, (f"refuted by exact evaluation at {_fmt(cex.sizes)} ({exc}, so no proof was attempted)"),\
                 ["exact-integer-evaluation"], {}, [], cex, ""
-        return UNDECIDED, f"undecided: {exc}", ["budget"], {}, [], None, ""
+        return UNDECIDED, f"undecided: {exc}", ["outside-fragment"], {}, [], None, (
+            f"outside the decided fragment ({exc}); no counterexample was found at small lengths"
+        )
     scope = "; ".join(d.describe() for d in domains)
+    if identical:
+        return VERIFIED, (
+            f"proved for {scope}: {what} expand to the same monomials, term by term"
+        ), ["identical-monomials"], {}, [], None, ""
     if not diffs:
         return VERIFIED, (
             f"proved for {scope}: {what} have the same z-transform sign classes (Theorem 2)"
             + (", after removing each restriction by a support containment proved on the whole domain" if _has_windows(pl, pr) else "")
-        ), ["sign-classes"], {}, [], None, ""
+            + ("; inner products of entrywise products Σ_i Π_f V_f[i] are compared by their multisets of "
+               "variables (equal multisets are the same sum)" if aligned else "")
+            + (f"; {len({m.key() for m in zeros})} monomial(s) vanish because the supports they pair or "
+               "restrict are disjoint on the whole domain" if zeros else "")
+        ), ["sign-classes"] + (["disjoint-supports"] if zeros else []), {}, [], None, ""
     dom, nz = diffs[0]
-    cex = find_seq_counterexample(leval, reval, domains, deadline)
-    method = f"refuted: the z-transform sign classes differ ({dom.describe()}; Theorem 2)"
+    cex = _safe_counterexample(leval, reval, domains, deadline)
+    if cex is None and not theorem2_refutes(pl, pr):
+        # Theorem 2 makes unequal classes a refutation only for sequences with unconstrained
+        # finite supports and constant shifts. A finite vector has its support fixed inside
+        # [0, n), so different classes can still give equal values (⟨E x, τ_n E y⟩ = 0).
+        return UNDECIDED, (
+            f"undecided: the z-transform sign classes differ ({dom.describe()}), but with finite "
+            "vectors, restrictions or shifts by a length this does not prove the sides unequal "
+            "(Theorem 2 needs unconstrained supports), and no counterexample was found at small lengths"
+        ), ["sign-classes", "no-counterexample"], {}, nz, None, ""
     if cex is not None:
-        method += f"; exact evaluation at {_fmt(cex.sizes)} gives different values"
+        method = f"refuted: exact evaluation at {_fmt(cex.sizes)} gives different values"
+        method += f"; the z-transform sign classes differ too ({dom.describe()})"
+    else:
+        method = (f"refuted for all finitely supported sequences: the z-transform sign classes differ "
+                  f"({dom.describe()}; Theorem 2); no small counterexample was found within the budget")
     note = f"for {dom.describe()}" if dom.params else ""
-    return FAILED, method, ["sign-classes"] + (["exact-integer-evaluation"] if cex else []), {}, nz, cex, note
+    return FAILED, method, (["exact-integer-evaluation"] if cex else []) + ["sign-classes"], {}, nz, cex, note
+
+
+_SMALL = 12
+
+
+def _has_small_point(dom: Domain) -> bool:
+    """Does some integer point with every parameter in [0, _SMALL] satisfy the constraints?"""
+    try:
+        return _small_point(dom) is not None
+    except NotInFragment:
+        return True  # not linear: make no claim
+
+
+def _small_point(dom: Domain, extra=None) -> dict | None:
+    """The first integer point of the domain with parameters in [0, _SMALL] (where also the linear
+    form ``extra`` is negative, if given), in the original length symbols; None if there is none."""
+    from itertools import product as cart
+
+    cons = dom.constraint_coeffs()
+    params = list(dom.params)
+    bad = _coeffs(extra, params) if extra is not None else None
+    for point in cart(range(_SMALL + 1), repeat=len(params)):
+        if not all(sum(c * v for c, v in zip(cs, point)) + d >= 0 for cs, d in cons):
+            continue
+        if bad is not None and sum(c * v for c, v in zip(bad[0], point)) + bad[1] >= 0:
+            continue
+        q = dict(zip(params, point))
+        orig = {str(k): v for k, v in q.items() if str(k) != "kappa"}
+        for sym, val in dom.subs.items():
+            orig[str(sym)] = int(val.subs(q))
+        return dict(sorted(orig.items()))
+    return None
+
+
+def theorem2_refutes(*exprs: Expr) -> bool:
+    """Does Theorem 2 turn unequal sign classes into a proof of inequality for these expressions?
+
+    Only when every symbol is a sequence on ℤ with unconstrained finite support, nothing is
+    restricted to a window, and every shift is a constant: then each class is a distinct
+    Laurent monomial of the z-transforms and different coefficient sums give different values
+    for suitable sequences.
+    """
+    for e in exprs:
+        for node in e.walk():
+            if isinstance(node, Sym) and node.shape[0] is not INF:
+                return False
+            if isinstance(node, (Ext, Window, Hadamard)) or (isinstance(node, _SeqOp) and node.mode is not None):
+                return False
+            if isinstance(node, Shift) and sympy.sympify(node.by).free_symbols:
+                return False
+    return True
+
+
+def _safe_counterexample(lhs: Expr, rhs: Expr, domains: list, deadline: Deadline):
+    """A checked counterexample, or None when none is found or the expressions cannot be
+    evaluated at concrete lengths (never an exception: the search only ever refutes)."""
+    try:
+        return find_seq_counterexample(lhs, rhs, domains, deadline)
+    except (NotInFragment, BudgetExceeded, ZeroDivisionError, KeyError, IndexError, TypeError, ValueError):
+        return None
 
 
 def domains_for_safe(exprs):
@@ -670,7 +971,8 @@ def decide_index(a, b, seconds: float = 10.0):
             return [(sign * c, index_mono(s, f)) for c, s, f in index_terms(v)]
         if not v.is_scalar:
             raise NotInFragment("index notation is compared with scalar expressions only")
-        return [(sign * c, scalar_monomial(m, dom)) for c, m in expand(v)]
+        out = [(sign * c, scalar_monomial(m, dom)) for c, m in expand(v)]
+        return [(c, m) for c, m in out if m is not None]
 
     try:
         left = monos(a, 1)
@@ -695,10 +997,37 @@ def decide_index(a, b, seconds: float = 10.0):
         return Verdict(VERIFIED, "proved for all finitely supported sequences: the index sums were translated into "
                        "z-transform sign classes (each sum is a constant term over a hyperplane of indices) and "
                        "both sides have the same classes (Theorem 2)", methods=["index-notation", "sign-classes"])
-    cex = _index_counterexample(a, b, Deadline(seconds))
+    unconstrained = _all_sequences_on_Z(a) and _all_sequences_on_Z(b)
+    cex = _index_counterexample(a, b, Deadline(seconds)) if unconstrained else None
+    if cex is None and not unconstrained:
+        # finite vectors have fixed supports: unequal classes do not refute (see theorem2_refutes)
+        return Verdict(UNDECIDED, "undecided: the z-transform sign classes of the two sides differ, but the "
+                       "expressions involve finite vectors, restrictions or shifts by a length, where that is no "
+                       "proof of inequality (Theorem 2 needs unconstrained supports)",
+                       reason="no proof and no checked counterexample", methods=["index-notation", "sign-classes"])
     return Verdict(FAILED, "refuted: the z-transform sign classes of the two sides differ (Theorem 2)"
                    + ("; exact evaluation on small sequences gives different values" if cex else ""),
                    reason="the two sides are different sums", counterexample=cex, methods=["index-notation", "sign-classes"])
+
+
+def _all_sequences_on_Z(v) -> bool:
+    """True when every symbol of an expression or index notation is an unconstrained sequence
+    on ℤ (conservatively False for anything not recognised)."""
+    from .reader import IndexNotation, _IndexSum
+
+    if isinstance(v, Expr):
+        return theorem2_refutes(v)
+    if isinstance(v, _IndexSum):
+        return all(_all_sequences_on_Z(item) for _, item in v.terms)
+    if isinstance(v, IndexNotation):
+        for base, idx in v.factors:
+            if base == "nested":
+                if not _all_sequences_on_Z(idx):
+                    return False
+            elif not (isinstance(base, Expr) and theorem2_refutes(base)):
+                return False
+        return True
+    return False
 
 
 def _index_counterexample(a, b, deadline: Deadline):

@@ -50,8 +50,9 @@ def dims_of(*exprs: Expr) -> list[str]:
     """Symbolic dimension names used by the expressions, sorted."""
     out = set()
     for e in exprs:
-        for s in e.symbols():
-            for d in s.shape:
+        # every node, not only symbols: a side can be a bare zero matrix Z_{n×n} with no symbol
+        for node in e.walk():
+            for d in node.shape:
                 if not d.is_Integer:
                     out.add(str(d))
     return sorted(out)

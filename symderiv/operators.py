@@ -25,7 +25,7 @@ from typing import Iterable, Iterator, Union
 import sympy
 
 from .errors import NameError_, ShapeError
-from .symbols import Dim, as_dim, classify_name, delta_name, grad_name, is_plain_dim
+from .symbols import Dim, as_dim, classify_name, delta_name, grad_name, is_linear_dim, is_plain_dim
 
 Coef = Union[int, Fraction]
 
@@ -38,24 +38,83 @@ def is_scalar_shape(shape: tuple[Dim, Dim]) -> bool:
     return shape[0] == 1 and shape[1] == 1
 
 
+def _checked_shape(rows: Dim, cols: Dim, what: str) -> tuple[Dim, Dim]:
+    """Refuse shapes the verifiers cannot decide soundly.
+
+    A length that is an integer-linear expression (``n + 1``, ``n - k + 1``) is supported only
+    for column vectors, which the sequence procedure handles (it knows the constraint
+    ``n + 1 ≥ 1`` and treats entries by position). The matrix procedure needs every dimension to
+    be an independent symbol or an integer: its index graphs have one vertex type per dimension,
+    and ``n`` and ``n + 1`` are not independent, so such a matrix is refused here rather than
+    crashing (or, worse, being treated as an unrelated size) later.
+    """
+    if cols == 1 or (is_plain_dim(rows) and is_plain_dim(cols)):
+        return (rows, cols)
+    raise ShapeError(
+        f"{what} has shape {rows}×{cols}: a length such as n + 1 is allowed only for column "
+        f"vectors (sequences); a matrix or row vector needs dimensions that are symbols or integers"
+    )
+
+
 class Expr:
     """Base class. Subclasses set ``shape`` and ``args``; equality is structural."""
 
-    __slots__ = ("shape", "_hash")
+    __slots__ = ("shape", "_hash", "_key")
     shape: tuple[Dim, Dim]
 
     # -- structure -------------------------------------------------------------------
-    def key(self) -> tuple:
+    def _make_key(self) -> tuple:
+        """The structural key of this node, from its children's (already cached) keys."""
         raise NotImplementedError
 
+    def key(self) -> tuple:
+        """The structural key, computed bottom-up without recursion so that deeply nested
+        expressions (a transpose nested hundreds of times) never exhaust Python's stack."""
+        try:
+            return self._key
+        except AttributeError:
+            pass
+        stack: list[Expr] = [self]
+        while stack:
+            node = stack[-1]
+            pending = [c for c in node.children if not hasattr(c, "_key")]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            if not hasattr(node, "_key"):
+                node._key = node._make_key()
+                # every key ends with the children's keys; hash the rest with their hashes so
+                # hashing never walks a deeply nested tuple
+                local = node._key[: len(node._key) - len(node.children)]
+                node._hash = hash((local, tuple(c._hash for c in node.children)))
+        return self._key
+
+    def _local_key(self) -> tuple:
+        """The key without the children's keys (which every key lists last)."""
+        k = self.key()
+        return k[: len(k) - len(self.children)]
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Expr) and self.key() == other.key()
+        """Structural equality, compared node by node with an explicit stack (no recursion)."""
+        if not isinstance(other, Expr):
+            return False
+        stack: list[tuple[Expr, Expr]] = [(self, other)]
+        while stack:
+            a, b = stack.pop()
+            if a is b:
+                continue
+            if (type(a) is not type(b) or hash(a) != hash(b) or len(a.children) != len(b.children)
+                    or a._local_key() != b._local_key()):
+                return False
+            stack.extend(zip(a.children, b.children))
+        return True
 
     def __hash__(self) -> int:
         try:
             return self._hash
         except AttributeError:
-            self._hash = hash(self.key())
+            self.key()
             return self._hash
 
     @property
@@ -67,9 +126,22 @@ class Expr:
         return self
 
     def walk(self) -> Iterator["Expr"]:
-        yield self
-        for c in self.children:
-            yield from c.walk()
+        """All nodes in pre-order (iteratively: nesting depth is not limited by the stack)."""
+        stack: list[Expr] = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
+
+    def depth(self) -> int:
+        """Nesting depth of the tree (a symbol has depth 1), computed iteratively."""
+        best = 0
+        stack: list[tuple[Expr, int]] = [(self, 1)]
+        while stack:
+            node, d = stack.pop()
+            best = max(best, d)
+            stack.extend((c, d + 1) for c in node.children)
+        return best
 
     def symbols(self) -> list["Sym"]:
         """The distinct symbols, in order of first appearance."""
@@ -159,7 +231,7 @@ class _Unary(Expr):
     def with_children(self, arg):
         return type(self)(arg)
 
-    def key(self):
+    def _make_key(self):
         return (type(self).__name__, self.arg.key())
 
 
@@ -172,9 +244,9 @@ class Sym(Expr):
         k, name = classify_name(name)
         self.name = name
         self.kind = kind or k
-        self.shape = (as_dim(rows), as_dim(cols))
+        self.shape = _checked_shape(as_dim(rows), as_dim(cols), name)
 
-    def key(self) -> tuple:
+    def _make_key(self) -> tuple:
         return ("Sym", self.name, self.shape)
 
 
@@ -193,7 +265,7 @@ class Scale(Expr):
     def with_children(self, arg):
         return Scale(self.coef, arg)
 
-    def key(self):
+    def _make_key(self):
         return ("Scale", self.coef, self.arg.key())
 
 
@@ -220,7 +292,7 @@ class Add(Expr):
     def with_children(self, *args):
         return Add(*args)
 
-    def key(self):
+    def _make_key(self):
         return ("Add",) + tuple(a.key() for a in self.args)
 
 
@@ -252,6 +324,8 @@ class MatMul(Expr):
                 left = args[0] if i == 1 else MatMul(*args[:i])
                 shape = product_shape(shape, a.shape, repr(left), repr(a))
         self.args = tuple(args)
+        # a product may be a matrix of linear size (z zᵀ for z ∈ R^{n+1}): only the sequence
+        # procedure sees it, which translates tr(z zᵀ) and otherwise answers undecided
         self.shape = shape
 
     @property
@@ -261,7 +335,7 @@ class MatMul(Expr):
     def with_children(self, *args):
         return MatMul(*args)
 
-    def key(self):
+    def _make_key(self):
         return ("MatMul",) + tuple(a.key() for a in self.args)
 
 
@@ -308,7 +382,7 @@ class Inner(Expr):
     def with_children(self, left, right):
         return Inner(left, right)
 
-    def key(self):
+    def _make_key(self):
         return ("Inner", self.left.key(), self.right.key())
 
 
@@ -333,7 +407,7 @@ class Hadamard(Expr):
     def with_children(self, left, right):
         return Hadamard(left, right)
 
-    def key(self):
+    def _make_key(self):
         return ("Hadamard", self.left.key(), self.right.key())
 
 
@@ -352,6 +426,20 @@ def _vector_length(e: Expr, what: str):
     if e.shape[1] != 1:
         raise ShapeError(f"{what} takes vectors or sequences, {e!r} is {_fmt_shape(e.shape)}")
     return e.shape[0]
+
+
+def _always_negative(form) -> bool:
+    """Is the integer-linear form < 0 for every assignment of its symbols to integers ≥ 1?
+
+    With every coefficient ≤ 0 the form is largest when every symbol is 1."""
+    if form.has(sympy.floor):
+        return False
+    coeffs = form.as_coefficients_dict()
+    if any(t != 1 and not t.is_Symbol for t in coeffs):
+        return False
+    if any(c > 0 for t, c in coeffs.items() if t != 1):
+        return False
+    return bool(form.subs({s: 1 for s in form.free_symbols}) < 0)
 
 
 def mode_window(op: str, mode: str, n, k):
@@ -386,6 +474,14 @@ class _SeqOp(Expr):
                 raise ShapeError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
             if n is INF or k is INF:
                 raise ShapeError(f"mode {mode!r} needs finite vectors; use the operator on ℤ for sequences")
+            if mode in ("valid", "same") and _always_negative(sympy.expand(n - k)):
+                # The documented domain of 'valid' and 'same' is n ≥ k. Outside it NumPy swaps the
+                # inputs ('valid') or returns max(n, k) entries ('same'), neither of which is the
+                # window this node stands for, so the node is refused instead of being misread.
+                raise ShapeError(
+                    f"{self.title} in mode {mode!r} needs the first input at least as long as the "
+                    f"second (n ≥ k), but the lengths are {n} and {k}, so n < k for every size"
+                )
             self.shape = (mode_window(self.op, mode, n, k)[1], sympy.Integer(1))
         self.left, self.right, self.mode = left, right, mode
 
@@ -396,7 +492,7 @@ class _SeqOp(Expr):
     def with_children(self, left, right):
         return type(self)(left, right, self.mode)
 
-    def key(self):
+    def _make_key(self):
         return (type(self).__name__, self.mode, self.left.key(), self.right.key())
 
     def window(self) -> tuple:
@@ -453,7 +549,7 @@ class Shift(Expr):
     def with_children(self, arg):
         return Shift(arg, self.by)
 
-    def key(self):
+    def _make_key(self):
         return ("Shift", str(self.by), self.arg.key())
 
 
@@ -467,6 +563,14 @@ class Window(Expr):
         self.arg = arg
         self.offset = sympy.expand(sympy.sympify(offset))
         self.length = sympy.expand(sympy.sympify(length))
+        if not (self.offset.is_Integer or is_linear_dim(self.offset)):
+            raise ShapeError(f"the offset of a restriction must be an integer-linear expression, got {offset!r}")
+        if self.length.is_Integer:
+            if self.length < 1:
+                raise ShapeError(f"a restriction needs a length of at least 1, got {self.length}")
+        elif not is_linear_dim(self.length) or _always_negative(sympy.expand(self.length - 1)):
+            raise ShapeError(f"the length of a restriction must be an integer-linear expression that can be "
+                             f"at least 1, got {length!r}")
         self.shape = (self.length, sympy.Integer(1))
 
     @property
@@ -476,7 +580,7 @@ class Window(Expr):
     def with_children(self, arg):
         return Window(arg, self.offset, self.length)
 
-    def key(self):
+    def _make_key(self):
         return ("Window", str(self.offset), str(self.length), self.arg.key())
 
 
@@ -504,9 +608,9 @@ class Zero(Expr):
     __slots__ = ()
 
     def __init__(self, rows, cols):
-        self.shape = (as_dim(rows), as_dim(cols))
+        self.shape = _checked_shape(as_dim(rows), as_dim(cols), "the zero matrix")
 
-    def key(self):
+    def _make_key(self):
         return ("Zero", self.shape)
 
 
@@ -528,6 +632,44 @@ def _coerce(x) -> Expr | None:
         return x
     if isinstance(x, sympy.Basic) and getattr(x, "is_Matrix", False):
         return from_sympy(x)
+    return None
+
+
+def _group_scalar_runs(factors: list[Expr]) -> list[Expr]:
+    """Restore the 1 x 1 sub-products that SymPy's flattening removed.
+
+    SymPy turns ``A*(y.T*x)`` into the flat product A·yᵀ·x, which no longer chains. When a
+    factor does not chain with the product so far, the shortest run of factors starting there
+    that chains to a 1 x 1 product is grouped back into one scalar factor. Every well-shaped
+    grouping has the same value (associativity, and 1 x 1 factors commute with everything),
+    so this recovers what was written; if no run fits, the shapes are reported as before.
+    """
+    out: list[Expr] = []
+    i = 0
+    while i < len(factors):
+        f = factors[i]
+        if out:
+            left = out[0].shape if len(out) == 1 else MatMul(*out).shape
+            if left[1] != f.shape[0] and not is_scalar_shape(left) and not f.is_scalar:
+                run = _scalar_run(factors, i)
+                if run:
+                    out.append(MatMul(*factors[i:run]))
+                    i = run
+                    continue
+        out.append(f)
+        i += 1
+    return out
+
+
+def _scalar_run(factors: list[Expr], i: int) -> int | None:
+    """End of the shortest run factors[i:j] (j ≥ i + 2) that chains to a 1 x 1 product."""
+    if factors[i].shape[0] != 1:
+        return None
+    for j in range(i + 1, len(factors)):
+        if factors[j - 1].shape[1] != factors[j].shape[0]:
+            return None
+        if factors[j].shape[1] == 1:
+            return j + 1
     return None
 
 
@@ -558,6 +700,7 @@ def from_sympy(e: sympy.Basic) -> Expr:
                 raise ShapeError(
                     f"only rational numbers may multiply matrices here, got {a} in {e}"
                 )
+        factors = _group_scalar_runs(factors)
         body = factors[0] if len(factors) == 1 else MatMul(*factors)
         return body if coef == 1 else Scale(coef, body)
     if isinstance(e, M.Transpose):
@@ -623,7 +766,10 @@ def mul(*factors: Expr) -> Expr:
     """Product of factors, flattening nested products (used where grouping is not the point)."""
     flat: list[Expr] = []
     for f in factors:
-        if isinstance(f, MatMul):
+        # A 1x1 product is a scalar factor (A (yᵀx) = (yᵀx) A): splicing its factors into a
+        # longer product would chain them as matrices (A yᵀ x), which is a different product
+        # or a shape error, so it stays one factor.
+        if isinstance(f, MatMul) and not (f.is_scalar and len(factors) > 1):
             flat.extend(f.args)
         else:
             flat.append(f)
@@ -638,10 +784,25 @@ def add(terms: Iterable[tuple[Fraction, Expr]], shape) -> Expr:
     return parts[0] if len(parts) == 1 else Add(*parts)
 
 
+def map_bottom_up(e: Expr, f) -> Expr:
+    """Rebuild ``e`` with ``f`` applied to every node after its children, with an explicit stack
+    (no recursion, so nesting depth is not limited by Python's stack)."""
+    done: dict[int, Expr] = {}
+    stack: list[tuple[Expr, bool]] = [(e, False)]
+    while stack:
+        node, ready = stack.pop()
+        if id(node) in done:
+            continue
+        if not ready:
+            stack.append((node, True))
+            stack.extend((c, False) for c in node.children)
+            continue
+        kids = [done[id(c)] for c in node.children]
+        changed = any(k is not c for k, c in zip(kids, node.children))
+        done[id(node)] = f(node.with_children(*kids) if changed else node)
+    return done[id(e)]
+
+
 def substitute(e: Expr, mapping: dict[str, Expr]) -> Expr:
     """Replace symbols by expressions (by name); shapes are re-checked."""
-    if isinstance(e, Sym):
-        return mapping.get(e.name, e)
-    if not e.children:
-        return e
-    return e.with_children(*[substitute(c, mapping) for c in e.children])
+    return map_bottom_up(e, lambda node: mapping.get(node.name, node) if isinstance(node, Sym) else node)

@@ -54,9 +54,34 @@ class Printer:
         self.settings = {**type(self).settings, **settings}
 
     def doprint(self, e: Expr) -> str:
-        return self._print(e)
+        """Print bottom-up with an explicit stack, so nesting depth (a transpose applied hundreds
+        of times) is not limited by Python's recursion limit: every node's text is computed after
+        its children's and looked up when the parent asks for it."""
+        outer = getattr(self, "_memo", None)
+        memo: dict[int, str] = {}
+        self._memo = memo
+        try:
+            stack: list[tuple[Expr, bool]] = [(e, False)]
+            while stack:
+                node, ready = stack.pop()
+                if id(node) in memo:
+                    continue
+                if ready:
+                    memo[id(node)] = self._dispatch(node)
+                else:
+                    stack.append((node, True))
+                    stack.extend((c, False) for c in node.children)
+            return memo[id(e)]
+        finally:
+            self._memo = outer
 
     def _print(self, e: Expr) -> str:
+        memo = getattr(self, "_memo", None)
+        if memo is not None and id(e) in memo:
+            return memo[id(e)]
+        return self._dispatch(e)
+
+    def _dispatch(self, e: Expr) -> str:
         method = getattr(self, "_print_" + type(e).__name__, None)
         if method is None:
             raise TypeError(f"{type(self).__name__} cannot print {type(e).__name__}")

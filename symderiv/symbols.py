@@ -156,7 +156,14 @@ def name_latex(name: str, kind: str = "plain") -> str:
 
 
 def _matrix_symbol(name: str, rows: DimLike, cols: DimLike) -> sympy.MatrixSymbol:
-    return sympy.MatrixSymbol(name, as_dim(rows), as_dim(cols))
+    r, c = as_dim(rows), as_dim(cols)
+    if c != 1 and not (is_plain_dim(r) and is_plain_dim(c)):
+        # same rule as symderiv.operators: linear lengths (n + 1) only for column vectors
+        raise ShapeError(
+            f"{name} has shape {r}×{c}: a length such as n + 1 is allowed only for column vectors "
+            f"(sequences); a matrix or row vector needs dimensions that are symbols or integers"
+        )
+    return sympy.MatrixSymbol(name, r, c)
 
 
 def scalar(name: str) -> sympy.MatrixSymbol:
@@ -174,9 +181,15 @@ def matrix(name: str, rows: DimLike, cols: DimLike) -> sympy.MatrixSymbol:
     return _matrix_symbol(check_name(name), rows, cols)
 
 
-def sequence(name: str) -> sympy.MatrixSymbol:
-    """A sequence x ∈ R^∞ indexed by all integers, with finite support (the notes' R^∞)."""
-    return _matrix_symbol(check_name(name), sympy.oo, 1)
+def sequence(name: str):
+    """A sequence x ∈ R^∞ indexed by all integers, with finite support (the notes' R^∞).
+
+    SymPy's ``MatrixSymbol`` refuses an infinite dimension, so this returns symderiv's own
+    symbol node (:class:`symderiv.operators.Sym`), which composes with ``corr``/``conv``/``inner``.
+    """
+    from .operators import Sym  # operators imports this module; the node class lives there
+
+    return Sym(check_name(name), sympy.oo, 1)
 
 
 def delta(x: sympy.MatrixSymbol) -> sympy.MatrixSymbol:

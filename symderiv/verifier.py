@@ -40,7 +40,7 @@ from .evaluate import (
 )
 from .expand import delta_degree, expand
 from .indexgraph import class_sums
-from .operators import Expr, add, as_expr, is_sequence_expr
+from .operators import Add, Expr, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul
 from .printing import latex, plain
 
 VERIFIED, FAILED, UNDECIDED = "verified", "failed", "undecided"
@@ -154,7 +154,8 @@ class Verdict:
 
 
 def _fmt_sizes(sizes: dict[str, int]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sizes.items()) if sizes else "all dimensions 1"
+    # no symbolic dimension: every size is the declared number (2×2 stays 2×2, not 1)
+    return ", ".join(f"{k}={v}" for k, v in sizes.items()) if sizes else "the declared sizes"
 
 
 def _seed(*exprs: Expr) -> int:
@@ -276,6 +277,69 @@ def _check_symbols(*exprs: Expr) -> None:
                 )
 
 
+#: Deepest expression tree (after :func:`normalize_nesting`) that the recursive passes accept;
+#: deeper ones get ``undecided`` instead of exhausting Python's stack.
+MAX_DEPTH = 150
+
+
+def _flatten_node(e: Expr) -> Expr:
+    """One step of :func:`normalize_nesting` at a node whose children are already normal."""
+    if isinstance(e, Transpose) and isinstance(e.arg, Transpose):
+        return e.arg.arg
+    if isinstance(e, Add) and any(isinstance(a, Add) for a in e.args):
+        return Add(*[t for a in e.args for t in (a.args if isinstance(a, Add) else (a,))])
+    if isinstance(e, MatMul) and any(isinstance(a, MatMul) and not a.is_scalar for a in e.args):
+        return mul(*e.args)
+    if isinstance(e, Scale) and isinstance(e.arg, Scale):
+        return Scale(e.coef * e.arg.coef, e.arg.arg)
+    return e
+
+
+def normalize_nesting(e: Expr) -> Expr:
+    """An equal expression with less nesting: (Xᵀ)ᵀ = X, sums of sums and products of (non-scalar)
+    products flattened by associativity, c(dX) = (cd)X. Each rewrite is an identity of the
+    language, so the verdict on the result is the verdict on ``e``."""
+    if e.depth() <= MAX_DEPTH // 2:
+        return e
+    return map_bottom_up(e, _flatten_node)
+
+
+def _too_deep(lhs: Expr, rhs: Expr, relation: str) -> Verdict | None:
+    depth = max(lhs.depth(), rhs.depth())
+    if depth <= MAX_DEPTH:
+        return None
+    return Verdict(
+        UNDECIDED,
+        "undecided: nesting limit",
+        reason=f"the expression is nested {depth} levels deep (after removing double transposes and "
+        f"flattening sums and products); the checker handles at most {MAX_DEPTH}",
+        relation=relation,
+        methods=["depth-limit"],
+        lhs=lhs,
+        rhs=rhs,
+    )
+
+
+def _undecided_reason(note: str, diff: list[Term]) -> str:
+    return note or "no proof and no counterexample was found"
+
+
+def _dropped_terms(high, budget: Budget, sequences: bool) -> list[Term]:
+    """The terms of order ≥ 2 that a first-order claim drops, grouped so that equal ones cancel.
+
+    Only presentation: the verdict never depends on it. Matrix monomials are grouped by index
+    graph class; sequence monomials (outside the index-graph language) by their structure.
+    """
+    if not sequences:
+        hclasses, _ = class_sums(high, budget.max_leaves)
+        return [Term(c, m) for c, m, _ in hclasses.values() if c != 0]
+    groups: dict[tuple, list] = {}
+    for c, m in high:
+        g = groups.setdefault(m.key(), [Fraction(0), m])
+        g[0] += c
+    return [Term(c, m) for c, m in groups.values() if c != 0]
+
+
 def verify_equal(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     """Decide whether ``lhs = rhs`` for all entries and all values of the dimension symbols."""
     lhs, rhs = as_expr(lhs), as_expr(rhs)
@@ -283,10 +347,15 @@ def verify_equal(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     v = _shape_verdict(lhs, rhs, "exact")
     if v is not None:
         return v
+    nl, nr = normalize_nesting(lhs), normalize_nesting(rhs)
+    v = _too_deep(nl, nr, "exact")
+    if v is not None:
+        v.lhs, v.rhs = lhs, rhs
+        return v
     try:
-        lt = expand(lhs, budget.max_terms)
-        rt = expand(rhs, budget.max_terms)
-        status, method, tags, bound, diff, cex, note = _decide(lt, rt, lhs, rhs, budget, "both sides")
+        lt = expand(nl, budget.max_terms)
+        rt = expand(nr, budget.max_terms)
+        status, method, tags, bound, diff, cex, note = _decide(lt, rt, nl, nr, budget, "both sides")
     except BudgetExceeded as exc:
         return Verdict(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", lhs=lhs, rhs=rhs, methods=["budget"])
     reason = ""
@@ -294,6 +363,8 @@ def verify_equal(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
         reason = _describe_difference(diff) if diff else (note or "the two sides evaluate differently")
         if note and diff:
             reason += f" ({note})"
+    elif status == UNDECIDED:
+        reason = _undecided_reason(note, diff)
     return Verdict(status, method, reason, cex, "exact", bound, tags, diff, [], lhs, rhs)
 
 
@@ -308,14 +379,18 @@ def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     v = _shape_verdict(lhs, rhs, "first-order")
     if v is not None:
         return v
+    nl, nr = normalize_nesting(lhs), normalize_nesting(rhs)
+    v = _too_deep(nl, nr, "first-order")
+    if v is not None:
+        v.lhs, v.rhs = lhs, rhs
+        return v
     try:
-        lt = expand(lhs, budget.max_terms)
-        rt = expand(rhs, budget.max_terms)
+        lt = expand(nl, budget.max_terms)
+        rt = expand(nr, budget.max_terms)
         low_l = [(c, m) for c, m in lt if delta_degree(m) <= 1]
         low_r = [(c, m) for c, m in rt if delta_degree(m) <= 1]
         high = [(c, m) for c, m in lt if delta_degree(m) >= 2] + [(-c, m) for c, m in rt if delta_degree(m) >= 2]
-        hclasses, _ = class_sums(high, budget.max_leaves)
-        dropped = [Term(c, m) for c, m, _ in hclasses.values() if c != 0]
+        dropped = _dropped_terms(high, budget, is_sequence_expr(nl) or is_sequence_expr(nr))
         leval, reval = add(low_l, lhs.shape), add(low_r, rhs.shape)
         status, method, tags, bound, diff, cex, note = _decide(
             low_l, low_r, leval, reval, budget, "the parts of order ≤ 1 in Δ of both sides"
@@ -336,6 +411,8 @@ def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
             reason += f" ({note})"
         if cex is not None:
             cex.note = "values of the parts of order ≤ 1 in Δ"
+    elif status == UNDECIDED:
+        reason = _undecided_reason(note, diff)
     else:
         if dropped:
             method += "; dropped terms of order ≥ 2: " + ", ".join(t.plain() for t in dropped)
