@@ -32,7 +32,8 @@ FRAGMENTS = [
     " ≥ ", "ℝ", "∞", "\u00a0", "\ufeff", "\t", "^^5cinput{/etc/passwd}", "\\input{/etc/passwd}", "\\write18{ls}",
     "<!-- symderiv: \\odot = correlation -->", "[x](javascript:alert(1))", "![](http://e.example/x.png)",
     "\\quad \\text{by definition}", " — def of y", "\\left(", "\\right)", "\\begin{aligned}", "\\end{aligned}",
-    "\n", "\n\n", "`", "```", "*", "%", "~",
+    "\n", "\n\n", "`", "```", "*", "%", "~", "\\mathbf{R}^{m n}", "\\frac{dL}{ddy}", "oo", "inf", "^T" * 40,
+    " + x" * 60, "\\langle y, y \\rangle", "Let $x \\in \\mathbf{R}^{k}$.", "$$x = y$$",
 ]
 
 # Cases whose failures lie in reader.py/documents.py (outside this suite's module): each has a

@@ -349,3 +349,43 @@ def test_atomic_writes_keep_file_mode_and_leave_no_temporary(tmp_path, capsys):
     assert target.read_text().startswith("> **symderiv check of")
     assert (target.stat().st_mode & 0o777) == 0o640
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+# ---------------------------------------------------------------------------------------
+# property: whatever the author types, the LaTeX of prose uses only commands symderiv writes
+# ---------------------------------------------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from symderiv.render import _TEX_CHARS, _TOKEN_LATEX, tex_escape  # noqa: E402
+
+_ALLOWED = {"textbackslash", "textasciitilde", "textless", "textgreater", "textbar", "texttt", "dots", "Delta",
+            "cdot", "frac", "mathbf", "mathbb", "mathcal", "langle", "rangle", "sum", "in", "lVert", "rVert"}
+_ALLOWED |= {m.group(1) for v in _TEX_CHARS.values() for m in __import__("re").finditer(r"\\([A-Za-z]+)", v)}
+_ALLOWED |= {m.group(1) for t in _TOKEN_LATEX.values() for v in t.values()
+             for m in __import__("re").finditer(r"\\([A-Za-z]+)", v)}
+_ALLOWED |= set("ell alpha beta gamma delta epsilon varepsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma "
+                "tau upsilon phi varphi chi psi omega Gamma Theta Lambda Xi Pi Phi Psi Omega".split())
+_TRICKY = st.sampled_from(["\\", "{", "}", "$", "^", "^^", "5c", "_", "&", "#", "%", "~", "input", "in", "csname",
+                           "catcode", "x", " ", "\n", "\x1c", "\x7f", "ℝ", "≥", "\\frac", "\\mathbf{R}", "^T",
+                           "\\langle", "<", ">", "|", "\\left(", "(", ")", "[", "]", "=", ":=", "0", "٣"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TRICKY, max_size=30).map("".join))
+def test_prose_latex_uses_only_commands_symderiv_writes(text):
+    import re
+
+    for out in (_tex_prose(text), tex_escape(text)):
+        assert "^^" not in out
+        body = re.sub(r"\\[{}$&#%_^ ,;|]", "", out)  # escaped specials and control symbols
+        for m in re.finditer(r"\\([A-Za-z]+)", body):
+            assert m.group(1) in _ALLOWED, (text, out)
+            after = body[m.end(): m.end() + 1]
+            assert not after.isalpha()
+        assert not re.search(r"(?<!\\)[#%&~]", out), (text, out)
+        depth = 0
+        for ch in re.sub(r"\\[{}]", "", out):
+            depth += {"{": 1, "}": -1}.get(ch, 0)
+            assert depth >= 0
+        assert depth == 0
+        assert all(32 <= ord(c) < 127 for c in out), (text, out)
