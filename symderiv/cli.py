@@ -241,6 +241,8 @@ def cmd_check(args) -> int:
             results.append(check_file(path))
         except ReadError as exc:
             errors.append(exc)
+        except SymderivError as exc:  # an error the reader did not place: keep the other files' results
+            errors.append(_FileError(path, exc))
     if args.format == "json":
         import json
 
@@ -256,6 +258,20 @@ def cmd_check(args) -> int:
     if errors:
         return 2
     return 0 if all(r.status == "verified" for r in results) else 1
+
+
+class _FileError:
+    """A user error raised while checking ``path`` that carries no position of its own."""
+
+    def __init__(self, path: str, exc: SymderivError):
+        self.path, self.message = path, str(exc)
+        line, col = getattr(exc, "line", None), getattr(exc, "col", None)
+        self.line = line if isinstance(line, int) else None
+        self.col = col if isinstance(col, int) else None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}:{self.col}" if self.line and self.col else self.path
+        return f"{where}: {self.message}"
 
 
 def render_check(doc) -> str:
@@ -291,7 +307,6 @@ def cmd_report(args) -> int:
     if args.files and args.all:
         raise _Usage("symderiv report: give either --all or FILEs, not both")
     if args.files:
-        from .documents import check_file
         from .render import render_document, render_documents
 
         if args.out is None:
@@ -299,7 +314,7 @@ def cmd_report(args) -> int:
                 raise _Usage("symderiv report: several FILEs need --out DIR; one FILE takes --format md|tex")
             if args.output is not None:
                 _check_outputs([(args.output, args.files[0])], args.files)
-            doc = check_file(args.files[0])
+            doc = _check_one(args.files[0])
             _write(render_document(doc, args.format or "md"), args.output)
             return 0 if doc.status == "verified" else 1
         # every output is named by its input's base name; two inputs with one base name, or an input
@@ -307,7 +322,7 @@ def cmd_report(args) -> int:
         outputs = [(os.path.join(args.out, f"{_stem(f)}.{fmt}"), f) for f in args.files for fmt in ("md", "tex")]
         outputs += [(os.path.join(args.out, f"course.{ext}"), "the combined course file") for ext in ("tex", "pdf", "log")]
         _check_outputs(outputs, args.files)
-        docs = [check_file(f) for f in args.files]
+        docs = [_check_one(f) for f in args.files]
         ok = all(d.status == "verified" for d in docs)
         files = []
         for d in docs:
@@ -351,6 +366,18 @@ def cmd_report(args) -> int:
     _commit(files)
     _out("".join(f"{d.status:10s} {d.title}\n" for d in ds))
     return _exit_code(ds)
+
+
+def _check_one(path: str):
+    from .documents import check_file
+    from .reader import ReadError
+
+    try:
+        return check_file(path)
+    except ReadError:
+        raise
+    except SymderivError as exc:  # not placed by the reader: at least name the file
+        raise SymderivError(str(_FileError(path, exc))) from None
 
 
 def _stem(path: str) -> str:

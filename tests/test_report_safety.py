@@ -279,7 +279,9 @@ def test_sigterm_during_pdflatex_leaves_old_files(tmp_path):
     started = tmp_path / "pdflatex-started"
     (fake / "pdflatex").write_text(f"#!/bin/sh\necho partial > course.pdf\ntouch {started}\nsleep 60\n")
     (fake / "pdflatex").chmod(0o755)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}", "TMPDIR": str(tmpdir)}
     p = subprocess.Popen([sys.executable, "-m", "symderiv", "report", str(f), "--out", str(out)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     for _ in range(600):  # wait (at most a minute) for the fake pdflatex, then interrupt the report
@@ -292,6 +294,7 @@ def test_sigterm_during_pdflatex_leaves_old_files(tmp_path):
     assert p.returncode == 143, stderr
     assert "interrupted by SIGTERM" in stderr and "Traceback" not in stderr
     assert {q.name: q.read_bytes() for q in out.iterdir()} == old
+    assert list(tmpdir.iterdir()) == []  # the private build folder is gone too
 
 
 def test_sigint_in_process_cleans_up(tmp_path, monkeypatch, capsys):
@@ -389,3 +392,24 @@ def test_prose_latex_uses_only_commands_symderiv_writes(text):
             assert depth >= 0
         assert depth == 0
         assert all(32 <= ord(c) < 127 for c in out), (text, out)
+
+
+def test_check_keeps_other_files_when_one_raises_an_unplaced_error(tmp_path, monkeypatch, capsys):
+    """An error the reader did not place (simulated) names its file and does not drop the other results."""
+    import symderiv.documents as documents
+    from symderiv.errors import DerivationError
+
+    real = documents.check_file
+
+    def check_file(path, check=True):
+        if path.endswith("bad.md"):
+            raise DerivationError("the forward definition is 2×1 but y is 3×1")
+        return real(path, check)
+
+    monkeypatch.setattr(documents, "check_file", check_file)
+    bad = _copy_linear(tmp_path, "bad.md")
+    good = _copy_linear(tmp_path, "good.md")
+    assert cli.main(["check", str(bad), str(good)]) == 2
+    out, err = capsys.readouterr()
+    assert f"{good}: 14 verified" in out
+    assert err == f"{bad}: the forward definition is 2×1 but y is 3×1\n"
