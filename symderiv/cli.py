@@ -141,7 +141,10 @@ def _commit(files: Sequence[tuple[str, bytes]]) -> None:
                 os.replace(tmp, path)
                 temps[i] = ("", path)
     except OSError as exc:
-        raise SymderivError(f"cannot write {path}: {exc.strerror or exc}; the previous files are unchanged") from None
+        done = sum(1 for tmp, _ in temps if not tmp)
+        state = ("the previous files are unchanged" if not done
+                 else f"{done} of {len(files)} files were already replaced")
+        raise SymderivError(f"cannot write {path}: {exc.strerror or exc}; {state}") from None
     finally:
         for tmp, _ in temps:
             if tmp:

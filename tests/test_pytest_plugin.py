@@ -148,18 +148,25 @@ def test_internal_error_in_collection_or_run_is_one_short_failure(pytester):
     pytester.makeconftest("""
         import symderiv.documents, symderiv.testing
 
-        real_check_file = symderiv.documents.check_file
+        saved = {}
 
         def check_file(path, check=True):
             if path.endswith("boom.md"):
                 raise RuntimeError("simulated bug")
-            return real_check_file(path, check)
+            return saved["check_file"](path, check)
 
         def assert_derivation(d):
             raise ZeroDivisionError("simulated bug in a check")
 
-        symderiv.documents.check_file = check_file
-        symderiv.testing.assert_derivation = assert_derivation
+        def pytest_configure(config):  # patched for this inner session only (pytester runs in process)
+            saved["check_file"] = symderiv.documents.check_file
+            saved["assert_derivation"] = symderiv.testing.assert_derivation
+            symderiv.documents.check_file = check_file
+            symderiv.testing.assert_derivation = assert_derivation
+
+        def pytest_unconfigure(config):
+            symderiv.documents.check_file = saved["check_file"]
+            symderiv.testing.assert_derivation = saved["assert_derivation"]
     """)
     pytester.mkdir("docs")
     (pytester.path / "docs" / "good.md").write_text(GOOD, encoding="utf-8")
@@ -171,6 +178,11 @@ def test_internal_error_in_collection_or_run_is_one_short_failure(pytester):
     assert re.search(r"boom\.md:1:1: internal error in symderiv: RuntimeError: simulated bug", out), out
     assert re.search(r"good\.md:\d+:1: internal error in symderiv: ZeroDivisionError", out), out
     assert len(out.splitlines()) < 40
+    import symderiv.documents
+    import symderiv.testing
+
+    assert symderiv.documents.check_file.__module__ == "symderiv.documents"
+    assert symderiv.testing.assert_derivation.__module__ == "symderiv.testing"
 
 
 def test_glob_matching_nothing_warns(pytester):
