@@ -413,3 +413,19 @@ def test_check_keeps_other_files_when_one_raises_an_unplaced_error(tmp_path, mon
     out, err = capsys.readouterr()
     assert f"{good}: 14 verified" in out
     assert err == f"{bad}: the forward definition is 2×1 but y is 3×1\n"
+
+
+def test_pdflatex_failure_keeps_its_log_and_no_stale_build_files(tmp_path):
+    """pdflatex fails (a fake one here): exit 2 naming course.log, which is copied out; md/tex are written."""
+    f = _copy_linear(tmp_path / "src")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "pdflatex").write_text("#!/bin/sh\necho 'fake failure log' > course.log\necho partial > course.pdf\nexit 1\n")
+    (fake / "pdflatex").chmod(0o755)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
+    r = subprocess.run([sys.executable, "-m", "symderiv", "report", str(f), "--out", str(out)], capture_output=True,
+                       text=True, env=env, timeout=300)
+    assert r.returncode == 2 and "pdflatex failed" in r.stderr and str(out / "course.log") in r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["course.log", "course.tex", "linear.md", "linear.tex"]
+    assert (out / "course.log").read_text() == "fake failure log\n"
