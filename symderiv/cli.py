@@ -1,14 +1,25 @@
 """Command-line interface: ``symderiv list | derive | report``.
 
 Exit status: 0 when everything checked is verified, 1 when a step failed or is undecided,
-2 when the input or the usage is wrong (a one-line message, never a traceback).
+2 when the input or the usage is wrong or an output cannot be written (a one-line message, never a
+traceback), 130 on SIGINT (Ctrl-C) and 143 on SIGTERM.
+
+Outputs are never partial: every file is first written to a temporary file in its own folder and
+renamed into place only when all of them are complete (the renames run with SIGINT/SIGTERM
+blocked, so a run leaves either all old or all new files); the PDF is built in a private
+temporary folder. An output path that is one of the input files is refused.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
+import signal
+import subprocess
 import sys
-from typing import Sequence
+import tempfile
+from typing import Iterator, Sequence
 
 from .catalog import CATALOG, all_derivations, get_layer
 from .derivation import Derivation
@@ -53,16 +64,117 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: unwind through every ``finally`` (temporary files go) and exit."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _StdoutError(Exception):
+    pass
+
+
+_STDOUT_BROKEN = False
+
+
+def _out(text: str) -> None:
+    """Write to standard output; a stdout that cannot take the text is an output error, not a bug."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        raise _StdoutError(exc.strerror or str(exc)) from None
+
+
 def _write(text: str, path: str | None) -> None:
     if path is None:
-        sys.stdout.write(text)
+        _out(text)
         return
+    _commit([(path, text.encode("utf-8"))])
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM while files are renamed into place: a run ends with all old or all new files."""
+    mask = {signal.SIGINT, signal.SIGTERM}
+    can = hasattr(signal, "pthread_sigmask")
+    if can:
+        signal.pthread_sigmask(signal.SIG_BLOCK, mask)
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        yield
+    finally:
+        if can:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, mask)
+
+
+def _file_mode(path: str) -> int:
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _commit(files: Sequence[tuple[str, bytes]]) -> None:
+    """Write every file to a temporary file in its own folder, then rename them all into place.
+
+    A failure or a signal before the renames leaves every old file as it was and no temporary file
+    behind; a reader of the folder sees old or new files, never a partial or empty one."""
+    temps: list[tuple[str, str]] = []
+    path = ""
+    try:
+        for path, data in files:
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, _file_mode(path))
+        with _signals_blocked():
+            for i, (tmp, path) in enumerate(temps):
+                os.replace(tmp, path)
+                temps[i] = ("", path)
     except OSError as exc:
-        raise SymderivError(f"cannot write {path}: {exc.strerror}") from None
+        done = sum(1 for tmp, _ in temps if not tmp)
+        state = ("the previous files are unchanged" if not done
+                 else f"{done} of {len(files)} files were already replaced")
+        raise SymderivError(f"cannot write {path}: {exc.strerror or exc}; {state}") from None
+    finally:
+        for tmp, _ in temps:
+            if tmp:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+
+def _same_file(a: str, b: str) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_outputs(outputs: Sequence[tuple[str, str]], inputs: Sequence[str]) -> None:
+    """Refuse before any work: an output that is an input (after symlinks), or two files for one path.
+
+    ``outputs`` pairs each output path with what produces it (an input path, or a description)."""
+    seen: dict[str, str] = {}
+    for out, producer in outputs:
+        for inp in inputs:
+            if _same_file(out, inp):
+                raise SymderivError(f"refusing to write {out}: it is the input file {inp}")
+        key = os.path.realpath(out)
+        if key in seen:
+            raise SymderivError(f"{seen[key]} and {producer} would both be written to {out}; "
+                                "give files with different names, or report them into different --out folders")
+        seen[key] = producer
 
 
 def _exit_code(ds: Sequence[Derivation]) -> int:
@@ -73,7 +185,7 @@ def cmd_list(args) -> int:
     for name, layer in CATALOG.items():
         modes = getattr(layer, "modes", None)
         extra = f"  modes: {', '.join(modes)}" if modes else ""
-        print(f"{name:14s} {layer.summary:42s} wrt: {', '.join(layer.wrt)}{extra}")
+        _out(f"{name:14s} {layer.summary:42s} wrt: {', '.join(layer.wrt)}{extra}\n")
     return 0
 
 
@@ -85,19 +197,36 @@ def cmd_derive(args) -> int:
     return _exit_code([d])
 
 
-def _compile_pdf(tex_path: str) -> None:
-    """pdflatex where it exists; a missing pdflatex only skips the PDF."""
-    import shutil
-    import subprocess
+# pdflatex never runs a shell, never reads a file outside its folder or the TeX tree, never writes
+# outside its private folder; dates and the PDF /ID come from a fixed epoch, so PDFs are byte-identical.
+PDFLATEX_ENV = {"openin_any": "p", "openout_any": "p", "shell_escape": "f", "SOURCE_DATE_EPOCH": "0",
+                "FORCE_SOURCE_DATE": "1"}
 
+
+def _compile_pdf(tex: str, name: str) -> tuple[bytes | None, bytes | None]:
+    """Compile ``tex`` as ``name``.tex in a private temporary folder: (pdf bytes, None) on success,
+    (None, log bytes) when pdflatex fails, (None, None) when pdflatex is missing."""
     if shutil.which("pdflatex") is None:
-        print(f"pdflatex not found: wrote {tex_path} without a PDF", file=sys.stderr)
-        return
-    folder, name = os.path.split(os.path.abspath(tex_path))
-    r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", name], cwd=folder,
-                       capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        raise SymderivError(f"pdflatex failed on {tex_path}; see {os.path.join(folder, name[:-4] + '.log')}")
+        return None, None
+    build = tempfile.mkdtemp(prefix="symderiv-pdf-")
+    try:
+        with open(os.path.join(build, name + ".tex"), "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(tex)
+        env = {**os.environ, **PDFLATEX_ENV, "TEXMFOUTPUT": build}
+        r = subprocess.run(["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
+                            name + ".tex"], cwd=build, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        pdf = os.path.join(build, name + ".pdf")
+        if r.returncode == 0 and os.path.exists(pdf):
+            with open(pdf, "rb") as fh:
+                return fh.read(), None
+        log = os.path.join(build, name + ".log")
+        with open(log, "rb") if os.path.exists(log) else contextlib.nullcontext(None) as fh:
+            return None, (fh.read() if fh else b"")
+    except subprocess.TimeoutExpired:
+        raise SymderivError(f"pdflatex ran for more than 300 s on {name}.tex") from None
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
 
 
 def report_names(d: Derivation) -> str:
@@ -115,21 +244,37 @@ def cmd_check(args) -> int:
             results.append(check_file(path))
         except ReadError as exc:
             errors.append(exc)
+        except SymderivError as exc:  # an error the reader did not place: keep the other files' results
+            errors.append(_FileError(path, exc))
     if args.format == "json":
         import json
 
         payload = {"files": [r.to_dict() for r in results]
                    + [{"path": e.path, "status": "error", "error": str(e), "line": e.line, "column": e.col,
                        "derivations": []} for e in errors]}
-        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        _out(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     else:
         for r in results:
-            sys.stdout.write(render_check(r))
+            _out(render_check(r))
         for e in errors:
             print(f"{e}", file=sys.stderr)
     if errors:
         return 2
     return 0 if all(r.status == "verified" for r in results) else 1
+
+
+class _FileError:
+    """A user error raised while checking ``path`` that carries no position of its own."""
+
+    def __init__(self, path: str, exc: SymderivError):
+        self.path, self.message = path, str(exc)
+        line, col = getattr(exc, "line", None), getattr(exc, "col", None)
+        self.line = line if isinstance(line, int) else None
+        self.col = col if isinstance(col, int) else None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}:{self.col}" if self.line and self.col else self.path
+        return f"{where}: {self.message}"
 
 
 def render_check(doc) -> str:
@@ -170,24 +315,41 @@ def cmd_report(args) -> int:
     if args.files and args.all:
         raise _Usage("symderiv report: give either --all or FILEs, not both")
     if args.files:
-        from .documents import check_file
         from .render import render_document, render_documents
 
-        docs = [check_file(f) for f in args.files]
-        ok = all(d.status == "verified" for d in docs)
         if args.out is None:
-            if len(docs) > 1 or args.format not in (None, "md", "tex"):
+            if len(args.files) > 1 or args.format not in (None, "md", "tex"):
                 raise _Usage("symderiv report: several FILEs need --out DIR; one FILE takes --format md|tex")
-            _write(render_document(docs[0], args.format or "md"), args.output)
-            return 0 if ok else 1
+            if args.output is not None:
+                _check_outputs([(args.output, args.files[0])], args.files)
+            doc = _check_one(args.files[0])
+            _write(render_document(doc, args.format or "md"), args.output)
+            return 0 if doc.status == "verified" else 1
+        # every output is named by its input's base name; two inputs with one base name, or an input
+        # named course.md (whose course.tex is the combined file), are refused before any work
+        outputs = [(os.path.join(args.out, f"{_stem(f)}.{fmt}"), f) for f in args.files for fmt in ("md", "tex")]
+        outputs += [(os.path.join(args.out, f"course.{ext}"), "the combined course file") for ext in ("tex", "pdf", "log")]
+        _check_outputs(outputs, args.files)
+        docs = [_check_one(f) for f in args.files]
+        ok = all(d.status == "verified" for d in docs)
+        files = []
         for d in docs:
-            stem = os.path.splitext(os.path.basename(d.path))[0]
             for fmt in ("md", "tex"):
-                _write(render_document(d, fmt), os.path.join(args.out, f"{stem}.{fmt}"))
-        _write(render_documents(docs, "tex"), os.path.join(args.out, "course.tex"))
-        _compile_pdf(os.path.join(args.out, "course.tex"))
-        for d in docs:
-            print(f"{d.status:10s} {d.path}")
+                files.append((os.path.join(args.out, f"{_stem(d.path)}.{fmt}"), render_document(d, fmt).encode("utf-8")))
+        course = render_documents(docs, "tex")
+        files.append((os.path.join(args.out, "course.tex"), course.encode("utf-8")))
+        pdf, log = _compile_pdf(course, "course")
+        if pdf is not None:
+            files.append((os.path.join(args.out, "course.pdf"), pdf))
+        elif log is not None:
+            files.append((os.path.join(args.out, "course.log"), log))
+        _commit(files)
+        if pdf is None and log is None:
+            print(f"pdflatex not found: wrote {os.path.join(args.out, 'course.tex')} without a PDF", file=sys.stderr)
+        elif pdf is None:
+            raise SymderivError(f"pdflatex failed on {os.path.join(args.out, 'course.tex')}; "
+                                f"see {os.path.join(args.out, 'course.log')}")
+        _out("".join(f"{d.status:10s} {d.path}\n" for d in docs))
         return 0 if ok else 1
     if not args.all:
         raise _Usage("symderiv report: give --all (the catalog) or FILEs")
@@ -198,28 +360,64 @@ def cmd_report(args) -> int:
     if bad or not formats:
         raise _Usage(f"symderiv report: unknown format {', '.join(bad) or '(none)'}; choose among md, tex, json")
     ds = all_derivations()
+    files = []
     for fmt in formats:
         for d in ds:
-            _write(render([d], fmt), os.path.join(args.out, f"{report_names(d)}.{fmt}"))
+            files.append((os.path.join(args.out, f"{report_names(d)}.{fmt}"), render([d], fmt).encode("utf-8")))
     index = ["# symderiv catalog reports", "", "Generated by `symderiv report --all`. Do not edit by hand.", "",
              "| derivation | gradient | status | Jacobian check | files |", "|---|---|---|---|---|"]
     for d in ds:
         info = d.to_dict()
-        files = " ".join(f"[{fmt}]({report_names(d)}.{fmt})" for fmt in formats)
-        index.append(f"| {info['title']} | $\\frac{{dL}}{{d{info['wrt']}}} = {info['gradient']}$ | {info['status']} | {info['jacobian_check']} | {files} |")
-    _write("\n".join(index) + "\n", os.path.join(args.out, "README.md"))
-    for d in ds:
-        print(f"{d.status:10s} {d.title}")
+        links = " ".join(f"[{fmt}]({report_names(d)}.{fmt})" for fmt in formats)
+        index.append(f"| {info['title']} | $\\frac{{dL}}{{d{info['wrt']}}} = {info['gradient']}$ | {info['status']} | {info['jacobian_check']} | {links} |")
+    files.append((os.path.join(args.out, "README.md"), ("\n".join(index) + "\n").encode("utf-8")))
+    _commit(files)
+    _out("".join(f"{d.status:10s} {d.title}\n" for d in ds))
     return _exit_code(ds)
+
+
+def _check_one(path: str):
+    from .documents import check_file
+    from .reader import ReadError
+
+    try:
+        return check_file(path)
+    except ReadError:
+        raise
+    except SymderivError as exc:  # not placed by the reader: at least name the file
+        raise SymderivError(str(_FileError(path, exc))) from None
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
 
 
 COMMANDS = {"list": cmd_list, "derive": cmd_derive, "check": cmd_check, "report": cmd_report}
 
 
+_SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+
+
+def _on_signal(signum, frame) -> None:
+    raise _Interrupted(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    global _STDOUT_BROKEN
+    import threading
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in _SIGNAL_NAMES:
+            previous[sig] = signal.signal(sig, _on_signal)
     try:
         args = _parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            raise _StdoutError(exc.strerror or str(exc)) from None
+        return code
     except _Usage as exc:
         print(str(exc), file=sys.stderr)
         print("run 'symderiv --help' for usage", file=sys.stderr)
@@ -227,18 +425,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SymderivError as exc:
         print(f"symderiv: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except _StdoutError as exc:
+        print(f"symderiv: error: cannot write standard output: {exc}", file=sys.stderr)
+        if sys.stdout is sys.__stdout__:
+            # the text still buffered would fail again at exit, with Python's own noise
+            _STDOUT_BROKEN = True
         return 2
+    except (_Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, _Interrupted) else signal.SIGINT
+        print(f"symderiv: interrupted by {_SIGNAL_NAMES.get(signum, signum)}; temporary files removed, "
+              "no output file was left partial", file=sys.stderr)
+        return 128 + int(signum)
     except Exception as exc:  # a bug, not bad input: still no raw traceback for the user
         if os.environ.get("SYMDERIV_DEBUG"):
             raise
         print(f"symderiv: internal error: {type(exc).__name__}: {exc} (set SYMDERIV_DEBUG=1 for the "
               "traceback, and please report it)", file=sys.stderr)
         return 2
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _entry() -> None:
-    sys.exit(main())
+    code = main()
+    if _STDOUT_BROKEN:
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code)
 
 
 if __name__ == "__main__":

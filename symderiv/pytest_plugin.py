@@ -5,12 +5,18 @@ Configuration (pytest.ini, tox.ini or pyproject.toml)::
 
     [pytest]
     symderiv_documents = derivations/*.md
+    symderiv_strict = true      # optional: a pattern that matches no file is an error, not a warning
 
 Each derivation in a matching Markdown file becomes one test item named after its heading; the
 other statements of the file (identity claims) form one more item. A failing item reports
 ``file:line`` of the first wrong step with the reason and the smallest counterexample.
 Items are checked when they run, not when they are collected, so ``pytest -n`` (pytest-xdist)
 spreads the work over its workers.
+
+A document that cannot be read, or that makes symderiv fail in any other way, is one failed item
+whose message starts with ``file:line:col``; it never aborts the collection of the session and
+never prints a traceback. A pattern that matches no file is a warning, and an error under
+``--strict-config`` or ``symderiv_strict = true``.
 """
 from __future__ import annotations
 
@@ -27,6 +33,35 @@ def pytest_addoption(parser):
         help="glob patterns (relative to the rootdir) of Markdown derivation documents to check with symderiv",
         default=[],
     )
+    parser.addini("symderiv_strict", type="bool", default=False,
+                  help="symderiv_documents patterns that match no file are an error instead of a warning")
+
+
+def _pattern_matches(root: Path, pattern: str) -> bool:
+    """Whether some file under ``root`` matches, with the semantics of :func:`_matches`."""
+    try:
+        if any(p.is_file() for p in root.glob(pattern)):
+            return True
+        if "/" not in pattern.strip("/"):  # Path.match: a bare name pattern matches at any depth
+            return any(p.is_file() for p in root.rglob(pattern))
+    except (ValueError, NotImplementedError, OSError):
+        return False
+    return False
+
+
+def pytest_configure(config):
+    patterns = config.getini("symderiv_documents")
+    if not patterns:
+        return
+    root = Path(str(config.rootpath))
+    empty = [p for p in patterns if not _pattern_matches(root, p)]
+    if not empty:
+        return
+    message = (f"symderiv_documents: {', '.join(repr(p) for p in empty)} matches no file under {root}; "
+               "no derivation document is checked for it")
+    if getattr(config.option, "strict_config", False) or config.getini("symderiv_strict"):
+        raise pytest.UsageError(message)
+    config.issue_config_time_warning(pytest.PytestConfigWarning(message), stacklevel=2)
 
 
 def _matches(config, file_path: Path) -> bool:
@@ -46,15 +81,33 @@ def pytest_collect_file(file_path, parent):
     return None
 
 
+def _where(path, exc: BaseException) -> str:
+    """file:line:col of an error, from the error where it knows its place, else the file's start."""
+    line = getattr(exc, "line", None)
+    col = getattr(exc, "col", None)
+    return f"{path}:{line if isinstance(line, int) else 1}:{col if isinstance(col, int) else 1}"
+
+
+def _error_message(path, exc: BaseException) -> str:
+    from .errors import SymderivError
+    from .reader import ReadError
+
+    if isinstance(exc, ReadError):
+        return f"symderiv could not read the document: {exc}"
+    if isinstance(exc, SymderivError):
+        return f"{_where(path, exc)}: symderiv could not check the document: {exc}"
+    return (f"{_where(path, exc)}: internal error in symderiv: {type(exc).__name__}: {exc} "
+            "(please report it)")
+
+
 class DocumentFile(pytest.File):
     def collect(self):
         from .documents import check_file
-        from .reader import ReadError
 
         try:
             doc = check_file(str(self.path), check=False)
-        except ReadError as exc:
-            yield ReadErrorItem.from_parent(self, name="read", error=exc)
+        except Exception as exc:  # a document that cannot be read is one failed item, never a collection error
+            yield ErrorItem.from_parent(self, name="read", error=exc)
             return
         names: dict[str, int] = {}
         for d in doc.derivations:
@@ -79,6 +132,11 @@ class _SymderivItem(pytest.Item):
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, (_Failure, AssertionError)):
             return str(excinfo.value)
+        if isinstance(excinfo.value, Exception):  # a bug or an unreadable line: located, no traceback
+            exc = excinfo.value
+            if getattr(exc, "line", None) is None and self.line:
+                return _error_message(self.path, exc).replace(f"{self.path}:1:1:", f"{self.path}:{self.line}:1:", 1)
+            return _error_message(self.path, exc)
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
@@ -129,14 +187,19 @@ class NothingCheckedItem(_SymderivItem):
         raise _Failure(f"symderiv: {self.path}: {self.message}")
 
 
-class ReadErrorItem(_SymderivItem):
+class ErrorItem(_SymderivItem):
+    """A document symderiv could not read or check: one failed item with a located message."""
+
     def __init__(self, *, error, **kw):
         super().__init__(**kw)
         self.error = error
-        self.line = error.line
+        line = getattr(error, "line", None)
+        self.line = line if isinstance(line, int) else None
 
     def runtest(self):
-        raise _Failure(f"symderiv could not read the document: {self.error}")
+        raise _Failure(_error_message(self.path, self.error))
+
+
 
 
 def pytest_assertrepr_compare(config, op, left, right):

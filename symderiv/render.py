@@ -16,6 +16,7 @@ from typing import Iterable
 import jinja2
 
 from .derivation import Derivation
+from .errors import SymderivError
 from .rules import RULES
 
 FORMATS = ("md", "tex", "json")
@@ -77,8 +78,10 @@ def tex_escape(text: str) -> str:
     for ch in text:
         if ch in _TEX_CHARS:
             out.append(_TEX_CHARS[ch])
-        elif ord(ch) < 128:
+        elif 32 <= ord(ch) < 127:
             out.append(ch)
+        elif ord(ch) < 160:  # control characters and newlines: TeX would read them as invalid input or \par
+            out.append(" ")
         else:
             out.append(r"\texttt{U+%04X}" % ord(ch))
     return "".join(out)
@@ -130,6 +133,118 @@ def render(derivations: Iterable[Derivation], fmt: str, title: str | None = None
 # ---------------------------------------------------------------------------------------
 # Documents: the author's prose, each math line annotated with its verdicts
 # ---------------------------------------------------------------------------------------
+# Author math reaches a report as LaTeX only through symderiv's own grammar: the line is parsed
+# by reader.parse_math and re-emitted here from the parse tree, token by token, through the
+# whitelists below. The output therefore contains only control words this module wrote, each
+# followed by a space or a brace, and braces it balanced itself: no ^^ escape, no \input, no
+# \catcode can survive, whatever the author typed. Math the grammar does not accept is text.
+class _Unsafe(Exception):
+    pass
+
+
+_TOKEN_LATEX: dict[str, dict[str, str]] = {
+    "REL": {"=": "=", ":=": ":=", "\\approx": "\\approx", "&=": "=", "=&": "=", "&:=": ":=", "\\equiv": "\\equiv"},
+    "IMPLIES": {"\\Rightarrow": "\\Rightarrow", "\\implies": "\\implies", "\\Longrightarrow": "\\Longrightarrow",
+                "\\therefore": "\\therefore"},
+    "IN": {"\\in": "\\in"},
+    "MINUS": {"-": "-", "\u2212": "-"},
+    "SEQOP": {k: k for k in ("\\odot", "\\otimes", "\\star", "\\ast", "\\circ", "\\times")},
+    "STAR": {"*": "*"},
+    "TOP": {"\\top": "\\top", "\\intercal": "\\intercal"},
+    "INFTY": {"\\infty": "\\infty", "\u221e": "\\infty"},
+    "FRAC": {"\\frac": "\\frac", "\\dfrac": "\\dfrac", "\\tfrac": "\\tfrac"},
+    "PARTIAL": {"\\partial": "\\partial"},
+    "LANGLE": {"\\langle": "\\langle", "<": "\\langle"},
+    "RANGLE": {"\\rangle": "\\rangle", ">": "\\rangle"},
+    "NORM": {"||": "\\|", "\\|": "\\|", "\\Vert": "\\|"},
+    "ROMAN": {"\\mathrm": "\\mathrm", "\\operatorname": "\\operatorname", "\\text": "\\text", "\\textrm": "\\textrm"},
+    "SUM": {"\\sum": "\\sum", "\\Sigma": "\\sum"},
+    "SPACE": {"\\mathbf{R}": "\\mathbf{R}", "\\mathbb{R}": "\\mathbb{R}", "\\mathcal{R}": "\\mathcal{R}",
+              "\u211d": "\\mathbb{R}"},
+}
+_GREEK = frozenset(("ell alpha beta gamma delta epsilon varepsilon zeta eta theta iota kappa lambda mu nu xi pi rho "
+                    "sigma tau upsilon phi varphi chi psi omega Gamma Theta Lambda Xi Pi Phi Psi Omega").split())
+_WORD = re.compile(r"[A-Za-z]+")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # ASCII digits only: \d would let other scripts' digits through
+
+
+def _token_latex(tok) -> str:
+    kind, value = tok.type, str(tok)
+    if kind == "WORD" and _WORD.fullmatch(value):
+        return value
+    if kind == "NUMBER" and _NUMBER.fullmatch(value):
+        return value
+    if kind == "GREEK" and value[:1] == "\\" and value[1:] in _GREEK:
+        return value
+    table = _TOKEN_LATEX.get(kind)
+    if table is not None and value in table:
+        return table[value]
+    raise _Unsafe(f"token {kind} {value!r}")
+
+
+def _tree_latex(t) -> str:
+    """LaTeX for a parse tree of grammar/math.lark, written from the tree alone."""
+    from lark import Token
+
+    if isinstance(t, Token):
+        return _token_latex(t)
+    kids = t.children
+    k = [_tree_latex(c) for c in kids]
+    rule = str(t.data)
+    if rule in ("line", "juxt"):
+        return " ".join(k)
+    if rule in ("lead", "rel", "number", "word", "greek", "infty", "space", "partial") and len(k) == 1:
+        return k[0]
+    if rule in ("sup", "sub") and len(k) == 1:
+        return k[0]
+    if rule == "add" and len(k) == 2:
+        return f"{k[0]} + {k[1]}"
+    if rule == "sub" and len(k) == 3:  # the binary rule named "sub" by its alias: a MINUS b
+        return f"{k[0]} - {k[2]}"
+    if rule == "neg" and len(k) == 2:
+        return f"- {k[1]}"
+    if rule == "dot" and len(k) == 2:
+        return f"{k[0]} \\cdot {k[1]}"
+    if rule == "div" and len(k) == 2:
+        return f"{k[0]} / {k[1]}"
+    if rule == "seqop" and len(k) == 3:
+        return f"{k[0]} {k[1]} {k[2]}"
+    if rule in ("power", "subscript", "star") and len(k) == 2:
+        # a scripted base goes in braces: x^{T}^{T} would be a double superscript
+        base = f"{{{k[0]}}}" if getattr(kids[0], "data", None) in ("power", "subscript", "star") else k[0]
+        return base + {"power": f"^{{{k[1]}}}", "subscript": f"_{{{k[1]}}}", "star": "^{*}"}[rule]
+    if rule == "delta" and len(k) == 1:
+        return f"\\Delta {k[0]}"
+    if rule == "frac" and len(k) == 3:
+        return f"{k[0]}{{{k[1]}}}{{{k[2]}}}"
+    if rule == "paren" and k:
+        return "(" + ", ".join(k) + ")"
+    if rule == "group" and len(k) == 1:
+        return f"{{{k[0]}}}"
+    if rule == "inner" and len(k) == 4:
+        return f"\\langle {k[1]}, {k[2]} \\rangle"
+    if rule == "norm" and len(k) in (1, 3):
+        return f"\\| {k[len(k) // 2]} \\|"
+    if rule == "roman" and len(k) == 2:
+        return f"{k[0]}{{{k[1]}}}"
+    if rule == "sumop" and len(k) == 2:
+        return f"{k[0]}_{{{k[1]}}}"
+    raise _Unsafe(f"rule {rule} with {len(k)} parts")
+
+
+def math_latex(text: str) -> str | None:
+    """The author's math re-emitted from symderiv's parse tree, or None when the grammar does not
+    accept it (then it is shown as text, never passed to LaTeX)."""
+    from .reader import MathLine, parse_math
+
+    try:
+        return _tree_latex(parse_math(MathLine(text, 1, 1), "<math>"))
+    except (SymderivError, _Unsafe, RecursionError):
+        return None
+    except Exception:  # lark's own errors on odd input: still text, never raw TeX
+        return None
+
+
 _SAFE_TEX_COMMANDS = {
     "mathbf", "mathbb", "mathrm", "operatorname", "in", "times", "frac", "dfrac", "Delta", "langle", "rangle",
     "top", "infty", "partial", "odot", "otimes", "star", "ast", "circ", "cdot", "sum", "Sigma", "left", "right",
@@ -142,12 +257,14 @@ _CMD = re.compile(r"\\([A-Za-z]+|.)")
 
 
 def safe_math(text: str) -> str | None:
-    """The author's inline math if it only uses harmless commands (no \\input, \\write, \\def ...)."""
+    """Markdown only: the author's math if it uses only harmless commands (no \\href, \\unicode, \\class
+    ...) and nothing a Markdown renderer without math support would turn into a link or HTML.
+    LaTeX output never uses this: there, math comes from :func:`math_latex` or is text."""
     for m in _CMD.finditer(text):
         cmd = m.group(1)
         if cmd.isalpha() and cmd not in _SAFE_TEX_COMMANDS:
             return None
-    if re.search(r"[#%&~]|\$", text):
+    if re.search(r"[#%&~$\[\]<>`!:\"]", text):
         return None
     return text
 
@@ -166,9 +283,65 @@ def _prose(text: str, outside, inside) -> str:
     return "".join(out)
 
 
+def _md_code(text: str) -> str:
+    return "`" + text.replace("`", "'").replace("\n", " ") + "`"
+
+
+def _md_math(math: str, delim: str = "$") -> str:
+    """Author math for Markdown: re-emitted from the parse tree, else kept when harmless, else code."""
+    latex = math_latex(math)
+    if latex is None:
+        latex = safe_math(math)
+    if latex is None:
+        return _md_code(math)
+    return delim + latex + delim
+
+
+def _md_display(math: str) -> str:
+    return _md_math(math.strip(), "$$")
+
+
+# A link or image is kept only when its target is plainly harmless: a web or mail address for a
+# link, a relative path for both (an image from another host is a remote resource). Every other
+# bracket becomes an entity, so no other link syntax (reference links, nested brackets, javascript:,
+# data:, vbscript:) can form at all.
+_MD_LINK = re.compile(r"(!?)\[([^\[\]\n]*)\]\(([^()\s]*)\)")
+_SAFE_URL_CHARS = re.compile(r"[A-Za-z0-9._~/?#=%+-]*")
+_WEB = re.compile(r"(?:https?://|mailto:)(?=[A-Za-z0-9])", re.IGNORECASE)
+
+
+def _safe_target(url: str, image: bool) -> bool:
+    m = _WEB.match(url)
+    rest = url[m.end():] if m else url
+    if not _SAFE_URL_CHARS.fullmatch(rest):
+        return False
+    if m:
+        return not image
+    return not url.startswith("//") and url != ""
+
+
+def _md_outside(text: str) -> str:
+    """Markdown prose kept as written, except that HTML cannot get through and only harmless links
+    and images survive (others are shown as text)."""
+    out, last = [], 0
+
+    def plain(t: str) -> str:
+        return _md_html(t).replace("[", "&#91;").replace("]", "&#93;")
+
+    for m in _MD_LINK.finditer(text):
+        out.append(plain(text[last: m.start()]))
+        bang, label, url = m.groups()
+        if _safe_target(url, image=bool(bang)):
+            out.append(f"{bang}[{plain(label)}]({url})")
+        else:
+            out.append(plain(m.group(0)))
+        last = m.end()
+    out.append(plain(text[last:]))
+    return "".join(out)
+
+
 def _md_prose(text: str) -> str:
-    """Markdown prose kept as written, except that HTML cannot get through and math cannot break out."""
-    return _prose(text, _md_html, lambda m: "$" + m.replace("<", r"\langle ").replace(">", r"\rangle ") + "$")
+    return _prose(text, _md_outside, _md_math)
 
 
 def _md_html(text: str) -> str:
@@ -176,10 +349,10 @@ def _md_html(text: str) -> str:
 
 
 def _tex_inline(math: str) -> str:
-    safe = safe_math(math)
-    if safe is None:
+    latex = math_latex(math)
+    if latex is None:
         return r"\texttt{" + tex_escape(math) + "}"
-    return "$" + safe.replace("<", r"\langle ").replace(">", r"\rangle ") + "$"
+    return "$" + latex + "$"
 
 
 def _tex_prose(text: str) -> str:
@@ -231,6 +404,7 @@ def render_documents(docs, fmt: str) -> str:
     then every math line with its verdicts."""
     env = _env(fmt)
     env.filters["prose"] = _md_prose if fmt == "md" else _tex_prose
+    env.filters["display"] = _md_display
     template = env.get_template("document.md.j2" if fmt == "md" else "document.tex.j2")
     return template.render(docs=[_document_context(d) for d in docs])
 

@@ -1,5 +1,6 @@
 """The pytest plugin, tested with pytest's own pytester."""
 import importlib.metadata
+import re
 import shutil
 import subprocess
 import sys
@@ -116,3 +117,96 @@ def test_course_example_checks(tmp_path):
     assert {"linear.md", "linear.tex", "quadratic.md", "course.tex"} <= built
     if shutil.which("pdflatex"):
         assert "course.pdf" in built
+
+
+UNLOCATED = r"""# Linear
+
+Let $x \in \mathbf{R}^{m n}$, $L \in \mathbf{R}$.
+
+$$L = x^T x$$
+"""
+
+
+def test_document_that_fails_to_check_is_one_located_failure(pytester):
+    """An error without a position (here a space the reader rejects) fails one item, with file:line:col,
+    and the other documents still run."""
+    pytester.makeini("[pytest]\nsymderiv_documents = docs/*.md\n")
+    pytester.mkdir("docs")
+    (pytester.path / "docs" / "good.md").write_text(GOOD, encoding="utf-8")
+    (pytester.path / "docs" / "space.md").write_text(UNLOCATED, encoding="utf-8")
+    result = pytester.runpytest(*plugin_args())
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "error during collection" not in out and "Interrupted" not in out
+    assert re.search(r"space\.md:\d+:\d+: symderiv could ", out), out
+    assert "Traceback" not in out and len(out.splitlines()) < 40
+
+
+def test_internal_error_in_collection_or_run_is_one_short_failure(pytester):
+    """A bug in symderiv (simulated) fails the affected item only: located message, no traceback."""
+    pytester.makeini("[pytest]\nsymderiv_documents = docs/*.md\n")
+    pytester.makeconftest("""
+        import symderiv.documents, symderiv.testing
+
+        saved = {}
+
+        def check_file(path, check=True):
+            if path.endswith("boom.md"):
+                raise RuntimeError("simulated bug")
+            return saved["check_file"](path, check)
+
+        def assert_derivation(d):
+            raise ZeroDivisionError("simulated bug in a check")
+
+        def pytest_configure(config):  # patched for this inner session only (pytester runs in process)
+            saved["check_file"] = symderiv.documents.check_file
+            saved["assert_derivation"] = symderiv.testing.assert_derivation
+            symderiv.documents.check_file = check_file
+            symderiv.testing.assert_derivation = assert_derivation
+
+        def pytest_unconfigure(config):
+            symderiv.documents.check_file = saved["check_file"]
+            symderiv.testing.assert_derivation = saved["assert_derivation"]
+    """)
+    pytester.mkdir("docs")
+    (pytester.path / "docs" / "good.md").write_text(GOOD, encoding="utf-8")
+    (pytester.path / "docs" / "boom.md").write_text(GOOD, encoding="utf-8")
+    result = pytester.runpytest(*plugin_args())
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    assert "error during collection" not in out and "Traceback" not in out
+    assert re.search(r"boom\.md:1:1: internal error in symderiv: RuntimeError: simulated bug", out), out
+    assert re.search(r"good\.md:\d+:1: internal error in symderiv: ZeroDivisionError", out), out
+    assert len(out.splitlines()) < 40
+    import symderiv.documents
+    import symderiv.testing
+
+    assert symderiv.documents.check_file.__module__ == "symderiv.documents"
+    assert symderiv.testing.assert_derivation.__module__ == "symderiv.testing"
+
+
+def test_glob_matching_nothing_warns(pytester):
+    pytester.makeini("[pytest]\nsymderiv_documents = derivations/*.md\n")
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest(*plugin_args())
+    result.assert_outcomes(passed=1)
+    assert "'derivations/*.md' matches no file" in result.stdout.str()
+
+
+@pytest.mark.parametrize("strict", [["--strict-config"], []])
+def test_glob_matching_nothing_is_an_error_when_strict(pytester, strict):
+    ini = "[pytest]\nsymderiv_documents = derivations/*.md\n" + ("" if strict else "symderiv_strict = true\n")
+    pytester.makeini(ini)
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest(*strict, *plugin_args())
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "'derivations/*.md' matches no file" in result.stderr.str()
+
+
+def test_glob_with_matches_does_not_warn(pytester):
+    pytester.makeini("[pytest]\nsymderiv_documents = *.md\n")
+    (pytester.path / "sub").mkdir()
+    (pytester.path / "sub" / "good.md").write_text(GOOD, encoding="utf-8")
+    result = pytester.runpytest("--strict-config", *plugin_args())
+    result.assert_outcomes(passed=1)
+    assert "matches no file" not in result.stdout.str()
