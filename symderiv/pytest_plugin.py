@@ -93,7 +93,7 @@ def _error_message(path, exc: BaseException) -> str:
     from .reader import ReadError
 
     if isinstance(exc, ReadError):
-        return f"symderiv could not read the document: {exc}"
+        return f"{exc.path}:{exc.line}:{exc.col}: symderiv could not read the document: {exc.message}"
     if isinstance(exc, SymderivError):
         return f"{_where(path, exc)}: symderiv could not check the document: {exc}"
     return (f"{_where(path, exc)}: internal error in symderiv: {type(exc).__name__}: {exc} "

@@ -403,17 +403,37 @@ def _blank_comments(text: str) -> str:
     return re.sub(r"<!--.*?-->", blank, text, flags=re.S)
 
 
+def _unescaped_dollars(text: str) -> list[int]:
+    """Positions of the ``$`` signs that delimit math: a backslash escapes the character after it,
+    so ``\\$`` is an escaped dollar but ``\\\\$`` is a line break followed by a delimiter."""
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "$":
+            out.append(i)
+        i += 1
+    return out
+
+
+def inline_math_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of the content of each inline ``$math$`` of a prose line: the same reading
+    for the checker and for the reports, so a report never shows as math what was not checked as
+    math. A ``$`` in a code span is code; an empty ``$$`` pair is not math; an unpaired last ``$``
+    (which :func:`scan_markdown` reports as an error) delimits nothing."""
+    dollars = _unescaped_dollars(_without_code_spans(text))
+    return [(a + 1, b) for a, b in zip(dollars[::2], dollars[1::2]) if b > a + 1]
+
+
 def _inline_math(text: str, line: int, col: int, path: str) -> list[MathLine]:
-    out = []
-    text = _without_code_spans(text)  # `$x$` in a code span is code, not math
-    for m in re.finditer(r"(?<![\\$])\$([^$]+)\$(?!\$)", text):
-        out.append(MathLine(m.group(1), line, col + m.start(1), display=False))
+    dollars = _unescaped_dollars(_without_code_spans(text))
     # an unpaired $ would silently swallow the math around it: report it where it stands
-    dollars = [m.start() for m in re.finditer(r"(?<!\\)\$", _without_code_spans(text))]
     if len(dollars) % 2 == 1:
         raise ReadError(path, line, col + dollars[-1], "unbalanced '$': inline math opened or closed here has no "
                         "partner on this line; write \\$ for a dollar sign")
-    return out
+    return [MathLine(text[a:b], line, col + a, display=False) for a, b in inline_math_spans(text)]
 
 
 def _without_code_spans(text: str) -> str:

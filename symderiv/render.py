@@ -17,6 +17,7 @@ import jinja2
 
 from .derivation import Derivation
 from .errors import SymderivError
+from .reader import inline_math_spans
 from .rules import RULES
 
 FORMATS = ("md", "tex", "json")
@@ -269,16 +270,14 @@ def safe_math(text: str) -> str | None:
     return text
 
 
-_INLINE_MATH = re.compile(r"(?<![\\$])\$([^$]+)\$(?!\$)")
-
-
 def _prose(text: str, outside, inside) -> str:
-    """Apply ``outside`` to prose text and ``inside`` to the content of each inline $math$."""
+    """Apply ``outside`` to prose text and ``inside`` to the content of each inline $math$, split
+    exactly as the reader splits it."""
     out, last = [], 0
-    for m in _INLINE_MATH.finditer(text):
-        out.append(outside(text[last: m.start()]))
-        out.append(inside(m.group(1)))
-        last = m.end()
+    for a, b in inline_math_spans(text):
+        out.append(outside(text[last: a - 1]))
+        out.append(inside(text[a:b]))
+        last = b + 1
     out.append(outside(text[last:]))
     return "".join(out)
 

@@ -424,3 +424,17 @@ def test_correlation_definition_must_shift_the_left_operand():
     assert e.line == 8 and "shifts w" in e.message
     d = check_text(head + "$$y_i := \\sum_j x_{i+j} w_j$$\n\n$$\\langle x \\odot w, g \\rangle = \\langle x, g \\otimes w \\rangle$$\n", "t.md")
     assert d.status == "verified"  # Σ_i g_i Σ_j x_{i+j} w_j = Σ_k x_k (g ⊗ w)_k
+
+
+def test_dollar_after_an_escaped_backslash_delimits_math_and_reports_split_the_same_way():
+    r"""``\$`` is a dollar sign, ``\\$`` a line break then a delimiter; the checker and the reports read
+    the same spans, so a report never typesets as math what was not read as math."""
+    from symderiv.reader import inline_math_spans
+    from symderiv.render import _prose
+
+    line = r"a price of \$5, then $x \\$ and `$code$` and $y$"
+    spans = [line[a:b] for a, b in inline_math_spans(line)]
+    assert spans == [r"x \\", "y"]
+    seen = []
+    _prose(line, lambda t: t, lambda m: seen.append(m) or m)
+    assert seen == spans
