@@ -62,6 +62,8 @@ class CheckedDocument:
     claims: list[Claim] = field(default_factory=list)
     definitions: list[dict] = field(default_factory=list)
     operator_lines: set = field(default_factory=set)  # lines "y = x ⊙ w" that introduce an operator definition
+    #: (line, col) of self-contained operator definitions "(x ⊙ w)_i = Σ_j x_{i+j} w_j": definitions, not claims
+    operator_definitions: set = field(default_factory=set)
 
     nothing_reason: str = ""  # set when no statement was found to check: why
 
@@ -255,11 +257,22 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                             raise ReadError(path, b.line, m.start() + 1, f"unknown operator meaning {meaning!r}; use correlation, convolution or hadamard")
                         _set_operator(root, op, _OPS[meaning.lower()], path, b.line, m.start() + 1, doc, "declared in a comment")
         for ml in b.math:
-            if b.kind == "prose" and "\\in" not in ml.text and ":=" not in ml.text:
+            self_contained = bool(_SELF_CONTAINED_DEFINITION.search(ml.text))
+            if b.kind == "prose" and "\\in" not in ml.text and ":=" not in ml.text and not self_contained:
                 continue  # prose math that declares nothing is left as prose
             tree = parse_math(ml, path)
             interp = Interpreter(scope, ml, path)
             pl = interp.line(tree)
+            if self_contained:
+                operands = _self_contained_operands(pl, interp)
+                if operands is not None:
+                    op_tok, names = operands
+                    meaning = _operator_from_definition(pl, interp, names)
+                    if meaning:
+                        doc.operator_definitions.add((ml.line, ml.col))
+                        _set_operator(root, op_tok, meaning, path, ml.line, ml.col, doc,
+                                      f"defined by the index formula at line {ml.line}")
+                    continue
             try:
                 if "∈" in pl.rels:
                     _declare(interp, pl, scope, path, doc)
@@ -284,6 +297,26 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                         _set_operator(root, op_tok, meaning, path, ml.line, ml.col, doc,
                                       f"defined by the index formula at line {ml.line}")
     return scopes
+
+
+# "(x \odot w)_i = \sum_j x_{i+j} w_j": an operator defined by its own index formula, in prose or display
+_SELF_CONTAINED_DEFINITION = re.compile(r"^\s*\(.*\\(odot|otimes|star|ast|circ)(?![a-zA-Z]).*\)\s*_.*(=|:=)")
+
+
+def _self_contained_operands(pl: ParsedLine, interp: Interpreter):
+    """For ``(a ⋆ b)_i = Σ_j ...`` (or ``:=``): the operator token and the operand names, else None."""
+    if len(pl.items) != 2 or pl.rels[:1] not in (["="], [":="]) or pl.lead is not None:
+        return None
+    lhs = pl.items[0]
+    if getattr(lhs, "data", None) != "subscript":
+        return None
+    base = lhs.children[0]
+    while getattr(base, "data", None) in ("paren", "group") and len(base.children) == 1:
+        base = base.children[0]
+    if getattr(base, "data", None) != "seqop":
+        return None
+    names = (declared_name(interp, base.children[0]), declared_name(interp, base.children[2]))
+    return str(base.children[1]), names
 
 
 def _set_operator(root: Scope, op: str, meaning: str, path: str, line: int, col: int, doc, how: str) -> None:
@@ -459,7 +492,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
             continue
         if b.kind == "prose" and not b.code:
             for ml in b.math:
-                if _inline_assertion(ml):
+                if _inline_assertion(ml) and (ml.line, ml.col) not in doc.operator_definitions:
                     # an equation in running text is an assertion too: never silently dropped
                     s = Step(None, None, "problem", None, "", ml.line)
                     s.verdict = Verdict(UNDECIDED, "not checked", reason="an equation in inline math is not checked; "
@@ -470,6 +503,8 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
         if b.kind != "math":
             continue
         for ml in b.math:
+            if (ml.line, ml.col) in doc.operator_definitions:
+                continue  # an operator's own index formula was read in pass 1: a definition, not a claim
             tree = parse_math(ml, path)
             interp = Interpreter(scope, ml, path)
             pl = interp.line(tree)

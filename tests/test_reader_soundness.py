@@ -438,3 +438,43 @@ def test_dollar_after_an_escaped_backslash_delimits_math_and_reports_split_the_s
     seen = []
     _prose(line, lambda t: t, lambda m: seen.append(m) or m)
     assert seen == spans
+
+
+SELF_DEFINED = r"""# Corr
+
+Here $\odot$ is correlation, $(u \odot v)_i = \sum_j u_{i+j} v_j$, and $(u \otimes v)_i := \sum_j u_{i-j} v_j$.
+
+Let $u \in \mathbf{R}^{\infty}$, $v \in \mathbf{R}^{\infty}$, $t \in \mathbf{R}^{\infty}$.
+
+$$\langle u \odot v, t \rangle = \langle u, t \otimes v \rangle$$
+
+$$u \odot v = v \odot u$$
+"""
+
+
+def test_an_operator_defined_by_its_own_index_formula_in_prose_means_that():
+    d = check_text(SELF_DEFINED, "self.md")
+    by_line = {s.line: s.status for c in d.claims for s in c.steps}
+    assert by_line == {7: "verified", 9: "failed"}  # correlation does not commute; the definition is no claim
+
+
+def test_a_second_section_defining_an_operator_differently_is_refused_not_read_with_the_first_meaning():
+    text = (r"""# One
+
+<!-- symderiv: \odot = convolution -->
+
+Let $x \in \mathbf{R}^{\infty}$, $w \in \mathbf{R}^{\infty}$.
+
+$$x \odot w = w \odot x$$
+
+# Two
+
+Here $\odot$ is correlation, $(u \odot v)_i = \sum_j u_{i+j} v_j$.
+
+Let $u \in \mathbf{R}^{\infty}$, $v \in \mathbf{R}^{\infty}$.
+
+$$u \odot v = v \odot u$$
+""")
+    with pytest.raises(ReadError) as e:
+        check_text(text, "two.md")
+    assert e.value.line == 11 and "already defined" in e.value.message
