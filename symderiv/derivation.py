@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ShapeError, SymderivError
+from .convolution import NotInFragment
+from .errors import NameError_, ShapeError, SymderivError
 from .jacobian import check_gradient
 from .operators import Expr, Inner, Sym, as_expr, delta_of, grad_of, substitute, sym_from
 from .printing import latex, plain
@@ -89,6 +90,25 @@ def compare(a: Expr, b: Expr, budget: Budget = DEFAULT_BUDGET) -> Verdict:
             return w
         return w if w.reason else v
     return v
+
+
+def error_verdict(exc: BaseException, **kw) -> Verdict:
+    """The verdict for a check that raised instead of deciding.
+
+    Only an ill-typed statement (operands whose shapes cannot match, one name with two shapes) is
+    ``failed``: such an equation is false as written. Anything else (outside the decided fragment,
+    nesting too deep, a bug) is ``undecided`` with its reason, never ``failed``.
+    """
+    if isinstance(exc, (ShapeError, NameError_)):
+        return Verdict(FAILED, "shape check", reason=str(exc), methods=["shape-check"], **kw)
+    if isinstance(exc, NotInFragment):
+        return Verdict(UNDECIDED, "not decided", reason=f"outside what the verifier decides: {exc}", **kw)
+    if isinstance(exc, RecursionError):
+        return Verdict(UNDECIDED, "not decided", reason="the expression is nested too deeply to decide", **kw)
+    if isinstance(exc, SymderivError):
+        return Verdict(UNDECIDED, "not decided", reason=str(exc), **kw)
+    return Verdict(UNDECIDED, "not decided", reason=f"the verifier failed on this statement "
+                   f"({type(exc).__name__}: {exc}); please report it", **kw)
 
 
 class Derivation:
@@ -254,8 +274,8 @@ class Derivation:
                 return v
             b = substitute(step.rhs, values)
             return self._compare(a, b, budget)
-        except SymderivError as exc:
-            return Verdict(FAILED, "shape check", reason=str(exc), lhs=step.lhs, rhs=step.rhs)
+        except Exception as exc:  # noqa: BLE001 — every exception becomes a verdict that says what it is
+            return error_verdict(exc, lhs=step.lhs, rhs=step.rhs)
 
     @staticmethod
     def _compare(a: Expr, b: Expr, budget: Budget) -> Verdict:

@@ -27,7 +27,7 @@ from lark import Token
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .derivation import Derivation, Step, compare
+from .derivation import Derivation, Step, compare, error_verdict
 from .errors import SymderivError
 from .operators import Expr, Inner, Sym
 from .printing import plain
@@ -334,7 +334,6 @@ def _set_operator(root: Scope, op: str, meaning: str, path: str, line: int, col:
 def _declare(interp: Interpreter, pl: ParsedLine, scope: Scope, path: str, doc: "CheckedDocument | None" = None) -> None:
     """x \\in R^n; dy := \\frac{dL}{dy} \\in R^m; L \\in R. Each takes effect from its line."""
     items, rels = pl.items, pl.rels
-    line = interp.ml.line
     for i, rel in enumerate(rels):
         if rel == "∈":
             dims = parse_space(interp, items[i + 1])
@@ -860,7 +859,6 @@ def _show(v) -> str:
 
 def _claim_verdict(s: Step) -> Verdict:
     """Exact equality for '=' (a standalone claim is not a Δ-chain); first order only for ≈."""
-    from .convolution import NotInFragment
     from .verifier import verify_equal
 
     a, b = getattr(s, "value_left", s.lhs), s.rhs
@@ -874,13 +872,8 @@ def _claim_verdict(s: Step) -> Verdict:
                 v.reason = ((v.reason + "; ") if v.reason else "") + ("it holds only to first order in the Δ "
                                                                       "symbols: write \\approx to claim that")
         return v
-    except SymderivError as exc:
-        return Verdict(FAILED, "shape check", reason=str(exc))
-    except (NotInFragment, RecursionError) as exc:
-        return Verdict(UNDECIDED, "not decided", reason=f"outside what the verifier decides: {exc or type(exc).__name__}")
-    except Exception as exc:  # noqa: BLE001 — a verifier bug is reported as such, never as a verdict
-        return Verdict(UNDECIDED, "not decided", reason=f"the verifier failed on this statement ({type(exc).__name__}: "
-                       f"{exc}); please report it")
+    except Exception as exc:  # noqa: BLE001 — ill-typed is failed; anything else undecided with its reason
+        return error_verdict(exc)
 
 
 def _line_problem(doc: CheckedDocument, st: _State, ml: MathLine, line: int, col: int, message: str) -> None:

@@ -420,3 +420,15 @@ def test_domain_check_names_lengths_where_the_right_side_is_undefined():
     same = Corr(xv, wv, "same")
     v = verify_equal(Inner(full, full), Add(Inner(full, full), Inner(same, same), Scale(-1, Inner(same, same))))
     assert _status(v) == "failed" and "fails at" in v.reason
+
+
+def test_a_check_that_raises_is_failed_only_when_the_statement_is_ill_typed():
+    """An exception is never a refutation: only an ill-typed statement is failed (a shape check)."""
+    from symderiv.convolution import NotInFragment
+    from symderiv.derivation import error_verdict
+    from symderiv.errors import DerivationError, ShapeError
+
+    assert error_verdict(ShapeError("2×1 vs 3×1")).status == "failed"
+    for exc in (NotInFragment("floors"), RecursionError(), DerivationError("no rule"), ZeroDivisionError("bug")):
+        v = error_verdict(exc)
+        assert v.status == "undecided" and v.reason, exc
