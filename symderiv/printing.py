@@ -116,11 +116,13 @@ class Printer:
         return out
 
     def _print_Scale(self, e: Scale) -> str:
+        # a coefficient of a coefficient is parenthesised: "2 2 A" would read as 22·A, "--A" not at all
+        arg = self.paren(self._print(e.arg)) if isinstance(e.arg, Scale) else self.parenthesize(e.arg, PREC_MUL)
         if e.coef == -1:
-            return "-" + self.parenthesize(e.arg, PREC_MUL)
+            return "-" + arg
         if e.coef == 1:
             return self._print(e.arg)
-        return self.coef(e.coef) + self.scale_sep() + self.parenthesize(e.arg, PREC_MUL)
+        return self.coef(e.coef) + self.scale_sep() + arg
 
     def scale_sep(self) -> str:
         return " "
