@@ -395,7 +395,7 @@ def _document_context(doc) -> dict:
     jac = [{"title": d.title, "status": d.jacobian.status if d.jacobian else "undecided",
             "gradient": d.to_dict()["gradient"]} for d in doc.derivations]
     return {"path": doc.path, "status": doc.status, "items": items, "counts": counts, "jacobians": jac,
-            "definitions": doc.definitions}
+            "definitions": doc.definitions, "nothing": getattr(doc, "nothing_reason", "")}
 
 
 def render_documents(docs, fmt: str) -> str:

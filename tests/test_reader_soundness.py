@@ -478,3 +478,15 @@ $$u \odot v = v \odot u$$
     with pytest.raises(ReadError) as e:
         check_text(text, "two.md")
     assert e.value.line == 11 and "already defined" in e.value.message
+
+
+def test_a_report_of_a_document_with_nothing_to_check_says_why(tmp_path):
+    from symderiv.documents import check_file
+    from symderiv.render import render_documents
+
+    p = tmp_path / "empty.md"
+    p.write_text("# Only a heading\n\nSome prose.\n", encoding="utf-8")
+    doc = check_file(str(p))
+    for fmt in ("md", "tex"):
+        out = render_documents([doc], fmt)
+        assert "nothing was found to check" in out and "undecided" in out
