@@ -167,14 +167,11 @@ def test_line_error_escaping_a_declaration_is_placed(tmp_path, capsys):
         assert f"{f}:3:12: a space must look like" in err
 
 
-# A reader error without any position (reader.py/documents.py, reader side of issue 15; minimal
-# reproducer in /work/hunt/crash-2.md). Expected to fail until the reader places it; XPASS then.
+# Found by fuzzing: a sequence forward definition into a finite output raised an error with no position.
 INFINITE_INTO_FINITE = (ROOT / "examples" / "course" / "derivations" / "correlation.md").read_text(
     encoding="utf-8").replace("$y \\in \\mathbf{R}^{\\infty}$", "$y \\in \\mathbf{R}^{k}$")
 
 
-@pytest.mark.xfail(reason="DerivationError without file:line:col from documents.py (reader side of issue 15)",
-                   strict=False)
 def test_forward_shape_error_found_by_fuzzing_is_located(tmp_path, capsys):
     assert "R}^{k}" in INFINITE_INTO_FINITE
     f = tmp_path / "correlation.md"
