@@ -8,9 +8,9 @@ Quick use::
     A, B, C = (matrix(s, n, n) for s in "ABC")
     verify_equal(sympy.Trace(A * B * C), sympy.Trace(C * A * B)).status   # 'verified'
 """
-from .operators import Expr, inner, trace, transpose, hadamard
-from .symbols import delta, gradient_symbol, matrix, scalar, vector
-from .verifier import Budget, Verdict, verify_equal, verify_first_order
+from symderiv.lang.operators import Expr, inner, trace, transpose, hadamard
+from symderiv.lang.symbols import delta, gradient_symbol, matrix, scalar, vector
+from symderiv.kernel.verifier import Budget, Verdict, verify_equal, verify_first_order
 
 __all__ = [
     "Budget",

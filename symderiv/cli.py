@@ -21,10 +21,10 @@ import sys
 import tempfile
 from typing import Iterator, Sequence
 
-from .catalog import CATALOG, all_derivations, get_layer
-from .derivation import Derivation
-from .errors import SymderivError
-from .render import render
+from symderiv.derive.catalog import CATALOG, all_derivations, get_layer
+from symderiv.derive.derivation import Derivation
+from symderiv.errors import SymderivError
+from symderiv.report.render import render
 
 
 class _Usage(Exception):
@@ -235,8 +235,8 @@ def report_names(d: Derivation) -> str:
 
 
 def cmd_check(args) -> int:
-    from .documents import check_file
-    from .reader import ReadError
+    from symderiv.documents.documents import check_file
+    from symderiv.documents.reader import ReadError
 
     results, errors = [], []
     for path in args.files:
@@ -278,7 +278,7 @@ class _FileError:
 
 
 def render_check(doc) -> str:
-    from .printing import _greek_text
+    from symderiv.lang.printing import _greek_text
 
     """One line per checked step: file:line: ✓ rule / ✗ reason, then a summary."""
     marks = {"verified": "✓", "failed": "✗", "undecided": "?"}
@@ -315,7 +315,7 @@ def cmd_report(args) -> int:
     if args.files and args.all:
         raise _Usage("symderiv report: give either --all or FILEs, not both")
     if args.files:
-        from .render import render_document, render_documents
+        from symderiv.report.render import render_document, render_documents
 
         if args.out is None:
             if len(args.files) > 1 or args.format not in (None, "md", "tex"):
@@ -377,8 +377,8 @@ def cmd_report(args) -> int:
 
 
 def _check_one(path: str):
-    from .documents import check_file
-    from .reader import ReadError
+    from symderiv.documents.documents import check_file
+    from symderiv.documents.reader import ReadError
 
     try:
         return check_file(path)

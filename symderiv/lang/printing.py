@@ -11,8 +11,8 @@ from fractions import Fraction
 
 import sympy
 
-from .operators import Add, Conv, Corr, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
-from .symbols import name_latex
+from symderiv.lang.operators import Add, Conv, Corr, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
+from symderiv.lang.symbols import name_latex
 
 PREC_ADD, PREC_MUL, PREC_POSTFIX, PREC_ATOM = 10, 20, 30, 40
 

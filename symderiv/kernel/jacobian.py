@@ -20,8 +20,8 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from .errors import BudgetExceeded
-from .evaluate import (
+from symderiv.errors import BudgetExceeded
+from symderiv.kernel.evaluate import (
     Counterexample,
     Deadline,
     dims_of,
@@ -33,10 +33,10 @@ from .evaluate import (
     size_of,
     symbol_table,
 )
-from .expand import expand
-from .indexgraph import compile_monomial, vertex_counts
-from .operators import Add, Expr, Inner, Scale, Sym, as_expr, delta_of, is_sequence_expr, substitute
-from .verifier import (
+from symderiv.kernel.expand import expand
+from symderiv.kernel.indexgraph import compile_monomial, vertex_counts
+from symderiv.lang.operators import Add, Expr, Inner, Scale, Sym, as_expr, delta_of, is_sequence_expr, substitute
+from symderiv.kernel.verifier import (
     DEFAULT_BUDGET, FAILED, MAX_DEPTH, UNDECIDED, VERIFIED, Budget, Verdict, _fmt_sizes, normalize_nesting,
 )
 
@@ -158,8 +158,8 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
     sizes, reported alongside (it proves nothing beyond those sizes).
     """
 
-    from .convolution import NotInFragment, domain_points, domains_for
-    from .verifier import verify_first_order
+    from symderiv.kernel.convolution import NotInFragment, domain_points, domains_for
+    from symderiv.kernel.verifier import verify_first_order
 
     L = loss_of(forward, grad)
     H = delta_of(wrt)
@@ -199,8 +199,8 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
 def _elementwise_agrees(L: Expr, wrt: Sym, claim: Expr, params: dict) -> bool:
     import sympy
 
-    from .convolution import seq_evaluate
-    from .operators import INF
+    from symderiv.kernel.convolution import seq_evaluate
+    from symderiv.lang.operators import INF
 
     env = {}
     for s in symbol_table(L, claim).values():

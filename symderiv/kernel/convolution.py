@@ -32,9 +32,9 @@ from itertools import combinations
 
 import sympy
 
-from .errors import BudgetExceeded
-from .evaluate import Counterexample, Deadline
-from .operators import (
+from symderiv.errors import BudgetExceeded
+from symderiv.kernel.evaluate import Counterexample, Deadline
+from symderiv.lang.operators import (
     INF, Add, Conv, Corr, Expr, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose,
     Window, Zero, _SeqOp,
 )
@@ -143,7 +143,7 @@ def _dedupe(cs):
 def _label(params, constraints) -> str:
     if not params:
         return "all finitely supported sequences"
-    from .printing import linear_text
+    from symderiv.lang.printing import linear_text
 
     conds = []
     for c in _dedupe(constraints):
@@ -651,7 +651,7 @@ def find_seq_counterexample(lhs: Expr, rhs: Expr, domains: list[Domain], deadlin
 
 
 def _shrink(lhs, rhs, env, params, deadline):
-    from .evaluate import shrink_cells
+    from symderiv.kernel.evaluate import shrink_cells
 
     env = {k: dict(v) for k, v in env.items()}
     cells = [(v, i) for v in env.values() for i in list(v)]
@@ -678,7 +678,7 @@ def _as_listing(v, sym: Sym | None = None):
 # ---------------------------------------------------------------------------------------
 def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
     """Same contract as the matrix ``_decide``: (status, method, tags, bound, diff, cex, note)."""
-    from .verifier import FAILED, UNDECIDED, VERIFIED, Term
+    from symderiv.kernel.verifier import FAILED, UNDECIDED, VERIFIED, Term
 
     deadline = Deadline(seconds)
     pl, pr = leval, reval
@@ -697,7 +697,7 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
         for dom in domains:
             for req in requirements([pr]):
                 if not nonneg_on(req, dom):
-                    from .printing import linear_text
+                    from symderiv.lang.printing import linear_text
 
                     # the right side is undefined somewhere the left side is claimed: exhibit where
                     point = _small_point(dom, extra=dom.apply(req))
@@ -866,7 +866,7 @@ class IllFormed(Exception):
 
 
 def _affine_index(t) -> dict:
-    from .documents import _affine
+    from symderiv.documents.documents import _affine
 
     a = _affine(t)
     if a is None:
@@ -876,7 +876,7 @@ def _affine_index(t) -> dict:
 
 def index_terms(v, fresh=None) -> list:
     """Flatten index notation into (coef, sums, factors) with factors (symbol name, affine index)."""
-    from .reader import IndexNotation, _IndexSum
+    from symderiv.documents.reader import IndexNotation, _IndexSum
 
     fresh = fresh if fresh is not None else [0]
     if isinstance(v, _IndexSum):
@@ -960,9 +960,9 @@ def index_value(v, env: dict, reach: int = 8):
 
 def decide_index(a, b, seconds: float = 10.0):
     """Verdict for an equation with index notation on one or both sides (sequences on ℤ)."""
-    from .expand import expand
-    from .reader import IndexNotation, _IndexSum
-    from .verifier import FAILED, UNDECIDED, VERIFIED, Verdict
+    from symderiv.kernel.expand import expand
+    from symderiv.documents.reader import IndexNotation, _IndexSum
+    from symderiv.kernel.verifier import FAILED, UNDECIDED, VERIFIED, Verdict
 
     dom = Domain((), [], {}, "all finitely supported sequences")
 
@@ -1013,7 +1013,7 @@ def decide_index(a, b, seconds: float = 10.0):
 def _all_sequences_on_Z(v) -> bool:
     """True when every symbol of an expression or index notation is an unconstrained sequence
     on ℤ (conservatively False for anything not recognised)."""
-    from .reader import IndexNotation, _IndexSum
+    from symderiv.documents.reader import IndexNotation, _IndexSum
 
     if isinstance(v, Expr):
         return theorem2_refutes(v)
@@ -1031,7 +1031,7 @@ def _all_sequences_on_Z(v) -> bool:
 
 
 def _index_counterexample(a, b, deadline: Deadline):
-    from .reader import IndexNotation, _IndexSum
+    from symderiv.documents.reader import IndexNotation, _IndexSum
 
     names = set()
     for v in (a, b):

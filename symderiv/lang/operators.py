@@ -24,8 +24,8 @@ from typing import Iterable, Iterator, Union
 
 import sympy
 
-from .errors import NameError_, ShapeError
-from .symbols import Dim, as_dim, classify_name, delta_name, grad_name, is_linear_dim, is_plain_dim
+from symderiv.errors import NameError_, ShapeError
+from symderiv.lang.symbols import Dim, as_dim, classify_name, delta_name, grad_name, is_linear_dim, is_plain_dim
 
 Coef = Union[int, Fraction]
 
@@ -206,12 +206,12 @@ class Expr:
         return Transpose(self)
 
     def __repr__(self) -> str:
-        from .printing import plain
+        from symderiv.lang.printing import plain
 
         return plain(self)
 
     def latex(self) -> str:
-        from .printing import latex
+        from symderiv.lang.printing import latex
 
         return latex(self)
 

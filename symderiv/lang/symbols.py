@@ -20,7 +20,7 @@ from typing import Union
 
 import sympy
 
-from .errors import NameError_, ShapeError
+from symderiv.errors import NameError_, ShapeError
 
 Dim = Union[sympy.Symbol, sympy.Integer]
 DimLike = Union[int, str, sympy.Symbol, sympy.Integer]
@@ -187,7 +187,7 @@ def sequence(name: str):
     SymPy's ``MatrixSymbol`` refuses an infinite dimension, so this returns symderiv's own
     symbol node (:class:`symderiv.operators.Sym`), which composes with ``corr``/``conv``/``inner``.
     """
-    from .operators import Sym  # operators imports this module; the node class lives there
+    from symderiv.lang.operators import Sym  # operators imports this module; the node class lives there
 
     return Sym(check_name(name), sympy.oo, 1)
 

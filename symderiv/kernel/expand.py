@@ -21,8 +21,8 @@ from __future__ import annotations
 from fractions import Fraction
 from itertools import product as cartesian
 
-from .errors import BudgetExceeded
-from .operators import Add, Expr, Ext, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Window, Shift, Zero, _SeqOp, mul
+from symderiv.errors import BudgetExceeded
+from symderiv.lang.operators import Add, Expr, Ext, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Window, Shift, Zero, _SeqOp, mul
 
 Terms = list[tuple[Fraction, Expr]]
 DEFAULT_MAX_TERMS = 20000

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .errors import BudgetExceeded, SymderivError
-from .evaluate import (
+from symderiv.errors import BudgetExceeded, SymderivError
+from symderiv.kernel.evaluate import (
     Counterexample,
     Deadline,
     dims_of,
@@ -38,10 +38,10 @@ from .evaluate import (
     monomial_estimate,
     polynomial_identity,
 )
-from .expand import delta_degree, expand
-from .indexgraph import class_sums
-from .operators import Add, Expr, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul
-from .printing import latex, plain
+from symderiv.kernel.expand import delta_degree, expand
+from symderiv.kernel.indexgraph import class_sums
+from symderiv.lang.operators import Add, Expr, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul
+from symderiv.lang.printing import latex, plain
 
 VERIFIED, FAILED, UNDECIDED = "verified", "failed", "undecided"
 
@@ -79,7 +79,7 @@ class Term:
         return head + plain(self.monomial)
 
     def latex(self) -> str:
-        from .printing import LatexPrinter
+        from symderiv.lang.printing import LatexPrinter
 
         c = self.coef
         head = "" if c == 1 else "-" if c == -1 else LatexPrinter().coef(c) + " "
@@ -177,7 +177,7 @@ def _decide(
     Correlation/convolution expressions go to :mod:`symderiv.convolution`.
     """
     if is_sequence_expr(leval) or is_sequence_expr(reval):
-        from .convolution import decide
+        from symderiv.kernel.convolution import decide
 
         return decide(lterms, rterms, leval, reval, budget.seconds, what)
     deadline = Deadline(budget.seconds)

@@ -31,8 +31,8 @@ import sympy
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
-from .errors import ShapeError, SymderivError
-from .operators import (
+from symderiv.errors import ShapeError, SymderivError
+from symderiv.lang.operators import (
     Add, Conv, Corr, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, delta_of, grad_of,
 )
 
@@ -447,7 +447,7 @@ def _without_code_spans(text: str) -> str:
 @lru_cache(maxsize=1)
 def _parser():
 
-    grammar = resources.files("symderiv").joinpath("grammar/math.lark").read_text(encoding="utf-8")
+    grammar = resources.files("symderiv.documents").joinpath("grammar/math.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="earley", propagate_positions=True, ambiguity="resolve")
 
 
@@ -621,7 +621,7 @@ def _edge(t, side: int) -> str | None:
 
 
 def _describe(v) -> str:
-    from .printing import plain
+    from symderiv.lang.printing import plain
 
     return plain(v) if isinstance(v, Expr) else type(v).__name__
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
 
-from .errors import BudgetExceeded
-from .operators import Add, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
+from symderiv.errors import BudgetExceeded
+from symderiv.lang.operators import Add, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
 
 Matrix = list[list[Any]]
 

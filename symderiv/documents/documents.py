@@ -27,15 +27,15 @@ from lark import Token
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .derivation import Derivation, Step, compare, error_verdict
-from .errors import SymderivError
-from .operators import Expr, Inner, Sym
-from .printing import plain
-from .reader import (
+from symderiv.derive.derivation import Derivation, Step, compare, error_verdict
+from symderiv.errors import SymderivError
+from symderiv.lang.operators import Expr, Inner, Sym
+from symderiv.lang.printing import plain
+from symderiv.documents.reader import (
     _has_relation, _segmentations, Block, FuncApp, IndexNotation, Interpreter, LineError, MathLine, ParsedLine, ReadError, Scope, _IndexSum,
     declared_name, decode, parse_math, parse_space, scan_markdown,
 )
-from .verifier import FAILED, UNDECIDED, VERIFIED, Verdict
+from symderiv.kernel.verifier import FAILED, UNDECIDED, VERIFIED, Verdict
 
 
 @dataclass
@@ -180,7 +180,7 @@ def _why_nothing(text: str, blocks: list[Block]) -> str:
 
 def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDocument:
     """Check the derivations (unless ``derivations=False``) and every other statement."""
-    from .convolution import NotInFragment
+    from symderiv.kernel.convolution import NotInFragment
 
     budget = getattr(doc, "budget", DEFAULT_DOCUMENT_BUDGET)
     spent = 0
@@ -810,7 +810,7 @@ def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=") -> Step:
         s.verdict = Verdict(VERIFIED if a == b else FAILED, "exact rational arithmetic",
                             reason="" if a == b else f"{a} ≠ {b}", methods=["exact-integer-evaluation"])
     elif isinstance(a, (IndexNotation, _IndexSum, Expr)) and isinstance(b, (IndexNotation, _IndexSum, Expr)):
-        from .convolution import decide_index
+        from symderiv.kernel.convolution import decide_index
 
         finite = sorted({x.name for v in (a, b) for x in _index_symbols(v) if x.shape[0] is not sympy.oo})
         if finite:
@@ -859,7 +859,7 @@ def _show(v) -> str:
 
 def _claim_verdict(s: Step) -> Verdict:
     """Exact equality for '=' (a standalone claim is not a Δ-chain); first order only for ≈."""
-    from .verifier import verify_equal
+    from symderiv.kernel.verifier import verify_equal
 
     a, b = getattr(s, "value_left", s.lhs), s.rhs
     try:
@@ -900,8 +900,8 @@ def _label_rules(d: Derivation) -> None:
 
 
 def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
-    from .expand import push_transpose
-    from .operators import MatMul, Trace
+    from symderiv.kernel.expand import push_transpose
+    from symderiv.lang.operators import MatMul, Trace
 
     if v is not None and v.dropped:
         return "drop-higher-order"
@@ -936,7 +936,7 @@ def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
 
 def _compare_values(a, b) -> Verdict:
     if isinstance(a, (IndexNotation, _IndexSum)) or isinstance(b, (IndexNotation, _IndexSum)):
-        from .convolution import decide_index
+        from symderiv.kernel.convolution import decide_index
 
         return decide_index(a, b)
     if isinstance(a, Expr) and isinstance(b, Expr):
