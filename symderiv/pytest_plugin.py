@@ -90,7 +90,7 @@ def _where(path, exc: BaseException) -> str:
 
 def _error_message(path, exc: BaseException) -> str:
     from symderiv.errors import SymderivError
-    from symderiv.documents.reader import ReadError
+    from symderiv.errors import ReadError
 
     if isinstance(exc, ReadError):
         return f"{exc.path}:{exc.line}:{exc.col}: symderiv could not read the document: {exc.message}"
@@ -217,7 +217,7 @@ def pytest_assertrepr_compare(config, op, left, right):
 
         if not (is_matrix(left) and is_matrix(right)):
             return None
-        from symderiv.kernel.verifier import verify_equal
+        from symderiv.kernel.decide import verify_equal
 
         v = verify_equal(left, right)
     except Exception:  # never break pytest's own reporting

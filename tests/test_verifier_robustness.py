@@ -18,7 +18,8 @@ from symderiv.lang.operators import (
     Add, Corr, Conv, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose, Window, Zero, corr, substitute,
 )
 from symderiv.lang.printing import latex, plain
-from symderiv.lang.symbols import matrix, sequence, vector
+from symderiv.lang.operators import sequence
+from symderiv.lang.symbols import matrix, vector
 from symderiv.kernel.verifier import MAX_DEPTH, verify_equal, verify_first_order
 
 n, k = sympy.symbols("n k")
@@ -424,7 +425,7 @@ def test_domain_check_names_lengths_where_the_right_side_is_undefined():
 
 def test_a_check_that_raises_is_failed_only_when_the_statement_is_ill_typed():
     """An exception is never a refutation: only an ill-typed statement is failed (a shape check)."""
-    from symderiv.kernel.convolution import NotInFragment
+    from symderiv.errors import NotInFragment
     from symderiv.derive.derivation import error_verdict
     from symderiv.errors import DerivationError, ShapeError
 

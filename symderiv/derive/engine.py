@@ -310,10 +310,10 @@ def _boundary_remarks(d: Derivation, f, theta: Sym, on_z: Expr) -> None:
     """Where the ℤ argument needs care for finite inputs, computed on an instance."""
     import sympy
 
-    from symderiv.kernel.convolution import seq_evaluate
+    from symderiv.kernel.decide import seq_evaluate
     from symderiv.lang.operators import Ext
     from symderiv.lang.printing import latex, linear_text
-    from symderiv.kernel.verifier import verify_equal
+    from symderiv.kernel.decide import verify_equal
 
     n_val, k_val = (6, 4) if d.mode == "same" else (5, 3)
     params = {sympy.Symbol("n"): n_val, sympy.Symbol("k"): k_val}

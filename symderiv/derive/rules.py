@@ -274,7 +274,7 @@ def mode_recognition(window: Expr) -> Expr:
     s = window.arg
     if not (isinstance(s.left, Ext) and isinstance(s.right, Ext)):
         return window
-    from symderiv.kernel.convolution import forms_equal
+    from symderiv.kernel.decide import forms_equal
 
     for mode in MODES:
         try:

@@ -32,16 +32,15 @@ from itertools import combinations
 
 import sympy
 
-from symderiv.errors import BudgetExceeded
+from symderiv.errors import BudgetExceeded, IllFormed, NotInFragment
+from symderiv.lang.index import IndexNotation, IndexSum, affine
+from symderiv.kernel import refute
+from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Term, Verdict
 from symderiv.kernel.evaluate import Counterexample, Deadline
 from symderiv.lang.operators import (
     INF, Add, Conv, Corr, Expr, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose,
-    Window, Zero, _SeqOp,
+    Window, Zero, SeqOp,
 )
-
-
-class NotInFragment(Exception):
-    """The expression is outside what this procedure decides (e.g. a window that cannot be removed)."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -70,7 +69,7 @@ class Domain:
 def _finite_ops(exprs):
     for e in exprs:
         for node in e.walk():
-            if isinstance(node, _SeqOp) and node.mode is not None:
+            if isinstance(node, SeqOp) and node.mode is not None:
                 yield node
 
 
@@ -85,7 +84,7 @@ def _lengths(exprs):
                 out.extend([node.offset, node.length])
             if isinstance(node, Shift):
                 out.append(node.by)
-            if isinstance(node, _SeqOp) and node.mode is not None:
+            if isinstance(node, SeqOp) and node.mode is not None:
                 out.extend(node.window())
     return out
 
@@ -100,7 +99,7 @@ def requirements(exprs) -> list[sympy.Expr]:
                 d = node.shape[0]
                 if d is not INF and d.free_symbols:
                     out.append(sympy.expand(d - 1))
-            if isinstance(node, _SeqOp) and node.mode in ("valid", "same"):
+            if isinstance(node, SeqOp) and node.mode in ("valid", "same"):
                 out.append(sympy.expand(node.left.shape[0] - node.right.shape[0]))
     return _dedupe(out)
 
@@ -299,7 +298,7 @@ def _transform(e: Expr, dom: Domain):
         return Mono(sympy.Integer(0), ((e.name, 1),), supp)
     if isinstance(e, Ext):
         return _transform(e.arg, dom)
-    if isinstance(e, _SeqOp):
+    if isinstance(e, SeqOp):
         a, b = _transform(e.left, dom), _transform(e.right, dom)
         if a is ZERO or b is ZERO:
             return ZERO
@@ -529,7 +528,7 @@ def seq_evaluate(e: Expr, env: dict, params: dict):
             if not isinstance(a, dict):
                 return a * b
             return sum(x * b.get(i, 0) for i, x in a.items())
-        if isinstance(e, _SeqOp):
+        if isinstance(e, SeqOp):
             a, b = vec(ev(e.left)), vec(ev(e.right))
             out = {}
             for p, x in a.items():
@@ -651,11 +650,9 @@ def find_seq_counterexample(lhs: Expr, rhs: Expr, domains: list[Domain], deadlin
 
 
 def _shrink(lhs, rhs, env, params, deadline):
-    from symderiv.kernel.evaluate import shrink_cells
-
     env = {k: dict(v) for k, v in env.items()}
     cells = [(v, i) for v in env.values() for i in list(v)]
-    shrink_cells(cells, lambda: _clean(seq_evaluate(lhs, env, params)) != _clean(seq_evaluate(rhs, env, params)),
+    refute.current().shrink_cells(cells, lambda: _clean(seq_evaluate(lhs, env, params)) != _clean(seq_evaluate(rhs, env, params)),
                  deadline)
     return env
 
@@ -678,8 +675,6 @@ def _as_listing(v, sym: Sym | None = None):
 # ---------------------------------------------------------------------------------------
 def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
     """Same contract as the matrix ``_decide``: (status, method, tags, bound, diff, cex, note)."""
-    from symderiv.kernel.verifier import FAILED, UNDECIDED, VERIFIED, Term
-
     deadline = Deadline(seconds)
     pl, pr = leval, reval
     try:
@@ -821,7 +816,7 @@ def theorem2_refutes(*exprs: Expr) -> bool:
         for node in e.walk():
             if isinstance(node, Sym) and node.shape[0] is not INF:
                 return False
-            if isinstance(node, (Ext, Window, Hadamard)) or (isinstance(node, _SeqOp) and node.mode is not None):
+            if isinstance(node, (Ext, Window, Hadamard)) or (isinstance(node, SeqOp) and node.mode is not None):
                 return False
             if isinstance(node, Shift) and sympy.sympify(node.by).free_symbols:
                 return False
@@ -851,7 +846,7 @@ def _pair(m: Expr, paired: Expr, original: Expr) -> Expr:
 
 
 def _has_windows(*exprs) -> bool:
-    return any(isinstance(n, Window) or (isinstance(n, _SeqOp) and n.mode) for e in exprs for n in e.walk())
+    return any(isinstance(n, Window) or (isinstance(n, SeqOp) and n.mode) for e in exprs for n in e.walk())
 
 
 def _fmt(sizes: dict) -> str:
@@ -861,14 +856,8 @@ def _fmt(sizes: dict) -> str:
 # ---------------------------------------------------------------------------------------
 # Index notation: Σ_i A_i (B ⊙ C)_i, Σ_i Σ_j A_i B_{i+j} C_j, ...
 # ---------------------------------------------------------------------------------------
-class IllFormed(Exception):
-    """An index expression that is not a well-formed sum (free or doubly bound indices)."""
-
-
 def _affine_index(t) -> dict:
-    from symderiv.documents.documents import _affine
-
-    a = _affine(t)
+    a = affine(t)
     if a is None:
         raise NotInFragment("an index must be an integer combination of index variables, such as i+j")
     return a
@@ -876,10 +865,8 @@ def _affine_index(t) -> dict:
 
 def index_terms(v, fresh=None) -> list:
     """Flatten index notation into (coef, sums, factors) with factors (symbol name, affine index)."""
-    from symderiv.documents.reader import IndexNotation, _IndexSum
-
     fresh = fresh if fresh is not None else [0]
-    if isinstance(v, _IndexSum):
+    if isinstance(v, IndexSum):
         return [(c * c2, s, f) for c, item in v.terms for c2, s, f in index_terms(item, fresh)]
     if not isinstance(v, IndexNotation):
         raise NotInFragment("not index notation")
@@ -961,13 +948,10 @@ def index_value(v, env: dict, reach: int = 8):
 def decide_index(a, b, seconds: float = 10.0):
     """Verdict for an equation with index notation on one or both sides (sequences on ℤ)."""
     from symderiv.kernel.expand import expand
-    from symderiv.documents.reader import IndexNotation, _IndexSum
-    from symderiv.kernel.verifier import FAILED, UNDECIDED, VERIFIED, Verdict
-
     dom = Domain((), [], {}, "all finitely supported sequences")
 
     def monos(v, sign):
-        if isinstance(v, (IndexNotation, _IndexSum)):
+        if isinstance(v, (IndexNotation, IndexSum)):
             return [(sign * c, index_mono(s, f)) for c, s, f in index_terms(v)]
         if not v.is_scalar:
             raise NotInFragment("index notation is compared with scalar expressions only")
@@ -1013,11 +997,9 @@ def decide_index(a, b, seconds: float = 10.0):
 def _all_sequences_on_Z(v) -> bool:
     """True when every symbol of an expression or index notation is an unconstrained sequence
     on ℤ (conservatively False for anything not recognised)."""
-    from symderiv.documents.reader import IndexNotation, _IndexSum
-
     if isinstance(v, Expr):
         return theorem2_refutes(v)
-    if isinstance(v, _IndexSum):
+    if isinstance(v, IndexSum):
         return all(_all_sequences_on_Z(item) for _, item in v.terms)
     if isinstance(v, IndexNotation):
         for base, idx in v.factors:
@@ -1031,18 +1013,16 @@ def _all_sequences_on_Z(v) -> bool:
 
 
 def _index_counterexample(a, b, deadline: Deadline):
-    from symderiv.documents.reader import IndexNotation, _IndexSum
-
     names = set()
     for v in (a, b):
-        if isinstance(v, (IndexNotation, _IndexSum)):
+        if isinstance(v, (IndexNotation, IndexSum)):
             names |= {n for _, _, f in index_terms(v) for n, _ in f}
         else:
             names |= {s.name for s in v.symbols()}
     rng = random.Random(0)
 
     def val(v, env):
-        if isinstance(v, (IndexNotation, _IndexSum)):
+        if isinstance(v, (IndexNotation, IndexSum)):
             return index_value(v, env)
         return seq_evaluate(v, env, {})
 

@@ -181,17 +181,6 @@ def matrix(name: str, rows: DimLike, cols: DimLike) -> sympy.MatrixSymbol:
     return _matrix_symbol(check_name(name), rows, cols)
 
 
-def sequence(name: str):
-    """A sequence x ∈ R^∞ indexed by all integers, with finite support (the notes' R^∞).
-
-    SymPy's ``MatrixSymbol`` refuses an infinite dimension, so this returns symderiv's own
-    symbol node (:class:`symderiv.operators.Sym`), which composes with ``corr``/``conv``/``inner``.
-    """
-    from symderiv.lang.operators import Sym  # operators imports this module; the node class lives there
-
-    return Sym(check_name(name), sympy.oo, 1)
-
-
 def delta(x: sympy.MatrixSymbol) -> sympy.MatrixSymbol:
     """The perturbation Δx of a symbol, of the same shape."""
     name = x.name if isinstance(x, sympy.MatrixSymbol) else getattr(x, "name", None)

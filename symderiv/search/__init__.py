@@ -1,0 +1,20 @@
+"""Refutation only (UNTRUSTED): counterexample search, shrinking and the random integer screen.
+
+Importing this package installs its search into the kernel (:mod:`symderiv.kernel.refute`); the
+kernel re-checks every candidate exactly before it reports ``failed``.
+"""
+from __future__ import annotations
+
+from symderiv.kernel import refute
+from symderiv.search import counterexample
+
+
+class SearchRefuter:
+    """The :class:`symderiv.kernel.refute.Refuter` backed by :mod:`symderiv.search.counterexample`."""
+
+    find_counterexample = staticmethod(counterexample.find_counterexample)
+    integer_screen = staticmethod(counterexample.integer_screen)
+    shrink_cells = staticmethod(counterexample.shrink_cells)
+
+
+refute.install(SearchRefuter())
