@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from symderiv.errors import BudgetExceeded
+from symderiv.errors import BudgetExceeded, NotInFragment
 from symderiv.kernel.evaluate import (
     Counterexample,
     Deadline,
@@ -157,9 +157,6 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
     Evidence: element-wise differentiation of L with explicit symbolic entries at a few small
     sizes, reported alongside (it proves nothing beyond those sizes).
     """
-
-    from symderiv.errors import NotInFragment
-
     L = loss_of(forward, grad)
     H = delta_of(wrt)
     if claim.shape != wrt.shape:

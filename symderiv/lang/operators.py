@@ -206,6 +206,8 @@ class Expr:
         return Transpose(self)
 
     def __repr__(self) -> str:
+        # The one documented exception to one-way imports (as SymPy's lazy __str__ -> printer):
+        # the printer dispatches on these node classes, so the nodes reach it lazily.
         from symderiv.lang.printing import plain
 
         return plain(self)
