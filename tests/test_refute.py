@@ -65,3 +65,21 @@ def test_the_honest_search_gives_a_checked_counterexample():
     v = verify_equal(A * B, B * A)
     assert v.status == "failed" and v.counterexample is not None
     assert v.counterexample.lhs != v.counterexample.rhs
+
+
+def test_a_lying_sequence_search_is_rejected_by_the_kernel(monkeypatch):
+    from symderiv.kernel.convolution import domains_for, find_seq_counterexample
+    from symderiv.kernel.evaluate import Deadline
+    from symderiv.lang.operators import Conv, Corr, sequence
+
+    x, w = sequence("x"), sequence("w")
+
+    class LyingSequences(LyingSearch):
+        def find_seq_candidate(self, lhs, rhs, domains, deadline, seed=0):
+            return {}, {"x": {0: 0}, "w": {0: 0}}  # both sides are 0 here
+
+    lhs, rhs = Corr(x, w), Conv(x, w)
+    honest = find_seq_counterexample(lhs, rhs, domains_for([lhs], also=[rhs]), Deadline(10.0))
+    assert honest is not None and honest.lhs != honest.rhs
+    monkeypatch.setattr(refute, "_installed", LyingSequences())
+    assert find_seq_counterexample(lhs, rhs, domains_for([lhs], also=[rhs]), Deadline(10.0)) is None

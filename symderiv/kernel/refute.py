@@ -24,6 +24,10 @@ class Refuter(Protocol):
         self, lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Deadline, seed: int,
     ) -> tuple[bool, dict[str, Matrix], Matrix, Matrix]: ...
 
+    def find_seq_candidate(
+        self, lhs: Expr, rhs: Expr, domains: list[Any], deadline: Deadline, seed: int = 0,
+    ) -> tuple[dict[Any, int], dict[str, dict[int, Any]]] | None: ...
+
     def shrink_cells(self, cells: list[tuple[Any, Any]], differs: Callable[[], bool], deadline: Deadline) -> None: ...
 
 

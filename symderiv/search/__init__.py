@@ -15,6 +15,7 @@ class SearchRefuter:
     find_counterexample = staticmethod(counterexample.find_counterexample)
     integer_screen = staticmethod(counterexample.integer_screen)
     shrink_cells = staticmethod(counterexample.shrink_cells)
+    find_seq_candidate = staticmethod(counterexample.find_seq_candidate)
 
 
 refute.install(SearchRefuter())

@@ -9,10 +9,13 @@ from __future__ import annotations
 import random
 from typing import Callable
 
+import sympy
+
+from symderiv.kernel.convolution import clean, domain_points, seq_evaluate
 from symderiv.kernel.evaluate import (
     INT, Counterexample, Deadline, Matrix, dims_of, evaluate, random_env, size_candidates, symbol_table,
 )
-from symderiv.lang.operators import Expr
+from symderiv.lang.operators import INF, Expr
 
 
 def find_counterexample(
@@ -87,3 +90,46 @@ def integer_screen(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Deadli
     a = evaluate(lhs, env, sizes, INT, deadline)
     b = evaluate(rhs, env, sizes, INT, deadline)
     return a != b, env, a, b
+
+
+def find_seq_candidate(lhs: Expr, rhs: Expr, domains: list, deadline: Deadline, seed: int = 0):
+    """Lengths ``params`` and entries ``env`` (sequences as {index: value}) at which the two sides of a
+    correlation/convolution identity seem to differ, shrunk towards 0 and ±1; None if none is found."""
+    rng = random.Random(seed)
+    symbols = {s.name: s for s in lhs.symbols() + rhs.symbols()}
+    points = []
+    for dom in domains:
+        points.extend(domain_points(dom))
+    points.sort(key=lambda q: (sum(q.values()), sorted((str(k), v) for k, v in q.items())))
+    symbolic = any(s.shape[0] is not INF and not sympy.sympify(s.shape[0]).is_Integer for s in symbols.values())
+    if not points and symbolic:
+        return None  # no small lengths in the domain: nothing concrete to evaluate
+    seen = set()
+    for params in points or [{}]:
+        key = tuple(sorted((str(k), v) for k, v in params.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        for t in range(10):
+            deadline.check()
+            span = 1 if t < 4 else 3
+            env = {}
+            for name, s in symbols.items():
+                L = s.shape[0]
+                idx = range(-1, 2) if L is INF else range(int(sympy.sympify(L).subs(params)))
+                env[name] = {i: rng.randint(-span, span) for i in idx}
+            try:
+                a, b = clean(seq_evaluate(lhs, env, params)), clean(seq_evaluate(rhs, env, params))
+            except (ValueError, TypeError):
+                continue
+            if a != b:
+                return params, shrink_sequences(lhs, rhs, env, params, deadline)
+    return None
+
+
+def shrink_sequences(lhs, rhs, env, params, deadline):
+    env = {k: dict(v) for k, v in env.items()}
+    cells = [(v, i) for v in env.values() for i in list(v)]
+    shrink_cells(cells, lambda: clean(seq_evaluate(lhs, env, params)) != clean(seq_evaluate(rhs, env, params)),
+                 deadline)
+    return env
