@@ -25,7 +25,6 @@ unless a concrete counterexample is found.
 """
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import combinations
@@ -984,24 +983,19 @@ def _all_sequences_on_Z(v) -> bool:
     return False
 
 
+def index_value_of(v, env):
+    """The exact value of index notation or a sequence expression with entries ``env``."""
+    if isinstance(v, (IndexNotation, IndexSum)):
+        return index_value(v, env)
+    return seq_evaluate(v, env, {})
+
+
 def _index_counterexample(a, b, deadline: Deadline):
-    names = set()
-    for v in (a, b):
-        if isinstance(v, (IndexNotation, IndexSum)):
-            names |= {n for _, _, f in index_terms(v) for n, _ in f}
-        else:
-            names |= {s.name for s in v.symbols()}
-    rng = random.Random(0)
-
-    def val(v, env):
-        if isinstance(v, (IndexNotation, IndexSum)):
-            return index_value(v, env)
-        return seq_evaluate(v, env, {})
-
-    for t in range(40):
-        deadline.check()
-        env = {n: {i: rng.randint(-1, 1) for i in range(-1, 2)} for n in sorted(names)}
-        x, y = val(a, env), val(b, env)
-        if x != y:
-            return Counterexample({}, {k: {str(i): w for i, w in v.items() if w} for k, v in env.items()}, [[x]], [[y]])
-    return None
+    """Entries from the untrusted search at which the two sides differ, re-evaluated exactly here."""
+    env = refute.current().find_index_candidate(a, b, deadline)
+    if env is None:
+        return None
+    x, y = index_value_of(a, env), index_value_of(b, env)
+    if x == y:
+        return None
+    return Counterexample({}, {k: {str(i): w for i, w in v.items() if w} for k, v in env.items()}, [[x]], [[y]])

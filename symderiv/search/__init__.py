@@ -16,6 +16,7 @@ class SearchRefuter:
     integer_screen = staticmethod(counterexample.integer_screen)
     shrink_cells = staticmethod(counterexample.shrink_cells)
     find_seq_candidate = staticmethod(counterexample.find_seq_candidate)
+    find_index_candidate = staticmethod(counterexample.find_index_candidate)
 
 
 refute.install(SearchRefuter())

@@ -11,10 +11,11 @@ from typing import Callable
 
 import sympy
 
-from symderiv.kernel.convolution import clean, domain_points, seq_evaluate
+from symderiv.kernel.convolution import clean, domain_points, index_terms, index_value_of, seq_evaluate
 from symderiv.kernel.evaluate import (
     INT, Counterexample, Deadline, Matrix, dims_of, evaluate, random_env, size_candidates, symbol_table,
 )
+from symderiv.lang.index import IndexNotation, IndexSum
 from symderiv.lang.operators import INF, Expr
 
 
@@ -133,3 +134,20 @@ def shrink_sequences(lhs, rhs, env, params, deadline):
     shrink_cells(cells, lambda: clean(seq_evaluate(lhs, env, params)) != clean(seq_evaluate(rhs, env, params)),
                  deadline)
     return env
+
+
+def find_index_candidate(a, b, deadline: Deadline):
+    """Entries in {-1, 0, 1} on indices -1..1 at which two index-notation sides seem to differ."""
+    names = set()
+    for v in (a, b):
+        if isinstance(v, (IndexNotation, IndexSum)):
+            names |= {n for _, _, f in index_terms(v) for n, _ in f}
+        else:
+            names |= {s.name for s in v.symbols()}
+    rng = random.Random(0)
+    for t in range(40):
+        deadline.check()
+        env = {n: {i: rng.randint(-1, 1) for i in range(-1, 2)} for n in sorted(names)}
+        if index_value_of(a, env) != index_value_of(b, env):
+            return env
+    return None
