@@ -83,3 +83,26 @@ def test_a_lying_sequence_search_is_rejected_by_the_kernel(monkeypatch):
     assert honest is not None and honest.lhs != honest.rhs
     monkeypatch.setattr(refute, "_installed", LyingSequences())
     assert find_seq_counterexample(lhs, rhs, domains_for([lhs], also=[rhs]), Deadline(10.0)) is None
+
+
+INDEX_DOC = r"""<!-- symderiv: $A \in \mathbf{R}^{\infty}$, $B \in \mathbf{R}^{\infty}$, $C \in \mathbf{R}^{\infty}$ -->
+
+$$\sum_{i} \sum_{j} A_{i} B_{i+j} C_{j} = \sum_{i} \sum_{j} A_{i} B_{i-j} C_{j}$$
+"""
+
+
+def test_index_sum_counterexamples_are_rechecked_by_the_kernel(monkeypatch):
+    from symderiv.documents.documents import check_text
+
+    (step, _), = check_text(INDEX_DOC, "idx.md").all_steps()
+    cex = step.verdict.counterexample
+    assert step.status == "failed" and cex is not None and cex.lhs != cex.rhs
+
+    class LyingIndexSearch(LyingSearch):
+        def find_index_candidate(self, a, b, deadline):
+            return {"A": {0: 0}, "B": {0: 0}, "C": {0: 0}}  # both sides are 0 here
+
+    monkeypatch.setattr(refute, "_installed", LyingIndexSearch())
+    (step, _), = check_text(INDEX_DOC, "idx.md").all_steps()
+    # still refuted by Theorem 2, but without the search's false evidence
+    assert step.status == "failed" and step.verdict.counterexample is None, step.verdict.explain()
