@@ -78,15 +78,19 @@ def _decide(
     seed = _seed(leval, reval)
     tags: list[str] = []
 
-    # Screen: a difference found here is a fact, whatever the canonical forms say. The screen is
-    # untrusted search, so its difference counts only after an exact re-evaluation here.
+    # Screen: a difference found here is a fact, whatever the canonical forms say. The screen and
+    # the counterexample search are untrusted: a difference counts only through evidence that is
+    # re-evaluated exactly here (the small counterexample, or else the screen's own entries).
     search = refute.current()
     differs, env, a, b = search.integer_screen(leval, reval, sizes, deadline, seed)
-    differs = differs and refute.differs_at(leval, reval, sizes, env, deadline)
+    cex = None
     if differs or (diff and not numeric):
         cex = refute.confirm(search.find_counterexample(leval, reval, bound, deadline, seed), leval, reval, deadline)
-        if cex is None and differs:  # only large entries separate the sides: report those
-            cex = Counterexample(dict(sizes), env, a, b, note="random 64-bit entries")
+        if cex is None and differs:  # only large entries separate the sides: report those, once re-checked
+            differs = refute.differs_at(leval, reval, sizes, env, deadline)
+            if differs:
+                cex = Counterexample(dict(sizes), env, a, b, note="random 64-bit entries")
+    if differs or (diff and not numeric):
         if differs or cex is not None:
             tags = ["exact-integer-evaluation"] + (["canonical-form"] if diff else [])
             method = (
