@@ -25,9 +25,9 @@ import jinja2  # noqa: E402
 import sympy  # noqa: E402
 
 import symderiv  # noqa: E402
-from symderiv.catalog import CATALOG  # noqa: E402
-from symderiv.operators import MatMul, Sym, Trace, Transpose  # noqa: E402
-from symderiv.verifier import verify_equal  # noqa: E402
+from symderiv.derive.catalog import CATALOG  # noqa: E402
+from symderiv.lang.operators import MatMul, Sym, Trace, Transpose  # noqa: E402
+from symderiv.kernel.decide import verify_equal  # noqa: E402
 
 
 def median_time(fn, repeat: int) -> float:
@@ -75,8 +75,8 @@ def sympy_forward(name: str, wrt: str):
 
 def explicit_sequence_diff(d) -> None:
     """Baseline: L = ⟨g, f(x, w)⟩ with explicit symbolic entries at one size, differentiated by sympy."""
-    from symderiv.convolution import seq_evaluate
-    from symderiv.operators import INF
+    from symderiv.kernel.decide import seq_evaluate
+    from symderiv.lang.operators import INF
 
     params = {sympy.Symbol("n"): 5, sympy.Symbol("k"): 3}
     env = {}
@@ -132,7 +132,7 @@ def main() -> None:
                 print(f"{layer.name + ' ' + mode + ' d/d' + wrt:28s} {ms(t)} {ms(b):>14s} {t / b:8.1f}  {d.status}")
 
     print("\n(a'') checking Markdown documents (parse + every step + Jacobian checks)")
-    from symderiv.documents import check_file
+    from symderiv.documents.documents import check_file
 
     root = os.path.join(os.path.dirname(__file__), "..", "examples")
     for rel in ["seed-notes.md", "course/derivations/linear.md", "course/derivations/quadratic.md"]:

@@ -19,8 +19,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from symderiv.documents import check_text  # noqa: E402
-from symderiv.reader import _parse_cached  # noqa: E402
+from symderiv.documents.documents import check_text  # noqa: E402
+from symderiv.documents.reader import _parse_cached  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 LIN = r"Let $x \in \mathbf{R}^n$, $W \in \mathbf{R}^{m \times n}$, $y \in \mathbf{R}^m$."

@@ -1,3 +1,3 @@
-from .cli import _entry
+from symderiv.cli import console_entry
 
-_entry()
+console_entry()

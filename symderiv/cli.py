@@ -21,10 +21,11 @@ import sys
 import tempfile
 from typing import Iterator, Sequence
 
-from .catalog import CATALOG, all_derivations, get_layer
-from .derivation import Derivation
-from .errors import SymderivError
-from .render import render
+from symderiv.derive.catalog import CATALOG, all_derivations, get_layer
+from symderiv.derive.derivation import Derivation
+from symderiv.errors import SymderivError
+from symderiv.report.render import render
+from symderiv.report.text import render_check
 
 
 class _Usage(Exception):
@@ -235,8 +236,8 @@ def report_names(d: Derivation) -> str:
 
 
 def cmd_check(args) -> int:
-    from .documents import check_file
-    from .reader import ReadError
+    from symderiv.documents.documents import check_file
+    from symderiv.errors import ReadError
 
     results, errors = [], []
     for path in args.files:
@@ -277,45 +278,11 @@ class _FileError:
         return f"{where}: {self.message}"
 
 
-def render_check(doc) -> str:
-    from .printing import _greek_text
-
-    """One line per checked step: file:line: ✓ rule / ✗ reason, then a summary."""
-    marks = {"verified": "✓", "failed": "✗", "undecided": "?"}
-    lines = []
-    counts = {"verified": 0, "failed": 0, "undecided": 0}
-    for step, owner in doc.all_steps():
-        st = step.status
-        counts[st] += 1
-        v = step.verdict
-        col = getattr(step, "col", None)
-        head = f"{doc.path}:{step.line}:{col}: {marks[st]} " if col else f"{doc.path}:{step.line}: {marks[st]} "
-        text = getattr(step, "text_override", None) or step.plain()
-        if st == "verified":
-            order = " (to first order)" if v is not None and v.relation == "first-order" else ""
-            lines.append(head + f"{step.rule or 'claim'}{order}  {text}")
-        else:
-            lines.append(head + f"{v.reason or v.method}  [{text}]")
-            if v.counterexample is not None:
-                lines.append("    counterexample:\n" + v.counterexample.describe("      "))
-    for d in doc.derivations:
-        j = d.jacobian
-        if j is not None:
-            lines.append(f"{doc.path}: {marks[j.status]} Jacobian cross-check of {d.title}: d{_greek_text(d.loss)}/d{d.wrt.name} = "
-                         f"{d.to_dict()['gradient_text']} ({j.status})")
-    if getattr(doc, "nothing_checked", False):
-        lines.append(f"{doc.path}: {doc.nothing_reason} — not verified")
-    else:
-        lines.append(f"{doc.path}: {counts['verified']} verified, {counts['failed']} failed, {counts['undecided']} undecided "
-                     f"({len(doc.derivations)} derivations, {len(doc.claims)} other statements) — {doc.status}")
-    return "\n".join(lines) + "\n"
-
-
 def cmd_report(args) -> int:
     if args.files and args.all:
         raise _Usage("symderiv report: give either --all or FILEs, not both")
     if args.files:
-        from .render import render_document, render_documents
+        from symderiv.report.render import render_document, render_documents
 
         if args.out is None:
             if len(args.files) > 1 or args.format not in (None, "md", "tex"):
@@ -377,8 +344,8 @@ def cmd_report(args) -> int:
 
 
 def _check_one(path: str):
-    from .documents import check_file
-    from .reader import ReadError
+    from symderiv.documents.documents import check_file
+    from symderiv.errors import ReadError
 
     try:
         return check_file(path)
@@ -447,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sig, handler)
 
 
-def _entry() -> None:
+def console_entry() -> None:
     code = main()
     if _STDOUT_BROKEN:
         with contextlib.suppress(OSError, ValueError):
@@ -456,4 +423,4 @@ def _entry() -> None:
 
 
 if __name__ == "__main__":
-    _entry()
+    console_entry()

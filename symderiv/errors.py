@@ -28,3 +28,27 @@ class BudgetExceeded(Exception):
 
 class DerivationError(SymderivError):
     """The engine cannot build a derivation for the given forward definition."""
+
+
+class ReadError(SymderivError):
+    """The input cannot be read: the message names file, line and column."""
+
+    def __init__(self, path: str, line: int, col: int, message: str):
+        self.path, self.line, self.col, self.message = path, line, col, message
+        super().__init__(f"{path}:{line}:{col}: {message}")
+
+
+class LineError(SymderivError):
+    """A problem confined to one math line (undeclared symbol, shape mismatch)."""
+
+    def __init__(self, line: int, col: int, message: str):
+        self.line, self.col, self.message = line, col, message
+        super().__init__(message)
+
+
+class NotInFragment(Exception):
+    """The expression is outside what this procedure decides (e.g. a window that cannot be removed)."""
+
+
+class IllFormed(Exception):
+    """An index expression that is not a well-formed sum (free or doubly bound indices)."""

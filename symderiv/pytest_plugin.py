@@ -89,8 +89,8 @@ def _where(path, exc: BaseException) -> str:
 
 
 def _error_message(path, exc: BaseException) -> str:
-    from .errors import SymderivError
-    from .reader import ReadError
+    from symderiv.errors import SymderivError
+    from symderiv.errors import ReadError
 
     if isinstance(exc, ReadError):
         return f"{exc.path}:{exc.line}:{exc.col}: symderiv could not read the document: {exc.message}"
@@ -102,7 +102,7 @@ def _error_message(path, exc: BaseException) -> str:
 
 class DocumentFile(pytest.File):
     def collect(self):
-        from .documents import check_file
+        from symderiv.documents.documents import check_file
 
         try:
             doc = check_file(str(self.path), check=False)
@@ -150,7 +150,7 @@ class DerivationItem(_SymderivItem):
         self.line = derivation.steps[0].line if derivation.steps else None
 
     def runtest(self):
-        from .testing import assert_derivation
+        from symderiv.testing import assert_derivation
 
         try:
             assert_derivation(self.derivation)
@@ -164,8 +164,8 @@ class StatementsItem(_SymderivItem):
         self.doc = doc
 
     def runtest(self):
-        from .documents import check_document
-        from .testing import format_failure
+        from symderiv.documents.documents import check_document
+        from symderiv.testing import format_failure
 
         check_document(self.doc, derivations=False)  # derivations are items of their own
         for claim in self.doc.claims:
@@ -209,7 +209,7 @@ def pytest_assertrepr_compare(config, op, left, right):
     try:
         import sympy
 
-        from .operators import Expr
+        from symderiv.lang.operators import Expr
 
         def is_matrix(x):
             return isinstance(x, Expr) or (isinstance(x, sympy.Basic) and (
@@ -217,7 +217,7 @@ def pytest_assertrepr_compare(config, op, left, right):
 
         if not (is_matrix(left) and is_matrix(right)):
             return None
-        from .verifier import verify_equal
+        from symderiv.kernel.decide import verify_equal
 
         v = verify_equal(left, right)
     except Exception:  # never break pytest's own reporting

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .derivation import Derivation
-from .jacobian import check_gradient
-from .operators import as_expr, sym_from
-from .printing import latex, plain
-from .verifier import UNDECIDED, VERIFIED, Verdict, verify_equal, verify_first_order
+from symderiv.derive.derivation import Derivation
+from symderiv.lang.operators import as_expr, sym_from
+from symderiv.lang.printing import latex, plain
+from symderiv.kernel.decide import UNDECIDED, VERIFIED, Verdict, check_gradient, verify_equal, verify_first_order
 
 __all__ = ["assert_equal", "assert_first_order_equal", "assert_gradient", "assert_derivation", "assert_document",
            "SymderivAssertionError", "format_failure"]
@@ -100,9 +99,9 @@ def assert_derivation(d: Derivation, allow_undecided: bool = False) -> Derivatio
     __tracebackhide__ = True
     if not d.checked:
         d.check()
-        from .documents import _label_rules
+        from symderiv.documents.documents import label_rules
 
-        _label_rules(d)
+        label_rules(d)
     for i, s in enumerate(d.steps, 1):
         if s.status != VERIFIED and not (allow_undecided and s.status == UNDECIDED):
             where = f"line {s.line}" if s.line else f"step {i}"
@@ -122,7 +121,7 @@ def assert_derivation(d: Derivation, allow_undecided: bool = False) -> Derivatio
 def assert_document(path: str, allow_undecided: bool = False):
     """Assert that every derivation and statement in a Markdown document is verified."""
     __tracebackhide__ = True
-    from .documents import check_file
+    from symderiv.documents.documents import check_file
 
     doc = check_file(path)
     for step, owner in doc.all_steps():

@@ -1,7 +1,7 @@
 import sympy
 import pytest
 
-from symderiv.operators import Sym
+from symderiv.lang.operators import Sym
 
 
 @pytest.fixture

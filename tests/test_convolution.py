@@ -4,11 +4,11 @@ import pytest
 import sympy
 
 from symderiv import verify_equal
-from symderiv.catalog import get_layer
-from symderiv.convolution import seq_evaluate
-from symderiv.derivation import Derivation
-from symderiv.operators import Add, Conv, Corr, Ext, Inner, Scale, Sym, Window, delta_of, grad_of
-from symderiv.printing import plain
+from symderiv.derive.catalog import get_layer
+from symderiv.kernel.convolution import seq_evaluate
+from symderiv.derive.derivation import Derivation
+from symderiv.lang.operators import Add, Conv, Corr, Ext, Inner, Scale, Sym, Window, delta_of, grad_of
+from symderiv.lang.printing import plain
 
 A, B, C = (Sym(c, "oo", 1) for c in "ABC")
 

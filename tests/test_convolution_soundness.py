@@ -9,8 +9,8 @@ import random
 import sympy
 
 from symderiv import verify_equal
-from symderiv.convolution import seq_evaluate
-from symderiv.operators import Add, Conv, Corr, Inner, Scale, Sym, Window, Ext
+from symderiv.kernel.convolution import seq_evaluate
+from symderiv.lang.operators import Add, Conv, Corr, Inner, Scale, Sym, Window, Ext
 
 SEQ = [Sym(c, "oo", 1) for c in "ABCD"]
 

@@ -4,7 +4,7 @@ import sympy
 import pytest
 
 from symderiv import delta, gradient_symbol, inner, matrix, vector
-from symderiv.derivation import Derivation
+from symderiv.derive.derivation import Derivation
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from symderiv.derivation import Derivation
-from symderiv.expand import delta_degree, expand
-from symderiv.operators import Add, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
-from symderiv.verifier import verify_equal, verify_first_order
+from symderiv.derive.derivation import Derivation
+from symderiv.kernel.expand import delta_degree, expand
+from symderiv.lang.operators import Add, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
+from symderiv.kernel.verifier import verify_equal, verify_first_order
 
 N, M = "n", "m"
 SYMS = {
@@ -307,7 +307,7 @@ def low_order_part(e):
 
 
 def perturbed(e, theta):
-    from symderiv.operators import substitute
+    from symderiv.lang.operators import substitute
 
     d = leaf("Δ" + theta.name)
     return Add(substitute(e, {theta.name: Add(theta, d)}), Scale(-1, e))

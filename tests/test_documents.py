@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from symderiv.documents import check_text
+from symderiv.documents.documents import check_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "seed-notes.md"
@@ -27,7 +27,7 @@ def run(*args):
 # --- the notes themselves ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def seed():
-    from symderiv.documents import check_file
+    from symderiv.documents.documents import check_file
 
     return check_file(str(SEED))
 
@@ -343,7 +343,7 @@ $$\Rightarrow \frac{dL}{dx} = \frac{dL}{ds} a$$
 
 def test_notation_variants_of_other_authors():
     """aligned/align*, \\partial, \\ell, ^\\top, \\operatorname{tr}, \\mathbb{R}, \\|v\\|^2, a \\cdot b as a dot product."""
-    from symderiv.documents import check_file
+    from symderiv.documents.documents import check_file
 
     doc = check_file(str(ROOT / "tests" / "data" / "notation-variants.md"))
     first, second = doc.derivations

@@ -3,11 +3,11 @@ from fractions import Fraction
 
 import pytest
 
-from symderiv.catalog import CATALOG, all_derivations, get_layer
-from symderiv.engine import derive
+from symderiv.derive.catalog import CATALOG, all_derivations, get_layer
+from symderiv.derive.engine import derive
 from symderiv.errors import DerivationError, SymderivError
-from symderiv.operators import Add, Hadamard, MatMul, Scale, Sym, Trace, Transpose
-from symderiv.printing import plain
+from symderiv.lang.operators import Add, Hadamard, MatMul, Scale, Sym, Trace, Transpose
+from symderiv.lang.printing import plain
 
 EXPECTED = {
     ("mse", "x"): "x - y*",

@@ -1,7 +1,7 @@
 """The independent Jacobian cross-check and the traps that fool checks at small sizes."""
-from symderiv.evaluate import Deadline, polynomial_identity
-from symderiv.jacobian import check_gradient
-from symderiv.operators import Add, MatMul, Scale, Sym, Trace, Transpose, grad_of
+from symderiv.kernel.evaluate import Deadline, polynomial_identity
+from symderiv.kernel.jacobian import check_gradient
+from symderiv.lang.operators import Add, MatMul, Scale, Sym, Trace, Transpose, grad_of
 
 
 def T(a):

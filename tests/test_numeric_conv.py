@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import sympy
 
-from symderiv.catalog import get_layer
-from symderiv.convolution import seq_evaluate
-from symderiv.operators import Conv, Corr, Sym
+from symderiv.derive.catalog import get_layer
+from symderiv.kernel.convolution import seq_evaluate
+from symderiv.lang.operators import Conv, Corr, Sym
 
 SIZES = [(5, 3), (6, 2), (7, 4), (4, 4), (3, 1), (9, 6), (8, 5)]
 MODES = ["valid", "full", "same"]

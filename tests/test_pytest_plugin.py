@@ -146,7 +146,7 @@ def test_internal_error_in_collection_or_run_is_one_short_failure(pytester):
     """A bug in symderiv (simulated) fails the affected item only: located message, no traceback."""
     pytester.makeini("[pytest]\nsymderiv_documents = docs/*.md\n")
     pytester.makeconftest("""
-        import symderiv.documents, symderiv.testing
+        import symderiv.documents.documents, symderiv.testing
 
         saved = {}
 
@@ -159,13 +159,13 @@ def test_internal_error_in_collection_or_run_is_one_short_failure(pytester):
             raise ZeroDivisionError("simulated bug in a check")
 
         def pytest_configure(config):  # patched for this inner session only (pytester runs in process)
-            saved["check_file"] = symderiv.documents.check_file
+            saved["check_file"] = symderiv.documents.documents.check_file
             saved["assert_derivation"] = symderiv.testing.assert_derivation
-            symderiv.documents.check_file = check_file
+            symderiv.documents.documents.check_file = check_file
             symderiv.testing.assert_derivation = assert_derivation
 
         def pytest_unconfigure(config):
-            symderiv.documents.check_file = saved["check_file"]
+            symderiv.documents.documents.check_file = saved["check_file"]
             symderiv.testing.assert_derivation = saved["assert_derivation"]
     """)
     pytester.mkdir("docs")
@@ -178,10 +178,10 @@ def test_internal_error_in_collection_or_run_is_one_short_failure(pytester):
     assert re.search(r"boom\.md:1:1: internal error in symderiv: RuntimeError: simulated bug", out), out
     assert re.search(r"good\.md:\d+:1: internal error in symderiv: ZeroDivisionError", out), out
     assert len(out.splitlines()) < 40
-    import symderiv.documents
+    import symderiv.documents.documents
     import symderiv.testing
 
-    assert symderiv.documents.check_file.__module__ == "symderiv.documents"
+    assert symderiv.documents.documents.check_file.__module__ == "symderiv.documents.documents"
     assert symderiv.testing.assert_derivation.__module__ == "symderiv.testing"
 
 

@@ -3,8 +3,8 @@ exception, never a hang."""
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symderiv.documents import check_text
-from symderiv.reader import ReadError
+from symderiv.documents.documents import check_text
+from symderiv.documents.reader import ReadError
 
 ATOMS = ["x", "w", "y", "L", "A", "\\Delta ", "\\frac{dL}{dy}", "^T", "^{T}", "(", ")", "{", "}", "+", "-", "=",
          "\\langle ", "\\rangle", ",", "<", ">", "trace(", "1/2", "||", "\\odot ", "\\sum_{i}", "_i", "_{i+j}",

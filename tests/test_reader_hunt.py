@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from symderiv.documents import check_file
-from symderiv.reader import ReadError
+from symderiv.documents.documents import check_file
+from symderiv.documents.reader import ReadError
 
 HUNT = Path(__file__).resolve().parent / "data" / "hunt"
 # true documents that the old checker refused or failed

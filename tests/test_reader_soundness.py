@@ -12,8 +12,8 @@ import pytest
 pytest_plugins = ["pytester"]
 
 from symderiv.cli import main
-from symderiv.documents import DocumentBudget, check_text
-from symderiv.reader import ReadError
+from symderiv.documents.documents import DocumentBudget, check_text
+from symderiv.documents.reader import ReadError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -429,8 +429,8 @@ def test_correlation_definition_must_shift_the_left_operand():
 def test_dollar_after_an_escaped_backslash_delimits_math_and_reports_split_the_same_way():
     r"""``\$`` is a dollar sign, ``\\$`` a line break then a delimiter; the checker and the reports read
     the same spans, so a report never typesets as math what was not read as math."""
-    from symderiv.reader import inline_math_spans
-    from symderiv.render import _prose
+    from symderiv.documents.reader import inline_math_spans
+    from symderiv.report.render import _prose
 
     line = r"a price of \$5, then $x \\$ and `$code$` and $y$"
     spans = [line[a:b] for a, b in inline_math_spans(line)]
@@ -481,8 +481,8 @@ $$u \odot v = v \odot u$$
 
 
 def test_a_report_of_a_document_with_nothing_to_check_says_why(tmp_path):
-    from symderiv.documents import check_file
-    from symderiv.render import render_documents
+    from symderiv.documents.documents import check_file
+    from symderiv.report.render import render_documents
 
     p = tmp_path / "empty.md"
     p.write_text("# Only a heading\n\nSome prose.\n", encoding="utf-8")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from symderiv.catalog import get_layer
+from symderiv.derive.catalog import get_layer
 from symderiv.cli import main
-from symderiv.derivation import Derivation
-from symderiv.operators import MatMul, Sym, Transpose
-from symderiv.render import md_escape, render, tex_escape
+from symderiv.derive.derivation import Derivation
+from symderiv.lang.operators import MatMul, Sym, Transpose
+from symderiv.report.render import md_escape, render, tex_escape
 
 ROOT = Path(__file__).resolve().parent.parent
 

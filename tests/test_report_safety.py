@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from symderiv import cli
-from symderiv.render import _md_prose, _tex_prose, math_latex
+from symderiv.report.render import _md_prose, _tex_prose, math_latex
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = ROOT / "examples" / "course" / "derivations"
@@ -359,7 +359,7 @@ def test_atomic_writes_keep_file_mode_and_leave_no_temporary(tmp_path, capsys):
 # ---------------------------------------------------------------------------------------
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
-from symderiv.render import _TEX_CHARS, _TOKEN_LATEX, tex_escape  # noqa: E402
+from symderiv.report.render import _TEX_CHARS, _TOKEN_LATEX, tex_escape  # noqa: E402
 
 _ALLOWED = {"textbackslash", "textasciitilde", "textless", "textgreater", "textbar", "texttt", "dots", "Delta",
             "cdot", "frac", "mathbf", "mathbb", "mathcal", "langle", "rangle", "sum", "in", "lVert", "rVert"}
@@ -396,7 +396,7 @@ def test_prose_latex_uses_only_commands_symderiv_writes(text):
 
 def test_check_keeps_other_files_when_one_raises_an_unplaced_error(tmp_path, monkeypatch, capsys):
     """An error the reader did not place (simulated) names its file and does not drop the other results."""
-    import symderiv.documents as documents
+    import symderiv.documents.documents as documents
     from symderiv.errors import DerivationError
 
     real = documents.check_file

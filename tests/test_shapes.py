@@ -4,7 +4,7 @@ import sympy
 
 from symderiv import matrix, scalar, vector, verify_equal
 from symderiv.errors import NameError_, ShapeError, SymderivError
-from symderiv.operators import Add, Inner, MatMul, Scale, Sym, Trace, Transpose, as_expr
+from symderiv.lang.operators import Add, Inner, MatMul, Scale, Sym, Trace, Transpose, as_expr
 
 
 def test_sympy_accepts_but_symderiv_refuses_w_times_g_transposed():

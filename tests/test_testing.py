@@ -3,8 +3,8 @@ import pytest
 import sympy
 
 from symderiv import delta, gradient_symbol, inner, matrix, vector
-from symderiv.catalog import get_layer
-from symderiv.derivation import Derivation
+from symderiv.derive.catalog import get_layer
+from symderiv.derive.derivation import Derivation
 from symderiv.testing import (
     assert_derivation, assert_document, assert_equal, assert_first_order_equal, assert_gradient,
 )
@@ -46,7 +46,7 @@ def test_assert_equal_and_first_order():
 
 
 def test_undecided_fails_unless_allowed():
-    from symderiv.operators import Add, MatMul, Sym
+    from symderiv.lang.operators import Add, MatMul, Sym
 
     xs = [Add(Sym(f"a{i}", "n", "n"), Sym(f"b{i}", "n", "n")) for i in range(16)]
     e = MatMul(*xs)

@@ -7,10 +7,10 @@ import pytest
 import sympy
 
 from symderiv import Budget, matrix, verify_equal, verify_first_order
-from symderiv.evaluate import Deadline, polynomial_identity
-from symderiv.expand import expand
-from symderiv.indexgraph import compile_monomial, vertex_counts
-from symderiv.operators import Add, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, delta_of
+from symderiv.kernel.evaluate import Deadline, polynomial_identity
+from symderiv.kernel.expand import expand
+from symderiv.kernel.indexgraph import compile_monomial, vertex_counts
+from symderiv.lang.operators import Add, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, delta_of
 
 
 def tr(*fs):
@@ -83,7 +83,7 @@ def test_transpose_of_product_wrong_order(sq):
 
 def test_counterexample_values_really_differ(sq):
     """Re-evaluate the reported counterexample independently of the verifier."""
-    from symderiv.evaluate import INT, evaluate
+    from symderiv.kernel.evaluate import INT, evaluate
 
     A, B, C = sq["A"], sq["B"], sq["C"]
     lhs, rhs = tr(A, B, C), tr(A, C, B)
@@ -235,7 +235,7 @@ def _random_exprs(rng, depth):
 
 def _mutations(rng, e):
     """Sound rewrites and typical mistakes of a random expression."""
-    from symderiv.expand import push_transpose
+    from symderiv.kernel.expand import push_transpose
 
     return [
         push_transpose(Transpose(Transpose(e))),

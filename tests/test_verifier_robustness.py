@@ -14,12 +14,13 @@ import sympy
 
 import symderiv
 from symderiv.errors import ShapeError, SymderivError
-from symderiv.operators import (
+from symderiv.lang.operators import (
     Add, Corr, Conv, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose, Window, Zero, corr, substitute,
 )
-from symderiv.printing import latex, plain
-from symderiv.symbols import matrix, sequence, vector
-from symderiv.verifier import MAX_DEPTH, verify_equal, verify_first_order
+from symderiv.lang.printing import latex, plain
+from symderiv.lang.operators import sequence
+from symderiv.lang.symbols import matrix, vector
+from symderiv.kernel.verifier import MAX_DEPTH, verify_equal, verify_first_order
 
 n, k = sympy.symbols("n k")
 A, B = Sym("A", "n", "n"), Sym("B", "n", "n")
@@ -197,7 +198,7 @@ def _failed_constructions(tree: ast.AST):
 def test_every_failed_decision_carries_evidence():
     """Scan the kernel's decision functions: each ``return FAILED, …`` tuple either passes a
     counterexample (6th element not None) or is guarded by a named theorem in its method text."""
-    root = pathlib.Path(symderiv.__file__).parent
+    root = pathlib.Path(symderiv.__file__).parent / "kernel"
     for name in ("verifier.py", "convolution.py"):
         src = (root / name).read_text()
         for ret in _failed_constructions(ast.parse(src)):
@@ -219,7 +220,7 @@ def test_short_first_input_refused(mode, kk):
 @pytest.mark.parametrize("nn,kk", [(5, 3), (4, 4), (6, 3), (7, 2)])
 def test_same_mode_matches_numpy(nn, kk):
     xs, ws = Sym("x", nn, 1), Sym("w", kk, 1)
-    from symderiv.convolution import seq_evaluate
+    from symderiv.kernel.convolution import seq_evaluate
 
     rng = np.random.default_rng(nn * 10 + kk)
     a = [int(t) for t in rng.integers(-5, 6, nn)]
@@ -341,8 +342,8 @@ def test_fixed_sizes_counterexample_names_the_declared_sizes():
 
 
 def test_deep_expressions_in_gradient_checks_and_derivations():
-    from symderiv.derivation import Derivation
-    from symderiv.jacobian import check_gradient
+    from symderiv.derive.derivation import Derivation
+    from symderiv.kernel.jacobian import check_gradient
 
     W, xx = Sym("W", "m", "n"), Sym("x", "n", 1)
     g = Sym("dL/dy", "m", 1)
@@ -358,7 +359,7 @@ def test_deep_expressions_in_gradient_checks_and_derivations():
 
 
 def test_sequence_gradient_written_as_matrix_product():
-    from symderiv.jacobian import check_gradient
+    from symderiv.kernel.jacobian import check_gradient
 
     s, t = Sym("s", sympy.oo, 1), Sym("t", sympy.oo, 1)
     c = Corr(s, t)
@@ -380,7 +381,7 @@ $$\Delta y = (x + \Delta x) \odot (x + \Delta x) - x \odot x = RIGHT$$
 
 
 def test_autocorrelation_document_is_checked_not_an_internal_error():
-    from symderiv.documents import check_text
+    from symderiv.documents.documents import check_text
 
     right = check_text(AUTOCORRELATION.replace("RIGHT", r"\Delta x \odot x + x \odot \Delta x"), "auto.md")
     (d,) = right.derivations
@@ -424,8 +425,8 @@ def test_domain_check_names_lengths_where_the_right_side_is_undefined():
 
 def test_a_check_that_raises_is_failed_only_when_the_statement_is_ill_typed():
     """An exception is never a refutation: only an ill-typed statement is failed (a shape check)."""
-    from symderiv.convolution import NotInFragment
-    from symderiv.derivation import error_verdict
+    from symderiv.errors import NotInFragment
+    from symderiv.derive.derivation import error_verdict
     from symderiv.errors import DerivationError, ShapeError
 
     assert error_verdict(ShapeError("2×1 vs 3×1")).status == "failed"

@@ -25,23 +25,21 @@ unless a concrete counterexample is found.
 """
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import combinations
 
 import sympy
 
-from .errors import BudgetExceeded
-from .evaluate import Counterexample, Deadline
-from .operators import (
+from symderiv.errors import BudgetExceeded, IllFormed, NotInFragment
+from symderiv.lang.index import IndexNotation, IndexSum, affine
+from symderiv.kernel import refute
+from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Term, Verdict
+from symderiv.kernel.evaluate import Counterexample, Deadline
+from symderiv.lang.operators import (
     INF, Add, Conv, Corr, Expr, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose,
-    Window, Zero, _SeqOp,
+    Window, Zero, SeqOp,
 )
-
-
-class NotInFragment(Exception):
-    """The expression is outside what this procedure decides (e.g. a window that cannot be removed)."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -70,7 +68,7 @@ class Domain:
 def _finite_ops(exprs):
     for e in exprs:
         for node in e.walk():
-            if isinstance(node, _SeqOp) and node.mode is not None:
+            if isinstance(node, SeqOp) and node.mode is not None:
                 yield node
 
 
@@ -85,7 +83,7 @@ def _lengths(exprs):
                 out.extend([node.offset, node.length])
             if isinstance(node, Shift):
                 out.append(node.by)
-            if isinstance(node, _SeqOp) and node.mode is not None:
+            if isinstance(node, SeqOp) and node.mode is not None:
                 out.extend(node.window())
     return out
 
@@ -100,7 +98,7 @@ def requirements(exprs) -> list[sympy.Expr]:
                 d = node.shape[0]
                 if d is not INF and d.free_symbols:
                     out.append(sympy.expand(d - 1))
-            if isinstance(node, _SeqOp) and node.mode in ("valid", "same"):
+            if isinstance(node, SeqOp) and node.mode in ("valid", "same"):
                 out.append(sympy.expand(node.left.shape[0] - node.right.shape[0]))
     return _dedupe(out)
 
@@ -143,7 +141,7 @@ def _dedupe(cs):
 def _label(params, constraints) -> str:
     if not params:
         return "all finitely supported sequences"
-    from .printing import linear_text
+    from symderiv.lang.printing import linear_text
 
     conds = []
     for c in _dedupe(constraints):
@@ -299,7 +297,7 @@ def _transform(e: Expr, dom: Domain):
         return Mono(sympy.Integer(0), ((e.name, 1),), supp)
     if isinstance(e, Ext):
         return _transform(e.arg, dom)
-    if isinstance(e, _SeqOp):
+    if isinstance(e, SeqOp):
         a, b = _transform(e.left, dom), _transform(e.right, dom)
         if a is ZERO or b is ZERO:
             return ZERO
@@ -529,7 +527,7 @@ def seq_evaluate(e: Expr, env: dict, params: dict):
             if not isinstance(a, dict):
                 return a * b
             return sum(x * b.get(i, 0) for i, x in a.items())
-        if isinstance(e, _SeqOp):
+        if isinstance(e, SeqOp):
             a, b = vec(ev(e.left)), vec(ev(e.right))
             out = {}
             for p, x in a.items():
@@ -607,57 +605,27 @@ def _dense_product(a: list, b: list) -> list:
     return [[sum(p * q for p, q in zip(row, col)) for col in bt] for row in a]
 
 
-def _clean(v):
+def clean(v):
+    """A value with its zero entries dropped (sequences are compared by their nonzero entries)."""
     if isinstance(v, dict):
         return {i: x for i, x in v.items() if x != 0}
     return v
 
 
 def find_seq_counterexample(lhs: Expr, rhs: Expr, domains: list[Domain], deadline: Deadline, seed: int = 0):
-    rng = random.Random(seed)
+    """A counterexample at small lengths: the candidate comes from the untrusted search
+    (:mod:`symderiv.search`) and counts only after both sides are re-evaluated exactly here."""
+    found = refute.current().find_seq_candidate(lhs, rhs, domains, deadline, seed)
+    if found is None:
+        return None
+    params, env = found
     symbols = {s.name: s for s in lhs.symbols() + rhs.symbols()}
-    points = []
-    for dom in domains:
-        points.extend(domain_points(dom))
-    points.sort(key=lambda q: (sum(q.values()), sorted((str(k), v) for k, v in q.items())))
-    symbolic = any(s.shape[0] is not INF and not sympy.sympify(s.shape[0]).is_Integer for s in symbols.values())
-    if not points and symbolic:
-        return None  # no small lengths in the domain: nothing concrete to evaluate
-    seen = set()
-    for params in points or [{}]:
-        key = tuple(sorted((str(k), v) for k, v in params.items()))
-        if key in seen:
-            continue
-        seen.add(key)
-        for t in range(10):
-            deadline.check()
-            span = 1 if t < 4 else 3
-            env = {}
-            for name, s in symbols.items():
-                L = s.shape[0]
-                idx = range(-1, 2) if L is INF else range(int(sympy.sympify(L).subs(params)))
-                env[name] = {i: rng.randint(-span, span) for i in idx}
-            try:
-                a, b = _clean(seq_evaluate(lhs, env, params)), _clean(seq_evaluate(rhs, env, params))
-            except (ValueError, TypeError):
-                continue
-            if a != b:
-                env = _shrink(lhs, rhs, env, params, deadline)
-                a, b = seq_evaluate(lhs, env, params), seq_evaluate(rhs, env, params)
-                sizes = {str(k): v for k, v in params.items()}
-                return Counterexample(sizes, {k: _as_listing(v, symbols[k]) for k, v in env.items()},
-                                      _as_listing(a), _as_listing(b))
-    return None
-
-
-def _shrink(lhs, rhs, env, params, deadline):
-    from .evaluate import shrink_cells
-
-    env = {k: dict(v) for k, v in env.items()}
-    cells = [(v, i) for v in env.values() for i in list(v)]
-    shrink_cells(cells, lambda: _clean(seq_evaluate(lhs, env, params)) != _clean(seq_evaluate(rhs, env, params)),
-                 deadline)
-    return env
+    a, b = seq_evaluate(lhs, env, params), seq_evaluate(rhs, env, params)
+    if clean(a) == clean(b):
+        return None
+    sizes = {str(k): v for k, v in params.items()}
+    return Counterexample(sizes, {k: _as_listing(v, symbols[k]) for k, v in env.items()},
+                          _as_listing(a), _as_listing(b))
 
 
 def _as_listing(v, sym: Sym | None = None):
@@ -678,8 +646,6 @@ def _as_listing(v, sym: Sym | None = None):
 # ---------------------------------------------------------------------------------------
 def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
     """Same contract as the matrix ``_decide``: (status, method, tags, bound, diff, cex, note)."""
-    from .verifier import FAILED, UNDECIDED, VERIFIED, Term
-
     deadline = Deadline(seconds)
     pl, pr = leval, reval
     try:
@@ -697,7 +663,7 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
         for dom in domains:
             for req in requirements([pr]):
                 if not nonneg_on(req, dom):
-                    from .printing import linear_text
+                    from symderiv.lang.printing import linear_text
 
                     # the right side is undefined somewhere the left side is claimed: exhibit where
                     point = _small_point(dom, extra=dom.apply(req))
@@ -821,7 +787,7 @@ def theorem2_refutes(*exprs: Expr) -> bool:
         for node in e.walk():
             if isinstance(node, Sym) and node.shape[0] is not INF:
                 return False
-            if isinstance(node, (Ext, Window, Hadamard)) or (isinstance(node, _SeqOp) and node.mode is not None):
+            if isinstance(node, (Ext, Window, Hadamard)) or (isinstance(node, SeqOp) and node.mode is not None):
                 return False
             if isinstance(node, Shift) and sympy.sympify(node.by).free_symbols:
                 return False
@@ -851,7 +817,7 @@ def _pair(m: Expr, paired: Expr, original: Expr) -> Expr:
 
 
 def _has_windows(*exprs) -> bool:
-    return any(isinstance(n, Window) or (isinstance(n, _SeqOp) and n.mode) for e in exprs for n in e.walk())
+    return any(isinstance(n, Window) or (isinstance(n, SeqOp) and n.mode) for e in exprs for n in e.walk())
 
 
 def _fmt(sizes: dict) -> str:
@@ -861,14 +827,8 @@ def _fmt(sizes: dict) -> str:
 # ---------------------------------------------------------------------------------------
 # Index notation: Σ_i A_i (B ⊙ C)_i, Σ_i Σ_j A_i B_{i+j} C_j, ...
 # ---------------------------------------------------------------------------------------
-class IllFormed(Exception):
-    """An index expression that is not a well-formed sum (free or doubly bound indices)."""
-
-
 def _affine_index(t) -> dict:
-    from .documents import _affine
-
-    a = _affine(t)
+    a = affine(t)
     if a is None:
         raise NotInFragment("an index must be an integer combination of index variables, such as i+j")
     return a
@@ -876,10 +836,8 @@ def _affine_index(t) -> dict:
 
 def index_terms(v, fresh=None) -> list:
     """Flatten index notation into (coef, sums, factors) with factors (symbol name, affine index)."""
-    from .reader import IndexNotation, _IndexSum
-
     fresh = fresh if fresh is not None else [0]
-    if isinstance(v, _IndexSum):
+    if isinstance(v, IndexSum):
         return [(c * c2, s, f) for c, item in v.terms for c2, s, f in index_terms(item, fresh)]
     if not isinstance(v, IndexNotation):
         raise NotInFragment("not index notation")
@@ -960,14 +918,11 @@ def index_value(v, env: dict, reach: int = 8):
 
 def decide_index(a, b, seconds: float = 10.0):
     """Verdict for an equation with index notation on one or both sides (sequences on ℤ)."""
-    from .expand import expand
-    from .reader import IndexNotation, _IndexSum
-    from .verifier import FAILED, UNDECIDED, VERIFIED, Verdict
-
+    from symderiv.kernel.expand import expand
     dom = Domain((), [], {}, "all finitely supported sequences")
 
     def monos(v, sign):
-        if isinstance(v, (IndexNotation, _IndexSum)):
+        if isinstance(v, (IndexNotation, IndexSum)):
             return [(sign * c, index_mono(s, f)) for c, s, f in index_terms(v)]
         if not v.is_scalar:
             raise NotInFragment("index notation is compared with scalar expressions only")
@@ -1013,11 +968,9 @@ def decide_index(a, b, seconds: float = 10.0):
 def _all_sequences_on_Z(v) -> bool:
     """True when every symbol of an expression or index notation is an unconstrained sequence
     on ℤ (conservatively False for anything not recognised)."""
-    from .reader import IndexNotation, _IndexSum
-
     if isinstance(v, Expr):
         return theorem2_refutes(v)
-    if isinstance(v, _IndexSum):
+    if isinstance(v, IndexSum):
         return all(_all_sequences_on_Z(item) for _, item in v.terms)
     if isinstance(v, IndexNotation):
         for base, idx in v.factors:
@@ -1030,26 +983,19 @@ def _all_sequences_on_Z(v) -> bool:
     return False
 
 
+def index_value_of(v, env):
+    """The exact value of index notation or a sequence expression with entries ``env``."""
+    if isinstance(v, (IndexNotation, IndexSum)):
+        return index_value(v, env)
+    return seq_evaluate(v, env, {})
+
+
 def _index_counterexample(a, b, deadline: Deadline):
-    from .reader import IndexNotation, _IndexSum
-
-    names = set()
-    for v in (a, b):
-        if isinstance(v, (IndexNotation, _IndexSum)):
-            names |= {n for _, _, f in index_terms(v) for n, _ in f}
-        else:
-            names |= {s.name for s in v.symbols()}
-    rng = random.Random(0)
-
-    def val(v, env):
-        if isinstance(v, (IndexNotation, _IndexSum)):
-            return index_value(v, env)
-        return seq_evaluate(v, env, {})
-
-    for t in range(40):
-        deadline.check()
-        env = {n: {i: rng.randint(-1, 1) for i in range(-1, 2)} for n in sorted(names)}
-        x, y = val(a, env), val(b, env)
-        if x != y:
-            return Counterexample({}, {k: {str(i): w for i, w in v.items() if w} for k, v in env.items()}, [[x]], [[y]])
-    return None
+    """Entries from the untrusted search at which the two sides differ, re-evaluated exactly here."""
+    env = refute.current().find_index_candidate(a, b, deadline)
+    if env is None:
+        return None
+    x, y = index_value_of(a, env), index_value_of(b, env)
+    if x == y:
+        return None
+    return Counterexample({}, {k: {str(i): w for i, w in v.items() if w} for k, v in env.items()}, [[x]], [[y]])

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .derivation import Derivation
-from .engine import derive
-from .errors import SymderivError
-from .operators import Add, Expr, MatMul, Scale, Sym, Transpose
+from symderiv.derive.derivation import Derivation
+from symderiv.derive.engine import derive
+from symderiv.errors import SymderivError
+from symderiv.lang.operators import Add, Expr, MatMul, Scale, Sym, Transpose
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class SequenceLayer:
     modes: tuple[str, ...] = ("infinite", "valid", "full", "same")
 
     def derive(self, wrt: str | None = None, check: bool = True, mode: str | None = None) -> Derivation:
-        from .engine import derive_sequence
+        from symderiv.derive.engine import derive_sequence
 
         wrt = wrt or self.wrt[0]
         mode = mode or "infinite"

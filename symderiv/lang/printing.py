@@ -11,8 +11,8 @@ from fractions import Fraction
 
 import sympy
 
-from .operators import Add, Conv, Corr, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
-from .symbols import name_latex
+from symderiv.lang.operators import Add, Conv, Corr, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
+from symderiv.lang.symbols import name_latex
 
 PREC_ADD, PREC_MUL, PREC_POSTFIX, PREC_ATOM = 10, 20, 30, 40
 
@@ -37,7 +37,7 @@ def precedence(e: Expr) -> int:
     return PREC_ATOM
 
 
-def _greek_text(name: str) -> str:
+def greek_text(name: str) -> str:
     """alpha -> α, ell -> ℓ (whole leading word only: 'alpha_1' -> 'α_1', 'beta*' -> 'β*')."""
     m = re.match(r"[A-Za-z]+", name)
     if m and m.group(0) in _GREEK_TEXT:
@@ -239,10 +239,10 @@ class PlainPrinter(Printer):
     def _print_Sym(self, e: Sym) -> str:
         if e.kind == "grad":
             loss, wrt = e.name[1:].split("/d", 1)
-            return f"d{_greek_text(loss)}/d{_greek_text(wrt)}"
+            return f"d{greek_text(loss)}/d{greek_text(wrt)}"
         if e.kind == "delta":
-            return "Δ" + _greek_text(e.name[1:])
-        return _greek_text(e.name)
+            return "Δ" + greek_text(e.name[1:])
+        return greek_text(e.name)
 
     def _print_Transpose(self, e: Transpose) -> str:
         return self.parenthesize(e.arg, PREC_POSTFIX, strict=True) + "^T"

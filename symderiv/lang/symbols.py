@@ -20,7 +20,7 @@ from typing import Union
 
 import sympy
 
-from .errors import NameError_, ShapeError
+from symderiv.errors import NameError_, ShapeError
 
 Dim = Union[sympy.Symbol, sympy.Integer]
 DimLike = Union[int, str, sympy.Symbol, sympy.Integer]
@@ -179,17 +179,6 @@ def vector(name: str, n: DimLike) -> sympy.MatrixSymbol:
 def matrix(name: str, rows: DimLike, cols: DimLike) -> sympy.MatrixSymbol:
     """A matrix w in R^{rows x cols}."""
     return _matrix_symbol(check_name(name), rows, cols)
-
-
-def sequence(name: str):
-    """A sequence x ∈ R^∞ indexed by all integers, with finite support (the notes' R^∞).
-
-    SymPy's ``MatrixSymbol`` refuses an infinite dimension, so this returns symderiv's own
-    symbol node (:class:`symderiv.operators.Sym`), which composes with ``corr``/``conv``/``inner``.
-    """
-    from .operators import Sym  # operators imports this module; the node class lives there
-
-    return Sym(check_name(name), sympy.oo, 1)
 
 
 def delta(x: sympy.MatrixSymbol) -> sympy.MatrixSymbol:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from .errors import BudgetExceeded
-from .evaluate import (
+from symderiv.errors import BudgetExceeded, NotInFragment
+from symderiv.kernel.evaluate import (
     Counterexample,
     Deadline,
     dims_of,
@@ -33,12 +33,12 @@ from .evaluate import (
     size_of,
     symbol_table,
 )
-from .expand import expand
-from .indexgraph import compile_monomial, vertex_counts
-from .operators import Add, Expr, Inner, Scale, Sym, as_expr, delta_of, is_sequence_expr, substitute
-from .verifier import (
-    DEFAULT_BUDGET, FAILED, MAX_DEPTH, UNDECIDED, VERIFIED, Budget, Verdict, _fmt_sizes, normalize_nesting,
-)
+from symderiv.kernel.expand import expand
+from symderiv.kernel.indexgraph import compile_monomial, vertex_counts
+from symderiv.lang.operators import Add, Expr, Inner, Scale, Sym, as_expr, delta_of, is_sequence_expr, substitute
+from symderiv.kernel.convolution import domain_points, domains_for, seq_evaluate
+from symderiv.kernel.verdict import DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Verdict, fmt_sizes
+from symderiv.kernel.verifier import MAX_DEPTH, normalize_nesting, verify_first_order
 
 
 def loss_of(forward: Expr, grad: Sym | None) -> Expr:
@@ -83,12 +83,12 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
         return Verdict(UNDECIDED, f"undecided: {exc}", reason="the Jacobian check ran out of budget", methods=["budget"], lhs=claim)
     what = (
         f"explicit symbolic Jacobian: L = {'⟨' + grad.name + ', f⟩' if grad is not None else 'f'} expanded with "
-        f"symbolic entries at {_fmt_sizes(sizes)} and differentiated entry by entry"
+        f"symbolic entries at {fmt_sizes(sizes)} and differentiated entry by entry"
     )
     if jac == Gval:
         return Verdict(
             VERIFIED,
-            what + f"; equal to the claimed gradient. The sizes reach the bound B = {_fmt_sizes(bound)}, so this holds "
+            what + f"; equal to the claimed gradient. The sizes reach the bound B = {fmt_sizes(bound)}, so this holds "
             "for all sizes (Theorem 1 with Lemma D)",
             methods=["explicit-jacobian"],
             bound=bound,
@@ -157,10 +157,6 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
     Evidence: element-wise differentiation of L with explicit symbolic entries at a few small
     sizes, reported alongside (it proves nothing beyond those sizes).
     """
-
-    from .convolution import NotInFragment, domain_points, domains_for
-    from .verifier import verify_first_order
-
     L = loss_of(forward, grad)
     H = delta_of(wrt)
     if claim.shape != wrt.shape:
@@ -199,8 +195,7 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
 def _elementwise_agrees(L: Expr, wrt: Sym, claim: Expr, params: dict) -> bool:
     import sympy
 
-    from .convolution import seq_evaluate
-    from .operators import INF
+    from symderiv.lang.operators import INF
 
     env = {}
     for s in symbol_table(L, claim).values():

@@ -17,15 +17,15 @@ forward definition (``jacobian.py``), independently of the steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
-from .convolution import NotInFragment
-from .errors import NameError_, ShapeError, SymderivError
-from .jacobian import check_gradient
-from .operators import Expr, Inner, Sym, as_expr, delta_of, grad_of, substitute, sym_from
-from .printing import latex, plain
-from .rules import get_rule, perturbation
-from .verifier import DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Verdict, verify_equal, verify_first_order
+from symderiv.errors import NameError_, NotInFragment, ShapeError, SymderivError
+from symderiv.lang.operators import Expr, Inner, Sym, as_expr, delta_of, grad_of, substitute, sym_from
+from symderiv.lang.printing import latex, plain
+from symderiv.derive.rules import get_rule, perturbation
+from symderiv.kernel.decide import (
+    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Verdict, check_gradient, verify_equal, verify_first_order,
+)
 
 
 @dataclass
@@ -166,7 +166,7 @@ class Derivation:
         self.grad = grad_of(self.output, loss)
         self.delta_loss = Sym("Δ" + loss, 1, 1, kind="delta")
         if getattr(self, "heading", None):
-            from .printing import plain
+            from symderiv.lang.printing import plain
 
             self.title = f"{self.heading}: {plain(self.grad)[:1]}{plain(Sym(loss, 1, 1))}/d{self.wrt.name}"
         for s in self.steps:
@@ -307,7 +307,7 @@ class Derivation:
         return list(seen.values())
 
     def uses_sequences(self) -> bool:
-        from .operators import is_sequence_expr
+        from symderiv.lang.operators import is_sequence_expr
 
         return is_sequence_expr(self.forward)
 
@@ -315,7 +315,7 @@ class Derivation:
         """LaTeX definitions of the operators a report must state before using them."""
         if not self.uses_sequences():
             return []
-        from .printing import NOTATIONS
+        from symderiv.lang.printing import NOTATIONS
 
         c, v = NOTATIONS[self.notation]["corr"][0], NOTATIONS[self.notation]["conv"][0]
         out = [
@@ -382,17 +382,21 @@ class Derivation:
         return f"<Derivation {self.title!r}: {self.status}, {len(self.steps)} steps>"
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        """Jupyter display: Markdown (rendered math, verdict marks), LaTeX, plain text."""
-        from .render import render
+        """Jupyter display through the hook the report layer registers (:mod:`symderiv.report.display`);
+        plain text alone when no report layer is loaded. The model never imports the renderer."""
+        if _DISPLAY_HOOK is None:
+            return {"text/plain": self.explain()}
+        return _DISPLAY_HOOK(self)
 
-        if not self.checked:
-            self.check()
-        marks = {"verified": r"\checkmark", "failed": r"\times", "undecided": "?"}
-        rows = " \\\\\n".join(
-            f"& {s.latex(notation=self.notation)} && \\text{{{(s.rule or 'step').replace('_', ' ')}}}\\ {marks[s.status]}"
-            for s in self.steps)
-        tex = "\\begin{aligned}\n" + rows + "\n\\end{aligned}"
-        return {"text/plain": self.explain(), "text/markdown": render([self], "md"), "text/latex": "$$" + tex + "$$"}
+
+#: set by :func:`register_display`; called with a Derivation, returns a Jupyter MIME bundle
+_DISPLAY_HOOK: Callable[[Derivation], dict[str, str]] | None = None
+
+
+def register_display(hook: Callable[[Derivation], dict[str, str]]) -> None:
+    """Install the notebook display of derivations (the report layer calls this on import)."""
+    global _DISPLAY_HOOK
+    _DISPLAY_HOOK = hook
 
 
 def _auto_description(s: Sym) -> str:
@@ -407,7 +411,7 @@ def _auto_description(s: Sym) -> str:
 def _dim_text(d) -> str:
     import sympy
 
-    from .printing import linear_text
+    from symderiv.lang.printing import linear_text
 
     if d is sympy.oo:
         return r"\infty"

@@ -24,8 +24,8 @@ from typing import Iterable, Iterator, Union
 
 import sympy
 
-from .errors import NameError_, ShapeError
-from .symbols import Dim, as_dim, classify_name, delta_name, grad_name, is_linear_dim, is_plain_dim
+from symderiv.errors import NameError_, ShapeError
+from symderiv.lang.symbols import Dim, as_dim, check_name, classify_name, delta_name, grad_name, is_linear_dim, is_plain_dim
 
 Coef = Union[int, Fraction]
 
@@ -206,12 +206,14 @@ class Expr:
         return Transpose(self)
 
     def __repr__(self) -> str:
-        from .printing import plain
+        # The one documented exception to one-way imports (as SymPy's lazy __str__ -> printer):
+        # the printer dispatches on these node classes, so the nodes reach it lazily.
+        from symderiv.lang.printing import plain
 
         return plain(self)
 
     def latex(self) -> str:
-        from .printing import latex
+        from symderiv.lang.printing import latex
 
         return latex(self)
 
@@ -457,7 +459,7 @@ def mode_window(op: str, mode: str, n, k):
     return sympy.expand(offset), sympy.expand(length)
 
 
-class _SeqOp(Expr):
+class SeqOp(Expr):
     """Base for correlation and convolution: bilinear, on ℤ (mode None) or finite."""
 
     __slots__ = ("left", "right", "mode")
@@ -500,7 +502,7 @@ class _SeqOp(Expr):
         return mode_window(self.op, self.mode, self.left.shape[0], self.right.shape[0])
 
 
-class Corr(_SeqOp):
+class Corr(SeqOp):
     """Correlation (x ⋆ w)_i = Σ_j x_{i+j} w_j (the notes write x ⊙ w)."""
 
     __slots__ = ()
@@ -508,7 +510,7 @@ class Corr(_SeqOp):
     title = "correlation"
 
 
-class Conv(_SeqOp):
+class Conv(SeqOp):
     """Convolution (x ∗ w)_i = Σ_j x_{i−j} w_j (the notes write x ⊗ w)."""
 
     __slots__ = ()
@@ -597,7 +599,7 @@ def conv(a, b, mode: str | None = None) -> Conv:
 def is_sequence_expr(e: Expr) -> bool:
     """True when the expression needs the correlation/convolution decision procedure."""
     for node in e.walk():
-        if isinstance(node, (_SeqOp, Ext, Window, Shift)):
+        if isinstance(node, (SeqOp, Ext, Window, Shift)):
             return True
         if isinstance(node, Sym) and not (is_plain_dim(node.shape[0]) and is_plain_dim(node.shape[1])):
             return True
@@ -806,3 +808,12 @@ def map_bottom_up(e: Expr, f) -> Expr:
 def substitute(e: Expr, mapping: dict[str, Expr]) -> Expr:
     """Replace symbols by expressions (by name); shapes are re-checked."""
     return map_bottom_up(e, lambda node: mapping.get(node.name, node) if isinstance(node, Sym) else node)
+
+
+def sequence(name: str):
+    """A sequence x ∈ R^∞ indexed by all integers, with finite support (the notes' R^∞).
+
+    SymPy's ``MatrixSymbol`` refuses an infinite dimension, so this returns symderiv's own
+    symbol node (the node :class:`Sym`), which composes with ``corr``/``conv``/``inner``.
+    """
+    return Sym(check_name(name), sympy.oo, 1)

@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .errors import BudgetExceeded
-from .operators import Expr, Hadamard, Inner, MatMul, Sym, Trace, Transpose, is_scalar_shape
+from symderiv.errors import BudgetExceeded
+from symderiv.lang.operators import Expr, Hadamard, Inner, MatMul, Sym, Trace, Transpose, is_scalar_shape
 
 DOT = 0  # the constant vertex •
 

@@ -15,10 +15,10 @@ from typing import Iterable
 
 import jinja2
 
-from .derivation import Derivation
-from .errors import SymderivError
-from .reader import inline_math_spans
-from .rules import RULES
+from symderiv.derive.derivation import Derivation
+from symderiv.errors import SymderivError
+from symderiv.documents.reader import inline_math_spans
+from symderiv.derive.rules import RULES
 
 FORMATS = ("md", "tex", "json")
 MARKS = {"verified": "✓", "failed": "✗", "undecided": "?"}
@@ -89,7 +89,7 @@ def tex_escape(text: str) -> str:
 
 
 def _env(fmt: str) -> jinja2.Environment:
-    loader = jinja2.PackageLoader("symderiv", "templates")
+    loader = jinja2.PackageLoader("symderiv.report", "templates")
     if fmt == "tex":
         env = jinja2.Environment(
             loader=loader, block_start_string="<%", block_end_string="%>",
@@ -236,7 +236,7 @@ def _tree_latex(t) -> str:
 def math_latex(text: str) -> str | None:
     """The author's math re-emitted from symderiv's parse tree, or None when the grammar does not
     accept it (then it is shown as text, never passed to LaTeX)."""
-    from .reader import MathLine, parse_math
+    from symderiv.documents.reader import MathLine, parse_math
 
     try:
         return _tree_latex(parse_math(MathLine(text, 1, 1), "<math>"))

@@ -27,15 +27,16 @@ from lark import Token
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .derivation import Derivation, Step, compare, error_verdict
-from .errors import SymderivError
-from .operators import Expr, Inner, Sym
-from .printing import plain
-from .reader import (
-    _has_relation, _segmentations, Block, FuncApp, IndexNotation, Interpreter, LineError, MathLine, ParsedLine, ReadError, Scope, _IndexSum,
+from symderiv.derive.derivation import Derivation, Step, compare, error_verdict
+from symderiv.errors import LineError, ReadError, SymderivError
+from symderiv.lang.index import IndexNotation, IndexSum, affine
+from symderiv.lang.operators import Expr, Inner, Sym
+from symderiv.lang.printing import plain
+from symderiv.documents.reader import (
+    has_relation, segmentations, Block, FuncApp, Interpreter, MathLine, ParsedLine, Scope,
     declared_name, decode, parse_math, parse_space, scan_markdown,
 )
-from .verifier import FAILED, UNDECIDED, VERIFIED, Verdict
+from symderiv.kernel.decide import FAILED, UNDECIDED, VERIFIED, Verdict, decide_index, verify_equal
 
 
 @dataclass
@@ -180,7 +181,7 @@ def _why_nothing(text: str, blocks: list[Block]) -> str:
 
 def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDocument:
     """Check the derivations (unless ``derivations=False``) and every other statement."""
-    from .convolution import NotInFragment
+    from symderiv.errors import NotInFragment
 
     budget = getattr(doc, "budget", DEFAULT_DOCUMENT_BUDGET)
     spent = 0
@@ -213,7 +214,7 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
                 if s.verdict is None:
                     s.verdict = Verdict(UNDECIDED, "not decided", reason=f"the verifier failed on this derivation "
                                         f"({type(exc).__name__}: {exc}); please report it")
-        _label_rules(d)
+        label_rules(d)
     for c in doc.claims:
         if over(c.steps):
             continue
@@ -345,7 +346,7 @@ def _declare(interp: Interpreter, pl: ParsedLine, scope: Scope, path: str, doc: 
                 raise ReadError(path, *interp.where(items[0]), "expected a symbol name before \\in, such as x or y^*")
             if i > 0 and rels[0] == ":=":
                 continue  # the alias below carries the shape of the derivative
-            if re.fullmatch(r"[A-Za-z]+", name) and any(len(sp) > 1 for sp in _segmentations(name, scope.names())):
+            if re.fullmatch(r"[A-Za-z]+", name) and any(len(sp) > 1 for sp in segmentations(name, scope.names())):
                 # "so that AB ∈ R^{n×n}": a statement about the product A·B, never a new symbol named AB
                 prod = interp.expr(items[0])
                 want = Sym("Z", *dims).shape
@@ -406,34 +407,11 @@ def _forward_operator(pl: ParsedLine) -> str | None:
     return None
 
 
-def _affine(t) -> dict | None:
-    """Index expressions such as i+j, i-j, j, 2 as {var: coef, 1: const}."""
-    data = getattr(t, "data", None)
-    if data == "word":
-        return {str(t.children[0]): 1}
-    if data == "number":
-        return {1: int(str(t.children[0]))}
-    if data in ("add", "sub"):
-        a, b = _affine(t.children[0]), _affine(t.children[-1])
-        if a is None or b is None:
-            return None
-        sign = 1 if data == "add" else -1
-        out = dict(a)
-        for k, v in b.items():
-            out[k] = out.get(k, 0) + sign * v
-        return out
-    if data == "group":
-        return _affine(t.children[0])
-    if isinstance(t, Token):
-        s = str(t)
-        return {1: int(s)} if s.isdigit() else {s: 1}
-    return None
-
 
 def _operator_from_definition(pl: ParsedLine, interp: Interpreter, operands=None) -> str | None:
     """y_i := Σ_j x_{i+j} w_j is correlation; x_{i-j} w_j is convolution (by the index pattern)."""
     lhs = pl.items[0]
-    i_var = _affine(lhs.children[1].children[0])
+    i_var = affine(lhs.children[1].children[0])
     rhs = pl.items[1]
     factors = []
 
@@ -452,7 +430,7 @@ def _operator_from_definition(pl: ParsedLine, interp: Interpreter, operands=None
         raise ReadError(interp.path, interp.ml.line, interp.ml.col,
                         "an operator definition must look like y_i := \\sum_j x_{i+j} w_j or y_i := \\sum_j x_{i-j} w_j")
     (i,) = [k for k in i_var if k != 1]
-    a, b = (_affine(f.children[1].children[0]) for f in idx)
+    a, b = (affine(f.children[1].children[0]) for f in idx)
     sumop = sums[0] if getattr(sums[0], "data", None) == "sumop" else sums[0].children[0]
     j = str(sumop.children[1].children[0]) if sumop.children[1].children else None
     if a is None or b is None or j is None:
@@ -568,7 +546,7 @@ def _inline_assertion(ml: MathLine) -> bool:
     head = re.split(r"\\in(?![a-zA-Z])", ml.text, maxsplit=1)[0]  # what stands before the first \in
     if ":=" in head:
         head = head.split(":=", 1)[1]  # an alias' own := is a definition
-    return _has_relation(head)
+    return has_relation(head)
 
 
 def _forward_of(scope: Scope, name: str):
@@ -615,7 +593,7 @@ def _values(pl: ParsedLine, interp: Interpreter) -> list:
         v = interp.value(t)
         if isinstance(v, list):
             v = interp.product(v, t)
-        if not isinstance(v, (Expr, Fraction, FuncApp, IndexNotation, _IndexSum)):
+        if not isinstance(v, (Expr, Fraction, FuncApp, IndexNotation, IndexSum)):
             v = interp.as_expr(v, t)  # a helper value (a word, a bare norm, ...): an expression, or a located error
         out.append(v)
     return out
@@ -782,13 +760,13 @@ def _eq(d: Derivation, v, ml: MathLine, note: str) -> None:
         raise LineError(ml.line, ml.col, _why_not_expr(v))
 
 
-_NOT_CHECKED = (FuncApp, IndexNotation, _IndexSum)
+_NOT_CHECKED = (FuncApp, IndexNotation, IndexSum)
 
 
 def _why_not_expr(v) -> str:
     if isinstance(v, FuncApp):
         return f"function notation {v.name}(...) is not interpreted; write the expression it stands for"
-    if isinstance(v, (IndexNotation, _IndexSum)):
+    if isinstance(v, (IndexNotation, IndexSum)):
         return "index notation (Σ_i ...) is not checked by this version of symderiv"
     if isinstance(v, Fraction):
         return f"the number {v} cannot be compared with a matrix expression here"
@@ -809,8 +787,7 @@ def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=") -> Step:
     elif isinstance(a, Fraction) and isinstance(b, Fraction):
         s.verdict = Verdict(VERIFIED if a == b else FAILED, "exact rational arithmetic",
                             reason="" if a == b else f"{a} ≠ {b}", methods=["exact-integer-evaluation"])
-    elif isinstance(a, (IndexNotation, _IndexSum, Expr)) and isinstance(b, (IndexNotation, _IndexSum, Expr)):
-        from .convolution import decide_index
+    elif isinstance(a, (IndexNotation, IndexSum, Expr)) and isinstance(b, (IndexNotation, IndexSum, Expr)):
 
         finite = sorted({x.name for v in (a, b) for x in _index_symbols(v) if x.shape[0] is not sympy.oo})
         if finite:
@@ -825,7 +802,7 @@ def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=") -> Step:
         s.verdict = Verdict(UNDECIDED, "not checked", reason=_why_not_expr(b if isinstance(a, Expr) else a))
     s.text_override = f"{_show(a)} = {_show(b)}"
     s.raw = ml.text.strip()
-    if isinstance(a, (IndexNotation, _IndexSum)) or isinstance(b, (IndexNotation, _IndexSum)):
+    if isinstance(a, (IndexNotation, IndexSum)) or isinstance(b, (IndexNotation, IndexSum)):
         s.text_override = ml.text.strip()
     s.value = b
     s.value_left = a
@@ -836,13 +813,13 @@ def _index_symbols(v) -> list:
     """The declared symbols of an index-notation value (or of a matrix expression)."""
     if isinstance(v, Expr):
         return list(v.symbols())
-    if isinstance(v, _IndexSum):
+    if isinstance(v, IndexSum):
         return [x for _, t in v.terms for x in _index_symbols(t)]
     if isinstance(v, IndexNotation):
         out = []
         for f in v.factors:
             base = f[1] if f[0] == "nested" else f[0]
-            out += _index_symbols(base) if isinstance(base, (Expr, IndexNotation, _IndexSum)) else []
+            out += _index_symbols(base) if isinstance(base, (Expr, IndexNotation, IndexSum)) else []
         return out
     return []
 
@@ -852,14 +829,13 @@ def _show(v) -> str:
         return plain(v)
     if isinstance(v, FuncApp):
         return f"{v.name}(…)"
-    if isinstance(v, (IndexNotation, _IndexSum)):
+    if isinstance(v, (IndexNotation, IndexSum)):
         return "Σ …"
     return str(v)
 
 
 def _claim_verdict(s: Step) -> Verdict:
     """Exact equality for '=' (a standalone claim is not a Δ-chain); first order only for ≈."""
-    from .verifier import verify_equal
 
     a, b = getattr(s, "value_left", s.lhs), s.rhs
     try:
@@ -884,7 +860,7 @@ def _line_problem(doc: CheckedDocument, st: _State, ml: MathLine, line: int, col
     doc.claims.append(Claim(f"line {line} ({st.heading})", [s]))
 
 
-def _label_rules(d: Derivation) -> None:
+def label_rules(d: Derivation) -> None:
     """Name the rule of unnamed steps from their shape (a label for the reader; never a verdict)."""
     prev = None
     for s in d.steps:
@@ -900,8 +876,8 @@ def _label_rules(d: Derivation) -> None:
 
 
 def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
-    from .expand import push_transpose
-    from .operators import MatMul, Trace
+    from symderiv.kernel.expand import push_transpose
+    from symderiv.lang.operators import MatMul, Trace
 
     if v is not None and v.dropped:
         return "drop-higher-order"
@@ -935,8 +911,7 @@ def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
 
 
 def _compare_values(a, b) -> Verdict:
-    if isinstance(a, (IndexNotation, _IndexSum)) or isinstance(b, (IndexNotation, _IndexSum)):
-        from .convolution import decide_index
+    if isinstance(a, (IndexNotation, IndexSum)) or isinstance(b, (IndexNotation, IndexSum)):
 
         return decide_index(a, b)
     if isinstance(a, Expr) and isinstance(b, Expr):

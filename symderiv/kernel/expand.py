@@ -21,8 +21,8 @@ from __future__ import annotations
 from fractions import Fraction
 from itertools import product as cartesian
 
-from .errors import BudgetExceeded
-from .operators import Add, Expr, Ext, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Window, Shift, Zero, _SeqOp, mul
+from symderiv.errors import BudgetExceeded
+from symderiv.lang.operators import Add, Expr, Ext, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Window, Shift, Zero, SeqOp, mul
 
 Terms = list[tuple[Fraction, Expr]]
 DEFAULT_MAX_TERMS = 20000
@@ -68,7 +68,7 @@ def expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
         return _combine(
             [expand(e.left, max_terms), expand(e.right, max_terms)], lambda ms: Inner(*ms), max_terms
         )
-    if isinstance(e, (Hadamard, _SeqOp)):
+    if isinstance(e, (Hadamard, SeqOp)):
         return _combine(
             [expand(e.left, max_terms), expand(e.right, max_terms)], lambda ms: e.with_children(*ms), max_terms
         )
@@ -157,7 +157,7 @@ def delta_expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
             lambda ms: Inner(*ms),
             max_terms,
         )
-    if isinstance(e, (Hadamard, _SeqOp)):
+    if isinstance(e, (Hadamard, SeqOp)):
         return _combine(
             [delta_expand(e.left, max_terms), delta_expand(e.right, max_terms)],
             lambda ms: e.with_children(*ms),

@@ -24,138 +24,28 @@ reports the higher-order terms that were dropped.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
 
-from .errors import BudgetExceeded, SymderivError
-from .evaluate import (
+from symderiv.errors import BudgetExceeded, SymderivError
+from symderiv.kernel.evaluate import (
     Counterexample,
     Deadline,
     dims_of,
-    find_counterexample,
-    integer_screen,
     monomial_estimate,
     polynomial_identity,
 )
-from .expand import delta_degree, expand
-from .indexgraph import class_sums
-from .operators import Add, Expr, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul
-from .printing import latex, plain
+from symderiv.kernel.expand import delta_degree, expand
+from symderiv.kernel.convolution import decide
+from symderiv.kernel import refute
+from symderiv.kernel.indexgraph import class_sums
+from symderiv.lang.operators import Add, Expr, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul
+from symderiv.lang.printing import latex, plain
+from symderiv.kernel.verdict import (
+    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Term, Verdict, fmt_sizes,
+)
 
-VERIFIED, FAILED, UNDECIDED = "verified", "failed", "undecided"
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Limits for one check. Past any of them the verdict is ``undecided``."""
-
-    seconds: float = 20.0
-    max_terms: int = 20000
-    max_leaves: int = 20000
-    #: cap for the optional second proof (explicit polynomials at N = B), skipped above it
-    max_explicit_monomials: int = 1500
-    #: cap where explicit evaluation is the deciding method (fixed numeric sizes, Jacobians)
-    max_decisive_monomials: int = 100000
-
-
-DEFAULT_BUDGET = Budget()
-
-
-@dataclass
-class Term:
-    """One isomorphism class of monomials that does not cancel: coefficient (left minus right)."""
-
-    coef: Fraction
-    monomial: Expr
-
-    @property
-    def order(self) -> int:
-        return delta_degree(self.monomial)
-
-    def plain(self) -> str:
-        c = self.coef
-        head = "" if c == 1 else "-" if c == -1 else f"{c}·"
-        return head + plain(self.monomial)
-
-    def latex(self) -> str:
-        from .printing import LatexPrinter
-
-        c = self.coef
-        head = "" if c == 1 else "-" if c == -1 else LatexPrinter().coef(c) + " "
-        return head + latex(self.monomial)
-
-
-@dataclass
-class Verdict:
-    """The outcome of a check.
-
-    ``status`` is verified | failed | undecided; ``method`` says in words how it was
-    established; ``methods`` lists the machine-readable method tags used.
-    """
-
-    status: str
-    method: str
-    reason: str = ""
-    counterexample: Counterexample | None = None
-    relation: str = "exact"  # or "first-order"
-    bound: dict[str, int] = field(default_factory=dict)
-    methods: list[str] = field(default_factory=list)
-    difference: list[Term] = field(default_factory=list)
-    dropped: list[Term] = field(default_factory=list)
-    lhs: Expr | None = None
-    rhs: Expr | None = None
-
-    @property
-    def verified(self) -> bool:
-        return self.status == VERIFIED
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "method": self.method,
-            "methods": list(self.methods),
-            "reason": self.reason,
-            "relation": self.relation,
-            "bound": dict(self.bound),
-            "counterexample": self.counterexample.to_dict() if self.counterexample else None,
-            "dropped_terms": [t.latex() for t in self.dropped],
-            "difference": [t.latex() for t in self.difference],
-        }
-
-    def explain(self) -> str:
-        """A multi-line plain-text account, as used in assertion messages."""
-        head = self.status.upper()
-        if self.lhs is not None and self.rhs is not None:
-            head += f": {plain(self.lhs)} = {plain(self.rhs)}"
-        elif self.lhs is not None:
-            head += f": {plain(self.lhs)}"
-        lines = [head]
-        if self.reason:
-            lines.append("  reason: " + self.reason)
-        lines.append("  method: " + self.method)
-        if self.dropped:
-            lines.append("  dropped higher-order terms: " + ", ".join(t.plain() for t in self.dropped))
-        if self.counterexample:
-            lines.append("  counterexample:")
-            lines.append(self.counterexample.describe("    "))
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return f"Verdict({self.status!r}, method={self.method!r}, reason={self.reason!r})"
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        mark = {"verified": "✓", "failed": "✗"}.get(self.status, "?")
-        tex = ""
-        if self.lhs is not None and self.rhs is not None:
-            tex = f"$${latex(self.lhs)} = {latex(self.rhs)}$$"
-        md = f"{mark} **{self.status}** {tex}\n\n{self.method}" + (f"\n\n{self.reason}" if self.reason else "")
-        return {"text/plain": self.explain(), "text/markdown": md}
-
-
-def _fmt_sizes(sizes: dict[str, int]) -> str:
-    # no symbolic dimension: every size is the declared number (2×2 stays 2×2, not 1)
-    return ", ".join(f"{k}={v}" for k, v in sizes.items()) if sizes else "the declared sizes"
+__all__ = ["DEFAULT_BUDGET", "FAILED", "UNDECIDED", "VERIFIED", "Budget", "Term", "Verdict", "verify_equal",
+           "verify_first_order", "normalize_nesting", "MAX_DEPTH"]
 
 
 def _seed(*exprs: Expr) -> int:
@@ -177,8 +67,6 @@ def _decide(
     Correlation/convolution expressions go to :mod:`symderiv.convolution`.
     """
     if is_sequence_expr(leval) or is_sequence_expr(reval):
-        from .convolution import decide
-
         return decide(lterms, rterms, leval, reval, budget.seconds, what)
     deadline = Deadline(budget.seconds)
     all_terms = list(lterms) + [(-c, m) for c, m in rterms]
@@ -190,17 +78,23 @@ def _decide(
     seed = _seed(leval, reval)
     tags: list[str] = []
 
-    # Screen: a difference found here is a fact, whatever the canonical forms say.
-    differs, *_ = integer_screen(leval, reval, sizes, deadline, seed)
+    # Screen: a difference found here is a fact, whatever the canonical forms say. The screen and
+    # the counterexample search are untrusted: a difference counts only through evidence that is
+    # re-evaluated exactly here (the small counterexample, or else the screen's own entries).
+    search = refute.current()
+    differs, env, a, b = search.integer_screen(leval, reval, sizes, deadline, seed)
+    cex = None
     if differs or (diff and not numeric):
-        cex = find_counterexample(leval, reval, bound, deadline, seed)
-        if cex is None and differs:  # only large entries separate the sides: report those
-            _, env, a, b = integer_screen(leval, reval, sizes, deadline, seed)
-            cex = Counterexample(dict(sizes), env, a, b, note="random 64-bit entries")
+        cex = refute.confirm(search.find_counterexample(leval, reval, bound, deadline, seed), leval, reval, deadline)
+        if cex is None and differs:  # only large entries separate the sides: report those, once re-checked
+            differs = refute.differs_at(leval, reval, sizes, env, deadline)
+            if differs:
+                cex = Counterexample(dict(sizes), env, a, b, note="random 64-bit entries")
+    if differs or (diff and not numeric):
         if differs or cex is not None:
             tags = ["exact-integer-evaluation"] + (["canonical-form"] if diff else [])
             method = (
-                f"refuted: exact integer evaluation at {_fmt_sizes(cex.sizes)} gives different values"
+                f"refuted: exact integer evaluation at {fmt_sizes(cex.sizes)} gives different values"
                 + ("; the index-graph canonical forms differ too (Theorem 1: unequal for every size ≥ B)" if diff else "")
             )
         else:
@@ -225,7 +119,7 @@ def _decide(
             except BudgetExceeded:
                 ok = None
             if ok is False:
-                cex = find_counterexample(leval, reval, bound, deadline, seed)
+                cex = refute.confirm(search.find_counterexample(leval, reval, bound, deadline, seed), leval, reval, deadline)
                 return FAILED, "refuted by exact polynomial evaluation", ["explicit-polynomial"], bound, diff, cex, (
                     "internal inconsistency: canonical forms agree but polynomial evaluation differs; please report"
                 )
@@ -233,7 +127,7 @@ def _decide(
                 tags.append("explicit-polynomial")
                 method += (
                     f"; confirmed independently by an exact polynomial identity with symbolic entries "
-                    f"at {_fmt_sizes(sizes)}, the size bound B"
+                    f"at {fmt_sizes(sizes)}, the size bound B"
                 )
         tags.append("integer-screen")
         return VERIFIED, method, tags, bound, diff, None, ""
@@ -245,10 +139,10 @@ def _decide(
         raise BudgetExceeded("explicit evaluation at the fixed numeric sizes is too large")
     if polynomial_identity(leval, reval, sizes, deadline):
         return VERIFIED, (
-            f"proved: exact polynomial identity with symbolic entries at {_fmt_sizes(sizes)} "
+            f"proved: exact polynomial identity with symbolic entries at {fmt_sizes(sizes)} "
             f"(numeric dimensions {', '.join(numeric)} fixed; symbolic dimensions at the bound B)"
         ), ["explicit-polynomial"], bound, [], None, ""
-    cex = find_counterexample(leval, reval, bound, deadline, seed)
+    cex = refute.confirm(search.find_counterexample(leval, reval, bound, deadline, seed), leval, reval, deadline)
     return FAILED, "refuted by exact polynomial evaluation at the declared sizes", ["explicit-polynomial"], bound, diff, cex, ""
 
 

@@ -9,14 +9,13 @@ A deadline turns long evaluations into :class:`BudgetExceeded` instead of a hang
 """
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
 
-from .errors import BudgetExceeded
-from .operators import Add, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
+from symderiv.errors import BudgetExceeded
+from symderiv.lang.operators import Add, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
 
 Matrix = list[list[Any]]
 
@@ -236,80 +235,6 @@ def size_candidates(dims: list[str], bound: dict[str, int], limit: int = 400) ->
             break
     cands.sort(key=lambda c: (sum(c), c))
     return [dict(zip(dims, c)) for c in cands[:limit]]
-
-
-def find_counterexample(
-    lhs: Expr,
-    rhs: Expr,
-    bound: dict[str, int],
-    deadline: Deadline,
-    seed: int = 0,
-    trials_per_size: int = 12,
-) -> Counterexample | None:
-    """Search small sizes (up to the bound B) and small integer entries for a difference,
-    then shrink the entries towards 0 and ±1, as hypothesis shrinks a falsifying example."""
-    symbols = symbol_table(lhs, rhs)
-    dims = dims_of(lhs, rhs)
-    rng = random.Random(seed)
-    for sizes in size_candidates(dims, bound):
-        for t in range(trials_per_size):
-            deadline.check()
-            span = 1 if t < 3 else (3 if t < 8 else 50)
-            env = random_env(symbols, sizes, lambda: rng.randint(-span, span))
-            a = evaluate(lhs, env, sizes, INT, deadline)
-            b = evaluate(rhs, env, sizes, INT, deadline)
-            if a != b:
-                env = _shrink(lhs, rhs, env, sizes, deadline)
-                a = evaluate(lhs, env, sizes, INT, deadline)
-                b = evaluate(rhs, env, sizes, INT, deadline)
-                return Counterexample(dict(sizes), env, a, b)
-    return None
-
-
-def shrink_cells(cells, differs: Callable[[], bool], deadline: Deadline) -> None:
-    """Shrink a counterexample in place, as hypothesis does: replace each entry by a simpler value
-    (0, then 1, then -1) while ``differs()`` still holds. ``cells`` are (container, key) pairs, so
-    matrix rows and sequence dicts shrink alike."""
-
-    def simpler(a, b) -> bool:
-        return (abs(a), a < 0) < (abs(b), b < 0)
-
-    changed = True
-    while changed:
-        changed = False
-        for box, key in cells:
-            old = box[key]
-            for cand in (0, 1, -1):
-                if not simpler(cand, old):
-                    continue
-                box[key] = cand
-                deadline.check()
-                if differs():
-                    changed = True
-                    break
-                box[key] = old
-
-
-def _shrink(lhs, rhs, env, sizes, deadline) -> dict[str, Matrix]:
-    env = {k: [row[:] for row in v] for k, v in env.items()}
-    cells = [(row, j) for m in env.values() for row in m for j in range(len(row))]
-    shrink_cells(cells, lambda: evaluate(lhs, env, sizes, INT, deadline) != evaluate(rhs, env, sizes, INT, deadline),
-                 deadline)
-    return env
-
-
-def integer_screen(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Deadline, seed: int, bits: int = 64):
-    """Evaluate both sides with random ``bits``-bit integer entries; return (differs, env, a, b).
-
-    A difference is a certain refutation. Agreement is only evidence: by Schwartz–Zippel a
-    nonzero difference polynomial of degree D vanishes with probability ≤ D / 2**bits.
-    """
-    rng = random.Random(seed)
-    symbols = symbol_table(lhs, rhs)
-    env = random_env(symbols, sizes, lambda: rng.randrange(1, 1 << bits))
-    a = evaluate(lhs, env, sizes, INT, deadline)
-    b = evaluate(rhs, env, sizes, INT, deadline)
-    return a != b, env, a, b
 
 
 def polynomial_identity(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Deadline) -> bool:

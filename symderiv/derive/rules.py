@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
-from .expand import delta_degree, delta_expand, push_transpose
-from .operators import (
+from symderiv.kernel.expand import delta_degree, delta_expand, push_transpose
+from symderiv.lang.operators import (
     Add,
     Expr,
     Inner,
@@ -192,7 +192,7 @@ def read_off(e: Inner) -> Expr:
 @rule("corr-swap", "property 1: ⟨A, B⊙C⟩ = ⟨C, B⊙A⟩", r"\langle A, B \odot C \rangle = \langle C, B \odot A \rangle")
 def corr_swap(a: Expr, b: Expr, c: Expr) -> Inner:
     """⟨A, B ⋆ C⟩ = ⟨C, B ⋆ A⟩ (correlation)."""
-    from .operators import Corr
+    from symderiv.lang.operators import Corr
 
     return Inner(c, Corr(b, a))
 
@@ -200,7 +200,7 @@ def corr_swap(a: Expr, b: Expr, c: Expr) -> Inner:
 @rule("corr-to-conv", "property 3: ⟨A, B⊙C⟩ = ⟨B, A⊗C⟩", r"\langle A, B \odot C \rangle = \langle B, A \otimes C \rangle")
 def corr_to_conv(a: Expr, b: Expr, c: Expr) -> Inner:
     """⟨A, B ⋆ C⟩ = ⟨B, A ∗ C⟩."""
-    from .operators import Conv
+    from symderiv.lang.operators import Conv
 
     return Inner(b, Conv(a, c))
 
@@ -208,7 +208,7 @@ def corr_to_conv(a: Expr, b: Expr, c: Expr) -> Inner:
 @rule("conv-to-corr", "property 4: ⟨A, B⊗C⟩ = ⟨B, A⊙C⟩", r"\langle A, B \otimes C \rangle = \langle B, A \odot C \rangle")
 def conv_to_corr(a: Expr, b: Expr, c: Expr) -> Inner:
     """⟨A, B ∗ C⟩ = ⟨B, A ⋆ C⟩."""
-    from .operators import Corr
+    from symderiv.lang.operators import Corr
 
     return Inner(b, Corr(a, c))
 
@@ -224,7 +224,7 @@ def conv_commutative(e: Expr) -> Expr:
 def mode_definition(op: Expr) -> Expr:
     """A finite-mode operator is the window [o, o+L−1] of the operator on ℤ applied to the
     zero-extended inputs E x, E w (offsets from :func:`operators.mode_window`)."""
-    from .operators import Ext, Window
+    from symderiv.lang.operators import Ext, Window
 
     o, L = op.window()
     return Window(type(op)(Ext(op.left), Ext(op.right)), o, L)
@@ -233,7 +233,7 @@ def mode_definition(op: Expr) -> Expr:
 @rule("window-adjoint", "adjoint of the restriction", r"\langle g, R_{[o,\, o+L-1]}(s) \rangle = \langle \tau_{o} E\,g, s \rangle")
 def window_adjoint(g: Expr, window: Expr) -> Inner:
     """⟨g, R_{[o, o+L−1]} s⟩ = ⟨τ_o E g, s⟩: zero-extend g and place it at positions o, …, o+L−1."""
-    from .operators import Ext, Shift
+    from symderiv.lang.operators import Ext, Shift
 
     eg = Ext(g) if window.offset == 0 else Shift(Ext(g), window.offset)
     return Inner(eg, window.arg)
@@ -243,7 +243,7 @@ def window_adjoint(g: Expr, window: Expr) -> Inner:
       r"\langle E\,v, s \rangle = \langle v, R_{[0,\, n-1]}(s) \rangle \text{ for } v \in \mathbf{R}^{n}")
 def support_restriction(v: Expr, s: Expr) -> Inner:
     """⟨E v, s⟩ = ⟨v, R_{[0, n−1]} s⟩: only the entries of s where v lives matter."""
-    from .operators import Window
+    from symderiv.lang.operators import Window
 
     return Inner(v, Window(s, 0, v.shape[0]))
 
@@ -252,7 +252,7 @@ def support_restriction(v: Expr, s: Expr) -> Inner:
 def shift_out(window: Expr) -> Expr:
     """(τ_d a) ∗ b = τ_d(a ∗ b), (τ_d a) ⋆ b = τ_d(a ⋆ b), a ⋆ (τ_d b) = τ_{−d}(a ⋆ b), and
     R_{[p, q]}(τ_d s) = R_{[p−d, q−d]}(s)."""
-    from .operators import Conv, Shift, Window
+    from symderiv.lang.operators import Conv, Shift, Window
 
     s = window.arg
     left, right = s.left, s.right
@@ -269,12 +269,12 @@ def shift_out(window: Expr) -> Expr:
 def mode_recognition(window: Expr) -> Expr:
     """A window of E a ∗ E b (or ⋆) that coincides with a finite mode is that mode."""
 
-    from .operators import Ext, MODES, ShapeError
+    from symderiv.lang.operators import Ext, MODES, ShapeError
 
     s = window.arg
     if not (isinstance(s.left, Ext) and isinstance(s.right, Ext)):
         return window
-    from .convolution import forms_equal
+    from symderiv.kernel.decide import forms_equal
 
     for mode in MODES:
         try:

@@ -16,12 +16,12 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Callable, Optional
 
-from .errors import DerivationError
-from .expand import push_transpose
-from .indexgraph import canonical_form, compile_monomial
-from .operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose, add, as_expr, sym_from
-from .derivation import Derivation
-from . import rules as R
+from symderiv.errors import DerivationError
+from symderiv.kernel.expand import push_transpose
+from symderiv.kernel.indexgraph import canonical_form, compile_monomial
+from symderiv.lang.operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose, add, as_expr, sym_from
+from symderiv.derive.derivation import Derivation
+from symderiv.derive import rules as R
 
 Terms = list[tuple[Fraction, Expr]]
 Move = Callable[[Expr, Sym], Optional[tuple[str, Expr]]]
@@ -235,7 +235,7 @@ def derive_sequence(op: str, mode: str | None, wrt: str, notation: str = "seed",
     as a window of the operator on ℤ, its adjoint (zero-extension of dL/dy), the property on ℤ,
     and the restriction to the support of the variable.
     """
-    from .operators import Conv, Corr
+    from symderiv.lang.operators import Conv, Corr
 
     Op = Corr if op == "corr" else Conv
     if mode is None:
@@ -310,10 +310,10 @@ def _boundary_remarks(d: Derivation, f, theta: Sym, on_z: Expr) -> None:
     """Where the ℤ argument needs care for finite inputs, computed on an instance."""
     import sympy
 
-    from .convolution import seq_evaluate
-    from .operators import Ext
-    from .printing import latex, linear_text
-    from .verifier import verify_equal
+    from symderiv.kernel.decide import seq_evaluate
+    from symderiv.lang.operators import Ext
+    from symderiv.lang.printing import latex, linear_text
+    from symderiv.kernel.decide import verify_equal
 
     n_val, k_val = (6, 4) if d.mode == "same" else (5, 3)
     params = {sympy.Symbol("n"): n_val, sympy.Symbol("k"): k_val}
@@ -350,7 +350,7 @@ def _boundary_remarks(d: Derivation, f, theta: Sym, on_z: Expr) -> None:
         if dropped else [],
     })
     # the infinite-case formula with the forward's mode, checked rather than assumed
-    from .operators import Conv, Corr, ShapeError
+    from symderiv.lang.operators import Conv, Corr, ShapeError
 
     naive_op = {("corr", "x"): Conv, ("corr", "w"): Corr, ("conv", "x"): Corr, ("conv", "w"): Corr}[(f.op, theta.name)]
     args = (d.grad, f.right) if theta.name == "x" else ((f.left, d.grad) if f.op == "corr" else (d.grad, f.left))

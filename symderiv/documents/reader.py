@@ -31,30 +31,15 @@ import sympy
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
-from .errors import ShapeError, SymderivError
-from .operators import (
+from symderiv.errors import LineError, ReadError, ShapeError, SymderivError
+from symderiv.lang.index import IndexNotation, IndexSum
+from symderiv.lang.operators import (
     Add, Conv, Corr, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, delta_of, grad_of,
 )
 
 MAX_FILE_BYTES = 2_000_000
 MAX_LINE_CHARS = 2000
 MAX_DEPTH = 40
-
-
-class ReadError(SymderivError):
-    """The input cannot be read: the message names file, line and column."""
-
-    def __init__(self, path: str, line: int, col: int, message: str):
-        self.path, self.line, self.col, self.message = path, line, col, message
-        super().__init__(f"{path}:{line}:{col}: {message}")
-
-
-class LineError(SymderivError):
-    """A problem confined to one math line (undeclared symbol, shape mismatch)."""
-
-    def __init__(self, line: int, col: int, message: str):
-        self.line, self.col, self.message = line, col, message
-        super().__init__(message)
 
 
 # ---------------------------------------------------------------------------------------
@@ -140,7 +125,7 @@ _JUSTIFYING = re.compile(r"\s*(?:\\q?quad\s*)*\\(?:text|textrm|mbox)\{\s*(?:with
                          r"as|from|see|cf\.?|i\.e\.?|e\.g\.?|for|note)\b", re.I)
 
 
-def _has_relation(text: str) -> bool:
+def has_relation(text: str) -> bool:
     return bool(_RELATION.search(re.sub(r"\\(?:text|textrm|mbox)\{[^{}]*\}", "", text)))
 
 
@@ -182,7 +167,7 @@ def _split_equations(body: str) -> list[str]:
         # a column pair a &= b & c &= d: the next pair is another equation only if it has a relation
         # ("&& \\text{note}" columns stay notes)
         nxt = amps[k + 2] if k + 2 < len(amps) else len(body)
-        if _has_relation(_CONNECTIVE.sub("", body[amps[k] + 1:nxt].replace("&", " "))):
+        if has_relation(_CONNECTIVE.sub("", body[amps[k] + 1:nxt].replace("&", " "))):
             cuts.append(amps[k])
     bounds = [0] + cuts + [len(body)]
     parts = [(bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
@@ -192,7 +177,7 @@ def _split_equations(body: str) -> list[str]:
         start = a
         for m in _top_level(seg, _GAP):
             left, right = body[start:a + m.start()], seg[m.end():]
-            if _has_relation(left) and _has_relation(_CONNECTIVE.sub("", right)) and not _JUSTIFYING.match(right):
+            if has_relation(left) and has_relation(_CONNECTIVE.sub("", right)) and not _JUSTIFYING.match(right):
                 out.append((start, a + m.start()))
                 start = a + m.start()
         out.append((start, b))
@@ -220,7 +205,7 @@ def _join_continuations(pieces: list[str]) -> list[str]:
     out: list[str] = []
     for piece in pieces:
         if (not piece.startswith("\\\\") and piece.strip() and len(out) >= 2 and out[-2].strip()
-                and not _has_relation(piece) and _CONTINUES.match(piece)):
+                and not has_relation(piece) and _CONTINUES.match(piece)):
             sep = out.pop()
             lead = _CONTINUES.match(piece).end()
             out[-1] = out[-1] + _blank(sep) + piece[:lead].replace("&", " ") + piece[lead:]
@@ -447,7 +432,7 @@ def _without_code_spans(text: str) -> str:
 @lru_cache(maxsize=1)
 def _parser():
 
-    grammar = resources.files("symderiv").joinpath("grammar/math.lark").read_text(encoding="utf-8")
+    grammar = resources.files("symderiv.documents").joinpath("grammar/math.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="earley", propagate_positions=True, ambiguity="resolve")
 
 
@@ -555,15 +540,6 @@ class Indexed:
     index: Any  # lark tree of the index
 
 
-@dataclass
-class IndexNotation:
-    """An expression in index notation (Σ_i A_i B_{i+j} ...): kept for the index checker."""
-
-    sums: list[str]
-    factors: list  # (Expr, index tree) pairs, with a rational coefficient first
-    coef: Fraction = Fraction(1)
-
-
 class _Word:
     def __init__(self, text: str):
         self.text = text
@@ -572,7 +548,7 @@ class _Word:
 _MAX_SPLITS = 4
 
 
-def _segmentations(text: str, names) -> list[list[str]]:
+def segmentations(text: str, names) -> list[list[str]]:
     """All ways (at most a few) of writing ``text`` as a sequence of declared names, longest
     first name first. A name ending in '*' (y*) may only end the run. Linear in len(text) per kept way."""
     cands = sorted((n for n in names if re.fullmatch(r"[A-Za-z]+\*?", n)), key=len, reverse=True)
@@ -621,7 +597,7 @@ def _edge(t, side: int) -> str | None:
 
 
 def _describe(v) -> str:
-    from .printing import plain
+    from symderiv.lang.printing import plain
 
     return plain(v) if isinstance(v, Expr) else type(v).__name__
 
@@ -788,7 +764,7 @@ class Interpreter:
         declared next to ``a`` and ``b``): the run is ambiguous and is refused, never guessed."""
         text = w.text
         names = self.scope.names()
-        splits = _segmentations(text, names)
+        splits = segmentations(text, names)
         if not splits:
             if self.scope.lookup(text) is not None:
                 return self.scope.lookup(text)
@@ -840,7 +816,7 @@ class Interpreter:
         name = str(t.children[1])
         if name in ("trace", "tr", "Tr"):
             return _TraceWord()
-        if _segmentations(name, self.scope.names()) or self.scope.lookup(name) is not None:
+        if segmentations(name, self.scope.names()) or self.scope.lookup(name) is not None:
             return _Word(name)
         self.fail(t, f"{_FUNCTION_MSG}: {str(t.children[0])}{{{name}}} is not a declared symbol or the trace")
 
@@ -1039,15 +1015,15 @@ class Interpreter:
             return -v
         if isinstance(v, IndexNotation):
             return IndexNotation(v.sums, v.factors, -v.coef)
-        if isinstance(v, _IndexSum):
-            return _IndexSum([(-c, f) for c, f in v.terms])
+        if isinstance(v, IndexSum):
+            return IndexSum([(-c, f) for c, f in v.terms])
         return Scale(-1, self.as_expr(v, t))
 
     def _sum(self, a, b, t, sign):
         if isinstance(a, Fraction) and isinstance(b, Fraction):
             return a + sign * b
-        if any(isinstance(v, (IndexNotation, _IndexSum)) for v in (a, b)):
-            return _IndexSum(_terms(a) + [(sign * c, f) for c, f in _terms(b)])
+        if any(isinstance(v, (IndexNotation, IndexSum)) for v in (a, b)):
+            return IndexSum(_terms(a) + [(sign * c, f) for c, f in _terms(b)])
         ea, eb = self.as_expr(a, t), self.as_expr(b, t)
         try:
             return Add(ea, eb if sign > 0 else Scale(-1, eb))
@@ -1131,7 +1107,7 @@ class Interpreter:
             text = str(last.children[0])
             if text in ("trace", "tr", "Tr"):
                 return
-            splits = _segmentations(text, self.scope.names())
+            splits = segmentations(text, self.scope.names())
             if not splits:
                 if self.scope.lookup(text) is None:
                     self.fail(last, f"{_FUNCTION_MSG}: '{text}(...)' — '{text}' is not a declared symbol")
@@ -1159,7 +1135,7 @@ class Interpreter:
                 flat.extend(r if isinstance(r, list) else [r])
             else:
                 flat.append(it)
-        if any(isinstance(it, (SumOp, Indexed, IndexNotation, _IndexSum)) for it in flat):
+        if any(isinstance(it, (SumOp, Indexed, IndexNotation, IndexSum)) for it in flat):
             return self.index_product(flat, t)
         while k < len(flat):
             it = flat[k]
@@ -1208,7 +1184,7 @@ class Interpreter:
                 coef *= it
             elif isinstance(it, _Grouped) and isinstance(it.e, Expr):
                 self.fail(t, "in index notation every factor needs an index")
-            elif isinstance(it, (IndexNotation, _IndexSum)):
+            elif isinstance(it, (IndexNotation, IndexSum)):
                 factors.append(("nested", it))
             else:
                 self.fail(t, "in index notation every factor needs an index, as in A_i or (B \\odot C)_i")
@@ -1235,13 +1211,8 @@ class _Norm:
         return Inner(e, e)
 
 
-@dataclass
-class _IndexSum:
-    terms: list  # (coef, IndexNotation)
-
-
 def _terms(v):
-    if isinstance(v, _IndexSum):
+    if isinstance(v, IndexSum):
         return v.terms
     if isinstance(v, IndexNotation):
         return [(Fraction(1), v)]

@@ -1,0 +1,1 @@
+"""Derivations: rules, Derivation/Step, the derivation engine and the layer catalog."""

@@ -1,0 +1,1 @@
+"""Documents: the grammar, Markdown scanning, parsing, interpretation, roles and checking."""

@@ -1,0 +1,1 @@
+"""Reports: render context, escaping, templates, text output and notebook display."""

@@ -1,0 +1,36 @@
+"""Plain-text output of ``symderiv check``: one line per checked step, then a summary."""
+from __future__ import annotations
+
+from symderiv.lang.printing import greek_text
+
+
+def render_check(doc) -> str:
+    """One line per checked step: file:line: ✓ rule / ✗ reason, then a summary."""
+    marks = {"verified": "✓", "failed": "✗", "undecided": "?"}
+    lines = []
+    counts = {"verified": 0, "failed": 0, "undecided": 0}
+    for step, owner in doc.all_steps():
+        st = step.status
+        counts[st] += 1
+        v = step.verdict
+        col = getattr(step, "col", None)
+        head = f"{doc.path}:{step.line}:{col}: {marks[st]} " if col else f"{doc.path}:{step.line}: {marks[st]} "
+        text = getattr(step, "text_override", None) or step.plain()
+        if st == "verified":
+            order = " (to first order)" if v is not None and v.relation == "first-order" else ""
+            lines.append(head + f"{step.rule or 'claim'}{order}  {text}")
+        else:
+            lines.append(head + f"{v.reason or v.method}  [{text}]")
+            if v.counterexample is not None:
+                lines.append("    counterexample:\n" + v.counterexample.describe("      "))
+    for d in doc.derivations:
+        j = d.jacobian
+        if j is not None:
+            lines.append(f"{doc.path}: {marks[j.status]} Jacobian cross-check of {d.title}: d{greek_text(d.loss)}/d{d.wrt.name} = "
+                         f"{d.to_dict()['gradient_text']} ({j.status})")
+    if getattr(doc, "nothing_checked", False):
+        lines.append(f"{doc.path}: {doc.nothing_reason} — not verified")
+    else:
+        lines.append(f"{doc.path}: {counts['verified']} verified, {counts['failed']} failed, {counts['undecided']} undecided "
+                     f"({len(doc.derivations)} derivations, {len(doc.claims)} other statements) — {doc.status}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,22 @@
+"""Refutation only (UNTRUSTED): counterexample search, shrinking and the random integer screen.
+
+Importing this package installs its search into the kernel (:mod:`symderiv.kernel.refute`); the
+kernel re-checks every candidate exactly before it reports ``failed``.
+"""
+from __future__ import annotations
+
+from symderiv.kernel import refute
+from symderiv.search import counterexample
+
+
+class SearchRefuter:
+    """The :class:`symderiv.kernel.refute.Refuter` backed by :mod:`symderiv.search.counterexample`."""
+
+    find_counterexample = staticmethod(counterexample.find_counterexample)
+    integer_screen = staticmethod(counterexample.integer_screen)
+    shrink_cells = staticmethod(counterexample.shrink_cells)
+    find_seq_candidate = staticmethod(counterexample.find_seq_candidate)
+    find_index_candidate = staticmethod(counterexample.find_index_candidate)
+
+
+refute.install(SearchRefuter())

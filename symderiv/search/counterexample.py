@@ -1,0 +1,153 @@
+"""Refutation by search (UNTRUSTED): small counterexamples, shrinking, and the random integer screen.
+
+Nothing here can make a claim verified. The kernel asks this layer, through the narrow
+:class:`symderiv.kernel.refute.Refuter` interface, for *candidate* counterexamples and re-checks
+each one exactly before it reports ``failed``.
+"""
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+import sympy
+
+from symderiv.kernel.convolution import clean, domain_points, index_terms, index_value_of, seq_evaluate
+from symderiv.kernel.evaluate import (
+    INT, Counterexample, Deadline, Matrix, dims_of, evaluate, random_env, size_candidates, symbol_table,
+)
+from symderiv.lang.index import IndexNotation, IndexSum
+from symderiv.lang.operators import INF, Expr
+
+
+def find_counterexample(
+    lhs: Expr,
+    rhs: Expr,
+    bound: dict[str, int],
+    deadline: Deadline,
+    seed: int = 0,
+    trials_per_size: int = 12,
+) -> Counterexample | None:
+    """Search small sizes (up to the bound B) and small integer entries for a difference,
+    then shrink the entries towards 0 and ±1, as hypothesis shrinks a falsifying example."""
+    symbols = symbol_table(lhs, rhs)
+    dims = dims_of(lhs, rhs)
+    rng = random.Random(seed)
+    for sizes in size_candidates(dims, bound):
+        for t in range(trials_per_size):
+            deadline.check()
+            span = 1 if t < 3 else (3 if t < 8 else 50)
+            env = random_env(symbols, sizes, lambda: rng.randint(-span, span))
+            a = evaluate(lhs, env, sizes, INT, deadline)
+            b = evaluate(rhs, env, sizes, INT, deadline)
+            if a != b:
+                env = shrink(lhs, rhs, env, sizes, deadline)
+                a = evaluate(lhs, env, sizes, INT, deadline)
+                b = evaluate(rhs, env, sizes, INT, deadline)
+                return Counterexample(dict(sizes), env, a, b)
+    return None
+
+
+def shrink_cells(cells, differs: Callable[[], bool], deadline: Deadline) -> None:
+    """Shrink a counterexample in place, as hypothesis does: replace each entry by a simpler value
+    (0, then 1, then -1) while ``differs()`` still holds. ``cells`` are (container, key) pairs, so
+    matrix rows and sequence dicts shrink alike."""
+
+    def simpler(a, b) -> bool:
+        return (abs(a), a < 0) < (abs(b), b < 0)
+
+    changed = True
+    while changed:
+        changed = False
+        for box, key in cells:
+            old = box[key]
+            for cand in (0, 1, -1):
+                if not simpler(cand, old):
+                    continue
+                box[key] = cand
+                deadline.check()
+                if differs():
+                    changed = True
+                    break
+                box[key] = old
+
+
+def shrink(lhs, rhs, env, sizes, deadline) -> dict[str, Matrix]:
+    env = {k: [row[:] for row in v] for k, v in env.items()}
+    cells = [(row, j) for m in env.values() for row in m for j in range(len(row))]
+    shrink_cells(cells, lambda: evaluate(lhs, env, sizes, INT, deadline) != evaluate(rhs, env, sizes, INT, deadline),
+                 deadline)
+    return env
+
+
+def integer_screen(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Deadline, seed: int, bits: int = 64):
+    """Evaluate both sides with random ``bits``-bit integer entries; return (differs, env, a, b).
+
+    A difference is a certain refutation. Agreement is only evidence: by Schwartz–Zippel a
+    nonzero difference polynomial of degree D vanishes with probability ≤ D / 2**bits.
+    """
+    rng = random.Random(seed)
+    symbols = symbol_table(lhs, rhs)
+    env = random_env(symbols, sizes, lambda: rng.randrange(1, 1 << bits))
+    a = evaluate(lhs, env, sizes, INT, deadline)
+    b = evaluate(rhs, env, sizes, INT, deadline)
+    return a != b, env, a, b
+
+
+def find_seq_candidate(lhs: Expr, rhs: Expr, domains: list, deadline: Deadline, seed: int = 0):
+    """Lengths ``params`` and entries ``env`` (sequences as {index: value}) at which the two sides of a
+    correlation/convolution identity seem to differ, shrunk towards 0 and ±1; None if none is found."""
+    rng = random.Random(seed)
+    symbols = {s.name: s for s in lhs.symbols() + rhs.symbols()}
+    points = []
+    for dom in domains:
+        points.extend(domain_points(dom))
+    points.sort(key=lambda q: (sum(q.values()), sorted((str(k), v) for k, v in q.items())))
+    symbolic = any(s.shape[0] is not INF and not sympy.sympify(s.shape[0]).is_Integer for s in symbols.values())
+    if not points and symbolic:
+        return None  # no small lengths in the domain: nothing concrete to evaluate
+    seen = set()
+    for params in points or [{}]:
+        key = tuple(sorted((str(k), v) for k, v in params.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        for t in range(10):
+            deadline.check()
+            span = 1 if t < 4 else 3
+            env = {}
+            for name, s in symbols.items():
+                L = s.shape[0]
+                idx = range(-1, 2) if L is INF else range(int(sympy.sympify(L).subs(params)))
+                env[name] = {i: rng.randint(-span, span) for i in idx}
+            try:
+                a, b = clean(seq_evaluate(lhs, env, params)), clean(seq_evaluate(rhs, env, params))
+            except (ValueError, TypeError):
+                continue
+            if a != b:
+                return params, shrink_sequences(lhs, rhs, env, params, deadline)
+    return None
+
+
+def shrink_sequences(lhs, rhs, env, params, deadline):
+    env = {k: dict(v) for k, v in env.items()}
+    cells = [(v, i) for v in env.values() for i in list(v)]
+    shrink_cells(cells, lambda: clean(seq_evaluate(lhs, env, params)) != clean(seq_evaluate(rhs, env, params)),
+                 deadline)
+    return env
+
+
+def find_index_candidate(a, b, deadline: Deadline):
+    """Entries in {-1, 0, 1} on indices -1..1 at which two index-notation sides seem to differ."""
+    names = set()
+    for v in (a, b):
+        if isinstance(v, (IndexNotation, IndexSum)):
+            names |= {n for _, _, f in index_terms(v) for n, _ in f}
+        else:
+            names |= {s.name for s in v.symbols()}
+    rng = random.Random(0)
+    for t in range(40):
+        deadline.check()
+        env = {n: {i: rng.randint(-1, 1) for i in range(-1, 2)} for n in sorted(names)}
+        if index_value_of(a, env) != index_value_of(b, env):
+            return env
+    return None
