@@ -392,7 +392,8 @@ class Printer:
             text = parts[0]
             for prev, f, part in zip(e[1], e[1][1:], parts[1:]):
                 glue = "" if (prev[0] in ("s", "T") and f[0] in ("s", "T") and part[0].isalpha()
-                              and not text.endswith("\\top") and (self.tight_sup or prev[0] != "T")
+                              and not text.endswith("\\top")
+                              and (prev[0] != "T" or self.tight_sup and self.rng.random() < 0.2)
                               and self.rng.random() < 0.5) else " "
                 text += glue + part
             return f"({text})" if ctx == "base" else text
@@ -788,7 +789,7 @@ def check_document(seed: int, n_claims: int, template: str, mutate_doc: bool) ->
     return doc, checked
 
 
-DOCS = settings(max_examples=60, deadline=None, derandomize=True,
+DOCS = settings(max_examples=80, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -829,3 +830,20 @@ def test_a_continuation_after_a_refused_line_never_verifies_against_an_earlier_c
         checked = check_text(head + refused + "\n\n$$= A$$\n")
         wrong = [s for s in steps_by_line(checked).get(9, []) if s.status == "verified"]
         assert not wrong, f"after {refused}: '= A' verified ({wrong[0].plain()})"
+
+
+def test_a_continuation_in_a_derivation_after_a_refused_line_is_not_verified():
+    """/work/hunt/diff-5.md: inside a Δ-derivation, ``= ⟨Wᵀ dL/dy, Δx⟩`` continues the refused line
+    ``= ⟨AᵀWᵀ dL/dy, Δx⟩`` (false as a step); it is compared with the line before the refused one and
+    printed ✓. Fails until the reader is fixed."""
+    text = (
+        "# Linear\n\nLet $x \\in \\mathbf{R}^n$, $W \\in \\mathbf{R}^{m \\times n}$, $A \\in \\mathbf{R}^{n \\times n}$, "
+        "$y \\in \\mathbf{R}^m$ and $L \\in \\mathbf{R}$.\n\n$$y = Wx$$\n\n"
+        "$$\\Delta y = W(x + \\Delta x) - Wx = W \\Delta x$$\n\n"
+        "$$\\Delta L = \\langle \\frac{dL}{dy}, \\Delta y \\rangle = \\langle \\frac{dL}{dy}, W \\Delta x \\rangle$$\n\n"
+        "$$= \\langle A^TW^T \\frac{dL}{dy}, \\Delta x \\rangle$$\n\n"
+        "$$= \\langle W^T \\frac{dL}{dy}, \\Delta x \\rangle$$\n\n"
+        "$$\\Rightarrow \\frac{dL}{dx} = W^T \\frac{dL}{dy}$$\n")
+    checked = check_text(text)
+    wrong = [s for s in steps_by_line(checked).get(13, []) if s.status == "verified"]
+    assert not wrong, f"line 13 verified against an earlier line: {wrong[0].plain()}"
