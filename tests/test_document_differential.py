@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symderiv.cli import main
-from symderiv.documents import check_text
+from symderiv.documents.documents import check_text
 
 # -- the expression tree ---------------------------------------------------------------------------
 # ('s', name) symbol · ('d', name) Δname · ('g', out) dL/d out · ('T', e) · ('mul', (e, ...)) ·
