@@ -153,10 +153,11 @@ def test_the_notes_slip_in_section_7_is_caught():
     d.eq(Inner(Corr(g, ws), dx))  # the slip
     d.eq(Inner(Conv(g, ws), dx))
     d.read_off(Conv(g, ws)).check()
-    # the slip disagrees with both neighbours, which agree with each other: a typo on that line only
-    assert [s.status for s in d.steps] == ["verified"] * 5 + ["failed", "verified", "verified"]
+    # the slip disagrees with both neighbours, which agree with each other: the typo is blamed on that
+    # line; the step out of it is still false as written (never ✓), and says it agrees with the line before
+    assert [s.status for s in d.steps] == ["verified"] * 5 + ["failed", "failed", "verified"]
     assert d.first_failure() is d.steps[5]
     assert d.steps[5].verdict.reason.startswith("probably a typo on this line")
     assert d.steps[5].verdict.counterexample is not None
-    assert "suspected typo" in d.steps[6].verdict.method
+    assert "before the suspected typo" in d.steps[6].verdict.reason and d.steps[6].verdict.counterexample is not None
     assert d.jacobian.status == "verified"

@@ -171,9 +171,15 @@ def test_wrong_cyclic_step_and_typo_diagnosis():
                  "$$= \\langle \\frac{dL}{dy} x^T, \\Delta W \\rangle$$\n$$= \\langle x \\frac{dL}{dy}^T, \\Delta W \\rangle$$")
     doc = check_text(text, "affine.md")
     d = doc.derivations[0]
-    assert d.status == "verified"  # tr(ΔW x gᵀ) is a valid cycle
-    bad = [s for s in d.steps if s.status == "failed"]
-    assert bad == [] or all("shape" in s.verdict.reason for s in bad)
+    cycle = next(s for s in d.steps if s.plain() == "= tr(ΔW·x·dL/dy^T)")
+    assert cycle.status == "verified"  # tr(ΔW x gᵀ) is a valid cycle
+    # ⟨x gᵀ, ΔW⟩ is ill-typed (n×m against m×n): refused at its line, with the shapes as the reason
+    (bad,) = [s for c in doc.claims for s in c.steps if s.status == "failed"]
+    assert bad.line == 14 and "shapes" in bad.verdict.reason
+    # the read-off continues the refused line: not checked from it, never checked against an earlier line
+    readoff = d.steps[-1]
+    assert readoff.kind == "readoff" and readoff.status == "undecided" and "refused" in readoff.verdict.reason
+    assert d.jacobian is not None and d.jacobian.status == "verified"
 
 
 def test_typo_line_in_a_chain():
@@ -191,7 +197,9 @@ $$\Rightarrow \frac{dL}{dx} = w^T \frac{dL}{dy}$$
     doc = check_text(text, "t.md")
     (d,) = doc.derivations
     failed = [s for s in d.steps if s.status == "failed"]
-    assert len(failed) == 1 and failed[0].verdict.reason.startswith("probably a typo")
+    # line 8 is blamed; the step 8 → 9 is false as written too, and says line 9 agrees with line 7
+    assert [s.line for s in failed] == [8, 9] and failed[0].verdict.reason.startswith("probably a typo")
+    assert "agree with line 7" in failed[1].verdict.reason
     assert d.jacobian.status == "verified"
 
 

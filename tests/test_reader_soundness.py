@@ -287,10 +287,13 @@ def test_space_with_juxtaposed_dimensions_is_located():
     assert (e.line, e.col) == (3, 12) and "\\times" in e.message
 
 
-@pytest.mark.parametrize("dim", ["oo", "inf", "{oo}", "{n \\times inf}"])
+@pytest.mark.parametrize("dim", ["{oo}", "{inf}", "{n \\times inf}", "oo", "inf"])
 def test_reserved_dimension_names_are_refused(dim):
     e = read_error(f"# T\n\nLet $x \\in \\mathbf{{R}}^{dim}$.\n\n$$x = x$$\n")
-    assert e.line == 3 and "cannot name a dimension" in e.message
+    assert e.line == 3
+    if dim.startswith("{"):
+        assert "cannot name a dimension" in e.message
+    # unbraced, TeX's superscript is one letter (R^oo is R^o o): refused as a malformed space
 
 
 def test_derivative_with_respect_to_an_alias_is_a_located_line_error():

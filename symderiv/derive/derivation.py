@@ -16,7 +16,7 @@ forward definition (``jacobian.py``), independently of the steps.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from symderiv.errors import NameError_, NotInFragment, ShapeError, SymderivError
@@ -37,6 +37,9 @@ class Step:
     note: str = ""
     line: int | None = None
     verdict: Verdict | None = None
+    #: the line before this one could not be read: the step from it is not checked (and this line's
+    #: value is what the next line is compared with)
+    after_unreadable: bool = False
 
     def latex(self, **settings) -> str:
         if getattr(self, "text_override", None) is not None:
@@ -90,6 +93,10 @@ def compare(a: Expr, b: Expr, budget: Budget = DEFAULT_BUDGET) -> Verdict:
             return w
         return w if w.reason else v
     return v
+
+
+UNREADABLE_BEFORE = ("the line before was refused (see its message), so the step from it to this line is not "
+                     "checked (the next line is compared with this one)")
 
 
 def error_verdict(exc: BaseException, **kw) -> Verdict:
@@ -215,7 +222,10 @@ class Derivation:
         before_prev: Expr | None = None
         self.gradient = None
         for i, step in enumerate(self.steps):
-            step.verdict = self._check_step(step, prev, values, budget)
+            if step.after_unreadable and step.kind in ("chain", "readoff"):
+                step.verdict = Verdict(UNDECIDED, "not checked", reason=UNREADABLE_BEFORE)
+            else:
+                step.verdict = self._check_step(step, prev, values, budget)
             if step.kind == "define":
                 expected = self.expected_definition(step.lhs)
                 values[step.lhs.name] = substitute(expected if expected is not None else step.rhs, values)
@@ -227,12 +237,16 @@ class Derivation:
                     and self.steps[i - 1].status == FAILED and step.status == FAILED and before_prev is not None):
                 retry = self._check_step(step, before_prev, values, budget)
                 if retry.status == VERIFIED:
-                    retry.method = f"compared with the line before the suspected typo: {retry.method}"
-                    step.verdict = retry
+                    # the step as written (from the typo line) stays failed: a ✓ here would claim the
+                    # author's step is right; the diagnosis only says where the mistake probably is
                     bad = self.steps[i - 1].verdict
-                    bad.reason = ("probably a typo on this line: the lines before and after it agree with each "
-                                  "other; " + bad.reason)
-                    bad.methods = bad.methods + ["typo-detection"]
+                    self.steps[i - 1].verdict = replace(
+                        bad, reason="probably a typo on this line: the lines before and after it agree with each "
+                        "other; " + bad.reason, methods=bad.methods + ["typo-detection"])
+                    step.verdict = replace(
+                        step.verdict, reason=step.verdict.reason + f"; this line does agree with line "
+                        f"{self.steps[i - 2].line if i >= 2 else '?'} (before the suspected typo)",
+                        methods=step.verdict.methods + ["typo-detection"])
                     prev = step.rhs
                     continue
             if step.kind != "readoff":

@@ -27,7 +27,7 @@ from lark import Token
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from symderiv.derive.derivation import Derivation, Step, compare, error_verdict
+from symderiv.derive.derivation import UNREADABLE_BEFORE, Derivation, Step, compare, error_verdict
 from symderiv.errors import LineError, ReadError, SymderivError
 from symderiv.lang.index import IndexNotation, IndexSum, affine
 from symderiv.lang.operators import Expr, Inner, Sym
@@ -459,6 +459,9 @@ class _State:
     forward: dict = field(default_factory=dict)  # output name -> (Sym, Expr)
     derivation: Derivation | None = None
     claim: Claim | None = None
+    #: the last display line could not be read: a line continuing it ("= ...", "⇒ ...") has nothing
+    #: checked to continue from, and must never be compared with an earlier chain instead
+    after_unreadable: bool = False
 
 
 def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocument) -> None:
@@ -466,6 +469,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
     for b, scope in zip(blocks, scopes):
         if b.kind == "heading":
             st.heading, st.derivation, st.claim = b.text, None, None
+            st.after_unreadable = False
             continue
         if b.kind == "prose" and not b.code:
             for ml in b.math:
@@ -527,6 +531,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                     tail = ParsedLine("⇒", pl.items[k + 1:], pl.rels[k + 1:], pl.cols[k + 1:], pl.ml)
                     if head.rels or head.lead:
                         _role(head, interp, scope, st, doc, ml)
+                        st.after_unreadable = False  # the read-off follows the head, which was read
                     pl = tail
                 _role(pl, interp, scope, st, doc, ml)
             except LineError as exc:
@@ -538,6 +543,8 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                 _line_problem(doc, st, ml, ml.line, ml.col, str(exc))
             except RecursionError:
                 _line_problem(doc, st, ml, ml.line, ml.col, "expression nested too deeply to read")
+            else:
+                st.after_unreadable = False
 
 
 def _inline_assertion(ml: MathLine) -> bool:
@@ -697,13 +704,27 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
 
     if pl.lead in ("=", "≈"):
         if d is not None:
-            for v in vals:
+            for k, v in enumerate(vals):
                 if isinstance(v, _NOT_CHECKED):
                     claim = Claim(f"line {ml.line} ({st.heading})")
                     claim.steps.append(_claim_step(d.steps[-1].rhs if d.steps else v, v, ml, note))
                     doc.claims.append(claim)
                     continue
                 _eq(d, v, ml, note)
+                d.steps[-1].after_unreadable = k == 0 and st.after_unreadable
+            return
+        if st.after_unreadable:
+            # "= v" after an unreadable line: the step into v is not checked; later sides compare with v
+            claim = Claim(f"continued identity after an unreadable line ({st.heading})")
+            s = Step(vals[0] if isinstance(vals[0], Expr) else None, None, "claim", "claim", note, ml.line,
+                     after_unreadable=True)
+            s.value = vals[0]
+            s.verdict = Verdict(UNDECIDED, "not checked", reason=UNREADABLE_BEFORE)
+            claim.steps.append(s)
+            for a, b, rel in zip(vals, vals[1:], pl.rels):
+                claim.steps.append(_claim_step(a, b, ml, note or "continued identity", rel))
+            doc.claims.append(claim)
+            st.claim, st.derivation = claim, None
             return
         if st.claim is not None and st.claim.steps:
             prev = st.claim.steps[-1].value
@@ -720,6 +741,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             if len(vals) > 1 and all(isinstance(G, Expr) for G in vals[1:]):
                 for G in vals[1:]:
                     d.read_off(G, line=ml.line, note=note)
+                    d.steps[-1].after_unreadable = st.after_unreadable and pl.lead == "⇒"
                 return
             bad = next(G for G in vals[1:] if not isinstance(G, Expr)) if len(vals) > 1 else None
             raise LineError(ml.line, ml.col, _why_not_expr(bad) if bad is not None else "expected dL/dx = G")
@@ -858,6 +880,7 @@ def _line_problem(doc: CheckedDocument, st: _State, ml: MathLine, line: int, col
     s.col = col
     s.text_override = s.raw = ml.text.strip()
     doc.claims.append(Claim(f"line {line} ({st.heading})", [s]))
+    st.after_unreadable = True
 
 
 def label_rules(d: Derivation) -> None:

@@ -175,6 +175,8 @@ def _token_latex(tok) -> str:
         return value
     if kind == "NUMBER" and _NUMBER.fullmatch(value):
         return value
+    if kind == "ARG_CHAR" and re.fullmatch(r"[A-Za-z0-9]", value):  # an unbraced super/subscript: one character
+        return value
     if kind == "GREEK" and value[:1] == "\\" and value[1:] in _GREEK:
         return value
     table = _TOKEN_LATEX.get(kind)
