@@ -736,6 +736,8 @@ class Interpreter:
             v = self.resolve(v, t)
         if isinstance(v, list):
             v = self.product(v, t)
+        if isinstance(v, _Grouped):
+            v = v.e  # (AB) standing alone, or as a term: the grouping matters only inside a product
         if isinstance(v, Expr):
             return v
         if isinstance(v, Fraction):
