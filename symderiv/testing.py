@@ -15,6 +15,8 @@ from typing import Any
 from symderiv.derive.derivation import Derivation
 from symderiv.lang.operators import as_expr, sym_from
 from symderiv.lang.printing import latex, plain
+from symderiv.lang.status import Status
+from symderiv.report.marks import mark
 from symderiv.kernel.decide import UNDECIDED, VERIFIED, Verdict, check_gradient, verify_equal, verify_first_order
 
 __all__ = ["assert_equal", "assert_first_order_equal", "assert_gradient", "assert_derivation", "assert_document",
@@ -31,8 +33,9 @@ class SymderivAssertionError(AssertionError):
 
 def format_failure(title: str, verdict: Verdict, claim_text: str = "", claim_latex: str = "", rule: str = "",
                    where: str = "") -> str:
-    head = {"failed": "Falsifying example", "undecided": "Undecided (not proved, not refuted)"}.get(verdict.status, verdict.status)
-    lines = [f"{title}", f"{head}{' at ' + where if where else ''}:"]
+    head = {Status.FAILED: "Falsifying example", Status.UNDECIDED: "Undecided (not proved, not refuted)"}.get(
+        verdict.status, str(verdict.status))
+    lines = [f"{title}", f"{mark(verdict.status)} {head}{' at ' + where if where else ''}:"]
     if claim_text:
         lines.append(f"  claim:   {claim_text}")
     if claim_latex:

@@ -12,14 +12,13 @@ from fractions import Fraction
 import sympy
 
 from symderiv.lang.operators import Add, Conv, Corr, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
+from symderiv.lang.greek import greek_text
 from symderiv.lang.symbols import name_latex
+
+__all__ = ["greek_text", "latex", "plain", "LatexPrinter", "PlainPrinter", "Printer", "linear_text", "precedence"]
 
 PREC_ADD, PREC_MUL, PREC_POSTFIX, PREC_ATOM = 10, 20, 30, 40
 
-_GREEK_TEXT = dict(zip(
-    "ell alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon phi chi "
-    "psi omega Gamma Theta Lambda Xi Pi Sigma Phi Psi Omega".split(),
-    "ℓαβγδεζηθικλμνξπρστυφχψωΓΘΛΞΠΣΦΨΩ"))
 
 
 def precedence(e: Expr) -> int:
@@ -35,14 +34,6 @@ def precedence(e: Expr) -> int:
         # Δx and dL/dy are multi-token: (Δx)^T, but the seed writes dL/dy^T; keep both readable.
         return PREC_POSTFIX if e.kind == "delta" else PREC_ATOM
     return PREC_ATOM
-
-
-def greek_text(name: str) -> str:
-    """alpha -> α, ell -> ℓ (whole leading word only: 'alpha_1' -> 'α_1', 'beta*' -> 'β*')."""
-    m = re.match(r"[A-Za-z]+", name)
-    if m and m.group(0) in _GREEK_TEXT:
-        return _GREEK_TEXT[m.group(0)] + name[m.end():]
-    return name
 
 
 class Printer:

@@ -21,6 +21,7 @@ from typing import Union
 import sympy
 
 from symderiv.errors import NameError_, ShapeError
+from symderiv.lang.greek import GREEK_NAMES, UNICODE_GREEK
 
 Dim = Union[sympy.Symbol, sympy.Integer]
 DimLike = Union[int, str, sympy.Symbol, sympy.Integer]
@@ -30,19 +31,8 @@ DimLike = Union[int, str, sympy.Symbol, sympy.Integer]
 # Markdown and file names without escaping surprises.
 _NAME_RE = re.compile(r"^[A-Za-z\u0391-\u03A9\u03B1-\u03C9][A-Za-z0-9_*']*$")
 
-GREEK = (
-    "ell alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho "
-    "sigma tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon "
-    "Phi Psi Omega"
-).split()
-_GREEK_UNICODE = {
-    "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "ζ": "zeta",
-    "η": "eta", "θ": "theta", "ι": "iota", "κ": "kappa", "λ": "lambda", "μ": "mu",
-    "ν": "nu", "ξ": "xi", "π": "pi", "ρ": "rho", "σ": "sigma", "τ": "tau", "υ": "upsilon",
-    "φ": "phi", "χ": "chi", "ψ": "psi", "ω": "omega", "Γ": "Gamma", "Δ": "Delta",
-    "Θ": "Theta", "Λ": "Lambda", "Ξ": "Xi", "Π": "Pi", "Σ": "Sigma", "Φ": "Phi",
-    "Ψ": "Psi", "Ω": "Omega",
-}
+GREEK = list(GREEK_NAMES)
+_GREEK_UNICODE = UNICODE_GREEK
 
 
 def as_dim(d: DimLike) -> Dim:

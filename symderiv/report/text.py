@@ -1,14 +1,15 @@
 """Plain-text output of ``symderiv check``: one line per checked step, then a summary."""
 from __future__ import annotations
 
-from symderiv.lang.printing import greek_text
+from symderiv.lang.greek import greek_text
+from symderiv.lang.status import Status
+from symderiv.report.marks import TEXT_MARKS as marks
 
 
 def render_check(doc) -> str:
     """One line per checked step: file:line: ✓ rule / ✗ reason, then a summary."""
-    marks = {"verified": "✓", "failed": "✗", "undecided": "?"}
     lines = []
-    counts = {"verified": 0, "failed": 0, "undecided": 0}
+    counts = {str(s): 0 for s in Status}
     for step, owner in doc.all_steps():
         st = step.status
         counts[st] += 1
