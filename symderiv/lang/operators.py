@@ -19,6 +19,7 @@ Zero(r, c)      the zero matrix                        r x c
 """
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 from typing import Iterable, Iterator, Union
 
@@ -675,46 +676,77 @@ def _scalar_run(factors: list[Expr], i: int) -> int | None:
     return None
 
 
+@functools.singledispatch
 def from_sympy(e: sympy.Basic) -> Expr:
     """Convert a SymPy matrix expression built from symderiv symbols into an :class:`Expr`.
 
     Only the matrix language is accepted (symbols, +, *, rational scalars, transpose, trace,
-    Hadamard product). Shapes are re-checked strictly: SymPy accepts ``w*g.T`` for
-    w: m x n and g: m x 1 because n *might* be 1; symderiv does not.
+    Hadamard product): one registered converter per SymPy class, below; any other object is
+    refused here. Shapes are re-checked strictly: SymPy accepts ``w*g.T`` for w: m x n and
+    g: m x 1 because n *might* be 1; symderiv does not.
     """
-    M = sympy.matrices.expressions
-    if isinstance(e, sympy.MatrixSymbol):
-        return Sym(e.name, e.shape[0], e.shape[1])
-    if isinstance(e, M.ZeroMatrix):
-        return Zero(e.shape[0], e.shape[1])
-    if isinstance(e, M.MatAdd):
-        return Add(*[from_sympy(a) for a in e.args])
-    if isinstance(e, M.MatMul):
-        coef = Fraction(1)
-        factors: list[Expr] = []
-        for a in e.args:
-            c = _as_coef(a)
-            if c is not None:
-                coef *= c
-            elif getattr(a, "is_Matrix", False):
-                factors.append(from_sympy(a))
-            else:
-                raise ShapeError(
-                    f"only rational numbers may multiply matrices here, got {a} in {e}"
-                )
-        factors = _group_scalar_runs(factors)
-        body = factors[0] if len(factors) == 1 else MatMul(*factors)
-        return body if coef == 1 else Scale(coef, body)
-    if isinstance(e, M.Transpose):
-        return Transpose(from_sympy(e.arg))
-    if isinstance(e, M.Trace):
-        return Trace(from_sympy(e.arg))
-    if isinstance(e, M.HadamardProduct):
-        out = from_sympy(e.args[0])
-        for a in e.args[1:]:
-            out = Hadamard(out, from_sympy(a))
-        return out
     raise ShapeError(f"symderiv cannot use the SymPy object {e!r} ({type(e).__name__})")
+
+
+_M = sympy.matrices.expressions
+
+
+@from_sympy.register
+def _from_matrix_symbol(e: sympy.MatrixSymbol) -> Expr:
+    return Sym(e.name, e.shape[0], e.shape[1])
+
+
+@from_sympy.register
+def _from_zero(e: _M.ZeroMatrix) -> Expr:
+    return Zero(e.shape[0], e.shape[1])
+
+
+@from_sympy.register
+def _from_add(e: _M.MatAdd) -> Expr:
+    return Add(*[from_sympy(a) for a in e.args])
+
+
+@from_sympy.register
+def _from_mul(e: _M.MatMul) -> Expr:
+    coef = Fraction(1)
+    factors: list[Expr] = []
+    for a in e.args:
+        c = _as_coef(a)
+        if c is not None:
+            coef *= c
+        elif getattr(a, "is_Matrix", False):
+            factors.append(from_sympy(a))
+        else:
+            raise ShapeError(f"only rational numbers may multiply matrices here, got {a} in {e}")
+    factors = _group_scalar_runs(factors)
+    body = factors[0] if len(factors) == 1 else MatMul(*factors)
+    return body if coef == 1 else Scale(coef, body)
+
+
+@from_sympy.register
+def _from_transpose(e: _M.Transpose) -> Expr:
+    return Transpose(from_sympy(e.arg))
+
+
+@from_sympy.register
+def _from_trace(e: _M.Trace) -> Expr:
+    return Trace(from_sympy(e.arg))
+
+
+@from_sympy.register
+def _from_hadamard(e: _M.HadamardProduct) -> Expr:
+    out = from_sympy(e.args[0])
+    for a in e.args[1:]:
+        out = Hadamard(out, from_sympy(a))
+    return out
+
+
+#: The symderiv nodes each SymPy class converts to (for the coverage test and the docs): nodes not
+#: listed (Inner, the sequence operators) have no SymPy counterpart and are built directly.
+SYMPY_NODES: dict[type, tuple[type[Expr], ...]] = {
+    sympy.MatrixSymbol: (Sym,), _M.ZeroMatrix: (Zero,), _M.MatAdd: (Add,), _M.MatMul: (MatMul, Scale),
+    _M.Transpose: (Transpose,), _M.Trace: (Trace,), _M.HadamardProduct: (Hadamard,),
+}
 
 
 def as_expr(x) -> Expr:

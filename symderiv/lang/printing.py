@@ -6,12 +6,14 @@ Parentheses are decided by precedence, so ``(AB)^T`` and ``(x - y^*)^T`` print a
 """
 from __future__ import annotations
 
-import re
 from fractions import Fraction
+from typing import Any, Callable, cast
 
 import sympy
 
-from symderiv.lang.operators import Add, Conv, Corr, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
+from symderiv.lang.operators import (
+    Add, Conv, Corr, Ext, Expr, Hadamard, Inner, MatMul, Scale, SeqOp, Shift, Sym, Trace, Transpose, Window, Zero,
+)
 from symderiv.lang.greek import greek_text
 from symderiv.lang.symbols import name_latex
 
@@ -21,18 +23,34 @@ PREC_ADD, PREC_MUL, PREC_POSTFIX, PREC_ATOM = 10, 20, 30, 40
 
 
 
+def _prec_scale(e: Scale) -> int:
+    return PREC_ADD if e.coef < 0 else PREC_MUL
+
+
+def _prec_sym(e: Sym) -> int:
+    # Δx and dL/dy are multi-token: (Δx)^T, but the seed writes dL/dy^T; keep both readable.
+    return PREC_POSTFIX if e.kind == "delta" else PREC_ATOM
+
+
+#: Precedence per node class (looked up along the MRO; a class not listed is an atom).
+PRECEDENCE: dict[type[Expr], int | Callable[[Any], int]] = {
+    Add: PREC_ADD,
+    Scale: _prec_scale,
+    MatMul: PREC_MUL,
+    Hadamard: PREC_MUL,
+    SeqOp: PREC_MUL,
+    Transpose: PREC_POSTFIX,
+    Sym: _prec_sym,
+    Expr: PREC_ATOM,
+}
+
+
 def precedence(e: Expr) -> int:
-    if isinstance(e, Add):
-        return PREC_ADD
-    if isinstance(e, Scale):
-        return PREC_ADD if e.coef < 0 else PREC_MUL
-    if isinstance(e, (MatMul, Hadamard, Corr, Conv)):
-        return PREC_MUL
-    if isinstance(e, Transpose):
-        return PREC_POSTFIX
-    if isinstance(e, Sym) and e.kind in ("delta", "grad"):
-        # Δx and dL/dy are multi-token: (Δx)^T, but the seed writes dL/dy^T; keep both readable.
-        return PREC_POSTFIX if e.kind == "delta" else PREC_ATOM
+    """Binding strength of the node's printed form: sums < products < postfix ᵀ < atoms."""
+    for cls in type(e).__mro__:
+        p = PRECEDENCE.get(cls)
+        if p is not None:
+            return p if isinstance(p, int) else p(e)
     return PREC_ATOM
 
 
@@ -73,10 +91,21 @@ class Printer:
         return self._dispatch(e)
 
     def _dispatch(self, e: Expr) -> str:
-        method = getattr(self, "_print_" + type(e).__name__, None)
-        if method is None:
-            raise TypeError(f"{type(self).__name__} cannot print {type(e).__name__}")
-        return method(e)
+        return self.method_for(type(e))(self, e)
+
+    @classmethod
+    def method_for(cls, node_class: type) -> Callable[[Any, Any], str]:
+        """The ``_print_<Class>`` method for a node class: the first one along its MRO (as in
+        SymPy's printers), else :meth:`_print_Expr`, which refuses."""
+        for klass in node_class.__mro__:
+            method = getattr(cls, "_print_" + klass.__name__, None)
+            if method is not None:
+                return cast(Callable[[Any, Any], str], method)
+        return cls._print_Expr
+
+    def _print_Expr(self, e: Expr) -> str:
+        """Fallback for a node class no printer method covers: an error, never a guess."""
+        raise TypeError(f"{type(self).__name__} cannot print {type(e).__name__}")
 
     def parenthesize(self, e: Expr, level: int, strict: bool = False) -> str:
         p = precedence(e)
