@@ -89,8 +89,7 @@ def _where(path, exc: BaseException) -> str:
 
 
 def _error_message(path, exc: BaseException) -> str:
-    from symderiv.errors import SymderivError
-    from symderiv.errors import ReadError
+    from symderiv.errors import ReadError, SymderivError
 
     if isinstance(exc, ReadError):
         return f"{exc.path}:{exc.line}:{exc.col}: symderiv could not read the document: {exc.message}"

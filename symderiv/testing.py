@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from symderiv.derive.derivation import Derivation
+from symderiv.kernel.decide import UNDECIDED, VERIFIED, Verdict, check_gradient, verify_equal, verify_first_order
 from symderiv.lang.operators import as_expr, sym_from
 from symderiv.lang.printing import latex, plain
 from symderiv.lang.status import Status
 from symderiv.report.marks import mark
-from symderiv.kernel.decide import UNDECIDED, VERIFIED, Verdict, check_gradient, verify_equal, verify_first_order
 
 __all__ = ["assert_equal", "assert_first_order_equal", "assert_gradient", "assert_derivation", "assert_document",
            "SymderivAssertionError", "format_failure"]
@@ -71,14 +71,16 @@ def assert_equal(lhs: Any, rhs: Any, allow_undecided: bool = False) -> Verdict:
     """Assert lhs = rhs for all entries and all dimensions."""
     __tracebackhide__ = True
     v = verify_equal(lhs, rhs)
-    return _raise_unless_verified("symderiv: the two sides are not equal for all sizes", v, allow_undecided, **_claim(lhs, rhs))
+    title = "symderiv: the two sides are not equal for all sizes"
+    return _raise_unless_verified(title, v, allow_undecided, **_claim(lhs, rhs))
 
 
 def assert_first_order_equal(lhs: Any, rhs: Any, allow_undecided: bool = False) -> Verdict:
     """Assert lhs = rhs up to terms of order ≥ 2 in the perturbations Δ."""
     __tracebackhide__ = True
     v = verify_first_order(lhs, rhs)
-    return _raise_unless_verified("symderiv: the two sides differ to first order", v, allow_undecided, **_claim(lhs, rhs))
+    title = "symderiv: the two sides differ to first order"
+    return _raise_unless_verified(title, v, allow_undecided, **_claim(lhs, rhs))
 
 
 def assert_gradient(L: Any, wrt: Any, expected: Any, allow_undecided: bool = False) -> Verdict:

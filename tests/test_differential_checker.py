@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from symderiv.derive.derivation import Derivation
 from symderiv.kernel.expand import delta_degree, expand
-from symderiv.lang.operators import Add, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
 from symderiv.kernel.verifier import verify_equal, verify_first_order
+from symderiv.lang.operators import Add, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
 
 N, M = "n", "m"
 SYMS = {

@@ -13,10 +13,10 @@ from fractions import Fraction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symderiv.lang.operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose
-from symderiv.lang.printing import latex
 from symderiv.documents.reader import Interpreter, MathLine, Scope, parse_math
 from symderiv.kernel.verifier import verify_equal
+from symderiv.lang.operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose
+from symderiv.lang.printing import latex
 
 A, B, C = (Sym(s, "n", "n") for s in "ABC")
 x, v = Sym("x", "n", 1), Sym("v", "n", 1)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from symderiv.derive.catalog import get_layer
 from symderiv.cli import main
+from symderiv.derive.catalog import get_layer
 from symderiv.derive.derivation import Derivation
 from symderiv.lang.operators import MatMul, Sym, Transpose
 from symderiv.report.render import md_escape, render, tex_escape

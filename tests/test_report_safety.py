@@ -357,7 +357,8 @@ def test_atomic_writes_keep_file_mode_and_leave_no_temporary(tmp_path, capsys):
 # ---------------------------------------------------------------------------------------
 # property: whatever the author types, the LaTeX of prose uses only commands symderiv writes
 # ---------------------------------------------------------------------------------------
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from symderiv.report.render import _TEX_CHARS, _TOKEN_LATEX, tex_escape  # noqa: E402
 

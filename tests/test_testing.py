@@ -6,7 +6,11 @@ from symderiv import delta, gradient_symbol, inner, matrix, vector
 from symderiv.derive.catalog import get_layer
 from symderiv.derive.derivation import Derivation
 from symderiv.testing import (
-    assert_derivation, assert_document, assert_equal, assert_first_order_equal, assert_gradient,
+    assert_derivation,
+    assert_document,
+    assert_equal,
+    assert_first_order_equal,
+    assert_gradient,
 )
 
 m, n = sympy.symbols("m n")

@@ -20,15 +20,24 @@ Zero(r, c)      the zero matrix                        r x c
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
-from typing import Iterable, Iterator, Union
 
 import sympy
 
 from symderiv.errors import NameError_, ShapeError
-from symderiv.lang.symbols import Dim, as_dim, check_name, classify_name, delta_name, grad_name, is_linear_dim, is_plain_dim
+from symderiv.lang.symbols import (
+    Dim,
+    as_dim,
+    check_name,
+    classify_name,
+    delta_name,
+    grad_name,
+    is_linear_dim,
+    is_plain_dim,
+)
 
-Coef = Union[int, Fraction]
+Coef = int | Fraction
 
 
 def _fmt_shape(shape: tuple[Dim, Dim]) -> str:
@@ -119,14 +128,14 @@ class Expr:
             return self._hash
 
     @property
-    def children(self) -> tuple["Expr", ...]:
+    def children(self) -> tuple[Expr, ...]:
         return ()
 
-    def with_children(self, *children: "Expr") -> "Expr":
+    def with_children(self, *children: Expr) -> Expr:
         """The same node over new children (shapes re-checked). Leaves return themselves."""
         return self
 
-    def walk(self) -> Iterator["Expr"]:
+    def walk(self) -> Iterator[Expr]:
         """All nodes in pre-order (iteratively: nesting depth is not limited by the stack)."""
         stack: list[Expr] = [self]
         while stack:
@@ -144,7 +153,7 @@ class Expr:
             stack.extend((c, d + 1) for c in node.children)
         return best
 
-    def symbols(self) -> list["Sym"]:
+    def symbols(self) -> list[Sym]:
         """The distinct symbols, in order of first appearance."""
         seen: dict[str, Sym] = {}
         for node in self.walk():
@@ -203,7 +212,7 @@ class Expr:
         return Scale(Fraction(1) / c, self)
 
     @property
-    def T(self) -> "Expr":
+    def T(self) -> Expr:
         return Transpose(self)
 
     def __repr__(self) -> str:

@@ -6,15 +6,26 @@ Parentheses are decided by precedence, so ``(AB)^T`` and ``(x - y^*)^T`` print a
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, Callable, cast
+from typing import Any, cast
 
 import sympy
 
-from symderiv.lang.operators import (
-    Add, Conv, Corr, Ext, Expr, Hadamard, Inner, MatMul, Scale, SeqOp, Shift, Sym, Trace, Transpose, Window, Zero,
-)
 from symderiv.lang.greek import greek_text
+from symderiv.lang.operators import (
+    Add,
+    Expr,
+    Hadamard,
+    Inner,
+    MatMul,
+    Scale,
+    SeqOp,
+    Sym,
+    Trace,
+    Transpose,
+    Zero,
+)
 from symderiv.lang.symbols import name_latex
 
 __all__ = ["greek_text", "latex", "plain", "LatexPrinter", "PlainPrinter", "Printer", "linear_text", "precedence"]

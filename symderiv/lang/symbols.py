@@ -16,15 +16,14 @@ converts them into symderiv's own tree, which keeps what was written and checks 
 from __future__ import annotations
 
 import re
-from typing import Union
 
 import sympy
 
 from symderiv.errors import NameError_, ShapeError
 from symderiv.lang.greek import GREEK_NAMES, UNICODE_GREEK
 
-Dim = Union[sympy.Symbol, sympy.Integer]
-DimLike = Union[int, str, sympy.Symbol, sympy.Integer]
+Dim = sympy.Symbol | sympy.Integer
+DimLike = int | str | sympy.Symbol | sympy.Integer
 
 # A name is a letter (Latin or Greek, or a Greek name such as "alpha") followed by letters,
 # digits, "_" , "*" or "'". Anything else is refused so that names can go into LaTeX,

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import jinja2
 
 from symderiv.derive.derivation import Derivation
-from symderiv.errors import SymderivError
-from symderiv.documents.reader import inline_math_spans
 from symderiv.derive.rules import RULES
+from symderiv.documents.reader import inline_math_spans
+from symderiv.errors import SymderivError
 from symderiv.lang.greek import GREEK_NAMES, UNICODE_GREEK, greek_latex
 from symderiv.lang.status import Status
 from symderiv.report.marks import TEX_MARKS
@@ -88,7 +88,7 @@ def tex_escape(text: str) -> str:
         elif ord(ch) < 160:  # control characters and newlines: TeX would read them as invalid input or \par
             out.append(" ")
         else:
-            out.append(r"\texttt{U+%04X}" % ord(ch))
+            out.append(rf"\texttt{{U+{ord(ch):04X}}}")
     return "".join(out)
 
 
@@ -363,7 +363,7 @@ def _tex_prose(text: str) -> str:
 
 def _document_context(doc) -> dict:
     by_line: dict[int, list] = {}
-    for step, owner in doc.all_steps():
+    for step, _owner in doc.all_steps():
         by_line.setdefault(step.line, []).append(step)
     items = []
     seen_lines = set()
