@@ -15,15 +15,20 @@ import sympy
 from symderiv.lang.greek import greek_text
 from symderiv.lang.operators import (
     Add,
+    Conv,
+    Corr,
     Expr,
+    Ext,
     Hadamard,
     Inner,
     MatMul,
     Scale,
     SeqOp,
+    Shift,
     Sym,
     Trace,
     Transpose,
+    Window,
     Zero,
 )
 from symderiv.lang.symbols import name_latex
@@ -68,16 +73,18 @@ def precedence(e: Expr) -> int:
 class Printer:
     """Base printer: ``doprint(expr)`` dispatches on the node class name."""
 
-    settings: dict = {}
+    settings: dict[str, Any] = {}
+    _memo: dict[int, str] | None
 
-    def __init__(self, **settings):
+    def __init__(self, **settings: Any) -> None:
         self.settings = {**type(self).settings, **settings}
+        self._memo = None
 
     def doprint(self, e: Expr) -> str:
         """Print bottom-up with an explicit stack, so nesting depth (a transpose applied hundreds
         of times) is not limited by Python's recursion limit: every node's text is computed after
         its children's and looked up when the parent asks for it."""
-        outer = getattr(self, "_memo", None)
+        outer = self._memo
         memo: dict[int, str] = {}
         self._memo = memo
         try:
@@ -96,7 +103,7 @@ class Printer:
             self._memo = outer
 
     def _print(self, e: Expr) -> str:
-        memo = getattr(self, "_memo", None)
+        memo = self._memo
         if memo is not None and id(e) in memo:
             return memo[id(e)]
         return self._dispatch(e)
@@ -180,25 +187,25 @@ class LatexPrinter(Printer):
 
     settings = {"notation": "seed"}
 
-    def _seqop(self, e, idx: int) -> str:
+    def _seqop(self, e: SeqOp, idx: int) -> str:
         sym = NOTATIONS[self.settings["notation"]][e.op][idx]
         if e.mode:
             sym = sym + (r"_{\mathrm{" + e.mode + "}}" if idx == 0 else "_" + e.mode)
         return self.parenthesize(e.left, PREC_MUL) + " " + sym + " " + self.parenthesize(e.right, PREC_MUL, strict=True)
 
-    def _print_Corr(self, e) -> str:
+    def _print_Corr(self, e: Corr) -> str:
         return self._seqop(e, 0)
 
-    def _print_Conv(self, e) -> str:
+    def _print_Conv(self, e: Conv) -> str:
         return self._seqop(e, 0)
 
-    def _print_Ext(self, e) -> str:
+    def _print_Ext(self, e: Ext) -> str:
         return r"E\," + self.parenthesize(e.arg, PREC_POSTFIX)
 
-    def _print_Shift(self, e) -> str:
+    def _print_Shift(self, e: Shift) -> str:
         return r"\tau_{" + linear_text(e.by, True) + r"}\," + self.parenthesize(e.arg, PREC_POSTFIX, strict=True)
 
-    def _print_Window(self, e) -> str:
+    def _print_Window(self, e: Window) -> str:
         hi = sympy.expand(e.offset + e.length - 1)
         return (r"R_{[" + linear_text(e.offset, True) + r",\, " + linear_text(hi, True) + r"]}\left("
                 + self._print(e.arg) + r"\right)")
@@ -236,25 +243,25 @@ class PlainPrinter(Printer):
 
     settings = {"notation": "seed"}
 
-    def _seqop(self, e) -> str:
+    def _seqop(self, e: SeqOp) -> str:
         if e.mode:
             return f"{e.op}_{e.mode}({self._print(e.left)}, {self._print(e.right)})"
         sym = NOTATIONS[self.settings["notation"]][e.op][1]
         return self.parenthesize(e.left, PREC_MUL) + f" {sym} " + self.parenthesize(e.right, PREC_MUL, strict=True)
 
-    def _print_Corr(self, e) -> str:
+    def _print_Corr(self, e: Corr) -> str:
         return self._seqop(e)
 
-    def _print_Conv(self, e) -> str:
+    def _print_Conv(self, e: Conv) -> str:
         return self._seqop(e)
 
-    def _print_Ext(self, e) -> str:
+    def _print_Ext(self, e: Ext) -> str:
         return "E(" + self._print(e.arg) + ")"
 
-    def _print_Shift(self, e) -> str:
+    def _print_Shift(self, e: Shift) -> str:
         return f"τ[{linear_text(e.by)}](" + self._print(e.arg) + ")"
 
-    def _print_Window(self, e) -> str:
+    def _print_Window(self, e: Window) -> str:
         hi = sympy.expand(e.offset + e.length - 1)
         return f"R[{linear_text(e.offset)}..{linear_text(hi)}](" + self._print(e.arg) + ")"
 
@@ -291,15 +298,15 @@ class PlainPrinter(Printer):
         return "0"
 
 
-def latex(e: Expr, **settings) -> str:
+def latex(e: Expr, **settings: Any) -> str:
     return LatexPrinter(**settings).doprint(e)
 
 
-def plain(e: Expr, **settings) -> str:
+def plain(e: Expr, **settings: Any) -> str:
     return PlainPrinter(**settings).doprint(e)
 
 
-def linear_text(e, tex: bool = False) -> str:
+def linear_text(e: Any, tex: bool = False) -> str:
     """A length such as n - k + 1 written with the positive symbols first (SymPy prints -k + n + 1)."""
     e = sympy.expand(sympy.sympify(e))
     terms = sympy.Add.make_args(e)
@@ -317,7 +324,7 @@ def linear_text(e, tex: bool = False) -> str:
     return out or "0"
 
 
-def _term_text(t, tex: bool) -> str:
+def _term_text(t: Any, tex: bool) -> str:
     """One term of a length: floor((k - 1)/2) as ⌊(k − 1)/2⌋ rather than SymPy's floor(k/2 - 1/2)."""
     coef, rest = t.as_coeff_Mul()
     if isinstance(rest, sympy.floor):
@@ -326,4 +333,4 @@ def _term_text(t, tex: bool) -> str:
         inner = inner if len(sympy.Add.make_args(num)) == 1 else "(" + inner + ")"
         body = (r"\lfloor " + inner + "/" + str(den) + r" \rfloor") if tex else f"⌊{inner}/{den}⌋"
         return body if coef == 1 else f"{coef}" + body
-    return sympy.latex(t) if tex else sympy.sstr(t)
+    return str(sympy.latex(t) if tex else sympy.sstr(t))

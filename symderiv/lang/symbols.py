@@ -16,14 +16,16 @@ converts them into symderiv's own tree, which keeps what was written and checks 
 from __future__ import annotations
 
 import re
+from typing import Any, TypeAlias
 
 import sympy
 
 from symderiv.errors import NameError_, ShapeError
 from symderiv.lang.greek import GREEK_NAMES, UNICODE_GREEK
 
-Dim = sympy.Symbol | sympy.Integer
-DimLike = int | str | sympy.Symbol | sympy.Integer
+# SymPy has no type information, so these aliases are Any to mypy; they document intent.
+Dim: TypeAlias = Any
+DimLike: TypeAlias = Any
 
 # A name is a letter (Latin or Greek, or a Greek name such as "alpha") followed by letters,
 # digits, "_" , "*" or "'". Anything else is refused so that names can go into LaTeX,
@@ -65,7 +67,7 @@ def as_dim(d: DimLike) -> Dim:
     )
 
 
-def is_linear_dim(d) -> bool:
+def is_linear_dim(d: Any) -> bool:
     """An integer-linear expression in symbols (floor((k-1)/2) allowed), as finite lengths are."""
     try:
         d = sympy.expand(sympy.sympify(d))
@@ -82,7 +84,7 @@ def is_linear_dim(d) -> bool:
     return True
 
 
-def is_plain_dim(d) -> bool:
+def is_plain_dim(d: Any) -> bool:
     """A dimension the matrix verifier can use as an independent index type."""
     return isinstance(d, (sympy.Symbol, sympy.Integer))
 
