@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -128,6 +129,7 @@ def test_printed_latex_reads_back_as_the_same_expression(e):
     assert latex(read(once)) == once
 
 
+@pytest.mark.slow
 @ROUNDTRIP
 @given(expressions)
 def test_author_spelling_reads_back_as_the_same_expression(e):

@@ -47,6 +47,7 @@ def test_escaping_functions():
     assert tex_escape("ΔL ⟨a⟩ 文") == r"$\Delta$L $\langle$a$\rangle$ \texttt{U+6587}"
 
 
+@pytest.mark.slow
 def test_committed_reports_are_up_to_date(tmp_path):
     assert main(["report", "--all", "--format", "md,tex", "--out", str(tmp_path)]) == 0
     generated = sorted(p.name for p in tmp_path.iterdir())
