@@ -7,7 +7,7 @@ import pytest
 import sympy
 
 from symderiv.lang.status import MARKS, Status, mark
-from symderiv.report.marks import TEX_MARKS, TEXT_MARKS
+from symderiv.report.marks import MATH_MARKS, TEX_MARKS, TEXT_MARKS
 
 
 def test_status_is_the_plain_string():
@@ -24,6 +24,7 @@ def test_one_mark_table():
     assert MARKS == {"verified": "✓", "failed": "✗", "undecided": "?"}
     assert TEXT_MARKS == MARKS
     assert TEX_MARKS == {"verified": r"$\checkmark$", "failed": r"$\times$", "undecided": "?"}
+    assert MATH_MARKS == {"verified": r"\checkmark", "failed": r"\times", "undecided": "?"}
     assert [mark(s) for s in Status] == ["✓", "✗", "?"]
     assert mark("something else") == "?"
 
