@@ -28,8 +28,16 @@ UNICODE_GREEK: dict[str, str] = {}
 for _name, _letter in GREEK.items():
     UNICODE_GREEK.setdefault(_letter, _name)
 
-#: Regular expression (for lark or ``re``) matching one Greek control word with its backslash.
-GREEK_TEX_PATTERN = r"\\(" + "|".join(sorted(GREEK_NAMES, key=lambda n: (-len(n), n))) + r")(?![a-zA-Z])"
+#: Letters the Markdown reader reads as operators, not as symbol names: ``\\Delta x`` is the
+#: perturbation of x and ``\\Sigma`` a sum.
+GREEK_OPERATORS: frozenset[str] = frozenset({"Delta", "Sigma"})
+
+#: The control words that may name a symbol in a document (the reader's GREEK terminal).
+GREEK_SYMBOL_NAMES: tuple[str, ...] = tuple(n for n in GREEK_NAMES if n not in GREEK_OPERATORS)
+
+#: Regular expression (for lark or ``re``) matching one Greek symbol name with its backslash,
+#: longest names first (``\\varphi`` before ``\\phi``).
+GREEK_TEX_PATTERN = r"\\(" + "|".join(sorted(GREEK_SYMBOL_NAMES, key=lambda n: (-len(n), n))) + r")(?![a-zA-Z])"
 
 _LEADING_WORD = re.compile(r"[A-Za-z]+")
 
