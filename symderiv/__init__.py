@@ -8,11 +8,11 @@ Quick use::
     A, B, C = (matrix(s, n, n) for s in "ABC")
     verify_equal(sympy.Trace(A * B * C), sympy.Trace(C * A * B)).status   # 'verified'
 """
-from symderiv.lang.operators import Expr, inner, trace, transpose, hadamard
-from symderiv.lang.symbols import delta, gradient_symbol, matrix, scalar, vector
-from symderiv.kernel.decide import Budget, Verdict, verify_equal, verify_first_order
-import symderiv.search  # noqa: F401  installs the counterexample search into the kernel
 import symderiv.report.display  # noqa: F401  registers the notebook display of derivations
+import symderiv.search  # noqa: F401  installs the counterexample search into the kernel
+from symderiv.kernel.decide import Budget, Verdict, verify_equal, verify_first_order
+from symderiv.lang.operators import Expr, hadamard, inner, trace, transpose
+from symderiv.lang.symbols import delta, gradient_symbol, matrix, scalar, vector
 
 __all__ = [
     "Budget",

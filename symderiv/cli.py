@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from symderiv.derive.catalog import CATALOG, all_derivations, get_layer
 from symderiv.derive.derivation import Derivation
@@ -295,14 +295,16 @@ def cmd_report(args) -> int:
         # every output is named by its input's base name; two inputs with one base name, or an input
         # named course.md (whose course.tex is the combined file), are refused before any work
         outputs = [(os.path.join(args.out, f"{_stem(f)}.{fmt}"), f) for f in args.files for fmt in ("md", "tex")]
-        outputs += [(os.path.join(args.out, f"course.{ext}"), "the combined course file") for ext in ("tex", "pdf", "log")]
+        outputs += [(os.path.join(args.out, f"course.{ext}"), "the combined course file")
+                    for ext in ("tex", "pdf", "log")]
         _check_outputs(outputs, args.files)
         docs = [_check_one(f) for f in args.files]
         ok = all(d.status == "verified" for d in docs)
         files = []
         for d in docs:
             for fmt in ("md", "tex"):
-                files.append((os.path.join(args.out, f"{_stem(d.path)}.{fmt}"), render_document(d, fmt).encode("utf-8")))
+                path = os.path.join(args.out, f"{_stem(d.path)}.{fmt}")
+                files.append((path, render_document(d, fmt).encode("utf-8")))
         course = render_documents(docs, "tex")
         files.append((os.path.join(args.out, "course.tex"), course.encode("utf-8")))
         pdf, log = _compile_pdf(course, "course")
@@ -336,7 +338,8 @@ def cmd_report(args) -> int:
     for d in ds:
         info = d.to_dict()
         links = " ".join(f"[{fmt}]({report_names(d)}.{fmt})" for fmt in formats)
-        index.append(f"| {info['title']} | $\\frac{{dL}}{{d{info['wrt']}}} = {info['gradient']}$ | {info['status']} | {info['jacobian_check']} | {links} |")
+        index.append(f"| {info['title']} | $\\frac{{dL}}{{d{info['wrt']}}} = {info['gradient']}$ | {info['status']} "
+                     f"| {info['jacobian_check']} | {links} |")
     files.append((os.path.join(args.out, "README.md"), ("\n".join(index) + "\n").encode("utf-8")))
     _commit(files)
     _out("".join(f"{d.status:10s} {d.title}\n" for d in ds))

@@ -89,8 +89,7 @@ def _where(path, exc: BaseException) -> str:
 
 
 def _error_message(path, exc: BaseException) -> str:
-    from symderiv.errors import SymderivError
-    from symderiv.errors import ReadError
+    from symderiv.errors import ReadError, SymderivError
 
     if isinstance(exc, ReadError):
         return f"{exc.path}:{exc.line}:{exc.col}: symderiv could not read the document: {exc.message}"
@@ -165,12 +164,13 @@ class StatementsItem(_SymderivItem):
 
     def runtest(self):
         from symderiv.documents.documents import check_document
+        from symderiv.lang.status import Status
         from symderiv.testing import format_failure
 
         check_document(self.doc, derivations=False)  # derivations are items of their own
         for claim in self.doc.claims:
             for s in claim.steps:
-                if s.status != "verified":
+                if s.status != Status.VERIFIED:
                     text = getattr(s, "text_override", None) or s.plain()
                     raise _Failure(format_failure(f"symderiv: {self.path}:{s.line}: {claim.title}", s.verdict,
                                                   claim_text=text, where=f"{self.path}:{s.line}"))
@@ -202,6 +202,9 @@ class ErrorItem(_SymderivItem):
 
 
 
+_VERDICT_WORDS = {"verified": "EQUAL", "failed": "NOT EQUAL", "undecided": "UNDECIDED"}
+
+
 def pytest_assertrepr_compare(config, op, left, right):
     """Explain ``assert A == B`` between matrix expressions: SymPy's == compares structure, not values."""
     if op != "==":
@@ -218,15 +221,17 @@ def pytest_assertrepr_compare(config, op, left, right):
         if not (is_matrix(left) and is_matrix(right)):
             return None
         from symderiv.kernel.decide import verify_equal
+        from symderiv.lang.status import Status
+        from symderiv.report.marks import mark
 
         v = verify_equal(left, right)
     except Exception:  # never break pytest's own reporting
         return None
     lines = [f"{left} == {right}",
              "SymPy's == compares expression trees, not values: equal matrices can be written differently.",
-             f"symderiv: the two sides are {'EQUAL' if v.status == 'verified' else 'NOT EQUAL' if v.status == 'failed' else 'UNDECIDED'} "
+             f"symderiv: {mark(v.status)} the two sides are {_VERDICT_WORDS.get(v.status, 'UNDECIDED')} "
              f"for all sizes ({v.status})."]
     lines += ["  " + line for line in v.explain().splitlines()[1:]]
-    if v.status == "verified":
+    if v.status == Status.VERIFIED:
         lines.append("Use symderiv.testing.assert_equal(lhs, rhs) to assert mathematical equality.")
     return lines

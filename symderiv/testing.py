@@ -13,9 +13,19 @@ from __future__ import annotations
 from typing import Any
 
 from symderiv.derive.derivation import Derivation
+from symderiv.kernel.decide import (
+    UNDECIDED,
+    VERIFIED,
+    Budget,
+    Verdict,
+    check_gradient,
+    verify_equal,
+    verify_first_order,
+)
 from symderiv.lang.operators import as_expr, sym_from
 from symderiv.lang.printing import latex, plain
-from symderiv.kernel.decide import UNDECIDED, VERIFIED, Verdict, check_gradient, verify_equal, verify_first_order
+from symderiv.lang.status import Status
+from symderiv.report.marks import mark
 
 __all__ = ["assert_equal", "assert_first_order_equal", "assert_gradient", "assert_derivation", "assert_document",
            "SymderivAssertionError", "format_failure"]
@@ -31,8 +41,9 @@ class SymderivAssertionError(AssertionError):
 
 def format_failure(title: str, verdict: Verdict, claim_text: str = "", claim_latex: str = "", rule: str = "",
                    where: str = "") -> str:
-    head = {"failed": "Falsifying example", "undecided": "Undecided (not proved, not refuted)"}.get(verdict.status, verdict.status)
-    lines = [f"{title}", f"{head}{' at ' + where if where else ''}:"]
+    head = {Status.FAILED: "Falsifying example", Status.UNDECIDED: "Undecided (not proved, not refuted)"}.get(
+        verdict.status, str(verdict.status))
+    lines = [f"{title}", f"{mark(verdict.status)} {head}{' at ' + where if where else ''}:"]
     if claim_text:
         lines.append(f"  claim:   {claim_text}")
     if claim_latex:
@@ -64,21 +75,30 @@ def _claim(lhs, rhs) -> dict:
     return {"claim_text": f"{plain(a)} = {plain(b)}", "claim_latex": f"{latex(a)} = {latex(b)}"}
 
 
-def assert_equal(lhs: Any, rhs: Any, allow_undecided: bool = False) -> Verdict:
-    """Assert lhs = rhs for all entries and all dimensions."""
+def _budget(budget: Budget | None) -> dict[str, Budget]:
+    """Pass a budget on only when the caller gave one, so the kernel's default stays the default."""
+    return {} if budget is None else {"budget": budget}
+
+
+def assert_equal(lhs: Any, rhs: Any, allow_undecided: bool = False, budget: Budget | None = None) -> Verdict:
+    """Assert lhs = rhs for all entries and all dimensions (within ``budget``, else the default)."""
     __tracebackhide__ = True
-    v = verify_equal(lhs, rhs)
-    return _raise_unless_verified("symderiv: the two sides are not equal for all sizes", v, allow_undecided, **_claim(lhs, rhs))
+    v = verify_equal(lhs, rhs, **_budget(budget))
+    title = "symderiv: the two sides are not equal for all sizes"
+    return _raise_unless_verified(title, v, allow_undecided, **_claim(lhs, rhs))
 
 
-def assert_first_order_equal(lhs: Any, rhs: Any, allow_undecided: bool = False) -> Verdict:
+def assert_first_order_equal(lhs: Any, rhs: Any, allow_undecided: bool = False,
+                             budget: Budget | None = None) -> Verdict:
     """Assert lhs = rhs up to terms of order ≥ 2 in the perturbations Δ."""
     __tracebackhide__ = True
-    v = verify_first_order(lhs, rhs)
-    return _raise_unless_verified("symderiv: the two sides differ to first order", v, allow_undecided, **_claim(lhs, rhs))
+    v = verify_first_order(lhs, rhs, **_budget(budget))
+    title = "symderiv: the two sides differ to first order"
+    return _raise_unless_verified(title, v, allow_undecided, **_claim(lhs, rhs))
 
 
-def assert_gradient(L: Any, wrt: Any, expected: Any, allow_undecided: bool = False) -> Verdict:
+def assert_gradient(L: Any, wrt: Any, expected: Any, allow_undecided: bool = False,
+                    budget: Budget | None = None) -> Verdict:
     """Assert that ``expected`` is the gradient of the scalar expression ``L`` with respect to ``wrt``
     (e.g. ``assert_gradient(g.T*W*x, W, g*x.T)``), for all sizes."""
     __tracebackhide__ = True
@@ -86,7 +106,7 @@ def assert_gradient(L: Any, wrt: Any, expected: Any, allow_undecided: bool = Fal
     if not Le.is_scalar:
         raise SymderivAssertionError(f"symderiv: L must be a scalar expression, {plain(Le)} is "
                                      f"{Le.shape[0]}×{Le.shape[1]}")
-    v = check_gradient(Le, w, G)
+    v = check_gradient(Le, w, G, **_budget(budget))
     return _raise_unless_verified(
         f"symderiv: {plain(G)} is not the gradient of {plain(Le)} with respect to {w.name}", v, allow_undecided,
         claim_text=f"d({plain(Le)})/d{w.name} = {plain(G)}",
@@ -94,11 +114,12 @@ def assert_gradient(L: Any, wrt: Any, expected: Any, allow_undecided: bool = Fal
         rule="gradient (explicit Jacobian)")
 
 
-def assert_derivation(d: Derivation, allow_undecided: bool = False) -> Derivation:
-    """Assert that every step of a derivation is verified and its gradient passes the Jacobian check."""
+def assert_derivation(d: Derivation, allow_undecided: bool = False, budget: Budget | None = None) -> Derivation:
+    """Assert that every step of a derivation is verified and its gradient passes the Jacobian check.
+    ``budget`` applies when the derivation is not checked yet (a checked one keeps its verdicts)."""
     __tracebackhide__ = True
     if not d.checked:
-        d.check()
+        d.check(**_budget(budget))
         from symderiv.documents.documents import label_rules
 
         label_rules(d)

@@ -1,5 +1,5 @@
-import sympy
 import pytest
+import sympy
 
 from symderiv.lang.operators import Sym
 

@@ -1,19 +1,19 @@
-"""The CLI as a user runs it: exit codes, JSON shape, errors without tracebacks."""
+"""The CLI as a user runs it: exit codes, JSON shape, errors without tracebacks.
+
+Most tests call ``main()`` in-process; the ones marked ``e2e`` run ``python -m symderiv``.
+"""
 import json
-import subprocess
-import sys
 
 import pytest
+from cli_run import run_main as run
+from cli_run import run_subprocess
 
 from symderiv.cli import main
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "symderiv", *args], capture_output=True, text=True, timeout=300)
-
-
+@pytest.mark.e2e
 def test_derive_linear_w_json():
-    r = run("derive", "linear", "--wrt", "w", "--format", "json")
+    r = run_subprocess("derive", "linear", "--wrt", "w", "--format", "json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     (d,) = data["derivations"]
@@ -54,6 +54,12 @@ def test_bad_usage_exits_two_without_traceback(args, needle):
     assert r.returncode == 2
     assert needle in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
+
+
+@pytest.mark.e2e
+def test_bad_usage_of_the_real_command_exits_two_without_traceback():
+    r = run_subprocess("derive", "nope")
+    assert r.returncode == 2 and "unknown layer" in r.stderr and "Traceback" not in r.stderr + r.stdout
 
 
 def test_output_file(tmp_path):

@@ -10,7 +10,7 @@ import sympy
 
 from symderiv import verify_equal
 from symderiv.kernel.convolution import seq_evaluate
-from symderiv.lang.operators import Add, Conv, Corr, Inner, Scale, Sym, Window, Ext
+from symderiv.lang.operators import Add, Conv, Corr, Ext, Inner, Scale, Sym, Window
 
 SEQ = [Sym(c, "oo", 1) for c in "ABCD"]
 

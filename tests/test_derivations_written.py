@@ -1,7 +1,7 @@
 """Derivations written by hand through the Python API: right ones verified, wrong ones
 failed at the right step with a reason and a counterexample."""
-import sympy
 import pytest
+import sympy
 
 from symderiv import delta, gradient_symbol, inner, matrix, vector
 from symderiv.derive.derivation import Derivation

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from symderiv.derive.derivation import Derivation
 from symderiv.kernel.expand import delta_degree, expand
-from symderiv.lang.operators import Add, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
 from symderiv.kernel.verifier import verify_equal, verify_first_order
+from symderiv.lang.operators import Add, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
 
 N, M = "n", "m"
 SYMS = {
@@ -313,6 +313,7 @@ def perturbed(e, theta):
     return Add(substitute(e, {theta.name: Add(theta, d)}), Scale(-1, e))
 
 
+@pytest.mark.slow
 @CHECK
 @given(st.data())
 def test_random_first_order_steps(data):
@@ -366,6 +367,7 @@ def test_derivation_chains_correct(index):
     assert d.status == "verified", d.explain()
 
 
+@pytest.mark.slow
 @CHECK
 @given(st.sampled_from(range(len(LAYERS))), st.integers(0, 10 ** 6))
 def test_derivation_chains_mutated(index, seed):

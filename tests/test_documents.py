@@ -1,10 +1,10 @@
 """The document checker: derivations written in Markdown, right and wrong, and bad input."""
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_run import run_main, run_subprocess
 
 from symderiv.documents.documents import check_text
 
@@ -20,8 +20,7 @@ def step_at(doc, line):
     return [s for s, _ in doc.all_steps() if s.line == line]
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "symderiv", *args], capture_output=True, text=True, timeout=600)
+run = run_main  # in-process; the cases marked e2e use run_subprocess
 
 
 # --- the notes themselves ---------------------------------------------------------------------
@@ -244,6 +243,17 @@ def test_missing_file_exit_two(tmp_path):
     assert r.returncode == 2 and "cannot read" in r.stderr
 
 
+@pytest.mark.e2e
+def test_real_command_reads_checks_and_exits(tmp_path):
+    """End to end: the installed module, as a separate process, for exit statuses 0, 1 and 2."""
+    assert run_subprocess("check", str(tmp_path / "nope.md")).returncode == 2
+    f = tmp_path / "q.md"
+    f.write_text(HEAD + "$$\\Delta q = (x + \\Delta x)^T A (x + \\Delta x) - x^T A x$$\n$$= 2 x^T A \\Delta x$$\n",
+                 encoding="utf-8")
+    r = run_subprocess("check", str(f))
+    assert r.returncode == 1 and "✗" in r.stdout and "Traceback" not in r.stderr
+
+
 def test_unknown_symbol_is_reported_at_its_line():
     doc = check_text("$x \\in \\mathbf{R}^n$\n\n$$x + z = z + x$$\n", "u.md")
     (s,) = [s for s, _ in doc.all_steps()]
@@ -360,6 +370,7 @@ def test_notation_variants_of_other_authors():
     assert second.steps[-1].rhs.__class__.__name__ == "Inner"  # (v - b) \cdot Δv read as ⟨v - b, Δv⟩
 
 
+@pytest.mark.slow
 def test_seed_notes_json(tmp_path):
     r = run("check", str(SEED), "--format", "json")
     assert r.returncode == 1, r.stderr

@@ -47,7 +47,7 @@ def test_mse_drops_the_second_order_term():
 
 
 def test_every_catalog_entry_and_unknown_names():
-    assert len(all_derivations(check=False)) == sum(len(l.wrt) * len(getattr(l, "modes", [None])) for l in CATALOG.values())
+    assert len(all_derivations(check=False)) == sum(len(layer.wrt) * len(getattr(layer, "modes", [None])) for layer in CATALOG.values())
     with pytest.raises(SymderivError):
         get_layer("conv9d")
     with pytest.raises(SymderivError):

@@ -44,8 +44,10 @@ def numeric_gradient(forward, wrt, env, params, g):
     grad = []
     for p in range(n):
         plus, minus = dict(base), dict(base)
-        plus[wrt] = dict(env[wrt]); plus[wrt][p] += 1e-3
-        minus[wrt] = dict(env[wrt]); minus[wrt][p] -= 1e-3
+        plus[wrt] = dict(env[wrt])
+        plus[wrt][p] += 1e-3
+        minus[wrt] = dict(env[wrt])
+        minus[wrt][p] -= 1e-3
         lp = sum(g.get(i, 0) * v for i, v in seq_evaluate(forward, plus, params).items())
         lm = sum(g.get(i, 0) * v for i, v in seq_evaluate(forward, minus, params).items())
         grad.append((lp - lm) / 2e-3)

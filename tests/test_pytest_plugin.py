@@ -87,6 +87,7 @@ def test_assertrepr_compare_explains_structural_equality(pytester):
     assert "SymPy's == compares expression trees" in out and "EQUAL for all sizes" in out
 
 
+@pytest.mark.slow
 def test_parallel_with_xdist(pytester):
     pytest.importorskip("xdist", reason="pytest-xdist is not installed")
     pytester.makeini("[pytest]\nsymderiv_documents = docs/*.md\n")
@@ -98,6 +99,7 @@ def test_parallel_with_xdist(pytester):
     result.assert_outcomes(passed=3, failed=1)
 
 
+@pytest.mark.slow
 def test_course_example_checks(tmp_path):
     """CI runs the example course's checks, as its README section does."""
     course = tmp_path / "course"

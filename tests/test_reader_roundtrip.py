@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symderiv.lang.operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose
-from symderiv.lang.printing import latex
 from symderiv.documents.reader import Interpreter, MathLine, Scope, parse_math
 from symderiv.kernel.verifier import verify_equal
+from symderiv.lang.operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose
+from symderiv.lang.printing import latex
 
 A, B, C = (Sym(s, "n", "n") for s in "ABC")
 x, v = Sym("x", "n", 1), Sym("v", "n", 1)
@@ -128,6 +129,7 @@ def test_printed_latex_reads_back_as_the_same_expression(e):
     assert latex(read(once)) == once
 
 
+@pytest.mark.slow
 @ROUNDTRIP
 @given(expressions)
 def test_author_spelling_reads_back_as_the_same_expression(e):

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pytester"]
-
 from symderiv.cli import main
 from symderiv.documents.documents import DocumentBudget, check_text
 from symderiv.documents.reader import ReadError
+
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from symderiv.derive.catalog import get_layer
 from symderiv.cli import main
+from symderiv.derive.catalog import get_layer
 from symderiv.derive.derivation import Derivation
 from symderiv.lang.operators import MatMul, Sym, Transpose
 from symderiv.report.render import md_escape, render, tex_escape
@@ -47,6 +47,7 @@ def test_escaping_functions():
     assert tex_escape("ΔL ⟨a⟩ 文") == r"$\Delta$L $\langle$a$\rangle$ \texttt{U+6587}"
 
 
+@pytest.mark.slow
 def test_committed_reports_are_up_to_date(tmp_path):
     assert main(["report", "--all", "--format", "md,tex", "--out", str(tmp_path)]) == 0
     generated = sorted(p.name for p in tmp_path.iterdir())

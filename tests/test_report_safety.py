@@ -85,6 +85,7 @@ def _pdf_text(pdf: Path) -> str:
     return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("places", [("HEADING", "PROSE", "TITLE", "NOTE"), ("MATH",)], ids=["text", "math"])
 @pytest.mark.parametrize("name", sorted(PAYLOADS))
 def test_tex_primitives_in_prose_headings_notes_titles_do_nothing(tmp_path, name, places):
@@ -167,6 +168,7 @@ $$L = x^T x$$
 """
 
 
+@pytest.mark.slow
 def test_prose_math_check_accepts_always_compiles(tmp_path):
     need_pdflatex()
     f = tmp_path / "odd.md"
@@ -213,6 +215,7 @@ def _copy_linear(tmp_path: Path, name: str = "linear.md") -> Path:
     return f
 
 
+@pytest.mark.slow
 def test_report_refuses_to_overwrite_its_input(tmp_path):
     f = _copy_linear(tmp_path / "d")
     before = f.read_bytes()
@@ -331,6 +334,7 @@ def test_stdout_error_in_process(monkeypatch, capsys):
     assert "cannot write standard output" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_course_pdf_is_byte_identical(tmp_path):
     need_pdflatex()
     files = [str(p) for p in sorted(COURSE.glob("*.md"))]
@@ -357,7 +361,8 @@ def test_atomic_writes_keep_file_mode_and_leave_no_temporary(tmp_path, capsys):
 # ---------------------------------------------------------------------------------------
 # property: whatever the author types, the LaTeX of prose uses only commands symderiv writes
 # ---------------------------------------------------------------------------------------
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from symderiv.report.render import _TEX_CHARS, _TOKEN_LATEX, tex_escape  # noqa: E402
 

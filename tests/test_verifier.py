@@ -248,6 +248,7 @@ def _mutations(rng, e):
     ]
 
 
+@pytest.mark.slow
 def test_canonical_forms_agree_with_explicit_evaluation_at_the_bound():
     import random
 

@@ -14,13 +14,28 @@ import sympy
 
 import symderiv
 from symderiv.errors import ShapeError, SymderivError
+from symderiv.kernel.verifier import MAX_DEPTH, verify_equal, verify_first_order
 from symderiv.lang.operators import (
-    Add, Corr, Conv, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose, Window, Zero, corr, substitute,
+    Add,
+    Conv,
+    Corr,
+    Ext,
+    Hadamard,
+    Inner,
+    MatMul,
+    Scale,
+    Shift,
+    Sym,
+    Trace,
+    Transpose,
+    Window,
+    Zero,
+    corr,
+    sequence,
+    substitute,
 )
 from symderiv.lang.printing import latex, plain
-from symderiv.lang.operators import sequence
 from symderiv.lang.symbols import matrix, vector
-from symderiv.kernel.verifier import MAX_DEPTH, verify_equal, verify_first_order
 
 n, k = sympy.symbols("n k")
 A, B = Sym("A", "n", "n"), Sym("B", "n", "n")
@@ -409,7 +424,6 @@ def test_empty_length_domain_is_not_verified_nor_failed():
     for rhs in (Inner(c2, c2) + Inner(c1, c1), Scale(3, Inner(c2, c2))):
         v = verify_equal(Inner(c1, c1) + Inner(c2, c2), rhs)
         assert _status(v) == "undecided" and "nothing to prove" in v.method
-    k2 = sympy.Symbol("k")
     c3 = Corr(Sym("u", n + 2, 1), Sym("z", "k", 1), "valid")
     assert _status(verify_equal(Inner(c3, c3), Inner(c3, c3))) == "verified"
 
@@ -425,9 +439,8 @@ def test_domain_check_names_lengths_where_the_right_side_is_undefined():
 
 def test_a_check_that_raises_is_failed_only_when_the_statement_is_ill_typed():
     """An exception is never a refutation: only an ill-typed statement is failed (a shape check)."""
-    from symderiv.errors import NotInFragment
     from symderiv.derive.derivation import error_verdict
-    from symderiv.errors import DerivationError, ShapeError
+    from symderiv.errors import DerivationError, NotInFragment, ShapeError
 
     assert error_verdict(ShapeError("2×1 vs 3×1")).status == "failed"
     for exc in (NotInFragment("floors"), RecursionError(), DerivationError("no rule"), ZeroDivisionError("bug")):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from lark import Token
 
@@ -16,16 +17,16 @@ class IndexNotation:
     """An expression in index notation (Σ_i A_i B_{i+j} ...): kept for the index checker."""
 
     sums: list[str]
-    factors: list  # (Expr, index tree) pairs, with a rational coefficient first
+    factors: list[Any]  # (Expr, index tree) pairs, with a rational coefficient first
     coef: Fraction = Fraction(1)
 
 
 @dataclass
 class IndexSum:
-    terms: list  # (coef, IndexNotation)
+    terms: list[Any]  # (coef, IndexNotation)
 
 
-def affine(t) -> dict | None:
+def affine(t: Any) -> dict[str | int, int | Fraction] | None:
     """Index expressions such as i+j, i-j, j, 2 as {var: coef, 1: const}."""
     data = getattr(t, "data", None)
     if data == "word":

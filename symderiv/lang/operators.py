@@ -19,15 +19,27 @@ Zero(r, c)      the zero matrix                        r x c
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
-from typing import Iterable, Iterator, Union
+from typing import Any, cast
 
 import sympy
 
 from symderiv.errors import NameError_, ShapeError
-from symderiv.lang.symbols import Dim, as_dim, check_name, classify_name, delta_name, grad_name, is_linear_dim, is_plain_dim
+from symderiv.lang.symbols import (
+    Dim,
+    DimLike,
+    as_dim,
+    check_name,
+    classify_name,
+    delta_name,
+    grad_name,
+    is_linear_dim,
+    is_plain_dim,
+)
 
-Coef = Union[int, Fraction]
+Coef = int | Fraction
 
 
 def _fmt_shape(shape: tuple[Dim, Dim]) -> str:
@@ -35,7 +47,7 @@ def _fmt_shape(shape: tuple[Dim, Dim]) -> str:
 
 
 def is_scalar_shape(shape: tuple[Dim, Dim]) -> bool:
-    return shape[0] == 1 and shape[1] == 1
+    return bool(shape[0] == 1 and shape[1] == 1)
 
 
 def _checked_shape(rows: Dim, cols: Dim, what: str) -> tuple[Dim, Dim]:
@@ -61,13 +73,15 @@ class Expr:
 
     __slots__ = ("shape", "_hash", "_key")
     shape: tuple[Dim, Dim]
+    _hash: int
+    _key: tuple[Any, ...]
 
     # -- structure -------------------------------------------------------------------
-    def _make_key(self) -> tuple:
+    def _make_key(self) -> tuple[Any, ...]:
         """The structural key of this node, from its children's (already cached) keys."""
         raise NotImplementedError
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[Any, ...]:
         """The structural key, computed bottom-up without recursion so that deeply nested
         expressions (a transpose nested hundreds of times) never exhaust Python's stack."""
         try:
@@ -90,7 +104,7 @@ class Expr:
                 node._hash = hash((local, tuple(c._hash for c in node.children)))
         return self._key
 
-    def _local_key(self) -> tuple:
+    def _local_key(self) -> tuple[Any, ...]:
         """The key without the children's keys (which every key lists last)."""
         k = self.key()
         return k[: len(k) - len(self.children)]
@@ -118,14 +132,14 @@ class Expr:
             return self._hash
 
     @property
-    def children(self) -> tuple["Expr", ...]:
+    def children(self) -> tuple[Expr, ...]:
         return ()
 
-    def with_children(self, *children: "Expr") -> "Expr":
+    def with_children(self, *children: Expr) -> Expr:
         """The same node over new children (shapes re-checked). Leaves return themselves."""
         return self
 
-    def walk(self) -> Iterator["Expr"]:
+    def walk(self) -> Iterator[Expr]:
         """All nodes in pre-order (iteratively: nesting depth is not limited by the stack)."""
         stack: list[Expr] = [self]
         while stack:
@@ -143,7 +157,7 @@ class Expr:
             stack.extend((c, d + 1) for c in node.children)
         return best
 
-    def symbols(self) -> list["Sym"]:
+    def symbols(self) -> list[Sym]:
         """The distinct symbols, in order of first appearance."""
         seen: dict[str, Sym] = {}
         for node in self.walk():
@@ -159,33 +173,33 @@ class Expr:
         return is_scalar_shape(self.shape)
 
     # -- operators -------------------------------------------------------------------
-    def __add__(self, other):
+    def __add__(self, other: object) -> Expr:
         o = _coerce(other)
         return NotImplemented if o is None else Add(self, o)
 
-    def __radd__(self, other):
+    def __radd__(self, other: object) -> Expr:
         o = _coerce(other)
         return NotImplemented if o is None else Add(o, self)
 
-    def __sub__(self, other):
+    def __sub__(self, other: object) -> Expr:
         o = _coerce(other)
         return NotImplemented if o is None else Add(self, Scale(-1, o))
 
-    def __rsub__(self, other):
+    def __rsub__(self, other: object) -> Expr:
         o = _coerce(other)
         return NotImplemented if o is None else Add(o, Scale(-1, self))
 
-    def __neg__(self):
+    def __neg__(self) -> Expr:
         return Scale(-1, self)
 
-    def __mul__(self, other):
+    def __mul__(self, other: object) -> Expr:
         c = _as_coef(other)
         if c is not None:
             return Scale(c, self)
         o = _coerce(other)
         return NotImplemented if o is None else MatMul(self, o)
 
-    def __rmul__(self, other):
+    def __rmul__(self, other: object) -> Expr:
         c = _as_coef(other)
         if c is not None:
             return Scale(c, self)
@@ -195,14 +209,14 @@ class Expr:
     __matmul__ = __mul__
     __rmatmul__ = __rmul__
 
-    def __truediv__(self, other):
+    def __truediv__(self, other: object) -> Expr:
         c = _as_coef(other)
         if c is None or c == 0:
             return NotImplemented
         return Scale(Fraction(1) / c, self)
 
     @property
-    def T(self) -> "Expr":
+    def T(self) -> Expr:
         return Transpose(self)
 
     def __repr__(self) -> str:
@@ -225,15 +239,17 @@ class _Unary(Expr):
     """A node with one argument and no parameters (transpose, trace, zero-extension)."""
 
     __slots__ = ("arg",)
+    arg: Expr
 
     @property
-    def children(self):
+    def children(self) -> tuple[Expr, ...]:
         return (self.arg,)
 
-    def with_children(self, arg):
-        return type(self)(arg)
+    def with_children(self, *children: Expr) -> Expr:
+        (arg,) = children
+        return cast(Callable[[Expr], Expr], type(self))(arg)
 
-    def _make_key(self):
+    def _make_key(self) -> tuple[Any, ...]:
         return (type(self).__name__, self.arg.key())
 
 
@@ -242,39 +258,40 @@ class Sym(Expr):
 
     __slots__ = ("name", "kind")
 
-    def __init__(self, name: str, rows, cols, kind: str | None = None):
+    def __init__(self, name: str, rows: DimLike, cols: DimLike, kind: str | None = None) -> None:
         k, name = classify_name(name)
         self.name = name
         self.kind = kind or k
         self.shape = _checked_shape(as_dim(rows), as_dim(cols), name)
 
-    def _make_key(self) -> tuple:
+    def _make_key(self) -> tuple[Any, ...]:
         return ("Sym", self.name, self.shape)
 
 
 class Scale(Expr):
     __slots__ = ("coef", "arg")
 
-    def __init__(self, coef: Coef, arg: Expr):
+    def __init__(self, coef: Coef, arg: Expr) -> None:
         self.coef = Fraction(coef)
         self.arg = arg
         self.shape = arg.shape
 
     @property
-    def children(self):
+    def children(self) -> tuple[Expr, ...]:
         return (self.arg,)
 
-    def with_children(self, arg):
+    def with_children(self, *children: Expr) -> Expr:
+        (arg,) = children
         return Scale(self.coef, arg)
 
-    def _make_key(self):
+    def _make_key(self) -> tuple[Any, ...]:
         return ("Scale", self.coef, self.arg.key())
 
 
 class Add(Expr):
     __slots__ = ("args",)
 
-    def __init__(self, *args: Expr):
+    def __init__(self, *args: Expr) -> None:
         if not args:
             raise ValueError("Add needs at least one term (use Zero for an empty sum)")
         shape = args[0].shape
@@ -288,17 +305,19 @@ class Add(Expr):
         self.shape = shape
 
     @property
-    def children(self):
+    def children(self) -> tuple[Expr, ...]:
         return self.args
 
-    def with_children(self, *args):
+    def with_children(self, *args: Expr) -> Expr:
         return Add(*args)
 
-    def _make_key(self):
+    def _make_key(self) -> tuple[Any, ...]:
         return ("Add",) + tuple(a.key() for a in self.args)
 
 
-def product_shape(left: tuple[Dim, Dim], right: tuple[Dim, Dim], lrepr="", rrepr="") -> tuple[Dim, Dim]:
+def product_shape(
+    left: tuple[Dim, Dim], right: tuple[Dim, Dim], lrepr: str = "", rrepr: str = ""
+) -> tuple[Dim, Dim]:
     """Shape of the product of two factors; a 1 x 1 factor acts as a scalar."""
     if left[1] == right[0]:
         return (left[0], right[1])
@@ -315,7 +334,7 @@ def product_shape(left: tuple[Dim, Dim], right: tuple[Dim, Dim], lrepr="", rrepr
 class MatMul(Expr):
     __slots__ = ("args",)
 
-    def __init__(self, *args: Expr):
+    def __init__(self, *args: Expr) -> None:
         if len(args) < 2:
             raise ValueError("MatMul needs at least two factors")
         shape = args[0].shape
@@ -331,20 +350,20 @@ class MatMul(Expr):
         self.shape = shape
 
     @property
-    def children(self):
+    def children(self) -> tuple[Expr, ...]:
         return self.args
 
-    def with_children(self, *args):
+    def with_children(self, *args: Expr) -> Expr:
         return MatMul(*args)
 
-    def _make_key(self):
+    def _make_key(self) -> tuple[Any, ...]:
         return ("MatMul",) + tuple(a.key() for a in self.args)
 
 
 class Transpose(_Unary):
     __slots__ = ()
 
-    def __init__(self, arg: Expr):
+    def __init__(self, arg: Expr) -> None:
         self.arg = arg
         self.shape = (arg.shape[1], arg.shape[0])
 
@@ -353,7 +372,7 @@ class Transpose(_Unary):
 class Trace(_Unary):
     __slots__ = ()
 
-    def __init__(self, arg: Expr):
+    def __init__(self, arg: Expr) -> None:
         if arg.shape[0] != arg.shape[1]:
             raise ShapeError(
                 f"trace of {arg!r} needs a square matrix, its shape is {_fmt_shape(arg.shape)}"
@@ -368,7 +387,7 @@ class Inner(Expr):
 
     __slots__ = ("left", "right")
 
-    def __init__(self, left: Expr, right: Expr):
+    def __init__(self, left: Expr, right: Expr) -> None:
         if left.shape != right.shape:
             raise ShapeError(
                 f"inner product ⟨{left!r}, {right!r}⟩ needs equal shapes, got "
@@ -378,13 +397,14 @@ class Inner(Expr):
         self.shape = (sympy.Integer(1), sympy.Integer(1))
 
     @property
-    def children(self):
+    def children(self) -> tuple[Expr, ...]:
         return (self.left, self.right)
 
-    def with_children(self, left, right):
+    def with_children(self, *children: Expr) -> Expr:
+        left, right = children
         return Inner(left, right)
 
-    def _make_key(self):
+    def _make_key(self) -> tuple[Any, ...]:
         return ("Inner", self.left.key(), self.right.key())
 
 
@@ -393,7 +413,7 @@ class Hadamard(Expr):
 
     __slots__ = ("left", "right")
 
-    def __init__(self, left: Expr, right: Expr):
+    def __init__(self, left: Expr, right: Expr) -> None:
         if left.shape != right.shape:
             raise ShapeError(
                 f"entrywise product of {left!r} and {right!r} needs equal shapes, got "
@@ -403,13 +423,14 @@ class Hadamard(Expr):
         self.shape = left.shape
 
     @property
-    def children(self):
+    def children(self) -> tuple[Expr, ...]:
         return (self.left, self.right)
 
-    def with_children(self, left, right):
+    def with_children(self, *children: Expr) -> Expr:
+        left, right = children
         return Hadamard(left, right)
 
-    def _make_key(self):
+    def _make_key(self) -> tuple[Any, ...]:
         return ("Hadamard", self.left.key(), self.right.key())
 
 
@@ -420,17 +441,17 @@ INF = sympy.oo
 MODES = ("valid", "full", "same")
 
 
-def is_sequence_shape(shape) -> bool:
+def is_sequence_shape(shape: tuple[Dim, Dim]) -> bool:
     return shape[1] == 1 and shape[0] is INF
 
 
-def _vector_length(e: Expr, what: str):
+def _vector_length(e: Expr, what: str) -> Any:
     if e.shape[1] != 1:
         raise ShapeError(f"{what} takes vectors or sequences, {e!r} is {_fmt_shape(e.shape)}")
     return e.shape[0]
 
 
-def _always_negative(form) -> bool:
+def _always_negative(form: Any) -> bool:
     """Is the integer-linear form < 0 for every assignment of its symbols to integers ≥ 1?
 
     With every coefficient ≤ 0 the form is largest when every symbol is 1."""
@@ -444,7 +465,7 @@ def _always_negative(form) -> bool:
     return bool(form.subs({s: 1 for s in form.free_symbols}) < 0)
 
 
-def mode_window(op: str, mode: str, n, k):
+def mode_window(op: str, mode: str, n: Any, k: Any) -> tuple[Any, Any]:
     """(offset, length) of a finite-mode operator as a window of the operator on ℤ.
 
     Inputs have lengths n and k (n ≥ k). Output entry i is entry ``offset + i`` of the
@@ -466,7 +487,7 @@ class SeqOp(Expr):
     op = ""
     title = ""
 
-    def __init__(self, left: Expr, right: Expr, mode: str | None = None):
+    def __init__(self, left: Expr, right: Expr, mode: str | None = None) -> None:
         n = _vector_length(left, self.title)
         k = _vector_length(right, self.title)
         if mode is None:
@@ -488,17 +509,19 @@ class SeqOp(Expr):
         self.left, self.right, self.mode = left, right, mode
 
     @property
-    def children(self):
+    def children(self) -> tuple[Expr, ...]:
         return (self.left, self.right)
 
-    def with_children(self, left, right):
-        return type(self)(left, right, self.mode)
+    def with_children(self, *children: Expr) -> Expr:
+        left, right = children
+        return cast(Callable[[Expr, Expr, 'str | None'], Expr], type(self))(left, right, self.mode)
 
-    def _make_key(self):
+    def _make_key(self) -> tuple[Any, ...]:
         return (type(self).__name__, self.mode, self.left.key(), self.right.key())
 
-    def window(self) -> tuple:
+    def window(self) -> tuple[Any, ...]:
         """(offset, length) of this finite-mode operator within the operator on ℤ."""
+        assert self.mode is not None, "the operator on ℤ has no window"
         return mode_window(self.op, self.mode, self.left.shape[0], self.right.shape[0])
 
 
@@ -523,7 +546,7 @@ class Ext(_Unary):
 
     __slots__ = ()
 
-    def __init__(self, arg: Expr):
+    def __init__(self, arg: Expr) -> None:
         n = _vector_length(arg, "zero-extension")
         if n is INF:
             raise ShapeError(f"{arg!r} is already a sequence on ℤ")
@@ -537,7 +560,7 @@ class Shift(Expr):
 
     __slots__ = ("arg", "by")
 
-    def __init__(self, arg: Expr, by):
+    def __init__(self, arg: Expr, by: Any) -> None:
         if not is_sequence_shape(arg.shape):
             raise ShapeError(f"a shift acts on sequences on ℤ, {arg!r} is {_fmt_shape(arg.shape)}")
         self.arg = arg
@@ -545,13 +568,14 @@ class Shift(Expr):
         self.shape = arg.shape
 
     @property
-    def children(self):
+    def children(self) -> tuple[Expr, ...]:
         return (self.arg,)
 
-    def with_children(self, arg):
+    def with_children(self, *children: Expr) -> Expr:
+        (arg,) = children
         return Shift(arg, self.by)
 
-    def _make_key(self):
+    def _make_key(self) -> tuple[Any, ...]:
         return ("Shift", str(self.by), self.arg.key())
 
 
@@ -560,7 +584,7 @@ class Window(Expr):
 
     __slots__ = ("arg", "offset", "length")
 
-    def __init__(self, arg: Expr, offset, length):
+    def __init__(self, arg: Expr, offset: Any, length: Any) -> None:
         _vector_length(arg, "restriction")
         self.arg = arg
         self.offset = sympy.expand(sympy.sympify(offset))
@@ -576,22 +600,23 @@ class Window(Expr):
         self.shape = (self.length, sympy.Integer(1))
 
     @property
-    def children(self):
+    def children(self) -> tuple[Expr, ...]:
         return (self.arg,)
 
-    def with_children(self, arg):
+    def with_children(self, *children: Expr) -> Expr:
+        (arg,) = children
         return Window(arg, self.offset, self.length)
 
-    def _make_key(self):
+    def _make_key(self) -> tuple[Any, ...]:
         return ("Window", str(self.offset), str(self.length), self.arg.key())
 
 
-def corr(a, b, mode: str | None = None) -> Corr:
+def corr(a: object, b: object, mode: str | None = None) -> Corr:
     """(a ⋆ b)_i = Σ_j a_{i+j} b_j; ``mode`` None (on ℤ), 'valid', 'full' or 'same'."""
     return Corr(as_expr(a), as_expr(b), mode)
 
 
-def conv(a, b, mode: str | None = None) -> Conv:
+def conv(a: object, b: object, mode: str | None = None) -> Conv:
     """(a ∗ b)_i = Σ_j a_{i−j} b_j; ``mode`` None (on ℤ), 'valid', 'full' or 'same'."""
     return Conv(as_expr(a), as_expr(b), mode)
 
@@ -609,17 +634,17 @@ def is_sequence_expr(e: Expr) -> bool:
 class Zero(Expr):
     __slots__ = ()
 
-    def __init__(self, rows, cols):
+    def __init__(self, rows: DimLike, cols: DimLike) -> None:
         self.shape = _checked_shape(as_dim(rows), as_dim(cols), "the zero matrix")
 
-    def _make_key(self):
+    def _make_key(self) -> tuple[Any, ...]:
         return ("Zero", self.shape)
 
 
 # ---------------------------------------------------------------------------------------
 # Conversion from SymPy and from Python numbers
 # ---------------------------------------------------------------------------------------
-def _as_coef(x) -> Fraction | None:
+def _as_coef(x: object) -> Fraction | None:
     if isinstance(x, bool):
         return None
     if isinstance(x, (int, Fraction)):
@@ -629,7 +654,7 @@ def _as_coef(x) -> Fraction | None:
     return None
 
 
-def _coerce(x) -> Expr | None:
+def _coerce(x: object) -> Expr | None:
     if isinstance(x, Expr):
         return x
     if isinstance(x, sympy.Basic) and getattr(x, "is_Matrix", False):
@@ -675,49 +700,80 @@ def _scalar_run(factors: list[Expr], i: int) -> int | None:
     return None
 
 
+@functools.singledispatch
 def from_sympy(e: sympy.Basic) -> Expr:
     """Convert a SymPy matrix expression built from symderiv symbols into an :class:`Expr`.
 
     Only the matrix language is accepted (symbols, +, *, rational scalars, transpose, trace,
-    Hadamard product). Shapes are re-checked strictly: SymPy accepts ``w*g.T`` for
-    w: m x n and g: m x 1 because n *might* be 1; symderiv does not.
+    Hadamard product): one registered converter per SymPy class, below; any other object is
+    refused here. Shapes are re-checked strictly: SymPy accepts ``w*g.T`` for w: m x n and
+    g: m x 1 because n *might* be 1; symderiv does not.
     """
-    M = sympy.matrices.expressions
-    if isinstance(e, sympy.MatrixSymbol):
-        return Sym(e.name, e.shape[0], e.shape[1])
-    if isinstance(e, M.ZeroMatrix):
-        return Zero(e.shape[0], e.shape[1])
-    if isinstance(e, M.MatAdd):
-        return Add(*[from_sympy(a) for a in e.args])
-    if isinstance(e, M.MatMul):
-        coef = Fraction(1)
-        factors: list[Expr] = []
-        for a in e.args:
-            c = _as_coef(a)
-            if c is not None:
-                coef *= c
-            elif getattr(a, "is_Matrix", False):
-                factors.append(from_sympy(a))
-            else:
-                raise ShapeError(
-                    f"only rational numbers may multiply matrices here, got {a} in {e}"
-                )
-        factors = _group_scalar_runs(factors)
-        body = factors[0] if len(factors) == 1 else MatMul(*factors)
-        return body if coef == 1 else Scale(coef, body)
-    if isinstance(e, M.Transpose):
-        return Transpose(from_sympy(e.arg))
-    if isinstance(e, M.Trace):
-        return Trace(from_sympy(e.arg))
-    if isinstance(e, M.HadamardProduct):
-        out = from_sympy(e.args[0])
-        for a in e.args[1:]:
-            out = Hadamard(out, from_sympy(a))
-        return out
     raise ShapeError(f"symderiv cannot use the SymPy object {e!r} ({type(e).__name__})")
 
 
-def as_expr(x) -> Expr:
+_M = sympy.matrices.expressions
+
+
+@from_sympy.register(sympy.MatrixSymbol)
+def _from_matrix_symbol(e: Any) -> Expr:
+    return Sym(e.name, e.shape[0], e.shape[1])
+
+
+@from_sympy.register(_M.ZeroMatrix)
+def _from_zero(e: Any) -> Expr:
+    return Zero(e.shape[0], e.shape[1])
+
+
+@from_sympy.register(_M.MatAdd)
+def _from_add(e: Any) -> Expr:
+    return Add(*[from_sympy(a) for a in e.args])
+
+
+@from_sympy.register(_M.MatMul)
+def _from_mul(e: Any) -> Expr:
+    coef = Fraction(1)
+    factors: list[Expr] = []
+    for a in e.args:
+        c = _as_coef(a)
+        if c is not None:
+            coef *= c
+        elif getattr(a, "is_Matrix", False):
+            factors.append(from_sympy(a))
+        else:
+            raise ShapeError(f"only rational numbers may multiply matrices here, got {a} in {e}")
+    factors = _group_scalar_runs(factors)
+    body = factors[0] if len(factors) == 1 else MatMul(*factors)
+    return body if coef == 1 else Scale(coef, body)
+
+
+@from_sympy.register(_M.Transpose)
+def _from_transpose(e: Any) -> Expr:
+    return Transpose(from_sympy(e.arg))
+
+
+@from_sympy.register(_M.Trace)
+def _from_trace(e: Any) -> Expr:
+    return Trace(from_sympy(e.arg))
+
+
+@from_sympy.register(_M.HadamardProduct)
+def _from_hadamard(e: Any) -> Expr:
+    out = from_sympy(e.args[0])
+    for a in e.args[1:]:
+        out = Hadamard(out, from_sympy(a))
+    return out
+
+
+#: The symderiv nodes each SymPy class converts to (for the coverage test and the docs): nodes not
+#: listed (Inner, the sequence operators) have no SymPy counterpart and are built directly.
+SYMPY_NODES: dict[type, tuple[type[Expr], ...]] = {
+    sympy.MatrixSymbol: (Sym,), _M.ZeroMatrix: (Zero,), _M.MatAdd: (Add,), _M.MatMul: (MatMul, Scale),
+    _M.Transpose: (Transpose,), _M.Trace: (Trace,), _M.HadamardProduct: (Hadamard,),
+}
+
+
+def as_expr(x: object) -> Expr:
     """Accept a symderiv :class:`Expr` or a SymPy matrix expression."""
     if isinstance(x, Expr):
         return x
@@ -732,7 +788,7 @@ def as_expr(x) -> Expr:
 # ---------------------------------------------------------------------------------------
 # Small constructors used by rules and the engine
 # ---------------------------------------------------------------------------------------
-def sym_from(x) -> Sym:
+def sym_from(x: object) -> Sym:
     e = as_expr(x)
     if not isinstance(e, Sym):
         raise NameError_(f"expected a single symbol, got {e!r}")
@@ -747,20 +803,20 @@ def grad_of(y: Sym, loss: str = "L") -> Sym:
     return Sym(grad_name(loss, y.name), y.shape[0], y.shape[1], kind="grad")
 
 
-def inner(a, b) -> Inner:
+def inner(a: object, b: object) -> Inner:
     """⟨a, b⟩ = tr(aᵀb), accepting SymPy or symderiv expressions."""
     return Inner(as_expr(a), as_expr(b))
 
 
-def trace(a) -> Trace:
+def trace(a: object) -> Trace:
     return Trace(as_expr(a))
 
 
-def transpose(a) -> Transpose:
+def transpose(a: object) -> Transpose:
     return Transpose(as_expr(a))
 
 
-def hadamard(a, b) -> Hadamard:
+def hadamard(a: object, b: object) -> Hadamard:
     return Hadamard(as_expr(a), as_expr(b))
 
 
@@ -778,7 +834,7 @@ def mul(*factors: Expr) -> Expr:
     return flat[0] if len(flat) == 1 else MatMul(*flat)
 
 
-def add(terms: Iterable[tuple[Fraction, Expr]], shape) -> Expr:
+def add(terms: Iterable[tuple[Fraction, Expr]], shape: tuple[Dim, Dim]) -> Expr:
     """Sum of coefficient/term pairs, printing 1·X as X and -1·X as -X."""
     parts = [t if c == 1 else Scale(c, t) for c, t in terms if c != 0]
     if not parts:
@@ -786,7 +842,7 @@ def add(terms: Iterable[tuple[Fraction, Expr]], shape) -> Expr:
     return parts[0] if len(parts) == 1 else Add(*parts)
 
 
-def map_bottom_up(e: Expr, f) -> Expr:
+def map_bottom_up(e: Expr, f: Callable[[Expr], Expr]) -> Expr:
     """Rebuild ``e`` with ``f`` applied to every node after its children, with an explicit stack
     (no recursion, so nesting depth is not limited by Python's stack)."""
     done: dict[int, Expr] = {}
@@ -810,7 +866,7 @@ def substitute(e: Expr, mapping: dict[str, Expr]) -> Expr:
     return map_bottom_up(e, lambda node: mapping.get(node.name, node) if isinstance(node, Sym) else node)
 
 
-def sequence(name: str):
+def sequence(name: str) -> Sym:
     """A sequence x ∈ R^∞ indexed by all integers, with finite support (the notes' R^∞).
 
     SymPy's ``MatrixSymbol`` refuses an infinite dimension, so this returns symderiv's own

@@ -6,58 +6,85 @@ Parentheses are decided by precedence, so ``(AB)^T`` and ``(x - y^*)^T`` print a
 """
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from fractions import Fraction
+from typing import Any, cast
 
 import sympy
 
-from symderiv.lang.operators import Add, Conv, Corr, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
+from symderiv.lang.greek import greek_text
+from symderiv.lang.operators import (
+    Add,
+    Conv,
+    Corr,
+    Expr,
+    Ext,
+    Hadamard,
+    Inner,
+    MatMul,
+    Scale,
+    SeqOp,
+    Shift,
+    Sym,
+    Trace,
+    Transpose,
+    Window,
+    Zero,
+)
 from symderiv.lang.symbols import name_latex
+
+__all__ = ["greek_text", "latex", "plain", "LatexPrinter", "PlainPrinter", "Printer", "linear_text", "precedence"]
 
 PREC_ADD, PREC_MUL, PREC_POSTFIX, PREC_ATOM = 10, 20, 30, 40
 
-_GREEK_TEXT = dict(zip(
-    "ell alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon phi chi "
-    "psi omega Gamma Theta Lambda Xi Pi Sigma Phi Psi Omega".split(),
-    "ℓαβγδεζηθικλμνξπρστυφχψωΓΘΛΞΠΣΦΨΩ"))
+
+
+def _prec_scale(e: Scale) -> int:
+    return PREC_ADD if e.coef < 0 else PREC_MUL
+
+
+def _prec_sym(e: Sym) -> int:
+    # Δx and dL/dy are multi-token: (Δx)^T, but the seed writes dL/dy^T; keep both readable.
+    return PREC_POSTFIX if e.kind == "delta" else PREC_ATOM
+
+
+#: Precedence per node class (looked up along the MRO; a class not listed is an atom).
+PRECEDENCE: dict[type[Expr], int | Callable[[Any], int]] = {
+    Add: PREC_ADD,
+    Scale: _prec_scale,
+    MatMul: PREC_MUL,
+    Hadamard: PREC_MUL,
+    SeqOp: PREC_MUL,
+    Transpose: PREC_POSTFIX,
+    Sym: _prec_sym,
+    Expr: PREC_ATOM,
+}
 
 
 def precedence(e: Expr) -> int:
-    if isinstance(e, Add):
-        return PREC_ADD
-    if isinstance(e, Scale):
-        return PREC_ADD if e.coef < 0 else PREC_MUL
-    if isinstance(e, (MatMul, Hadamard, Corr, Conv)):
-        return PREC_MUL
-    if isinstance(e, Transpose):
-        return PREC_POSTFIX
-    if isinstance(e, Sym) and e.kind in ("delta", "grad"):
-        # Δx and dL/dy are multi-token: (Δx)^T, but the seed writes dL/dy^T; keep both readable.
-        return PREC_POSTFIX if e.kind == "delta" else PREC_ATOM
+    """Binding strength of the node's printed form: sums < products < postfix ᵀ < atoms."""
+    for cls in type(e).__mro__:
+        p = PRECEDENCE.get(cls)
+        if p is not None:
+            return p if isinstance(p, int) else p(e)
     return PREC_ATOM
-
-
-def greek_text(name: str) -> str:
-    """alpha -> α, ell -> ℓ (whole leading word only: 'alpha_1' -> 'α_1', 'beta*' -> 'β*')."""
-    m = re.match(r"[A-Za-z]+", name)
-    if m and m.group(0) in _GREEK_TEXT:
-        return _GREEK_TEXT[m.group(0)] + name[m.end():]
-    return name
 
 
 class Printer:
     """Base printer: ``doprint(expr)`` dispatches on the node class name."""
 
-    settings: dict = {}
+    settings: dict[str, Any] = {}
+    _memo: dict[int, str] | None
 
-    def __init__(self, **settings):
+    def __init__(self, **settings: Any) -> None:
         self.settings = {**type(self).settings, **settings}
+        self._memo = None
 
     def doprint(self, e: Expr) -> str:
         """Print bottom-up with an explicit stack, so nesting depth (a transpose applied hundreds
         of times) is not limited by Python's recursion limit: every node's text is computed after
         its children's and looked up when the parent asks for it."""
-        outer = getattr(self, "_memo", None)
+        outer = self._memo
         memo: dict[int, str] = {}
         self._memo = memo
         try:
@@ -76,16 +103,27 @@ class Printer:
             self._memo = outer
 
     def _print(self, e: Expr) -> str:
-        memo = getattr(self, "_memo", None)
+        memo = self._memo
         if memo is not None and id(e) in memo:
             return memo[id(e)]
         return self._dispatch(e)
 
     def _dispatch(self, e: Expr) -> str:
-        method = getattr(self, "_print_" + type(e).__name__, None)
-        if method is None:
-            raise TypeError(f"{type(self).__name__} cannot print {type(e).__name__}")
-        return method(e)
+        return self.method_for(type(e))(self, e)
+
+    @classmethod
+    def method_for(cls, node_class: type) -> Callable[[Any, Any], str]:
+        """The ``_print_<Class>`` method for a node class: the first one along its MRO (as in
+        SymPy's printers), else :meth:`_print_Expr`, which refuses."""
+        for klass in node_class.__mro__:
+            method = getattr(cls, "_print_" + klass.__name__, None)
+            if method is not None:
+                return cast(Callable[[Any, Any], str], method)
+        return cls._print_Expr
+
+    def _print_Expr(self, e: Expr) -> str:
+        """Fallback for a node class no printer method covers: an error, never a guess."""
+        raise TypeError(f"{type(self).__name__} cannot print {type(e).__name__}")
 
     def parenthesize(self, e: Expr, level: int, strict: bool = False) -> str:
         p = precedence(e)
@@ -149,25 +187,25 @@ class LatexPrinter(Printer):
 
     settings = {"notation": "seed"}
 
-    def _seqop(self, e, idx: int) -> str:
+    def _seqop(self, e: SeqOp, idx: int) -> str:
         sym = NOTATIONS[self.settings["notation"]][e.op][idx]
         if e.mode:
             sym = sym + (r"_{\mathrm{" + e.mode + "}}" if idx == 0 else "_" + e.mode)
         return self.parenthesize(e.left, PREC_MUL) + " " + sym + " " + self.parenthesize(e.right, PREC_MUL, strict=True)
 
-    def _print_Corr(self, e) -> str:
+    def _print_Corr(self, e: Corr) -> str:
         return self._seqop(e, 0)
 
-    def _print_Conv(self, e) -> str:
+    def _print_Conv(self, e: Conv) -> str:
         return self._seqop(e, 0)
 
-    def _print_Ext(self, e) -> str:
+    def _print_Ext(self, e: Ext) -> str:
         return r"E\," + self.parenthesize(e.arg, PREC_POSTFIX)
 
-    def _print_Shift(self, e) -> str:
+    def _print_Shift(self, e: Shift) -> str:
         return r"\tau_{" + linear_text(e.by, True) + r"}\," + self.parenthesize(e.arg, PREC_POSTFIX, strict=True)
 
-    def _print_Window(self, e) -> str:
+    def _print_Window(self, e: Window) -> str:
         hi = sympy.expand(e.offset + e.length - 1)
         return (r"R_{[" + linear_text(e.offset, True) + r",\, " + linear_text(hi, True) + r"]}\left("
                 + self._print(e.arg) + r"\right)")
@@ -205,25 +243,25 @@ class PlainPrinter(Printer):
 
     settings = {"notation": "seed"}
 
-    def _seqop(self, e) -> str:
+    def _seqop(self, e: SeqOp) -> str:
         if e.mode:
             return f"{e.op}_{e.mode}({self._print(e.left)}, {self._print(e.right)})"
         sym = NOTATIONS[self.settings["notation"]][e.op][1]
         return self.parenthesize(e.left, PREC_MUL) + f" {sym} " + self.parenthesize(e.right, PREC_MUL, strict=True)
 
-    def _print_Corr(self, e) -> str:
+    def _print_Corr(self, e: Corr) -> str:
         return self._seqop(e)
 
-    def _print_Conv(self, e) -> str:
+    def _print_Conv(self, e: Conv) -> str:
         return self._seqop(e)
 
-    def _print_Ext(self, e) -> str:
+    def _print_Ext(self, e: Ext) -> str:
         return "E(" + self._print(e.arg) + ")"
 
-    def _print_Shift(self, e) -> str:
+    def _print_Shift(self, e: Shift) -> str:
         return f"τ[{linear_text(e.by)}](" + self._print(e.arg) + ")"
 
-    def _print_Window(self, e) -> str:
+    def _print_Window(self, e: Window) -> str:
         hi = sympy.expand(e.offset + e.length - 1)
         return f"R[{linear_text(e.offset)}..{linear_text(hi)}](" + self._print(e.arg) + ")"
 
@@ -260,15 +298,15 @@ class PlainPrinter(Printer):
         return "0"
 
 
-def latex(e: Expr, **settings) -> str:
+def latex(e: Expr, **settings: Any) -> str:
     return LatexPrinter(**settings).doprint(e)
 
 
-def plain(e: Expr, **settings) -> str:
+def plain(e: Expr, **settings: Any) -> str:
     return PlainPrinter(**settings).doprint(e)
 
 
-def linear_text(e, tex: bool = False) -> str:
+def linear_text(e: Any, tex: bool = False) -> str:
     """A length such as n - k + 1 written with the positive symbols first (SymPy prints -k + n + 1)."""
     e = sympy.expand(sympy.sympify(e))
     terms = sympy.Add.make_args(e)
@@ -286,7 +324,7 @@ def linear_text(e, tex: bool = False) -> str:
     return out or "0"
 
 
-def _term_text(t, tex: bool) -> str:
+def _term_text(t: Any, tex: bool) -> str:
     """One term of a length: floor((k - 1)/2) as ⌊(k − 1)/2⌋ rather than SymPy's floor(k/2 - 1/2)."""
     coef, rest = t.as_coeff_Mul()
     if isinstance(rest, sympy.floor):
@@ -295,4 +333,4 @@ def _term_text(t, tex: bool) -> str:
         inner = inner if len(sympy.Add.make_args(num)) == 1 else "(" + inner + ")"
         body = (r"\lfloor " + inner + "/" + str(den) + r" \rfloor") if tex else f"⌊{inner}/{den}⌋"
         return body if coef == 1 else f"{coef}" + body
-    return sympy.latex(t) if tex else sympy.sstr(t)
+    return str(sympy.latex(t) if tex else sympy.sstr(t))

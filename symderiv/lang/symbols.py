@@ -16,33 +16,24 @@ converts them into symderiv's own tree, which keeps what was written and checks 
 from __future__ import annotations
 
 import re
-from typing import Union
+from typing import Any, TypeAlias
 
 import sympy
 
 from symderiv.errors import NameError_, ShapeError
+from symderiv.lang.greek import GREEK_NAMES, UNICODE_GREEK
 
-Dim = Union[sympy.Symbol, sympy.Integer]
-DimLike = Union[int, str, sympy.Symbol, sympy.Integer]
+# SymPy has no type information, so these aliases are Any to mypy; they document intent.
+Dim: TypeAlias = Any
+DimLike: TypeAlias = Any
 
 # A name is a letter (Latin or Greek, or a Greek name such as "alpha") followed by letters,
 # digits, "_" , "*" or "'". Anything else is refused so that names can go into LaTeX,
 # Markdown and file names without escaping surprises.
 _NAME_RE = re.compile(r"^[A-Za-z\u0391-\u03A9\u03B1-\u03C9][A-Za-z0-9_*']*$")
 
-GREEK = (
-    "ell alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho "
-    "sigma tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon "
-    "Phi Psi Omega"
-).split()
-_GREEK_UNICODE = {
-    "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "ζ": "zeta",
-    "η": "eta", "θ": "theta", "ι": "iota", "κ": "kappa", "λ": "lambda", "μ": "mu",
-    "ν": "nu", "ξ": "xi", "π": "pi", "ρ": "rho", "σ": "sigma", "τ": "tau", "υ": "upsilon",
-    "φ": "phi", "χ": "chi", "ψ": "psi", "ω": "omega", "Γ": "Gamma", "Δ": "Delta",
-    "Θ": "Theta", "Λ": "Lambda", "Ξ": "Xi", "Π": "Pi", "Σ": "Sigma", "Φ": "Phi",
-    "Ψ": "Psi", "Ω": "Omega",
-}
+GREEK = list(GREEK_NAMES)
+_GREEK_UNICODE = UNICODE_GREEK
 
 
 def as_dim(d: DimLike) -> Dim:
@@ -76,7 +67,7 @@ def as_dim(d: DimLike) -> Dim:
     )
 
 
-def is_linear_dim(d) -> bool:
+def is_linear_dim(d: Any) -> bool:
     """An integer-linear expression in symbols (floor((k-1)/2) allowed), as finite lengths are."""
     try:
         d = sympy.expand(sympy.sympify(d))
@@ -93,7 +84,7 @@ def is_linear_dim(d) -> bool:
     return True
 
 
-def is_plain_dim(d) -> bool:
+def is_plain_dim(d: Any) -> bool:
     """A dimension the matrix verifier can use as an independent index type."""
     return isinstance(d, (sympy.Symbol, sympy.Integer))
 

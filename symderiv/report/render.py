@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import jinja2
 
 from symderiv.derive.derivation import Derivation
-from symderiv.errors import SymderivError
-from symderiv.documents.reader import inline_math_spans
 from symderiv.derive.rules import RULES
+from symderiv.documents.reader import inline_math_spans
+from symderiv.errors import SymderivError
+from symderiv.lang.greek import GREEK_NAMES, UNICODE_GREEK, greek_latex
+from symderiv.lang.status import Status
+from symderiv.report.marks import TEX_MARKS
+from symderiv.report.marks import TEXT_MARKS as MARKS
 
 FORMATS = ("md", "tex", "json")
-MARKS = {"verified": "✓", "failed": "✗", "undecided": "?"}
-TEX_MARKS = {"verified": r"$\checkmark$", "failed": r"$\times$", "undecided": "?"}
 
 METHOD_LEGEND = {
     "canonical-form": "both sides expanded into monomials, each monomial compiled to its index graph, "
@@ -71,6 +73,8 @@ _TEX_CHARS = {
     "✗": r"$\times$", "ᵀ": r"$^T$", "≠": r"$\neq$", "→": r"$\to$", "∈": r"$\in$", "—": "---",
     "–": "--", "“": "``", "”": "''", "’": "'", "…": r"\dots{}", "≈": r"$\approx$", "Σ": r"$\Sigma$",
 }
+# Greek letters in prose and titles (ℓ, θ, φ ...), from the one Greek table, as math.
+_TEX_CHARS.update({ch: "$" + tex + "$" for ch in UNICODE_GREEK if (tex := greek_latex(ch)) and ch not in _TEX_CHARS})
 
 
 def tex_escape(text: str) -> str:
@@ -84,7 +88,7 @@ def tex_escape(text: str) -> str:
         elif ord(ch) < 160:  # control characters and newlines: TeX would read them as invalid input or \par
             out.append(" ")
         else:
-            out.append(r"\texttt{U+%04X}" % ord(ch))
+            out.append(rf"\texttt{{U+{ord(ch):04X}}}")
     return "".join(out)
 
 
@@ -163,8 +167,7 @@ _TOKEN_LATEX: dict[str, dict[str, str]] = {
     "SPACE": {"\\mathbf{R}": "\\mathbf{R}", "\\mathbb{R}": "\\mathbb{R}", "\\mathcal{R}": "\\mathcal{R}",
               "\u211d": "\\mathbb{R}"},
 }
-_GREEK = frozenset(("ell alpha beta gamma delta epsilon varepsilon zeta eta theta iota kappa lambda mu nu xi pi rho "
-                    "sigma tau upsilon phi varphi chi psi omega Gamma Theta Lambda Xi Pi Phi Psi Omega").split())
+_GREEK = frozenset(GREEK_NAMES)
 _WORD = re.compile(r"[A-Za-z]+")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # ASCII digits only: \d would let other scripts' digits through
 
@@ -252,9 +255,7 @@ _SAFE_TEX_COMMANDS = {
     "mathbf", "mathbb", "mathrm", "operatorname", "in", "times", "frac", "dfrac", "Delta", "langle", "rangle",
     "top", "infty", "partial", "odot", "otimes", "star", "ast", "circ", "cdot", "sum", "Sigma", "left", "right",
     "quad", "qquad", "ldots", "dots", "cdots", "Rightarrow", "approx", "le", "ge", "leq", "geq", "neq", "mid",
-    "lVert", "rVert", "Vert", "big", "Big", "text", *[g for g in (
-        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon phi chi "
-        "psi omega Gamma Theta Lambda Xi Pi Phi Psi Omega").split()],
+    "lVert", "rVert", "Vert", "big", "Big", "text", *GREEK_NAMES,
 }
 _CMD = re.compile(r"\\([A-Za-z]+|.)")
 
@@ -362,7 +363,7 @@ def _tex_prose(text: str) -> str:
 
 def _document_context(doc) -> dict:
     by_line: dict[int, list] = {}
-    for step, owner in doc.all_steps():
+    for step, _owner in doc.all_steps():
         by_line.setdefault(step.line, []).append(step)
     items = []
     seen_lines = set()
@@ -391,7 +392,7 @@ def _document_context(doc) -> dict:
                         "counterexample": v.counterexample.to_dict() if v and v.counterexample else None,
                     })
                 items.append({"kind": "math", "line": ml.line, "steps": steps, "raw": ml.text.strip(), "note": ml.note})
-    counts = {k: 0 for k in MARKS}
+    counts = {str(k): 0 for k in Status}
     for s, _ in doc.all_steps():
         counts[s.status] += 1
     jac = [{"title": d.title, "status": d.jacobian.status if d.jacobian else "undecided",

@@ -1,15 +1,16 @@
 """Plain-text output of ``symderiv check``: one line per checked step, then a summary."""
 from __future__ import annotations
 
-from symderiv.lang.printing import greek_text
+from symderiv.lang.greek import greek_text
+from symderiv.lang.status import Status
+from symderiv.report.marks import TEXT_MARKS as marks
 
 
 def render_check(doc) -> str:
     """One line per checked step: file:line: ✓ rule / ✗ reason, then a summary."""
-    marks = {"verified": "✓", "failed": "✗", "undecided": "?"}
     lines = []
-    counts = {"verified": 0, "failed": 0, "undecided": 0}
-    for step, owner in doc.all_steps():
+    counts = {str(s): 0 for s in Status}
+    for step, _owner in doc.all_steps():
         st = step.status
         counts[st] += 1
         v = step.verdict
@@ -26,11 +27,12 @@ def render_check(doc) -> str:
     for d in doc.derivations:
         j = d.jacobian
         if j is not None:
-            lines.append(f"{doc.path}: {marks[j.status]} Jacobian cross-check of {d.title}: d{greek_text(d.loss)}/d{d.wrt.name} = "
-                         f"{d.to_dict()['gradient_text']} ({j.status})")
+            lines.append(f"{doc.path}: {marks[j.status]} Jacobian cross-check of {d.title}: "
+                         f"d{greek_text(d.loss)}/d{d.wrt.name} = {d.to_dict()['gradient_text']} ({j.status})")
     if getattr(doc, "nothing_checked", False):
         lines.append(f"{doc.path}: {doc.nothing_reason} — not verified")
     else:
-        lines.append(f"{doc.path}: {counts['verified']} verified, {counts['failed']} failed, {counts['undecided']} undecided "
-                     f"({len(doc.derivations)} derivations, {len(doc.claims)} other statements) — {doc.status}")
+        lines.append(f"{doc.path}: {counts['verified']} verified, {counts['failed']} failed, "
+                     f"{counts['undecided']} undecided ({len(doc.derivations)} derivations, "
+                     f"{len(doc.claims)} other statements) — {doc.status}")
     return "\n".join(lines) + "\n"
