@@ -171,7 +171,7 @@ class StatementsItem(_SymderivItem):
         for claim in self.doc.claims:
             for s in claim.steps:
                 if s.status != Status.VERIFIED:
-                    text = getattr(s, "text_override", None) or s.plain()
+                    text = s.text_override or s.plain()
                     raise _Failure(format_failure(f"symderiv: {self.path}:{s.line}: {claim.title}", s.verdict,
                                                   claim_text=text, where=f"{self.path}:{s.line}"))
 

@@ -147,7 +147,7 @@ def assert_document(path: str, allow_undecided: bool = False):
     doc = check_file(path)
     for step, owner in doc.all_steps():
         if step.status != VERIFIED and not (allow_undecided and step.status == UNDECIDED):
-            text = getattr(step, "text_override", None) or step.plain()
+            text = step.text_override or step.plain()
             raise SymderivAssertionError(format_failure(
                 f"symderiv: {path}:{step.line}: {owner}", step.verdict, claim_text=text, rule=step.rule or "",
                 where=f"{path}:{step.line}"), step.verdict)

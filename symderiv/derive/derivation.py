@@ -16,12 +16,13 @@ forward definition (``jacobian.py``), independently of the steps.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from symderiv.errors import NameError_, NotInFragment, ShapeError, SymderivError
 from symderiv.lang.operators import Expr, Inner, Sym, as_expr, delta_of, grad_of, substitute, sym_from
 from symderiv.lang.printing import latex, plain
+from symderiv.derive.typos import blame_typo
 from symderiv.derive.rules import get_rule, perturbation
 from symderiv.kernel.decide import (
     DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Verdict, check_gradient, verify_equal, verify_first_order,
@@ -40,17 +41,28 @@ class Step:
     #: the line before this one could not be read: the step from it is not checked (and this line's
     #: value is what the next line is compared with)
     after_unreadable: bool = False
+    #: where a document line starts (1-based column), when the step comes from a document
+    col: int | None = None
+    #: how the step is shown when it is not an expression chain (a refused line, a claim): plain text,
+    #: and the author's own LaTeX
+    text_override: str | None = None
+    raw: str | None = None
+    #: for claims a = b: the two values as read (an Expr, a number, index notation), and whether the
+    #: author claimed equality to first order (≈)
+    value: Any = None
+    value_left: Any = None
+    first_order: bool = False
 
     def latex(self, **settings) -> str:
-        if getattr(self, "text_override", None) is not None:
-            return getattr(self, "raw", None) or self.text_override  # a line shown as the author wrote it
+        if self.text_override is not None:
+            return self.raw or self.text_override  # a line shown as the author wrote it
         if self.kind == "readoff":
             return r"\Rightarrow " + latex(self.lhs, **settings) + " = " + latex(self.rhs, **settings)
         left = latex(self.lhs, **settings) + " " if self.lhs is not None else ""
         return left + "= " + latex(self.rhs, **settings)
 
     def plain(self, **settings) -> str:
-        if getattr(self, "text_override", None) is not None:
+        if self.text_override is not None:
             return self.text_override
         if self.kind == "readoff":
             return "⇒ " + plain(self.lhs, **settings) + " = " + plain(self.rhs, **settings)
@@ -141,6 +153,7 @@ class Derivation:
         self.name = name
         self.notation = notation
         self.mode: str | None = None
+        self.heading: str | None = None  # the document section it was read from
         self.remarks: list[dict] = []
         self.output: Sym = sym_from(output)
         self.forward: Expr = as_expr(forward)
@@ -172,7 +185,7 @@ class Derivation:
         self.loss = loss
         self.grad = grad_of(self.output, loss)
         self.delta_loss = Sym("Δ" + loss, 1, 1, kind="delta")
-        if getattr(self, "heading", None):
+        if self.heading:
             from symderiv.lang.printing import plain
 
             self.title = f"{self.heading}: {plain(self.grad)[:1]}{plain(Sym(loss, 1, 1))}/d{self.wrt.name}"
@@ -239,14 +252,10 @@ class Derivation:
                 if retry.status == VERIFIED:
                     # the step as written (from the typo line) stays failed: a ✓ here would claim the
                     # author's step is right; the diagnosis only says where the mistake probably is
-                    bad = self.steps[i - 1].verdict
-                    self.steps[i - 1].verdict = replace(
-                        bad, reason="probably a typo on this line: the lines before and after it agree with each "
-                        "other; " + bad.reason, methods=bad.methods + ["typo-detection"])
-                    step.verdict = replace(
-                        step.verdict, reason=step.verdict.reason + f"; this line does agree with line "
-                        f"{self.steps[i - 2].line if i >= 2 else '?'} (before the suspected typo)",
-                        methods=step.verdict.methods + ["typo-detection"])
+                    before = self.steps[i - 2].line if i >= 2 else None
+                    self.steps[i - 1].verdict, step.verdict = blame_typo(
+                        self.steps[i - 1].verdict, step.verdict,
+                        f"line {before}" if before is not None else "the line before the suspected typo")
                     prev = step.rhs
                     continue
             if step.kind != "readoff":

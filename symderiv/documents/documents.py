@@ -24,9 +24,10 @@ import re
 
 import sympy
 from lark import Token
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
+from symderiv.derive.typos import blame_typo
 from symderiv.derive.derivation import UNREADABLE_BEFORE, Derivation, Step, compare, error_verdict
 from symderiv.errors import LineError, ReadError, SymderivError
 from symderiv.lang.index import IndexNotation, IndexSum, affine
@@ -67,6 +68,7 @@ class CheckedDocument:
     operator_definitions: set = field(default_factory=set)
 
     nothing_reason: str = ""  # set when no statement was found to check: why
+    budget: "DocumentBudget" = field(default_factory=lambda: DEFAULT_DOCUMENT_BUDGET)
 
     @property
     def status(self) -> str:
@@ -86,7 +88,7 @@ class CheckedDocument:
             out += [(s, d.title) for s in d.steps]
         for c in self.claims:
             out += [(s, c.title) for s in c.steps]
-        return sorted(out, key=lambda p: (p[0].line or 0, p[0].col if hasattr(p[0], "col") else 0))
+        return sorted(out, key=lambda p: (p[0].line or 0, p[0].col or 0))
 
     def to_dict(self) -> dict:
         out = {
@@ -183,7 +185,7 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
     """Check the derivations (unless ``derivations=False``) and every other statement."""
     from symderiv.errors import NotInFragment
 
-    budget = getattr(doc, "budget", DEFAULT_DOCUMENT_BUDGET)
+    budget = doc.budget
     spent = 0
 
     def over(steps) -> bool:
@@ -559,7 +561,7 @@ def _inline_assertion(ml: MathLine) -> bool:
 def _forward_of(scope: Scope, name: str):
     s = scope
     while s is not None:
-        f = getattr(s, "forwards", {}).get(name)
+        f = s.forwards.get(name)
         if f:
             return f
         s = s.parent
@@ -574,8 +576,6 @@ def _set_forward(scope: Scope, out: Sym, f: Expr) -> None:
     if "forward" in scope.heading.lower() and scope.parent is not None and scope.parent.parent is not None:
         targets.append(scope.parent)
     for s in targets:
-        if not hasattr(s, "forwards"):
-            s.forwards = {}
         s.forwards[out.name] = (out, f)
 
 
@@ -583,7 +583,7 @@ def _input_of_forward(scope: Scope, name: str) -> bool:
     """Is ``name`` a variable of a forward definition visible here (x in y = Wx)?"""
     s = scope
     while s is not None:
-        for out, f in getattr(s, "forwards", {}).values():
+        for out, f in s.forwards.values():
             if name in {x.name for x in f.symbols()}:
                 return True
         s = s.parent
@@ -859,9 +859,9 @@ def _show(v) -> str:
 def _claim_verdict(s: Step) -> Verdict:
     """Exact equality for '=' (a standalone claim is not a Δ-chain); first order only for ≈."""
 
-    a, b = getattr(s, "value_left", s.lhs), s.rhs
+    a, b = (s.value_left if s.value_left is not None else s.lhs), s.rhs
     try:
-        if getattr(s, "first_order", False):
+        if s.first_order:
             return compare(a, b)
         v = verify_equal(a, b)
         if v.status != VERIFIED and (a.has_delta() or b.has_delta()) and a.shape == b.shape:
@@ -945,21 +945,25 @@ def _compare_values(a, b) -> Verdict:
 
 def _claim_typos(c: Claim) -> None:
     """In a chain a = b = c = ..., a line that disagrees with both neighbours while they agree with
-    each other is reported as a probable typo, and the next line is checked against the one before."""
+    each other is reported as a probable typo (:func:`blame_typo`). A step whose previous expression
+    is not well formed is compared with the first expression of the chain: a difference refutes the
+    chain, agreement leaves the step unchecked (it is not what the author wrote)."""
     steps = c.steps
-    head = getattr(steps[0], "value_left", None) if steps else None
+    head = steps[0].value_left if steps else None
     for s in steps:
         if s.verdict is not None and "previous-ill-formed" in s.verdict.methods and head is not None:
             retry = _compare_values(head, s.value)
-            retry.method = "compared with the first expression of the chain, because the previous line is not well formed: " + retry.method
-            s.verdict = retry
+            if retry.status == VERIFIED:
+                s.verdict = Verdict(UNDECIDED, "not checked", reason="the previous expression is not well formed, "
+                                    "so this step is not checked; this expression does agree with the first "
+                                    "expression of the chain", methods=[*retry.methods, "previous-ill-formed"])
+            else:
+                s.verdict = replace(retry, method="compared with the first expression of the chain, because the "
+                                    "previous line is not well formed: " + retry.method)
     for i in range(len(steps) - 1):
         a, b = steps[i], steps[i + 1]
-        if a.status == FAILED and b.status == FAILED and hasattr(a, "value_left") and hasattr(b, "value"):
+        if a.status == FAILED and b.status == FAILED and a.value_left is not None and b.value is not None:
             retry = _compare_values(a.value_left, b.value)
             if retry.status == VERIFIED:
-                retry.method = "compared with the line before the suspected typo: " + retry.method
-                b.verdict = retry
-                a.verdict.reason = ("probably a typo on this line: the lines before and after it agree with each "
-                                    "other; " + a.verdict.reason)
+                a.verdict, b.verdict = blame_typo(a.verdict, b.verdict, "the expression before the suspected typo")
                 b.value_left = a.value_left

@@ -641,6 +641,8 @@ class Scope:
         self.parent = parent
         self.entries: dict[str, list[tuple[int, Any]]] = {}  # name -> [(line, Sym or alias value)]
         self.operators: dict[str, str] = parent.operators if parent else {}
+        #: forward definitions made in this section: output name -> (output symbol, f)
+        self.forwards: dict[str, tuple[Any, Any]] = {}
         self.clock: list[int] = parent.clock if parent else [1 << 30]
         self.heading = ""
 

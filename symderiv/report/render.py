@@ -380,7 +380,7 @@ def _document_context(doc) -> dict:
                 steps = []
                 for s in by_line.get(ml.line, []):
                     v = s.verdict
-                    override = getattr(s, "text_override", None)
+                    override = s.text_override
                     steps.append({
                         "latex": None if override is not None else s.latex(),
                         "text": override or s.plain(),
@@ -398,7 +398,7 @@ def _document_context(doc) -> dict:
     jac = [{"title": d.title, "status": d.jacobian.status if d.jacobian else "undecided",
             "gradient": d.to_dict()["gradient"]} for d in doc.derivations]
     return {"path": doc.path, "status": doc.status, "items": items, "counts": counts, "jacobians": jac,
-            "definitions": doc.definitions, "nothing": getattr(doc, "nothing_reason", "")}
+            "definitions": doc.definitions, "nothing": doc.nothing_reason}
 
 
 def render_documents(docs, fmt: str) -> str:

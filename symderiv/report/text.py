@@ -14,9 +14,9 @@ def render_check(doc) -> str:
         st = step.status
         counts[st] += 1
         v = step.verdict
-        col = getattr(step, "col", None)
+        col = step.col
         head = f"{doc.path}:{step.line}:{col}: {marks[st]} " if col else f"{doc.path}:{step.line}: {marks[st]} "
-        text = getattr(step, "text_override", None) or step.plain()
+        text = step.text_override or step.plain()
         if st == "verified":
             order = " (to first order)" if v is not None and v.relation == "first-order" else ""
             lines.append(head + f"{step.rule or 'claim'}{order}  {text}")
@@ -29,7 +29,7 @@ def render_check(doc) -> str:
         if j is not None:
             lines.append(f"{doc.path}: {marks[j.status]} Jacobian cross-check of {d.title}: "
                          f"d{greek_text(d.loss)}/d{d.wrt.name} = {d.to_dict()['gradient_text']} ({j.status})")
-    if getattr(doc, "nothing_checked", False):
+    if doc.nothing_checked:
         lines.append(f"{doc.path}: {doc.nothing_reason} — not verified")
     else:
         lines.append(f"{doc.path}: {counts['verified']} verified, {counts['failed']} failed, "
