@@ -34,7 +34,7 @@ import sympy
 from symderiv.errors import BudgetExceeded, IllFormed, NotInFragment
 from symderiv.lang.index import IndexNotation, IndexSum, affine
 from symderiv.kernel import refute
-from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Term, Verdict
+from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Term, Verdict, decided
 from symderiv.kernel.evaluate import Counterexample, Deadline
 from symderiv.lang.operators import (
     INF, Add, Conv, Corr, Expr, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose,
@@ -932,35 +932,35 @@ def decide_index(a, b, seconds: float = 10.0):
     try:
         left = monos(a, 1)
     except IllFormed as exc:
-        return Verdict(UNDECIDED, "not compared", reason=f"the previous expression is not well formed ({exc})",
+        return decided(UNDECIDED, "not compared", reason=f"the previous expression is not well formed ({exc})",
                        methods=["index-notation", "previous-ill-formed"])
     except NotInFragment as exc:
-        return Verdict(UNDECIDED, f"undecided: {exc}", reason=f"index notation outside the checked fragment: {exc}",
+        return decided(UNDECIDED, f"undecided: {exc}", reason=f"index notation outside the checked fragment: {exc}",
                        methods=["index-notation"])
     try:
         terms = left + monos(b, -1)
     except IllFormed as exc:
-        return Verdict(FAILED, "reading the index notation", reason=str(exc), methods=["index-notation"])
+        return decided(FAILED, "reading the index notation", reason=str(exc), methods=["index-notation"])
     except NotInFragment as exc:
-        return Verdict(UNDECIDED, f"undecided: {exc}", reason=f"index notation outside the checked fragment: {exc}",
+        return decided(UNDECIDED, f"undecided: {exc}", reason=f"index notation outside the checked fragment: {exc}",
                        methods=["index-notation"])
     classes: dict = {}
     for c, m in terms:
         k = class_key(m)
         classes[k] = classes.get(k, 0) + c
     if all(v == 0 for v in classes.values()):
-        return Verdict(VERIFIED, "proved for all finitely supported sequences: the index sums were translated into "
+        return decided(VERIFIED, "proved for all finitely supported sequences: the index sums were translated into "
                        "z-transform sign classes (each sum is a constant term over a hyperplane of indices) and "
                        "both sides have the same classes (Theorem 2)", methods=["index-notation", "sign-classes"])
     unconstrained = _all_sequences_on_Z(a) and _all_sequences_on_Z(b)
     cex = _index_counterexample(a, b, Deadline(seconds)) if unconstrained else None
     if cex is None and not unconstrained:
         # finite vectors have fixed supports: unequal classes do not refute (see theorem2_refutes)
-        return Verdict(UNDECIDED, "undecided: the z-transform sign classes of the two sides differ, but the "
+        return decided(UNDECIDED, "undecided: the z-transform sign classes of the two sides differ, but the "
                        "expressions involve finite vectors, restrictions or shifts by a length, where that is no "
                        "proof of inequality (Theorem 2 needs unconstrained supports)",
                        reason="no proof and no checked counterexample", methods=["index-notation", "sign-classes"])
-    return Verdict(FAILED, "refuted: the z-transform sign classes of the two sides differ (Theorem 2)"
+    return decided(FAILED, "refuted: the z-transform sign classes of the two sides differ (Theorem 2)"
                    + ("; exact evaluation on small sequences gives different values" if cex else ""),
                    reason="the two sides are different sums", counterexample=cex, methods=["index-notation", "sign-classes"])
 

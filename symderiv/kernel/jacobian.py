@@ -37,7 +37,7 @@ from symderiv.kernel.expand import expand
 from symderiv.kernel.indexgraph import compile_monomial, vertex_counts
 from symderiv.lang.operators import Add, Expr, Inner, Scale, Sym, as_expr, delta_of, is_sequence_expr, substitute
 from symderiv.kernel.convolution import domain_points, domains_for, seq_evaluate
-from symderiv.kernel.verdict import DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Verdict, fmt_sizes
+from symderiv.kernel.verdict import DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Verdict, decided, fmt_sizes
 from symderiv.kernel.verifier import MAX_DEPTH, normalize_nesting, verify_first_order
 
 
@@ -53,7 +53,7 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
     forward, claim = normalize_nesting(forward), normalize_nesting(claim)
     depth = max(forward.depth(), claim.depth())
     if depth > MAX_DEPTH:
-        return Verdict(UNDECIDED, "undecided: nesting limit", reason=f"the expression is nested {depth} levels deep; "
+        return decided(UNDECIDED, "undecided: nesting limit", reason=f"the expression is nested {depth} levels deep; "
                        f"the checker handles at most {MAX_DEPTH}", methods=["depth-limit"], lhs=claim)
     if is_sequence_expr(forward) or is_sequence_expr(claim):
         return check_sequence_gradient(forward, wrt, claim, grad, budget)
@@ -61,7 +61,7 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
     if not L.is_scalar:
         raise ValueError("the loss must be scalar: give the upstream gradient symbol")
     if claim.shape != wrt.shape:
-        return Verdict(
+        return decided(
             FAILED,
             "shape check",
             reason=f"the gradient must have the shape of {wrt!r} ({wrt.shape[0]}×{wrt.shape[1]}), "
@@ -80,13 +80,13 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
         gens, jac, Gval = _explicit(L, claim, wrt, symbols, sizes, deadline)
         deadline.check()
     except BudgetExceeded as exc:
-        return Verdict(UNDECIDED, f"undecided: {exc}", reason="the Jacobian check ran out of budget", methods=["budget"], lhs=claim)
+        return decided(UNDECIDED, f"undecided: {exc}", reason="the Jacobian check ran out of budget", methods=["budget"], lhs=claim)
     what = (
         f"explicit symbolic Jacobian: L = {'⟨' + grad.name + ', f⟩' if grad is not None else 'f'} expanded with "
         f"symbolic entries at {fmt_sizes(sizes)} and differentiated entry by entry"
     )
     if jac == Gval:
-        return Verdict(
+        return decided(
             VERIFIED,
             what + f"; equal to the claimed gradient. The sizes reach the bound B = {fmt_sizes(bound)}, so this holds "
             "for all sizes (Theorem 1 with Lemma D)",
@@ -103,7 +103,7 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
                 break
     except BudgetExceeded:
         cex = _jacobian_counterexample(symbols, sizes, gens, jac, Gval)
-    return Verdict(
+    return decided(
         FAILED,
         what + "; differs from the claimed gradient",
         reason="the claimed gradient is not the derivative of the loss",
@@ -160,7 +160,7 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
     L = loss_of(forward, grad)
     H = delta_of(wrt)
     if claim.shape != wrt.shape:
-        return Verdict(FAILED, "shape check", reason=f"the gradient must have the shape of {wrt.name}", methods=["shape-check"], lhs=claim)
+        return decided(FAILED, "shape check", reason=f"the gradient must have the shape of {wrt.name}", methods=["shape-check"], lhs=claim)
     perturbed = Add(substitute(L, {wrt.name: Add(wrt, H)}), Scale(-1, L))
     v = verify_first_order(perturbed, Inner(claim, H), budget)
     sizes_checked = []
@@ -180,7 +180,7 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
                 continue
             if not agrees:
                 # two independent checks contradict each other: one of them has a bug, so neither verdict stands
-                return Verdict(UNDECIDED, "element-wise differentiation disagrees at " + str(params),
+                return decided(UNDECIDED, "element-wise differentiation disagrees at " + str(params),
                                reason="internal inconsistency between the two Jacobian checks; please report",
                                methods=["explicit-jacobian"], lhs=claim)
             sizes_checked.append(", ".join(f"{k}={x}" for k, x in sorted(params.items(), key=lambda t: str(t[0]))) or "supports in [−2, 2]")
@@ -188,7 +188,7 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
               "definition alone, equals ⟨G, Δθ⟩; " + v.method)
     if sizes_checked:
         method += "; element-wise differentiation with symbolic entries agrees at " + "; ".join(sizes_checked)
-    return Verdict(v.status, method, v.reason, v.counterexample, "first-order", {}, ["directional-derivative"] + v.methods
+    return decided(v.status, method, v.reason, v.counterexample, "first-order", {}, ["directional-derivative"] + v.methods
                    + (["explicit-jacobian"] if sizes_checked else []), lhs=claim)
 
 

@@ -24,6 +24,7 @@ reports the higher-order terms that were dropped.
 from __future__ import annotations
 
 import zlib
+from dataclasses import replace
 from fractions import Fraction
 
 from symderiv.errors import BudgetExceeded, SymderivError
@@ -41,7 +42,7 @@ from symderiv.kernel.indexgraph import class_sums
 from symderiv.lang.operators import Add, Expr, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul
 from symderiv.lang.printing import latex, plain
 from symderiv.kernel.verdict import (
-    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Term, Verdict, fmt_sizes,
+    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Term, Verdict, decided, fmt_sizes,
 )
 
 __all__ = ["DEFAULT_BUDGET", "FAILED", "UNDECIDED", "VERIFIED", "Budget", "Term", "Verdict", "verify_equal",
@@ -149,7 +150,7 @@ def _decide(
 def _shape_verdict(lhs: Expr, rhs: Expr, relation: str) -> Verdict | None:
     if lhs.shape == rhs.shape:
         return None
-    return Verdict(
+    return decided(
         FAILED,
         "shape check",
         reason=f"shapes differ: the left side is {lhs.shape[0]}×{lhs.shape[1]}, "
@@ -202,7 +203,7 @@ def _too_deep(lhs: Expr, rhs: Expr, relation: str) -> Verdict | None:
     depth = max(lhs.depth(), rhs.depth())
     if depth <= MAX_DEPTH:
         return None
-    return Verdict(
+    return decided(
         UNDECIDED,
         "undecided: nesting limit",
         reason=f"the expression is nested {depth} levels deep (after removing double transposes and "
@@ -244,14 +245,13 @@ def verify_equal(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     nl, nr = normalize_nesting(lhs), normalize_nesting(rhs)
     v = _too_deep(nl, nr, "exact")
     if v is not None:
-        v.lhs, v.rhs = lhs, rhs
-        return v
+        return replace(v, lhs=lhs, rhs=rhs)
     try:
         lt = expand(nl, budget.max_terms)
         rt = expand(nr, budget.max_terms)
         status, method, tags, bound, diff, cex, note = _decide(lt, rt, nl, nr, budget, "both sides")
     except BudgetExceeded as exc:
-        return Verdict(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", lhs=lhs, rhs=rhs, methods=["budget"])
+        return decided(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", lhs=lhs, rhs=rhs, methods=["budget"])
     reason = ""
     if status == FAILED:
         reason = _describe_difference(diff) if diff else (note or "the two sides evaluate differently")
@@ -259,7 +259,7 @@ def verify_equal(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
             reason += f" ({note})"
     elif status == UNDECIDED:
         reason = _undecided_reason(note, diff)
-    return Verdict(status, method, reason, cex, "exact", bound, tags, diff, [], lhs, rhs)
+    return decided(status, method, reason, cex, "exact", bound, tags, diff, [], lhs, rhs)
 
 
 def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
@@ -276,8 +276,7 @@ def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     nl, nr = normalize_nesting(lhs), normalize_nesting(rhs)
     v = _too_deep(nl, nr, "first-order")
     if v is not None:
-        v.lhs, v.rhs = lhs, rhs
-        return v
+        return replace(v, lhs=lhs, rhs=rhs)
     try:
         lt = expand(nl, budget.max_terms)
         rt = expand(nr, budget.max_terms)
@@ -290,7 +289,7 @@ def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
             low_l, low_r, leval, reval, budget, "the parts of order ≤ 1 in Δ of both sides"
         )
     except BudgetExceeded as exc:
-        return Verdict(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", relation="first-order", lhs=lhs, rhs=rhs, methods=["budget"])
+        return decided(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", relation="first-order", lhs=lhs, rhs=rhs, methods=["budget"])
     reason = ""
     if status == FAILED:
         first = [t for t in diff if t.order == 1]
@@ -311,4 +310,4 @@ def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
         if dropped:
             method += "; dropped terms of order ≥ 2: " + ", ".join(t.plain() for t in dropped)
         tags = tags + ["first-order"]
-    return Verdict(status, method, reason, cex, "first-order", bound, tags, diff, dropped, lhs, rhs)
+    return decided(status, method, reason, cex, "first-order", bound, tags, diff, dropped, lhs, rhs)
