@@ -34,7 +34,7 @@ import sympy
 from symderiv.errors import BudgetExceeded, IllFormed, NotInFragment
 from symderiv.lang.index import IndexNotation, IndexSum, affine
 from symderiv.kernel import refute
-from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Term, Verdict, decided
+from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Decision, Term, decided
 from symderiv.kernel.evaluate import Counterexample, Deadline
 from symderiv.lang.operators import (
     INF, Add, Conv, Corr, Expr, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose,
@@ -644,9 +644,8 @@ def _as_listing(v, sym: Sym | None = None):
 # ---------------------------------------------------------------------------------------
 # The decision
 # ---------------------------------------------------------------------------------------
-def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
-    """Same contract as the matrix ``_decide``: (status, method, tags, bound, diff, cex, note)."""
-    deadline = Deadline(seconds)
+def decide_sequence(lterms, rterms, leval: Expr, reval: Expr, deadline: Deadline, what: str) -> Decision:
+    """The sequence procedure (z-transform sign classes, Theorem 2) for Σ lterms = Σ rterms."""
     pl, pr = leval, reval
     try:
         pl, pr = pair_with_probe(leval, reval)
@@ -656,10 +655,10 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
         empty = [d for d in domains if not _has_small_point(d)]
         if empty:
             # a proof over an empty set of lengths would be vacuous, and a "failure" meaningless
-            return UNDECIDED, (
+            return Decision(UNDECIDED, (
                 f"undecided: no lengths up to {_SMALL} satisfy the requirements of the left side "
                 f"({empty[0].describe()}), so there is nothing to prove"
-            ), ["empty-domain"], {}, [], None, "the lengths admit no small value; check the declared lengths and modes"
+            ), ["empty-domain"], {}, [], None, "the lengths admit no small value; check the declared lengths and modes")
         for dom in domains:
             for req in requirements([pr]):
                 if not nonneg_on(req, dom):
@@ -668,15 +667,15 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
                     # the right side is undefined somewhere the left side is claimed: exhibit where
                     point = _small_point(dom, extra=dom.apply(req))
                     if point is None:
-                        return UNDECIDED, "undecided: domain check", ["domain-check"], {}, [], None, (
+                        return Decision(UNDECIDED, "undecided: domain check", ["domain-check"], {}, [], None, (
                             f"the right side needs {linear_text(req)} ≥ 0, which is not proved for all lengths "
                             f"allowed by the left side ({dom.describe()}), and no small lengths violate it"
-                        )
+                        ))
                     where = ", ".join(f"{k}={v}" for k, v in point.items())
-                    return FAILED, "domain check", ["domain-check"], {}, [], None, (
+                    return Decision(FAILED, "domain check", ["domain-check"], {}, [], None, (
                         f"the right side needs {linear_text(req)} ≥ 0, which fails at {where}, lengths allowed "
                         f"by the left side ({dom.describe()}), where the right side is undefined"
-                    )
+                    ))
         def classify(terms):
             diffs, zeros, aligned = [], [], False
             for dom in domains:
@@ -703,36 +702,36 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
     except NotInFragment as exc:
         cex = _safe_counterexample(leval, reval, domains_for_safe([pl, pr]), deadline)
         if cex is not None:
-            return FAILED, (f"refuted by exact evaluation at {_fmt(cex.sizes)} ({exc}, so no proof was attempted)"),\
-                ["exact-integer-evaluation"], {}, [], cex, ""
-        return UNDECIDED, f"undecided: {exc}", ["outside-fragment"], {}, [], None, (
+            return Decision(FAILED, (f"refuted by exact evaluation at {_fmt(cex.sizes)} ({exc}, so no proof was attempted)"),\
+                ["exact-integer-evaluation"], {}, [], cex, "")
+        return Decision(UNDECIDED, f"undecided: {exc}", ["outside-fragment"], {}, [], None, (
             f"outside the decided fragment ({exc}); no counterexample was found at small lengths"
-        )
+        ))
     scope = "; ".join(d.describe() for d in domains)
     if identical:
-        return VERIFIED, (
+        return Decision(VERIFIED, (
             f"proved for {scope}: {what} expand to the same monomials, term by term"
-        ), ["identical-monomials"], {}, [], None, ""
+        ), ["identical-monomials"], {}, [], None, "")
     if not diffs:
-        return VERIFIED, (
+        return Decision(VERIFIED, (
             f"proved for {scope}: {what} have the same z-transform sign classes (Theorem 2)"
             + (", after removing each restriction by a support containment proved on the whole domain" if _has_windows(pl, pr) else "")
             + ("; inner products of entrywise products Σ_i Π_f V_f[i] are compared by their multisets of "
                "variables (equal multisets are the same sum)" if aligned else "")
             + (f"; {len({m.key() for m in zeros})} monomial(s) vanish because the supports they pair or "
                "restrict are disjoint on the whole domain" if zeros else "")
-        ), ["sign-classes"] + (["disjoint-supports"] if zeros else []), {}, [], None, ""
+        ), ["sign-classes"] + (["disjoint-supports"] if zeros else []), {}, [], None, "")
     dom, nz = diffs[0]
     cex = _safe_counterexample(leval, reval, domains, deadline)
     if cex is None and not theorem2_refutes(pl, pr):
         # Theorem 2 makes unequal classes a refutation only for sequences with unconstrained
         # finite supports and constant shifts. A finite vector has its support fixed inside
         # [0, n), so different classes can still give equal values (⟨E x, τ_n E y⟩ = 0).
-        return UNDECIDED, (
+        return Decision(UNDECIDED, (
             f"undecided: the z-transform sign classes differ ({dom.describe()}), but with finite "
             "vectors, restrictions or shifts by a length this does not prove the sides unequal "
             "(Theorem 2 needs unconstrained supports), and no counterexample was found at small lengths"
-        ), ["sign-classes", "no-counterexample"], {}, nz, None, ""
+        ), ["sign-classes", "no-counterexample"], {}, nz, None, "")
     if cex is not None:
         method = f"refuted: exact evaluation at {_fmt(cex.sizes)} gives different values"
         method += f"; the z-transform sign classes differ too ({dom.describe()})"
@@ -740,7 +739,7 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
         method = (f"refuted for all finitely supported sequences: the z-transform sign classes differ "
                   f"({dom.describe()}; Theorem 2); no small counterexample was found within the budget")
     note = f"for {dom.describe()}" if dom.params else ""
-    return FAILED, method, (["exact-integer-evaluation"] if cex else []) + ["sign-classes"], {}, nz, cex, note
+    return Decision(FAILED, method, (["exact-integer-evaluation"] if cex else []) + ["sign-classes"], {}, nz, cex, note)
 
 
 _SMALL = 12

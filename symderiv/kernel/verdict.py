@@ -68,6 +68,23 @@ class Term:
         return head + latex(self.monomial)
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What a decision procedure (matrix, sequence) found, before it becomes a :class:`Verdict`.
+
+    ``tags`` are the machine-readable methods, ``bound`` the size bound B per dimension (matrix
+    procedure), ``difference`` the non-cancelling classes (left minus right), ``note`` a remark
+    for the reason (an internal inconsistency, the domain a refutation holds on)."""
+
+    status: str
+    method: str
+    tags: list[str] = field(default_factory=list)
+    bound: dict[str, int] = field(default_factory=dict)
+    difference: list[Term] = field(default_factory=list)
+    counterexample: Counterexample | None = None
+    note: str = ""
+
+
 #: The kernel's private token: a verified or failed verdict carries it (see :func:`decided`).
 _KERNEL = object()
 
