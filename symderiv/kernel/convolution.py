@@ -35,7 +35,8 @@ from symderiv.errors import BudgetExceeded, IllFormed, NotInFragment
 from symderiv.lang.index import IndexNotation, IndexSum, affine
 from symderiv.kernel import refute
 from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Decision, Term, decided
-from symderiv.kernel.evaluate import Counterexample, Deadline
+from symderiv.kernel.budget import DEFAULT_BUDGET, Budget, Meter
+from symderiv.kernel.evaluate import Counterexample
 from symderiv.lang.operators import (
     INF, Add, Conv, Corr, Expr, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose,
     Window, Zero, SeqOp,
@@ -612,7 +613,7 @@ def clean(v):
     return v
 
 
-def find_seq_counterexample(lhs: Expr, rhs: Expr, domains: list[Domain], deadline: Deadline, seed: int = 0):
+def find_seq_counterexample(lhs: Expr, rhs: Expr, domains: list[Domain], deadline: Meter, seed: int = 0):
     """A counterexample at small lengths: the candidate comes from the untrusted search
     (:mod:`symderiv.search`) and counts only after both sides are re-evaluated exactly here."""
     found = refute.current().find_seq_candidate(lhs, rhs, domains, deadline, seed)
@@ -644,7 +645,7 @@ def _as_listing(v, sym: Sym | None = None):
 # ---------------------------------------------------------------------------------------
 # The decision
 # ---------------------------------------------------------------------------------------
-def decide_sequence(lterms, rterms, leval: Expr, reval: Expr, deadline: Deadline, what: str) -> Decision:
+def decide_sequence(lterms, rterms, leval: Expr, reval: Expr, deadline: Meter, what: str) -> Decision:
     """The sequence procedure (z-transform sign classes, Theorem 2) for Σ lterms = Σ rterms."""
     pl, pr = leval, reval
     try:
@@ -793,7 +794,7 @@ def theorem2_refutes(*exprs: Expr) -> bool:
     return True
 
 
-def _safe_counterexample(lhs: Expr, rhs: Expr, domains: list, deadline: Deadline):
+def _safe_counterexample(lhs: Expr, rhs: Expr, domains: list, deadline: Meter):
     """A checked counterexample, or None when none is found or the expressions cannot be
     evaluated at concrete lengths (never an exception: the search only ever refutes)."""
     try:
@@ -915,7 +916,7 @@ def index_value(v, env: dict, reach: int = 8):
     return total
 
 
-def decide_index(a, b, seconds: float = 10.0):
+def decide_index(a, b, budget: Budget = DEFAULT_BUDGET):
     """Verdict for an equation with index notation on one or both sides (sequences on ℤ)."""
     from symderiv.kernel.expand import expand
     dom = Domain((), [], {}, "all finitely supported sequences")
@@ -925,7 +926,7 @@ def decide_index(a, b, seconds: float = 10.0):
             return [(sign * c, index_mono(s, f)) for c, s, f in index_terms(v)]
         if not v.is_scalar:
             raise NotInFragment("index notation is compared with scalar expressions only")
-        out = [(sign * c, scalar_monomial(m, dom)) for c, m in expand(v)]
+        out = [(sign * c, scalar_monomial(m, dom)) for c, m in expand(v, budget.max_terms)]
         return [(c, m) for c, m in out if m is not None]
 
     try:
@@ -952,7 +953,7 @@ def decide_index(a, b, seconds: float = 10.0):
                        "z-transform sign classes (each sum is a constant term over a hyperplane of indices) and "
                        "both sides have the same classes (Theorem 2)", methods=["index-notation", "sign-classes"])
     unconstrained = _all_sequences_on_Z(a) and _all_sequences_on_Z(b)
-    cex = _index_counterexample(a, b, Deadline(seconds)) if unconstrained else None
+    cex = _index_counterexample(a, b, Meter(budget)) if unconstrained else None
     if cex is None and not unconstrained:
         # finite vectors have fixed supports: unequal classes do not refute (see theorem2_refutes)
         return decided(UNDECIDED, "undecided: the z-transform sign classes of the two sides differ, but the "
@@ -989,7 +990,7 @@ def index_value_of(v, env):
     return seq_evaluate(v, env, {})
 
 
-def _index_counterexample(a, b, deadline: Deadline):
+def _index_counterexample(a, b, deadline: Meter):
     """Entries from the untrusted search at which the two sides differ, re-evaluated exactly here."""
     env = refute.current().find_index_candidate(a, b, deadline)
     if env is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from symderiv.kernel.convolution import decide_sequence
-from symderiv.kernel.evaluate import Deadline
+from symderiv.kernel.budget import Meter
 from symderiv.kernel.matrix import decide_matrix
 from symderiv.kernel.verdict import Budget, Decision
 from symderiv.lang.operators import Expr, is_sequence_expr
@@ -24,7 +24,7 @@ def decide_terms(
     budget: Budget, what: str,
 ) -> Decision:
     """Decide Σ lterms = Σ rterms; ``leval``/``reval`` are the same sums as expressions."""
-    deadline = Deadline(budget.seconds)
+    deadline = Meter(budget)
     if is_sequence_expr(leval) or is_sequence_expr(reval):
         return decide_sequence(lterms, rterms, leval, reval, deadline, what)
     return decide_matrix(lterms, rterms, leval, reval, budget, deadline, what)

@@ -5,31 +5,19 @@ Entries live in a commutative ring given by an :class:`Arith`: Python integers a
 generator per entry (for the explicit proof at the size bound and for the Jacobian).
 No floating point is used anywhere, and nothing here relies on SymPy's simplification.
 
-A deadline turns long evaluations into :class:`BudgetExceeded` instead of a hang.
+A :class:`~symderiv.kernel.budget.Meter` counts the scalar multiplications and turns long
+evaluations into :class:`BudgetExceeded` instead of a hang, at the same point on every machine.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
 
-from symderiv.errors import BudgetExceeded
+from symderiv.kernel.budget import Deadline, Meter  # noqa: F401 — Deadline re-exported for callers
 from symderiv.lang.operators import Add, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
 
 Matrix = list[list[Any]]
-
-
-class Deadline:
-    def __init__(self, seconds: float | None):
-        self.end = None if seconds is None else time.monotonic() + seconds
-
-    def check(self) -> None:
-        if self.end is not None and time.monotonic() > self.end:
-            raise BudgetExceeded("time budget exhausted")
-
-    def remaining(self) -> float | None:
-        return None if self.end is None else self.end - time.monotonic()
 
 
 @dataclass
@@ -61,9 +49,9 @@ def size_of(d, sizes: dict[str, int]) -> int:
     return int(d) if d.is_Integer else sizes[str(d)]
 
 
-def evaluate(e: Expr, env: dict[str, Matrix], sizes: dict[str, int], ar: Arith, deadline: Deadline | None = None) -> Matrix:
+def evaluate(e: Expr, env: dict[str, Matrix], sizes: dict[str, int], ar: Arith, deadline: Meter | None = None) -> Matrix:
     """The matrix of ``e`` with symbol entries from ``env`` (name -> matrix)."""
-    dl = deadline or Deadline(None)
+    dl = deadline or Meter.unlimited()
 
     def ev(e: Expr) -> Matrix:
         if isinstance(e, Sym):
@@ -99,7 +87,7 @@ def evaluate(e: Expr, env: dict[str, Matrix], sizes: dict[str, int], ar: Arith, 
             for r1, r2 in zip(a, b):
                 for p, q in zip(r1, r2):
                     s = s + p * q
-            dl.check()
+            dl.spend(sum(len(r) for r in a))
             return [[s]]
         if isinstance(e, Hadamard):
             a, b = ev(e.left), ev(e.right)
@@ -109,9 +97,10 @@ def evaluate(e: Expr, env: dict[str, Matrix], sizes: dict[str, int], ar: Arith, 
     return ev(e)
 
 
-def _product(a: Matrix, b: Matrix, ar: Arith, dl: Deadline) -> Matrix:
+def _product(a: Matrix, b: Matrix, ar: Arith, dl: Meter) -> Matrix:
     ra, ca, rb = len(a), len(a[0]), len(b)
     if ca != rb:  # a 1x1 factor acts as a scalar
+        dl.spend(len(a) * len(a[0]) * len(b) * len(b[0]))
         if ra == 1 and ca == 1:
             s = a[0][0]
             return [[s * v for v in row] for row in b]
@@ -119,8 +108,9 @@ def _product(a: Matrix, b: Matrix, ar: Arith, dl: Deadline) -> Matrix:
         return [[s * v for v in row] for row in a]
     out = []
     bt = list(zip(*b))
+    work = ca * len(bt)
     for row in a:
-        dl.check()
+        dl.spend(work)
         new = []
         for col in bt:
             s = ar.zero
@@ -237,7 +227,7 @@ def size_candidates(dims: list[str], bound: dict[str, int], limit: int = 400) ->
     return [dict(zip(dims, c)) for c in cands[:limit]]
 
 
-def polynomial_identity(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Deadline) -> bool:
+def polynomial_identity(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Meter) -> bool:
     """Exact identity of the two sides as matrices of polynomials in symbolic entries."""
     symbols = symbol_table(lhs, rhs)
     R, env, _ = poly_env(symbols, sizes)

@@ -22,10 +22,11 @@ from fractions import Fraction
 from itertools import product as cartesian
 
 from symderiv.errors import BudgetExceeded
+from symderiv.kernel.budget import DEFAULT_BUDGET
 from symderiv.lang.operators import Add, Expr, Ext, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Window, Shift, Zero, SeqOp, mul
 
 Terms = list[tuple[Fraction, Expr]]
-DEFAULT_MAX_TERMS = 20000
+DEFAULT_MAX_TERMS = DEFAULT_BUDGET.max_terms
 
 
 def _combine(parts: list[Terms], build, max_terms: int) -> Terms:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from symderiv.errors import BudgetExceeded
+from symderiv.kernel.budget import DEFAULT_BUDGET
 from symderiv.lang.operators import Expr, Hadamard, Inner, MatMul, Sym, Trace, Transpose, is_scalar_shape
 
 DOT = 0  # the constant vertex •
@@ -135,7 +136,7 @@ def vertex_counts(graphs) -> dict[str, int]:
 # ---------------------------------------------------------------------------------------
 # Canonical form
 # ---------------------------------------------------------------------------------------
-DEFAULT_MAX_LEAVES = 20000
+DEFAULT_MAX_LEAVES = DEFAULT_BUDGET.max_leaves
 
 
 def canonical_form(g: IndexGraph, max_leaves: int = DEFAULT_MAX_LEAVES) -> tuple:

@@ -23,7 +23,6 @@ from fractions import Fraction
 from symderiv.errors import BudgetExceeded, NotInFragment
 from symderiv.kernel.evaluate import (
     Counterexample,
-    Deadline,
     dims_of,
     evaluate,
     monomial_estimate,
@@ -33,6 +32,7 @@ from symderiv.kernel.evaluate import (
     size_of,
     symbol_table,
 )
+from symderiv.kernel.budget import Meter
 from symderiv.kernel.expand import expand
 from symderiv.kernel.indexgraph import compile_monomial, vertex_counts
 from symderiv.lang.operators import Add, Expr, Inner, Scale, Sym, as_expr, delta_of, is_sequence_expr, substitute
@@ -69,7 +69,7 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
             methods=["shape-check"],
             lhs=claim,
         )
-    deadline = Deadline(budget.seconds)
+    deadline = Meter(budget)
     try:
         graphs = [compile_monomial(m) for _, m in expand(L, budget.max_terms) + expand(claim, budget.max_terms)]
         bound = vertex_counts(graphs)

@@ -10,7 +10,8 @@ from fractions import Fraction
 
 from symderiv.errors import BudgetExceeded
 from symderiv.kernel import refute
-from symderiv.kernel.evaluate import Counterexample, Deadline, dims_of, monomial_estimate, polynomial_identity
+from symderiv.kernel.budget import Meter
+from symderiv.kernel.evaluate import Counterexample, dims_of, monomial_estimate, polynomial_identity
 from symderiv.kernel.indexgraph import class_sums
 from symderiv.kernel.verdict import FAILED, VERIFIED, Budget, Decision, Term, fmt_sizes
 from symderiv.lang.operators import Expr
@@ -23,7 +24,7 @@ def _seed(*exprs: Expr) -> int:
 
 def decide_matrix(
     lterms: list[tuple[Fraction, Expr]], rterms: list[tuple[Fraction, Expr]], leval: Expr, reval: Expr,
-    budget: Budget, deadline: Deadline, what: str,
+    budget: Budget, deadline: Meter, what: str,
 ) -> Decision:
     """The matrix procedure for Σ lterms = Σ rterms (index-graph canonical forms, Theorem 1).
 

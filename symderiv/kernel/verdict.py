@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
+from symderiv.kernel.budget import DEFAULT_BUDGET, WALL_LIMIT, Budget  # noqa: F401 — re-exported
 from symderiv.kernel.evaluate import Counterexample
 from symderiv.kernel.expand import delta_degree
 from symderiv.lang.operators import Expr
@@ -30,20 +31,6 @@ from symderiv.lang.printing import LatexPrinter, latex, plain
 VERIFIED, FAILED, UNDECIDED = "verified", "failed", "undecided"
 
 
-@dataclass(frozen=True)
-class Budget:
-    """Limits for one check. Past any of them the verdict is ``undecided``."""
-
-    seconds: float = 20.0
-    max_terms: int = 20000
-    max_leaves: int = 20000
-    #: cap for the optional second proof (explicit polynomials at N = B), skipped above it
-    max_explicit_monomials: int = 1500
-    #: cap where explicit evaluation is the deciding method (fixed numeric sizes, Jacobians)
-    max_decisive_monomials: int = 100000
-
-
-DEFAULT_BUDGET = Budget()
 
 
 @dataclass
