@@ -39,6 +39,8 @@ class Budget:
     seq_search_trials: int = 10
     #: random trials in the index-notation counterexample search
     index_search_trials: int = 40
+    #: random integer points tried to exhibit a wrong gradient's counterexample
+    jacobian_search_trials: int = 200
 
 
 DEFAULT_BUDGET = Budget()

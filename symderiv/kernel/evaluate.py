@@ -29,13 +29,13 @@ class Arith:
 INT = Arith(0, lambda c: c.numerator if c.denominator == 1 else c)
 
 
-def poly_arith(R) -> Arith:
+def poly_arith(R: Any) -> Arith:
     return Arith(R.zero, lambda c: R.domain.convert(c))
 
 
 def dims_of(*exprs: Expr) -> list[str]:
     """Symbolic dimension names used by the expressions, sorted."""
-    out = set()
+    out: set[str] = set()
     for e in exprs:
         # every node, not only symbols: a side can be a bare zero matrix Z_{n×n} with no symbol
         for node in e.walk():
@@ -45,7 +45,7 @@ def dims_of(*exprs: Expr) -> list[str]:
     return sorted(out)
 
 
-def size_of(d, sizes: dict[str, int]) -> int:
+def size_of(d: Any, sizes: dict[str, int]) -> int:
     return int(d) if d.is_Integer else sizes[str(d)]
 
 
@@ -82,16 +82,16 @@ def evaluate(e: Expr, env: dict[str, Matrix], sizes: dict[str, int], ar: Arith, 
                 s = s + m[i][i]
             return [[s]]
         if isinstance(e, Inner):
-            a, b = ev(e.left), ev(e.right)
+            x, y = ev(e.left), ev(e.right)
             s = ar.zero
-            for r1, r2 in zip(a, b):
+            for r1, r2 in zip(x, y):
                 for p, q in zip(r1, r2):
                     s = s + p * q
-            dl.spend(sum(len(r) for r in a))
+            dl.spend(sum(len(r) for r in x))
             return [[s]]
         if isinstance(e, Hadamard):
-            a, b = ev(e.left), ev(e.right)
-            return [[p * q for p, q in zip(r1, r2)] for r1, r2 in zip(a, b)]
+            x, y = ev(e.left), ev(e.right)
+            return [[p * q for p, q in zip(r1, r2)] for r1, r2 in zip(x, y)]
         raise TypeError(type(e))
 
     return ev(e)
@@ -136,12 +136,13 @@ def random_env(symbols: dict[str, Sym], sizes: dict[str, int], draw: Callable[[]
     }
 
 
-def poly_env(symbols: dict[str, Sym], sizes: dict[str, int]):
+def poly_env(symbols: dict[str, Sym], sizes: dict[str, int]) -> tuple[Any, dict[str, Matrix], dict[tuple[str, int, int], Any]]:
     """A polynomial ring with one generator per entry, and the symbol matrices over it."""
     from sympy.polys.domains import QQ
     from sympy.polys.rings import ring
 
-    names, where = [], []
+    names: list[str] = []
+    where: list[tuple[str, int, int]] = []
     for name, s in symbols.items():
         for i in range(size_of(s.shape[0], sizes)):
             for j in range(size_of(s.shape[1], sizes)):
@@ -171,9 +172,9 @@ class Counterexample:
     lhs: Matrix
     rhs: Matrix
     note: str = ""
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "sizes": dict(self.sizes),
             "values": {k: _jsonable(v) for k, v in self.values.items()},
@@ -195,19 +196,19 @@ class Counterexample:
         return "\n".join(lines)
 
 
-def _num(v) -> Any:
+def _num(v: Any) -> Any:
     if isinstance(v, Fraction):
         return v.numerator if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
     return v
 
 
-def _jsonable(m):
+def _jsonable(m: Matrix | dict[int, Any]) -> Any:
     if isinstance(m, dict):  # a sequence on ℤ: its nonzero entries by index
         return {str(i): _num(v) for i, v in m.items()}
     return [[_num(v) for v in row] for row in m]
 
 
-def _fmt_matrix(m) -> str:
+def _fmt_matrix(m: Matrix | dict[int, Any]) -> str:
     if isinstance(m, dict):
         return "{" + ", ".join(f"{i}: {_num(v)}" for i, v in m.items()) + "} (other entries 0)" if m else "0"
     if len(m) == 1 and len(m[0]) == 1:

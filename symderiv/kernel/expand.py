@@ -19,6 +19,7 @@ product of k sums of two terms has 2^k monomials.
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Callable
 from itertools import product as cartesian
 
 from symderiv.errors import BudgetExceeded
@@ -29,7 +30,13 @@ Terms = list[tuple[Fraction, Expr]]
 DEFAULT_MAX_TERMS = DEFAULT_BUDGET.max_terms
 
 
-def _combine(parts: list[Terms], build, max_terms: int) -> Terms:
+def _rebuild(e: Expr, *children: Expr) -> Expr:
+    """``e`` with new children (typed wrapper until ``symderiv.lang`` is annotated)."""
+    out: Expr = e.with_children(*children)
+    return out
+
+
+def _combine(parts: list[Terms], build: Callable[[list[Expr]], Expr], max_terms: int) -> Terms:
     size = 1
     for p in parts:
         size *= len(p)
@@ -71,10 +78,10 @@ def expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
         )
     if isinstance(e, (Hadamard, SeqOp)):
         return _combine(
-            [expand(e.left, max_terms), expand(e.right, max_terms)], lambda ms: e.with_children(*ms), max_terms
+            [expand(e.left, max_terms), expand(e.right, max_terms)], lambda ms: _rebuild(e, *ms), max_terms
         )
     if isinstance(e, (Ext, Window, Shift)):
-        return [(c, e.with_children(m)) for c, m in expand(e.arg, max_terms)]
+        return [(c, _rebuild(e, m)) for c, m in expand(e.arg, max_terms)]
     raise TypeError(type(e))
 
 
@@ -161,9 +168,9 @@ def delta_expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
     if isinstance(e, (Hadamard, SeqOp)):
         return _combine(
             [delta_expand(e.left, max_terms), delta_expand(e.right, max_terms)],
-            lambda ms: e.with_children(*ms),
+            lambda ms: _rebuild(e, *ms),
             max_terms,
         )
     if isinstance(e, (Ext, Window, Shift)):
-        return [(c, e.with_children(m)) for c, m in delta_expand(e.arg, max_terms)]
+        return [(c, _rebuild(e, m)) for c, m in delta_expand(e.arg, max_terms)]
     raise TypeError(type(e))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any, Iterable, Sequence
 
 from symderiv.errors import BudgetExceeded
 from symderiv.kernel.budget import DEFAULT_BUDGET
@@ -51,7 +52,7 @@ class _Builder:
         self.parent: list[int] = [0]
         self.edges: list[tuple[str, int, int]] = []
 
-    def new(self, dim) -> int:
+    def new(self, dim: object) -> int:
         if dim == 1:
             return DOT
         self.types.append(str(dim))
@@ -124,7 +125,7 @@ def compile_monomial(m: Expr) -> IndexGraph:
     return IndexGraph(types, edges, renum[b.find(r)], renum[b.find(c)])
 
 
-def vertex_counts(graphs) -> dict[str, int]:
+def vertex_counts(graphs: Iterable[IndexGraph]) -> dict[str, int]:
     """B_d: the largest number of index vertices of type d in any of the graphs (free ones included)."""
     bound: dict[str, int] = {}
     for g in graphs:
@@ -137,9 +138,11 @@ def vertex_counts(graphs) -> dict[str, int]:
 # Canonical form
 # ---------------------------------------------------------------------------------------
 DEFAULT_MAX_LEAVES = DEFAULT_BUDGET.max_leaves
+#: A canonical certificate: equal for two index graphs iff they are isomorphic.
+Certificate = tuple[Any, ...]
 
 
-def canonical_form(g: IndexGraph, max_leaves: int = DEFAULT_MAX_LEAVES) -> tuple:
+def canonical_form(g: IndexGraph, max_leaves: int = DEFAULT_MAX_LEAVES) -> Certificate:
     """A certificate equal for two graphs iff they are isomorphic (types, roles, labels kept).
 
     The constant vertex • is split into one private copy per edge end: • has the fixed value 1,
@@ -186,20 +189,22 @@ def canonical_form(g: IndexGraph, max_leaves: int = DEFAULT_MAX_LEAVES) -> tuple
     return tuple(sorted(certs))
 
 
-def _canon_component(verts, edges, colours, max_leaves) -> tuple:
+def _canon_component(
+    verts: list[int], edges: list[tuple[str, int, int]], colours: Sequence[Any], max_leaves: int,
+) -> Certificate:
     idx = {v: i for i, v in enumerate(verts)}
     k = len(verts)
     init = [colours[v] for v in verts]
     out_adj: list[list[tuple[str, int]]] = [[] for _ in range(k)]
     in_adj: list[list[tuple[str, int]]] = [[] for _ in range(k)]
-    local_edges = []
+    local_edges: list[tuple[str, int, int]] = []
     for lab, u, v in edges:
         a, b = idx[u], idx[v]
         out_adj[a].append((lab, b))
         in_adj[b].append((lab, a))
         local_edges.append((lab, a, b))
 
-    def rank(keys: list) -> list[int]:
+    def rank(keys: Sequence[Any]) -> list[int]:
         order = {s: i for i, s in enumerate(sorted(set(keys)))}
         return [order[s] for s in keys]
 
@@ -218,7 +223,7 @@ def _canon_component(verts, edges, colours, max_leaves) -> tuple:
                 return new
             col = new
 
-    best: list[tuple | None] = [None]
+    best: list[Certificate | None] = [None]
     leaves = [0]
 
     def search(col: list[int]) -> None:
@@ -246,17 +251,20 @@ def _canon_component(verts, edges, colours, max_leaves) -> tuple:
             search(nxt)
 
     search(rank(init))
+    assert best[0] is not None  # the search reaches at least one leaf
     return best[0]
 
 
-def class_sums(terms, max_leaves: int = DEFAULT_MAX_LEAVES):
+def class_sums(
+    terms: Iterable[tuple[Fraction, Expr]], max_leaves: int = DEFAULT_MAX_LEAVES,
+) -> tuple[dict[Certificate, list[Any]], dict[str, int]]:
     """Group (coefficient, monomial) pairs by isomorphism class of their index graphs.
 
     Returns ``{certificate: [coefficient sum, representative monomial, graph]}`` in order of
     first appearance, and the bound B over all graphs.
     """
-    classes: dict[tuple, list] = {}
-    graphs = []
+    classes: dict[Certificate, list[Any]] = {}
+    graphs: list[IndexGraph] = []
     for c, m in terms:
         g = compile_monomial(m)
         graphs.append(g)

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import random
 from fractions import Fraction
+from typing import Any
 
 from symderiv.errors import BudgetExceeded, NotInFragment
 from symderiv.kernel.evaluate import (
     Counterexample,
+    Matrix,
     dims_of,
     evaluate,
     monomial_estimate,
@@ -46,10 +48,15 @@ def loss_of(forward: Expr, grad: Sym | None) -> Expr:
     return forward if grad is None else Inner(grad, forward)
 
 
-def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+def check_gradient(
+    forward: object, wrt: Sym, claim: object, grad: Sym | None = None, budget: Budget = DEFAULT_BUDGET,
+) -> Verdict:
     """Verify that ``claim`` is dL/d(wrt) for L = ⟨grad, forward⟩ (or L = forward)."""
     forward, claim = as_expr(forward), as_expr(claim)
-    wrt = as_expr(wrt)
+    wrt_e = as_expr(wrt)
+    if not isinstance(wrt_e, Sym):
+        raise TypeError(f"a gradient is taken with respect to a symbol, not {wrt_e!r}")
+    wrt = wrt_e
     forward, claim = normalize_nesting(forward), normalize_nesting(claim)
     depth = max(forward.depth(), claim.depth())
     if depth > MAX_DEPTH:
@@ -99,10 +106,10 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
         for small in size_candidates(sorted(sizes), bound):
             g2, j2, G2 = _explicit(L, claim, wrt, symbols, small, deadline)
             if j2 != G2:
-                cex = _jacobian_counterexample(symbols, small, g2, j2, G2)
+                cex = _jacobian_counterexample(symbols, small, g2, j2, G2, budget.jacobian_search_trials)
                 break
     except BudgetExceeded:
-        cex = _jacobian_counterexample(symbols, sizes, gens, jac, Gval)
+        cex = _jacobian_counterexample(symbols, sizes, gens, jac, Gval, budget.jacobian_search_trials)
     return decided(
         FAILED,
         what + "; differs from the claimed gradient",
@@ -114,7 +121,9 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
     )
 
 
-def _explicit(L, claim, wrt, symbols, sizes, deadline):
+def _explicit(
+    L: Expr, claim: Expr, wrt: Sym, symbols: dict[str, Sym], sizes: dict[str, int], deadline: Meter,
+) -> tuple[dict[tuple[str, int, int], Any], Matrix, Matrix]:
     """(generators, ∂L/∂wrt entry by entry, claim) as polynomial matrices at ``sizes``."""
     R, env, gens = poly_env(symbols, sizes)
     ar = poly_arith(R)
@@ -125,11 +134,13 @@ def _explicit(L, claim, wrt, symbols, sizes, deadline):
     return gens, jac, Gval
 
 
-def _jacobian_counterexample(symbols, sizes, gens, jac, Gval) -> Counterexample | None:
+def _jacobian_counterexample(
+    symbols: dict[str, Sym], sizes: dict[str, int], gens: dict[tuple[str, int, int], Any], jac: Matrix, Gval: Matrix, trials: int,
+) -> Counterexample | None:
     """Small integer entries where the claim (left) and the Jacobian (right) differ."""
     rng = random.Random(0)
     keys = list(gens)
-    for trial in range(200):
+    for trial in range(trials):
         span = 1 if trial < 50 else 3
         point = {k: rng.randint(-span, span) for k in keys}
         args = [point[k] for k in keys]
@@ -144,7 +155,7 @@ def _jacobian_counterexample(symbols, sizes, gens, jac, Gval) -> Counterexample 
     return None
 
 
-def _fraction(v) -> Fraction:
+def _fraction(v: Any) -> Fraction:
     return Fraction(int(v.numerator), int(v.denominator))
 
 
@@ -188,11 +199,12 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
               "definition alone, equals ⟨G, Δθ⟩; " + v.method)
     if sizes_checked:
         method += "; element-wise differentiation with symbolic entries agrees at " + "; ".join(sizes_checked)
-    return decided(v.status, method, v.reason, v.counterexample, "first-order", {}, ["directional-derivative"] + v.methods
+    return decided(v.status, method, v.reason, counterexample=v.counterexample, relation="first-order", bound={},
+                   methods=["directional-derivative"] + v.methods
                    + (["explicit-jacobian"] if sizes_checked else []), lhs=claim)
 
 
-def _elementwise_agrees(L: Expr, wrt: Sym, claim: Expr, params: dict) -> bool:
+def _elementwise_agrees(L: Expr, wrt: Sym, claim: Expr, params: dict[Any, int]) -> bool:
     import sympy
 
     from symderiv.lang.operators import INF

@@ -52,7 +52,7 @@ def decide_matrix(
             if differs:
                 cex = Counterexample(dict(sizes), env, a, b, note="random 64-bit entries")
     if differs or (diff and not numeric):
-        if differs or cex is not None:
+        if cex is not None:  # differs ⇒ cex: a difference is reported only with its re-checked evidence
             tags = ["exact-integer-evaluation"] + (["canonical-form"] if diff else [])
             method = (
                 f"refuted: exact integer evaluation at {fmt_sizes(cex.sizes)} gives different values"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
-from symderiv.kernel.budget import DEFAULT_BUDGET, WALL_LIMIT, Budget  # noqa: F401 — re-exported
+from symderiv.kernel.budget import DEFAULT_BUDGET as DEFAULT_BUDGET, WALL_LIMIT as WALL_LIMIT, Budget as Budget
 from symderiv.kernel.evaluate import Counterexample
 from symderiv.kernel.expand import delta_degree
 from symderiv.lang.operators import Expr
@@ -142,7 +142,7 @@ class Verdict:
     def __repr__(self) -> str:
         return f"Verdict({self.status!r}, method={self.method!r}, reason={self.reason!r})"
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         mark = {"verified": "✓", "failed": "✗"}.get(self.status, "?")
         tex = ""
         if self.lhs is not None and self.rhs is not None:
@@ -151,9 +151,9 @@ class Verdict:
         return {"text/plain": self.explain(), "text/markdown": md}
 
 
-def decided(status: str, method: str, reason: str = "", *args: Any, **kw: Any) -> Verdict:
+def decided(status: str, method: str, reason: str = "", **kw: Any) -> Verdict:
     """KERNEL ONLY: a verdict of any status. Used only inside ``symderiv/kernel/`` (a test checks it)."""
-    return Verdict(status, method, reason, *args, origin=_KERNEL, **kw)
+    return Verdict(status, method, reason, origin=_KERNEL, **kw)
 
 
 def undecided(method: str, reason: str = "", **kw: Any) -> Verdict:

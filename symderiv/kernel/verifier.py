@@ -64,7 +64,7 @@ def _shape_verdict(lhs: Expr, rhs: Expr, relation: str) -> Verdict | None:
 
 
 def _check_symbols(*exprs: Expr) -> None:
-    seen: dict[str, tuple] = {}
+    seen: dict[str, tuple[object, object]] = {}
     for e in exprs:
         for s in e.symbols():
             if seen.setdefault(s.name, s.shape) != s.shape:
@@ -120,7 +120,7 @@ def _undecided_reason(note: str, diff: list[Term]) -> str:
     return note or "no proof and no counterexample was found"
 
 
-def _dropped_terms(high, budget: Budget, sequences: bool) -> list[Term]:
+def _dropped_terms(high: list[tuple[Fraction, Expr]], budget: Budget, sequences: bool) -> list[Term]:
     """The terms of order ≥ 2 that a first-order claim drops, grouped so that equal ones cancel.
 
     Only presentation: the verdict never depends on it. Matrix monomials are grouped by index
@@ -129,14 +129,14 @@ def _dropped_terms(high, budget: Budget, sequences: bool) -> list[Term]:
     if not sequences:
         hclasses, _ = class_sums(high, budget.max_leaves)
         return [Term(c, m) for c, m, _ in hclasses.values() if c != 0]
-    groups: dict[tuple, list] = {}
+    groups: dict[object, tuple[Fraction, Expr]] = {}
     for c, m in high:
-        g = groups.setdefault(m.key(), [Fraction(0), m])
-        g[0] += c
+        c0, m0 = groups.get(m.key(), (Fraction(0), m))
+        groups[m.key()] = (c0 + c, m0)
     return [Term(c, m) for c, m in groups.values() if c != 0]
 
 
-def verify_equal(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+def verify_equal(lhs: object, rhs: object, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     """Decide whether ``lhs = rhs`` for all entries and all values of the dimension symbols."""
     lhs, rhs = as_expr(lhs), as_expr(rhs)
     _check_symbols(lhs, rhs)
@@ -162,10 +162,11 @@ def verify_equal(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
             reason += f" ({note})"
     elif status == UNDECIDED:
         reason = _undecided_reason(note, diff)
-    return decided(status, method, reason, cex, "exact", bound, tags, diff, [], lhs, rhs)
+    return decided(status, method, reason, counterexample=cex, relation="exact", bound=bound, methods=tags,
+                   difference=diff, dropped=[], lhs=lhs, rhs=rhs)
 
 
-def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+def verify_first_order(lhs: object, rhs: object, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     """Decide whether ``lhs`` and ``rhs`` agree up to terms of order ≥ 2 in the perturbations Δ.
 
     The parts of order 0 and 1 must be equal for all sizes; the verdict lists the higher-order
@@ -215,4 +216,5 @@ def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
         if dropped:
             method += "; dropped terms of order ≥ 2: " + ", ".join(t.plain() for t in dropped)
         tags = tags + ["first-order"]
-    return decided(status, method, reason, cex, "first-order", bound, tags, diff, dropped, lhs, rhs)
+    return decided(status, method, reason, counterexample=cex, relation="first-order", bound=bound, methods=tags,
+                   difference=diff, dropped=dropped, lhs=lhs, rhs=rhs)
