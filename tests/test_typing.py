@@ -30,6 +30,7 @@ STRICT = [
     "symderiv/kernel/jacobian.py",
     "symderiv/kernel/matrix.py",
     "symderiv/kernel/refute.py",
+    "symderiv/kernel/unionfind.py",
     "symderiv/kernel/verdict.py",
     "symderiv/kernel/verifier.py",
     "symderiv/search/__init__.py",

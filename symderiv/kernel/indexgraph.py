@@ -25,6 +25,7 @@ from typing import Any, Iterable, Sequence
 
 from symderiv.errors import BudgetExceeded
 from symderiv.kernel.budget import DEFAULT_BUDGET
+from symderiv.kernel.unionfind import UnionFind
 from symderiv.lang.operators import Expr, Hadamard, Inner, MatMul, Sym, Trace, Transpose, is_scalar_shape
 
 DOT = 0  # the constant vertex •
@@ -49,21 +50,17 @@ class IndexGraph:
 class _Builder:
     def __init__(self) -> None:
         self.types: list[str] = ["1"]
-        self.parent: list[int] = [0]
+        self.uf = UnionFind(1)  # vertex 0 is the constant vertex •
         self.edges: list[tuple[str, int, int]] = []
 
     def new(self, dim: object) -> int:
         if dim == 1:
             return DOT
         self.types.append(str(dim))
-        self.parent.append(len(self.parent))
-        return len(self.parent) - 1
+        return self.uf.add()
 
     def find(self, v: int) -> int:
-        while self.parent[v] != v:
-            self.parent[v] = self.parent[self.parent[v]]
-            v = self.parent[v]
-        return v
+        return self.uf.find(v)
 
     def union(self, a: int, b: int) -> None:
         a, b = self.find(a), self.find(b)
@@ -73,7 +70,7 @@ class _Builder:
             raise AssertionError(f"identifying indices of types {self.types[a]} and {self.types[b]}")
         if b == DOT:
             a, b = b, a
-        self.parent[b] = a
+        self.uf.merge_into(b, a)  # • stays the representative: it has the fixed value 1
 
     def build(self, e: Expr) -> tuple[int, int]:
         if isinstance(e, Sym):
@@ -118,7 +115,7 @@ def compile_monomial(m: Expr) -> IndexGraph:
     """Compile a monomial (no sums or coefficients inside) into its index graph."""
     b = _Builder()
     r, c = b.build(m)
-    roots = sorted({b.find(v) for v in range(len(b.parent))})
+    roots = sorted({b.find(v) for v in range(len(b.uf))})
     renum = {v: i for i, v in enumerate(roots)}  # DOT stays 0
     types = tuple(b.types[v] for v in roots)
     edges = tuple((lab, renum[b.find(u)], renum[b.find(v)]) for lab, u, v in b.edges)
@@ -167,16 +164,10 @@ def canonical_form(g: IndexGraph, max_leaves: int = DEFAULT_MAX_LEAVES) -> Certi
     for lab, u, v in g.edges:
         edges.append((lab, vertex(u), vertex(v)))
     # components
-    parent = list(range(len(colours)))
-
-    def find(v: int) -> int:
-        while parent[v] != v:
-            parent[v] = parent[parent[v]]
-            v = parent[v]
-        return v
-
+    uf = UnionFind(len(colours))
+    find = uf.find
     for _, u, v in edges:
-        parent[find(u)] = find(v)
+        uf.merge_into(u, v)
     comps: dict[int, list[int]] = {}
     for v in range(len(colours)):
         comps.setdefault(find(v), []).append(v)
