@@ -11,11 +11,14 @@ evaluations into :class:`BudgetExceeded` instead of a hang, at the same point on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import singledispatch
 from fractions import Fraction
 from typing import Any, Callable
 
 from symderiv.kernel.budget import Deadline, Meter  # noqa: F401 — Deadline re-exported for callers
-from symderiv.lang.operators import Add, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
+from symderiv.lang.operators import (
+    Add, Expr, Ext, Hadamard, Inner, MatMul, Scale, SeqOp, Shift, Sym, Trace, Transpose, Window, Zero,
+)
 
 Matrix = list[list[Any]]
 
@@ -51,50 +54,95 @@ def size_of(d: Any, sizes: dict[str, int]) -> int:
 
 def evaluate(e: Expr, env: dict[str, Matrix], sizes: dict[str, int], ar: Arith, deadline: Meter | None = None) -> Matrix:
     """The matrix of ``e`` with symbol entries from ``env`` (name -> matrix)."""
-    dl = deadline or Meter.unlimited()
+    return _ev(e, _Context(env, sizes, ar, deadline or Meter.unlimited()))
 
-    def ev(e: Expr) -> Matrix:
-        if isinstance(e, Sym):
-            return env[e.name]
-        if isinstance(e, Zero):
-            return [[ar.zero] * size_of(e.shape[1], sizes) for _ in range(size_of(e.shape[0], sizes))]
-        if isinstance(e, Scale):
-            c = ar.coef(e.coef)
-            return [[c * v for v in row] for row in ev(e.arg)]
-        if isinstance(e, Add):
-            acc = ev(e.args[0])
-            for a in e.args[1:]:
-                m = ev(a)
-                acc = [[p + q for p, q in zip(r1, r2)] for r1, r2 in zip(acc, m)]
-            return acc
-        if isinstance(e, MatMul):
-            acc = ev(e.args[0])
-            for a in e.args[1:]:
-                acc = _product(acc, ev(a), ar, dl)
-            return acc
-        if isinstance(e, Transpose):
-            m = ev(e.arg)
-            return [list(col) for col in zip(*m)]
-        if isinstance(e, Trace):
-            m = ev(e.arg)
-            s = ar.zero
-            for i in range(len(m)):
-                s = s + m[i][i]
-            return [[s]]
-        if isinstance(e, Inner):
-            x, y = ev(e.left), ev(e.right)
-            s = ar.zero
-            for r1, r2 in zip(x, y):
-                for p, q in zip(r1, r2):
-                    s = s + p * q
-            dl.spend(sum(len(r) for r in x))
-            return [[s]]
-        if isinstance(e, Hadamard):
-            x, y = ev(e.left), ev(e.right)
-            return [[p * q for p, q in zip(r1, r2)] for r1, r2 in zip(x, y)]
-        raise TypeError(type(e))
 
-    return ev(e)
+@dataclass(frozen=True)
+class _Context:
+    env: dict[str, Matrix]
+    sizes: dict[str, int]
+    ar: Arith
+    dl: Meter
+
+
+# One table for the pass: one rule per node class (tests/test_node_passes.py checks that every
+# node class of the language has one). Sequence nodes have an explicit refusal: they are
+# evaluated by the sequence evaluator (convolution.seq_evaluate), never here.
+@singledispatch
+def _ev(e: Expr, cx: _Context) -> Matrix:
+    raise TypeError(type(e))
+
+
+@_ev.register(Sym)
+def _ev_sym(e: Sym, cx: _Context) -> Matrix:
+    return cx.env[e.name]
+
+
+@_ev.register(Zero)
+def _ev_zero(e: Zero, cx: _Context) -> Matrix:
+    return [[cx.ar.zero] * size_of(e.shape[1], cx.sizes) for _ in range(size_of(e.shape[0], cx.sizes))]
+
+
+@_ev.register(Scale)
+def _ev_scale(e: Scale, cx: _Context) -> Matrix:
+    c = cx.ar.coef(e.coef)
+    return [[c * v for v in row] for row in _ev(e.arg, cx)]
+
+
+@_ev.register(Add)
+def _ev_add(e: Add, cx: _Context) -> Matrix:
+    acc = _ev(e.args[0], cx)
+    for a in e.args[1:]:
+        m = _ev(a, cx)
+        acc = [[p + q for p, q in zip(r1, r2)] for r1, r2 in zip(acc, m)]
+    return acc
+
+
+@_ev.register(MatMul)
+def _ev_matmul(e: MatMul, cx: _Context) -> Matrix:
+    acc = _ev(e.args[0], cx)
+    for a in e.args[1:]:
+        acc = _product(acc, _ev(a, cx), cx.ar, cx.dl)
+    return acc
+
+
+@_ev.register(Transpose)
+def _ev_transpose(e: Transpose, cx: _Context) -> Matrix:
+    return [list(col) for col in zip(*_ev(e.arg, cx))]
+
+
+@_ev.register(Trace)
+def _ev_trace(e: Trace, cx: _Context) -> Matrix:
+    m = _ev(e.arg, cx)
+    s = cx.ar.zero
+    for i in range(len(m)):
+        s = s + m[i][i]
+    return [[s]]
+
+
+@_ev.register(Inner)
+def _ev_inner(e: Inner, cx: _Context) -> Matrix:
+    x, y = _ev(e.left, cx), _ev(e.right, cx)
+    s = cx.ar.zero
+    for r1, r2 in zip(x, y):
+        for p, q in zip(r1, r2):
+            s = s + p * q
+    cx.dl.spend(sum(len(r) for r in x))
+    return [[s]]
+
+
+@_ev.register(Hadamard)
+def _ev_hadamard(e: Hadamard, cx: _Context) -> Matrix:
+    x, y = _ev(e.left, cx), _ev(e.right, cx)
+    return [[p * q for p, q in zip(r1, r2)] for r1, r2 in zip(x, y)]
+
+
+@_ev.register(SeqOp)
+@_ev.register(Ext)
+@_ev.register(Shift)
+@_ev.register(Window)
+def _ev_sequence(e: Expr, cx: _Context) -> Matrix:
+    raise TypeError(type(e))  # a sequence operation: convolution.seq_evaluate evaluates it
 
 
 def _product(a: Matrix, b: Matrix, ar: Arith, dl: Meter) -> Matrix:
