@@ -1,6 +1,6 @@
 """Every node class of the language is handled by every kernel pass that dispatches on node type.
 
-A pass is one table (``functools.singledispatch``); "handled" means the class resolves to a rule
+A pass is one table (:class:`symderiv.kernel.nodetable.NodeTable`); "handled" means the class resolves to a rule
 of its own or of a base class other than ``Expr`` — possibly an explicit refusal, never the
 fallback. A new node class therefore fails this test until each pass has a rule for it.
 """

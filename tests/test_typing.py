@@ -29,6 +29,7 @@ STRICT = [
     "symderiv/kernel/indexgraph.py",
     "symderiv/kernel/jacobian.py",
     "symderiv/kernel/matrix.py",
+    "symderiv/kernel/nodetable.py",
     "symderiv/kernel/refute.py",
     "symderiv/kernel/unionfind.py",
     "symderiv/kernel/verdict.py",

@@ -11,10 +11,10 @@ evaluations into :class:`BudgetExceeded` instead of a hang, at the same point on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import singledispatch
 from fractions import Fraction
 from typing import Any, Callable
 
+from symderiv.kernel.nodetable import NodeTable
 from symderiv.kernel.budget import Deadline, Meter  # noqa: F401 — Deadline re-exported for callers
 from symderiv.lang.operators import (
     Add, Expr, Ext, Hadamard, Inner, MatMul, Scale, SeqOp, Shift, Sym, Trace, Transpose, Window, Zero,
@@ -68,9 +68,11 @@ class _Context:
 # One table for the pass: one rule per node class (tests/test_node_passes.py checks that every
 # node class of the language has one). Sequence nodes have an explicit refusal: they are
 # evaluated by the sequence evaluator (convolution.seq_evaluate), never here.
-@singledispatch
-def _ev(e: Expr, cx: _Context) -> Matrix:
+def _ev_unknown(e: Expr, cx: _Context) -> Matrix:
     raise TypeError(type(e))
+
+
+_ev: NodeTable[Matrix] = NodeTable("evaluate", _ev_unknown)
 
 
 @_ev.register(Sym)

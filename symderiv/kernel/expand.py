@@ -19,11 +19,11 @@ product of k sums of two terms has 2^k monomials.
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import singledispatch
 from typing import Callable
 from itertools import product as cartesian
 
 from symderiv.errors import BudgetExceeded
+from symderiv.kernel.nodetable import NodeTable
 from symderiv.kernel.budget import DEFAULT_BUDGET
 from symderiv.lang.operators import Add, Expr, Ext, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Window, Shift, Zero, SeqOp, mul
 
@@ -59,9 +59,11 @@ def expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
 
 # One table for the pass: one rule per node class (tests/test_node_passes.py checks that every
 # node class of the language has one).
-@singledispatch
-def _expand(e: Expr, max_terms: int) -> Terms:
+def _expand_unknown(e: Expr, max_terms: int) -> Terms:
     raise TypeError(type(e))
+
+
+_expand: NodeTable[Terms] = NodeTable("expand", _expand_unknown)
 
 
 @_expand.register(Sym)
