@@ -59,10 +59,11 @@ class Meter:
         wall = seconds if seconds is not None else (budget.seconds if budget is not None else None)
         self.end = None if wall is None else time.monotonic() + wall
         self.used = 0
+        self._cap = self.limit if self.limit is not None else float("inf")
 
     def spend(self, units: int = 1) -> None:
-        self.used += units
-        if self.limit is not None and self.used > self.limit:
+        self.used = used = self.used + units
+        if used > self._cap:
             raise BudgetExceeded(f"work budget exhausted ({self.limit} units of evaluation work)")
         if self.end is not None and time.monotonic() > self.end:
             raise BudgetExceeded(WALL_LIMIT)
