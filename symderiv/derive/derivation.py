@@ -25,7 +25,8 @@ from symderiv.lang.printing import latex, plain
 from symderiv.derive.typos import blame_typo
 from symderiv.derive.rules import get_rule, perturbation
 from symderiv.kernel.decide import (
-    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Verdict, check_gradient, verify_equal, verify_first_order,
+    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Obligation, Verdict, annotate, check_gradient, discharge,
+    ill_formed, undecided,
 )
 
 
@@ -98,9 +99,9 @@ class Step:
 def compare(a: Expr, b: Expr, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     """One line against the previous one: exact equality, else — when perturbations Δ occur —
     equality to first order (the differential method drops terms of order ≥ 2)."""
-    v = verify_equal(a, b, budget)
+    v = discharge(Obligation(a, b, "exact"), budget)
     if v.status != VERIFIED and (a.has_delta() or b.has_delta()) and a.shape == b.shape:
-        w = verify_first_order(a, b, budget)
+        w = discharge(Obligation(a, b, "first-order"), budget)
         if w.status == VERIFIED or v.status == UNDECIDED:
             return w
         return w if w.reason else v
@@ -119,14 +120,14 @@ def error_verdict(exc: BaseException, **kw) -> Verdict:
     nesting too deep, a bug) is ``undecided`` with its reason, never ``failed``.
     """
     if isinstance(exc, (ShapeError, NameError_)):
-        return Verdict(FAILED, "shape check", reason=str(exc), methods=["shape-check"], **kw)
+        return ill_formed(str(exc), "shape check", methods=["shape-check"], **kw)
     if isinstance(exc, NotInFragment):
-        return Verdict(UNDECIDED, "not decided", reason=f"outside what the verifier decides: {exc}", **kw)
+        return undecided("not decided", reason=f"outside what the verifier decides: {exc}", **kw)
     if isinstance(exc, RecursionError):
-        return Verdict(UNDECIDED, "not decided", reason="the expression is nested too deeply to decide", **kw)
+        return undecided("not decided", reason="the expression is nested too deeply to decide", **kw)
     if isinstance(exc, SymderivError):
-        return Verdict(UNDECIDED, "not decided", reason=str(exc), **kw)
-    return Verdict(UNDECIDED, "not decided", reason=f"the verifier failed on this statement "
+        return undecided("not decided", reason=str(exc), **kw)
+    return undecided("not decided", reason=f"the verifier failed on this statement "
                    f"({type(exc).__name__}: {exc}); please report it", **kw)
 
 
@@ -236,7 +237,7 @@ class Derivation:
         self.gradient = None
         for i, step in enumerate(self.steps):
             if step.after_unreadable and step.kind in ("chain", "readoff"):
-                step.verdict = Verdict(UNDECIDED, "not checked", reason=UNREADABLE_BEFORE)
+                step.verdict = undecided("not checked", reason=UNREADABLE_BEFORE)
             else:
                 step.verdict = self._check_step(step, prev, values, budget)
             if step.kind == "define":
@@ -271,30 +272,28 @@ class Derivation:
             if step.kind == "define":
                 expected = self.expected_definition(step.lhs)
                 if expected is None:
-                    return Verdict(FAILED, "definition", reason=f"{plain(step.lhs)} is not Δ of the output or of the loss", lhs=step.lhs, rhs=step.rhs)
-                v = verify_equal(substitute(step.rhs, values), substitute(expected, values), budget)
+                    return ill_formed(f"{plain(step.lhs)} is not Δ of the output or of the loss", "definition", lhs=step.lhs, rhs=step.rhs)
+                v = discharge(Obligation(substitute(step.rhs, values), substitute(expected, values)), budget)
                 what = "Δ" + self.output.name + " := f(" + self.wrt.name + " + Δ" + self.wrt.name + ") − f(" + self.wrt.name + ")"
                 if not self.is_loss and step.lhs.name == self.delta_loss.name:
                     what = "ΔL := ⟨dL/d" + self.output.name + ", Δ" + self.output.name + "⟩ (definition of the gradient)"
-                v.method = f"compared with the definition {what}: " + v.method
-                return v
+                return annotate(v, method_prefix=f"compared with the definition {what}: ")
             if prev is None:
-                return Verdict(FAILED, "chain", reason="a continuation line needs a previous line", rhs=step.rhs)
+                return ill_formed("a continuation line needs a previous line", "chain", rhs=step.rhs)
             a = substitute(prev, values)
             if step.kind == "readoff":
                 if step.rhs.has_delta():
-                    return Verdict(FAILED, "read-off", reason="the gradient still contains a perturbation Δ", lhs=step.lhs, rhs=step.rhs)
+                    return ill_formed("the gradient still contains a perturbation Δ", "read-off", lhs=step.lhs, rhs=step.rhs)
                 if step.rhs.shape != self.wrt.shape:
-                    return Verdict(
-                        FAILED, "shape check",
+                    return ill_formed(
+                        method="shape check",
                         reason=f"dL/d{self.wrt.name} must have the shape of {self.wrt.name} "
                         f"({self.wrt.shape[0]}×{self.wrt.shape[1]}), got {step.rhs.shape[0]}×{step.rhs.shape[1]}",
                         lhs=step.lhs, rhs=step.rhs,
                     )
                 b = Inner(step.rhs, self.delta_wrt)
                 v = self._compare(a, b, budget)
-                v.method = f"the previous line equals ⟨G, Δ{self.wrt.name}⟩ with G free of Δ: " + v.method
-                return v
+                return annotate(v, method_prefix=f"the previous line equals ⟨G, Δ{self.wrt.name}⟩ with G free of Δ: ")
             b = substitute(step.rhs, values)
             return self._compare(a, b, budget)
         except Exception as exc:  # noqa: BLE001 — every exception becomes a verdict that says what it is

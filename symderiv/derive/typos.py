@@ -7,9 +7,7 @@ would say the author's step is right); both steps get a note saying what was fou
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
-from symderiv.kernel.verdict import Verdict
+from symderiv.kernel.decide import Verdict, annotate
 
 TYPO = "probably a typo on this line: the lines before and after it agree with each other; "
 
@@ -17,6 +15,6 @@ TYPO = "probably a typo on this line: the lines before and after it agree with e
 def blame_typo(typo: Verdict, after: Verdict, agrees_with: str) -> tuple[Verdict, Verdict]:
     """The two failed verdicts, annotated: ``typo`` is blamed, ``after`` agrees with ``agrees_with``
     (e.g. "line 7"), the expression before the suspected typo."""
-    return (replace(typo, reason=TYPO + typo.reason, methods=[*typo.methods, "typo-detection"]),
-            replace(after, reason=f"{after.reason}; this line does agree with {agrees_with} (before the suspected "
-                    "typo)", methods=[*after.methods, "typo-detection"]))
+    return (annotate(typo, reason_prefix=TYPO, extra_methods=("typo-detection",)),
+            annotate(after, reason_suffix=f"; this line does agree with {agrees_with} (before the suspected typo)",
+                     extra_methods=("typo-detection",)))

@@ -24,7 +24,7 @@ import re
 
 import sympy
 from lark import Token
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from symderiv.derive.typos import blame_typo
@@ -37,7 +37,10 @@ from symderiv.documents.reader import (
     has_relation, segmentations, Block, FuncApp, Interpreter, MathLine, ParsedLine, Scope,
     declared_name, decode, parse_math, parse_space, scan_markdown,
 )
-from symderiv.kernel.decide import FAILED, UNDECIDED, VERIFIED, Verdict, decide_index, verify_equal
+from symderiv.kernel.decide import (
+    FAILED, UNDECIDED, VERIFIED, Obligation, Verdict, annotate, decide_index, decide_numbers, discharge, ill_formed,
+    undecided,
+)
 
 
 @dataclass
@@ -153,7 +156,7 @@ def check_text(text: str, path: str = "<input>", check: bool = True,
     if cut < len(blocks):
         b = blocks[cut]
         s = Step(None, None, "problem", None, "", b.line)
-        s.verdict = Verdict(UNDECIDED, "document budget",
+        s.verdict = undecided("document budget",
                             reason=f"the document's reading budget ({budget.math_chars} characters of math) is used up "
                             f"at line {b.line}; nothing from here to the end is checked: split the document")
         s.col = 1
@@ -195,7 +198,7 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
             return False
         for s in steps:
             if s.verdict is None:
-                s.verdict = Verdict(UNDECIDED, "document budget",
+                s.verdict = undecided("document budget",
                                     reason=f"the document's budget of {budget.statements} checked statements is used up; "
                                     "split the document")
         return True
@@ -209,12 +212,12 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
             # outside the decided fragment: the derivation stays unchecked (undecided), with the reason
             for s in d.steps:
                 if s.verdict is None:
-                    s.verdict = Verdict(UNDECIDED, "not decided", reason=f"outside what the verifier decides: "
+                    s.verdict = undecided("not decided", reason=f"outside what the verifier decides: "
                                         f"{exc or type(exc).__name__}")
         except Exception as exc:  # noqa: BLE001 — a verifier bug must not take the document down
             for s in d.steps:
                 if s.verdict is None:
-                    s.verdict = Verdict(UNDECIDED, "not decided", reason=f"the verifier failed on this derivation "
+                    s.verdict = undecided("not decided", reason=f"the verifier failed on this derivation "
                                         f"({type(exc).__name__}: {exc}); please report it")
         label_rules(d)
     for c in doc.claims:
@@ -381,7 +384,7 @@ def _define(scope: Scope, name: str, value, interp: Interpreter, doc) -> None:
         prev_line, prev = old[-1]
         if _meaning(prev) != _meaning(value):
             s = Step(None, None, "problem", None, "", line)
-            s.verdict = Verdict(FAILED, "reading the declarations",
+            s.verdict = ill_formed(method="reading the declarations",
                                 reason=f"{name} is redefined: it meant {_show_meaning(prev)} since line {prev_line} and now "
                                 f"means {_show_meaning(value)}; use a new name (earlier lines keep the first meaning)")
             s.col = interp.ml.col
@@ -478,7 +481,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                 if _inline_assertion(ml) and (ml.line, ml.col) not in doc.operator_definitions:
                     # an equation in running text is an assertion too: never silently dropped
                     s = Step(None, None, "problem", None, "", ml.line)
-                    s.verdict = Verdict(UNDECIDED, "not checked", reason="an equation in inline math is not checked; "
+                    s.verdict = undecided("not checked", reason="an equation in inline math is not checked; "
                                         "write it as display math ($$ ... $$) to have it checked")
                     s.col = ml.col
                     s.text_override = s.raw = ml.text.strip()
@@ -522,7 +525,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                     if st.derivation is None:
                         # "AB = BA ⇒ BA = AB" asserts an implication, not its hypothesis: not checked
                         s = Step(None, None, "problem", None, ml.note, ml.line)
-                        s.verdict = Verdict(UNDECIDED, "not checked", reason="an implication between equations is not "
+                        s.verdict = undecided("not checked", reason="an implication between equations is not "
                                             "checked (its hypothesis is not assumed); write each equation on its own line")
                         s.col = ml.col
                         s.text_override = s.raw = ml.text.strip()
@@ -719,7 +722,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             s = Step(vals[0] if isinstance(vals[0], Expr) else None, None, "claim", "claim", note, ml.line,
                      after_unreadable=True)
             s.value = vals[0]
-            s.verdict = Verdict(UNDECIDED, "not checked", reason=UNREADABLE_BEFORE)
+            s.verdict = undecided("not checked", reason=UNREADABLE_BEFORE)
             claim.steps.append(s)
             for a, b, rel in zip(vals, vals[1:], pl.rels):
                 claim.steps.append(_claim_step(a, b, ml, note or "continued identity", rel))
@@ -805,23 +808,22 @@ def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=") -> Step:
         return s
     s = Step(b if isinstance(b, Expr) else None, a if isinstance(a, Expr) else None, "claim", None, note, ml.line)
     if isinstance(a, Fraction) and isinstance(b, Fraction) and rel == "≈":
-        s.verdict = Verdict(UNDECIDED, "not checked", reason="approximate equality between numbers is not checked")
+        s.verdict = undecided("not checked", reason="approximate equality between numbers is not checked")
     elif isinstance(a, Fraction) and isinstance(b, Fraction):
-        s.verdict = Verdict(VERIFIED if a == b else FAILED, "exact rational arithmetic",
-                            reason="" if a == b else f"{a} ≠ {b}", methods=["exact-integer-evaluation"])
+        s.verdict = decide_numbers(a, b)
     elif isinstance(a, (IndexNotation, IndexSum, Expr)) and isinstance(b, (IndexNotation, IndexSum, Expr)):
 
         finite = sorted({x.name for v in (a, b) for x in _index_symbols(v) if x.shape[0] is not sympy.oo})
         if finite:
             # the index checker decides sums over ℤ of zero-extended sequences: for x ∈ Rⁿ a shifted
             # index leaves the range 0..n-1, which that reading ignores
-            s.verdict = Verdict(UNDECIDED, "not checked", reason="index notation over finite vectors "
+            s.verdict = undecided("not checked", reason="index notation over finite vectors "
                                 f"({', '.join(finite)}) is not checked: only sequences in R^∞ are")
         else:
             s.verdict = decide_index(a, b)
         s.rule = "index-notation"
     else:
-        s.verdict = Verdict(UNDECIDED, "not checked", reason=_why_not_expr(b if isinstance(a, Expr) else a))
+        s.verdict = undecided("not checked", reason=_why_not_expr(b if isinstance(a, Expr) else a))
     s.text_override = f"{_show(a)} = {_show(b)}"
     s.raw = ml.text.strip()
     if isinstance(a, (IndexNotation, IndexSum)) or isinstance(b, (IndexNotation, IndexSum)):
@@ -863,12 +865,12 @@ def _claim_verdict(s: Step) -> Verdict:
     try:
         if s.first_order:
             return compare(a, b)
-        v = verify_equal(a, b)
+        v = discharge(Obligation(a, b, "exact"))
         if v.status != VERIFIED and (a.has_delta() or b.has_delta()) and a.shape == b.shape:
             w = compare(a, b)
             if w.status == VERIFIED:
-                v.reason = ((v.reason + "; ") if v.reason else "") + ("it holds only to first order in the Δ "
-                                                                      "symbols: write \\approx to claim that")
+                v = annotate(v, reason_suffix=("; " if v.reason else "") + ("it holds only to first order in the Δ "
+                                                                            "symbols: write \\approx to claim that"))
         return v
     except Exception as exc:  # noqa: BLE001 — ill-typed is failed; anything else undecided with its reason
         return error_verdict(exc)
@@ -876,7 +878,7 @@ def _claim_verdict(s: Step) -> Verdict:
 
 def _line_problem(doc: CheckedDocument, st: _State, ml: MathLine, line: int, col: int, message: str) -> None:
     s = Step(None, None, "problem", None, ml.note, line)
-    s.verdict = Verdict(FAILED, "reading the line", reason=message)
+    s.verdict = ill_formed(message, "reading the line")
     s.col = col
     s.text_override = s.raw = ml.text.strip()
     doc.claims.append(Claim(f"line {line} ({st.heading})", [s]))
@@ -940,7 +942,7 @@ def _compare_values(a, b) -> Verdict:
     if isinstance(a, Expr) and isinstance(b, Expr):
         s = Step(b, a, "claim")
         return _claim_verdict(s)
-    return Verdict(UNDECIDED, "not checked")
+    return undecided("not checked")
 
 
 def _claim_typos(c: Claim) -> None:
@@ -954,12 +956,12 @@ def _claim_typos(c: Claim) -> None:
         if s.verdict is not None and "previous-ill-formed" in s.verdict.methods and head is not None:
             retry = _compare_values(head, s.value)
             if retry.status == VERIFIED:
-                s.verdict = Verdict(UNDECIDED, "not checked", reason="the previous expression is not well formed, "
-                                    "so this step is not checked; this expression does agree with the first "
-                                    "expression of the chain", methods=[*retry.methods, "previous-ill-formed"])
+                s.verdict = undecided("not checked", reason="the previous expression is not well formed, so this "
+                                      "step is not checked; this expression does agree with the first expression "
+                                      "of the chain", methods=[*retry.methods, "previous-ill-formed"])
             else:
-                s.verdict = replace(retry, method="compared with the first expression of the chain, because the "
-                                    "previous line is not well formed: " + retry.method)
+                s.verdict = annotate(retry, method_prefix="compared with the first expression of the chain, because "
+                                     "the previous line is not well formed: ")
     for i in range(len(steps) - 1):
         a, b = steps[i], steps[i + 1]
         if a.status == FAILED and b.status == FAILED and a.value_left is not None and b.value is not None:

@@ -34,8 +34,9 @@ import sympy
 from symderiv.errors import BudgetExceeded, IllFormed, NotInFragment
 from symderiv.lang.index import IndexNotation, IndexSum, affine
 from symderiv.kernel import refute
-from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Term, Verdict
-from symderiv.kernel.evaluate import Counterexample, Deadline
+from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Decision, Term, decided
+from symderiv.kernel.budget import DEFAULT_BUDGET, Budget, Meter
+from symderiv.kernel.evaluate import Counterexample
 from symderiv.lang.operators import (
     INF, Add, Conv, Corr, Expr, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose,
     Window, Zero, SeqOp,
@@ -612,7 +613,7 @@ def clean(v):
     return v
 
 
-def find_seq_counterexample(lhs: Expr, rhs: Expr, domains: list[Domain], deadline: Deadline, seed: int = 0):
+def find_seq_counterexample(lhs: Expr, rhs: Expr, domains: list[Domain], deadline: Meter, seed: int = 0):
     """A counterexample at small lengths: the candidate comes from the untrusted search
     (:mod:`symderiv.search`) and counts only after both sides are re-evaluated exactly here."""
     found = refute.current().find_seq_candidate(lhs, rhs, domains, deadline, seed)
@@ -644,9 +645,8 @@ def _as_listing(v, sym: Sym | None = None):
 # ---------------------------------------------------------------------------------------
 # The decision
 # ---------------------------------------------------------------------------------------
-def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
-    """Same contract as the matrix ``_decide``: (status, method, tags, bound, diff, cex, note)."""
-    deadline = Deadline(seconds)
+def decide_sequence(lterms, rterms, leval: Expr, reval: Expr, deadline: Meter, what: str) -> Decision:
+    """The sequence procedure (z-transform sign classes, Theorem 2) for Σ lterms = Σ rterms."""
     pl, pr = leval, reval
     try:
         pl, pr = pair_with_probe(leval, reval)
@@ -656,10 +656,10 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
         empty = [d for d in domains if not _has_small_point(d)]
         if empty:
             # a proof over an empty set of lengths would be vacuous, and a "failure" meaningless
-            return UNDECIDED, (
+            return Decision(UNDECIDED, (
                 f"undecided: no lengths up to {_SMALL} satisfy the requirements of the left side "
                 f"({empty[0].describe()}), so there is nothing to prove"
-            ), ["empty-domain"], {}, [], None, "the lengths admit no small value; check the declared lengths and modes"
+            ), ["empty-domain"], {}, [], None, "the lengths admit no small value; check the declared lengths and modes")
         for dom in domains:
             for req in requirements([pr]):
                 if not nonneg_on(req, dom):
@@ -668,15 +668,15 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
                     # the right side is undefined somewhere the left side is claimed: exhibit where
                     point = _small_point(dom, extra=dom.apply(req))
                     if point is None:
-                        return UNDECIDED, "undecided: domain check", ["domain-check"], {}, [], None, (
+                        return Decision(UNDECIDED, "undecided: domain check", ["domain-check"], {}, [], None, (
                             f"the right side needs {linear_text(req)} ≥ 0, which is not proved for all lengths "
                             f"allowed by the left side ({dom.describe()}), and no small lengths violate it"
-                        )
+                        ))
                     where = ", ".join(f"{k}={v}" for k, v in point.items())
-                    return FAILED, "domain check", ["domain-check"], {}, [], None, (
+                    return Decision(FAILED, "domain check", ["domain-check"], {}, [], None, (
                         f"the right side needs {linear_text(req)} ≥ 0, which fails at {where}, lengths allowed "
                         f"by the left side ({dom.describe()}), where the right side is undefined"
-                    )
+                    ))
         def classify(terms):
             diffs, zeros, aligned = [], [], False
             for dom in domains:
@@ -703,36 +703,36 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
     except NotInFragment as exc:
         cex = _safe_counterexample(leval, reval, domains_for_safe([pl, pr]), deadline)
         if cex is not None:
-            return FAILED, (f"refuted by exact evaluation at {_fmt(cex.sizes)} ({exc}, so no proof was attempted)"),\
-                ["exact-integer-evaluation"], {}, [], cex, ""
-        return UNDECIDED, f"undecided: {exc}", ["outside-fragment"], {}, [], None, (
+            return Decision(FAILED, (f"refuted by exact evaluation at {_fmt(cex.sizes)} ({exc}, so no proof was attempted)"),\
+                ["exact-integer-evaluation"], {}, [], cex, "")
+        return Decision(UNDECIDED, f"undecided: {exc}", ["outside-fragment"], {}, [], None, (
             f"outside the decided fragment ({exc}); no counterexample was found at small lengths"
-        )
+        ))
     scope = "; ".join(d.describe() for d in domains)
     if identical:
-        return VERIFIED, (
+        return Decision(VERIFIED, (
             f"proved for {scope}: {what} expand to the same monomials, term by term"
-        ), ["identical-monomials"], {}, [], None, ""
+        ), ["identical-monomials"], {}, [], None, "")
     if not diffs:
-        return VERIFIED, (
+        return Decision(VERIFIED, (
             f"proved for {scope}: {what} have the same z-transform sign classes (Theorem 2)"
             + (", after removing each restriction by a support containment proved on the whole domain" if _has_windows(pl, pr) else "")
             + ("; inner products of entrywise products Σ_i Π_f V_f[i] are compared by their multisets of "
                "variables (equal multisets are the same sum)" if aligned else "")
             + (f"; {len({m.key() for m in zeros})} monomial(s) vanish because the supports they pair or "
                "restrict are disjoint on the whole domain" if zeros else "")
-        ), ["sign-classes"] + (["disjoint-supports"] if zeros else []), {}, [], None, ""
+        ), ["sign-classes"] + (["disjoint-supports"] if zeros else []), {}, [], None, "")
     dom, nz = diffs[0]
     cex = _safe_counterexample(leval, reval, domains, deadline)
     if cex is None and not theorem2_refutes(pl, pr):
         # Theorem 2 makes unequal classes a refutation only for sequences with unconstrained
         # finite supports and constant shifts. A finite vector has its support fixed inside
         # [0, n), so different classes can still give equal values (⟨E x, τ_n E y⟩ = 0).
-        return UNDECIDED, (
+        return Decision(UNDECIDED, (
             f"undecided: the z-transform sign classes differ ({dom.describe()}), but with finite "
             "vectors, restrictions or shifts by a length this does not prove the sides unequal "
             "(Theorem 2 needs unconstrained supports), and no counterexample was found at small lengths"
-        ), ["sign-classes", "no-counterexample"], {}, nz, None, ""
+        ), ["sign-classes", "no-counterexample"], {}, nz, None, "")
     if cex is not None:
         method = f"refuted: exact evaluation at {_fmt(cex.sizes)} gives different values"
         method += f"; the z-transform sign classes differ too ({dom.describe()})"
@@ -740,7 +740,7 @@ def decide(lterms, rterms, leval: Expr, reval: Expr, seconds: float, what: str):
         method = (f"refuted for all finitely supported sequences: the z-transform sign classes differ "
                   f"({dom.describe()}; Theorem 2); no small counterexample was found within the budget")
     note = f"for {dom.describe()}" if dom.params else ""
-    return FAILED, method, (["exact-integer-evaluation"] if cex else []) + ["sign-classes"], {}, nz, cex, note
+    return Decision(FAILED, method, (["exact-integer-evaluation"] if cex else []) + ["sign-classes"], {}, nz, cex, note)
 
 
 _SMALL = 12
@@ -794,7 +794,7 @@ def theorem2_refutes(*exprs: Expr) -> bool:
     return True
 
 
-def _safe_counterexample(lhs: Expr, rhs: Expr, domains: list, deadline: Deadline):
+def _safe_counterexample(lhs: Expr, rhs: Expr, domains: list, deadline: Meter):
     """A checked counterexample, or None when none is found or the expressions cannot be
     evaluated at concrete lengths (never an exception: the search only ever refutes)."""
     try:
@@ -916,7 +916,7 @@ def index_value(v, env: dict, reach: int = 8):
     return total
 
 
-def decide_index(a, b, seconds: float = 10.0):
+def decide_index(a, b, budget: Budget = DEFAULT_BUDGET):
     """Verdict for an equation with index notation on one or both sides (sequences on ℤ)."""
     from symderiv.kernel.expand import expand
     dom = Domain((), [], {}, "all finitely supported sequences")
@@ -926,41 +926,41 @@ def decide_index(a, b, seconds: float = 10.0):
             return [(sign * c, index_mono(s, f)) for c, s, f in index_terms(v)]
         if not v.is_scalar:
             raise NotInFragment("index notation is compared with scalar expressions only")
-        out = [(sign * c, scalar_monomial(m, dom)) for c, m in expand(v)]
+        out = [(sign * c, scalar_monomial(m, dom)) for c, m in expand(v, budget.max_terms)]
         return [(c, m) for c, m in out if m is not None]
 
     try:
         left = monos(a, 1)
     except IllFormed as exc:
-        return Verdict(UNDECIDED, "not compared", reason=f"the previous expression is not well formed ({exc})",
+        return decided(UNDECIDED, "not compared", reason=f"the previous expression is not well formed ({exc})",
                        methods=["index-notation", "previous-ill-formed"])
     except NotInFragment as exc:
-        return Verdict(UNDECIDED, f"undecided: {exc}", reason=f"index notation outside the checked fragment: {exc}",
+        return decided(UNDECIDED, f"undecided: {exc}", reason=f"index notation outside the checked fragment: {exc}",
                        methods=["index-notation"])
     try:
         terms = left + monos(b, -1)
     except IllFormed as exc:
-        return Verdict(FAILED, "reading the index notation", reason=str(exc), methods=["index-notation"])
+        return decided(FAILED, "reading the index notation", reason=str(exc), methods=["index-notation"])
     except NotInFragment as exc:
-        return Verdict(UNDECIDED, f"undecided: {exc}", reason=f"index notation outside the checked fragment: {exc}",
+        return decided(UNDECIDED, f"undecided: {exc}", reason=f"index notation outside the checked fragment: {exc}",
                        methods=["index-notation"])
     classes: dict = {}
     for c, m in terms:
         k = class_key(m)
         classes[k] = classes.get(k, 0) + c
     if all(v == 0 for v in classes.values()):
-        return Verdict(VERIFIED, "proved for all finitely supported sequences: the index sums were translated into "
+        return decided(VERIFIED, "proved for all finitely supported sequences: the index sums were translated into "
                        "z-transform sign classes (each sum is a constant term over a hyperplane of indices) and "
                        "both sides have the same classes (Theorem 2)", methods=["index-notation", "sign-classes"])
     unconstrained = _all_sequences_on_Z(a) and _all_sequences_on_Z(b)
-    cex = _index_counterexample(a, b, Deadline(seconds)) if unconstrained else None
+    cex = _index_counterexample(a, b, Meter(budget)) if unconstrained else None
     if cex is None and not unconstrained:
         # finite vectors have fixed supports: unequal classes do not refute (see theorem2_refutes)
-        return Verdict(UNDECIDED, "undecided: the z-transform sign classes of the two sides differ, but the "
+        return decided(UNDECIDED, "undecided: the z-transform sign classes of the two sides differ, but the "
                        "expressions involve finite vectors, restrictions or shifts by a length, where that is no "
                        "proof of inequality (Theorem 2 needs unconstrained supports)",
                        reason="no proof and no checked counterexample", methods=["index-notation", "sign-classes"])
-    return Verdict(FAILED, "refuted: the z-transform sign classes of the two sides differ (Theorem 2)"
+    return decided(FAILED, "refuted: the z-transform sign classes of the two sides differ (Theorem 2)"
                    + ("; exact evaluation on small sequences gives different values" if cex else ""),
                    reason="the two sides are different sums", counterexample=cex, methods=["index-notation", "sign-classes"])
 
@@ -990,7 +990,7 @@ def index_value_of(v, env):
     return seq_evaluate(v, env, {})
 
 
-def _index_counterexample(a, b, deadline: Deadline):
+def _index_counterexample(a, b, deadline: Meter):
     """Entries from the untrusted search at which the two sides differ, re-evaluated exactly here."""
     env = refute.current().find_index_candidate(a, b, deadline)
     if env is None:

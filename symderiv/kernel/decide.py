@@ -8,15 +8,71 @@
 * :func:`check_gradient`: the Jacobian cross-check of a claimed gradient.
 * :func:`forms_equal` / :func:`seq_evaluate`: the exact sequence normal form and evaluator that
   derivation rules use to recognise a correlation or convolution mode.
+* :func:`discharge`: the one door for derivations and documents (the Lean ``calc`` model): they
+  state a proof :class:`Obligation` (lhs, rhs, relation, hypotheses) and the kernel decides it.
+* :func:`decide_numbers`: ``a = b`` between two exact rationals.
+
+Above the kernel a verdict is made only with :func:`undecided` or :func:`ill_formed`, and
+annotated only with :func:`annotate` (see :mod:`symderiv.kernel.verdict`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
 from symderiv.kernel.convolution import decide_index, forms_equal, seq_evaluate
 from symderiv.kernel.jacobian import check_gradient
-from symderiv.kernel.verdict import DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Term, Verdict
+from symderiv.kernel.verdict import (
+    DEFAULT_BUDGET,
+    FAILED,
+    UNDECIDED,
+    VERIFIED,
+    Budget,
+    Term,
+    Verdict,
+    annotate,
+    decided,
+    ill_formed,
+    undecided,
+)
 from symderiv.kernel.verifier import verify_equal, verify_first_order
+from symderiv.lang.operators import Expr
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """A proof obligation: ``lhs = rhs`` exactly, or to first order in the perturbations Δ.
+
+    ``hypotheses`` are named assumptions the claim depends on; the kernel decides identities that
+    hold unconditionally, so today an obligation with hypotheses is never discharged as verified.
+    """
+
+    lhs: Expr
+    rhs: Expr
+    relation: Literal["exact", "first-order"] = "exact"
+    hypotheses: tuple[str, ...] = ()
+
+
+def discharge(obligation: Obligation, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+    """The kernel's verdict on ``obligation`` (see :func:`verify_equal`, :func:`verify_first_order`)."""
+    if obligation.hypotheses:
+        return undecided("not decided", reason="claims under hypotheses ("
+                         + ", ".join(obligation.hypotheses) + ") are outside what the verifier decides",
+                         relation=obligation.relation, lhs=obligation.lhs, rhs=obligation.rhs)
+    if obligation.relation == "exact":
+        return verify_equal(obligation.lhs, obligation.rhs, budget)
+    if obligation.relation == "first-order":
+        return verify_first_order(obligation.lhs, obligation.rhs, budget)
+    raise ValueError(f"unknown relation {obligation.relation!r}")
+
+
+def decide_numbers(a: Fraction, b: Fraction) -> Verdict:
+    """``a = b`` for two exact rationals: exact rational arithmetic decides it."""
+    return decided(VERIFIED if a == b else FAILED, "exact rational arithmetic",
+                   reason="" if a == b else f"{a} ≠ {b}", methods=["exact-integer-evaluation"])
 
 __all__ = [
-    "DEFAULT_BUDGET", "FAILED", "UNDECIDED", "VERIFIED", "Budget", "Term", "Verdict",
-    "check_gradient", "decide_index", "forms_equal", "seq_evaluate", "verify_equal", "verify_first_order",
+    "DEFAULT_BUDGET", "FAILED", "UNDECIDED", "VERIFIED", "Budget", "Obligation", "Term", "Verdict",
+    "annotate", "check_gradient", "decide_numbers", "discharge", "ill_formed", "undecided", "decide_index", "forms_equal", "seq_evaluate", "verify_equal", "verify_first_order",
 ]

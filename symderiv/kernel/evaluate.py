@@ -5,31 +5,35 @@ Entries live in a commutative ring given by an :class:`Arith`: Python integers a
 generator per entry (for the explicit proof at the size bound and for the Jacobian).
 No floating point is used anywhere, and nothing here relies on SymPy's simplification.
 
-A deadline turns long evaluations into :class:`BudgetExceeded` instead of a hang.
+A :class:`~symderiv.kernel.budget.Meter` counts the scalar multiplications and turns long
+evaluations into :class:`BudgetExceeded` instead of a hang, at the same point on every machine.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
 
-from symderiv.errors import BudgetExceeded
-from symderiv.lang.operators import Add, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Zero
+from symderiv.kernel.budget import Deadline, Meter  # noqa: F401 — Deadline re-exported for callers
+from symderiv.kernel.nodetable import NodeTable
+from symderiv.lang.operators import (
+    Add,
+    Expr,
+    Ext,
+    Hadamard,
+    Inner,
+    MatMul,
+    Scale,
+    SeqOp,
+    Shift,
+    Sym,
+    Trace,
+    Transpose,
+    Window,
+    Zero,
+)
 
 Matrix = list[list[Any]]
-
-
-class Deadline:
-    def __init__(self, seconds: float | None):
-        self.end = None if seconds is None else time.monotonic() + seconds
-
-    def check(self) -> None:
-        if self.end is not None and time.monotonic() > self.end:
-            raise BudgetExceeded("time budget exhausted")
-
-    def remaining(self) -> float | None:
-        return None if self.end is None else self.end - time.monotonic()
 
 
 @dataclass
@@ -41,13 +45,13 @@ class Arith:
 INT = Arith(0, lambda c: c.numerator if c.denominator == 1 else c)
 
 
-def poly_arith(R) -> Arith:
+def poly_arith(R: Any) -> Arith:
     return Arith(R.zero, lambda c: R.domain.convert(c))
 
 
 def dims_of(*exprs: Expr) -> list[str]:
     """Symbolic dimension names used by the expressions, sorted."""
-    out = set()
+    out: set[str] = set()
     for e in exprs:
         # every node, not only symbols: a side can be a bare zero matrix Z_{n×n} with no symbol
         for node in e.walk():
@@ -57,61 +61,110 @@ def dims_of(*exprs: Expr) -> list[str]:
     return sorted(out)
 
 
-def size_of(d, sizes: dict[str, int]) -> int:
+def size_of(d: Any, sizes: dict[str, int]) -> int:
     return int(d) if d.is_Integer else sizes[str(d)]
 
 
-def evaluate(e: Expr, env: dict[str, Matrix], sizes: dict[str, int], ar: Arith, deadline: Deadline | None = None) -> Matrix:
+def evaluate(e: Expr, env: dict[str, Matrix], sizes: dict[str, int], ar: Arith, deadline: Meter | None = None) -> Matrix:
     """The matrix of ``e`` with symbol entries from ``env`` (name -> matrix)."""
-    dl = deadline or Deadline(None)
-
-    def ev(e: Expr) -> Matrix:
-        if isinstance(e, Sym):
-            return env[e.name]
-        if isinstance(e, Zero):
-            return [[ar.zero] * size_of(e.shape[1], sizes) for _ in range(size_of(e.shape[0], sizes))]
-        if isinstance(e, Scale):
-            c = ar.coef(e.coef)
-            return [[c * v for v in row] for row in ev(e.arg)]
-        if isinstance(e, Add):
-            acc = ev(e.args[0])
-            for a in e.args[1:]:
-                m = ev(a)
-                acc = [[p + q for p, q in zip(r1, r2)] for r1, r2 in zip(acc, m)]
-            return acc
-        if isinstance(e, MatMul):
-            acc = ev(e.args[0])
-            for a in e.args[1:]:
-                acc = _product(acc, ev(a), ar, dl)
-            return acc
-        if isinstance(e, Transpose):
-            m = ev(e.arg)
-            return [list(col) for col in zip(*m)]
-        if isinstance(e, Trace):
-            m = ev(e.arg)
-            s = ar.zero
-            for i in range(len(m)):
-                s = s + m[i][i]
-            return [[s]]
-        if isinstance(e, Inner):
-            a, b = ev(e.left), ev(e.right)
-            s = ar.zero
-            for r1, r2 in zip(a, b):
-                for p, q in zip(r1, r2):
-                    s = s + p * q
-            dl.check()
-            return [[s]]
-        if isinstance(e, Hadamard):
-            a, b = ev(e.left), ev(e.right)
-            return [[p * q for p, q in zip(r1, r2)] for r1, r2 in zip(a, b)]
-        raise TypeError(type(e))
-
-    return ev(e)
+    return _ev(e, _Context(env, sizes, ar, deadline or Meter.unlimited()))
 
 
-def _product(a: Matrix, b: Matrix, ar: Arith, dl: Deadline) -> Matrix:
+@dataclass(frozen=True)
+class _Context:
+    env: dict[str, Matrix]
+    sizes: dict[str, int]
+    ar: Arith
+    dl: Meter
+
+
+# One table for the pass: one rule per node class (tests/test_node_passes.py checks that every
+# node class of the language has one). Sequence nodes have an explicit refusal: they are
+# evaluated by the sequence evaluator (convolution.seq_evaluate), never here.
+def _ev_unknown(e: Expr, cx: _Context) -> Matrix:
+    raise TypeError(type(e))
+
+
+_ev: NodeTable[Matrix] = NodeTable("evaluate", _ev_unknown)
+_RULES: dict[type, Callable[[Any, _Context], Matrix]] = _ev.rules  # the recursion looks rules up directly: one call per node, as the old if-chain
+
+
+@_ev.register(Sym)
+def _ev_sym(e: Sym, cx: _Context) -> Matrix:
+    return cx.env[e.name]
+
+
+@_ev.register(Zero)
+def _ev_zero(e: Zero, cx: _Context) -> Matrix:
+    return [[cx.ar.zero] * size_of(e.shape[1], cx.sizes) for _ in range(size_of(e.shape[0], cx.sizes))]
+
+
+@_ev.register(Scale)
+def _ev_scale(e: Scale, cx: _Context) -> Matrix:
+    c = cx.ar.coef(e.coef)
+    return [[c * v for v in row] for row in _RULES[e.arg.__class__](e.arg, cx)]
+
+
+@_ev.register(Add)
+def _ev_add(e: Add, cx: _Context) -> Matrix:
+    acc = _RULES[e.args[0].__class__](e.args[0], cx)
+    for a in e.args[1:]:
+        m = _RULES[a.__class__](a, cx)
+        acc = [[p + q for p, q in zip(r1, r2)] for r1, r2 in zip(acc, m)]
+    return acc
+
+
+@_ev.register(MatMul)
+def _ev_matmul(e: MatMul, cx: _Context) -> Matrix:
+    acc = _RULES[e.args[0].__class__](e.args[0], cx)
+    for a in e.args[1:]:
+        acc = _product(acc, _RULES[a.__class__](a, cx), cx.ar, cx.dl)
+    return acc
+
+
+@_ev.register(Transpose)
+def _ev_transpose(e: Transpose, cx: _Context) -> Matrix:
+    return [list(col) for col in zip(*_RULES[e.arg.__class__](e.arg, cx))]
+
+
+@_ev.register(Trace)
+def _ev_trace(e: Trace, cx: _Context) -> Matrix:
+    m = _RULES[e.arg.__class__](e.arg, cx)
+    s = cx.ar.zero
+    for i in range(len(m)):
+        s = s + m[i][i]
+    return [[s]]
+
+
+@_ev.register(Inner)
+def _ev_inner(e: Inner, cx: _Context) -> Matrix:
+    x, y = _RULES[e.left.__class__](e.left, cx), _RULES[e.right.__class__](e.right, cx)
+    s = cx.ar.zero
+    for r1, r2 in zip(x, y):
+        for p, q in zip(r1, r2):
+            s = s + p * q
+    cx.dl.spend(sum(len(r) for r in x))
+    return [[s]]
+
+
+@_ev.register(Hadamard)
+def _ev_hadamard(e: Hadamard, cx: _Context) -> Matrix:
+    x, y = _RULES[e.left.__class__](e.left, cx), _RULES[e.right.__class__](e.right, cx)
+    return [[p * q for p, q in zip(r1, r2)] for r1, r2 in zip(x, y)]
+
+
+@_ev.register(SeqOp)
+@_ev.register(Ext)
+@_ev.register(Shift)
+@_ev.register(Window)
+def _ev_sequence(e: Expr, cx: _Context) -> Matrix:
+    raise TypeError(type(e))  # a sequence operation: convolution.seq_evaluate evaluates it
+
+
+def _product(a: Matrix, b: Matrix, ar: Arith, dl: Meter) -> Matrix:
     ra, ca, rb = len(a), len(a[0]), len(b)
     if ca != rb:  # a 1x1 factor acts as a scalar
+        dl.spend(len(a) * len(a[0]) * len(b) * len(b[0]))
         if ra == 1 and ca == 1:
             s = a[0][0]
             return [[s * v for v in row] for row in b]
@@ -119,8 +172,9 @@ def _product(a: Matrix, b: Matrix, ar: Arith, dl: Deadline) -> Matrix:
         return [[s * v for v in row] for row in a]
     out = []
     bt = list(zip(*b))
+    work = ca * len(bt)
     for row in a:
-        dl.check()
+        dl.spend(work)
         new = []
         for col in bt:
             s = ar.zero
@@ -146,12 +200,13 @@ def random_env(symbols: dict[str, Sym], sizes: dict[str, int], draw: Callable[[]
     }
 
 
-def poly_env(symbols: dict[str, Sym], sizes: dict[str, int]):
+def poly_env(symbols: dict[str, Sym], sizes: dict[str, int]) -> tuple[Any, dict[str, Matrix], dict[tuple[str, int, int], Any]]:
     """A polynomial ring with one generator per entry, and the symbol matrices over it."""
     from sympy.polys.domains import QQ
     from sympy.polys.rings import ring
 
-    names, where = [], []
+    names: list[str] = []
+    where: list[tuple[str, int, int]] = []
     for name, s in symbols.items():
         for i in range(size_of(s.shape[0], sizes)):
             for j in range(size_of(s.shape[1], sizes)):
@@ -181,9 +236,9 @@ class Counterexample:
     lhs: Matrix
     rhs: Matrix
     note: str = ""
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "sizes": dict(self.sizes),
             "values": {k: _jsonable(v) for k, v in self.values.items()},
@@ -205,19 +260,19 @@ class Counterexample:
         return "\n".join(lines)
 
 
-def _num(v) -> Any:
+def _num(v: Any) -> Any:
     if isinstance(v, Fraction):
         return v.numerator if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
     return v
 
 
-def _jsonable(m):
+def _jsonable(m: Matrix | dict[int, Any]) -> Any:
     if isinstance(m, dict):  # a sequence on ℤ: its nonzero entries by index
         return {str(i): _num(v) for i, v in m.items()}
     return [[_num(v) for v in row] for row in m]
 
 
-def _fmt_matrix(m) -> str:
+def _fmt_matrix(m: Matrix | dict[int, Any]) -> str:
     if isinstance(m, dict):
         return "{" + ", ".join(f"{i}: {_num(v)}" for i, v in m.items()) + "} (other entries 0)" if m else "0"
     if len(m) == 1 and len(m[0]) == 1:
@@ -237,7 +292,7 @@ def size_candidates(dims: list[str], bound: dict[str, int], limit: int = 400) ->
     return [dict(zip(dims, c)) for c in cands[:limit]]
 
 
-def polynomial_identity(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Deadline) -> bool:
+def polynomial_identity(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Meter) -> bool:
     """Exact identity of the two sides as matrices of polynomials in symbolic entries."""
     symbols = symbol_table(lhs, rhs)
     R, env, _ = poly_env(symbols, sizes)

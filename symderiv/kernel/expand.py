@@ -19,16 +19,25 @@ product of k sums of two terms has 2^k monomials.
 from __future__ import annotations
 
 from fractions import Fraction
+from collections.abc import Callable
 from itertools import product as cartesian
 
 from symderiv.errors import BudgetExceeded
+from symderiv.kernel.nodetable import NodeTable
+from symderiv.kernel.budget import DEFAULT_BUDGET
 from symderiv.lang.operators import Add, Expr, Ext, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Window, Shift, Zero, SeqOp, mul
 
 Terms = list[tuple[Fraction, Expr]]
-DEFAULT_MAX_TERMS = 20000
+DEFAULT_MAX_TERMS = DEFAULT_BUDGET.max_terms
 
 
-def _combine(parts: list[Terms], build, max_terms: int) -> Terms:
+def _rebuild(e: Expr, *children: Expr) -> Expr:
+    """``e`` with new children (typed wrapper until ``symderiv.lang`` is annotated)."""
+    out: Expr = e.with_children(*children)
+    return out
+
+
+def _combine(parts: list[Terms], build: Callable[[list[Expr]], Expr], max_terms: int) -> Terms:
     size = 1
     for p in parts:
         size *= len(p)
@@ -45,36 +54,75 @@ def _combine(parts: list[Terms], build, max_terms: int) -> Terms:
 
 def expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
     """Fully distribute ``e`` into (coefficient, monomial) pairs. Zero coefficients are kept out."""
-    if isinstance(e, Sym):
-        return [(Fraction(1), e)]
-    if isinstance(e, Zero):
-        return []
-    if isinstance(e, Scale):
-        return [(e.coef * c, m) for c, m in expand(e.arg, max_terms) if e.coef * c != 0]
-    if isinstance(e, Add):
-        out: Terms = []
-        for a in e.args:
-            out.extend(expand(a, max_terms))
-            if len(out) > max_terms:
-                raise BudgetExceeded(f"expansion would exceed {max_terms} terms")
-        return out
-    if isinstance(e, MatMul):
-        return _combine([expand(a, max_terms) for a in e.args], lambda ms: mul(*ms), max_terms)
-    if isinstance(e, Transpose):
-        return [(c, Transpose(m)) for c, m in expand(e.arg, max_terms)]
-    if isinstance(e, Trace):
-        return [(c, Trace(m)) for c, m in expand(e.arg, max_terms)]
-    if isinstance(e, Inner):
-        return _combine(
-            [expand(e.left, max_terms), expand(e.right, max_terms)], lambda ms: Inner(*ms), max_terms
-        )
-    if isinstance(e, (Hadamard, SeqOp)):
-        return _combine(
-            [expand(e.left, max_terms), expand(e.right, max_terms)], lambda ms: e.with_children(*ms), max_terms
-        )
-    if isinstance(e, (Ext, Window, Shift)):
-        return [(c, e.with_children(m)) for c, m in expand(e.arg, max_terms)]
+    return _expand(e, max_terms)
+
+
+# One table for the pass: one rule per node class (tests/test_node_passes.py checks that every
+# node class of the language has one).
+def _expand_unknown(e: Expr, max_terms: int) -> Terms:
     raise TypeError(type(e))
+
+
+_expand: NodeTable[Terms] = NodeTable("expand", _expand_unknown)
+
+
+@_expand.register(Sym)
+def _expand_sym(e: Sym, max_terms: int) -> Terms:
+    return [(Fraction(1), e)]
+
+
+@_expand.register(Zero)
+def _expand_zero(e: Zero, max_terms: int) -> Terms:
+    return []
+
+
+@_expand.register(Scale)
+def _expand_scale(e: Scale, max_terms: int) -> Terms:
+    return [(e.coef * c, m) for c, m in _expand(e.arg, max_terms) if e.coef * c != 0]
+
+
+@_expand.register(Add)
+def _expand_add(e: Add, max_terms: int) -> Terms:
+    out: Terms = []
+    for a in e.args:
+        out.extend(_expand(a, max_terms))
+        if len(out) > max_terms:
+            raise BudgetExceeded(f"expansion would exceed {max_terms} terms")
+    return out
+
+
+@_expand.register(MatMul)
+def _expand_matmul(e: MatMul, max_terms: int) -> Terms:
+    return _combine([_expand(a, max_terms) for a in e.args], lambda ms: mul(*ms), max_terms)
+
+
+@_expand.register(Transpose)
+def _expand_transpose(e: Transpose, max_terms: int) -> Terms:
+    return [(c, Transpose(m)) for c, m in _expand(e.arg, max_terms)]
+
+
+@_expand.register(Trace)
+def _expand_trace(e: Trace, max_terms: int) -> Terms:
+    return [(c, Trace(m)) for c, m in _expand(e.arg, max_terms)]
+
+
+@_expand.register(Inner)
+def _expand_inner(e: Inner, max_terms: int) -> Terms:
+    return _combine([_expand(e.left, max_terms), _expand(e.right, max_terms)], lambda ms: Inner(*ms), max_terms)
+
+
+@_expand.register(Hadamard)
+@_expand.register(SeqOp)
+def _expand_binary(e: Expr, max_terms: int) -> Terms:
+    left, right = e.left, e.right  # type: ignore[attr-defined]
+    return _combine([_expand(left, max_terms), _expand(right, max_terms)], lambda ms: _rebuild(e, *ms), max_terms)
+
+
+@_expand.register(Ext)
+@_expand.register(Window)
+@_expand.register(Shift)
+def _expand_unary_seq(e: Expr, max_terms: int) -> Terms:
+    return [(c, _rebuild(e, m)) for c, m in _expand(e.arg, max_terms)]  # type: ignore[attr-defined]
 
 
 def delta_degree(m: Expr) -> int:
@@ -160,9 +208,9 @@ def delta_expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
     if isinstance(e, (Hadamard, SeqOp)):
         return _combine(
             [delta_expand(e.left, max_terms), delta_expand(e.right, max_terms)],
-            lambda ms: e.with_children(*ms),
+            lambda ms: _rebuild(e, *ms),
             max_terms,
         )
     if isinstance(e, (Ext, Window, Shift)):
-        return [(c, e.with_children(m)) for c, m in delta_expand(e.arg, max_terms)]
+        return [(c, _rebuild(e, m)) for c, m in delta_expand(e.arg, max_terms)]
     raise TypeError(type(e))

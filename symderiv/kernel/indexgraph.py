@@ -19,10 +19,14 @@ class exactly (hashes are never trusted), and :func:`vertex_counts` gives B.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from symderiv.errors import BudgetExceeded
+from symderiv.kernel.budget import DEFAULT_BUDGET
+from symderiv.kernel.unionfind import UnionFind
 from symderiv.lang.operators import Expr, Hadamard, Inner, MatMul, Sym, Trace, Transpose, is_scalar_shape
 
 DOT = 0  # the constant vertex •
@@ -47,21 +51,17 @@ class IndexGraph:
 class _Builder:
     def __init__(self) -> None:
         self.types: list[str] = ["1"]
-        self.parent: list[int] = [0]
+        self.uf = UnionFind(1)  # vertex 0 is the constant vertex •
         self.edges: list[tuple[str, int, int]] = []
 
-    def new(self, dim) -> int:
+    def new(self, dim: object) -> int:
         if dim == 1:
             return DOT
         self.types.append(str(dim))
-        self.parent.append(len(self.parent))
-        return len(self.parent) - 1
+        return self.uf.add()
 
     def find(self, v: int) -> int:
-        while self.parent[v] != v:
-            self.parent[v] = self.parent[self.parent[v]]
-            v = self.parent[v]
-        return v
+        return self.uf.find(v)
 
     def union(self, a: int, b: int) -> None:
         a, b = self.find(a), self.find(b)
@@ -71,7 +71,7 @@ class _Builder:
             raise AssertionError(f"identifying indices of types {self.types[a]} and {self.types[b]}")
         if b == DOT:
             a, b = b, a
-        self.parent[b] = a
+        self.uf.merge_into(b, a)  # • stays the representative: it has the fixed value 1
 
     def build(self, e: Expr) -> tuple[int, int]:
         if isinstance(e, Sym):
@@ -116,14 +116,14 @@ def compile_monomial(m: Expr) -> IndexGraph:
     """Compile a monomial (no sums or coefficients inside) into its index graph."""
     b = _Builder()
     r, c = b.build(m)
-    roots = sorted({b.find(v) for v in range(len(b.parent))})
+    roots = sorted({b.find(v) for v in range(len(b.uf))})
     renum = {v: i for i, v in enumerate(roots)}  # DOT stays 0
     types = tuple(b.types[v] for v in roots)
     edges = tuple((lab, renum[b.find(u)], renum[b.find(v)]) for lab, u, v in b.edges)
     return IndexGraph(types, edges, renum[b.find(r)], renum[b.find(c)])
 
 
-def vertex_counts(graphs) -> dict[str, int]:
+def vertex_counts(graphs: Iterable[IndexGraph]) -> dict[str, int]:
     """B_d: the largest number of index vertices of type d in any of the graphs (free ones included)."""
     bound: dict[str, int] = {}
     for g in graphs:
@@ -135,10 +135,12 @@ def vertex_counts(graphs) -> dict[str, int]:
 # ---------------------------------------------------------------------------------------
 # Canonical form
 # ---------------------------------------------------------------------------------------
-DEFAULT_MAX_LEAVES = 20000
+DEFAULT_MAX_LEAVES = DEFAULT_BUDGET.max_leaves
+#: A canonical certificate: equal for two index graphs iff they are isomorphic.
+Certificate = tuple[Any, ...]
 
 
-def canonical_form(g: IndexGraph, max_leaves: int = DEFAULT_MAX_LEAVES) -> tuple:
+def canonical_form(g: IndexGraph, max_leaves: int = DEFAULT_MAX_LEAVES) -> Certificate:
     """A certificate equal for two graphs iff they are isomorphic (types, roles, labels kept).
 
     The constant vertex • is split into one private copy per edge end: • has the fixed value 1,
@@ -163,16 +165,10 @@ def canonical_form(g: IndexGraph, max_leaves: int = DEFAULT_MAX_LEAVES) -> tuple
     for lab, u, v in g.edges:
         edges.append((lab, vertex(u), vertex(v)))
     # components
-    parent = list(range(len(colours)))
-
-    def find(v: int) -> int:
-        while parent[v] != v:
-            parent[v] = parent[parent[v]]
-            v = parent[v]
-        return v
-
+    uf = UnionFind(len(colours))
+    find = uf.find
     for _, u, v in edges:
-        parent[find(u)] = find(v)
+        uf.merge_into(u, v)
     comps: dict[int, list[int]] = {}
     for v in range(len(colours)):
         comps.setdefault(find(v), []).append(v)
@@ -185,20 +181,22 @@ def canonical_form(g: IndexGraph, max_leaves: int = DEFAULT_MAX_LEAVES) -> tuple
     return tuple(sorted(certs))
 
 
-def _canon_component(verts, edges, colours, max_leaves) -> tuple:
+def _canon_component(
+    verts: list[int], edges: list[tuple[str, int, int]], colours: Sequence[Any], max_leaves: int,
+) -> Certificate:
     idx = {v: i for i, v in enumerate(verts)}
     k = len(verts)
     init = [colours[v] for v in verts]
     out_adj: list[list[tuple[str, int]]] = [[] for _ in range(k)]
     in_adj: list[list[tuple[str, int]]] = [[] for _ in range(k)]
-    local_edges = []
+    local_edges: list[tuple[str, int, int]] = []
     for lab, u, v in edges:
         a, b = idx[u], idx[v]
         out_adj[a].append((lab, b))
         in_adj[b].append((lab, a))
         local_edges.append((lab, a, b))
 
-    def rank(keys: list) -> list[int]:
+    def rank(keys: Sequence[Any]) -> list[int]:
         order = {s: i for i, s in enumerate(sorted(set(keys)))}
         return [order[s] for s in keys]
 
@@ -217,7 +215,7 @@ def _canon_component(verts, edges, colours, max_leaves) -> tuple:
                 return new
             col = new
 
-    best: list[tuple | None] = [None]
+    best: list[Certificate | None] = [None]
     leaves = [0]
 
     def search(col: list[int]) -> None:
@@ -245,17 +243,20 @@ def _canon_component(verts, edges, colours, max_leaves) -> tuple:
             search(nxt)
 
     search(rank(init))
+    assert best[0] is not None  # the search reaches at least one leaf
     return best[0]
 
 
-def class_sums(terms, max_leaves: int = DEFAULT_MAX_LEAVES):
+def class_sums(
+    terms: Iterable[tuple[Fraction, Expr]], max_leaves: int = DEFAULT_MAX_LEAVES,
+) -> tuple[dict[Certificate, list[Any]], dict[str, int]]:
     """Group (coefficient, monomial) pairs by isomorphism class of their index graphs.
 
     Returns ``{certificate: [coefficient sum, representative monomial, graph]}`` in order of
     first appearance, and the bound B over all graphs.
     """
-    classes: dict[tuple, list] = {}
-    graphs = []
+    classes: dict[Certificate, list[Any]] = {}
+    graphs: list[IndexGraph] = []
     for c, m in terms:
         g = compile_monomial(m)
         graphs.append(g)

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import random
 from fractions import Fraction
+from typing import Any
 
 from symderiv.errors import BudgetExceeded, NotInFragment
 from symderiv.kernel.evaluate import (
     Counterexample,
-    Deadline,
+    Matrix,
     dims_of,
     evaluate,
     monomial_estimate,
@@ -33,11 +34,12 @@ from symderiv.kernel.evaluate import (
     size_of,
     symbol_table,
 )
+from symderiv.kernel.budget import Meter
 from symderiv.kernel.expand import expand
 from symderiv.kernel.indexgraph import compile_monomial, vertex_counts
 from symderiv.lang.operators import Add, Expr, Inner, Scale, Sym, as_expr, delta_of, is_sequence_expr, substitute
 from symderiv.kernel.convolution import domain_points, domains_for, seq_evaluate
-from symderiv.kernel.verdict import DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Verdict, fmt_sizes
+from symderiv.kernel.verdict import DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Verdict, decided, fmt_sizes
 from symderiv.kernel.verifier import MAX_DEPTH, normalize_nesting, verify_first_order
 
 
@@ -46,14 +48,19 @@ def loss_of(forward: Expr, grad: Sym | None) -> Expr:
     return forward if grad is None else Inner(grad, forward)
 
 
-def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+def check_gradient(
+    forward: object, wrt: Sym, claim: object, grad: Sym | None = None, budget: Budget = DEFAULT_BUDGET,
+) -> Verdict:
     """Verify that ``claim`` is dL/d(wrt) for L = ⟨grad, forward⟩ (or L = forward)."""
     forward, claim = as_expr(forward), as_expr(claim)
-    wrt = as_expr(wrt)
+    wrt_e = as_expr(wrt)
+    if not isinstance(wrt_e, Sym):
+        raise TypeError(f"a gradient is taken with respect to a symbol, not {wrt_e!r}")
+    wrt = wrt_e
     forward, claim = normalize_nesting(forward), normalize_nesting(claim)
     depth = max(forward.depth(), claim.depth())
     if depth > MAX_DEPTH:
-        return Verdict(UNDECIDED, "undecided: nesting limit", reason=f"the expression is nested {depth} levels deep; "
+        return decided(UNDECIDED, "undecided: nesting limit", reason=f"the expression is nested {depth} levels deep; "
                        f"the checker handles at most {MAX_DEPTH}", methods=["depth-limit"], lhs=claim)
     if is_sequence_expr(forward) or is_sequence_expr(claim):
         return check_sequence_gradient(forward, wrt, claim, grad, budget)
@@ -61,7 +68,7 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
     if not L.is_scalar:
         raise ValueError("the loss must be scalar: give the upstream gradient symbol")
     if claim.shape != wrt.shape:
-        return Verdict(
+        return decided(
             FAILED,
             "shape check",
             reason=f"the gradient must have the shape of {wrt!r} ({wrt.shape[0]}×{wrt.shape[1]}), "
@@ -69,7 +76,7 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
             methods=["shape-check"],
             lhs=claim,
         )
-    deadline = Deadline(budget.seconds)
+    deadline = Meter(budget)
     try:
         graphs = [compile_monomial(m) for _, m in expand(L, budget.max_terms) + expand(claim, budget.max_terms)]
         bound = vertex_counts(graphs)
@@ -80,13 +87,13 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
         gens, jac, Gval = _explicit(L, claim, wrt, symbols, sizes, deadline)
         deadline.check()
     except BudgetExceeded as exc:
-        return Verdict(UNDECIDED, f"undecided: {exc}", reason="the Jacobian check ran out of budget", methods=["budget"], lhs=claim)
+        return decided(UNDECIDED, f"undecided: {exc}", reason="the Jacobian check ran out of budget", methods=["budget"], lhs=claim)
     what = (
         f"explicit symbolic Jacobian: L = {'⟨' + grad.name + ', f⟩' if grad is not None else 'f'} expanded with "
         f"symbolic entries at {fmt_sizes(sizes)} and differentiated entry by entry"
     )
     if jac == Gval:
-        return Verdict(
+        return decided(
             VERIFIED,
             what + f"; equal to the claimed gradient. The sizes reach the bound B = {fmt_sizes(bound)}, so this holds "
             "for all sizes (Theorem 1 with Lemma D)",
@@ -99,11 +106,11 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
         for small in size_candidates(sorted(sizes), bound):
             g2, j2, G2 = _explicit(L, claim, wrt, symbols, small, deadline)
             if j2 != G2:
-                cex = _jacobian_counterexample(symbols, small, g2, j2, G2)
+                cex = _jacobian_counterexample(symbols, small, g2, j2, G2, budget.jacobian_search_trials)
                 break
     except BudgetExceeded:
-        cex = _jacobian_counterexample(symbols, sizes, gens, jac, Gval)
-    return Verdict(
+        cex = _jacobian_counterexample(symbols, sizes, gens, jac, Gval, budget.jacobian_search_trials)
+    return decided(
         FAILED,
         what + "; differs from the claimed gradient",
         reason="the claimed gradient is not the derivative of the loss",
@@ -114,7 +121,9 @@ def check_gradient(forward, wrt, claim, grad: Sym | None = None, budget: Budget 
     )
 
 
-def _explicit(L, claim, wrt, symbols, sizes, deadline):
+def _explicit(
+    L: Expr, claim: Expr, wrt: Sym, symbols: dict[str, Sym], sizes: dict[str, int], deadline: Meter,
+) -> tuple[dict[tuple[str, int, int], Any], Matrix, Matrix]:
     """(generators, ∂L/∂wrt entry by entry, claim) as polynomial matrices at ``sizes``."""
     R, env, gens = poly_env(symbols, sizes)
     ar = poly_arith(R)
@@ -125,11 +134,13 @@ def _explicit(L, claim, wrt, symbols, sizes, deadline):
     return gens, jac, Gval
 
 
-def _jacobian_counterexample(symbols, sizes, gens, jac, Gval) -> Counterexample | None:
+def _jacobian_counterexample(
+    symbols: dict[str, Sym], sizes: dict[str, int], gens: dict[tuple[str, int, int], Any], jac: Matrix, Gval: Matrix, trials: int,
+) -> Counterexample | None:
     """Small integer entries where the claim (left) and the Jacobian (right) differ."""
     rng = random.Random(0)
     keys = list(gens)
-    for trial in range(200):
+    for trial in range(trials):
         span = 1 if trial < 50 else 3
         point = {k: rng.randint(-span, span) for k in keys}
         args = [point[k] for k in keys]
@@ -144,7 +155,7 @@ def _jacobian_counterexample(symbols, sizes, gens, jac, Gval) -> Counterexample 
     return None
 
 
-def _fraction(v) -> Fraction:
+def _fraction(v: Any) -> Fraction:
     return Fraction(int(v.numerator), int(v.denominator))
 
 
@@ -160,7 +171,7 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
     L = loss_of(forward, grad)
     H = delta_of(wrt)
     if claim.shape != wrt.shape:
-        return Verdict(FAILED, "shape check", reason=f"the gradient must have the shape of {wrt.name}", methods=["shape-check"], lhs=claim)
+        return decided(FAILED, "shape check", reason=f"the gradient must have the shape of {wrt.name}", methods=["shape-check"], lhs=claim)
     perturbed = Add(substitute(L, {wrt.name: Add(wrt, H)}), Scale(-1, L))
     v = verify_first_order(perturbed, Inner(claim, H), budget)
     sizes_checked = []
@@ -180,7 +191,7 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
                 continue
             if not agrees:
                 # two independent checks contradict each other: one of them has a bug, so neither verdict stands
-                return Verdict(UNDECIDED, "element-wise differentiation disagrees at " + str(params),
+                return decided(UNDECIDED, "element-wise differentiation disagrees at " + str(params),
                                reason="internal inconsistency between the two Jacobian checks; please report",
                                methods=["explicit-jacobian"], lhs=claim)
             sizes_checked.append(", ".join(f"{k}={x}" for k, x in sorted(params.items(), key=lambda t: str(t[0]))) or "supports in [−2, 2]")
@@ -188,11 +199,12 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
               "definition alone, equals ⟨G, Δθ⟩; " + v.method)
     if sizes_checked:
         method += "; element-wise differentiation with symbolic entries agrees at " + "; ".join(sizes_checked)
-    return Verdict(v.status, method, v.reason, v.counterexample, "first-order", {}, ["directional-derivative"] + v.methods
+    return decided(v.status, method, v.reason, counterexample=v.counterexample, relation="first-order", bound={},
+                   methods=["directional-derivative"] + v.methods
                    + (["explicit-jacobian"] if sizes_checked else []), lhs=claim)
 
 
-def _elementwise_agrees(L: Expr, wrt: Sym, claim: Expr, params: dict) -> bool:
+def _elementwise_agrees(L: Expr, wrt: Sym, claim: Expr, params: dict[Any, int]) -> bool:
     import sympy
 
     from symderiv.lang.operators import INF

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-from symderiv.kernel.evaluate import INT, Counterexample, Deadline, Matrix, evaluate
+from symderiv.kernel.budget import Meter
+from symderiv.kernel.evaluate import INT, Counterexample, Matrix, evaluate
 from symderiv.lang.operators import Expr
 
 
@@ -17,20 +18,20 @@ class Refuter(Protocol):
     """What the kernel may ask of a counterexample search."""
 
     def find_counterexample(
-        self, lhs: Expr, rhs: Expr, bound: dict[str, int], deadline: Deadline, seed: int = 0,
+        self, lhs: Expr, rhs: Expr, bound: dict[str, int], deadline: Meter, seed: int = 0,
     ) -> Counterexample | None: ...
 
     def integer_screen(
-        self, lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Deadline, seed: int,
+        self, lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Meter, seed: int,
     ) -> tuple[bool, dict[str, Matrix], Matrix, Matrix]: ...
 
     def find_seq_candidate(
-        self, lhs: Expr, rhs: Expr, domains: list[Any], deadline: Deadline, seed: int = 0,
+        self, lhs: Expr, rhs: Expr, domains: list[Any], deadline: Meter, seed: int = 0,
     ) -> tuple[dict[Any, int], dict[str, dict[int, Any]]] | None: ...
 
-    def find_index_candidate(self, a: Any, b: Any, deadline: Deadline) -> dict[str, dict[int, int]] | None: ...
+    def find_index_candidate(self, a: Any, b: Any, deadline: Meter) -> dict[str, dict[int, int]] | None: ...
 
-    def shrink_cells(self, cells: list[tuple[Any, Any]], differs: Callable[[], bool], deadline: Deadline) -> None: ...
+    def shrink_cells(self, cells: list[tuple[Any, Any]], differs: Callable[[], bool], deadline: Meter) -> None: ...
 
 
 _installed: Refuter | None = None
@@ -48,12 +49,12 @@ def current() -> Refuter:
     return _installed
 
 
-def differs_at(lhs: Expr, rhs: Expr, sizes: dict[str, int], env: dict[str, Matrix], deadline: Deadline) -> bool:
+def differs_at(lhs: Expr, rhs: Expr, sizes: dict[str, int], env: dict[str, Matrix], deadline: Meter) -> bool:
     """Exact re-check: the two sides evaluated with integer entries ``env`` at ``sizes`` differ."""
     return evaluate(lhs, env, sizes, INT, deadline) != evaluate(rhs, env, sizes, INT, deadline)
 
 
-def confirm(cex: Counterexample | None, lhs: Expr, rhs: Expr, deadline: Deadline) -> Counterexample | None:
+def confirm(cex: Counterexample | None, lhs: Expr, rhs: Expr, deadline: Meter) -> Counterexample | None:
     """``cex`` when an exact evaluation confirms that the sides differ there, else None."""
     if cex is None or not differs_at(lhs, rhs, cex.sizes, cex.values, deadline):
         return None

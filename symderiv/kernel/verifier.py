@@ -1,6 +1,9 @@
 """The verifier: decide ``lhs = rhs`` for all entries and all dimensions.
 
-Pipeline for one claim (see ``docs/verification.md`` for the proofs):
+Pipeline for one claim (see ``docs/verification.md`` for the proofs). This module does steps 1–2
+and the first-order split; the dispatcher (:mod:`symderiv.kernel.dispatch`) hands the expanded
+sums to the matrix procedure (:mod:`symderiv.kernel.matrix`, steps 3–6) or to the sequence
+procedure (:mod:`symderiv.kernel.convolution`):
 
 1. **Shapes** must agree exactly (symbolic dimensions are independent).
 2. **Expand** both sides into monomials and compile each to its index graph; the size bound
@@ -23,33 +26,20 @@ reports the higher-order terms that were dropped.
 """
 from __future__ import annotations
 
-import zlib
+from dataclasses import replace
 from fractions import Fraction
 
 from symderiv.errors import BudgetExceeded, SymderivError
-from symderiv.kernel.evaluate import (
-    Counterexample,
-    Deadline,
-    dims_of,
-    monomial_estimate,
-    polynomial_identity,
-)
 from symderiv.kernel.expand import delta_degree, expand
-from symderiv.kernel.convolution import decide
-from symderiv.kernel import refute
+from symderiv.kernel.dispatch import decide_terms
 from symderiv.kernel.indexgraph import class_sums
 from symderiv.lang.operators import Add, Expr, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul
-from symderiv.lang.printing import latex, plain
 from symderiv.kernel.verdict import (
-    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Term, Verdict, fmt_sizes,
+    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Term, Verdict, decided,
 )
 
 __all__ = ["DEFAULT_BUDGET", "FAILED", "UNDECIDED", "VERIFIED", "Budget", "Term", "Verdict", "verify_equal",
            "verify_first_order", "normalize_nesting", "MAX_DEPTH"]
-
-
-def _seed(*exprs: Expr) -> int:
-    return zlib.crc32("|".join(plain(e) for e in exprs).encode())
 
 
 def _describe_difference(diff: list[Term], limit: int = 4) -> str:
@@ -58,98 +48,10 @@ def _describe_difference(diff: list[Term], limit: int = 4) -> str:
     return "left minus right leaves " + " + ".join(shown).replace("+ -", "- ") + more
 
 
-def _decide(
-    lterms, rterms, leval: Expr, reval: Expr, budget: Budget, what: str
-) -> tuple[str, str, list[str], dict[str, int], list[Term], Counterexample | None, str]:
-    """Decide Σ lterms = Σ rterms. ``leval``/``reval`` are the expressions evaluated explicitly.
-
-    Returns (status, method, method tags, bound, non-cancelling classes, counterexample, note).
-    Correlation/convolution expressions go to :mod:`symderiv.convolution`.
-    """
-    if is_sequence_expr(leval) or is_sequence_expr(reval):
-        return decide(lterms, rterms, leval, reval, budget.seconds, what)
-    deadline = Deadline(budget.seconds)
-    all_terms = list(lterms) + [(-c, m) for c, m in rterms]
-    classes, bound = class_sums(all_terms, budget.max_leaves)
-    diff = [Term(c, m) for c, m, _ in classes.values() if c != 0]
-    dims = dims_of(leval, reval)
-    sizes = {d: max(bound.get(d, 1), 1) for d in dims}
-    numeric = sorted(t for t in bound if t.isdigit())
-    seed = _seed(leval, reval)
-    tags: list[str] = []
-
-    # Screen: a difference found here is a fact, whatever the canonical forms say. The screen and
-    # the counterexample search are untrusted: a difference counts only through evidence that is
-    # re-evaluated exactly here (the small counterexample, or else the screen's own entries).
-    search = refute.current()
-    differs, env, a, b = search.integer_screen(leval, reval, sizes, deadline, seed)
-    cex = None
-    if differs or (diff and not numeric):
-        cex = refute.confirm(search.find_counterexample(leval, reval, bound, deadline, seed), leval, reval, deadline)
-        if cex is None and differs:  # only large entries separate the sides: report those, once re-checked
-            differs = refute.differs_at(leval, reval, sizes, env, deadline)
-            if differs:
-                cex = Counterexample(dict(sizes), env, a, b, note="random 64-bit entries")
-    if differs or (diff and not numeric):
-        if differs or cex is not None:
-            tags = ["exact-integer-evaluation"] + (["canonical-form"] if diff else [])
-            method = (
-                f"refuted: exact integer evaluation at {fmt_sizes(cex.sizes)} gives different values"
-                + ("; the index-graph canonical forms differ too (Theorem 1: unequal for every size ≥ B)" if diff else "")
-            )
-        else:
-            tags = ["canonical-form"]
-            method = (
-                "refuted for all sizes ≥ B: the index-graph canonical forms differ (Theorem 1); "
-                "no small integer counterexample was found within the budget"
-            )
-        note = "" if diff else "internal inconsistency: canonical forms agree but evaluation differs; please report"
-        return FAILED, method, tags, bound, diff, cex, note
-
-    if not diff:
-        tags.append("canonical-form")
-        method = (
-            f"proved for all sizes: {what} have the same index-graph canonical form "
-            f"({len(classes)} class{'es' if len(classes) != 1 else ''} of monomials; Theorem 1)"
-        )
-        est = monomial_estimate([g.vertex_counts() for _, _, g in classes.values()], sizes)
-        if est <= budget.max_explicit_monomials:
-            try:
-                ok = polynomial_identity(leval, reval, sizes, deadline)
-            except BudgetExceeded:
-                ok = None
-            if ok is False:
-                cex = refute.confirm(search.find_counterexample(leval, reval, bound, deadline, seed), leval, reval, deadline)
-                return FAILED, "refuted by exact polynomial evaluation", ["explicit-polynomial"], bound, diff, cex, (
-                    "internal inconsistency: canonical forms agree but polynomial evaluation differs; please report"
-                )
-            if ok:
-                tags.append("explicit-polynomial")
-                method += (
-                    f"; confirmed independently by an exact polynomial identity with symbolic entries "
-                    f"at {fmt_sizes(sizes)}, the size bound B"
-                )
-        tags.append("integer-screen")
-        return VERIFIED, method, tags, bound, diff, None, ""
-
-    # Canonical forms differ but a numeric dimension ≥ 2 is fixed: the classes may still agree
-    # at that size, so only explicit evaluation at the declared size decides.
-    est = monomial_estimate([g.vertex_counts() for _, _, g in classes.values()], sizes)
-    if est > budget.max_decisive_monomials:
-        raise BudgetExceeded("explicit evaluation at the fixed numeric sizes is too large")
-    if polynomial_identity(leval, reval, sizes, deadline):
-        return VERIFIED, (
-            f"proved: exact polynomial identity with symbolic entries at {fmt_sizes(sizes)} "
-            f"(numeric dimensions {', '.join(numeric)} fixed; symbolic dimensions at the bound B)"
-        ), ["explicit-polynomial"], bound, [], None, ""
-    cex = refute.confirm(search.find_counterexample(leval, reval, bound, deadline, seed), leval, reval, deadline)
-    return FAILED, "refuted by exact polynomial evaluation at the declared sizes", ["explicit-polynomial"], bound, diff, cex, ""
-
-
 def _shape_verdict(lhs: Expr, rhs: Expr, relation: str) -> Verdict | None:
     if lhs.shape == rhs.shape:
         return None
-    return Verdict(
+    return decided(
         FAILED,
         "shape check",
         reason=f"shapes differ: the left side is {lhs.shape[0]}×{lhs.shape[1]}, "
@@ -162,7 +64,7 @@ def _shape_verdict(lhs: Expr, rhs: Expr, relation: str) -> Verdict | None:
 
 
 def _check_symbols(*exprs: Expr) -> None:
-    seen: dict[str, tuple] = {}
+    seen: dict[str, tuple[object, object]] = {}
     for e in exprs:
         for s in e.symbols():
             if seen.setdefault(s.name, s.shape) != s.shape:
@@ -202,7 +104,7 @@ def _too_deep(lhs: Expr, rhs: Expr, relation: str) -> Verdict | None:
     depth = max(lhs.depth(), rhs.depth())
     if depth <= MAX_DEPTH:
         return None
-    return Verdict(
+    return decided(
         UNDECIDED,
         "undecided: nesting limit",
         reason=f"the expression is nested {depth} levels deep (after removing double transposes and "
@@ -218,7 +120,7 @@ def _undecided_reason(note: str, diff: list[Term]) -> str:
     return note or "no proof and no counterexample was found"
 
 
-def _dropped_terms(high, budget: Budget, sequences: bool) -> list[Term]:
+def _dropped_terms(high: list[tuple[Fraction, Expr]], budget: Budget, sequences: bool) -> list[Term]:
     """The terms of order ≥ 2 that a first-order claim drops, grouped so that equal ones cancel.
 
     Only presentation: the verdict never depends on it. Matrix monomials are grouped by index
@@ -227,14 +129,14 @@ def _dropped_terms(high, budget: Budget, sequences: bool) -> list[Term]:
     if not sequences:
         hclasses, _ = class_sums(high, budget.max_leaves)
         return [Term(c, m) for c, m, _ in hclasses.values() if c != 0]
-    groups: dict[tuple, list] = {}
+    groups: dict[object, tuple[Fraction, Expr]] = {}
     for c, m in high:
-        g = groups.setdefault(m.key(), [Fraction(0), m])
-        g[0] += c
+        c0, m0 = groups.get(m.key(), (Fraction(0), m))
+        groups[m.key()] = (c0 + c, m0)
     return [Term(c, m) for c, m in groups.values() if c != 0]
 
 
-def verify_equal(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+def verify_equal(lhs: object, rhs: object, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     """Decide whether ``lhs = rhs`` for all entries and all values of the dimension symbols."""
     lhs, rhs = as_expr(lhs), as_expr(rhs)
     _check_symbols(lhs, rhs)
@@ -244,14 +146,15 @@ def verify_equal(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     nl, nr = normalize_nesting(lhs), normalize_nesting(rhs)
     v = _too_deep(nl, nr, "exact")
     if v is not None:
-        v.lhs, v.rhs = lhs, rhs
-        return v
+        return replace(v, lhs=lhs, rhs=rhs)
     try:
         lt = expand(nl, budget.max_terms)
         rt = expand(nr, budget.max_terms)
-        status, method, tags, bound, diff, cex, note = _decide(lt, rt, nl, nr, budget, "both sides")
+        d = decide_terms(lt, rt, nl, nr, budget, "both sides")
     except BudgetExceeded as exc:
-        return Verdict(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", lhs=lhs, rhs=rhs, methods=["budget"])
+        return decided(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", lhs=lhs, rhs=rhs, methods=["budget"])
+    status, method, tags, bound, diff, cex, note = (
+        d.status, d.method, d.tags, d.bound, d.difference, d.counterexample, d.note)
     reason = ""
     if status == FAILED:
         reason = _describe_difference(diff) if diff else (note or "the two sides evaluate differently")
@@ -259,10 +162,11 @@ def verify_equal(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
             reason += f" ({note})"
     elif status == UNDECIDED:
         reason = _undecided_reason(note, diff)
-    return Verdict(status, method, reason, cex, "exact", bound, tags, diff, [], lhs, rhs)
+    return decided(status, method, reason, counterexample=cex, relation="exact", bound=bound, methods=tags,
+                   difference=diff, dropped=[], lhs=lhs, rhs=rhs)
 
 
-def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+def verify_first_order(lhs: object, rhs: object, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     """Decide whether ``lhs`` and ``rhs`` agree up to terms of order ≥ 2 in the perturbations Δ.
 
     The parts of order 0 and 1 must be equal for all sizes; the verdict lists the higher-order
@@ -276,8 +180,7 @@ def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     nl, nr = normalize_nesting(lhs), normalize_nesting(rhs)
     v = _too_deep(nl, nr, "first-order")
     if v is not None:
-        v.lhs, v.rhs = lhs, rhs
-        return v
+        return replace(v, lhs=lhs, rhs=rhs)
     try:
         lt = expand(nl, budget.max_terms)
         rt = expand(nr, budget.max_terms)
@@ -286,11 +189,13 @@ def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
         high = [(c, m) for c, m in lt if delta_degree(m) >= 2] + [(-c, m) for c, m in rt if delta_degree(m) >= 2]
         dropped = _dropped_terms(high, budget, is_sequence_expr(nl) or is_sequence_expr(nr))
         leval, reval = add(low_l, lhs.shape), add(low_r, rhs.shape)
-        status, method, tags, bound, diff, cex, note = _decide(
+        d = decide_terms(
             low_l, low_r, leval, reval, budget, "the parts of order ≤ 1 in Δ of both sides"
         )
     except BudgetExceeded as exc:
-        return Verdict(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", relation="first-order", lhs=lhs, rhs=rhs, methods=["budget"])
+        return decided(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", relation="first-order", lhs=lhs, rhs=rhs, methods=["budget"])
+    status, method, tags, bound, diff, cex, note = (
+        d.status, d.method, d.tags, d.bound, d.difference, d.counterexample, d.note)
     reason = ""
     if status == FAILED:
         first = [t for t in diff if t.order == 1]
@@ -311,4 +216,5 @@ def verify_first_order(lhs, rhs, budget: Budget = DEFAULT_BUDGET) -> Verdict:
         if dropped:
             method += "; dropped terms of order ≥ 2: " + ", ".join(t.plain() for t in dropped)
         tags = tags + ["first-order"]
-    return Verdict(status, method, reason, cex, "first-order", bound, tags, diff, dropped, lhs, rhs)
+    return decided(status, method, reason, counterexample=cex, relation="first-order", bound=bound, methods=tags,
+                   difference=diff, dropped=dropped, lhs=lhs, rhs=rhs)

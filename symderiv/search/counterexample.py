@@ -11,9 +11,10 @@ from typing import Callable
 
 import sympy
 
+from symderiv.kernel.budget import Meter
 from symderiv.kernel.convolution import clean, domain_points, index_terms, index_value_of, seq_evaluate
 from symderiv.kernel.evaluate import (
-    INT, Counterexample, Deadline, Matrix, dims_of, evaluate, random_env, size_candidates, symbol_table,
+    INT, Counterexample, Matrix, dims_of, evaluate, random_env, size_candidates, symbol_table,
 )
 from symderiv.lang.index import IndexNotation, IndexSum
 from symderiv.lang.operators import INF, Expr
@@ -23,17 +24,18 @@ def find_counterexample(
     lhs: Expr,
     rhs: Expr,
     bound: dict[str, int],
-    deadline: Deadline,
+    deadline: Meter,
     seed: int = 0,
-    trials_per_size: int = 12,
+    trials_per_size: int | None = None,
 ) -> Counterexample | None:
     """Search small sizes (up to the bound B) and small integer entries for a difference,
     then shrink the entries towards 0 and ±1, as hypothesis shrinks a falsifying example."""
     symbols = symbol_table(lhs, rhs)
     dims = dims_of(lhs, rhs)
     rng = random.Random(seed)
+    trials = deadline.budget.search_trials_per_size if trials_per_size is None else trials_per_size
     for sizes in size_candidates(dims, bound):
-        for t in range(trials_per_size):
+        for t in range(trials):
             deadline.check()
             span = 1 if t < 3 else (3 if t < 8 else 50)
             env = random_env(symbols, sizes, lambda: rng.randint(-span, span))
@@ -47,7 +49,7 @@ def find_counterexample(
     return None
 
 
-def shrink_cells(cells, differs: Callable[[], bool], deadline: Deadline) -> None:
+def shrink_cells(cells, differs: Callable[[], bool], deadline: Meter) -> None:
     """Shrink a counterexample in place, as hypothesis does: replace each entry by a simpler value
     (0, then 1, then -1) while ``differs()`` still holds. ``cells`` are (container, key) pairs, so
     matrix rows and sequence dicts shrink alike."""
@@ -79,7 +81,7 @@ def shrink(lhs, rhs, env, sizes, deadline) -> dict[str, Matrix]:
     return env
 
 
-def integer_screen(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Deadline, seed: int, bits: int = 64):
+def integer_screen(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Meter, seed: int, bits: int = 64):
     """Evaluate both sides with random ``bits``-bit integer entries; return (differs, env, a, b).
 
     A difference is a certain refutation. Agreement is only evidence: by Schwartz–Zippel a
@@ -93,7 +95,7 @@ def integer_screen(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Deadli
     return a != b, env, a, b
 
 
-def find_seq_candidate(lhs: Expr, rhs: Expr, domains: list, deadline: Deadline, seed: int = 0):
+def find_seq_candidate(lhs: Expr, rhs: Expr, domains: list, deadline: Meter, seed: int = 0):
     """Lengths ``params`` and entries ``env`` (sequences as {index: value}) at which the two sides of a
     correlation/convolution identity seem to differ, shrunk towards 0 and ±1; None if none is found."""
     rng = random.Random(seed)
@@ -111,7 +113,7 @@ def find_seq_candidate(lhs: Expr, rhs: Expr, domains: list, deadline: Deadline, 
         if key in seen:
             continue
         seen.add(key)
-        for t in range(10):
+        for t in range(deadline.budget.seq_search_trials):
             deadline.check()
             span = 1 if t < 4 else 3
             env = {}
@@ -136,7 +138,7 @@ def shrink_sequences(lhs, rhs, env, params, deadline):
     return env
 
 
-def find_index_candidate(a, b, deadline: Deadline):
+def find_index_candidate(a, b, deadline: Meter):
     """Entries in {-1, 0, 1} on indices -1..1 at which two index-notation sides seem to differ."""
     names = set()
     for v in (a, b):
@@ -145,7 +147,7 @@ def find_index_candidate(a, b, deadline: Deadline):
         else:
             names |= {s.name for s in v.symbols()}
     rng = random.Random(0)
-    for t in range(40):
+    for t in range(deadline.budget.index_search_trials):
         deadline.check()
         env = {n: {i: rng.randint(-1, 1) for i in range(-1, 2)} for n in sorted(names)}
         if index_value_of(a, env) != index_value_of(b, env):

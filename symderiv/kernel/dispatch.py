@@ -1,0 +1,30 @@
+"""The one dispatcher: which decision procedure decides Σ lterms = Σ rterms.
+
+* sequence expressions (correlation, convolution, restrictions, shifts): the sign-class procedure
+  :func:`symderiv.kernel.convolution.decide_sequence` (Theorem 2);
+* every other matrix expression: the index-graph procedure :func:`symderiv.kernel.matrix.decide_matrix`
+  (Theorem 1).
+
+Index notation (Σ_i A_i B_{i+j}) is not an expression and has its own entry,
+:func:`symderiv.kernel.convolution.decide_index` (Theorem 2 through the index translation).
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from symderiv.kernel.budget import Meter
+from symderiv.kernel.convolution import decide_sequence
+from symderiv.kernel.matrix import decide_matrix
+from symderiv.kernel.verdict import Budget, Decision
+from symderiv.lang.operators import Expr, is_sequence_expr
+
+
+def decide_terms(
+    lterms: list[tuple[Fraction, Expr]], rterms: list[tuple[Fraction, Expr]], leval: Expr, reval: Expr,
+    budget: Budget, what: str,
+) -> Decision:
+    """Decide Σ lterms = Σ rterms; ``leval``/``reval`` are the same sums as expressions."""
+    deadline = Meter(budget)
+    if is_sequence_expr(leval) or is_sequence_expr(reval):
+        return decide_sequence(lterms, rterms, leval, reval, deadline, what)
+    return decide_matrix(lterms, rterms, leval, reval, budget, deadline, what)

@@ -1,0 +1,79 @@
+"""One Budget, in deterministic units: the verdict depends on the input and the budget, never on
+the machine's speed or load. Wall time is only a safety limit, with its own verdict text."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import symderiv
+from symderiv.kernel.budget import WALL_LIMIT, Budget, Meter
+from symderiv.kernel.decide import decide_index, verify_equal
+from symderiv.lang.operators import MatMul, Sym, Trace
+
+PKG = Path(symderiv.__file__).parent
+
+
+def _cycle(k: int) -> tuple[Trace, Trace]:
+    a = [Sym(f"A{i}", "n", "n") for i in range(k)]
+    return Trace(MatMul(*a)), Trace(MatMul(a[1], a[0], *a[2:]))
+
+
+def _first_decisive_work(lhs: Trace, rhs: Trace) -> int:
+    """The least ``max_work`` (a power of two) at which the claim is decided."""
+    w = 1
+    while verify_equal(lhs, rhs, Budget(max_work=w)).status == "undecided":
+        w *= 2
+    return w
+
+
+def test_a_verdict_stopped_by_the_work_budget_is_the_same_on_every_run_and_any_wall_limit() -> None:
+    lhs, rhs = _cycle(6)
+    w = _first_decisive_work(lhs, rhs)
+    assert w > 1
+    stopped = [verify_equal(lhs, rhs, Budget(max_work=w // 2, seconds=s)).to_dict() for s in (60.0, 1e6, 1e9)]
+    stopped += [verify_equal(lhs, rhs, Budget(max_work=w // 2)).to_dict() for _ in range(2)]
+    assert stopped[0]["status"] == "undecided" and "work budget exhausted" in stopped[0]["method"]
+    assert all(v == stopped[0] for v in stopped)
+    decided = [verify_equal(lhs, rhs, Budget(max_work=w, seconds=s)).to_dict() for s in (60.0, 1e9)]
+    assert decided[0]["status"] == "failed" and decided[0] == decided[1]
+
+
+def test_the_work_used_is_a_function_of_the_input() -> None:
+    from symderiv.kernel.evaluate import INT, evaluate, random_env, symbol_table
+
+    lhs, _ = _cycle(5)
+    used = []
+    for _ in range(3):
+        m = Meter(Budget())
+        env = random_env(symbol_table(lhs), {"n": 3}, lambda: 2)
+        evaluate(lhs, env, {"n": 3}, INT, m)
+        used.append(m.used)
+    assert used[0] > 0 and used == [used[0]] * 3
+
+
+def test_the_wall_clock_limit_has_its_own_words() -> None:
+    lhs, rhs = _cycle(4)
+    v = verify_equal(lhs, lhs, Budget(seconds=0.0))
+    assert v.status == "undecided" and v.method == "undecided: " + WALL_LIMIT
+    assert "machine-dependent" in WALL_LIMIT and "work budget" not in v.method
+
+
+def test_decide_index_takes_the_callers_budget() -> None:
+    import inspect
+
+    assert "budget" in inspect.signature(decide_index).parameters
+    assert "seconds" not in inspect.signature(decide_index).parameters
+
+
+def test_every_limit_lives_in_the_budget() -> None:
+    """No kernel or search module spells a limit of 20000 or a number of seconds of its own."""
+    offenders = []
+    for p in sorted((PKG / "kernel").glob("*.py")) + sorted((PKG / "search").glob("*.py")):
+        if p.name == "budget.py":
+            continue
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in (20000, 10.0, 20.0):
+                offenders.append(f"{p.name}:{node.lineno}: {node.value!r}")
+            if isinstance(node, ast.arg) and node.arg == "seconds":
+                offenders.append(f"{p.name}:{node.lineno}: a seconds= parameter")
+    assert offenders == []
