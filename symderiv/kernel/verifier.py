@@ -136,17 +136,27 @@ def _dropped_terms(high: list[tuple[Fraction, Expr]], budget: Budget, sequences:
     return [Term(c, m) for c, m in groups.values() if c != 0]
 
 
+def _prepare(a: object, b: object, relation: str) -> tuple[Expr, Expr, Expr, Expr, Verdict | None]:
+    """Both sides as expressions, as written and with nesting normalised (double transposes removed,
+    nested sums and products flattened), or the verdict that ends the check before expansion
+    (shapes that differ, nesting beyond the limit)."""
+    lhs, rhs = as_expr(a), as_expr(b)
+    _check_symbols(lhs, rhs)
+    v = _shape_verdict(lhs, rhs, relation)
+    if v is not None:
+        return lhs, rhs, lhs, rhs, v
+    nl, nr = normalize_nesting(lhs), normalize_nesting(rhs)
+    v = _too_deep(nl, nr, relation)
+    if v is not None:
+        return lhs, rhs, nl, nr, replace(v, lhs=lhs, rhs=rhs)
+    return lhs, rhs, nl, nr, None
+
+
 def verify_equal(lhs: object, rhs: object, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     """Decide whether ``lhs = rhs`` for all entries and all values of the dimension symbols."""
-    lhs, rhs = as_expr(lhs), as_expr(rhs)
-    _check_symbols(lhs, rhs)
-    v = _shape_verdict(lhs, rhs, "exact")
+    lhs, rhs, nl, nr, v = _prepare(lhs, rhs, "exact")
     if v is not None:
         return v
-    nl, nr = normalize_nesting(lhs), normalize_nesting(rhs)
-    v = _too_deep(nl, nr, "exact")
-    if v is not None:
-        return replace(v, lhs=lhs, rhs=rhs)
     try:
         lt = expand(nl, budget.max_terms)
         rt = expand(nr, budget.max_terms)
@@ -172,15 +182,9 @@ def verify_first_order(lhs: object, rhs: object, budget: Budget = DEFAULT_BUDGET
     The parts of order 0 and 1 must be equal for all sizes; the verdict lists the higher-order
     terms that differ (the *dropped* terms).
     """
-    lhs, rhs = as_expr(lhs), as_expr(rhs)
-    _check_symbols(lhs, rhs)
-    v = _shape_verdict(lhs, rhs, "first-order")
+    lhs, rhs, nl, nr, v = _prepare(lhs, rhs, "first-order")
     if v is not None:
         return v
-    nl, nr = normalize_nesting(lhs), normalize_nesting(rhs)
-    v = _too_deep(nl, nr, "first-order")
-    if v is not None:
-        return replace(v, lhs=lhs, rhs=rhs)
     try:
         lt = expand(nl, budget.max_terms)
         rt = expand(nr, budget.max_terms)
