@@ -493,3 +493,18 @@ def test_a_report_of_a_document_with_nothing_to_check_says_why(tmp_path):
     for fmt in ("md", "tex"):
         out = render_documents([doc], fmt)
         assert "nothing was found to check" in out and "undecided" in out
+
+
+# --- hunt 2 ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("wrong", [r"\|A\|^2_2 = \langle A, A \rangle", r"\|A\|^{2}_{2} = \langle A, A \rangle",
+                                   r"\left\|A\right\|^2_2 = \langle A, A \rangle", r"\|A\|_2^2 = \langle A, A \rangle"])
+def test_h2_01_subscript_2_of_a_matrix_norm_is_never_frobenius_whatever_the_order(wrong):
+    d = doc(wrong)
+    assert_not_verified(d)
+    assert "only the Frobenius norm" in reasons(d) and "not _2" in reasons(d)
+
+
+@pytest.mark.parametrize("right", [r"\|A\|^2_F = \langle A, A \rangle", r"\|A\|_F^2 = \langle A, A \rangle",
+                                   r"\|x\|^2_2 = x^T x", r"\|x\|_2^2 = x^T x"])
+def test_h2_01_frobenius_and_vector_2_norm_in_either_order(right):
+    assert_verified(doc(right))

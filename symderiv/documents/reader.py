@@ -970,9 +970,13 @@ class Interpreter:
                 return base  # the Frobenius norm (for a vector, the Euclidean norm)
             self.fail(t, f"only the Frobenius norm \\|A\\|_F (or the 2-norm of a vector) is supported, not _{subtext}")
         if getattr(base_t, "data", None) == "power" and getattr(base_t.children[0], "data", None) == "norm":
-            if subtext == "F" or subtext == "2":
-                return self.value(base_t)  # \|A\|^2_F
-            self.fail(t, f"only the Frobenius norm \\|A\\|_F^2 is supported, not _{subtext}")
+            # \|A\|^2_F: the same rule as \|A\|_F^2 — _F always, _2 only for a vector (for a
+            # matrix \|A\|_2 is the spectral norm, not the Frobenius norm)
+            norm = self.value(base_t.children[0])
+            if subtext == "F" or (subtext == "2" and isinstance(norm, _Norm) and norm.e.shape[1] == 1):
+                return self.value(base_t)
+            self.fail(t, f"only the Frobenius norm \\|A\\|_F (or the 2-norm of a vector) is supported, "
+                      f"not _{subtext}")
         if isinstance(base, _Word) and subtext is not None:
             name = f"{base.text}_{subtext}"
             if self.scope.lookup(name) is not None:
