@@ -508,3 +508,17 @@ def test_h2_01_subscript_2_of_a_matrix_norm_is_never_frobenius_whatever_the_orde
                                    r"\|x\|^2_2 = x^T x", r"\|x\|_2^2 = x^T x"])
 def test_h2_01_frobenius_and_vector_2_norm_in_either_order(right):
     assert_verified(doc(right))
+
+
+@pytest.mark.parametrize("gap", ["~~~", r"\;\;\;", r"\ \ \ ", r"\,\,", r"\:\:", r"\, \,", "~~"])
+def test_h2_03_a_run_of_small_spaces_between_expressions_is_refused(gap):
+    with pytest.raises(ReadError) as e:
+        doc(f"AB = A {gap} B = AB")
+    assert e.value.line == 5 and e.value.col == 10  # where the run starts
+    assert "run of small spaces" in e.value.message and "\\quad" in e.value.message
+
+
+@pytest.mark.parametrize("right", [r"AB = A\,B", r"(AB)^T = B^T A^T \quad (BA)^T = A^T B^T", r"AB = A~B",
+                                   r"AB = AB \,\,"])
+def test_h2_03_a_single_small_space_is_a_product_and_quad_separates(right):
+    assert_verified(doc(right))

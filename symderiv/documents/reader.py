@@ -490,9 +490,30 @@ _FRIENDLY = {
 }
 
 
+# A run of two or more small spaces (~~, \;\;, "\ \ ", \,\,, \:\:) is a visible gap: it may separate two
+# equations (``AB = A ~~~ B = AB``) or be a wide space inside one product; the line is ambiguous.
+_SMALL_SPACE = r"(?:~|\\[,;:]|\\ )"
+_SPACE_RUN = re.compile(_SMALL_SPACE + r"(?:\s*" + _SMALL_SPACE + r")+")
+_TEXT_ARG = re.compile(r"\\(?:text|textrm|mbox)\{[^{}]*\}")
+
+
+def _refuse_space_runs(ml: MathLine, path: str) -> None:
+    """Refuse a run of small spaces between two pieces of math (a run at either end is harmless)."""
+    text = ml.text
+    notes = [m.span() for m in _TEXT_ARG.finditer(text)]
+    for m in _SPACE_RUN.finditer(text):
+        if any(a <= m.start() < b for a, b in notes):
+            continue
+        if text[:m.start()].strip(" \t\n&") and text[m.end():].strip(" \t\n&"):
+            raise ReadError(path, *_pos(ml, m.start()),
+                            f"a run of small spaces {m.group(0)!r} between expressions is ambiguous (two equations "
+                            "or one product?); use \\quad between equations, or a single \\, between factors")
+
+
 def parse_math(ml: MathLine, path: str):
 
     precheck(ml, path)
+    _refuse_space_runs(ml, path)
     try:
         return _parse_cached(ml.text)
     except UnexpectedCharacters as exc:
