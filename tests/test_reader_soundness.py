@@ -522,3 +522,16 @@ def test_h2_03_a_run_of_small_spaces_between_expressions_is_refused(gap):
                                    r"AB = AB \,\,"])
 def test_h2_03_a_single_small_space_is_a_product_and_quad_separates(right):
     assert_verified(doc(right))
+
+
+@pytest.mark.parametrize("math", [r"\begin{array}{cc} AB = A & B = AB \end{array}",
+                                  r"\begin{array}{c} AB = AB \end{array}"])
+def test_h2_21_the_array_environment_is_refused_where_it_stands(math):
+    with pytest.raises(ReadError) as e:
+        doc(math)
+    assert (e.value.line, e.value.col) == (5, 3)
+    assert "array environment" in e.value.message and "aligned" in e.value.message
+
+
+def test_h2_21_aligned_cells_still_read():
+    assert_verified(doc(r"\begin{aligned} (AB)^T &= B^T A^T \\ (BA)^T &= A^T B^T \end{aligned}"))

@@ -66,7 +66,7 @@ class Block:
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_ENV = re.compile(r"\\(begin|end)\{(aligned|align\*?|equation\*?|gather\*?|gathered|split|array|eqnarray\*?)\}(\{[^{}]*\})?")
+_ENV = re.compile(r"\\(begin|end)\{(aligned|align\*?|equation\*?|gather\*?|gathered|split|eqnarray\*?)\}(\{[^{}]*\})?")
 _JUST = re.compile(
     r"(?:(?:\\q?quad|\\,|\\;)\s*)*(?:[-—–]+\s*)?\\(?:text|textrm|mbox)\{([^{}]*)\}\s*[.,;]?\s*$"
 )
@@ -510,10 +510,19 @@ def _refuse_space_runs(ml: MathLine, path: str) -> None:
                             "or one product?); use \\quad between equations, or a single \\, between factors")
 
 
+# array is left in the text (not blanked like aligned): its "&" cells have no relation structure, so
+# joining them would make a chain of two equations (``AB = A & B = AB``); it is refused where it stands
+_ARRAY = re.compile(r"\\(?:begin|end)\{array\}")
+
+
 def parse_math(ml: MathLine, path: str):
 
     precheck(ml, path)
     _refuse_space_runs(ml, path)
+    m = _ARRAY.search(ml.text)
+    if m:
+        raise ReadError(path, *_pos(ml, m.start()), "the array environment is not read (its cells could be joined "
+                        "into one chain); write equations in \\begin{aligned} ... \\end{aligned}, one per row")
     try:
         return _parse_cached(ml.text)
     except UnexpectedCharacters as exc:
