@@ -535,3 +535,17 @@ def test_h2_21_the_array_environment_is_refused_where_it_stands(math):
 
 def test_h2_21_aligned_cells_still_read():
     assert_verified(doc(r"\begin{aligned} (AB)^T &= B^T A^T \\ (BA)^T &= A^T B^T \end{aligned}"))
+
+
+@pytest.mark.parametrize("right", [r"\mathrm{tr}(A)^T B = B \, \mathrm{tr}(A)",
+                                   r"\mathrm{tr}(A)^2 = \mathrm{tr}(A)\,\mathrm{tr}(A)",
+                                   r"tr(A)^2 = tr(A) tr(A)", r"B \, \mathrm{tr}(A)^T = \mathrm{tr}(A^T) B",
+                                   r"\operatorname{tr}(AB)^T = \mathrm{tr}(B^T A^T)"])
+def test_h2_10_a_superscript_after_tr_of_a_parenthesis_applies_to_the_trace(right):
+    assert_verified(doc(right))
+
+
+@pytest.mark.parametrize("wrong", [r"\mathrm{tr}(A)^T B = \mathrm{tr}(A^T B)", r"tr(A)^2 = tr(A A)",
+                                   r"\mathrm{tr}(A)^T = A"])
+def test_h2_10_the_superscript_never_moves_inside_the_trace(wrong):
+    assert_not_verified(doc(wrong))

@@ -1128,6 +1128,20 @@ class Interpreter:
             except ShapeError as exc:
                 self.fail(t, str(exc))
             return (left[:-1] if isinstance(left, list) else []) + [tr]
+        if (getattr(right_t, "data", None) == "power" and getattr(right_t.children[0], "data", None) == "paren"
+                and (isinstance(left, _TraceWord) or (isinstance(left, list) and isinstance(left[-1], _TraceWord)))):
+            # tr(A)^T B, tr(A)^2: the parentheses delimit the trace's argument and the superscript applies
+            # to the trace value (a scalar: tr(A)^T = tr A, tr(A)^2 = tr(A)·tr(A)), never to A
+            paren_t, sup = right_t.children
+            arg = self.value(paren_t)
+            arg = arg.e if isinstance(arg, _Grouped) else arg
+            try:
+                tr = Trace(self.as_expr(arg, paren_t))
+            except ShapeError as exc:
+                self.fail(t, str(exc))
+            tok = sup.children[0] if sup.children else None
+            text = _plain_token(tok) if tok is not None else None
+            return (left[:-1] if isinstance(left, list) else []) + [self._power_of(tr, text, right_t)]
         right = self.value(right_t)
         items = (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
         return items
