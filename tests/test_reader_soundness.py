@@ -549,3 +549,28 @@ def test_h2_10_a_superscript_after_tr_of_a_parenthesis_applies_to_the_trace(righ
                                    r"\mathrm{tr}(A)^T = A"])
 def test_h2_10_the_superscript_never_moves_inside_the_trace(wrong):
     assert_not_verified(doc(wrong))
+
+
+@pytest.mark.parametrize("wrong", [r"\Delta AB = \Delta A \, B", r"\Delta AB = (\Delta A) B"])
+def test_h2_18_delta_before_a_run_of_names_is_refused_outside_a_derivation_of_its_first_name(wrong):
+    d = doc(wrong)
+    assert_not_verified(d)
+    assert "ambiguous: '\\Delta AB'" in reasons(d) and "\\Delta(AB)" in reasons(d)
+
+
+def test_h2_18_delta_run_of_the_perturbed_variable_is_its_perturbation():
+    # y = Wx perturbed in W (x fixed): Δ(Wx) and (ΔW)x agree, so the run is read
+    text = (f"# Layer\n\n{DECL}\n\n$$y = Wx$$\n\n$$\\Delta y = (W + \\Delta W)x - Wx = \\Delta Wx$$\n\n"
+            "$$\\Delta L = \\langle \\frac{dL}{dy}, \\Delta y \\rangle = \\langle \\frac{dL}{dy}, \\Delta Wx \\rangle$$\n")
+    decl = DECL + r" Let $y \in \mathbf{R}^n$."
+    d = check_text(text.replace(DECL, decl), "t.md")
+    assert len(steps(d)) == 4 and all(s.status == "verified" for s in steps(d))  # no read-off yet
+
+
+def test_h2_18_delta_run_whose_rest_is_perturbed_is_refused():
+    # Y = AA perturbed in A: Δ(AA) = (ΔA)A + A(ΔA) + ..., not (ΔA)A
+    decl = DECL + r" Let $Y \in \mathbf{R}^{n \times n}$."
+    text = (f"# Layer\n\n{decl}\n\n$$Y = AA$$\n\n$$\\Delta Y = (A + \\Delta A)A - AA = \\Delta AA$$\n")
+    d = check_text(text, "t.md")
+    assert_not_verified(d)
+    assert "ambiguous: '\\Delta AA'" in reasons(d)

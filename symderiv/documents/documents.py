@@ -538,6 +538,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                         _role(head, interp, scope, st, doc, ml)
                         st.after_unreadable = False  # the read-off follows the head, which was read
                     pl = tail
+                _refuse_ambiguous_delta_runs(pl, interp, scope, st, ml)
                 _role(pl, interp, scope, st, doc, ml)
             except LineError as exc:
                 _line_problem(doc, st, ml, exc.line, exc.col, exc.message)
@@ -595,6 +596,36 @@ def _input_of_forward(scope: Scope, name: str) -> bool:
 
 def _dim(d) -> str:
     return "∞" if d is sympy.oo else str(d)
+
+
+_DELTA_RUN = re.compile(r"\\Delta\s*[A-Za-z]{2,}")
+
+
+def _refuse_ambiguous_delta_runs(pl: ParsedLine, interp: Interpreter, scope: Scope, st: "_State",
+                                 ml: MathLine) -> None:
+    """``\\Delta AB`` is read as (ΔA)B. That equals Δ(AB) = (ΔA)B + A(ΔB) + (ΔA)(ΔB) only when A is the
+    perturbed variable (of the open derivation, or of this perturbation line Δy = ... of a forward
+    definition) and B does not contain it; otherwise the run has two readings and is refused."""
+    if not _DELTA_RUN.search(ml.text):
+        return
+    try:
+        vals = _values(pl, interp)  # fills interp.delta_runs; a bad line is reported by _role as before
+    except (LineError, SymderivError, RecursionError):
+        return
+    wrt = st.derivation.wrt.name if st.derivation is not None else None
+    first = vals[0] if pl.lead is None and vals else None
+    if isinstance(first, Sym) and first.kind == "delta" and _forward_of(scope, first.name[1:]) is not None:
+        wrt = None  # a new perturbation line: its variable is the one perturbed on the right
+        forward = _forward_of(scope, first.name[1:])[1]
+        forward_names = {s.name for s in forward.symbols()}
+    else:
+        forward_names = None
+    for line, col, text, name, rest in interp.delta_runs:
+        ok = name not in rest and (name == wrt if forward_names is None else name in forward_names)
+        if not ok:
+            raise LineError(line, col, f"ambiguous: '\\Delta {text}' can be read as \\Delta({text}) or as a "
+                            f"perturbed first factor times the rest; write \\Delta({text}) or "
+                            f"(\\Delta {name}) {text[len(name):]}")
 
 
 def _values(pl: ParsedLine, interp: Interpreter) -> list:

@@ -720,6 +720,8 @@ class Interpreter:
 
     def __init__(self, scope: Scope, ml: MathLine, path: str):
         self.scope, self.ml, self.path = scope, ml, path
+        # \Delta runs read as (ΔA)·rest: (line, col, run text, name of A, names in the rest)
+        self.delta_runs: list[tuple[int, int, str, str, frozenset[str]]] = []
         scope.clock[0] = ml.line  # declarations in force are those made up to this line
 
     # positions
@@ -886,6 +888,12 @@ class Interpreter:
             first = first.e
         if not isinstance(first, Sym) or first.kind != "plain":
             self.fail(t, "\\Delta must be followed by a declared symbol, as in \\Delta x")
+        if getattr(arg, "data", None) == "word" and rest:
+            # \Delta AB: the perturbation of the product, Δ(AB), or (ΔA)B? The two agree only when A is
+            # the perturbed variable and the rest does not contain it; the document checker knows the
+            # perturbed variable and refuses the run otherwise (see delta_run_problem)
+            rest_names = {s.name for r in rest if isinstance(r, Expr) for s in r.symbols()}
+            self.delta_runs.append((*self.where(t), str(arg.children[0]), first.name, frozenset(rest_names)))
         d = delta_of(first)
         return [d] + rest if rest else d
 
