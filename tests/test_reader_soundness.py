@@ -574,3 +574,22 @@ def test_h2_18_delta_run_whose_rest_is_perturbed_is_refused():
     d = check_text(text, "t.md")
     assert_not_verified(d)
     assert "ambiguous: '\\Delta AA'" in reasons(d)
+
+
+TR_DECL = DECL + r" Let $t \in \mathbf{R}$, $r \in \mathbf{R}$."
+
+
+@pytest.mark.parametrize("wrong", [r"tr(A) = tr(A^T)", r"tr A = tr A^T"])
+def test_h2_11_bare_tr_with_t_and_r_declared_is_refused(wrong):
+    d = doc(wrong, decl=TR_DECL)
+    assert_not_verified(d)
+    assert "ambiguous: 'tr' can be read as the trace or as the product t·r" in reasons(d)
+
+
+@pytest.mark.parametrize("right", [r"\mathrm{tr}(A) = \mathrm{tr}(A^T)", r"t r A = r t A"])
+def test_h2_11_roman_tr_is_the_trace_and_spaced_t_r_a_product(right):
+    assert_verified(doc(right, decl=TR_DECL))
+
+
+def test_h2_11_bare_tr_without_t_and_r_is_the_trace():
+    assert_verified(doc(r"tr(A) = tr(A^T)"))

@@ -830,7 +830,13 @@ class Interpreter:
         return _TraceWord() if text in ("trace", "tr", "Tr") else _Word(text)
 
     def v_word(self, t):
-        return self._word(str(t.children[0]))
+        text = str(t.children[0])
+        if text in ("trace", "tr", "Tr") and segmentations(text, self.scope.names()):
+            # tr with t and r declared: the trace or the product t·r? (\mathrm{tr} is always the trace)
+            self.fail(t, f"ambiguous: '{text}' can be read as the trace or as the product "
+                      f"{'·'.join(segmentations(text, self.scope.names())[0])} of declared symbols; "
+                      f"write \\mathrm{{{text}}} for the trace, or separate the factors")
+        return self._word(text)
 
     def v_greek(self, t):
         name = str(t.children[0]).lstrip("\\")
