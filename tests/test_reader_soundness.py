@@ -593,3 +593,26 @@ def test_h2_11_roman_tr_is_the_trace_and_spaced_t_r_a_product(right):
 
 def test_h2_11_bare_tr_without_t_and_r_is_the_trace():
     assert_verified(doc(r"tr(A) = tr(A^T)"))
+
+
+DIV_DECL = DECL + r" Let $s \in \mathbf{R}$, $t \in \mathbf{R}$."
+
+
+@pytest.mark.parametrize("wrong", [r"t/2s = \frac{1}{2} t s", r"1/2s = \frac{1}{2} s", r"1/2A = \frac{1}{2} A",
+                                   r"t/2 \, s = \frac{1}{2} t s", r"1/2 t s = \frac{1}{2} t s"])
+def test_h2_16_a_factor_juxtaposed_after_a_division_is_refused(wrong):
+    d = doc(wrong, decl=DIV_DECL)
+    assert_not_verified(d)
+    assert "ambiguous: a factor written right after a/b" in reasons(d) and "\\frac" in reasons(d)
+
+
+def test_h2_16_division_by_a_run_of_names_is_refused():
+    d = doc(r"s/ts = 1", decl=DIV_DECL)
+    assert_not_verified(d)
+    assert "ambiguous: a factor written right after a/b" in reasons(d)
+
+
+@pytest.mark.parametrize("right", [r"t/2 = \frac{1}{2} t", r"1/2(x + v)^T = \frac{1}{2} (x^T + v^T)",
+                                   r"\frac{t}{2} s = \frac{1}{2} t s"])
+def test_h2_16_plain_division_and_division_before_a_vector_still_read(right):
+    assert_verified(doc(right, decl=DIV_DECL))

@@ -636,6 +636,10 @@ def _key(v):
     return v.key() if hasattr(v, "key") else repr(v)
 
 
+_DIV_MSG = ("a factor written right after a/b can be read as (a/b)·c or a/(bc); write \\frac{a}{b} c "
+            "or \\frac{a}{bc}")
+
+
 class _TraceWord:
     pass
 
@@ -1084,6 +1088,9 @@ class Interpreter:
 
     def v_div(self, t):
         a, b = self.value(t.children[0]), self.value(t.children[1])
+        if isinstance(b, list) or (isinstance(b, _Word) and len(segmentations(b.text, self.scope.names())) == 1
+                                   and len(segmentations(b.text, self.scope.names())[0]) > 1):
+            self.fail(t, f"ambiguous: {_DIV_MSG}")
         if isinstance(b, Fraction) and b != 0:
             if isinstance(a, Fraction):
                 return a / b
@@ -1125,6 +1132,8 @@ class Interpreter:
 
     def v_juxt(self, t):
         left_t, right_t = t.children
+        if getattr(left_t, "data", None) == "div":
+            self._refuse_juxtaposed_denominator(t, right_t)
         if _edge(left_t, -1) == "number" and _edge(right_t, 0) == "number":
             # '1 2' or '1\\,000': TeX typesets adjacent digits as one number, never a product
             self.fail(t, "ambiguous: two numbers written next to each other (a digit group or a product?); "
@@ -1159,6 +1168,18 @@ class Interpreter:
         right = self.value(right_t)
         items = (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
         return items
+
+    def _refuse_juxtaposed_denominator(self, t, right_t) -> None:
+        """t/2s: ((t/2)·s or t/(2s)? Both are meaningful unless the factor after the division is a vector
+        (1/2(x - y)^T: there is no dividing by a vector), so every other case is refused."""
+        # an error in the factor itself (unknown symbol, shapes) is reported as it is
+        v = self.value(right_t)
+        if isinstance(v, list):
+            v = self.product(v, right_t)
+        e = self.as_expr(v, right_t) if not isinstance(v, Fraction) else None
+        if e is not None and (e.shape[0] == 1) != (e.shape[1] == 1):
+            return
+        self.fail(t, f"ambiguous: {_DIV_MSG}")
 
     def _refuse_function_application(self, left_t, paren_t) -> None:
         """f(x), \\sigma(x): function application, never a product. A declared matrix before
