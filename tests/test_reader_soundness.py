@@ -616,3 +616,22 @@ def test_h2_16_division_by_a_run_of_names_is_refused():
                                    r"\frac{t}{2} s = \frac{1}{2} t s"])
 def test_h2_16_plain_division_and_division_before_a_vector_still_read(right):
     assert_verified(doc(right, decl=DIV_DECL))
+
+
+@pytest.mark.parametrize("wrong", [r"W_12 = 2 W_1", r"A2 = 2A", r"A 2 = 2A", r"(A + B)2 = 2A + 2B"])
+def test_h2_04_a_number_after_a_factor_is_refused(wrong):
+    decl = DECL + r" Let $W_{12} \in \mathbf{R}^{n \times n}$, $W_1 \in \mathbf{R}^{n \times n}$."
+    d = doc(wrong, decl=decl)
+    assert_not_verified(d)
+    assert "ambiguous: a number written after a factor" in reasons(d) and "W_{12}" in reasons(d)
+
+
+@pytest.mark.parametrize("right", [r"2A = A + A", r"W_{12} = W_{12}"])
+def test_h2_04_coefficient_first_and_braced_subscripts_still_read(right):
+    decl = DECL + r" Let $W_{12} \in \mathbf{R}^{n \times n}$."
+    assert_verified(doc(right, decl=decl))
+
+
+def test_h2_04_a_number_after_a_sum_sign_is_its_summand():
+    d = doc(r"\sum_j 2 x_j = 2 \sum_j x_j")
+    assert steps(d) and "number written after" not in reasons(d)

@@ -1138,6 +1138,10 @@ class Interpreter:
             # '1 2' or '1\\,000': TeX typesets adjacent digits as one number, never a product
             self.fail(t, "ambiguous: two numbers written next to each other (a digit group or a product?); "
                       "write the number without spaces, or 2 \\cdot 3")
+        if _edge(right_t, 0) == "number" and _edge(left_t, -1) != "sumop":
+            # W_12 (W_{12} or W_1·2?), A2, A 2: a number after a factor is never silently a coefficient
+            self.fail(right_t, "ambiguous: a number written after a factor (W_12: W_{12} or W_1·2?); "
+                      "write the coefficient first (2A) or brace the subscript (W_{12})")
         if getattr(right_t, "data", None) == "paren":
             self._refuse_function_application(left_t, right_t)
         left = self.value(left_t)
