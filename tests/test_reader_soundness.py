@@ -635,3 +635,18 @@ def test_h2_04_coefficient_first_and_braced_subscripts_still_read(right):
 def test_h2_04_a_number_after_a_sum_sign_is_its_summand():
     d = doc(r"\sum_j 2 x_j = 2 \sum_j x_j")
     assert steps(d) and "number written after" not in reasons(d)
+
+
+SUB_DECL = (r"Let $\lambda_1 \in \mathbf{R}$, $W \in \mathbf{R}^{n \times n}$, $W_1 \in \mathbf{R}^{n \times n}$, "
+            r"$A \in \mathbf{R}^{n \times n}$, $x \in \mathbf{R}^n$, $x_1 \in \mathbf{R}^n$.")
+
+
+@pytest.mark.parametrize("right", [r"\lambda_1 W = W \lambda_1", r"W^T_1 = W_1^T", r"x^T_1 x = x_1^T x",
+                                   r"AW^T_1 = A W_1^T", r"W^{\top}_1 A = (A^T W_1)^T"])
+def test_h2_19_declared_subscripted_names_in_either_script_order(right):
+    assert_verified(doc(right, decl=SUB_DECL))
+
+
+@pytest.mark.parametrize("wrong", [r"W^T_1 = W_1", r"AW^T_1 = W_1^T A", r"\lambda_1 W = W"])
+def test_h2_19_declared_subscripted_names_wrong(wrong):
+    assert_not_verified(doc(wrong, decl=SUB_DECL))

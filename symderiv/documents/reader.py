@@ -1010,9 +1010,12 @@ class Interpreter:
 
     def v_subscript(self, t):
         base_t, sub_t = t.children
-        base = self.value(base_t)
         sub = sub_t.children[0]
         subtext = _plain_token(sub)
+        declared = self._declared_subscripted(base_t, subtext, t)
+        if declared is not None:
+            return declared
+        base = self.value(base_t)
         if isinstance(base, _Norm):
             if subtext == "F" or (subtext == "2" and base.e.shape[1] == 1):
                 return base  # the Frobenius norm (for a vector, the Euclidean norm)
@@ -1049,6 +1052,40 @@ class Interpreter:
             self.fail(t, "a matrix with a single index has no fixed meaning (an entry A_{ij}, a row, a column?); "
                       "index notation is for vectors and sequences")
         return Indexed(base, sub)
+
+    def _declared_subscripted(self, base_t, subtext, t):
+        """A declared subscripted name whose base is Greek (\\lambda_1), or written with its superscript
+        first (W^T_1 is W_1^T, as TeX typesets it): the declared symbol, never index notation."""
+        if subtext is None:
+            return None
+        data = getattr(base_t, "data", None)
+        if data == "greek":
+            return self.scope.lookup(f"{str(base_t.children[0]).lstrip(chr(92))}_{subtext}")
+        if data != "power":
+            return None
+        inner_t, sup = base_t.children
+        tok = sup.children[0] if sup.children else None
+        text = _plain_token(tok) if tok is not None else None
+        if text not in ("T", "\\top", "\\intercal"):
+            return None
+        inner = getattr(inner_t, "data", None)
+        if inner == "greek":
+            v = self.scope.lookup(f"{str(inner_t.children[0]).lstrip(chr(92))}_{subtext}")
+            return None if v is None else self._power_of(v, text, t)
+        if inner != "word":
+            return None
+        word = str(inner_t.children[0])
+        for k in range(len(word)):
+            if k and self.scope.lookup(word) is not None:
+                break
+            v = self.scope.lookup(f"{word[k:]}_{subtext}")
+            if v is not None:
+                last = self._power_of(v, text, t)
+                if not k:
+                    return last
+                head = self.resolve(_Word(word[:k]), t)
+                return (head if isinstance(head, list) else [head]) + [last]
+        return None
 
     def v_sumop(self, t):
         sub = t.children[1]
