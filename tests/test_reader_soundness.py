@@ -650,3 +650,14 @@ def test_h2_19_declared_subscripted_names_in_either_script_order(right):
 @pytest.mark.parametrize("wrong", [r"W^T_1 = W_1", r"AW^T_1 = W_1^T A", r"\lambda_1 W = W"])
 def test_h2_19_declared_subscripted_names_wrong(wrong):
     assert_not_verified(doc(wrong, decl=SUB_DECL))
+
+
+@pytest.mark.parametrize("right", [r"\|A\|_{\mathrm{F}}^2 = \|A\|_F^2", r"\|A\|^2_{\mathrm{F}} = \langle A, A \rangle"])
+def test_h2_06_mathrm_f_is_the_frobenius_norm(right):
+    assert_verified(doc(right))
+
+
+def test_h2_06_an_unsupported_norm_subscript_is_named_as_written():
+    d = doc(r"\|A\|_{\mathrm{op}}^2 = \langle A, A \rangle")
+    assert_not_verified(d)
+    assert "not _{\\mathrm{op}}" in reasons(d) and "None" not in reasons(d)

@@ -1016,10 +1016,14 @@ class Interpreter:
         if declared is not None:
             return declared
         base = self.value(base_t)
+        if getattr(sub, "data", None) == "roman" and str(sub.children[1]) == "F" \
+                and (isinstance(base, _Norm) or getattr(base_t, "data", None) == "power"):
+            subtext = "F"  # \|A\|_{\mathrm{F}}: the Frobenius norm, as \|A\|_F
         if isinstance(base, _Norm):
             if subtext == "F" or (subtext == "2" and base.e.shape[1] == 1):
                 return base  # the Frobenius norm (for a vector, the Euclidean norm)
-            self.fail(t, f"only the Frobenius norm \\|A\\|_F (or the 2-norm of a vector) is supported, not _{subtext}")
+            self.fail(t, f"only the Frobenius norm \\|A\\|_F (or the 2-norm of a vector) is supported, "
+                      f"not _{subtext or _source_of(sub)}")
         if getattr(base_t, "data", None) == "power" and getattr(base_t.children[0], "data", None) == "norm":
             # \|A\|^2_F: the same rule as \|A\|_F^2 — _F always, _2 only for a vector (for a
             # matrix \|A\|_2 is the spectral norm, not the Frobenius norm)
@@ -1027,7 +1031,7 @@ class Interpreter:
             if subtext == "F" or (subtext == "2" and isinstance(norm, _Norm) and norm.e.shape[1] == 1):
                 return self.value(base_t)
             self.fail(t, f"only the Frobenius norm \\|A\\|_F (or the 2-norm of a vector) is supported, "
-                      f"not _{subtext}")
+                      f"not _{subtext or _source_of(sub)}")
         if isinstance(base, _Word) and subtext is not None:
             name = f"{base.text}_{subtext}"
             if self.scope.lookup(name) is not None:
@@ -1349,6 +1353,13 @@ def _terms(v):
 
 def _grouped_expr(g: _Grouped) -> Expr:
     return g.e
+
+
+def _source_of(x) -> str:
+    """A subscript as the author wrote it, for messages: F, 2, {\\mathrm{op}}."""
+    if getattr(x, "data", None) == "roman":
+        return f"{{{x.children[0]}{{{x.children[1]}}}}}"
+    return _plain_token(x) or "{...}"
 
 
 def _plain_token(x):
