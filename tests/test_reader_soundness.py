@@ -661,3 +661,10 @@ def test_h2_06_an_unsupported_norm_subscript_is_named_as_written():
     d = doc(r"\|A\|_{\mathrm{op}}^2 = \langle A, A \rangle")
     assert_not_verified(d)
     assert "not _{\\mathrm{op}}" in reasons(d) and "None" not in reasons(d)
+
+
+def test_h2_20_a_row_in_the_alignment_column_without_relation_continues_the_product():
+    assert_verified(doc(r"\begin{aligned} (AB)^T &= B^T \\ &\quad A^T \end{aligned}"))
+    d = doc(r"\begin{aligned} (AB)^T &= B^T \\ &\quad B^T \end{aligned}")
+    assert_not_verified(d)
+    assert "(A·B)^T - B^T\n" not in reasons(d) and "single expression" not in reasons(d)

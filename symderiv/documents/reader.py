@@ -197,6 +197,9 @@ def _split_equations(body: str) -> list[str]:
 
 
 _CONTINUES = re.compile(r"^(?:\s|&|\\q?quad|\\[,;:!])*(?:[-+\u2212]|\\cdot|\\odot|\\otimes|\\circ|\\star|\\ast)")
+# a row with no relation that starts in the alignment column (``&\quad A^T``) continues the row above's
+# product: it cannot be a statement of its own
+_CONTINUES_PRODUCT = re.compile(r"^\s*&(?:\s|\\q?quad|\\[,;:!])*")
 
 
 def _join_continuations(pieces: list[str]) -> list[str]:
@@ -205,9 +208,9 @@ def _join_continuations(pieces: list[str]) -> list[str]:
     out: list[str] = []
     for piece in pieces:
         if (not piece.startswith("\\\\") and piece.strip() and len(out) >= 2 and out[-2].strip()
-                and not has_relation(piece) and _CONTINUES.match(piece)):
+                and not has_relation(piece) and (_CONTINUES.match(piece) or _CONTINUES_PRODUCT.match(piece))):
             sep = out.pop()
-            lead = _CONTINUES.match(piece).end()
+            lead = (_CONTINUES.match(piece) or _CONTINUES_PRODUCT.match(piece)).end()
             out[-1] = out[-1] + _blank(sep) + piece[:lead].replace("&", " ") + piece[lead:]
         else:
             out.append(piece)
