@@ -668,3 +668,15 @@ def test_h2_20_a_row_in_the_alignment_column_without_relation_continues_the_prod
     d = doc(r"\begin{aligned} (AB)^T &= B^T \\ &\quad B^T \end{aligned}")
     assert_not_verified(d)
     assert "(A·B)^T - B^T\n" not in reasons(d) and "single expression" not in reasons(d)
+
+
+@pytest.mark.parametrize("conditional", [r"AB = BA \quad \text{if } B = A", r"AB = BA \text{ for $B = A$}",
+                                         r"AB = BA \quad \text{whenever } B = A", r"AB = BA \quad \text{for } B = A"])
+def test_h2_22_an_equation_under_a_stated_condition_is_undecided_not_refuted(conditional):
+    d = doc(conditional)
+    assert d.status == "undecided"
+    assert "is not assumed" in reasons(d) and "B = A" in reasons(d)
+
+
+def test_h2_22_a_note_without_a_relation_is_not_a_condition():
+    assert_verified(doc(r"(AB)^T = B^T A^T \quad \text{for all } n"))

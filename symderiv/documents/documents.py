@@ -35,7 +35,7 @@ from symderiv.lang.operators import Expr, Inner, Sym
 from symderiv.lang.printing import plain
 from symderiv.documents.reader import (
     has_relation, segmentations, Block, FuncApp, Interpreter, MathLine, ParsedLine, Scope,
-    declared_name, decode, parse_math, parse_space, scan_markdown,
+    CONDITION_NOTE, declared_name, decode, parse_math, parse_space, scan_markdown,
 )
 from symderiv.kernel.decide import (
     FAILED, UNDECIDED, VERIFIED, Obligation, Verdict, annotate, decide_index, decide_numbers, discharge, ill_formed,
@@ -491,6 +491,17 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
         for ml in b.math:
             if (ml.line, ml.col) in doc.operator_definitions:
                 continue  # an operator's own index formula was read in pass 1: a definition, not a claim
+            if st.derivation is None and CONDITION_NOTE.match(ml.note):
+                # "AB = BA \quad \text{if } B = A": the hypothesis is not assumed, so the bare equation is
+                # neither verified nor refuted (a counterexample could violate the hypothesis)
+                parse_math(ml, path)
+                s = Step(None, None, "problem", None, ml.note, ml.line)
+                s.verdict = undecided("not checked", reason=f"a condition ('{ml.note}') is not assumed: the "
+                                      "equation is not checked under it")
+                s.col = ml.col
+                s.text_override = s.raw = ml.text.strip()
+                doc.claims.append(Claim(f"line {ml.line} ({st.heading})", [s]))
+                continue
             tree = parse_math(ml, path)
             interp = Interpreter(scope, ml, path)
             pl = interp.line(tree)

@@ -122,7 +122,10 @@ _CONNECTIVE = re.compile(r"^(?:\s|\\q?quad|\\text\{[^{}]*\}|\\textrm\{[^{}]*\}|\
 _GAP = re.compile(r"\\q?quad(?![a-zA-Z])")
 # words that introduce a justification (kept as the step's note, not checked), not a second equation
 _JUSTIFYING = re.compile(r"\s*(?:\\q?quad\s*)*\\(?:text|textrm|mbox)\{\s*(?:with|where|since|because|by|using|"
-                         r"as|from|see|cf\.?|i\.e\.?|e\.g\.?|for|note)\b", re.I)
+                         r"as|from|see|cf\.?|i\.e\.?|e\.g\.?|for|note|if|when|whenever|provided|given|assuming|unless)\b", re.I)
+# a note that states a hypothesis (``\quad \text{if } B = A``): the equation holds only under it
+CONDITION_NOTE = re.compile(r"^\s*(?:if|iff|only if|for|when|whenever|provided|given|assuming|unless)\b.*"
+                            r"(?:=|\\approx|\\equiv|\\neq|\\ne\b|<|>|\\le|\\ge|\\in\b)", re.I | re.S)
 
 
 def has_relation(text: str) -> bool:
