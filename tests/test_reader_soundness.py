@@ -493,3 +493,190 @@ def test_a_report_of_a_document_with_nothing_to_check_says_why(tmp_path):
     for fmt in ("md", "tex"):
         out = render_documents([doc], fmt)
         assert "nothing was found to check" in out and "undecided" in out
+
+
+# --- hunt 2 ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("wrong", [r"\|A\|^2_2 = \langle A, A \rangle", r"\|A\|^{2}_{2} = \langle A, A \rangle",
+                                   r"\left\|A\right\|^2_2 = \langle A, A \rangle", r"\|A\|_2^2 = \langle A, A \rangle"])
+def test_h2_01_subscript_2_of_a_matrix_norm_is_never_frobenius_whatever_the_order(wrong):
+    d = doc(wrong)
+    assert_not_verified(d)
+    assert "only the Frobenius norm" in reasons(d) and "not _2" in reasons(d)
+
+
+@pytest.mark.parametrize("right", [r"\|A\|^2_F = \langle A, A \rangle", r"\|A\|_F^2 = \langle A, A \rangle",
+                                   r"\|x\|^2_2 = x^T x", r"\|x\|_2^2 = x^T x"])
+def test_h2_01_frobenius_and_vector_2_norm_in_either_order(right):
+    assert_verified(doc(right))
+
+
+@pytest.mark.parametrize("gap", ["~~~", r"\;\;\;", r"\ \ \ ", r"\,\,", r"\:\:", r"\, \,", "~~"])
+def test_h2_03_a_run_of_small_spaces_between_expressions_is_refused(gap):
+    with pytest.raises(ReadError) as e:
+        doc(f"AB = A {gap} B = AB")
+    assert e.value.line == 5 and e.value.col == 10  # where the run starts
+    assert "run of small spaces" in e.value.message and "\\quad" in e.value.message
+
+
+@pytest.mark.parametrize("right", [r"AB = A\,B", r"(AB)^T = B^T A^T \quad (BA)^T = A^T B^T", r"AB = A~B",
+                                   r"AB = AB \,\,"])
+def test_h2_03_a_single_small_space_is_a_product_and_quad_separates(right):
+    assert_verified(doc(right))
+
+
+@pytest.mark.parametrize("math", [r"\begin{array}{cc} AB = A & B = AB \end{array}",
+                                  r"\begin{array}{c} AB = AB \end{array}"])
+def test_h2_21_the_array_environment_is_refused_where_it_stands(math):
+    with pytest.raises(ReadError) as e:
+        doc(math)
+    assert (e.value.line, e.value.col) == (5, 3)
+    assert "array environment" in e.value.message and "aligned" in e.value.message
+
+
+def test_h2_21_aligned_cells_still_read():
+    assert_verified(doc(r"\begin{aligned} (AB)^T &= B^T A^T \\ (BA)^T &= A^T B^T \end{aligned}"))
+
+
+@pytest.mark.parametrize("right", [r"\mathrm{tr}(A)^T B = B \, \mathrm{tr}(A)",
+                                   r"\mathrm{tr}(A)^2 = \mathrm{tr}(A)\,\mathrm{tr}(A)",
+                                   r"tr(A)^2 = tr(A) tr(A)", r"B \, \mathrm{tr}(A)^T = \mathrm{tr}(A^T) B",
+                                   r"\operatorname{tr}(AB)^T = \mathrm{tr}(B^T A^T)"])
+def test_h2_10_a_superscript_after_tr_of_a_parenthesis_applies_to_the_trace(right):
+    assert_verified(doc(right))
+
+
+@pytest.mark.parametrize("wrong", [r"\mathrm{tr}(A)^T B = \mathrm{tr}(A^T B)", r"tr(A)^2 = tr(A A)",
+                                   r"\mathrm{tr}(A)^T = A"])
+def test_h2_10_the_superscript_never_moves_inside_the_trace(wrong):
+    assert_not_verified(doc(wrong))
+
+
+@pytest.mark.parametrize("wrong", [r"\Delta AB = \Delta A \, B", r"\Delta AB = (\Delta A) B"])
+def test_h2_18_delta_before_a_run_of_names_is_refused_outside_a_derivation_of_its_first_name(wrong):
+    d = doc(wrong)
+    assert_not_verified(d)
+    assert "ambiguous: '\\Delta AB'" in reasons(d) and "\\Delta(AB)" in reasons(d)
+
+
+def test_h2_18_delta_run_of_the_perturbed_variable_is_its_perturbation():
+    # y = Wx perturbed in W (x fixed): Δ(Wx) and (ΔW)x agree, so the run is read
+    text = (f"# Layer\n\n{DECL}\n\n$$y = Wx$$\n\n$$\\Delta y = (W + \\Delta W)x - Wx = \\Delta Wx$$\n\n"
+            "$$\\Delta L = \\langle \\frac{dL}{dy}, \\Delta y \\rangle = \\langle \\frac{dL}{dy}, \\Delta Wx \\rangle$$\n")
+    decl = DECL + r" Let $y \in \mathbf{R}^n$."
+    d = check_text(text.replace(DECL, decl), "t.md")
+    assert len(steps(d)) == 4 and all(s.status == "verified" for s in steps(d))  # no read-off yet
+
+
+def test_h2_18_delta_run_whose_rest_is_perturbed_is_refused():
+    # Y = AA perturbed in A: Δ(AA) = (ΔA)A + A(ΔA) + ..., not (ΔA)A
+    decl = DECL + r" Let $Y \in \mathbf{R}^{n \times n}$."
+    text = (f"# Layer\n\n{decl}\n\n$$Y = AA$$\n\n$$\\Delta Y = (A + \\Delta A)A - AA = \\Delta AA$$\n")
+    d = check_text(text, "t.md")
+    assert_not_verified(d)
+    assert "ambiguous: '\\Delta AA'" in reasons(d)
+
+
+TR_DECL = DECL + r" Let $t \in \mathbf{R}$, $r \in \mathbf{R}$."
+
+
+@pytest.mark.parametrize("wrong", [r"tr(A) = tr(A^T)", r"tr A = tr A^T"])
+def test_h2_11_bare_tr_with_t_and_r_declared_is_refused(wrong):
+    d = doc(wrong, decl=TR_DECL)
+    assert_not_verified(d)
+    assert "ambiguous: 'tr' can be read as the trace or as the product t·r" in reasons(d)
+
+
+@pytest.mark.parametrize("right", [r"\mathrm{tr}(A) = \mathrm{tr}(A^T)", r"t r A = r t A"])
+def test_h2_11_roman_tr_is_the_trace_and_spaced_t_r_a_product(right):
+    assert_verified(doc(right, decl=TR_DECL))
+
+
+def test_h2_11_bare_tr_without_t_and_r_is_the_trace():
+    assert_verified(doc(r"tr(A) = tr(A^T)"))
+
+
+DIV_DECL = DECL + r" Let $s \in \mathbf{R}$, $t \in \mathbf{R}$."
+
+
+@pytest.mark.parametrize("wrong", [r"t/2s = \frac{1}{2} t s", r"1/2s = \frac{1}{2} s", r"1/2A = \frac{1}{2} A",
+                                   r"t/2 \, s = \frac{1}{2} t s", r"1/2 t s = \frac{1}{2} t s"])
+def test_h2_16_a_factor_juxtaposed_after_a_division_is_refused(wrong):
+    d = doc(wrong, decl=DIV_DECL)
+    assert_not_verified(d)
+    assert "ambiguous: a factor written right after a/b" in reasons(d) and "\\frac" in reasons(d)
+
+
+def test_h2_16_division_by_a_run_of_names_is_refused():
+    d = doc(r"s/ts = 1", decl=DIV_DECL)
+    assert_not_verified(d)
+    assert "ambiguous: a factor written right after a/b" in reasons(d)
+
+
+@pytest.mark.parametrize("right", [r"t/2 = \frac{1}{2} t", r"1/2(x + v)^T = \frac{1}{2} (x^T + v^T)",
+                                   r"\frac{t}{2} s = \frac{1}{2} t s"])
+def test_h2_16_plain_division_and_division_before_a_vector_still_read(right):
+    assert_verified(doc(right, decl=DIV_DECL))
+
+
+@pytest.mark.parametrize("wrong", [r"W_12 = 2 W_1", r"A2 = 2A", r"A 2 = 2A", r"(A + B)2 = 2A + 2B"])
+def test_h2_04_a_number_after_a_factor_is_refused(wrong):
+    decl = DECL + r" Let $W_{12} \in \mathbf{R}^{n \times n}$, $W_1 \in \mathbf{R}^{n \times n}$."
+    d = doc(wrong, decl=decl)
+    assert_not_verified(d)
+    assert "ambiguous: a number written after a factor" in reasons(d) and "W_{12}" in reasons(d)
+
+
+@pytest.mark.parametrize("right", [r"2A = A + A", r"W_{12} = W_{12}"])
+def test_h2_04_coefficient_first_and_braced_subscripts_still_read(right):
+    decl = DECL + r" Let $W_{12} \in \mathbf{R}^{n \times n}$."
+    assert_verified(doc(right, decl=decl))
+
+
+def test_h2_04_a_number_after_a_sum_sign_is_its_summand():
+    d = doc(r"\sum_j 2 x_j = 2 \sum_j x_j")
+    assert steps(d) and "number written after" not in reasons(d)
+
+
+SUB_DECL = (r"Let $\lambda_1 \in \mathbf{R}$, $W \in \mathbf{R}^{n \times n}$, $W_1 \in \mathbf{R}^{n \times n}$, "
+            r"$A \in \mathbf{R}^{n \times n}$, $x \in \mathbf{R}^n$, $x_1 \in \mathbf{R}^n$.")
+
+
+@pytest.mark.parametrize("right", [r"\lambda_1 W = W \lambda_1", r"W^T_1 = W_1^T", r"x^T_1 x = x_1^T x",
+                                   r"AW^T_1 = A W_1^T", r"W^{\top}_1 A = (A^T W_1)^T"])
+def test_h2_19_declared_subscripted_names_in_either_script_order(right):
+    assert_verified(doc(right, decl=SUB_DECL))
+
+
+@pytest.mark.parametrize("wrong", [r"W^T_1 = W_1", r"AW^T_1 = W_1^T A", r"\lambda_1 W = W"])
+def test_h2_19_declared_subscripted_names_wrong(wrong):
+    assert_not_verified(doc(wrong, decl=SUB_DECL))
+
+
+@pytest.mark.parametrize("right", [r"\|A\|_{\mathrm{F}}^2 = \|A\|_F^2", r"\|A\|^2_{\mathrm{F}} = \langle A, A \rangle"])
+def test_h2_06_mathrm_f_is_the_frobenius_norm(right):
+    assert_verified(doc(right))
+
+
+def test_h2_06_an_unsupported_norm_subscript_is_named_as_written():
+    d = doc(r"\|A\|_{\mathrm{op}}^2 = \langle A, A \rangle")
+    assert_not_verified(d)
+    assert "not _{\\mathrm{op}}" in reasons(d) and "None" not in reasons(d)
+
+
+def test_h2_20_a_row_in_the_alignment_column_without_relation_continues_the_product():
+    assert_verified(doc(r"\begin{aligned} (AB)^T &= B^T \\ &\quad A^T \end{aligned}"))
+    d = doc(r"\begin{aligned} (AB)^T &= B^T \\ &\quad B^T \end{aligned}")
+    assert_not_verified(d)
+    assert "(A·B)^T - B^T\n" not in reasons(d) and "single expression" not in reasons(d)
+
+
+@pytest.mark.parametrize("conditional", [r"AB = BA \quad \text{if } B = A", r"AB = BA \text{ for $B = A$}",
+                                         r"AB = BA \quad \text{whenever } B = A", r"AB = BA \quad \text{for } B = A"])
+def test_h2_22_an_equation_under_a_stated_condition_is_undecided_not_refuted(conditional):
+    d = doc(conditional)
+    assert d.status == "undecided"
+    assert "is not assumed" in reasons(d) and "B = A" in reasons(d)
+
+
+def test_h2_22_a_note_without_a_relation_is_not_a_condition():
+    assert_verified(doc(r"(AB)^T = B^T A^T \quad \text{for all } n"))

@@ -35,7 +35,7 @@ from symderiv.lang.operators import Expr, Inner, Sym
 from symderiv.lang.printing import plain
 from symderiv.documents.reader import (
     has_relation, segmentations, Block, FuncApp, Interpreter, MathLine, ParsedLine, Scope,
-    declared_name, decode, parse_math, parse_space, scan_markdown,
+    CONDITION_NOTE, declared_name, decode, parse_math, parse_space, scan_markdown,
 )
 from symderiv.kernel.decide import (
     FAILED, UNDECIDED, VERIFIED, Obligation, Verdict, annotate, decide_index, decide_numbers, discharge, ill_formed,
@@ -491,6 +491,17 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
         for ml in b.math:
             if (ml.line, ml.col) in doc.operator_definitions:
                 continue  # an operator's own index formula was read in pass 1: a definition, not a claim
+            if st.derivation is None and CONDITION_NOTE.match(ml.note):
+                # "AB = BA \quad \text{if } B = A": the hypothesis is not assumed, so the bare equation is
+                # neither verified nor refuted (a counterexample could violate the hypothesis)
+                parse_math(ml, path)
+                s = Step(None, None, "problem", None, ml.note, ml.line)
+                s.verdict = undecided("not checked", reason=f"a condition ('{ml.note}') is not assumed: the "
+                                      "equation is not checked under it")
+                s.col = ml.col
+                s.text_override = s.raw = ml.text.strip()
+                doc.claims.append(Claim(f"line {ml.line} ({st.heading})", [s]))
+                continue
             tree = parse_math(ml, path)
             interp = Interpreter(scope, ml, path)
             pl = interp.line(tree)
@@ -538,6 +549,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                         _role(head, interp, scope, st, doc, ml)
                         st.after_unreadable = False  # the read-off follows the head, which was read
                     pl = tail
+                _refuse_ambiguous_delta_runs(pl, interp, scope, st, ml)
                 _role(pl, interp, scope, st, doc, ml)
             except LineError as exc:
                 _line_problem(doc, st, ml, exc.line, exc.col, exc.message)
@@ -595,6 +607,36 @@ def _input_of_forward(scope: Scope, name: str) -> bool:
 
 def _dim(d) -> str:
     return "∞" if d is sympy.oo else str(d)
+
+
+_DELTA_RUN = re.compile(r"\\Delta\s*[A-Za-z]{2,}")
+
+
+def _refuse_ambiguous_delta_runs(pl: ParsedLine, interp: Interpreter, scope: Scope, st: "_State",
+                                 ml: MathLine) -> None:
+    """``\\Delta AB`` is read as (ΔA)B. That equals Δ(AB) = (ΔA)B + A(ΔB) + (ΔA)(ΔB) only when A is the
+    perturbed variable (of the open derivation, or of this perturbation line Δy = ... of a forward
+    definition) and B does not contain it; otherwise the run has two readings and is refused."""
+    if not _DELTA_RUN.search(ml.text):
+        return
+    try:
+        vals = _values(pl, interp)  # fills interp.delta_runs; a bad line is reported by _role as before
+    except (LineError, SymderivError, RecursionError):
+        return
+    wrt = st.derivation.wrt.name if st.derivation is not None else None
+    first = vals[0] if pl.lead is None and vals else None
+    if isinstance(first, Sym) and first.kind == "delta" and _forward_of(scope, first.name[1:]) is not None:
+        wrt = None  # a new perturbation line: its variable is the one perturbed on the right
+        forward = _forward_of(scope, first.name[1:])[1]
+        forward_names = {s.name for s in forward.symbols()}
+    else:
+        forward_names = None
+    for line, col, text, name, rest in interp.delta_runs:
+        ok = name not in rest and (name == wrt if forward_names is None else name in forward_names)
+        if not ok:
+            raise LineError(line, col, f"ambiguous: '\\Delta {text}' can be read as \\Delta({text}) or as a "
+                            f"perturbed first factor times the rest; write \\Delta({text}) or "
+                            f"(\\Delta {name}) {text[len(name):]}")
 
 
 def _values(pl: ParsedLine, interp: Interpreter) -> list:

@@ -66,7 +66,7 @@ class Block:
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_ENV = re.compile(r"\\(begin|end)\{(aligned|align\*?|equation\*?|gather\*?|gathered|split|array|eqnarray\*?)\}(\{[^{}]*\})?")
+_ENV = re.compile(r"\\(begin|end)\{(aligned|align\*?|equation\*?|gather\*?|gathered|split|eqnarray\*?)\}(\{[^{}]*\})?")
 _JUST = re.compile(
     r"(?:(?:\\q?quad|\\,|\\;)\s*)*(?:[-—–]+\s*)?\\(?:text|textrm|mbox)\{([^{}]*)\}\s*[.,;]?\s*$"
 )
@@ -122,7 +122,10 @@ _CONNECTIVE = re.compile(r"^(?:\s|\\q?quad|\\text\{[^{}]*\}|\\textrm\{[^{}]*\}|\
 _GAP = re.compile(r"\\q?quad(?![a-zA-Z])")
 # words that introduce a justification (kept as the step's note, not checked), not a second equation
 _JUSTIFYING = re.compile(r"\s*(?:\\q?quad\s*)*\\(?:text|textrm|mbox)\{\s*(?:with|where|since|because|by|using|"
-                         r"as|from|see|cf\.?|i\.e\.?|e\.g\.?|for|note)\b", re.I)
+                         r"as|from|see|cf\.?|i\.e\.?|e\.g\.?|for|note|if|when|whenever|provided|given|assuming|unless)\b", re.I)
+# a note that states a hypothesis (``\quad \text{if } B = A``): the equation holds only under it
+CONDITION_NOTE = re.compile(r"^\s*(?:if|iff|only if|for|when|whenever|provided|given|assuming|unless)\b.*"
+                            r"(?:=|\\approx|\\equiv|\\neq|\\ne\b|<|>|\\le|\\ge|\\in\b)", re.I | re.S)
 
 
 def has_relation(text: str) -> bool:
@@ -197,6 +200,9 @@ def _split_equations(body: str) -> list[str]:
 
 
 _CONTINUES = re.compile(r"^(?:\s|&|\\q?quad|\\[,;:!])*(?:[-+\u2212]|\\cdot|\\odot|\\otimes|\\circ|\\star|\\ast)")
+# a row with no relation that starts in the alignment column (``&\quad A^T``) continues the row above's
+# product: it cannot be a statement of its own
+_CONTINUES_PRODUCT = re.compile(r"^\s*&(?:\s|\\q?quad|\\[,;:!])*")
 
 
 def _join_continuations(pieces: list[str]) -> list[str]:
@@ -205,9 +211,9 @@ def _join_continuations(pieces: list[str]) -> list[str]:
     out: list[str] = []
     for piece in pieces:
         if (not piece.startswith("\\\\") and piece.strip() and len(out) >= 2 and out[-2].strip()
-                and not has_relation(piece) and _CONTINUES.match(piece)):
+                and not has_relation(piece) and (_CONTINUES.match(piece) or _CONTINUES_PRODUCT.match(piece))):
             sep = out.pop()
-            lead = _CONTINUES.match(piece).end()
+            lead = (_CONTINUES.match(piece) or _CONTINUES_PRODUCT.match(piece)).end()
             out[-1] = out[-1] + _blank(sep) + piece[:lead].replace("&", " ") + piece[lead:]
         else:
             out.append(piece)
@@ -490,9 +496,39 @@ _FRIENDLY = {
 }
 
 
+# A run of two or more small spaces (~~, \;\;, "\ \ ", \,\,, \:\:) is a visible gap: it may separate two
+# equations (``AB = A ~~~ B = AB``) or be a wide space inside one product; the line is ambiguous.
+_SMALL_SPACE = r"(?:~|\\[,;:]|\\ )"
+_SPACE_RUN = re.compile(_SMALL_SPACE + r"(?:\s*" + _SMALL_SPACE + r")+")
+_TEXT_ARG = re.compile(r"\\(?:text|textrm|mbox)\{[^{}]*\}")
+
+
+def _refuse_space_runs(ml: MathLine, path: str) -> None:
+    """Refuse a run of small spaces between two pieces of math (a run at either end is harmless)."""
+    text = ml.text
+    notes = [m.span() for m in _TEXT_ARG.finditer(text)]
+    for m in _SPACE_RUN.finditer(text):
+        if any(a <= m.start() < b for a, b in notes):
+            continue
+        if text[:m.start()].strip(" \t\n&") and text[m.end():].strip(" \t\n&"):
+            raise ReadError(path, *_pos(ml, m.start()),
+                            f"a run of small spaces {m.group(0)!r} between expressions is ambiguous (two equations "
+                            "or one product?); use \\quad between equations, or a single \\, between factors")
+
+
+# array is left in the text (not blanked like aligned): its "&" cells have no relation structure, so
+# joining them would make a chain of two equations (``AB = A & B = AB``); it is refused where it stands
+_ARRAY = re.compile(r"\\(?:begin|end)\{array\}")
+
+
 def parse_math(ml: MathLine, path: str):
 
     precheck(ml, path)
+    _refuse_space_runs(ml, path)
+    m = _ARRAY.search(ml.text)
+    if m:
+        raise ReadError(path, *_pos(ml, m.start()), "the array environment is not read (its cells could be joined "
+                        "into one chain); write equations in \\begin{aligned} ... \\end{aligned}, one per row")
     try:
         return _parse_cached(ml.text)
     except UnexpectedCharacters as exc:
@@ -606,6 +642,10 @@ def _key(v):
     return v.key() if hasattr(v, "key") else repr(v)
 
 
+_DIV_MSG = ("a factor written right after a/b can be read as (a/b)·c or a/(bc); write \\frac{a}{b} c "
+            "or \\frac{a}{bc}")
+
+
 class _TraceWord:
     pass
 
@@ -690,6 +730,8 @@ class Interpreter:
 
     def __init__(self, scope: Scope, ml: MathLine, path: str):
         self.scope, self.ml, self.path = scope, ml, path
+        # \Delta runs read as (ΔA)·rest: (line, col, run text, name of A, names in the rest)
+        self.delta_runs: list[tuple[int, int, str, str, frozenset[str]]] = []
         scope.clock[0] = ml.line  # declarations in force are those made up to this line
 
     # positions
@@ -798,7 +840,13 @@ class Interpreter:
         return _TraceWord() if text in ("trace", "tr", "Tr") else _Word(text)
 
     def v_word(self, t):
-        return self._word(str(t.children[0]))
+        text = str(t.children[0])
+        if text in ("trace", "tr", "Tr") and segmentations(text, self.scope.names()):
+            # tr with t and r declared: the trace or the product t·r? (\mathrm{tr} is always the trace)
+            self.fail(t, f"ambiguous: '{text}' can be read as the trace or as the product "
+                      f"{'·'.join(segmentations(text, self.scope.names())[0])} of declared symbols; "
+                      f"write \\mathrm{{{text}}} for the trace, or separate the factors")
+        return self._word(text)
 
     def v_greek(self, t):
         name = str(t.children[0]).lstrip("\\")
@@ -856,6 +904,12 @@ class Interpreter:
             first = first.e
         if not isinstance(first, Sym) or first.kind != "plain":
             self.fail(t, "\\Delta must be followed by a declared symbol, as in \\Delta x")
+        if getattr(arg, "data", None) == "word" and rest:
+            # \Delta AB: the perturbation of the product, Δ(AB), or (ΔA)B? The two agree only when A is
+            # the perturbed variable and the rest does not contain it; the document checker knows the
+            # perturbed variable and refuses the run otherwise (see delta_run_problem)
+            rest_names = {s.name for r in rest if isinstance(r, Expr) for s in r.symbols()}
+            self.delta_runs.append((*self.where(t), str(arg.children[0]), first.name, frozenset(rest_names)))
         d = delta_of(first)
         return [d] + rest if rest else d
 
@@ -962,17 +1016,28 @@ class Interpreter:
 
     def v_subscript(self, t):
         base_t, sub_t = t.children
-        base = self.value(base_t)
         sub = sub_t.children[0]
         subtext = _plain_token(sub)
+        declared = self._declared_subscripted(base_t, subtext, t)
+        if declared is not None:
+            return declared
+        base = self.value(base_t)
+        if getattr(sub, "data", None) == "roman" and str(sub.children[1]) == "F" \
+                and (isinstance(base, _Norm) or getattr(base_t, "data", None) == "power"):
+            subtext = "F"  # \|A\|_{\mathrm{F}}: the Frobenius norm, as \|A\|_F
         if isinstance(base, _Norm):
             if subtext == "F" or (subtext == "2" and base.e.shape[1] == 1):
                 return base  # the Frobenius norm (for a vector, the Euclidean norm)
-            self.fail(t, f"only the Frobenius norm \\|A\\|_F (or the 2-norm of a vector) is supported, not _{subtext}")
+            self.fail(t, f"only the Frobenius norm \\|A\\|_F (or the 2-norm of a vector) is supported, "
+                      f"not _{subtext or _source_of(sub)}")
         if getattr(base_t, "data", None) == "power" and getattr(base_t.children[0], "data", None) == "norm":
-            if subtext == "F" or subtext == "2":
-                return self.value(base_t)  # \|A\|^2_F
-            self.fail(t, f"only the Frobenius norm \\|A\\|_F^2 is supported, not _{subtext}")
+            # \|A\|^2_F: the same rule as \|A\|_F^2 — _F always, _2 only for a vector (for a
+            # matrix \|A\|_2 is the spectral norm, not the Frobenius norm)
+            norm = self.value(base_t.children[0])
+            if subtext == "F" or (subtext == "2" and isinstance(norm, _Norm) and norm.e.shape[1] == 1):
+                return self.value(base_t)
+            self.fail(t, f"only the Frobenius norm \\|A\\|_F (or the 2-norm of a vector) is supported, "
+                      f"not _{subtext or _source_of(sub)}")
         if isinstance(base, _Word) and subtext is not None:
             name = f"{base.text}_{subtext}"
             if self.scope.lookup(name) is not None:
@@ -997,6 +1062,40 @@ class Interpreter:
             self.fail(t, "a matrix with a single index has no fixed meaning (an entry A_{ij}, a row, a column?); "
                       "index notation is for vectors and sequences")
         return Indexed(base, sub)
+
+    def _declared_subscripted(self, base_t, subtext, t):
+        """A declared subscripted name whose base is Greek (\\lambda_1), or written with its superscript
+        first (W^T_1 is W_1^T, as TeX typesets it): the declared symbol, never index notation."""
+        if subtext is None:
+            return None
+        data = getattr(base_t, "data", None)
+        if data == "greek":
+            return self.scope.lookup(f"{str(base_t.children[0]).lstrip(chr(92))}_{subtext}")
+        if data != "power":
+            return None
+        inner_t, sup = base_t.children
+        tok = sup.children[0] if sup.children else None
+        text = _plain_token(tok) if tok is not None else None
+        if text not in ("T", "\\top", "\\intercal"):
+            return None
+        inner = getattr(inner_t, "data", None)
+        if inner == "greek":
+            v = self.scope.lookup(f"{str(inner_t.children[0]).lstrip(chr(92))}_{subtext}")
+            return None if v is None else self._power_of(v, text, t)
+        if inner != "word":
+            return None
+        word = str(inner_t.children[0])
+        for k in range(len(word)):
+            if k and self.scope.lookup(word) is not None:
+                break
+            v = self.scope.lookup(f"{word[k:]}_{subtext}")
+            if v is not None:
+                last = self._power_of(v, text, t)
+                if not k:
+                    return last
+                head = self.resolve(_Word(word[:k]), t)
+                return (head if isinstance(head, list) else [head]) + [last]
+        return None
 
     def v_sumop(self, t):
         sub = t.children[1]
@@ -1036,6 +1135,9 @@ class Interpreter:
 
     def v_div(self, t):
         a, b = self.value(t.children[0]), self.value(t.children[1])
+        if isinstance(b, list) or (isinstance(b, _Word) and len(segmentations(b.text, self.scope.names())) == 1
+                                   and len(segmentations(b.text, self.scope.names())[0]) > 1):
+            self.fail(t, f"ambiguous: {_DIV_MSG}")
         if isinstance(b, Fraction) and b != 0:
             if isinstance(a, Fraction):
                 return a / b
@@ -1077,10 +1179,16 @@ class Interpreter:
 
     def v_juxt(self, t):
         left_t, right_t = t.children
+        if getattr(left_t, "data", None) == "div":
+            self._refuse_juxtaposed_denominator(t, right_t)
         if _edge(left_t, -1) == "number" and _edge(right_t, 0) == "number":
             # '1 2' or '1\\,000': TeX typesets adjacent digits as one number, never a product
             self.fail(t, "ambiguous: two numbers written next to each other (a digit group or a product?); "
                       "write the number without spaces, or 2 \\cdot 3")
+        if _edge(right_t, 0) == "number" and _edge(left_t, -1) != "sumop":
+            # W_12 (W_{12} or W_1·2?), A2, A 2: a number after a factor is never silently a coefficient
+            self.fail(right_t, "ambiguous: a number written after a factor (W_12: W_{12} or W_1·2?); "
+                      "write the coefficient first (2A) or brace the subscript (W_{12})")
         if getattr(right_t, "data", None) == "paren":
             self._refuse_function_application(left_t, right_t)
         left = self.value(left_t)
@@ -1094,9 +1202,35 @@ class Interpreter:
             except ShapeError as exc:
                 self.fail(t, str(exc))
             return (left[:-1] if isinstance(left, list) else []) + [tr]
+        if (getattr(right_t, "data", None) == "power" and getattr(right_t.children[0], "data", None) == "paren"
+                and (isinstance(left, _TraceWord) or (isinstance(left, list) and isinstance(left[-1], _TraceWord)))):
+            # tr(A)^T B, tr(A)^2: the parentheses delimit the trace's argument and the superscript applies
+            # to the trace value (a scalar: tr(A)^T = tr A, tr(A)^2 = tr(A)·tr(A)), never to A
+            paren_t, sup = right_t.children
+            arg = self.value(paren_t)
+            arg = arg.e if isinstance(arg, _Grouped) else arg
+            try:
+                tr = Trace(self.as_expr(arg, paren_t))
+            except ShapeError as exc:
+                self.fail(t, str(exc))
+            tok = sup.children[0] if sup.children else None
+            text = _plain_token(tok) if tok is not None else None
+            return (left[:-1] if isinstance(left, list) else []) + [self._power_of(tr, text, right_t)]
         right = self.value(right_t)
         items = (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
         return items
+
+    def _refuse_juxtaposed_denominator(self, t, right_t) -> None:
+        """t/2s: ((t/2)·s or t/(2s)? Both are meaningful unless the factor after the division is a vector
+        (1/2(x - y)^T: there is no dividing by a vector), so every other case is refused."""
+        # an error in the factor itself (unknown symbol, shapes) is reported as it is
+        v = self.value(right_t)
+        if isinstance(v, list):
+            v = self.product(v, right_t)
+        e = self.as_expr(v, right_t) if not isinstance(v, Fraction) else None
+        if e is not None and (e.shape[0] == 1) != (e.shape[1] == 1):
+            return
+        self.fail(t, f"ambiguous: {_DIV_MSG}")
 
     def _refuse_function_application(self, left_t, paren_t) -> None:
         """f(x), \\sigma(x): function application, never a product. A declared matrix before
@@ -1225,6 +1359,13 @@ def _terms(v):
 
 def _grouped_expr(g: _Grouped) -> Expr:
     return g.e
+
+
+def _source_of(x) -> str:
+    """A subscript as the author wrote it, for messages: F, 2, {\\mathrm{op}}."""
+    if getattr(x, "data", None) == "roman":
+        return f"{{{x.children[0]}{{{x.children[1]}}}}}"
+    return _plain_token(x) or "{...}"
 
 
 def _plain_token(x):
