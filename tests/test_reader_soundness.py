@@ -493,3 +493,29 @@ def test_a_report_of_a_document_with_nothing_to_check_says_why(tmp_path):
     for fmt in ("md", "tex"):
         out = render_documents([doc], fmt)
         assert "nothing was found to check" in out and "undecided" in out
+
+
+# --- second hunt: the Markdown scanner ---------------------------------------------------------
+H2_DECL = r"Let $A \in \mathbf{R}^{n \times n}$, $B \in \mathbf{R}^{n \times n}$."
+
+
+def h2(body: str):
+    return check_text(f"{H2_DECL}\n\n{body}\n", "t.md")
+
+
+def lines_of(d) -> dict[int, str]:
+    return {s.line: s.status for s in steps(d)}
+
+
+@pytest.mark.parametrize("closer", ["``` end of output", "    ```", "``", "~~~"])
+def test_a_fence_is_closed_only_by_a_bare_fence_of_its_kind(closer):
+    # CommonMark: "``` text", a ``` indented 4 spaces, a shorter fence or the other character do not
+    # close the block, so the display after them is code and the real claim after the closer is read
+    d = h2(f"```text\nout\n{closer}\n$$(AB)^T = B^T A^T$$\n```\n\n$$AB = BA$$")
+    assert lines_of(d) == {9: "failed"}
+
+
+def test_a_long_fence_needs_a_long_closer():
+    d = h2("````\n```\n$$(AB)^T = B^T A^T$$\n````\n\n$$AB = BA$$")
+    assert lines_of(d) == {8: "failed"}
+    assert_verified(h2("~~~\nx\n~~~ \n\n$$(AB)^T = B^T A^T$$"))

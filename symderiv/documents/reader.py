@@ -249,6 +249,21 @@ def _display_lines(content: str, line: int, col: int) -> list[MathLine]:
     return out
 
 
+# CommonMark fences: an opening fence is three or more backticks (no backtick in its info string)
+# or three or more tildes; it is closed only by a fence of the same character, at least as long,
+# indented at most three spaces (relative to the opener's container), with nothing after it but spaces
+_FENCE_OPEN = re.compile(r"^ *(`{3,}(?=[^`]*$)|~{3,})(.*)$")
+
+
+def _closes_fence(line: str, fence: tuple[str, int]) -> bool:
+    """Does ``line`` close the fence ``(marker, indent of the opener)``? "``` text" does not, nor
+    does a ``` indented four spaces more than the opener (it is code inside the block)."""
+    marker, indent = fence
+    m = re.fullmatch(r"( *)(`+|~+)[ \t]*", line)
+    return bool(m and m.group(2)[0] == marker[0] and len(m.group(2)) >= len(marker)
+                and len(m.group(1)) <= indent + 3)
+
+
 def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
     """Headings, prose (with its inline math) and display math, with line/column positions."""
     orig = text.split("\n")
@@ -262,14 +277,16 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
         stripped = raw.strip()
         if fence:
             blocks.append(Block("prose", orig[i], i + 1, code=True))
-            if stripped.startswith(fence):
+            if _closes_fence(raw, fence):
                 fence = None
             i += 1
             continue
-        if re.fullmatch(r"(```|~~~)\s*math\s*", stripped):
+        opening = _FENCE_OPEN.match(raw)
+        if opening and re.fullmatch(r"\s*math\s*", opening.group(2)):
             # a GitHub math block is display math
+            math_fence = (opening.group(1), len(raw) - len(raw.lstrip(" ")))
             j = i + 1
-            while j < len(lines) and not lines[j].strip().startswith(stripped[:3]):
+            while j < len(lines) and not _closes_fence(lines[j], math_fence):
                 j += 1
             if j == len(lines):
                 raise ReadError(path, i + 1, 1, f"the {stripped[:3]}math block opened here is never closed")
@@ -277,8 +294,8 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             blocks.append(Block("math", content, i + 2, math=_display_lines(content, i + 2, 1)))
             i = j + 1
             continue
-        if stripped.startswith("```") or stripped.startswith("~~~"):
-            fence = stripped[:3]
+        if opening:
+            fence = (opening.group(1), len(raw) - len(raw.lstrip(" ")))
             blocks.append(Block("prose", orig[i], i + 1, code=True))
             i += 1
             continue
