@@ -519,3 +519,50 @@ def test_a_long_fence_needs_a_long_closer():
     d = h2("````\n```\n$$(AB)^T = B^T A^T$$\n````\n\n$$AB = BA$$")
     assert lines_of(d) == {8: "failed"}
     assert_verified(h2("~~~\nx\n~~~ \n\n$$(AB)^T = B^T A^T$$"))
+
+
+@pytest.mark.parametrize("env", ["multline", "multline*", "eqnarray", "eqnarray*"])
+def test_multline_and_eqnarray_are_read(env):
+    rel = "&=&" if env.startswith("eqnarray") else "="
+    d = h2(f"\\begin{{{env}}}\nAB {rel} BA\n\\end{{{env}}}")
+    assert lines_of(d) == {4: "failed"}
+    brk = "" if env.startswith("eqnarray") else " \\\\\n"  # multline: one equation over two lines
+    assert_verified(h2(f"\\begin{{{env}}}\n(AB)^T{brk} {rel} B^T A^T\n\\end{{{env}}}"))
+
+
+def test_eqnarray_rows_chain_like_align():
+    d = h2("\\begin{eqnarray}\n(A + B)^T &=& A^T + B^T \\\\\n&=& B^T A^T\n\\end{eqnarray}")
+    assert lines_of(d) == {4: "verified", 5: "failed"}
+
+
+@pytest.mark.parametrize("env", ["cases", "alignat", "flalign*", "CD"])
+def test_an_environment_that_is_not_read_is_refused_where_it_stands(env):
+    with pytest.raises(ReadError) as exc:
+        h2(f"\\begin{{{env}}}\nAB = BA\n\\end{{{env}}}")
+    assert (exc.value.line, exc.value.col) == (3, 1)
+
+
+@pytest.mark.parametrize("heading", ["## Claim: $$AB = BA$$", r"## Claim \[AB = BA\]"])
+def test_display_math_in_a_heading_is_refused(heading):
+    with pytest.raises(ReadError) as exc:
+        h2(f"{heading}\n\n$$(AB)^T = B^T A^T$$")
+    assert exc.value.line == 3
+
+
+def test_inline_math_in_a_heading_is_read_like_prose():
+    d = h2("## Layer $AB = BA$\n\n$$(AB)^T = B^T A^T$$")
+    assert lines_of(d) == {3: "undecided", 5: "verified"}
+    assert_verified(check_text("## Let $A \\in \\mathbf{R}^{n \\times n}$\n\n$$(A^T)^T = A$$\n", "t.md"))
+
+
+def test_inline_paren_delimiters_are_inline_math():
+    d = h2(r"Note that \(AB = BA\) holds." + "\n\n$$(AB)^T = B^T A^T$$")
+    assert lines_of(d) == {3: "undecided", 5: "verified"}
+    assert_verified(check_text("Let \\(A \\in \\mathbf{R}^{n \\times n}\\).\n\n$$(A^T)^T = A$$\n", "t.md"))
+    with pytest.raises(ReadError):
+        h2(r"Note that \(AB = BA holds.")
+
+
+def test_bracket_display_is_read_on_one_line_and_across_lines():
+    d = h2("So \\[AB = BA\\]\n\n\\[\n(AB)^T\n= BA\n\\]")
+    assert lines_of(d) == {3: "failed", 6: "failed"}

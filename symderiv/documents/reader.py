@@ -66,7 +66,7 @@ class Block:
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_ENV = re.compile(r"\\(begin|end)\{(aligned|align\*?|equation\*?|gather\*?|gathered|split|array|eqnarray\*?)\}(\{[^{}]*\})?")
+_ENV = re.compile(r"\\(begin|end)\{(aligned|align\*?|equation\*?|gather\*?|gathered|split|array|eqnarray\*?|multline\*?)\}(\{[^{}]*\})?")
 _JUST = re.compile(
     r"(?:(?:\\q?quad|\\,|\\;)\s*)*(?:[-—–]+\s*)?\\(?:text|textrm|mbox)\{([^{}]*)\}\s*[.,;]?\s*$"
 )
@@ -214,8 +214,34 @@ def _join_continuations(pieces: list[str]) -> list[str]:
     return out
 
 
+_BARE_ENV = re.compile(r"^(\s*)\\begin\{([A-Za-z]+\*?)\}")
+_READ_ENVS = {"equation", "align", "gather", "multline", "eqnarray", "aligned", "gathered", "split"}
+
+
+def _multline_rows_joined(content: str) -> str:
+    """multline is one equation split over lines: its \\\\ line breaks are blanked (not row ends)."""
+    def join(m: re.Match) -> str:
+        return re.sub(r"\\\\(?:\[[^\]]*\])?", lambda b: " " * len(b.group(0)), m.group(0))
+
+    return re.sub(r"\\begin\{multline\*?\}.*?(?:\\end\{multline\*?\}|$)", join, content, flags=re.S)
+
+
+def _eqnarray_columns(content: str) -> str:
+    """eqnarray rows are ``lhs &=& rhs``: the relation column becomes align's ``lhs &= rhs`` (an
+    empty relation column, ``& & + C``, is blanked), positions kept."""
+    def column(m: re.Match) -> str:
+        ws1, rel, ws2 = m.groups()
+        return " " * len(m.group(0)) if not rel else " " + ws1 + "&" + rel + ws2
+
+    def env(m: re.Match) -> str:
+        return re.sub(r"(?<!\\)&([ \t]*)([^&\n]{0,16}?)([ \t]*)(?<!\\)&", column, m.group(0))
+
+    return re.sub(r"\\begin\{eqnarray\*?\}.*?(?:\\end\{eqnarray\*?\}|$)", env, content, flags=re.S)
+
+
 def _display_lines(content: str, line: int, col: int) -> list[MathLine]:
     """Split display math into lines at \\\\ (aligned environments), keeping positions."""
+    content = _eqnarray_columns(_multline_rows_joined(content))
     content = _ENV.sub(lambda m: " " * len(m.group(0)), content)
     out = []
     pos = 0
@@ -301,7 +327,16 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             continue
         m = _HEADING.match(raw)
         if m:
+            display = re.search(r"\$\$|(?<!\\)\\\[", raw)
+            if display:
+                raise ReadError(path, i + 1, display.start() + 1, "display math in a heading is not read; put it on "
+                                "its own line below the heading")
             blocks.append(Block("heading", m.group(2), i + 1, level=len(m.group(1))))
+            # inline math of a heading is read as in prose: its declarations count and an equation
+            # in it is reported as not checked (never silently dropped)
+            heading_math = _inline_math(raw, i + 1, 1, path)
+            if heading_math:
+                blocks.append(Block("prose", raw, i + 1, math=heading_math))
             i += 1
             continue
         if (stripped and "$" not in raw and i + 1 < len(lines) and re.fullmatch(r" {0,3}(=+|-+)\s*", lines[i + 1])
@@ -321,13 +356,20 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
         bracket = re.search(r"(?<!\\)\\\[", raw)
         if bracket and (start < 0 or bracket.start() < start):
             start, opener, closer = bracket.start(), "\\[", "\\]"  # \[ ... \] is display math too
-        if start < 0 and re.match(r"\s*\\begin\{(align\*?|equation\*?|gather\*?)\}", raw):
-            # a bare environment: read to its \end
+        env = _BARE_ENV.match(raw) if start < 0 else None
+        if env:
+            # a bare environment: read to its \end; one that is not read is refused, never skipped
+            name = env.group(2)
+            if name.rstrip("*") not in _READ_ENVS:
+                raise ReadError(path, i + 1, len(env.group(1)) + 1,
+                                f"\\begin{{{name}}} is not an environment symderiv reads; write the math in "
+                                "$$ ... $$ or in equation, align, gather, multline or eqnarray")
             j = i
-            while j < len(lines) and not re.search(r"\\end\{(align\*?|equation\*?|gather\*?)\}", lines[j]):
+            while j < len(lines) and f"\\end{{{name}}}" not in lines[j]:
                 j += 1
             if j == len(lines):
-                raise ReadError(path, i + 1, raw.find("\\begin") + 1, "\\begin{...} without a matching \\end{...}")
+                raise ReadError(path, i + 1, raw.find("\\begin") + 1, f"\\begin{{{name}}} without a matching "
+                                f"\\end{{{name}}}")
             content = "\n".join(lines[i: j + 1])
             blocks.append(Block("math", content, i + 1, math=_display_lines(content, i + 1, 1)))
             i = j + 1
@@ -435,7 +477,33 @@ def _inline_math(text: str, line: int, col: int, path: str) -> list[MathLine]:
     if len(dollars) % 2 == 1:
         raise ReadError(path, line, col + dollars[-1], "unbalanced '$': inline math opened or closed here has no "
                         "partner on this line; write \\$ for a dollar sign")
-    return [MathLine(text[a:b], line, col + a, display=False) for a, b in inline_math_spans(text)]
+    spans = inline_math_spans(text)
+    # LaTeX's inline delimiters \( ... \) are inline math too (outside code spans and $...$)
+    masked = _without_code_spans(text)
+    for a, b in spans:
+        masked = masked[:a - 1] + " " * (b - a + 2) + masked[b + 1:]
+    parens = _paren_delimiters(masked)
+    for k in range(0, len(parens), 2):
+        pos, kind = parens[k]
+        if kind != "(" or k + 1 == len(parens) or parens[k + 1][1] != ")":
+            raise ReadError(path, line, col + pos, f"unbalanced '\\{kind}': inline math \\( ... \\) opened or closed "
+                            "here has no partner on this line")
+        spans.append((pos + 2, parens[k + 1][0]))
+    return [MathLine(text[a:b], line, col + a, display=False) for a, b in sorted(spans)]
+
+
+def _paren_delimiters(text: str) -> list[tuple[int, str]]:
+    """Positions of the ``\\(`` and ``\\)`` delimiters of a prose line (``\\\\(`` is a line break
+    followed by a parenthesis)."""
+    out, i = [], 0
+    while i < len(text) - 1:
+        if text[i] == "\\":
+            if text[i + 1] in "()":
+                out.append((i, text[i + 1]))
+            i += 2
+            continue
+        i += 1
+    return out
 
 
 def _without_code_spans(text: str) -> str:
