@@ -566,3 +566,28 @@ def test_inline_paren_delimiters_are_inline_math():
 def test_bracket_display_is_read_on_one_line_and_across_lines():
     d = h2("So \\[AB = BA\\]\n\n\\[\n(AB)^T\n= BA\n\\]")
     assert lines_of(d) == {3: "failed", 6: "failed"}
+
+
+@pytest.mark.parametrize("marker", ["1. ", "- ", "10) "])
+def test_a_display_in_a_list_item_paragraph_is_read(marker):
+    pad = " " * max(len(marker), 4)
+    d = h2(f"{marker}Transpose of a product:\n\n{pad}$$AB = BA$$\n\n{marker}Then $$(AB)^T = B^T A^T$$")
+    assert lines_of(d) == {5: "failed", 7: "verified"}
+
+
+def test_code_inside_a_list_item_and_top_level_indented_code_stay_code():
+    # four columns past the item's content, or indented code outside any list: code, not read
+    d = h2("1. item\n\n           $$AB = BA$$\n\nText.\n\n    $$AB = BA$$\n\n$$(AB)^T = B^T A^T$$")
+    assert lines_of(d) == {11: "verified"}
+
+
+@pytest.mark.parametrize("quote", ["> ", ">", "> > ", "   > "])
+def test_blockquote_markers_are_stripped_from_every_line_of_a_display(quote):
+    assert_verified(h2(f"{quote}$$\n{quote}(AB)^T = B^T A^T\n{quote}$$"))
+    d = h2(f"{quote}$$\n{quote}(AB)^T = B^T A^T \\\\\n{quote}AB = BA\n{quote}$$")
+    assert lines_of(d) == {4: "verified", 5: "failed"}
+
+
+def test_a_fence_inside_a_blockquote_is_code():
+    d = h2("> ```\n> $$AB = BA$$\n> ```\n\n$$(AB)^T = B^T A^T$$")
+    assert lines_of(d) == {7: "verified"}

@@ -290,10 +290,41 @@ def _closes_fence(line: str, fence: tuple[str, int]) -> bool:
                 and len(m.group(1)) <= indent + 3)
 
 
+_QUOTE = re.compile(r"^(?: {0,3}>[ ]?)+")
+_LIST_ITEM = re.compile(r"^( *)(?:[-*+]|\d{1,9}[.)])( {1,4})(?=\S)")
+
+
+def _list_continuation(lines: list[str], i: int) -> bool:
+    """Is the indented line ``i`` a paragraph of a list item rather than an indented code block?
+    CommonMark: a line indented at least as far as the item's content (``1. `` has content indent
+    3) belongs to the item; it is code only when indented four more than that. The item is the
+    nearest list-marker line above, reached over blank and indented lines."""
+    indent = len(lines[i]) - len(lines[i].lstrip(" "))
+    for j in range(i - 1, -1, -1):
+        line = lines[j]
+        if not line.strip():
+            continue
+        m = _LIST_ITEM.match(line)
+        if m:
+            content = len(m.group(0))
+            return content <= indent < content + 4
+        if not line.startswith(" "):
+            return False
+    return False
+
+
 def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
     """Headings, prose (with its inline math) and display math, with line/column positions."""
     orig = text.split("\n")
     lines = _blank_comments(text).split("\n")  # commented-out math is not part of the document
+    # blockquote markers are blanked (a display may continue over several "> " lines); indentation
+    # is then measured from the end of the markers
+    quote = [0] * len(lines)
+    for k, ln in enumerate(lines):
+        qm = _QUOTE.match(ln)
+        if qm:
+            quote[k] = len(qm.group(0))
+            lines[k] = " " * quote[k] + ln[quote[k]:]
     blocks: list[Block] = []
     rescanned: set[int] = set()  # lines whose first display was read: the rest is not indented code
     i = 0
@@ -346,8 +377,9 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             blocks.append(Block("heading", stripped, i + 1, level=level))
             i += 2
             continue
-        if i not in rescanned and re.match(r"( {4}|\t)", raw) and stripped and (i == 0 or not lines[i - 1].strip()
-                                                         or blocks and blocks[-1].code and blocks[-1].line == i):
+        if (i not in rescanned and re.match(r"( {4}|\t)", raw[quote[i]:]) and stripped
+                and (i == 0 or not lines[i - 1].strip() or blocks and blocks[-1].code and blocks[-1].line == i)
+                and not _list_continuation(lines, i)):
             # an indented code block (after a blank line): code, never read
             blocks.append(Block("prose", orig[i], i + 1, code=True))
             i += 1
