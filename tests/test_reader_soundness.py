@@ -591,3 +591,25 @@ def test_blockquote_markers_are_stripped_from_every_line_of_a_display(quote):
 def test_a_fence_inside_a_blockquote_is_code():
     d = h2("> ```\n> $$AB = BA$$\n> ```\n\n$$(AB)^T = B^T A^T$$")
     assert lines_of(d) == {7: "verified"}
+
+
+LINEAR = (r"Let $x \in \mathbf{R}^n$, $W \in \mathbf{R}^{n \times n}$, $y \in \mathbf{R}^n$ and $L \in \mathbf{R}$.")
+LINEAR_GRAD = ("$$y = Wx$$\n\n$$\\Delta y = W(x + \\Delta x) - Wx = W \\Delta x$$\n\n"
+               "$$\\Delta L = \\langle \\frac{dL}{dy}, W \\Delta x \\rangle = \\langle W^T \\frac{dL}{dy}, \\Delta x \\rangle$$\n\n"
+               "$$\\Rightarrow \\frac{dL}{dx} = W^T \\frac{dL}{dy}$$")
+
+
+@pytest.mark.parametrize("heading", ["Straightforward variant", "Forwarding", "Feedforward net"])
+def test_only_the_word_forward_makes_a_forward_pass_section(heading):
+    # a sibling whose heading merely contains "forward" does not override this section's y = Wx
+    d = check_text(f"# Linear\n\n{LINEAR}\n\n## {heading}\n\n$$y = W^T x$$\n\n## Input gradient\n\n{LINEAR_GRAD}\n",
+                   "t.md")
+    assert d.status == "verified", [(s.line, s.status) for s in steps(d)]
+
+
+def test_a_forward_pass_section_still_feeds_its_siblings():
+    grad = LINEAR_GRAD.split("\n\n", 1)[1]
+    d = check_text(f"# Linear\n\n{LINEAR}\n\n## Forward pass\n\n$$y = Wx$$\n\n## Backward\n\n{grad}\n", "t.md")
+    assert d.status == "verified", [(s.line, s.status) for s in steps(d)]
+    d = check_text(f"# Linear\n\n{LINEAR}\n\n## Forward pass\n\n$$y = W^T x$$\n\n## Backward\n\n{grad}\n", "t.md")
+    assert d.status == "failed"

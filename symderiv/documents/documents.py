@@ -574,9 +574,10 @@ def _forward_of(scope: Scope, name: str):
 def _set_forward(scope: Scope, out: Sym, f: Expr) -> None:
     """A forward definition belongs to its section and the section's subsections. A section
     whose heading says it is the forward pass ("Forward pass") feeds its sibling sections too
-    (the notes derive in "Backward pass" from "Forward pass"), never beyond its parent section."""
+    (the notes derive in "Backward pass" from "Forward pass"), never beyond its parent section. The
+    word is matched as a word: "Straightforward variant" is not a forward pass."""
     targets = [scope]
-    if "forward" in scope.heading.lower() and scope.parent is not None and scope.parent.parent is not None:
+    if re.search(r"\bforward\b", scope.heading.lower()) and scope.parent is not None and scope.parent.parent is not None:
         targets.append(scope.parent)
     for s in targets:
         s.forwards[out.name] = (out, f)
