@@ -132,7 +132,11 @@ LIN = r"Let $x \in \mathbf{R}^n$, $W \in \mathbf{R}^{n \times n}$, $y \in \mathb
 
 def test_forward_chain_checks_later_equalities():
     assert_not_verified(doc(r"y = Wx = W^T x", decl=LIN))
-    assert_verified(doc(r"y = Wx = (x^T W^T)^T", decl=LIN))
+    # the later equality is verified; the definition y = Wx itself, used by no derivation, is
+    # reported as not checked (hunt2 08)
+    d = doc(r"y = Wx = (x^T W^T)^T", decl=LIN)
+    assert sorted(s.status for s in steps(d)) == ["undecided", "verified"]
+    assert "no derivation uses it" in reasons(d)
 
 
 def readoff_doc(readoff: str) -> str:
@@ -604,7 +608,9 @@ def test_only_the_word_forward_makes_a_forward_pass_section(heading):
     # a sibling whose heading merely contains "forward" does not override this section's y = Wx
     d = check_text(f"# Linear\n\n{LINEAR}\n\n## {heading}\n\n$$y = W^T x$$\n\n## Input gradient\n\n{LINEAR_GRAD}\n",
                    "t.md")
-    assert d.status == "verified", [(s.line, s.status) for s in steps(d)]
+    # the sibling's y = Wᵀx is used by nothing: reported, undecided (hunt2 08); every other line verifies
+    assert all(s.status == "verified" for s in steps(d) if s.line != 7), [(s.line, s.status) for s in steps(d)]
+    assert [s.status for s in steps(d) if s.line == 7] == ["undecided"]
 
 
 def test_a_forward_pass_section_still_feeds_its_siblings():
@@ -613,3 +619,23 @@ def test_a_forward_pass_section_still_feeds_its_siblings():
     assert d.status == "verified", [(s.line, s.status) for s in steps(d)]
     d = check_text(f"# Linear\n\n{LINEAR}\n\n## Forward pass\n\n$$y = W^T x$$\n\n## Backward\n\n{grad}\n", "t.md")
     assert d.status == "failed"
+
+
+def test_an_unused_forward_definition_is_reported_not_checked():
+    d = h2("$$A = B^T$$\n\n$$(AB)^T = B^T A^T$$")
+    assert lines_of(d) == {3: "undecided", 5: "verified"}
+    assert "defines A = B^T, but no derivation uses it" in reasons(d)
+    # written as a claim, it is checked and fails
+    assert lines_of(h2("$$B^T = A$$")) == {3: "failed"}
+    # used by a derivation: nothing is reported
+    assert check_text(f"# L\n\n{LINEAR}\n\n{LINEAR_GRAD}\n", "t.md").status == "verified"
+
+
+def test_an_unused_definition_shows_in_text_and_json_output(tmp_path, capsys):
+    p = tmp_path / "u.md"
+    p.write_text(f"{H2_DECL}\n\n$$A = B^T$$\n\n$$(AB)^T = B^T A^T$$\n")
+    assert main(["check", str(p)]) == 1
+    assert "no derivation uses it" in capsys.readouterr().out
+    assert main(["check", "--format", "json", str(p)]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert "no derivation uses it" in json.dumps(out)
