@@ -639,3 +639,11 @@ def test_an_unused_definition_shows_in_text_and_json_output(tmp_path, capsys):
     assert main(["check", "--format", "json", str(p)]) == 1
     out = json.loads(capsys.readouterr().out)
     assert "no derivation uses it" in json.dumps(out)
+
+
+def test_an_environment_in_running_text_is_refused_not_skipped():
+    with pytest.raises(ReadError) as exc:
+        h2(r"So \begin{equation} AB = BA \end{equation} holds.")
+    assert (exc.value.line, exc.value.col) == (3, 4)
+    # inside inline math or a code span it is not an environment of the text
+    assert_verified(h2("Write `\\begin{x}` and $\\begin{pmatrix} A \\end{pmatrix}$.\n\n$$(A^T)^T = A$$"))

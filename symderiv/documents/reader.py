@@ -462,7 +462,16 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
                 continue
             i = k
             continue
-        blocks.append(Block("prose", orig[i], i + 1, math=_inline_math(raw, i + 1, 1, path)))
+        prose_math = _inline_math(raw, i + 1, 1, path)
+        outside = _without_code_spans(raw)
+        for a, b in inline_math_spans(raw):
+            outside = outside[:a] + " " * (b - a) + outside[b:]
+        env_in_prose = re.search(r"(?<!\\)\\begin\{", outside)
+        if env_in_prose:
+            # an environment inside running text would be silently prose: refused where it stands
+            raise ReadError(path, i + 1, env_in_prose.start() + 1, "an environment (\\begin{...}) in running text is "
+                            "not read; start it on its own line, or write the math in $$ ... $$")
+        blocks.append(Block("prose", orig[i], i + 1, math=prose_math))
         i += 1
     return blocks
 
