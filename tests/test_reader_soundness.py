@@ -132,7 +132,11 @@ LIN = r"Let $x \in \mathbf{R}^n$, $W \in \mathbf{R}^{n \times n}$, $y \in \mathb
 
 def test_forward_chain_checks_later_equalities():
     assert_not_verified(doc(r"y = Wx = W^T x", decl=LIN))
-    assert_verified(doc(r"y = Wx = (x^T W^T)^T", decl=LIN))
+    # the later equality is verified; the definition y = Wx itself, used by no derivation, is
+    # reported as not checked (hunt2 08)
+    d = doc(r"y = Wx = (x^T W^T)^T", decl=LIN)
+    assert sorted(s.status for s in steps(d)) == ["undecided", "verified"]
+    assert "no derivation uses it" in reasons(d)
 
 
 def readoff_doc(readoff: str) -> str:
@@ -680,3 +684,153 @@ def test_h2_22_an_equation_under_a_stated_condition_is_undecided_not_refuted(con
 
 def test_h2_22_a_note_without_a_relation_is_not_a_condition():
     assert_verified(doc(r"(AB)^T = B^T A^T \quad \text{for all } n"))
+
+
+# --- second hunt: the Markdown scanner ---------------------------------------------------------
+H2_DECL = r"Let $A \in \mathbf{R}^{n \times n}$, $B \in \mathbf{R}^{n \times n}$."
+
+
+def h2(body: str):
+    return check_text(f"{H2_DECL}\n\n{body}\n", "t.md")
+
+
+def lines_of(d) -> dict[int, str]:
+    return {s.line: s.status for s in steps(d)}
+
+
+@pytest.mark.parametrize("closer", ["``` end of output", "    ```", "``", "~~~"])
+def test_a_fence_is_closed_only_by_a_bare_fence_of_its_kind(closer):
+    # CommonMark: "``` text", a ``` indented 4 spaces, a shorter fence or the other character do not
+    # close the block, so the display after them is code and the real claim after the closer is read
+    d = h2(f"```text\nout\n{closer}\n$$(AB)^T = B^T A^T$$\n```\n\n$$AB = BA$$")
+    assert lines_of(d) == {9: "failed"}
+
+
+def test_a_long_fence_needs_a_long_closer():
+    d = h2("````\n```\n$$(AB)^T = B^T A^T$$\n````\n\n$$AB = BA$$")
+    assert lines_of(d) == {8: "failed"}
+    assert_verified(h2("~~~\nx\n~~~ \n\n$$(AB)^T = B^T A^T$$"))
+
+
+@pytest.mark.parametrize("env", ["multline", "multline*", "eqnarray", "eqnarray*"])
+def test_multline_and_eqnarray_are_read(env):
+    rel = "&=&" if env.startswith("eqnarray") else "="
+    d = h2(f"\\begin{{{env}}}\nAB {rel} BA\n\\end{{{env}}}")
+    assert lines_of(d) == {4: "failed"}
+    brk = "" if env.startswith("eqnarray") else " \\\\\n"  # multline: one equation over two lines
+    assert_verified(h2(f"\\begin{{{env}}}\n(AB)^T{brk} {rel} B^T A^T\n\\end{{{env}}}"))
+
+
+def test_eqnarray_rows_chain_like_align():
+    d = h2("\\begin{eqnarray}\n(A + B)^T &=& A^T + B^T \\\\\n&=& B^T A^T\n\\end{eqnarray}")
+    assert lines_of(d) == {4: "verified", 5: "failed"}
+
+
+@pytest.mark.parametrize("env", ["cases", "alignat", "flalign*", "CD"])
+def test_an_environment_that_is_not_read_is_refused_where_it_stands(env):
+    with pytest.raises(ReadError) as exc:
+        h2(f"\\begin{{{env}}}\nAB = BA\n\\end{{{env}}}")
+    assert (exc.value.line, exc.value.col) == (3, 1)
+
+
+@pytest.mark.parametrize("heading", ["## Claim: $$AB = BA$$", r"## Claim \[AB = BA\]"])
+def test_display_math_in_a_heading_is_refused(heading):
+    with pytest.raises(ReadError) as exc:
+        h2(f"{heading}\n\n$$(AB)^T = B^T A^T$$")
+    assert exc.value.line == 3
+
+
+def test_inline_math_in_a_heading_is_read_like_prose():
+    d = h2("## Layer $AB = BA$\n\n$$(AB)^T = B^T A^T$$")
+    assert lines_of(d) == {3: "undecided", 5: "verified"}
+    assert_verified(check_text("## Let $A \\in \\mathbf{R}^{n \\times n}$\n\n$$(A^T)^T = A$$\n", "t.md"))
+
+
+def test_inline_paren_delimiters_are_inline_math():
+    d = h2(r"Note that \(AB = BA\) holds." + "\n\n$$(AB)^T = B^T A^T$$")
+    assert lines_of(d) == {3: "undecided", 5: "verified"}
+    assert_verified(check_text("Let \\(A \\in \\mathbf{R}^{n \\times n}\\).\n\n$$(A^T)^T = A$$\n", "t.md"))
+    with pytest.raises(ReadError):
+        h2(r"Note that \(AB = BA holds.")
+
+
+def test_bracket_display_is_read_on_one_line_and_across_lines():
+    d = h2("So \\[AB = BA\\]\n\n\\[\n(AB)^T\n= BA\n\\]")
+    assert lines_of(d) == {3: "failed", 6: "failed"}
+
+
+@pytest.mark.parametrize("marker", ["1. ", "- ", "10) "])
+def test_a_display_in_a_list_item_paragraph_is_read(marker):
+    pad = " " * max(len(marker), 4)
+    d = h2(f"{marker}Transpose of a product:\n\n{pad}$$AB = BA$$\n\n{marker}Then $$(AB)^T = B^T A^T$$")
+    assert lines_of(d) == {5: "failed", 7: "verified"}
+
+
+def test_code_inside_a_list_item_and_top_level_indented_code_stay_code():
+    # four columns past the item's content, or indented code outside any list: code, not read
+    d = h2("1. item\n\n           $$AB = BA$$\n\nText.\n\n    $$AB = BA$$\n\n$$(AB)^T = B^T A^T$$")
+    assert lines_of(d) == {11: "verified"}
+
+
+@pytest.mark.parametrize("quote", ["> ", ">", "> > ", "   > "])
+def test_blockquote_markers_are_stripped_from_every_line_of_a_display(quote):
+    assert_verified(h2(f"{quote}$$\n{quote}(AB)^T = B^T A^T\n{quote}$$"))
+    d = h2(f"{quote}$$\n{quote}(AB)^T = B^T A^T \\\\\n{quote}AB = BA\n{quote}$$")
+    assert lines_of(d) == {4: "verified", 5: "failed"}
+
+
+def test_a_fence_inside_a_blockquote_is_code():
+    d = h2("> ```\n> $$AB = BA$$\n> ```\n\n$$(AB)^T = B^T A^T$$")
+    assert lines_of(d) == {7: "verified"}
+
+
+LINEAR = (r"Let $x \in \mathbf{R}^n$, $W \in \mathbf{R}^{n \times n}$, $y \in \mathbf{R}^n$ and $L \in \mathbf{R}$.")
+LINEAR_GRAD = ("$$y = Wx$$\n\n$$\\Delta y = W(x + \\Delta x) - Wx = W \\Delta x$$\n\n"
+               "$$\\Delta L = \\langle \\frac{dL}{dy}, W \\Delta x \\rangle = \\langle W^T \\frac{dL}{dy}, \\Delta x \\rangle$$\n\n"
+               "$$\\Rightarrow \\frac{dL}{dx} = W^T \\frac{dL}{dy}$$")
+
+
+@pytest.mark.parametrize("heading", ["Straightforward variant", "Forwarding", "Feedforward net"])
+def test_only_the_word_forward_makes_a_forward_pass_section(heading):
+    # a sibling whose heading merely contains "forward" does not override this section's y = Wx
+    d = check_text(f"# Linear\n\n{LINEAR}\n\n## {heading}\n\n$$y = W^T x$$\n\n## Input gradient\n\n{LINEAR_GRAD}\n",
+                   "t.md")
+    # the sibling's y = Wᵀx is used by nothing: reported, undecided (hunt2 08); every other line verifies
+    assert all(s.status == "verified" for s in steps(d) if s.line != 7), [(s.line, s.status) for s in steps(d)]
+    assert [s.status for s in steps(d) if s.line == 7] == ["undecided"]
+
+
+def test_a_forward_pass_section_still_feeds_its_siblings():
+    grad = LINEAR_GRAD.split("\n\n", 1)[1]
+    d = check_text(f"# Linear\n\n{LINEAR}\n\n## Forward pass\n\n$$y = Wx$$\n\n## Backward\n\n{grad}\n", "t.md")
+    assert d.status == "verified", [(s.line, s.status) for s in steps(d)]
+    d = check_text(f"# Linear\n\n{LINEAR}\n\n## Forward pass\n\n$$y = W^T x$$\n\n## Backward\n\n{grad}\n", "t.md")
+    assert d.status == "failed"
+
+
+def test_an_unused_forward_definition_is_reported_not_checked():
+    d = h2("$$A = B^T$$\n\n$$(AB)^T = B^T A^T$$")
+    assert lines_of(d) == {3: "undecided", 5: "verified"}
+    assert "defines A = B^T, but no derivation uses it" in reasons(d)
+    # written as a claim, it is checked and fails
+    assert lines_of(h2("$$B^T = A$$")) == {3: "failed"}
+    # used by a derivation: nothing is reported
+    assert check_text(f"# L\n\n{LINEAR}\n\n{LINEAR_GRAD}\n", "t.md").status == "verified"
+
+
+def test_an_unused_definition_shows_in_text_and_json_output(tmp_path, capsys):
+    p = tmp_path / "u.md"
+    p.write_text(f"{H2_DECL}\n\n$$A = B^T$$\n\n$$(AB)^T = B^T A^T$$\n")
+    assert main(["check", str(p)]) == 1
+    assert "no derivation uses it" in capsys.readouterr().out
+    assert main(["check", "--format", "json", str(p)]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert "no derivation uses it" in json.dumps(out)
+
+
+def test_an_environment_in_running_text_is_refused_not_skipped():
+    with pytest.raises(ReadError) as exc:
+        h2(r"So \begin{equation} AB = BA \end{equation} holds.")
+    assert (exc.value.line, exc.value.col) == (3, 4)
+    # inside inline math or a code span it is not an environment of the text
+    assert_verified(h2("Write `\\begin{x}` and $\\begin{pmatrix} A \\end{pmatrix}$.\n\n$$(A^T)^T = A$$"))

@@ -467,6 +467,8 @@ class _State:
     #: the last display line could not be read: a line continuing it ("= ...", "⇒ ...") has nothing
     #: checked to continue from, and must never be compared with an earlier chain instead
     after_unreadable: bool = False
+    #: forward definitions read so far, (output, f, line, col): one that no derivation uses is reported
+    defined: list = field(default_factory=list)
 
 
 def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocument) -> None:
@@ -527,6 +529,8 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                             f = vals[-1]
                             raise LineError(ml.line, pl.cols[-1], f"the forward definition is {_dim(f.shape[0])}×{_dim(f.shape[1])} "
                                             f"but {vals[0].name} is declared {_dim(vals[0].shape[0])}×{_dim(vals[0].shape[1])}")
+                        # not reported when unused: with the index formula after it, the line defines
+                        # the operator, which is true by that definition
                         _set_forward(scope, vals[0], vals[-1])
                     continue
                 if pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "word":
@@ -562,6 +566,32 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                 _line_problem(doc, st, ml, ml.line, ml.col, "expression nested too deeply to read")
             else:
                 st.after_unreadable = False
+    _report_unused_definitions(st, doc)
+
+
+def _declared_at(scope: Scope, name: str, line: int) -> bool:
+    """Is ``name`` declared on ``line`` (in this section or an enclosing one)?"""
+    s: Scope | None = scope
+    while s is not None:
+        if any(at == line for at, _ in s.entries.get(name, ())):
+            return True
+        s = s.parent
+    return False
+
+
+def _report_unused_definitions(st: _State, doc: CheckedDocument) -> None:
+    """A forward definition ``X = f`` that no derivation uses is reported, undecided: it was never
+    checked, and a false ``A = Bᵀ`` between declared symbols must not pass silently as a definition."""
+    for out, f, line, col in st.defined:
+        if any(d.output.name == out.name and plain(d.forward) == plain(f) for d in doc.derivations):
+            continue
+        s = Step(None, None, "problem", None, "", line)
+        s.verdict = undecided("not checked", reason=f"this line defines {out.name} = {plain(f)}, but no derivation "
+                              f"uses it (no Δ{out.name} = ... follows), so nothing was checked; if it is meant as a "
+                              f"claim, write the expression first ({plain(f)} = {out.name})")
+        s.col = col
+        s.text_override = s.raw = f"{plain(out)} = {plain(f)}"
+        doc.claims.append(Claim(f"unused forward definition of {out.name} (line {line})", [s]))
 
 
 def _inline_assertion(ml: MathLine) -> bool:
@@ -586,9 +616,10 @@ def _forward_of(scope: Scope, name: str):
 def _set_forward(scope: Scope, out: Sym, f: Expr) -> None:
     """A forward definition belongs to its section and the section's subsections. A section
     whose heading says it is the forward pass ("Forward pass") feeds its sibling sections too
-    (the notes derive in "Backward pass" from "Forward pass"), never beyond its parent section."""
+    (the notes derive in "Backward pass" from "Forward pass"), never beyond its parent section. The
+    word is matched as a word: "Straightforward variant" is not a forward pass."""
     targets = [scope]
-    if "forward" in scope.heading.lower() and scope.parent is not None and scope.parent.parent is not None:
+    if re.search(r"\bforward\b", scope.heading.lower()) and scope.parent is not None and scope.parent.parent is not None:
         targets.append(scope.parent)
     for s in targets:
         s.forwards[out.name] = (out, f)
@@ -674,6 +705,10 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             _set_forward(scope, first, f)
             st.derivation, st.claim = None, None
             doc.definitions.append({"line": ml.line, "text": f"forward definition {plain(first)} = {plain(f)}"})
+            if not _declared_at(scope, first.name, ml.line):
+                # "s = xᵀAx ∈ R" names a new value on its own line: a definition; "A = Bᵀ" of a
+                # symbol declared before constrains it, and is reported when nothing derives from it
+                st.defined.append((first, f, ml.line, ml.col))
             if len(vals) > 2:
                 # y = Wx = Wᵀx: every later right side is checked against the definition
                 claim = Claim(f"forward definition of {first.name} written as a chain ({st.heading})")

@@ -66,7 +66,7 @@ class Block:
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_ENV = re.compile(r"\\(begin|end)\{(aligned|align\*?|equation\*?|gather\*?|gathered|split|eqnarray\*?)\}(\{[^{}]*\})?")
+_ENV = re.compile(r"\\(begin|end)\{(aligned|align\*?|equation\*?|gather\*?|gathered|split|eqnarray\*?|multline\*?)\}(\{[^{}]*\})?")
 _JUST = re.compile(
     r"(?:(?:\\q?quad|\\,|\\;)\s*)*(?:[-—–]+\s*)?\\(?:text|textrm|mbox)\{([^{}]*)\}\s*[.,;]?\s*$"
 )
@@ -220,8 +220,34 @@ def _join_continuations(pieces: list[str]) -> list[str]:
     return out
 
 
+_BARE_ENV = re.compile(r"^(\s*)\\begin\{([A-Za-z]+\*?)\}")
+_READ_ENVS = {"equation", "align", "gather", "multline", "eqnarray", "aligned", "gathered", "split"}
+
+
+def _multline_rows_joined(content: str) -> str:
+    """multline is one equation split over lines: its \\\\ line breaks are blanked (not row ends)."""
+    def join(m: re.Match) -> str:
+        return re.sub(r"\\\\(?:\[[^\]]*\])?", lambda b: " " * len(b.group(0)), m.group(0))
+
+    return re.sub(r"\\begin\{multline\*?\}.*?(?:\\end\{multline\*?\}|$)", join, content, flags=re.S)
+
+
+def _eqnarray_columns(content: str) -> str:
+    """eqnarray rows are ``lhs &=& rhs``: the relation column becomes align's ``lhs &= rhs`` (an
+    empty relation column, ``& & + C``, is blanked), positions kept."""
+    def column(m: re.Match) -> str:
+        ws1, rel, ws2 = m.groups()
+        return " " * len(m.group(0)) if not rel else " " + ws1 + "&" + rel + ws2
+
+    def env(m: re.Match) -> str:
+        return re.sub(r"(?<!\\)&([ \t]*)([^&\n]{0,16}?)([ \t]*)(?<!\\)&", column, m.group(0))
+
+    return re.sub(r"\\begin\{eqnarray\*?\}.*?(?:\\end\{eqnarray\*?\}|$)", env, content, flags=re.S)
+
+
 def _display_lines(content: str, line: int, col: int) -> list[MathLine]:
     """Split display math into lines at \\\\ (aligned environments), keeping positions."""
+    content = _eqnarray_columns(_multline_rows_joined(content))
     content = _ENV.sub(lambda m: " " * len(m.group(0)), content)
     out = []
     pos = 0
@@ -255,10 +281,56 @@ def _display_lines(content: str, line: int, col: int) -> list[MathLine]:
     return out
 
 
+# CommonMark fences: an opening fence is three or more backticks (no backtick in its info string)
+# or three or more tildes; it is closed only by a fence of the same character, at least as long,
+# indented at most three spaces (relative to the opener's container), with nothing after it but spaces
+_FENCE_OPEN = re.compile(r"^ *(`{3,}(?=[^`]*$)|~{3,})(.*)$")
+
+
+def _closes_fence(line: str, fence: tuple[str, int]) -> bool:
+    """Does ``line`` close the fence ``(marker, indent of the opener)``? "``` text" does not, nor
+    does a ``` indented four spaces more than the opener (it is code inside the block)."""
+    marker, indent = fence
+    m = re.fullmatch(r"( *)(`+|~+)[ \t]*", line)
+    return bool(m and m.group(2)[0] == marker[0] and len(m.group(2)) >= len(marker)
+                and len(m.group(1)) <= indent + 3)
+
+
+_QUOTE = re.compile(r"^(?: {0,3}>[ ]?)+")
+_LIST_ITEM = re.compile(r"^( *)(?:[-*+]|\d{1,9}[.)])( {1,4})(?=\S)")
+
+
+def _list_continuation(lines: list[str], i: int) -> bool:
+    """Is the indented line ``i`` a paragraph of a list item rather than an indented code block?
+    CommonMark: a line indented at least as far as the item's content (``1. `` has content indent
+    3) belongs to the item; it is code only when indented four more than that. The item is the
+    nearest list-marker line above, reached over blank and indented lines."""
+    indent = len(lines[i]) - len(lines[i].lstrip(" "))
+    for j in range(i - 1, -1, -1):
+        line = lines[j]
+        if not line.strip():
+            continue
+        m = _LIST_ITEM.match(line)
+        if m:
+            content = len(m.group(0))
+            return content <= indent < content + 4
+        if not line.startswith(" "):
+            return False
+    return False
+
+
 def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
     """Headings, prose (with its inline math) and display math, with line/column positions."""
     orig = text.split("\n")
     lines = _blank_comments(text).split("\n")  # commented-out math is not part of the document
+    # blockquote markers are blanked (a display may continue over several "> " lines); indentation
+    # is then measured from the end of the markers
+    quote = [0] * len(lines)
+    for k, ln in enumerate(lines):
+        qm = _QUOTE.match(ln)
+        if qm:
+            quote[k] = len(qm.group(0))
+            lines[k] = " " * quote[k] + ln[quote[k]:]
     blocks: list[Block] = []
     rescanned: set[int] = set()  # lines whose first display was read: the rest is not indented code
     i = 0
@@ -268,14 +340,16 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
         stripped = raw.strip()
         if fence:
             blocks.append(Block("prose", orig[i], i + 1, code=True))
-            if stripped.startswith(fence):
+            if _closes_fence(raw, fence):
                 fence = None
             i += 1
             continue
-        if re.fullmatch(r"(```|~~~)\s*math\s*", stripped):
+        opening = _FENCE_OPEN.match(raw)
+        if opening and re.fullmatch(r"\s*math\s*", opening.group(2)):
             # a GitHub math block is display math
+            math_fence = (opening.group(1), len(raw) - len(raw.lstrip(" ")))
             j = i + 1
-            while j < len(lines) and not lines[j].strip().startswith(stripped[:3]):
+            while j < len(lines) and not _closes_fence(lines[j], math_fence):
                 j += 1
             if j == len(lines):
                 raise ReadError(path, i + 1, 1, f"the {stripped[:3]}math block opened here is never closed")
@@ -283,14 +357,23 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             blocks.append(Block("math", content, i + 2, math=_display_lines(content, i + 2, 1)))
             i = j + 1
             continue
-        if stripped.startswith("```") or stripped.startswith("~~~"):
-            fence = stripped[:3]
+        if opening:
+            fence = (opening.group(1), len(raw) - len(raw.lstrip(" ")))
             blocks.append(Block("prose", orig[i], i + 1, code=True))
             i += 1
             continue
         m = _HEADING.match(raw)
         if m:
+            display = re.search(r"\$\$|(?<!\\)\\\[", raw)
+            if display:
+                raise ReadError(path, i + 1, display.start() + 1, "display math in a heading is not read; put it on "
+                                "its own line below the heading")
             blocks.append(Block("heading", m.group(2), i + 1, level=len(m.group(1))))
+            # inline math of a heading is read as in prose: its declarations count and an equation
+            # in it is reported as not checked (never silently dropped)
+            heading_math = _inline_math(raw, i + 1, 1, path)
+            if heading_math:
+                blocks.append(Block("prose", raw, i + 1, math=heading_math))
             i += 1
             continue
         if (stripped and "$" not in raw and i + 1 < len(lines) and re.fullmatch(r" {0,3}(=+|-+)\s*", lines[i + 1])
@@ -300,8 +383,9 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             blocks.append(Block("heading", stripped, i + 1, level=level))
             i += 2
             continue
-        if i not in rescanned and re.match(r"( {4}|\t)", raw) and stripped and (i == 0 or not lines[i - 1].strip()
-                                                         or blocks and blocks[-1].code and blocks[-1].line == i):
+        if (i not in rescanned and re.match(r"( {4}|\t)", raw[quote[i]:]) and stripped
+                and (i == 0 or not lines[i - 1].strip() or blocks and blocks[-1].code and blocks[-1].line == i)
+                and not _list_continuation(lines, i)):
             # an indented code block (after a blank line): code, never read
             blocks.append(Block("prose", orig[i], i + 1, code=True))
             i += 1
@@ -310,13 +394,20 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
         bracket = re.search(r"(?<!\\)\\\[", raw)
         if bracket and (start < 0 or bracket.start() < start):
             start, opener, closer = bracket.start(), "\\[", "\\]"  # \[ ... \] is display math too
-        if start < 0 and re.match(r"\s*\\begin\{(align\*?|equation\*?|gather\*?)\}", raw):
-            # a bare environment: read to its \end
+        env = _BARE_ENV.match(raw) if start < 0 else None
+        if env:
+            # a bare environment: read to its \end; one that is not read is refused, never skipped
+            name = env.group(2)
+            if name.rstrip("*") not in _READ_ENVS:
+                raise ReadError(path, i + 1, len(env.group(1)) + 1,
+                                f"\\begin{{{name}}} is not an environment symderiv reads; write the math in "
+                                "$$ ... $$ or in equation, align, gather, multline or eqnarray")
             j = i
-            while j < len(lines) and not re.search(r"\\end\{(align\*?|equation\*?|gather\*?)\}", lines[j]):
+            while j < len(lines) and f"\\end{{{name}}}" not in lines[j]:
                 j += 1
             if j == len(lines):
-                raise ReadError(path, i + 1, raw.find("\\begin") + 1, "\\begin{...} without a matching \\end{...}")
+                raise ReadError(path, i + 1, raw.find("\\begin") + 1, f"\\begin{{{name}}} without a matching "
+                                f"\\end{{{name}}}")
             content = "\n".join(lines[i: j + 1])
             blocks.append(Block("math", content, i + 1, math=_display_lines(content, i + 1, 1)))
             i = j + 1
@@ -377,7 +468,16 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
                 continue
             i = k
             continue
-        blocks.append(Block("prose", orig[i], i + 1, math=_inline_math(raw, i + 1, 1, path)))
+        prose_math = _inline_math(raw, i + 1, 1, path)
+        outside = _without_code_spans(raw)
+        for a, b in inline_math_spans(raw):
+            outside = outside[:a] + " " * (b - a) + outside[b:]
+        env_in_prose = re.search(r"(?<!\\)\\begin\{", outside)
+        if env_in_prose:
+            # an environment inside running text would be silently prose: refused where it stands
+            raise ReadError(path, i + 1, env_in_prose.start() + 1, "an environment (\\begin{...}) in running text is "
+                            "not read; start it on its own line, or write the math in $$ ... $$")
+        blocks.append(Block("prose", orig[i], i + 1, math=prose_math))
         i += 1
     return blocks
 
@@ -424,7 +524,33 @@ def _inline_math(text: str, line: int, col: int, path: str) -> list[MathLine]:
     if len(dollars) % 2 == 1:
         raise ReadError(path, line, col + dollars[-1], "unbalanced '$': inline math opened or closed here has no "
                         "partner on this line; write \\$ for a dollar sign")
-    return [MathLine(text[a:b], line, col + a, display=False) for a, b in inline_math_spans(text)]
+    spans = inline_math_spans(text)
+    # LaTeX's inline delimiters \( ... \) are inline math too (outside code spans and $...$)
+    masked = _without_code_spans(text)
+    for a, b in spans:
+        masked = masked[:a - 1] + " " * (b - a + 2) + masked[b + 1:]
+    parens = _paren_delimiters(masked)
+    for k in range(0, len(parens), 2):
+        pos, kind = parens[k]
+        if kind != "(" or k + 1 == len(parens) or parens[k + 1][1] != ")":
+            raise ReadError(path, line, col + pos, f"unbalanced '\\{kind}': inline math \\( ... \\) opened or closed "
+                            "here has no partner on this line")
+        spans.append((pos + 2, parens[k + 1][0]))
+    return [MathLine(text[a:b], line, col + a, display=False) for a, b in sorted(spans)]
+
+
+def _paren_delimiters(text: str) -> list[tuple[int, str]]:
+    """Positions of the ``\\(`` and ``\\)`` delimiters of a prose line (``\\\\(`` is a line break
+    followed by a parenthesis)."""
+    out, i = [], 0
+    while i < len(text) - 1:
+        if text[i] == "\\":
+            if text[i + 1] in "()":
+                out.append((i, text[i + 1]))
+            i += 2
+            continue
+        i += 1
+    return out
 
 
 def _without_code_spans(text: str) -> str:
