@@ -834,3 +834,16 @@ def test_an_environment_in_running_text_is_refused_not_skipped():
     assert (exc.value.line, exc.value.col) == (3, 4)
     # inside inline math or a code span it is not an environment of the text
     assert_verified(h2("Write `\\begin{x}` and $\\begin{pmatrix} A \\end{pmatrix}$.\n\n$$(A^T)^T = A$$"))
+
+
+@pytest.mark.parametrize("wrong", [
+    r"$$(AB) = BA$$",             # a parenthesised product is read, and a false one fails
+    r"$$-(AB) = -BA$$",
+    r"$$A^TB^T = (AB)^T$$",       # A^TB^T is Aᵀ·Bᵀ = (BA)ᵀ, not (AB)ᵀ
+    r"$$x^TA^TB^Tx = x^T(AB)^Tx$$",
+])
+def test_wrong_twins_of_grouping_and_one_character_superscripts_fail(wrong):
+    text = ("# T\n\nLet $A \\in \\mathbf{R}^{n \\times n}$, $B \\in \\mathbf{R}^{n \\times n}$, "
+            f"$x \\in \\mathbf{{R}}^n$.\n\n{wrong}\n")
+    (s,) = [s for c in check_text(text, "t.md").claims for s in c.steps]
+    assert s.status == "failed" and s.verdict.counterexample is not None
