@@ -1094,6 +1094,16 @@ class Interpreter:
         # ||v||: only ||v||^2 = vᵀv is in the language; the power rule below checks the 2
         return _Norm(self.expr(t.children[1]))
 
+    def _trace_of(self, paren_t, t) -> Trace:
+        """tr(...) with the parenthesised argument ``paren_t`` (a shape error is located at ``t``)."""
+        arg = self.value(paren_t)
+        arg = arg.e if isinstance(arg, _Grouped) else arg
+        try:
+            return Trace(self.as_expr(arg, paren_t))
+        except ShapeError as exc:
+            self.fail(t, str(exc))
+            raise  # fail() always raises; this keeps the return type honest
+
     def v_power(self, t):
         base = self.value(t.children[0])
         sup = t.children[1]
@@ -1318,30 +1328,19 @@ class Interpreter:
         if getattr(right_t, "data", None) == "paren":
             self._refuse_function_application(left_t, right_t)
         left = self.value(left_t)
-        if getattr(right_t, "data", None) == "paren" and (isinstance(left, _TraceWord) or
-                                                          (isinstance(left, list) and isinstance(left[-1], _TraceWord))):
+        after_trace = isinstance(left, _TraceWord) or (isinstance(left, list) and isinstance(left[-1], _TraceWord))
+        head = left[:-1] if isinstance(left, list) else []
+        if after_trace and getattr(right_t, "data", None) == "paren":
             # tr(A) B: parentheses right after the trace delimit its argument
-            arg = self.value(right_t)
-            arg = arg.e if isinstance(arg, _Grouped) else arg
-            try:
-                tr = Trace(self.as_expr(arg, right_t))
-            except ShapeError as exc:
-                self.fail(t, str(exc))
-            return (left[:-1] if isinstance(left, list) else []) + [tr]
-        if (getattr(right_t, "data", None) == "power" and getattr(right_t.children[0], "data", None) == "paren"
-                and (isinstance(left, _TraceWord) or (isinstance(left, list) and isinstance(left[-1], _TraceWord)))):
+            return head + [self._trace_of(right_t, t)]
+        if (after_trace and getattr(right_t, "data", None) == "power"
+                and getattr(right_t.children[0], "data", None) == "paren"):
             # tr(A)^T B, tr(A)^2: the parentheses delimit the trace's argument and the superscript applies
             # to the trace value (a scalar: tr(A)^T = tr A, tr(A)^2 = tr(A)·tr(A)), never to A
             paren_t, sup = right_t.children
-            arg = self.value(paren_t)
-            arg = arg.e if isinstance(arg, _Grouped) else arg
-            try:
-                tr = Trace(self.as_expr(arg, paren_t))
-            except ShapeError as exc:
-                self.fail(t, str(exc))
             tok = sup.children[0] if sup.children else None
             text = _plain_token(tok) if tok is not None else None
-            return (left[:-1] if isinstance(left, list) else []) + [self._power_of(tr, text, right_t)]
+            return head + [self._power_of(self._trace_of(paren_t, t), text, right_t)]
         right = self.value(right_t)
         items = (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
         return items
