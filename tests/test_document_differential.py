@@ -800,7 +800,7 @@ def test_json_output_agrees_with_the_python_result(seed, template, mutate_doc):
 
 
 def test_a_continuation_after_a_refused_line_never_verifies_against_an_earlier_chain():
-    """/work/hunt/diff-3.md and diff-4.md: ``$$= A$$`` after a refused line ((BA)ᵀ = Aᵀ Z, Z a typo)
+    """tests/data/hunt/diff-3.md and diff-4.md: ``$$= A$$`` after a refused line ((BA)ᵀ = Aᵀ Z, Z a typo)
     continues the author's refused chain, whose first side (BA)ᵀ is not A: it must not verify. Today it is
     attached to the display before (``$$A = A$$``) and printed ✓ — a wrong ✓ found by the differential
     test above."""
@@ -812,7 +812,7 @@ def test_a_continuation_after_a_refused_line_never_verifies_against_an_earlier_c
 
 
 def test_a_continuation_in_a_derivation_after_a_refused_line_is_not_verified():
-    """/work/hunt/diff-5.md: inside a Δ-derivation, ``= ⟨Wᵀ dL/dy, Δx⟩`` continues the refused line
+    """tests/data/hunt/diff-5.md: inside a Δ-derivation, ``= ⟨Wᵀ dL/dy, Δx⟩`` continues the refused line
     ``= ⟨AᵀWᵀ dL/dy, Δx⟩`` (false as a step); it is compared with the line before the refused one and
     printed ✓ (it must stay failed as a step; the typo diagnosis only annotates it)."""
     text = (

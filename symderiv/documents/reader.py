@@ -514,19 +514,22 @@ def inline_math_spans(text: str) -> list[tuple[int, int]]:
     for the checker and for the reports, so a report never shows as math what was not checked as
     math. A ``$`` in a code span is code; an empty ``$$`` pair is not math; an unpaired last ``$``
     (which :func:`scan_markdown` reports as an error) delimits nothing."""
-    dollars = _unescaped_dollars(_without_code_spans(text))
+    return _dollar_spans(_unescaped_dollars(_without_code_spans(text)))
+
+
+def _dollar_spans(dollars: list[int]) -> list[tuple[int, int]]:
     return [(a + 1, b) for a, b in zip(dollars[::2], dollars[1::2]) if b > a + 1]
 
 
 def _inline_math(text: str, line: int, col: int, path: str) -> list[MathLine]:
-    dollars = _unescaped_dollars(_without_code_spans(text))
+    masked = _without_code_spans(text)
+    dollars = _unescaped_dollars(masked)
     # an unpaired $ would silently swallow the math around it: report it where it stands
     if len(dollars) % 2 == 1:
         raise ReadError(path, line, col + dollars[-1], "unbalanced '$': inline math opened or closed here has no "
                         "partner on this line; write \\$ for a dollar sign")
-    spans = inline_math_spans(text)
+    spans = _dollar_spans(dollars)
     # LaTeX's inline delimiters \( ... \) are inline math too (outside code spans and $...$)
-    masked = _without_code_spans(text)
     for a, b in spans:
         masked = masked[:a - 1] + " " * (b - a + 2) + masked[b + 1:]
     parens = _paren_delimiters(masked)
