@@ -41,6 +41,8 @@ def decide_matrix(
     dims = dims_of(leval, reval)
     sizes = {d: max(bound.get(d, 1), 1) for d in dims}
     grid = theorem_a_grid([compile_monomial(m).factor for _, m in all_terms], sizes) if has_constants(leval, reval) else None
+    if grid is not None:  # the screen's sizes avoid the poles of the coefficients
+        sizes = grid.points()[0]
     search_bound = bound if grid is None else {d: max(max(g), bound.get(d, 1)) for d, g in grid.sizes.items()}
     numeric = sorted(t for t in bound if t.isdigit())
     seed = _seed(leval, reval)

@@ -250,7 +250,7 @@ def _verify_first_order(lhs: object, rhs: object, budget: Budget, hypotheses: tu
         if note:
             reason += f" ({note})"
         if cex is not None:
-            cex.note = "values of the parts of order ≤ 1 in Δ"
+            cex.note = "values of the parts of order ≤ 1 in Δ" + ("; " + cex.note if cex.note else "")
     elif status == UNDECIDED:
         reason = _undecided_reason(note, diff)
     else:
