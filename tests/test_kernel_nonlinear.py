@@ -43,7 +43,7 @@ from symderiv.lang.operators import (
 
 n = sympy.Symbol("n")
 one = ones("n")
-I = identity("n")
+Id = identity("n")
 J = Ones("n", "n")
 A, B = Sym("A", "n", "n"), Sym("B", "n", "n")
 x, y, v = Sym("x", "n", 1), Sym("y", "n", 1), Sym("v", "n", 1)
@@ -62,12 +62,12 @@ ONE_T_ONE = MatMul(Transpose(one), one)
 # -- Part A: constants and coefficients in Q(N) -------------------------------------------
 TRUE_A = [
     (ONE_T_ONE, DimScalar(n)),
-    (Trace(I), DimScalar(n)),
+    (Trace(Id), DimScalar(n)),
     (MatMul(J, J), MatMul(DimScalar(n), J)),
     (MatMul(diag(x), y), Hadamard(x, y)),
     (MatMul(Transpose(one), Hadamard(A, B), one), Inner(A, B)),
-    (sq(Add(I, Scale(-1, MatMul(DimScalar(1 / n), J)))), Add(I, Scale(-1, MatMul(DimScalar(1 / n), J)))),
-    (Trace(Add(I, Scale(-1, MatMul(DimScalar(1 / n), J)))), DimScalar(n - 1)),
+    (sq(Add(Id, Scale(-1, MatMul(DimScalar(1 / n), J)))), Add(Id, Scale(-1, MatMul(DimScalar(1 / n), J)))),
+    (Trace(Add(Id, Scale(-1, MatMul(DimScalar(1 / n), J)))), DimScalar(n - 1)),
     (MatMul(Transpose(one), Add(x, Scale(-1, MatMul(one, DimScalar(1 / n), Transpose(one), x)))), Zero(1, 1)),
     (Inner(Sym("G", "B", "k"), MatMul(Ones("B", 1), Transpose(Sym("c", "k", 1)))),
      Inner(MatMul(Transpose(Sym("G", "B", "k")), Ones("B", 1)), Sym("c", "k", 1))),
@@ -84,9 +84,9 @@ def test_constant_identities_verify(lhs, rhs):
 # Trap 1: each of these is true at one size, so a single-size check is fooled.
 TRAPS_A = {
     "(1ᵀ1)² = 2·1ᵀ1 (true at n = 2)": (sq(ONE_T_ONE), Scale(2, ONE_T_ONE)),
-    "tr(I)² − 3tr(I) + 2 = 0 (true at n = 1, 2)": (Add(sq(Trace(I)), Scale(-3, Trace(I)), Scale(2, Ones(1, 1))), Zero(1, 1)),
-    "(I − J)² = I (true at n = 2)": (sq(Add(I, Scale(-1, J))), I),
-    "tr(I − J/n) = 1 (true at n = 2)": (Trace(Add(I, Scale(-1, MatMul(DimScalar(1 / n), J)))), Ones(1, 1)),
+    "tr(Id)² − 3tr(Id) + 2 = 0 (true at n = 1, 2)": (Add(sq(Trace(Id)), Scale(-3, Trace(Id)), Scale(2, Ones(1, 1))), Zero(1, 1)),
+    "(Id − J)² = Id (true at n = 2)": (sq(Add(Id, Scale(-1, J))), Id),
+    "tr(Id − J/n) = 1 (true at n = 2)": (Trace(Add(Id, Scale(-1, MatMul(DimScalar(1 / n), J)))), Ones(1, 1)),
     "1ᵀ(A ⊙ B)1 = tr(AB)": (MatMul(Transpose(one), Hadamard(A, B), one), Trace(MatMul(A, B))),
 }
 
