@@ -309,3 +309,49 @@ def test_verified_claims_hold_numerically(claim, seed):
         for ra, rc in zip(a, c):
             for p, q in zip(ra, rc):
                 assert abs(p - q) < mpmath.mpf(10) ** -25 * (1 + abs(p)), (lhs, rhs)
+
+
+# -- Part C: scalar denominators and square roots ---------------------------------------------
+def test_softmax_sums_to_one_after_clearing_the_denominator():
+    verdict = verify_equal(MatMul(Transpose(one), softmax), Ones(1, 1))
+    assert verdict.status == "verified" and "cleared-denominators" in verdict.methods
+
+
+def test_softmax_sums_to_two_fails():
+    assert verify_equal(MatMul(Transpose(one), softmax), Scale(2, Ones(1, 1))).status == "failed"
+
+
+def test_square_root_pairs_reduce():
+    eps = Sym("epsilon", 1, 1)
+    s = Add(MatMul(Transpose(x), x), eps)
+    lhs = MatMul(Fn("sqrt", s), Fn("sqrt", s))
+    assert verify_equal(lhs, s, hypotheses=(Hypothesis("positive", eps),)).status == "verified"
+
+
+def _layer_norm():
+    eps = Sym("epsilon", 1, 1)
+    mu = MatMul(DimScalar(1 / n), Transpose(one), x)
+    c = Add(x, Scale(-1, MatMul(one, mu)))
+    sigma = Fn("sqrt", Add(MatMul(DimScalar(1 / n), Transpose(c), c), eps))
+    xhat = MatMul(recip(sigma), c)
+    return eps, sigma, xhat
+
+
+def test_layer_norm_gradient_and_two_wrong_twins():
+    eps, sigma, xhat = _layer_norm()
+    hyp = (Hypothesis("positive", eps),)
+    mean_g = MatMul(one, DimScalar(1 / n), Transpose(one), v)
+    proj = MatMul(xhat, DimScalar(1 / n), Transpose(xhat), v)
+    right = MatMul(recip(sigma), Add(v, Scale(-1, mean_g), Scale(-1, proj)))
+    assert check_gradient(xhat, x, right, v, hypotheses=hyp).status == "verified"
+    constant_sigma = MatMul(recip(sigma), Add(v, Scale(-1, mean_g)))  # σ treated as a constant
+    forgot_mean = MatMul(recip(sigma), Add(v, Scale(-1, proj)))
+    for wrong in (constant_sigma, forgot_mean):
+        verdict = check_gradient(xhat, x, wrong, v, hypotheses=hyp)
+        assert verdict.status == "failed" and "certified-interval" in verdict.methods
+
+
+def test_entrywise_exp_of_a_diagonal_matrix_is_not_the_matrix_exponential():
+    """Trap 8: exp(diag v) has ones off the diagonal."""
+    verdict = verify_equal(exp(diag(v)), diag(exp(v)))
+    assert verdict.status == "failed" and verdict.counterexample.sizes == {"n": 2}

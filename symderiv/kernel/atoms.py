@@ -220,6 +220,9 @@ class Abstraction:
         self.labels: dict[tuple[Any, ...], Sym] = {}
         #: label name -> the atom it stands for (with inner atoms as written), for messages
         self.meaning: dict[str, Expr] = {}
+        #: label name -> (function, its argument with inner atoms abstracted), for clearing (part C)
+        self.argument: dict[str, tuple[str, Expr]] = {}
+        self.labels_by_name: dict[str, Sym] = {}
 
     def __call__(self, e: Expr) -> Expr:
         return map_bottom_up(e, self._node) if has_atoms(e) else e
@@ -233,8 +236,12 @@ class Abstraction:
         k = value_key(m, self.max_terms, self.max_leaves)
         kt = value_key(Transpose(m), self.max_terms, self.max_leaves)
         if kt < k:  # f(M) = f(Mᵀ)ᵀ: label the smaller key, transposed
-            return Transpose(self._label(n.name, kt, (m.shape[1], m.shape[0]), Transpose(n)))
-        return self._label(n.name, k, m.shape, n)
+            out = self._label(n.name, kt, (m.shape[1], m.shape[0]), Transpose(n))
+            self.argument.setdefault(out.name, (n.name, Transpose(m)))
+            return Transpose(out)
+        out = self._label(n.name, k, m.shape, n)
+        self.argument.setdefault(out.name, (n.name, m))
+        return out
 
     def _label(self, name: str, k: tuple[Any, ...], shape: tuple[Any, Any], written: Expr) -> Sym:
         """The symbol for key ``k``; ``written`` is an expression equal to it, as the author wrote
@@ -243,6 +250,7 @@ class Abstraction:
         if key not in self.labels:
             label = f"⟨{name}#{len(self.labels) + 1}⟩"
             self.labels[key] = atom_symbol(label, shape[0], shape[1])
+            self.labels_by_name[label] = self.labels[key]
             self.meaning[label] = written
         return self.labels[key]
 

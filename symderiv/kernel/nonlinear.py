@@ -20,10 +20,11 @@ from symderiv.errors import BudgetExceeded
 from symderiv.kernel.atoms import NEEDS, Abstraction, domain_conditions, implied, sign, value_key
 from symderiv.kernel.budget import Meter
 from symderiv.kernel.certified import certified_counterexample
+from symderiv.kernel.expand import expand
 from symderiv.kernel.indexgraph import class_sums
 from symderiv.kernel.matrix import class_terms
 from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Budget, Decision
-from symderiv.lang.operators import Expr, Fn
+from symderiv.lang.operators import Expr, Fn, MatMul, Ones, Sym, map_bottom_up
 from symderiv.lang.printing import plain
 
 #: which answers of the positivity oracle establish each condition
@@ -48,6 +49,64 @@ def domain_gap(lhs: Expr, rhs: Expr, ab: Abstraction, positive: frozenset[str]) 
     return ""
 
 
+def _is_recip_label(n: Expr, ab: Abstraction) -> bool:
+    return isinstance(n, Sym) and n.kind == "atom" and ab.argument.get(n.name, ("", n))[0] == "recip"
+
+
+def _count(m: Expr, name: str) -> int:
+    return sum(1 for node in m.walk() if isinstance(node, Sym) and node.name == name)
+
+
+def _without(m: Expr, name: str) -> Expr:
+    return map_bottom_up(m, lambda node: Ones(1, 1) if isinstance(node, Sym) and node.name == name else node)
+
+
+def _power(s: Expr, k: int, m: Expr) -> Expr:
+    return m if k == 0 else MatMul(*([s] * k), m)
+
+
+Terms = list[tuple[Fraction, Expr]]
+
+
+def clear_scalar_atoms(terms: Terms, ab: Abstraction, budget: Budget) -> tuple[Terms, list[str]]:
+    """Theorem C1 then C2 on the abstracted difference Σ c_t T_t.
+
+    C1: for a scalar reciprocal r = recip(s) whose argument has no reciprocal inside, with K its
+    largest multiplicity in a term, each term T·r^k becomes T·s^{K−k}: the result is s^K times the
+    difference, so it vanishes identically only if the difference vanishes wherever s ≠ 0 (and s ≠ 0
+    wherever the claim is defined, since r occurs in it). C2: √v·√v = v wherever √v is defined, so
+    pairs of a scalar square root are replaced by its radicand. Returns the new terms and what was done."""
+    done: list[str] = []
+    for label, (fname, arg) in list(ab.argument.items()):
+        if fname != "recip" or not arg.is_scalar:
+            continue
+        if any(_is_recip_label(n, ab) for n in arg.walk()):
+            continue  # not innermost
+        K = max((_count(m, label) for _, m in terms), default=0)
+        if K == 0:
+            continue
+        new: list[tuple[Fraction, Expr]] = []
+        for c, m in terms:
+            k = _count(m, label)
+            new.extend((c * c2, m2) for c2, m2 in expand(_power(arg, K - k, _without(m, label)), budget.max_terms))
+        terms = new
+        done.append(f"multiplied by ({plain(ab.restore(arg))})^{K} to clear 1/({plain(ab.restore(arg))}) (Theorem C1)")
+    for label, (fname, arg) in list(ab.argument.items()):
+        if fname != "sqrt" or not arg.is_scalar:
+            continue
+        if not any(_count(m, label) >= 2 for _, m in terms):
+            continue
+        new = []
+        for c, m in terms:
+            k = _count(m, label)
+            body = _without(m, label) if k >= 2 else m
+            body = body if k < 2 else _power(arg, k // 2, MatMul(ab.labels_by_name[label], body) if k % 2 else body)
+            new.extend((c * c2, m2) for c2, m2 in expand(body, budget.max_terms))
+        terms = new
+        done.append(f"√v·√v = v for v = {plain(ab.restore(arg))} (Theorem C2)")
+    return terms, done
+
+
 def decide_nonlinear(
     lterms: list[tuple[Fraction, Expr]], rterms: list[tuple[Fraction, Expr]], leval: Expr, reval: Expr,
     budget: Budget, deadline: Meter, what: str, positive: frozenset[str] = frozenset(),
@@ -58,6 +117,16 @@ def decide_nonlinear(
     diff = class_terms(classes, ab)
     gap = domain_gap(leval, reval, ab, positive)
     labels = len(ab.labels)
+    cleared: list[str] = []
+    if diff:
+        cleared_terms, cleared = clear_scalar_atoms(all_terms, ab, budget)
+        if cleared:
+            classes2, bound2 = class_sums(cleared_terms, budget.max_leaves)
+            if not class_terms(classes2):
+                diff, classes = [], classes2
+                bound = {d: max(bound.get(d, 0), k) for d, k in {**bound, **bound2}.items()}
+            else:
+                cleared = []
     piecewise = any(isinstance(n, Fn) and n.name == "step" for e in (leval, reval) for n in e.walk())
     ae = ("; relu′ = step and step′ = 0 are used off the zero sets of their arguments, so the claim holds "
           "almost everywhere" if piecewise else "")
@@ -65,8 +134,9 @@ def decide_nonlinear(
         return Decision(VERIFIED, (
             f"proved for all sizes: with each of the {labels} entrywise-function atom{'s' if labels != 1 else ''} "
             f"replaced by a symbol labelled by the value of its argument, {what} have the same index-graph "
-            f"canonical form ({len(classes)} class{'es' if len(classes) != 1 else ''}; Theorems 1, A and B1){ae}"
-        ), ["canonical-form", "atom-abstraction"], bound, [], None, "")
+            f"canonical form ({len(classes)} class{'es' if len(classes) != 1 else ''}; Theorems 1, A and B1)"
+            + (" after clearing scalar denominators: " + "; ".join(cleared) if cleared else "") + ae
+        ), ["canonical-form", "atom-abstraction"] + (["cleared-denominators"] if cleared else []), bound, [], None, "")
     seed = zlib.crc32((plain(leval) + "|" + plain(reval)).encode())
     try:
         cex, seen = certified_counterexample(leval, reval, bound, positive, deadline, seed, budget.certified_points)
