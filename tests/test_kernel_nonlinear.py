@@ -355,3 +355,38 @@ def test_entrywise_exp_of_a_diagonal_matrix_is_not_the_matrix_exponential():
     """Trap 8: exp(diag v) has ones off the diagonal."""
     verdict = verify_equal(exp(diag(v)), diag(exp(v)))
     assert verdict.status == "failed" and verdict.counterexample.sizes == {"n": 2}
+
+
+# -- Part F: row-wise softmax and attention ------------------------------------------------------
+def _attention():
+    from symderiv.lang.operators import softmax
+
+    Q, K, V, G = Sym("Q", "t", "d"), Sym("K", "s", "d"), Sym("V", "s", "e"), Sym("G", "t", "e")
+    c = Sym("c", 1, 1)
+    Att = softmax(MatMul(c, Q, Transpose(K)))
+    M = MatMul(G, Transpose(V))
+    dS = Hadamard(Att, Add(M, Scale(-1, MatMul(Hadamard(Att, M), Ones("s", 1), Transpose(Ones("s", 1))))))
+    return Q, K, V, G, c, Att, M, dS
+
+
+def test_attention_gradients_verify():
+    Q, K, V, G, c, Att, M, dS = _attention()
+    Y = MatMul(Att, V)
+    for wrt, grad in ((V, MatMul(Transpose(Att), G)), (Q, MatMul(c, dS, K)), (K, MatMul(c, Transpose(dS), Q))):
+        verdict = check_gradient(Y, wrt, grad, G)
+        assert verdict.status == "verified", (wrt, verdict.reason)
+
+
+def test_attention_wrong_twins_fail():
+    Q, K, V, G, c, Att, M, dS = _attention()
+    Y = MatMul(Att, V)
+    rank_one_forgotten = MatMul(c, Hadamard(Att, M), K)
+    verdict = check_gradient(Y, Q, rank_one_forgotten, G)
+    assert verdict.status == "failed" and "certified-interval" in verdict.methods
+
+
+def test_row_softmax_is_not_transpose_equivariant():
+    from symderiv.lang.operators import softmax
+
+    S = Sym("S", "n", "n")
+    assert verify_equal(Transpose(softmax(S)), softmax(Transpose(S))).status == "failed"

@@ -54,6 +54,7 @@ SAMPLES: dict[type, tuple[ops.Expr, sympy.Basic | None]] = {
     ops.DiagV: (ops.DiagV(ops.Sym("A", n, n)), sympy.matrices.expressions.DiagonalOf(A)),
     ops.DimScalar: (ops.DimScalar(1 / n), None),  # a SymPy scalar; converted inside products
     ops.Fn: (ops.Fn("exp", ops.Sym("A", n, n)), A.applyfunc(sympy.exp)),
+    ops.Softmax: (ops.Softmax(x), None),  # SymPy has no softmax
 }
 
 

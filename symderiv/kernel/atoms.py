@@ -44,6 +44,7 @@ from symderiv.lang.operators import (
     MatMul,
     Ones,
     Scale,
+    Softmax,
     Sym,
     Trace,
     Transpose,
@@ -57,7 +58,7 @@ PIECEWISE = frozenset({"relu", "step"})
 
 
 def has_atoms(*exprs: Expr) -> bool:
-    return any(isinstance(n, Fn) for e in exprs for n in e.walk())
+    return any(isinstance(n, (Fn, Softmax)) for e in exprs for n in e.walk())
 
 
 def has_constants(*exprs: Expr) -> bool:
@@ -86,7 +87,19 @@ def derivative(name: str, m: Expr) -> Expr:
     return table[name]()
 
 
+def softmax_definition(m: Expr) -> Expr:
+    """softmax by its definition: exp(z)·recip(𝟏ᵀexp z) for a column vector z; row-wise for a
+    matrix S, exp(S) ⊙ (recip(exp(S)𝟏)𝟏ᵀ)."""
+    r, c = m.shape
+    e = Fn("exp", m)
+    if c == 1:
+        return MatMul(Fn("recip", MatMul(Transpose(Ones(r, 1)), e)), e)
+    return Hadamard(e, MatMul(Fn("recip", MatMul(e, Ones(c, 1))), Transpose(Ones(c, 1))))
+
+
 def _lower_node(e: Expr) -> Expr:
+    if isinstance(e, Softmax):
+        return lower(softmax_definition(e.arg))
     if not isinstance(e, Fn):
         return e
     if e.prime:
@@ -287,6 +300,8 @@ def sign(e: Expr, positive: frozenset[str] = frozenset()) -> str | None:
     """A small positivity oracle: "pos" if every entry of ``e`` is > 0 wherever ``e`` is defined,
     "nonneg" if ≥ 0, else None. Knows exp, σ, softplus > 0; relu, step, sqrt ≥ 0; 𝟏 > 0;
     ⟨M, M⟩ ≥ 0; declared-positive symbols; sums, products and positive multiples of these."""
+    if isinstance(e, Softmax):
+        return "pos"
     if isinstance(e, Fn):
         if e.name in ("exp", "sigmoid", "softplus") and not e.prime:
             return "pos"

@@ -35,6 +35,7 @@ from symderiv.lang.operators import (
     Scale,
     SeqOp,
     Shift,
+    Softmax,
     Sym,
     Trace,
     Transpose,
@@ -236,6 +237,13 @@ def _ev_fn(e: Fn, cx: _Context) -> Matrix:
     f = cx.ar.fn
     cx.dl.spend(1)
     return [[f(e.name, e.prime, v) for v in row] for row in _RULES[e.arg.__class__](e.arg, cx)]
+
+
+@_ev.register(Softmax)
+def _ev_softmax(e: Softmax, cx: _Context) -> Matrix:
+    from symderiv.kernel.atoms import lower  # the definition lives with the other atom rules
+
+    return _ev(lower(e), cx)
 
 
 @_ev.register(SeqOp)

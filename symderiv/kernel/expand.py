@@ -26,7 +26,7 @@ from symderiv.errors import BudgetExceeded
 from symderiv.kernel.nodetable import NodeTable
 from symderiv.kernel.budget import DEFAULT_BUDGET
 from symderiv.lang.operators import (
-    Add, Diag, DiagV, DimScalar, Expr, Ext, Fn, Hadamard, Identity, Inner, MatMul, Ones, Scale, SeqOp, Shift, Sym,
+    Add, Diag, DiagV, DimScalar, Softmax, Expr, Ext, Fn, Hadamard, Identity, Inner, MatMul, Ones, Scale, SeqOp, Shift, Sym,
     Trace, Transpose, Window, Zero, mul,
 )
 
@@ -223,3 +223,12 @@ def delta_expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
     if isinstance(e, (Ext, Window, Shift)):
         return [(c, _rebuild(e, m)) for c, m in delta_expand(e.arg, max_terms)]
     raise TypeError(type(e))
+
+
+@_expand.register(Softmax)
+def _expand_softmax(e: Softmax, max_terms: int) -> Terms:
+    """softmax is defined in the language (its definition is an atom expression, see
+    :func:`symderiv.kernel.atoms.softmax_definition`); verifiers lower it before expanding."""
+    from symderiv.kernel.atoms import lower  # atoms builds on expand
+
+    return _expand(lower(e), max_terms)

@@ -558,6 +558,18 @@ class Fn(Expr):
         return ("Fn", self.name, self.prime, self.arg.key())
 
 
+class Softmax(_Unary):
+    """softmax: of a column vector z, exp(z) / (𝟏ᵀexp(z)); of a matrix S, row by row
+    (softmax_row(S)_ij = exp(S_ij) / Σ_k exp(S_ik), attention's softmax). Defined in the language
+    by those formulas (the kernel lowers it to them); not transpose-equivariant for matrices."""
+
+    __slots__ = ()
+
+    def __init__(self, arg: Expr) -> None:
+        self.arg = arg
+        self.shape = arg.shape
+
+
 # ---------------------------------------------------------------------------------------
 # Sequences: correlation and convolution
 # ---------------------------------------------------------------------------------------
@@ -1208,3 +1220,8 @@ def divide(a: object, b: object) -> Expr:
     if eb.is_scalar:
         return MatMul(Fn("recip", eb), ea) if not ea.is_scalar else MatMul(ea, Fn("recip", eb))
     return Hadamard(ea, Fn("recip", eb))
+
+
+def softmax(x: object) -> Softmax:
+    """softmax of a column vector, or row-wise softmax of a matrix (see :class:`Softmax`)."""
+    return Softmax(as_expr(x))

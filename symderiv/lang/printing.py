@@ -32,6 +32,7 @@ from symderiv.lang.operators import (
     Scale,
     SeqOp,
     Shift,
+    Softmax,
     Sym,
     Trace,
     Transpose,
@@ -286,6 +287,9 @@ class LatexPrinter(Printer):
     def _print_DimScalar(self, e: DimScalar) -> str:
         return str(sympy.latex(e.value))
 
+    def _print_Softmax(self, e: Softmax) -> str:
+        return r"\operatorname{softmax}\left(" + self._print(e.arg) + r"\right)"
+
 
 class PlainPrinter(Printer):
     """Unicode plain text for terminals and assertion messages: ⟨A, B⟩, tr(·), ᵀ as ^T."""
@@ -362,6 +366,9 @@ class PlainPrinter(Printer):
 
     def _print_DiagV(self, e: DiagV) -> str:
         return "diagv(" + self._print(e.arg) + ")"
+
+    def _print_Softmax(self, e: Softmax) -> str:
+        return "softmax(" + self._print(e.arg) + ")"
 
     def _print_DimScalar(self, e: DimScalar) -> str:
         text = str(sympy.sstr(e.value))
