@@ -29,6 +29,7 @@ from typing import Any
 from symderiv.errors import NotInFragment
 from symderiv.kernel import coefficients
 from symderiv.kernel.budget import DEFAULT_BUDGET
+from symderiv.kernel.definitions import softmax_definition
 from symderiv.kernel.expand import delta_degree, expand
 from symderiv.kernel.indexgraph import class_sums
 from symderiv.lang.operators import (
@@ -85,16 +86,6 @@ def derivative(name: str, m: Expr) -> Expr:
         "square": lambda: Scale(2, m),
     }
     return table[name]()
-
-
-def softmax_definition(m: Expr) -> Expr:
-    """softmax by its definition: exp(z)·recip(𝟏ᵀexp z) for a column vector z; row-wise for a
-    matrix S, exp(S) ⊙ (recip(exp(S)𝟏)𝟏ᵀ)."""
-    r, c = m.shape
-    e = Fn("exp", m)
-    if c == 1:
-        return MatMul(Fn("recip", MatMul(Transpose(Ones(r, 1)), e)), e)
-    return Hadamard(e, MatMul(Fn("recip", MatMul(e, Ones(c, 1))), Transpose(Ones(c, 1))))
 
 
 def _lower_node(e: Expr) -> Expr:
