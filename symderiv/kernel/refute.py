@@ -8,15 +8,18 @@ cannot be evaluated, is dropped (the search never makes a verdict, it can only f
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, Protocol
 
+import sympy
+
 from symderiv.errors import BudgetExceeded, NotInFragment
 from symderiv.kernel.budget import Meter
-from symderiv.kernel.domains import Domain, Point
-from symderiv.kernel.evaluate import INT, Counterexample, Listing, Matrix, evaluate, size_of
+from symderiv.kernel.domains import Domain, Point, requirements
+from symderiv.kernel.evaluate import INT, Counterexample, Listing, Matrix, dims_of, evaluate, size_of, symbol_table
 from symderiv.kernel.seqeval import IndexValue, as_listing, clean, index_value_of, seq_evaluate
-from symderiv.lang.operators import Expr, Sym
+from symderiv.lang.operators import INF, Expr, Sym
 
 #: Sequence entries by symbol name: {index: integer}.
 SeqEnv = dict[str, dict[int, int]]
@@ -66,8 +69,32 @@ def current() -> Refuter:
     return _installed
 
 
+# A candidate is evidence only if it is a point where the claim is made, with exact entries: a
+# float entry could make equal sides differ by rounding, a matrix of the wrong shape or a vector
+# entry outside 0..n-1 is not a value of the declared symbols, and lengths outside the domain
+# are not where the identity is claimed.
+def _exact(x: object) -> bool:
+    return isinstance(x, (int, Fraction))
+
+
+def _matrices_fit(lhs: Expr, rhs: Expr, sizes: dict[str, int], env: Mapping[str, object]) -> bool:
+    """Every dimension has a size ≥ 1 and every symbol an exact matrix of its shape at ``sizes``."""
+    if not all(type(sizes.get(d)) is int and sizes[d] >= 1 for d in dims_of(lhs, rhs)):
+        return False
+    for name, sym in symbol_table(lhs, rhs).items():
+        m = env.get(name)
+        rows, cols = size_of(sym.shape[0], sizes), size_of(sym.shape[1], sizes)
+        if not (isinstance(m, list) and len(m) == rows
+                and all(isinstance(r, list) and len(r) == cols and all(map(_exact, r)) for r in m)):
+            return False
+    return True
+
+
 def differs_at(lhs: Expr, rhs: Expr, sizes: dict[str, int], env: dict[str, Matrix], deadline: Meter) -> bool:
-    """Exact re-check: the two sides evaluated with integer entries ``env`` at ``sizes`` differ."""
+    """Exact re-check: the two sides evaluated with integer entries ``env`` at ``sizes`` differ
+    (False when ``env`` is not exact matrices of the symbols' shapes at ``sizes``)."""
+    if not _matrices_fit(lhs, rhs, sizes, env):
+        return False
     return evaluate(lhs, env, sizes, INT, deadline) != evaluate(rhs, env, sizes, INT, deadline)
 
 
@@ -85,6 +112,27 @@ def confirm(cex: Counterexample | None, lhs: Expr, rhs: Expr, deadline: Meter) -
     return cex
 
 
+def _sequences_fit(lhs: Expr, rhs: Expr, params: Point, env: SeqEnv) -> bool:
+    """The lengths are integers ≥ 1 that meet the requirements of both sides (each 'valid' or
+    'same' operator has n ≥ k), and every symbol is exact entries on integer indices, inside
+    0..n-1 for a finite vector of length n."""
+    if not all(type(v) is int and v >= 1 for v in params.values()):
+        return False
+    for req in requirements([lhs, rhs]):
+        value = sympy.sympify(req).subs(params)
+        if not (value.is_Integer and value >= 0):
+            return False
+    for name, sym in symbol_table(lhs, rhs).items():
+        seq = env.get(name)
+        if not isinstance(seq, dict) or not all(type(i) is int and _exact(x) for i, x in seq.items()):
+            return False
+        if sym.shape[0] is not INF:
+            n = sympy.sympify(sym.shape[0]).subs(params)
+            if not (n.is_Integer and all(0 <= i < int(n) for i in seq)):
+                return False
+    return True
+
+
 #: What evaluating a made-up candidate can raise; such a candidate is simply not evidence.
 _UNUSABLE = (NotInFragment, BudgetExceeded, ZeroDivisionError, KeyError, IndexError, TypeError, ValueError)
 
@@ -100,6 +148,8 @@ def sequence_counterexample(
         if found is None:
             return None
         params, env = found
+        if not _sequences_fit(lhs, rhs, params, env):
+            return None
         symbols = {s.name: s for s in lhs.symbols() + rhs.symbols()}
         a, b = seq_evaluate(lhs, env, params), seq_evaluate(rhs, env, params)
         if clean(a) == clean(b):
@@ -116,7 +166,9 @@ def index_counterexample(a: IndexValue, b: IndexValue, deadline: Meter) -> Count
     here (:func:`index_value_of`)."""
     try:
         env = current().find_index_candidate(a, b, deadline)
-        if env is None:
+        # index_value sums over a box of indices that holds every term of entries on -1..1 only
+        if env is None or not all(isinstance(v, dict) and all(type(i) is int and -1 <= i <= 1 and _exact(x)
+                                                              for i, x in v.items()) for v in env.values()):
             return None
         x, y = index_value_of(a, env), index_value_of(b, env)
     except _UNUSABLE:
@@ -133,7 +185,7 @@ def jacobian_counterexample(
     """Integer entries at which the claimed gradient (left) and the Jacobian (right), polynomial
     matrices in the entries ``gens``, differ: proposed by the search, evaluated exactly here."""
     point = current().find_jacobian_candidate(gens, jac, claim, trials)
-    if point is None or set(point) != set(gens):
+    if point is None or set(point) != set(gens) or not all(type(x) is int for x in point.values()):
         return None
     args = [point[k] for k in gens]
     J = [[as_fraction(v(*args)) for v in row] for row in jac]
