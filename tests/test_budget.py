@@ -108,3 +108,19 @@ def test_a_document_checks_claims_with_its_own_kernel_budget() -> None:
     (cut, _), = check_text(MATRIX_DOC, "m.md", budget=DocumentBudget(kernel=Budget(max_work=1))).all_steps()
     assert ok.status == "verified"
     assert cut.status == "undecided" and "budget" in cut.verdict.method, cut.verdict.explain()
+
+
+INNER_DOC = r"""<!-- symderiv: $A \in \mathbf{R}^{\infty}$, $B \in \mathbf{R}^{\infty}$ -->
+
+$$\sum_{i} A_{i} B_{i} = \langle A, B \rangle$$
+"""
+
+
+def test_index_notation_out_of_budget_is_undecided_not_an_exception() -> None:
+    from symderiv.documents.documents import DocumentBudget, check_text
+
+    (ok, _), = check_text(INNER_DOC, "i.md").all_steps()
+    (cut, _), = check_text(INNER_DOC, "i.md", budget=DocumentBudget(kernel=Budget(max_terms=0))).all_steps()
+    assert ok.status == "verified"
+    assert cut.status == "undecided" and "budget" in cut.verdict.methods, cut.verdict.explain()
+    assert "exceed 0 terms" in cut.verdict.method

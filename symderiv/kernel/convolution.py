@@ -22,6 +22,9 @@ parameter domain (n ≥ k ≥ 1, with NumPy's 'same' split into k even and k odd
 vertices and extreme rays of the domain. What remains is decided as on ℤ, with shifts that
 are linear forms in the lengths. When a window cannot be removed the verdict is undecided,
 unless a concrete counterexample is found.
+
+The parameter domains and the inequalities proved on them are in :mod:`symderiv.kernel.domains`,
+the exact evaluator that re-checks counterexamples in :mod:`symderiv.kernel.seqeval`.
 """
 from __future__ import annotations
 
