@@ -52,3 +52,20 @@ class NotInFragment(Exception):
 
 class IllFormed(Exception):
     """An index expression that is not a well-formed sum (free or doubly bound indices)."""
+
+
+class OutsideDomain(Exception):
+    """An evaluation left a function's domain (log of a non-positive entry, 1/0, a pole of 1/(n−1)).
+
+    ``certain`` is True when the argument is *certainly* outside the domain (an exact 0, or an
+    interval enclosure entirely ≤ 0), False when an interval only touches the boundary."""
+
+    def __init__(self, message: str, certain: bool = True):
+        self.certain = certain
+        super().__init__(message)
+
+
+class NotExact(Exception):
+    """A value that exact rational arithmetic cannot represent (exp(1)), or a step function at a
+    point where its value depends on the convention step(0): the caller switches arithmetic or
+    tries another point."""

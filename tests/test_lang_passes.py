@@ -48,6 +48,12 @@ SAMPLES: dict[type, tuple[ops.Expr, sympy.Basic | None]] = {
     ops.Ext: (ops.Ext(x), None),
     ops.Shift: (ops.Shift(s, 2), None),
     ops.Window: (ops.Window(s, 0, n), None),
+    ops.Ones: (ops.Ones(n, 1), sympy.OneMatrix(n, 1)),
+    ops.Identity: (ops.Identity(n), sympy.Identity(n)),
+    ops.Diag: (ops.Diag(x), sympy.matrices.expressions.DiagMatrix(sympy.MatrixSymbol("x", n, 1))),
+    ops.DiagV: (ops.DiagV(ops.Sym("A", n, n)), sympy.matrices.expressions.DiagonalOf(A)),
+    ops.DimScalar: (ops.DimScalar(1 / n), None),  # a SymPy scalar; converted inside products
+    ops.Fn: (ops.Fn("exp", ops.Sym("A", n, n)), A.applyfunc(sympy.exp)),
 }
 
 
@@ -108,4 +114,4 @@ def test_unknown_sympy_object_is_refused():
     from symderiv.errors import ShapeError
 
     with pytest.raises(ShapeError, match="cannot use the SymPy object"):
-        from_sympy(sympy.Identity(n))
+        from_sympy(sympy.Determinant(A))

@@ -41,6 +41,8 @@ class Budget:
     index_search_trials: int = 40
     #: random integer points tried to exhibit a wrong gradient's counterexample
     jacobian_search_trials: int = 200
+    #: points the certified interval screen evaluates for a claim with entrywise functions
+    certified_points: int = 24
 
 
 DEFAULT_BUDGET = Budget()

@@ -46,7 +46,8 @@ from symderiv.kernel.seqeval import Affine, IndexValue, index_terms
 from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Decision, Term, Verdict, decided
 from symderiv.lang.index import IndexNotation, IndexSum
 from symderiv.lang.operators import (
-    INF, Add, Conv, Expr, Ext, Hadamard, Inner, MatMul, Scale, SeqOp, Shift, Sym, Trace, Transpose, Window, Zero,
+    INF, Add, Conv, Diag, DiagV, DimScalar, Expr, Ext, Fn, Hadamard, Identity, Inner, MatMul, Ones, Scale, SeqOp,
+    Shift, Sym, Trace, Transpose, Window, Zero,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -113,9 +114,10 @@ _transform: NodeTable[Transformed] = NodeTable("z-transform", _transform_unknown
 
 
 @_transform.register(Add, Scale, MatMul, Transpose, Trace, Inner, Hadamard, Zero)
+@_transform.register(Ones, Identity, Diag, DiagV, DimScalar, Fn)
 def _transform_refused(e: Expr, dom: Domain) -> Transformed:
     """Sums, scalings and the matrix language are expanded away before this pass; an entrywise
-    product inside a correlation has no single monomial."""
+    product or function inside a correlation, and the matrix constants, have no single monomial."""
     raise NotInFragment(f"{type(e).__name__} is not part of the correlation/convolution language")
 
 

@@ -23,6 +23,7 @@ from typing import Literal
 
 from symderiv.kernel.convolution import decide_index
 from symderiv.kernel.domains import forms_equal
+from symderiv.kernel.hypotheses import Hypothesis
 from symderiv.kernel.jacobian import check_gradient
 from symderiv.kernel.seqeval import seq_evaluate
 from symderiv.kernel.verdict import (
@@ -53,19 +54,24 @@ class Obligation:
     lhs: Expr
     rhs: Expr
     relation: Literal["exact", "first-order"] = "exact"
-    hypotheses: tuple[str, ...] = ()
+    hypotheses: tuple[Hypothesis | str, ...] = ()
 
 
 def discharge(obligation: Obligation, budget: Budget = DEFAULT_BUDGET) -> Verdict:
-    """The kernel's verdict on ``obligation`` (see :func:`verify_equal`, :func:`verify_first_order`)."""
-    if obligation.hypotheses:
+    """The kernel's verdict on ``obligation`` (see :func:`verify_equal`, :func:`verify_first_order`).
+
+    Structured :class:`Hypothesis` objects are applied (Theorem D1, D4); a hypothesis given only as
+    text is outside what the kernel decides, and the obligation stays undecided."""
+    text = [h for h in obligation.hypotheses if isinstance(h, str)]
+    if text:
         return undecided("not decided", reason="claims under hypotheses ("
-                         + ", ".join(obligation.hypotheses) + ") are outside what the verifier decides",
+                         + ", ".join(text) + ") are outside what the verifier decides",
                          relation=obligation.relation, lhs=obligation.lhs, rhs=obligation.rhs)
+    hyps = tuple(h for h in obligation.hypotheses if isinstance(h, Hypothesis))
     if obligation.relation == "exact":
-        return verify_equal(obligation.lhs, obligation.rhs, budget)
+        return verify_equal(obligation.lhs, obligation.rhs, budget, hyps)
     if obligation.relation == "first-order":
-        return verify_first_order(obligation.lhs, obligation.rhs, budget)
+        return verify_first_order(obligation.lhs, obligation.rhs, budget, hyps)
     raise ValueError(f"unknown relation {obligation.relation!r}")
 
 
@@ -75,6 +81,6 @@ def decide_numbers(a: Fraction, b: Fraction) -> Verdict:
                    reason="" if a == b else f"{a} ≠ {b}", methods=["exact-integer-evaluation"])
 
 __all__ = [
-    "DEFAULT_BUDGET", "FAILED", "UNDECIDED", "VERIFIED", "Budget", "Obligation", "Term", "Verdict",
+    "DEFAULT_BUDGET", "FAILED", "UNDECIDED", "VERIFIED", "Budget", "Hypothesis", "Obligation", "Term", "Verdict",
     "annotate", "check_gradient", "decide_numbers", "discharge", "ill_formed", "undecided", "decide_index", "forms_equal", "seq_evaluate", "verify_equal", "verify_first_order",
 ]

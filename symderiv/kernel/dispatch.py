@@ -2,6 +2,8 @@
 
 * sequence expressions (correlation, convolution, restrictions, shifts): the sign-class procedure
   :func:`symderiv.kernel.convolution.decide_sequence` (Theorem 2);
+* expressions with entrywise functions: abstraction to index graphs plus certified refutation,
+  :func:`symderiv.kernel.nonlinear.decide_nonlinear` (Theorems A, B1);
 * every other matrix expression: the index-graph procedure :func:`symderiv.kernel.matrix.decide_matrix`
   (Theorem 1).
 
@@ -12,19 +14,24 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from symderiv.kernel.atoms import has_atoms
 from symderiv.kernel.budget import Meter
 from symderiv.kernel.convolution import decide_sequence
 from symderiv.kernel.matrix import decide_matrix
+from symderiv.kernel.nonlinear import decide_nonlinear
 from symderiv.kernel.verdict import Budget, Decision
 from symderiv.lang.operators import Expr, is_sequence_expr
 
 
 def decide_terms(
     lterms: list[tuple[Fraction, Expr]], rterms: list[tuple[Fraction, Expr]], leval: Expr, reval: Expr,
-    budget: Budget, what: str,
+    budget: Budget, what: str, positive: frozenset[str] = frozenset(),
 ) -> Decision:
-    """Decide Σ lterms = Σ rterms; ``leval``/``reval`` are the same sums as expressions."""
+    """Decide Σ lterms = Σ rterms; ``leval``/``reval`` are the same sums as expressions.
+    ``positive`` names the symbols declared entrywise positive."""
     deadline = Meter(budget)
     if is_sequence_expr(leval) or is_sequence_expr(reval):
         return decide_sequence(lterms, rterms, leval, reval, deadline, what)
+    if has_atoms(leval, reval):
+        return decide_nonlinear(lterms, rterms, leval, reval, budget, deadline, what, positive)
     return decide_matrix(lterms, rterms, leval, reval, budget, deadline, what)

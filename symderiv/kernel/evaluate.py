@@ -15,15 +15,24 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, TypeAlias
 
+import sympy
+
+from symderiv.errors import NotExact, OutsideDomain
 from symderiv.kernel.budget import Deadline, Meter  # noqa: F401 — Deadline re-exported for callers
 from symderiv.kernel.nodetable import NodeTable
 from symderiv.lang.operators import (
     Add,
+    Diag,
+    DiagV,
+    DimScalar,
     Expr,
     Ext,
+    Fn,
     Hadamard,
+    Identity,
     Inner,
     MatMul,
+    Ones,
     Scale,
     SeqOp,
     Shift,
@@ -42,11 +51,38 @@ Listing: TypeAlias = Matrix | dict[str, Any]
 
 @dataclass
 class Arith:
+    """A commutative ring of entry values: its zero, the embedding of rational coefficients, and
+    (optionally) the entrywise functions ``fn(name, prime, value)``; without ``fn`` an expression
+    with an entrywise function cannot be evaluated in this arithmetic."""
+
     zero: Any
     coef: Callable[[Fraction], Any]
+    fn: Callable[[str, int, Any], Any] | None = None
 
 
-INT = Arith(0, lambda c: c.numerator if c.denominator == 1 else c)
+def _exact_fn(name: str, prime: int, v: Any) -> Any:
+    """The entrywise functions whose values at rationals are rational, exactly (relu, step,
+    1/x, x², and their derivatives); others raise :class:`NotExact`."""
+    if name == "square":
+        return 2 * v if prime else v * v
+    if name == "recip":
+        if v == 0:
+            raise OutsideDomain("1/x at an entry equal to 0")
+        return -Fraction(1) / (v * v) if prime else Fraction(1) / v if not isinstance(v, int) or v not in (1, -1) else v
+    if name in ("relu", "step"):
+        if v == 0 and (prime or name == "step"):
+            raise NotExact(f"{name}{chr(39) if prime else ''} at 0 depends on a convention")
+        if name == "step":
+            return 0 if prime else (1 if v > 0 else 0)
+        return (1 if v > 0 else 0) if prime else (v if v > 0 else 0)
+    if name in ("exp", "sigmoid", "tanh") and v == 0 and not prime:
+        return {"exp": 1, "sigmoid": Fraction(1, 2), "tanh": 0}[name]
+    if name == "log" and v == 1 and not prime:
+        return 0
+    raise NotExact(f"{name} has no exact rational value here")
+
+
+INT = Arith(0, lambda c: c.numerator if c.denominator == 1 else c, _exact_fn)
 
 
 def poly_arith(R: Any) -> Arith:
@@ -155,6 +191,55 @@ def _ev_inner(e: Inner, cx: _Context) -> Matrix:
 def _ev_hadamard(e: Hadamard, cx: _Context) -> Matrix:
     x, y = _RULES[e.left.__class__](e.left, cx), _RULES[e.right.__class__](e.right, cx)
     return [[p * q for p, q in zip(r1, r2)] for r1, r2 in zip(x, y)]
+
+
+@_ev.register(Ones)
+def _ev_ones(e: Ones, cx: _Context) -> Matrix:
+    one = cx.ar.coef(Fraction(1))
+    return [[one] * size_of(e.shape[1], cx.sizes) for _ in range(size_of(e.shape[0], cx.sizes))]
+
+
+@_ev.register(Identity)
+def _ev_identity(e: Identity, cx: _Context) -> Matrix:
+    one, n = cx.ar.coef(Fraction(1)), size_of(e.shape[0], cx.sizes)
+    return [[one if i == j else cx.ar.zero for j in range(n)] for i in range(n)]
+
+
+@_ev.register(Diag)
+def _ev_diag(e: Diag, cx: _Context) -> Matrix:
+    v = _RULES[e.arg.__class__](e.arg, cx)
+    return [[v[i][0] if i == j else cx.ar.zero for j in range(len(v))] for i in range(len(v))]
+
+
+@_ev.register(DiagV)
+def _ev_diagv(e: DiagV, cx: _Context) -> Matrix:
+    m = _RULES[e.arg.__class__](e.arg, cx)
+    return [[m[i][i]] for i in range(len(m))]
+
+
+@_ev.register(DimScalar)
+def _ev_dimscalar(e: DimScalar, cx: _Context) -> Matrix:
+    return [[cx.ar.coef(dim_value(e.value, cx.sizes))]]
+
+
+def dim_value(value: Any, sizes: dict[str, int]) -> Fraction:
+    """The rational value of a dimension coefficient at concrete sizes (a pole: OutsideDomain)."""
+    num, den = sympy.fraction(value)
+    sub = {s: sizes[str(s)] for s in value.free_symbols}
+    p, q = num.subs(sub), den.subs(sub)
+    if q == 0:
+        raise OutsideDomain(f"the coefficient {value} has a pole at {sizes}")
+    r = sympy.Rational(p, q)
+    return Fraction(int(r.p), int(r.q))
+
+
+@_ev.register(Fn)
+def _ev_fn(e: Fn, cx: _Context) -> Matrix:
+    if cx.ar.fn is None:
+        raise NotExact(f"entrywise functions cannot be evaluated in this arithmetic ({e.name})")
+    f = cx.ar.fn
+    cx.dl.spend(1)
+    return [[f(e.name, e.prime, v) for v in row] for row in _RULES[e.arg.__class__](e.arg, cx)]
 
 
 @_ev.register(SeqOp)

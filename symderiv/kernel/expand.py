@@ -25,7 +25,10 @@ from itertools import product as cartesian
 from symderiv.errors import BudgetExceeded
 from symderiv.kernel.nodetable import NodeTable
 from symderiv.kernel.budget import DEFAULT_BUDGET
-from symderiv.lang.operators import Add, Expr, Ext, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, Window, Shift, Zero, SeqOp, mul
+from symderiv.lang.operators import (
+    Add, Diag, DiagV, DimScalar, Expr, Ext, Fn, Hadamard, Identity, Inner, MatMul, Ones, Scale, SeqOp, Shift, Sym,
+    Trace, Transpose, Window, Zero, mul,
+)
 
 Terms = list[tuple[Fraction, Expr]]
 DEFAULT_MAX_TERMS = DEFAULT_BUDGET.max_terms
@@ -67,7 +70,11 @@ _expand: NodeTable[Terms] = NodeTable("expand", _expand_unknown)
 
 
 @_expand.register(Sym)
-def _expand_sym(e: Sym, max_terms: int) -> Terms:
+@_expand.register(Ones)
+@_expand.register(Identity)
+@_expand.register(DimScalar)
+@_expand.register(Fn)  # an atom: its argument is part of its label, never distributed
+def _expand_sym(e: Expr, max_terms: int) -> Terms:
     return [(Fraction(1), e)]
 
 
@@ -118,6 +125,8 @@ def _expand_binary(e: Expr, max_terms: int) -> Terms:
     return _combine([_expand(left, max_terms), _expand(right, max_terms)], lambda ms: _rebuild(e, *ms), max_terms)
 
 
+@_expand.register(Diag)
+@_expand.register(DiagV)
 @_expand.register(Ext)
 @_expand.register(Window)
 @_expand.register(Shift)

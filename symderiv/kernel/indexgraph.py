@@ -24,10 +24,27 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+import sympy
+
 from symderiv.errors import BudgetExceeded
+from symderiv.kernel import coefficients
 from symderiv.kernel.budget import DEFAULT_BUDGET
 from symderiv.kernel.unionfind import UnionFind
-from symderiv.lang.operators import Expr, Hadamard, Inner, MatMul, Sym, Trace, Transpose, is_scalar_shape
+from symderiv.lang.operators import (
+    Diag,
+    DiagV,
+    DimScalar,
+    Expr,
+    Hadamard,
+    Identity,
+    Inner,
+    MatMul,
+    Ones,
+    Sym,
+    Trace,
+    Transpose,
+    is_scalar_shape,
+)
 
 DOT = 0  # the constant vertex •
 
@@ -40,24 +57,33 @@ class IndexGraph:
     edges: tuple[tuple[str, int, int], ...]
     row: int
     col: int
+    #: The value of the parts with no edge (part A): N_d per isolated summed vertex of type d,
+    #: times the dimension coefficients (1/n, …). 1 for the graphs of the linear language.
+    factor: Any = 1
 
     def vertex_counts(self) -> dict[str, int]:
+        """Vertices per type, without isolated summed vertices (their value is in ``factor``)."""
+        touched = {u for _, u, v in self.edges for u in (u, v)} | {self.row, self.col}
         counts: dict[str, int] = {}
-        for t in self.types[1:]:
-            counts[t] = counts.get(t, 0) + 1
+        for v, t in enumerate(self.types):
+            if v and v in touched:
+                counts[t] = counts.get(t, 0) + 1
         return counts
 
 
 class _Builder:
     def __init__(self) -> None:
         self.types: list[str] = ["1"]
+        self.dims: list[Any] = [sympy.Integer(1)]
         self.uf = UnionFind(1)  # vertex 0 is the constant vertex •
         self.edges: list[tuple[str, int, int]] = []
+        self.factor: Any = sympy.Integer(1)
 
     def new(self, dim: object) -> int:
         if dim == 1:
             return DOT
         self.types.append(str(dim))
+        self.dims.append(dim)
         return self.uf.add()
 
     def find(self, v: int) -> int:
@@ -109,6 +135,22 @@ class _Builder:
             self.union(r1, r2)
             self.union(c1, c2)
             return r1, c1
+        # part A: constants are vertices without edges
+        if isinstance(e, Ones):
+            return self.new(e.shape[0]), self.new(e.shape[1])
+        if isinstance(e, Identity):
+            u = self.new(e.shape[0])
+            return u, u
+        if isinstance(e, Diag):  # I ⊙ (v1ᵀ): v's row index is both indices
+            r, _ = self.build(e.arg)
+            return r, r
+        if isinstance(e, DiagV):  # (I ⊙ M)1: M's row and column identified, column •
+            r, c = self.build(e.arg)
+            self.union(r, c)
+            return r, DOT
+        if isinstance(e, DimScalar):
+            self.factor = self.factor * e.value
+            return DOT, DOT
         raise TypeError(f"not a monomial: {type(e).__name__}")
 
 
@@ -118,9 +160,16 @@ def compile_monomial(m: Expr) -> IndexGraph:
     r, c = b.build(m)
     roots = sorted({b.find(v) for v in range(len(b.uf))})
     renum = {v: i for i, v in enumerate(roots)}  # DOT stays 0
-    types = tuple(b.types[v] for v in roots)
     edges = tuple((lab, renum[b.find(u)], renum[b.find(v)]) for lab, u, v in b.edges)
-    return IndexGraph(types, edges, renum[b.find(r)], renum[b.find(c)])
+    row, col = renum[b.find(r)], renum[b.find(c)]
+    # An isolated summed vertex of type d is a factor N_d (Theorem A): 1ᵀ1 = n, tr I = n.
+    touched = {w for _, u, v in edges for w in (u, v)} | {row, col, DOT}
+    factor = b.factor
+    for v in roots:
+        if renum[v] not in touched:
+            factor = factor * b.dims[v]
+    types = tuple(b.types[v] for v in roots)
+    return IndexGraph(types, edges, row, col, factor if factor != 1 else 1)
 
 
 def vertex_counts(graphs: Iterable[IndexGraph]) -> dict[str, int]:
@@ -164,6 +213,9 @@ def canonical_form(g: IndexGraph, max_leaves: int = DEFAULT_MAX_LEAVES) -> Certi
 
     for lab, u, v in g.edges:
         edges.append((lab, vertex(u), vertex(v)))
+    for v in (g.row, g.col):  # a free index with no edge (𝟏ₙ, Iₙ) is still part of the class
+        if v != DOT:
+            vertex(v)
     # components
     uf = UnionFind(len(colours))
     find = uf.find
@@ -261,8 +313,9 @@ def class_sums(
         g = compile_monomial(m)
         graphs.append(g)
         cert = canonical_form(g, max_leaves)
+        coef = coefficients.scaled(Fraction(c), g.factor)  # in ℚ(N) when the graph has constants
         if cert in classes:
-            classes[cert][0] += c
+            classes[cert][0] = coefficients.add(classes[cert][0], coef)
         else:
-            classes[cert] = [Fraction(c), m, g]
+            classes[cert] = [coef, m, g]
     return classes, vertex_counts(graphs)

@@ -30,7 +30,9 @@ from symderiv.kernel.evaluate import (
     size_candidates,
     symbol_table,
 )
+from symderiv.kernel.atoms import has_atoms, has_constants
 from symderiv.kernel.budget import Meter
+from symderiv.kernel.hypotheses import Hypothesis
 from symderiv.kernel.expand import expand
 from symderiv.kernel.indexgraph import compile_monomial, vertex_counts
 from symderiv.lang.operators import Add, Expr, Inner, Scale, Sym, as_expr, delta_of, is_sequence_expr, substitute
@@ -48,8 +50,10 @@ def loss_of(forward: Expr, grad: Sym | None) -> Expr:
 
 def check_gradient(
     forward: object, wrt: Sym, claim: object, grad: Sym | None = None, budget: Budget = DEFAULT_BUDGET,
+    hypotheses: tuple[Hypothesis, ...] = (),
 ) -> Verdict:
-    """Verify that ``claim`` is dL/d(wrt) for L = ⟨grad, forward⟩ (or L = forward)."""
+    """Verify that ``claim`` is dL/d(wrt) for L = ⟨grad, forward⟩ (or L = forward), under
+    ``hypotheses`` when given."""
     forward, claim = as_expr(forward), as_expr(claim)
     wrt_e = as_expr(wrt)
     if not isinstance(wrt_e, Sym):
@@ -62,6 +66,8 @@ def check_gradient(
                        f"the checker handles at most {MAX_DEPTH}", methods=["depth-limit"], lhs=claim)
     if is_sequence_expr(forward) or is_sequence_expr(claim):
         return check_sequence_gradient(forward, wrt, claim, grad, budget)
+    if hypotheses or has_atoms(forward, claim) or has_constants(forward, claim):
+        return check_directional_gradient(forward, wrt, claim, grad, budget, hypotheses)
     L = loss_of(forward, grad)
     if not L.is_scalar:
         raise ValueError("the loss must be scalar: give the upstream gradient symbol")
@@ -175,6 +181,31 @@ def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | No
     return decided(v.status, method, v.reason, counterexample=v.counterexample, relation="first-order", bound={},
                    methods=["directional-derivative"] + v.methods
                    + (["explicit-jacobian"] if sizes_checked else []), lhs=claim)
+
+
+def check_directional_gradient(
+    forward: Expr, wrt: Sym, claim: Expr, grad: Sym | None, budget: Budget = DEFAULT_BUDGET,
+    hypotheses: tuple[Hypothesis, ...] = (),
+) -> Verdict:
+    """The gradient check for layers with constants, entrywise functions or hypotheses:
+    L(θ + Δθ) − L(θ) ≐ ⟨G, Δθ⟩ to first order, computed from the forward definition alone (its jets,
+    §1.5 of the second design note) and decided by the kernel's procedure. A single explicit size is
+    not enough once coefficients depend on the dimensions (Theorem A), so the explicit Jacobian
+    at the bound is not used here."""
+    L = loss_of(forward, grad)
+    if not L.is_scalar:
+        raise ValueError("the loss must be scalar: give the upstream gradient symbol")
+    if claim.shape != wrt.shape:
+        return decided(FAILED, "shape check", reason=f"the gradient must have the shape of {wrt.name} "
+                       f"({wrt.shape[0]}×{wrt.shape[1]}), the claim is {claim.shape[0]}×{claim.shape[1]}",
+                       methods=["shape-check"], lhs=claim)
+    H = delta_of(wrt)
+    perturbed = Add(substitute(L, {wrt.name: Add(wrt, H)}), Scale(-1, L))
+    v = verify_first_order(perturbed, Inner(claim, H), budget, hypotheses)
+    method = ("directional derivative: the first-order part of L(θ + Δθ) − L(θ), computed from the forward "
+              "definition alone, equals ⟨G, Δθ⟩; " + v.method)
+    return decided(v.status, method, v.reason, counterexample=v.counterexample, relation="first-order",
+                   bound=v.bound, methods=["directional-derivative"] + v.methods, lhs=claim)
 
 
 def _elementwise_agrees(L: Expr, wrt: Sym, claim: Expr, params: dict[Any, int]) -> bool:

@@ -24,11 +24,17 @@ from symderiv.lang.operators import (
     INF,
     Add,
     Conv,
+    Diag,
+    DiagV,
+    DimScalar,
     Expr,
     Ext,
+    Fn,
     Hadamard,
+    Identity,
     Inner,
     MatMul,
+    Ones,
     Scale,
     SeqOp,
     Shift,
@@ -221,6 +227,12 @@ def _ev_matrix(e: Expr, cx: _Context) -> SeqValue:
         for m in vals[1:]:
             out = _dense_product(out, m)
     return _undense(out, e.shape)
+
+
+@_seq_ev.register(Ones, Identity, Diag, DiagV, DimScalar, Fn)
+def _ev_refused(e: Expr, cx: _Context) -> SeqValue:
+    """The matrix constants and entrywise functions are not part of the sequence language."""
+    raise NotInFragment(f"cannot evaluate {type(e).__name__}")
 
 
 def _finite(L: int | None) -> int:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
+import sympy
+
 from symderiv.kernel.budget import DEFAULT_BUDGET as DEFAULT_BUDGET
 from symderiv.kernel.budget import WALL_LIMIT as WALL_LIMIT
 from symderiv.kernel.budget import Budget as Budget
@@ -48,11 +50,15 @@ class Term:
 
     def plain(self) -> str:
         c = self.coef
+        if not isinstance(c, (Fraction, int)):  # a rational function of the dimensions (Theorem A)
+            return f"({sympy.sstr(c)})·" + plain(self.monomial)
         head = "" if c == 1 else "-" if c == -1 else f"{c}·"
         return head + plain(self.monomial)
 
     def latex(self) -> str:
         c = self.coef
+        if not isinstance(c, (Fraction, int)):
+            return r"\left(" + sympy.latex(c) + r"\right) " + latex(self.monomial)
         head = "" if c == 1 else "-" if c == -1 else LatexPrinter().coef(c) + " "
         return head + latex(self.monomial)
 

@@ -29,11 +29,15 @@ from __future__ import annotations
 from dataclasses import replace
 from fractions import Fraction
 
-from symderiv.errors import BudgetExceeded, SymderivError
+from symderiv.errors import BudgetExceeded, NotInFragment, SymderivError
+from symderiv.kernel.atoms import has_atoms, linearize, lower
+from symderiv.kernel.hypotheses import Hypothesis, describe, positive_names, substitution
 from symderiv.kernel.expand import delta_degree, expand
 from symderiv.kernel.dispatch import decide_terms
 from symderiv.kernel.indexgraph import class_sums
-from symderiv.lang.operators import Add, Expr, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul
+from symderiv.lang.operators import (
+    Add, Expr, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul, substitute,
+)
 from symderiv.kernel.verdict import (
     DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Term, Verdict, decided,
 )
@@ -136,10 +140,13 @@ def _dropped_terms(high: list[tuple[Fraction, Expr]], budget: Budget, sequences:
     return [Term(c, m) for c, m in groups.values() if c != 0]
 
 
-def _prepare(a: object, b: object, relation: str) -> tuple[Expr, Expr, Expr, Expr, Verdict | None]:
+def _prepare(
+    a: object, b: object, relation: str, hypotheses: tuple[Hypothesis, ...] = (),
+) -> tuple[Expr, Expr, Expr, Expr, Verdict | None]:
     """Both sides as expressions, as written and with nesting normalised (double transposes removed,
-    nested sums and products flattened), or the verdict that ends the check before expansion
-    (shapes that differ, nesting beyond the limit)."""
+    nested sums and products flattened), hypotheses substituted (Theorem D1) and entrywise
+    functions lowered (f′ by the derivative table; for first-order claims, the jets), or the verdict
+    that ends the check before expansion (shapes that differ, nesting beyond the limit)."""
     lhs, rhs = as_expr(a), as_expr(b)
     _check_symbols(lhs, rhs)
     v = _shape_verdict(lhs, rhs, relation)
@@ -149,18 +156,42 @@ def _prepare(a: object, b: object, relation: str) -> tuple[Expr, Expr, Expr, Exp
     v = _too_deep(nl, nr, relation)
     if v is not None:
         return lhs, rhs, nl, nr, replace(v, lhs=lhs, rhs=rhs)
+    sub = substitution(hypotheses)
+    if sub:
+        nl, nr = substitute(nl, sub), substitute(nr, sub)
+    if has_atoms(nl, nr):
+        nl, nr = lower(nl), lower(nr)
+        if relation == "first-order":
+            try:
+                nl, nr = linearize(nl), linearize(nr)
+            except NotInFragment as exc:
+                return lhs, rhs, nl, nr, decided(UNDECIDED, "undecided: not differentiable", reason=str(exc),
+                                                 relation=relation, methods=["jet"], lhs=lhs, rhs=rhs)
     return lhs, rhs, nl, nr, None
 
 
-def verify_equal(lhs: object, rhs: object, budget: Budget = DEFAULT_BUDGET) -> Verdict:
-    """Decide whether ``lhs = rhs`` for all entries and all values of the dimension symbols."""
-    lhs, rhs, nl, nr, v = _prepare(lhs, rhs, "exact")
+def _with_hypotheses(v: Verdict, hypotheses: tuple[Hypothesis, ...]) -> Verdict:
+    if not hypotheses:
+        return v
+    return replace(v, method=v.method + "; " + describe(hypotheses), methods=list(v.methods) + ["hypotheses"])
+
+
+def verify_equal(
+    lhs: object, rhs: object, budget: Budget = DEFAULT_BUDGET, hypotheses: tuple[Hypothesis, ...] = (),
+) -> Verdict:
+    """Decide whether ``lhs = rhs`` for all entries and all values of the dimension symbols
+    (under ``hypotheses``, when given)."""
+    return _with_hypotheses(_verify_equal(lhs, rhs, budget, hypotheses), hypotheses)
+
+
+def _verify_equal(lhs: object, rhs: object, budget: Budget, hypotheses: tuple[Hypothesis, ...]) -> Verdict:
+    lhs, rhs, nl, nr, v = _prepare(lhs, rhs, "exact", hypotheses)
     if v is not None:
         return v
     try:
         lt = expand(nl, budget.max_terms)
         rt = expand(nr, budget.max_terms)
-        d = decide_terms(lt, rt, nl, nr, budget, "both sides")
+        d = decide_terms(lt, rt, nl, nr, budget, "both sides", positive_names(hypotheses))
     except BudgetExceeded as exc:
         return decided(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", lhs=lhs, rhs=rhs, methods=["budget"])
     status, method, tags, bound, diff, cex, note = (
@@ -176,13 +207,19 @@ def verify_equal(lhs: object, rhs: object, budget: Budget = DEFAULT_BUDGET) -> V
                    difference=diff, dropped=[], lhs=lhs, rhs=rhs)
 
 
-def verify_first_order(lhs: object, rhs: object, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+def verify_first_order(
+    lhs: object, rhs: object, budget: Budget = DEFAULT_BUDGET, hypotheses: tuple[Hypothesis, ...] = (),
+) -> Verdict:
     """Decide whether ``lhs`` and ``rhs`` agree up to terms of order ≥ 2 in the perturbations Δ.
 
     The parts of order 0 and 1 must be equal for all sizes; the verdict lists the higher-order
     terms that differ (the *dropped* terms).
     """
-    lhs, rhs, nl, nr, v = _prepare(lhs, rhs, "first-order")
+    return _with_hypotheses(_verify_first_order(lhs, rhs, budget, hypotheses), hypotheses)
+
+
+def _verify_first_order(lhs: object, rhs: object, budget: Budget, hypotheses: tuple[Hypothesis, ...]) -> Verdict:
+    lhs, rhs, nl, nr, v = _prepare(lhs, rhs, "first-order", hypotheses)
     if v is not None:
         return v
     try:
@@ -191,10 +228,10 @@ def verify_first_order(lhs: object, rhs: object, budget: Budget = DEFAULT_BUDGET
         low_l = [(c, m) for c, m in lt if delta_degree(m) <= 1]
         low_r = [(c, m) for c, m in rt if delta_degree(m) <= 1]
         high = [(c, m) for c, m in lt if delta_degree(m) >= 2] + [(-c, m) for c, m in rt if delta_degree(m) >= 2]
-        dropped = _dropped_terms(high, budget, is_sequence_expr(nl) or is_sequence_expr(nr))
+        dropped = _dropped_terms(high, budget, is_sequence_expr(nl) or is_sequence_expr(nr) or has_atoms(nl, nr))
         leval, reval = add(low_l, lhs.shape), add(low_r, rhs.shape)
         d = decide_terms(
-            low_l, low_r, leval, reval, budget, "the parts of order ≤ 1 in Δ of both sides"
+            low_l, low_r, leval, reval, budget, "the parts of order ≤ 1 in Δ of both sides", positive_names(hypotheses)
         )
     except BudgetExceeded as exc:
         return decided(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", relation="first-order", lhs=lhs, rhs=rhs, methods=["budget"])
@@ -213,7 +250,7 @@ def verify_first_order(lhs: object, rhs: object, budget: Budget = DEFAULT_BUDGET
         if note:
             reason += f" ({note})"
         if cex is not None:
-            cex.note = "values of the parts of order ≤ 1 in Δ"
+            cex.note = "values of the parts of order ≤ 1 in Δ" + ("; " + cex.note if cex.note else "")
     elif status == UNDECIDED:
         reason = _undecided_reason(note, diff)
     else:

@@ -20,6 +20,7 @@ Zero(r, c)      the zero matrix                        r x c
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from typing import Any, cast
@@ -435,6 +436,129 @@ class Hadamard(Expr):
 
 
 # ---------------------------------------------------------------------------------------
+# Constants, dimension coefficients and entrywise functions (verification-theory-2, parts A–C)
+# ---------------------------------------------------------------------------------------
+class Ones(Expr):
+    """The all-ones matrix J_{r×c}: ``Ones(n, 1)`` is the ones vector 𝟏ₙ, ``Ones(1, 1)`` the number 1.
+
+    In an index graph it is a pair of vertices with no edge (part A): 𝟏ᵀ𝟏 is one isolated summed
+    vertex, whose value is the dimension n."""
+
+    __slots__ = ()
+
+    def __init__(self, rows: DimLike, cols: DimLike = 1) -> None:
+        self.shape = _checked_shape(as_dim(rows), as_dim(cols), "the all-ones matrix")
+
+    def _make_key(self) -> tuple[Any, ...]:
+        return ("Ones", self.shape)
+
+
+class Identity(Expr):
+    """The identity matrix Iₙ: one vertex that is both the row and the column index."""
+
+    __slots__ = ()
+
+    def __init__(self, n: DimLike) -> None:
+        d = as_dim(n)
+        self.shape = _checked_shape(d, d, "the identity matrix")
+
+    def _make_key(self) -> tuple[Any, ...]:
+        return ("Identity", self.shape)
+
+
+class Diag(_Unary):
+    """diag(v) = I ⊙ (v𝟏ᵀ): the square matrix with the column vector v on its diagonal."""
+
+    __slots__ = ()
+
+    def __init__(self, arg: Expr) -> None:
+        if arg.shape[1] != 1:
+            raise ShapeError(f"diag(v) needs a column vector, {arg!r} is {_fmt_shape(arg.shape)}")
+        self.arg = arg
+        self.shape = _checked_shape(arg.shape[0], arg.shape[0], "diag(v)")
+
+
+class DiagV(_Unary):
+    """diagv(M) = (I ⊙ M)𝟏: the diagonal of a square matrix as a column vector."""
+
+    __slots__ = ()
+
+    def __init__(self, arg: Expr) -> None:
+        if arg.shape[0] != arg.shape[1]:
+            raise ShapeError(f"the diagonal of {arg!r} needs a square matrix, its shape is {_fmt_shape(arg.shape)}")
+        self.arg = arg
+        self.shape = (arg.shape[0], sympy.Integer(1))
+
+
+class DimScalar(Expr):
+    """A 1×1 coefficient that is a rational function of the dimension symbols: 1/n, n − 1, 1/(nm).
+
+    ``value`` is a SymPy expression whose symbols are dimensions. The claim is then stated for the
+    sizes where it is defined (no pole: 1/(n − 1) means n ≥ 2)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        v = sympy.cancel(sympy.sympify(value))
+        for s in v.free_symbols:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", str(s)):
+                raise ShapeError(f"a dimension coefficient may use dimension names only, got {s}")
+        num, den = sympy.fraction(v)
+        if not (num.is_polynomial(*v.free_symbols) and den.is_polynomial(*v.free_symbols)):
+            raise ShapeError(f"a dimension coefficient must be a rational function of the dimensions, got {v}")
+        if v == 0:
+            raise ShapeError("a dimension coefficient must not be 0 (use Zero)")
+        self.value = v
+        self.shape = (sympy.Integer(1), sympy.Integer(1))
+
+    def _make_key(self) -> tuple[Any, ...]:
+        return ("DimScalar", sympy.srepr(self.value))
+
+
+#: Entrywise functions: name -> (plain text, LaTeX). ``recip`` is 1/x, ``step`` the Heaviside step.
+FUNCTIONS: dict[str, tuple[str, str]] = {
+    "exp": ("exp", r"\exp"),
+    "log": ("log", r"\log"),
+    "sigmoid": ("σ", r"\sigma"),
+    "tanh": ("tanh", r"\tanh"),
+    "relu": ("relu", r"\operatorname{relu}"),
+    "step": ("step", r"\operatorname{step}"),
+    "softplus": ("softplus", r"\operatorname{softplus}"),
+    "sqrt": ("sqrt", r"\sqrt"),
+    "recip": ("recip", r"\operatorname{recip}"),
+    "square": ("square", r"\operatorname{square}"),
+}
+
+
+class Fn(Expr):
+    """An entrywise function f(M) (f applied to every entry; on a 1×1 argument a scalar function).
+
+    ``prime=1`` is the derivative f′(M), also entrywise: σ′(z) = σ(z) ⊙ (𝟏 − σ(z)). Its value is
+    given by the kernel's derivative table; the node keeps what the author wrote."""
+
+    __slots__ = ("name", "arg", "prime")
+
+    def __init__(self, name: str, arg: Expr, prime: int = 0) -> None:
+        if name not in FUNCTIONS:
+            raise ShapeError(f"unknown entrywise function {name!r}; known: {', '.join(FUNCTIONS)}")
+        if prime not in (0, 1):
+            raise ShapeError("only the first derivative f′ of an entrywise function is supported")
+        self.name, self.arg, self.prime = name, arg, prime
+        self.shape = arg.shape
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+    def with_children(self, *children: Expr) -> Expr:
+        (arg,) = children
+        return Fn(self.name, arg, self.prime)
+
+    def _make_key(self) -> tuple[Any, ...]:
+        return ("Fn", self.name, self.prime, self.arg.key())
+
+
+# ---------------------------------------------------------------------------------------
 # Sequences: correlation and convolution
 # ---------------------------------------------------------------------------------------
 INF = sympy.oo
@@ -713,6 +837,7 @@ def from_sympy(e: sympy.Basic) -> Expr:
 
 
 _M = sympy.matrices.expressions
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction as _ElementwiseApplyFunction  # noqa: E402
 
 
 @from_sympy.register(sympy.MatrixSymbol)
@@ -734,6 +859,13 @@ def _from_add(e: Any) -> Expr:
 def _from_mul(e: Any) -> Expr:
     coef = Fraction(1)
     factors: list[Expr] = []
+    scalars: list[Expr] = []
+    dims = {str(d) for d in e.shape if isinstance(d, sympy.Symbol)}
+    for a in e.args:
+        if getattr(a, "is_Matrix", False):
+            for d in a.shape:
+                if isinstance(d, sympy.Symbol):
+                    dims.add(str(d))
     for a in e.args:
         c = _as_coef(a)
         if c is not None:
@@ -741,8 +873,9 @@ def _from_mul(e: Any) -> Expr:
         elif getattr(a, "is_Matrix", False):
             factors.append(from_sympy(a))
         else:
-            raise ShapeError(f"only rational numbers may multiply matrices here, got {a} in {e}")
+            scalars.append(scalar_from_sympy(a, dims))
     factors = _group_scalar_runs(factors)
+    factors = scalars + factors
     body = factors[0] if len(factors) == 1 else MatMul(*factors)
     return body if coef == 1 else Scale(coef, body)
 
@@ -765,11 +898,129 @@ def _from_hadamard(e: Any) -> Expr:
     return out
 
 
+def scalar_from_sympy(a: Any, dims: set[str]) -> Expr:
+    """A SymPy scalar factor as a 1×1 expression: a rational function of the dimensions that
+    occur in the product's shapes (1/n) becomes a :class:`DimScalar`; another symbol (λ, η) a
+    1×1 symbol; a trace a :class:`Trace`; exp/log/sqrt of such a scalar the entrywise function on
+    a 1×1 argument. Anything else is refused rather than guessed."""
+    if isinstance(a, sympy.Trace) or (isinstance(a, sympy.Basic) and getattr(a, "is_Matrix", False)):
+        out = as_expr(a)
+        if not out.is_scalar:
+            raise ShapeError(f"{a} is not a scalar")
+        return out
+    if isinstance(a, sympy.Symbol):
+        return DimScalar(a) if str(a) in dims else Sym(a.name, 1, 1)
+    free = {str(f) for f in a.free_symbols}
+    if free and free <= dims and a.is_rational_function(*a.free_symbols):
+        return DimScalar(a)
+    if isinstance(a, sympy.Pow) and a.exp == -1:
+        return Fn("recip", scalar_from_sympy(a.base, dims))
+    if isinstance(a, sympy.Pow) and a.exp == sympy.Rational(-1, 2):
+        return Fn("recip", Fn("sqrt", scalar_from_sympy(a.base, dims)))
+    if isinstance(a, sympy.Pow) and a.exp == sympy.Rational(1, 2):
+        return Fn("sqrt", scalar_from_sympy(a.base, dims))
+    if isinstance(a, sympy.Pow) and a.exp.is_Integer and a.exp > 1:
+        base = scalar_from_sympy(a.base, dims)
+        return MatMul(*([base] * int(a.exp)))
+    for f, name in ((sympy.exp, "exp"), (sympy.log, "log"), (sympy.tanh, "tanh")):
+        if isinstance(a, f):
+            return Fn(name, scalar_from_sympy(a.args[0], dims))
+    if isinstance(a, sympy.Add):
+        parts = []
+        for t in a.args:
+            c = _as_coef(t)
+            parts.append(Scale(c, Ones(1, 1)) if c is not None else scalar_from_sympy(t, dims))
+        return Add(*parts)
+    if isinstance(a, sympy.Mul):
+        c = Fraction(1)
+        rest = []
+        for t in a.args:
+            ct = _as_coef(t)
+            if ct is not None:
+                c *= ct
+            else:
+                rest.append(scalar_from_sympy(t, dims))
+        body = rest[0] if len(rest) == 1 else MatMul(*rest)
+        return body if c == 1 else Scale(c, body)
+    raise ShapeError(f"symderiv cannot use the scalar {a} as a coefficient")
+
+
+@from_sympy.register(_M.OneMatrix)
+def _from_ones(e: Any) -> Expr:
+    return Ones(e.shape[0], e.shape[1])
+
+
+@from_sympy.register(_M.Identity)
+def _from_identity(e: Any) -> Expr:
+    return Identity(e.shape[0])
+
+
+@from_sympy.register(_M.DiagMatrix)
+def _from_diag(e: Any) -> Expr:
+    return Diag(from_sympy(e.args[0]))
+
+
+@from_sympy.register(_M.DiagonalOf)
+def _from_diagonal_of(e: Any) -> Expr:
+    return DiagV(from_sympy(e.args[0]))
+
+
+@from_sympy.register(_M.MatPow)
+def _from_matpow(e: Any) -> Expr:
+    k = e.exp
+    if not (isinstance(k, sympy.Integer) and k >= 1):
+        raise ShapeError(f"only positive integer powers of a matrix are supported, got {e}")
+    base = from_sympy(e.base)
+    return base if k == 1 else MatMul(*([base] * int(k)))
+
+
+@from_sympy.register(_M.HadamardPower)
+def _from_hadamard_power(e: Any) -> Expr:
+    k = e.exp
+    base = from_sympy(e.base)
+    if isinstance(k, sympy.Integer) and k >= 1:
+        out = base
+        for _ in range(int(k) - 1):
+            out = Hadamard(out, base)
+        return out
+    if k == -1:
+        return Fn("recip", base)
+    raise ShapeError(f"only positive integer or -1 entrywise powers are supported, got {e}")
+
+
+def _function_name(f: Any) -> str:
+    """The entrywise function a SymPy function or Lambda stands for (matched structurally)."""
+    for g, name in ((sympy.exp, "exp"), (sympy.log, "log"), (sympy.tanh, "tanh"), (sympy.sqrt, "sqrt"),
+                    (sympy.Heaviside, "step")):
+        if f == g:
+            return name
+    if isinstance(f, sympy.Lambda) and len(f.variables) == 1:
+        v = f.variables[0]
+        templates = {
+            "sigmoid": [1 / (1 + sympy.exp(-v)), sympy.exp(v) / (1 + sympy.exp(v))],
+            "relu": [sympy.Max(0, v), sympy.Max(v, 0)],
+            "softplus": [sympy.log(1 + sympy.exp(v))],
+            "exp": [sympy.exp(v)], "log": [sympy.log(v)], "tanh": [sympy.tanh(v)], "sqrt": [sympy.sqrt(v)],
+            "recip": [1 / v], "square": [v**2], "step": [sympy.Heaviside(v)],
+        }
+        for name, forms in templates.items():
+            if any(f.expr == t for t in forms):
+                return name
+    raise ShapeError(f"symderiv does not know the entrywise function {f}; known: {', '.join(FUNCTIONS)}")
+
+
+@from_sympy.register(_ElementwiseApplyFunction)
+def _from_elementwise(e: Any) -> Expr:
+    return Fn(_function_name(e.function), from_sympy(e.expr))
+
+
 #: The symderiv nodes each SymPy class converts to (for the coverage test and the docs): nodes not
 #: listed (Inner, the sequence operators) have no SymPy counterpart and are built directly.
 SYMPY_NODES: dict[type, tuple[type[Expr], ...]] = {
     sympy.MatrixSymbol: (Sym,), _M.ZeroMatrix: (Zero,), _M.MatAdd: (Add,), _M.MatMul: (MatMul, Scale),
     _M.Transpose: (Transpose,), _M.Trace: (Trace,), _M.HadamardProduct: (Hadamard,),
+    _M.OneMatrix: (Ones,), _M.Identity: (Identity,), _M.DiagMatrix: (Diag,), _M.DiagonalOf: (DiagV,),
+    _ElementwiseApplyFunction: (Fn,), _M.MatPow: (MatMul,), _M.HadamardPower: (Hadamard,),
 }
 
 
@@ -873,3 +1124,87 @@ def sequence(name: str) -> Sym:
     symbol node (the node :class:`Sym`), which composes with ``corr``/``conv``/``inner``.
     """
     return Sym(check_name(name), sympy.oo, 1)
+
+
+# ---------------------------------------------------------------------------------------
+# Constructors for constants and entrywise functions
+# ---------------------------------------------------------------------------------------
+def ones(n: DimLike) -> Ones:
+    """The ones vector 𝟏ₙ (n × 1)."""
+    return Ones(n, 1)
+
+
+def identity(n: DimLike) -> Identity:
+    return Identity(n)
+
+
+def diag(v: object) -> Diag:
+    return Diag(as_expr(v))
+
+
+def diagv(m: object) -> DiagV:
+    return DiagV(as_expr(m))
+
+
+def dimension(value: Any) -> DimScalar:
+    """A coefficient that depends on the dimensions, e.g. ``dimension('1/n')`` is 1/n.
+
+    A string is read by SymPy's *parser-free* constructor only when it is a plain name; anything
+    else must be a SymPy expression (user text is never parsed here)."""
+    if isinstance(value, str):
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", value):
+            raise ShapeError("dimension(...) takes a dimension name or a SymPy expression, e.g. 1/sympy.Symbol('n')")
+        value = sympy.Symbol(value)
+    return DimScalar(value)
+
+
+def fn(name: str, x: object, prime: int = 0) -> Fn:
+    return Fn(name, as_expr(x), prime)
+
+
+def exp(x: object) -> Fn:
+    return fn("exp", x)
+
+
+def log(x: object) -> Fn:
+    return fn("log", x)
+
+
+def sigmoid(x: object) -> Fn:
+    return fn("sigmoid", x)
+
+
+def tanh(x: object) -> Fn:
+    return fn("tanh", x)
+
+
+def relu(x: object) -> Fn:
+    return fn("relu", x)
+
+
+def step(x: object) -> Fn:
+    return fn("step", x)
+
+
+def softplus(x: object) -> Fn:
+    return fn("softplus", x)
+
+
+def sqrt(x: object) -> Fn:
+    return fn("sqrt", x)
+
+
+def recip(x: object) -> Fn:
+    return fn("recip", x)
+
+
+def square(x: object) -> Fn:
+    return fn("square", x)
+
+
+def divide(a: object, b: object) -> Expr:
+    """a / b: by a 1×1 expression b, the product recip(b)·a; otherwise entrywise, a ⊙ recip(b)."""
+    ea, eb = as_expr(a), as_expr(b)
+    if eb.is_scalar:
+        return MatMul(Fn("recip", eb), ea) if not ea.is_scalar else MatMul(ea, Fn("recip", eb))
+    return Hadamard(ea, Fn("recip", eb))

@@ -14,14 +14,21 @@ import sympy
 
 from symderiv.lang.greek import greek_text
 from symderiv.lang.operators import (
+    FUNCTIONS,
     Add,
     Conv,
     Corr,
+    Diag,
+    DiagV,
+    DimScalar,
     Expr,
     Ext,
+    Fn,
     Hadamard,
+    Identity,
     Inner,
     MatMul,
+    Ones,
     Scale,
     SeqOp,
     Shift,
@@ -172,6 +179,15 @@ class Printer:
     def mul_sep(self) -> str:
         return " "
 
+    def _print_Fn(self, e: Fn) -> str:
+        return self.fn_name(e) + self.paren(self._print(e.arg))
+
+    def fn_name(self, e: Fn) -> str:
+        name = FUNCTIONS[e.name][self.fn_index]
+        return name + ("'" if e.prime else "")
+
+    fn_index = 0
+
 
 #: Symbols for correlation and convolution. The notes write ⊙ for correlation and ⊗ for
 #: convolution, which clashes with the Hadamard product ⊙ of most ML texts, so the choice is a
@@ -237,6 +253,39 @@ class LatexPrinter(Printer):
     def _print_Zero(self, e: Zero) -> str:
         return "0"
 
+    fn_index = 1
+
+    def _print_Fn(self, e: Fn) -> str:
+        arg = self._print(e.arg)
+        if e.name == "sqrt" and not e.prime:
+            return r"\sqrt{" + arg + "}"
+        if e.name == "recip" and not e.prime:
+            return r"\frac{1}{" + arg + "}" if e.arg.is_scalar else r"\left(" + arg + r"\right)^{\circ -1}"
+        if e.name == "square" and not e.prime:
+            return self.paren(arg) + (r"^{2}" if e.arg.is_scalar else r"^{\circ 2}")
+        name = FUNCTIONS[e.name][1] + ("'" if e.prime else "")
+        return name + self.paren(arg)
+
+    def _print_Ones(self, e: Ones) -> str:
+        r, c = e.shape
+        if c == 1:
+            return r"\mathbf{1}" if r == 1 else r"\mathbf{1}_{" + str(sympy.latex(r)) + "}"
+        if r == 1:
+            return r"\mathbf{1}_{" + str(sympy.latex(c)) + "}^{T}"
+        return r"J_{" + str(sympy.latex(r)) + r" \times " + str(sympy.latex(c)) + "}"
+
+    def _print_Identity(self, e: Identity) -> str:
+        return "I_{" + str(sympy.latex(e.shape[0])) + "}"
+
+    def _print_Diag(self, e: Diag) -> str:
+        return r"\operatorname{diag}\left(" + self._print(e.arg) + r"\right)"
+
+    def _print_DiagV(self, e: DiagV) -> str:
+        return r"\operatorname{diagv}\left(" + self._print(e.arg) + r"\right)"
+
+    def _print_DimScalar(self, e: DimScalar) -> str:
+        return str(sympy.latex(e.value))
+
 
 class PlainPrinter(Printer):
     """Unicode plain text for terminals and assertion messages: ⟨A, B⟩, tr(·), ᵀ as ^T."""
@@ -296,6 +345,28 @@ class PlainPrinter(Printer):
 
     def _print_Zero(self, e: Zero) -> str:
         return "0"
+
+    def _print_Ones(self, e: Ones) -> str:
+        r, c = e.shape
+        if c == 1:
+            return "1" if r == 1 else f"1_{r}"
+        if r == 1:
+            return f"1_{c}^T"
+        return f"J_{r}x{c}"
+
+    def _print_Identity(self, e: Identity) -> str:
+        return f"I_{e.shape[0]}"
+
+    def _print_Diag(self, e: Diag) -> str:
+        return "diag(" + self._print(e.arg) + ")"
+
+    def _print_DiagV(self, e: DiagV) -> str:
+        return "diagv(" + self._print(e.arg) + ")"
+
+    def _print_DimScalar(self, e: DimScalar) -> str:
+        text = str(sympy.sstr(e.value))
+        return text if e.value.is_Symbol or e.value.is_Integer else "(" + text + ")"
+
 
 
 def latex(e: Expr, **settings: Any) -> str:

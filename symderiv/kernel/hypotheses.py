@@ -1,0 +1,86 @@
+"""Hypotheses a claim is stated under (part D of ``verification-theory-2``).
+
+Each linear hypothesis is applied by an *onto substitution* (Theorem D1): a parametrisation π whose
+image is exactly the set the hypothesis describes, so the claim holds under the hypothesis iff the
+substituted claim holds for all values of the parameters, which the ordinary procedure decides.
+
+* ``A = Aᵀ`` (symmetric):  A := ½(A + Aᵀ), fixing every symmetric A;
+* ``𝟏ᵀy = c`` (sums to c): y := y + ((c − 𝟏ᵀy)/n)·𝟏, fixing every y with 𝟏ᵀy = c
+  (𝟏ᵀ of the right side is 𝟏ᵀy + (c − 𝟏ᵀy)·(𝟏ᵀ𝟏)/n = c, by Theorem A's isolated vertex);
+* ``x > 0`` (entrywise positive): an open condition (Theorem D4). It changes no identity between
+  analytic expressions; it feeds the domain check (log x is defined) and makes sample points
+  positive.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+import sympy
+
+from symderiv.lang.operators import Add, DimScalar, Expr, MatMul, Ones, Scale, Sym, Transpose
+from symderiv.lang.printing import plain
+
+Kind = Literal["symmetric", "sums-to", "positive"]
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A stated condition on one symbol."""
+
+    kind: Kind
+    symbol: Sym
+    value: Fraction = Fraction(1)
+
+    def __post_init__(self) -> None:
+        s = self.symbol
+        if self.kind == "symmetric" and s.shape[0] != s.shape[1]:
+            raise ValueError(f"{plain(s)} is not square, so it cannot be symmetric")
+        if self.kind == "sums-to" and (s.shape[1] != 1 or not s.shape[0].is_Symbol):
+            raise ValueError(f"1ᵀ{plain(s)} = c needs a column vector of symbolic length")
+
+    def text(self) -> str:
+        name = plain(self.symbol)
+        if self.kind == "symmetric":
+            return f"{name} = {name}^T"
+        if self.kind == "sums-to":
+            return f"1^T {name} = {self.value}"
+        return f"{name} > 0"
+
+    def substitution(self) -> Expr | None:
+        """π(parameters), with the parameter named as the symbol itself (it is free again)."""
+        s = self.symbol
+        if self.kind == "symmetric":
+            return Scale(Fraction(1, 2), Add(s, Transpose(s)))
+        if self.kind == "sums-to":
+            n = s.shape[0]
+            one = Ones(n, 1)
+            return Add(s, MatMul(one, DimScalar(sympy.Rational(self.value.numerator, self.value.denominator) / n)),
+                       Scale(-1, MatMul(one, DimScalar(1 / n), MatMul(Transpose(one), s))))
+        return None
+
+
+def substitution(hyps: tuple[Hypothesis, ...]) -> dict[str, Expr]:
+    out: dict[str, Expr] = {}
+    for h in hyps:
+        sub = h.substitution()
+        if sub is not None:
+            if h.symbol.name in out:
+                raise ValueError(f"two hypotheses constrain {plain(h.symbol)}; only one per symbol is supported")
+            out[h.symbol.name] = sub
+    return out
+
+
+def positive_names(hyps: tuple[Hypothesis, ...]) -> frozenset[str]:
+    return frozenset(h.symbol.name for h in hyps if h.kind == "positive")
+
+
+def describe(hyps: tuple[Hypothesis, ...]) -> str:
+    parts = []
+    for h in hyps:
+        sub = h.substitution()
+        how = f" (onto substitution {plain(h.symbol)} := {plain(sub)}, Theorem D1)" if sub is not None else \
+            " (an open condition: domains and sample points, Theorem D4)"
+        parts.append(h.text() + how)
+    return "under the hypothes" + ("is " if len(parts) == 1 else "es ") + "; ".join(parts)

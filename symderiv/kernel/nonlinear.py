@@ -1,0 +1,88 @@
+"""The procedure for claims with entrywise functions (parts B–C of ``verification-theory-2``).
+
+1. **Abstract** every atom f(M) to a symbol labelled by its value key (:mod:`symderiv.kernel.atoms`).
+2. **Canonical forms** of the abstracted claim, with coefficients in ℚ(N) (Theorems 1 and A). If every
+   class cancels and the domain check passes, the claim holds (Theorem B1): **verified**.
+3. Otherwise the atoms may still satisfy relations the abstraction does not see (tanh x = 2σ(2x) − 1),
+   so a difference of canonical forms is *not* a proof of inequality here. The claim is **failed**
+   only with a certified counterexample (:mod:`symderiv.kernel.certified`), else **undecided** with
+   the difference and the numeric evidence.
+
+Domain check (§1.6): every log, sqrt and 1/x on the right side must be defined wherever the left
+side is: the same condition on an argument of equal value on the left, or the positivity oracle.
+"""
+from __future__ import annotations
+
+import zlib
+from fractions import Fraction
+
+from symderiv.errors import BudgetExceeded
+from symderiv.kernel.atoms import NEEDS, Abstraction, domain_conditions, implied, sign, value_key
+from symderiv.kernel.budget import Meter
+from symderiv.kernel.certified import certified_counterexample
+from symderiv.kernel.indexgraph import class_sums
+from symderiv.kernel.matrix import class_terms
+from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Budget, Decision
+from symderiv.lang.operators import Expr, Fn
+from symderiv.lang.printing import plain
+
+#: which answers of the positivity oracle establish each condition
+_ORACLE_PROVES = {"pos": {"pos"}, "nonneg": {"pos", "nonneg"}, "nonzero": {"pos"}}
+_NEED_TEXT = {"pos": "a positive argument", "nonneg": "a non-negative argument", "nonzero": "a non-zero argument"}
+
+
+def domain_gap(lhs: Expr, rhs: Expr, ab: Abstraction, positive: frozenset[str]) -> str:
+    """"" when every definedness condition of ``rhs`` follows from ``lhs`` or the oracle, else why not."""
+    have = domain_conditions(lhs, ab)
+    for n in rhs.walk():
+        if not (isinstance(n, Fn) and n.name in NEEDS):
+            continue
+        cond = NEEDS[n.name]
+        key = value_key(ab(n.arg), ab.max_terms, ab.max_leaves)
+        if implied(cond, key, have):
+            continue
+        if sign(n.arg, positive) in _ORACLE_PROVES[cond]:
+            continue
+        return (f"{n.name} on the right side needs {_NEED_TEXT[cond]}, and nothing on the left side or in the "
+                f"hypotheses guarantees it for {plain(n.arg)}")
+    return ""
+
+
+def decide_nonlinear(
+    lterms: list[tuple[Fraction, Expr]], rterms: list[tuple[Fraction, Expr]], leval: Expr, reval: Expr,
+    budget: Budget, deadline: Meter, what: str, positive: frozenset[str] = frozenset(),
+) -> Decision:
+    ab = Abstraction(budget.max_terms, budget.max_leaves)
+    all_terms = [(c, ab(m)) for c, m in lterms] + [(-c, ab(m)) for c, m in rterms]
+    classes, bound = class_sums(all_terms, budget.max_leaves)
+    diff = class_terms(classes, ab)
+    gap = domain_gap(leval, reval, ab, positive)
+    labels = len(ab.labels)
+    piecewise = any(isinstance(n, Fn) and n.name == "step" for e in (leval, reval) for n in e.walk())
+    ae = ("; relu′ = step and step′ = 0 are used off the zero sets of their arguments, so the claim holds "
+          "almost everywhere" if piecewise else "")
+    if not diff and not gap:
+        return Decision(VERIFIED, (
+            f"proved for all sizes: with each of the {labels} entrywise-function atom{'s' if labels != 1 else ''} "
+            f"replaced by a symbol labelled by the value of its argument, {what} have the same index-graph "
+            f"canonical form ({len(classes)} class{'es' if len(classes) != 1 else ''}; Theorems 1, A and B1){ae}"
+        ), ["canonical-form", "atom-abstraction"], bound, [], None, "")
+    seed = zlib.crc32((plain(leval) + "|" + plain(reval)).encode())
+    try:
+        cex, seen = certified_counterexample(leval, reval, bound, positive, deadline, seed, budget.certified_points)
+    except BudgetExceeded:
+        cex, seen = None, "the certified screen ran out of budget"
+    if cex is not None:
+        at = ", ".join(f"{k}={v}" for k, v in cex.sizes.items()) or "the declared sizes"
+        return Decision(FAILED, (
+            f"refuted: interval evaluation at {at} "
+            "gives provably different values (certified enclosures are disjoint)"
+        ), ["certified-interval"] + (["canonical-form"] if diff else []), bound, diff, cex, "")
+    if diff:
+        note = ("the canonical forms with entrywise functions as atoms differ, but atoms can satisfy relations "
+                "the abstraction does not see, so this is not a proof of inequality; no certified counterexample "
+                f"was found ({seen})")
+    else:
+        note = f"the two sides agree where both are defined, but {gap}; no point where it fails was found ({seen})"
+    return Decision(UNDECIDED, "undecided: " + ("canonical forms differ" if diff else "domain"),
+                    ["atom-abstraction", "certified-interval"], bound, diff, None, note)
