@@ -77,3 +77,50 @@ def test_every_limit_lives_in_the_budget() -> None:
             if isinstance(node, ast.arg) and node.arg == "seconds":
                 offenders.append(f"{p.name}:{node.lineno}: a seconds= parameter")
     assert offenders == []
+
+
+INDEX_DOC = r"""<!-- symderiv: $A \in \mathbf{R}^{\infty}$, $B \in \mathbf{R}^{\infty}$, $C \in \mathbf{R}^{\infty}$ -->
+
+$$\sum_{i} \sum_{j} A_{i} B_{i+j} C_{j} = \sum_{i} \sum_{j} A_{i} B_{i-j} C_{j}$$
+"""
+
+MATRIX_DOC = r"""Let $A \in \mathbf{R}^{n \times n}$ and $B \in \mathbf{R}^{n \times n}$.
+
+$$\operatorname{tr}(A B) = \operatorname{tr}(B A)$$
+"""
+
+
+def test_a_document_checks_index_notation_with_its_own_kernel_budget() -> None:
+    """The document's kernel budget reaches decide_index: with no search trials the refutation
+    (Theorem 2) stands but no counterexample is searched for."""
+    from symderiv.documents.documents import DocumentBudget, check_text
+
+    (full, _), = check_text(INDEX_DOC, "idx.md").all_steps()
+    (bare, _), = check_text(INDEX_DOC, "idx.md", budget=DocumentBudget(kernel=Budget(index_search_trials=0))).all_steps()
+    assert full.status == bare.status == "failed"
+    assert full.verdict.counterexample is not None and bare.verdict.counterexample is None
+
+
+def test_a_document_checks_claims_with_its_own_kernel_budget() -> None:
+    from symderiv.documents.documents import DocumentBudget, check_text
+
+    (ok, _), = check_text(MATRIX_DOC, "m.md").all_steps()
+    (cut, _), = check_text(MATRIX_DOC, "m.md", budget=DocumentBudget(kernel=Budget(max_work=1))).all_steps()
+    assert ok.status == "verified"
+    assert cut.status == "undecided" and "budget" in cut.verdict.method, cut.verdict.explain()
+
+
+INNER_DOC = r"""<!-- symderiv: $A \in \mathbf{R}^{\infty}$, $B \in \mathbf{R}^{\infty}$ -->
+
+$$\sum_{i} A_{i} B_{i} = \langle A, B \rangle$$
+"""
+
+
+def test_index_notation_out_of_budget_is_undecided_not_an_exception() -> None:
+    from symderiv.documents.documents import DocumentBudget, check_text
+
+    (ok, _), = check_text(INNER_DOC, "i.md").all_steps()
+    (cut, _), = check_text(INNER_DOC, "i.md", budget=DocumentBudget(kernel=Budget(max_terms=0))).all_steps()
+    assert ok.status == "verified"
+    assert cut.status == "undecided" and "budget" in cut.verdict.methods, cut.verdict.explain()
+    assert "exceed 0 terms" in cut.verdict.method

@@ -6,7 +6,7 @@ import sympy
 from symderiv import verify_equal
 from symderiv.derive.catalog import get_layer
 from symderiv.derive.derivation import Derivation
-from symderiv.kernel.convolution import seq_evaluate
+from symderiv.kernel.seqeval import seq_evaluate
 from symderiv.lang.operators import Add, Conv, Corr, Ext, Inner, Scale, Sym, Window, delta_of, grad_of
 from symderiv.lang.printing import plain
 

@@ -9,7 +9,7 @@ import random
 import sympy
 
 from symderiv import verify_equal
-from symderiv.kernel.convolution import seq_evaluate
+from symderiv.kernel.seqeval import seq_evaluate
 from symderiv.lang.operators import Add, Conv, Corr, Ext, Inner, Scale, Sym, Window
 
 SEQ = [Sym(c, "oo", 1) for c in "ABCD"]

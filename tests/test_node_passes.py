@@ -11,11 +11,14 @@ from fractions import Fraction
 
 import pytest
 
+from symderiv.kernel import convolution as conv_mod
 from symderiv.kernel import evaluate as ev_mod
 from symderiv.kernel import expand as ex_mod
+from symderiv.kernel import seqeval as seq_mod
 from symderiv.lang import operators as ops
 
-PASSES = {"expand": ex_mod._expand, "evaluate": ev_mod._ev}
+PASSES = {"expand": ex_mod._expand, "evaluate": ev_mod._ev, "z-transform": conv_mod._transform,
+          "sequence-evaluate": seq_mod._seq_ev}
 
 
 def node_classes() -> list[type]:
@@ -61,3 +64,30 @@ def test_expand_and_evaluate_agree_on_a_small_expression() -> None:
     direct = evaluate(e, env, {}, INT)
     total = sum(c * evaluate(m, env, {}, INT)[0][0] for c, m in ex_mod.expand(e))
     assert direct == [[total]]
+
+
+def test_the_sequence_passes_agree_on_a_small_expression() -> None:
+    """The z-transform and sequence-evaluation tables are wired: equal sign classes give equal values,
+    and a window that the domain proves harmless is removed."""
+    import sympy
+
+    from symderiv.errors import NotInFragment
+    from symderiv.kernel.domains import Domain
+    from symderiv.kernel.seqeval import seq_evaluate
+
+    x, w = ops.Sym("x", sympy.oo, 1), ops.Sym("w", sympy.oo, 1)
+    dom = Domain((), [], {}, "all finitely supported sequences")
+    corr, conv = ops.Corr(x, w), ops.Conv(x, w)
+    shifted = ops.Shift(corr, 2)
+    a, b = conv_mod._transform(corr, dom), conv_mod._transform(shifted, dom)
+    assert isinstance(a, conv_mod.Mono) and isinstance(b, conv_mod.Mono)
+    assert a.signs == b.signs == (("w", -1), ("x", 1)) and b.shift - a.shift == 2
+    assert conv_mod._transform(conv, dom).signs == (("w", 1), ("x", 1))
+    with pytest.raises(NotInFragment):
+        conv_mod._transform(ops.Add(x, w), dom)
+    env = {"x": {0: 1, 1: 2}, "w": {0: 3, -1: 5}}
+    base = seq_evaluate(corr, env, {})
+    # (x ⋆ w)_i = Σ_j x_{i+j} w_j, and τ_2 delays it by 2
+    expected = {i: sum(xv * env["w"].get(j - i, 0) for j, xv in env["x"].items()) for i in range(-4, 5)}
+    assert {i: base.get(i, 0) for i in range(-4, 5)} == expected and expected[1] == 1 * 5 + 2 * 3
+    assert seq_evaluate(shifted, env, {}) == {i + 2: v for i, v in base.items()}

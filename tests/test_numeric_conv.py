@@ -7,7 +7,7 @@ import pytest
 import sympy
 
 from symderiv.derive.catalog import get_layer
-from symderiv.kernel.convolution import seq_evaluate
+from symderiv.kernel.seqeval import seq_evaluate
 from symderiv.lang.operators import Conv, Corr, Sym
 
 SIZES = [(5, 3), (6, 2), (7, 4), (4, 4), (3, 1), (9, 6), (8, 5)]

@@ -68,8 +68,9 @@ def test_the_honest_search_gives_a_checked_counterexample():
 
 
 def test_a_lying_sequence_search_is_rejected_by_the_kernel(monkeypatch):
-    from symderiv.kernel.convolution import domains_for, find_seq_counterexample
+    from symderiv.kernel.domains import domains_for
     from symderiv.kernel.evaluate import Deadline
+    from symderiv.kernel.refute import sequence_counterexample
     from symderiv.lang.operators import Conv, Corr, sequence
 
     x, w = sequence("x"), sequence("w")
@@ -79,10 +80,10 @@ def test_a_lying_sequence_search_is_rejected_by_the_kernel(monkeypatch):
             return {}, {"x": {0: 0}, "w": {0: 0}}  # both sides are 0 here
 
     lhs, rhs = Corr(x, w), Conv(x, w)
-    honest = find_seq_counterexample(lhs, rhs, domains_for([lhs], also=[rhs]), Deadline(10.0))
+    honest = sequence_counterexample(lhs, rhs, domains_for([lhs], also=[rhs]), Deadline(10.0))
     assert honest is not None and honest.lhs != honest.rhs
     monkeypatch.setattr(refute, "_installed", LyingSequences())
-    assert find_seq_counterexample(lhs, rhs, domains_for([lhs], also=[rhs]), Deadline(10.0)) is None
+    assert sequence_counterexample(lhs, rhs, domains_for([lhs], also=[rhs]), Deadline(10.0)) is None
 
 
 INDEX_DOC = r"""<!-- symderiv: $A \in \mathbf{R}^{\infty}$, $B \in \mathbf{R}^{\infty}$, $C \in \mathbf{R}^{\infty}$ -->

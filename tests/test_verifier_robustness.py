@@ -235,7 +235,7 @@ def test_short_first_input_refused(mode, kk):
 @pytest.mark.parametrize("nn,kk", [(5, 3), (4, 4), (6, 3), (7, 2)])
 def test_same_mode_matches_numpy(nn, kk):
     xs, ws = Sym("x", nn, 1), Sym("w", kk, 1)
-    from symderiv.kernel.convolution import seq_evaluate
+    from symderiv.kernel.seqeval import seq_evaluate
 
     rng = np.random.default_rng(nn * 10 + kk)
     a = [int(t) for t in rng.integers(-5, 6, nn)]

@@ -38,8 +38,8 @@ from symderiv.documents.reader import (
     CONDITION_NOTE, declared_name, decode, parse_math, parse_space, scan_markdown,
 )
 from symderiv.kernel.decide import (
-    FAILED, UNDECIDED, VERIFIED, Obligation, Verdict, annotate, decide_index, decide_numbers, discharge, ill_formed,
-    undecided,
+    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Obligation, Verdict, annotate, decide_index, decide_numbers,
+    discharge, ill_formed, undecided,
 )
 
 
@@ -133,6 +133,8 @@ class DocumentBudget:
 
     math_chars: int = 100_000
     statements: int = 1_500
+    #: the kernel's budget for each statement and derivation the document checks
+    kernel: Budget = DEFAULT_BUDGET
 
 
 DEFAULT_DOCUMENT_BUDGET = DocumentBudget()
@@ -207,7 +209,7 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
         if over(d.steps):
             continue
         try:
-            d.check()
+            d.check(budget.kernel)
         except (NotInFragment, RecursionError) as exc:
             # outside the decided fragment: the derivation stays unchecked (undecided), with the reason
             for s in d.steps:
@@ -225,8 +227,8 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
             continue
         for s in c.steps:
             if s.verdict is None:
-                s.verdict = _claim_verdict(s)
-        _claim_typos(c)
+                s.verdict = _claim_verdict(s, budget.kernel)
+        _claim_typos(c, budget.kernel)
     return doc
 
 
@@ -713,7 +715,8 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
                 # y = Wx = Wᵀx: every later right side is checked against the definition
                 claim = Claim(f"forward definition of {first.name} written as a chain ({st.heading})")
                 for v, rel in zip(vals[2:], pl.rels[1:]):
-                    step = _claim_step(f, v, ml, note or "the definition, written another way", rel)
+                    step = _claim_step(f, v, ml, note or "the definition, written another way", rel,
+                                       budget=doc.budget.kernel)
                     step.lhs = first
                     claim.steps.append(step)
                 doc.claims.append(claim)
@@ -721,7 +724,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
         st.derivation = None
         claim = Claim(f"restatement of the forward definition of {first.name} ({st.heading})")
         for v, rel in zip(vals[1:], pl.rels):
-            step = _claim_step(known[1], v, ml, "restatement of the forward definition", rel)
+            step = _claim_step(known[1], v, ml, "restatement of the forward definition", rel, budget=doc.budget.kernel)
             step.lhs = first  # shown as y = ..., compared with the known definition
             claim.steps.append(step)
         doc.claims.append(claim)
@@ -787,7 +790,8 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             for k, v in enumerate(vals):
                 if isinstance(v, _NOT_CHECKED):
                     claim = Claim(f"line {ml.line} ({st.heading})")
-                    claim.steps.append(_claim_step(d.steps[-1].rhs if d.steps else v, v, ml, note))
+                    claim.steps.append(_claim_step(d.steps[-1].rhs if d.steps else v, v, ml, note,
+                                                   budget=doc.budget.kernel))
                     doc.claims.append(claim)
                     continue
                 _eq(d, v, ml, note)
@@ -802,14 +806,15 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             s.verdict = undecided("not checked", reason=UNREADABLE_BEFORE)
             claim.steps.append(s)
             for a, b, rel in zip(vals, vals[1:], pl.rels):
-                claim.steps.append(_claim_step(a, b, ml, note or "continued identity", rel))
+                claim.steps.append(_claim_step(a, b, ml, note or "continued identity", rel, budget=doc.budget.kernel))
             doc.claims.append(claim)
             st.claim, st.derivation = claim, None
             return
         if st.claim is not None and st.claim.steps:
             prev = st.claim.steps[-1].value
             for v, rel in zip(vals, [pl.lead] + pl.rels):
-                st.claim.steps.append(_claim_step(prev, v, ml, note or "continued identity", rel))
+                st.claim.steps.append(_claim_step(prev, v, ml, note or "continued identity", rel,
+                                                  budget=doc.budget.kernel))
                 prev = v
             return
         raise LineError(ml.line, ml.col, "a line starting with '=' needs an equation before it")
@@ -829,7 +834,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             raise LineError(ml.line, ml.col, f"after ⇒ expected the gradient d{d.loss}/d{d.wrt.name} = ...")
         claim = Claim(f"gradient statement ({st.heading})")
         for a, b, rel in zip(vals, vals[1:], pl.rels):
-            claim.steps.append(_claim_step(a, b, ml, note or "gradient statement", rel))
+            claim.steps.append(_claim_step(a, b, ml, note or "gradient statement", rel, budget=doc.budget.kernel))
         if not claim.steps:
             raise LineError(ml.line, ml.col, "expected an equation")
         doc.claims.append(claim)
@@ -850,7 +855,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
         raise LineError(ml.line, ml.col, "expected an equation (lhs = rhs)")
     claim = Claim(f"identity ({st.heading})")
     for a, b, rel in zip(vals, vals[1:], pl.rels):
-        claim.steps.append(_claim_step(a, b, ml, note or "identity", rel))
+        claim.steps.append(_claim_step(a, b, ml, note or "identity", rel, budget=doc.budget.kernel))
     doc.claims.append(claim)
     st.claim, st.derivation = claim, None
 
@@ -875,7 +880,7 @@ def _why_not_expr(v) -> str:
     return "expected a matrix expression"
 
 
-def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=") -> Step:
+def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=", budget: Budget = DEFAULT_BUDGET) -> Step:
     """A checked equality a = b outside a derivation chain: exact, unless the author wrote ≈
     (then equality to first order in the Δ symbols)."""
     if isinstance(a, Expr) and isinstance(b, Expr):
@@ -897,7 +902,7 @@ def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=") -> Step:
             s.verdict = undecided("not checked", reason="index notation over finite vectors "
                                 f"({', '.join(finite)}) is not checked: only sequences in R^∞ are")
         else:
-            s.verdict = decide_index(a, b)
+            s.verdict = decide_index(a, b, budget)
         s.rule = "index-notation"
     else:
         s.verdict = undecided("not checked", reason=_why_not_expr(b if isinstance(a, Expr) else a))
@@ -935,16 +940,16 @@ def _show(v) -> str:
     return str(v)
 
 
-def _claim_verdict(s: Step) -> Verdict:
+def _claim_verdict(s: Step, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     """Exact equality for '=' (a standalone claim is not a Δ-chain); first order only for ≈."""
 
     a, b = (s.value_left if s.value_left is not None else s.lhs), s.rhs
     try:
         if s.first_order:
-            return compare(a, b)
-        v = discharge(Obligation(a, b, "exact"))
+            return compare(a, b, budget)
+        v = discharge(Obligation(a, b, "exact"), budget)
         if v.status != VERIFIED and (a.has_delta() or b.has_delta()) and a.shape == b.shape:
-            w = compare(a, b)
+            w = compare(a, b, budget)
             if w.status == VERIFIED:
                 v = annotate(v, reason_suffix=("; " if v.reason else "") + ("it holds only to first order in the Δ "
                                                                             "symbols: write \\approx to claim that"))
@@ -1012,17 +1017,17 @@ def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
     return "equality"
 
 
-def _compare_values(a, b) -> Verdict:
+def _compare_values(a, b, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     if isinstance(a, (IndexNotation, IndexSum)) or isinstance(b, (IndexNotation, IndexSum)):
 
-        return decide_index(a, b)
+        return decide_index(a, b, budget)
     if isinstance(a, Expr) and isinstance(b, Expr):
         s = Step(b, a, "claim")
-        return _claim_verdict(s)
+        return _claim_verdict(s, budget)
     return undecided("not checked")
 
 
-def _claim_typos(c: Claim) -> None:
+def _claim_typos(c: Claim, budget: Budget = DEFAULT_BUDGET) -> None:
     """In a chain a = b = c = ..., a line that disagrees with both neighbours while they agree with
     each other is reported as a probable typo (:func:`blame_typo`). A step whose previous expression
     is not well formed is compared with the first expression of the chain: a difference refutes the
@@ -1031,7 +1036,7 @@ def _claim_typos(c: Claim) -> None:
     head = steps[0].value_left if steps else None
     for s in steps:
         if s.verdict is not None and "previous-ill-formed" in s.verdict.methods and head is not None:
-            retry = _compare_values(head, s.value)
+            retry = _compare_values(head, s.value, budget)
             if retry.status == VERIFIED:
                 s.verdict = undecided("not checked", reason="the previous expression is not well formed, so this "
                                       "step is not checked; this expression does agree with the first expression "
@@ -1042,7 +1047,7 @@ def _claim_typos(c: Claim) -> None:
     for i in range(len(steps) - 1):
         a, b = steps[i], steps[i + 1]
         if a.status == FAILED and b.status == FAILED and a.value_left is not None and b.value is not None:
-            retry = _compare_values(a.value_left, b.value)
+            retry = _compare_values(a.value_left, b.value, budget)
             if retry.status == VERIFIED:
                 a.verdict, b.verdict = blame_typo(a.verdict, b.verdict, "the expression before the suspected typo")
                 b.value_left = a.value_left

@@ -22,257 +22,67 @@ parameter domain (n ≥ k ≥ 1, with NumPy's 'same' split into k even and k odd
 vertices and extreme rays of the domain. What remains is decided as on ℤ, with shifts that
 are linear forms in the lengths. When a window cannot be removed the verdict is undecided,
 unless a concrete counterexample is found.
+
+The parameter domains and the inequalities proved on them are in :mod:`symderiv.kernel.domains`,
+the exact evaluator that re-checks counterexamples in :mod:`symderiv.kernel.seqeval`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from itertools import combinations
+from typing import Any, TypeAlias
 
 import sympy
 
 from symderiv.errors import BudgetExceeded, IllFormed, NotInFragment
-from symderiv.lang.index import IndexNotation, IndexSum, affine
 from symderiv.kernel import refute
-from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Decision, Term, decided
 from symderiv.kernel.budget import DEFAULT_BUDGET, Budget, Meter
-from symderiv.kernel.evaluate import Counterexample
-from symderiv.lang.operators import (
-    INF, Add, Conv, Corr, Expr, Ext, Hadamard, Inner, MatMul, Scale, Shift, Sym, Trace, Transpose,
-    Window, Zero, SeqOp,
+from symderiv.kernel.domains import (
+    SMALL, Domain, Lin, domains_for, domains_or_unconstrained, has_small_point, nonneg_on, requirements, small_point,
 )
-
-
-# ---------------------------------------------------------------------------------------
-# Parameter domains and linear inequalities
-# ---------------------------------------------------------------------------------------
-@dataclass
-class Domain:
-    params: tuple[sympy.Symbol, ...]
-    constraints: list[sympy.Expr]  # each ≥ 0 on the domain
-    subs: dict
-    label: str
-    _memo: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def constraint_coeffs(self):
-        if "cons" not in self._memo:
-            self._memo["cons"] = [_coeffs(c, list(self.params)) for c in self.constraints]
-        return self._memo["cons"]
-
-    def apply(self, e):
-        return sympy.expand(sympy.sympify(e).subs(self.subs)) if self.subs else sympy.expand(sympy.sympify(e))
-
-    def describe(self) -> str:
-        return self.label
-
-
-def _finite_ops(exprs):
-    for e in exprs:
-        for node in e.walk():
-            if isinstance(node, SeqOp) and node.mode is not None:
-                yield node
-
-
-def _lengths(exprs):
-    out = []
-    for e in exprs:
-        for node in e.walk():
-            for d in node.shape:
-                if d is not INF and not d.is_Integer:
-                    out.append(d)
-            if isinstance(node, Window):
-                out.extend([node.offset, node.length])
-            if isinstance(node, Shift):
-                out.append(node.by)
-            if isinstance(node, SeqOp) and node.mode is not None:
-                out.extend(node.window())
-    return out
-
-
-def requirements(exprs) -> list[sympy.Expr]:
-    """What the expressions need to make sense (each ≥ 0): every declared symbol length ≥ 1,
-    and n ≥ k for each 'valid' or 'same' operator on inputs of lengths n and k."""
-    out = []
-    for e in exprs:
-        for node in e.walk():
-            if isinstance(node, Sym):
-                d = node.shape[0]
-                if d is not INF and d.free_symbols:
-                    out.append(sympy.expand(d - 1))
-            if isinstance(node, SeqOp) and node.mode in ("valid", "same"):
-                out.append(sympy.expand(node.left.shape[0] - node.right.shape[0]))
-    return _dedupe(out)
-
-
-def domains_for(exprs, also=()) -> list[Domain]:
-    """The parameter domain of the expressions (see :func:`requirements`), split by the parity
-    of k where 'same' uses ⌊k/2⌋. Lengths that occur only in ``also`` (the other side of an
-    equation) are parameters too (each ≥ 1), but their requirements are not assumed."""
-    constraints = requirements(exprs)
-    lengths = _lengths(list(exprs) + list(also))
-    params = sorted({s for d in lengths for s in sympy.sympify(d).free_symbols}, key=str)
-    constraints = _dedupe(constraints + [p - 1 for p in params])
-    floors = {f for d in lengths for f in sympy.sympify(d).atoms(sympy.floor)}
-    split = sorted({s for f in floors for s in f.free_symbols}, key=str)
-    if not split:
-        return [Domain(tuple(params), constraints, {}, _label(params, constraints))]
-    if len(split) > 1:
-        raise NotInFragment("floors over several lengths")
-    k = split[0]
-    kappa = sympy.Symbol("kappa", integer=True)
-    out = []
-    for value, label in [(2 * kappa, "even"), (2 * kappa + 1, "odd")]:
-        subs = {k: value}
-        ps = tuple(sorted((set(params) - {k}) | {kappa}, key=str))
-        cs = _dedupe([sympy.expand(c.subs(subs)) for c in constraints] + [kappa])
-        out.append(Domain(ps, cs, subs, _label(params, constraints) + f", {k} {label}"))
-    return out
-
-
-def _dedupe(cs):
-    seen, out = set(), []
-    for c in cs:
-        c = sympy.expand(c)
-        if c.free_symbols and str(c) not in seen:
-            seen.add(str(c))
-            out.append(c)
-    return out
-
-
-def _label(params, constraints) -> str:
-    if not params:
-        return "all finitely supported sequences"
-    from symderiv.lang.printing import linear_text
-
-    conds = []
-    for c in _dedupe(constraints):
-        # show c ≥ 0 as "a ≥ b" with positive terms on the left
-        pos = sum((t for t in sympy.Add.make_args(c) if t.could_extract_minus_sign() is False), sympy.Integer(0))
-        conds.append(f"{linear_text(pos)} ≥ {linear_text(sympy.expand(pos - c))}")
-    return "all integers " + ", ".join(str(p) for p in params) + " with " + ", ".join(sorted(conds))
-
-
-def _coeffs(e, params):
-    """(coefficients of the params, constant) of a linear form, exactly."""
-    d = sympy.expand(e).as_coefficients_dict()
-    out = [Fraction(0)] * len(params)
-    const = Fraction(0)
-    for term, c in d.items():
-        c = Fraction(int(sympy.Rational(c).p), int(sympy.Rational(c).q))
-        if term == 1:
-            const += c
-        elif term in params:
-            out[params.index(term)] += c
-        else:
-            raise NotInFragment(f"{e} is not linear in the lengths")
-    return out, const
-
-
-def nonneg_on(form, dom: Domain) -> bool:
-    """Is the linear form ≥ 0 at every real point of the domain (hence every integer point)?"""
-    key = sympy.srepr(form)
-    if key not in dom._memo:
-        dom._memo[key] = _nonneg_on(form, dom)
-    return dom._memo[key]
-
-
-def _nonneg_on(form, dom: Domain) -> bool:
-    form = dom.apply(form)
-    if form.has(sympy.floor):
-        raise NotInFragment("a floor remains after the parity split")
-    ps = list(dom.params)
-    if not ps:
-        return Fraction(str(form)) >= 0
-    if len(ps) > 2:
-        raise NotInFragment("more than two independent lengths")
-    a, b = _coeffs(form, ps)
-    cons = dom.constraint_coeffs()
-    if len(ps) == 1:
-        lo, hi = None, None
-        for (c,), d in cons:
-            if c > 0:
-                lo = max(lo, -d / c) if lo is not None else -d / c
-            elif c < 0:
-                hi = min(hi, -d / c) if hi is not None else -d / c
-        if (a[0] < 0 and hi is None) or (a[0] > 0 and lo is None):
-            return False
-        pts = [p for p in (lo, hi) if p is not None] or [Fraction(0)]
-        return all(a[0] * p + b >= 0 for p in pts)
-    # two parameters: vertices and extreme rays of {p : c·p + d ≥ 0}
-    verts = []
-    for (c1, d1), (c2, d2) in combinations(cons, 2):
-        det = c1[0] * c2[1] - c1[1] * c2[0]
-        if det == 0:
-            continue
-        x = (-d1 * c2[1] + d2 * c1[1]) / det
-        y = (-c1[0] * d2 + c2[0] * d1) / det
-        if all(c[0] * x + c[1] * y + d >= 0 for c, d in cons):
-            verts.append((x, y))
-    rays = []
-    for c, _ in cons:
-        for r in ((-c[1], c[0]), (c[1], -c[0])):
-            if r != (0, 0) and all(cc[0] * r[0] + cc[1] * r[1] >= 0 for cc, _ in cons):
-                rays.append(r)
-    if not verts:
-        raise NotInFragment("the parameter domain has no vertex")
-    if any(a[0] * r[0] + a[1] * r[1] < 0 for r in rays):
-        return False
-    return all(a[0] * x + a[1] * y + b >= 0 for x, y in verts)
-
-
-def domain_points(dom: Domain, limit: int = 40, top: int = 7) -> list[dict]:
-    """Small integer points of the domain (for counterexamples), smallest first, in the
-    original length symbols."""
-    ps = list(dom.params)
-    pts = [{}]
-    for p in ps:
-        pts = [{**q, p: v} for q in pts for v in range(0, top + 1)]
-    good = []
-    for q in pts:
-        if all(sympy.sympify(c).subs(q) >= 0 for c in dom.constraints):
-            orig = {}
-            for s, v in q.items():
-                orig[s] = v
-            for s, val in dom.subs.items():
-                orig[s] = int(val.subs(q))
-            orig.pop(sympy.Symbol("kappa", integer=True), None)
-            good.append(orig)
-    good.sort(key=lambda q: (sum(q.values()), sorted((str(k), v) for k, v in q.items())))
-    return good[:limit]
-
+from symderiv.kernel.expand import Terms, expand
+from symderiv.kernel.nodetable import NodeTable
+from symderiv.kernel.seqeval import Affine, IndexValue, index_terms
+from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Decision, Term, Verdict, decided
+from symderiv.lang.index import IndexNotation, IndexSum
+from symderiv.lang.operators import (
+    INF, Add, Conv, Diag, DiagV, DimScalar, Expr, Ext, Fn, Softmax, Hadamard, Identity, Inner, MatMul, Ones, Scale, SeqOp,
+    Shift, Sym, Trace, Transpose, Window, Zero,
+)
 
 # ---------------------------------------------------------------------------------------
 # Monomials in the z-domain
 # ---------------------------------------------------------------------------------------
-def forms_equal(a, b) -> bool:
-    """Equality of two lengths or offsets for every integer value (floors split by parity)."""
-    diff = sympy.expand(sympy.sympify(a) - sympy.sympify(b))
-    syms = sorted({x for f in diff.atoms(sympy.floor) for x in f.free_symbols}, key=str)
-    if not syms:
-        return diff == 0
-    kappa = sympy.Symbol("kappa", integer=True)
-    return all(sympy.expand(diff.subs(syms[0], 2 * kappa + r)) == 0 for r in (0, 1))
+#: The sign profile of a monomial: sorted (variable, ±1) pairs, z^{+1} or z^{-1} per occurrence.
+Signs = tuple[tuple[str, int], ...]
+#: [lo, hi): an index range, as linear forms in the lengths.
+Support = tuple[Lin, Lin]
 
 
 @dataclass(frozen=True)
 class Mono:
-    shift: sympy.Expr
-    signs: tuple  # sorted ((name, ±1), ...)
-    supp: tuple | None  # (lo, hi): support within [lo, hi), or None if unbounded
+    """CT[z^shift Π_v V_v(z^{±1})]: the constant term of one Laurent monomial of z-transforms."""
+
+    shift: Lin
+    signs: Signs  # sorted ((name, ±1), ...)
+    supp: Support | None  # (lo, hi): support within [lo, hi), or None if unbounded
 
 
 @dataclass(frozen=True)
 class Pending:
+    """R_{[offset, offset+length)} of a monomial whose support could not be proved inside or
+    outside the window: it can still be removed inside an inner product (by adjointness)."""
+
     inner: Mono
-    offset: sympy.Expr
-    length: sympy.Expr
+    offset: Lin
+    length: Lin
 
 
-def _flip(signs):
+def _flip(signs: Signs) -> Signs:
     return tuple(sorted((v, -s) for v, s in signs))
 
 
-def _union(a, b):
+def _union(a: Signs, b: Signs) -> Signs:
     return tuple(sorted(a + b))
 
 
@@ -286,53 +96,85 @@ class _Zero:
 ZERO = _Zero()
 
 
-def _disjoint(a: tuple, b: tuple, dom: Domain) -> bool:
+def _disjoint(a: Support, b: Support, dom: Domain) -> bool:
     """Are the index ranges [a0, a1) and [b0, b1) disjoint for every point of the domain?"""
     return nonneg_on(b[0] - a[1], dom) or nonneg_on(a[0] - b[1], dom)
 
 
-def _transform(e: Expr, dom: Domain):
-    if isinstance(e, Sym):
-        L = e.shape[0]
-        supp = None if L is INF else (sympy.Integer(0), dom.apply(L))
-        return Mono(sympy.Integer(0), ((e.name, 1),), supp)
-    if isinstance(e, Ext):
-        return _transform(e.arg, dom)
-    if isinstance(e, SeqOp):
-        a, b = _transform(e.left, dom), _transform(e.right, dom)
-        if a is ZERO or b is ZERO:
-            return ZERO
-        if isinstance(a, Pending) or isinstance(b, Pending):
-            raise NotInFragment("a restriction inside a correlation or convolution")
-        if isinstance(e, Conv):
-            m = Mono(a.shift + b.shift, _union(a.signs, b.signs),
-                     (a.supp[0] + b.supp[0], a.supp[1] + b.supp[1] - 1) if a.supp and b.supp else None)
-        else:
-            m = Mono(a.shift - b.shift, _union(a.signs, _flip(b.signs)),
-                     (a.supp[0] - b.supp[1] + 1, a.supp[1] - b.supp[0]) if a.supp and b.supp else None)
-        if e.mode is None:
-            return m
-        o, L = e.window()
-        return _window(m, dom.apply(o), dom.apply(L), dom)
-    if isinstance(e, Shift):
-        inner = _transform(e.arg, dom)
-        if inner is ZERO:
-            return ZERO
-        if isinstance(inner, Pending):
-            raise NotInFragment("a shift of a restriction")
-        d = dom.apply(e.by)
-        return Mono(inner.shift + d, inner.signs, (inner.supp[0] + d, inner.supp[1] + d) if inner.supp else None)
-    if isinstance(e, Window):
-        inner = _transform(e.arg, dom)
-        if inner is ZERO:
-            return ZERO
-        if isinstance(inner, Pending):
-            raise NotInFragment("nested restrictions")
-        return _window(inner, dom.apply(e.offset), dom.apply(e.length), dom)
+#: What the z-transform of a sequence expression is: a monomial, a pending restriction, or zero.
+Transformed: TypeAlias = Mono | Pending | _Zero
+
+
+# One table for the pass (tests/test_node_passes.py checks that every node class has a rule).
+def _transform_unknown(e: Expr, dom: Domain) -> Transformed:
+    raise TypeError(type(e))
+
+
+_transform: NodeTable[Transformed] = NodeTable("z-transform", _transform_unknown)
+
+
+@_transform.register(Add, Scale, MatMul, Transpose, Trace, Inner, Hadamard, Zero)
+@_transform.register(Ones, Identity, Diag, DiagV, DimScalar, Fn, Softmax)
+def _transform_refused(e: Expr, dom: Domain) -> Transformed:
+    """Sums, scalings and the matrix language are expanded away before this pass; an entrywise
+    product or function inside a correlation, and the matrix constants, have no single monomial."""
     raise NotInFragment(f"{type(e).__name__} is not part of the correlation/convolution language")
 
 
-def _window(m: Mono, o, L, dom: Domain):
+@_transform.register(Sym)
+def _transform_sym(e: Sym, dom: Domain) -> Transformed:
+    L = e.shape[0]
+    supp = None if L is INF else (sympy.Integer(0), dom.apply(L))
+    return Mono(sympy.Integer(0), ((e.name, 1),), supp)
+
+
+@_transform.register(Ext)
+def _transform_ext(e: Ext, dom: Domain) -> Transformed:
+    return _transform(e.arg, dom)
+
+
+@_transform.register(SeqOp)
+def _transform_seqop(e: SeqOp, dom: Domain) -> Transformed:
+    """conv: X(z) W(z), support [a0 + b0, a1 + b1 − 1); corr: X(z) W(z⁻¹), support [a0 − b1 + 1, a1 − b0)."""
+    a, b = _transform(e.left, dom), _transform(e.right, dom)
+    if isinstance(a, _Zero) or isinstance(b, _Zero):
+        return ZERO
+    if isinstance(a, Pending) or isinstance(b, Pending):
+        raise NotInFragment("a restriction inside a correlation or convolution")
+    if isinstance(e, Conv):
+        m = Mono(a.shift + b.shift, _union(a.signs, b.signs),
+                 (a.supp[0] + b.supp[0], a.supp[1] + b.supp[1] - 1) if a.supp and b.supp else None)
+    else:
+        m = Mono(a.shift - b.shift, _union(a.signs, _flip(b.signs)),
+                 (a.supp[0] - b.supp[1] + 1, a.supp[1] - b.supp[0]) if a.supp and b.supp else None)
+    if e.mode is None:
+        return m
+    o, L = e.window()
+    return _window(m, dom.apply(o), dom.apply(L), dom)
+
+
+@_transform.register(Shift)
+def _transform_shift(e: Shift, dom: Domain) -> Transformed:
+    inner = _transform(e.arg, dom)
+    if isinstance(inner, _Zero):
+        return ZERO
+    if isinstance(inner, Pending):
+        raise NotInFragment("a shift of a restriction")
+    d = dom.apply(e.by)
+    return Mono(inner.shift + d, inner.signs, (inner.supp[0] + d, inner.supp[1] + d) if inner.supp else None)
+
+
+@_transform.register(Window)
+def _transform_window(e: Window, dom: Domain) -> Transformed:
+    inner = _transform(e.arg, dom)
+    if isinstance(inner, _Zero):
+        return ZERO
+    if isinstance(inner, Pending):
+        raise NotInFragment("nested restrictions")
+    return _window(inner, dom.apply(e.offset), dom.apply(e.length), dom)
+
+
+def _window(m: Mono, o: Lin, L: Lin, dom: Domain) -> Transformed:
     """R_{[o, o+L)} of a monomial: a pure shift when its support lies inside the window, zero
     when its support lies outside it."""
     if m.supp is not None and _disjoint(m.supp, (o, o + L), dom):
@@ -379,7 +221,7 @@ def as_inner(m: Expr) -> Expr:
     raise NotInFragment("a scalar monomial must be an inner product")
 
 
-def scalar_monomial(m: Expr, dom: Domain) -> Mono | None:
+def scalar_monomial(m: Expr, dom: Domain) -> Mono | AlignedMono | None:
     """CT-form of a scalar monomial ⟨a, b⟩, removing a top-level window by adjointness;
     None when the monomial is proved to be 0 (disjoint supports on the whole domain)."""
     m = as_inner(m)
@@ -389,20 +231,24 @@ def scalar_monomial(m: Expr, dom: Domain) -> Mono | None:
     if aligned is not None:
         return aligned
     a, b = _transform(m.left, dom), _transform(m.right, dom)
-    if a is ZERO or b is ZERO:
+    if isinstance(a, _Zero) or isinstance(b, _Zero):
         return None
     if isinstance(a, Mono) and isinstance(b, Mono) and a.supp and b.supp and _disjoint(a.supp, b.supp, dom):
         return None
-    if isinstance(b, Pending) and isinstance(a, Mono):
-        a, b = b, a
-    if isinstance(a, Pending):
-        if isinstance(b, Pending):
-            raise NotInFragment("restrictions on both sides of an inner product")
-        # ⟨R s, b⟩ = ⟨S_o s, b⟩ when supp b ⊆ [0, L)
-        if b.supp is None or not (nonneg_on(b.supp[0], dom) and nonneg_on(a.length - b.supp[1], dom)):
-            raise NotInFragment("a restriction that cannot be moved: the other factor's support is not inside it")
-        a = _unshift(a)
+    if isinstance(a, Pending) and isinstance(b, Mono):
+        a = _move_restriction(a, b, dom)
+    elif isinstance(b, Pending) and isinstance(a, Mono):
+        a, b = _move_restriction(b, a, dom), a
+    elif isinstance(a, Pending) or isinstance(b, Pending):
+        raise NotInFragment("restrictions on both sides of an inner product")
     return Mono(a.shift - b.shift, _union(a.signs, _flip(b.signs)), None)
+
+
+def _move_restriction(a: Pending, b: Mono, dom: Domain) -> Mono:
+    """⟨R s, b⟩ = ⟨S_o s, b⟩ when supp b ⊆ [0, L): the restriction becomes a shift."""
+    if b.supp is None or not (nonneg_on(b.supp[0], dom) and nonneg_on(a.length - b.supp[1], dom)):
+        raise NotInFragment("a restriction that cannot be moved: the other factor's support is not inside it")
+    return _unshift(a)
 
 
 @dataclass(frozen=True)
@@ -410,7 +256,7 @@ class AlignedMono:
     """Σ_i Π_f V_f[i]: an inner product of entrywise products of plain sequences, all read at
     the same index. Equal multisets of variables give literally the same sum."""
 
-    names: tuple
+    names: tuple[str, ...]
 
 
 def _aligned_factors(e: Expr) -> list[str] | None:
@@ -438,7 +284,11 @@ def _aligned_monomial(m: Expr) -> AlignedMono | None:
     return AlignedMono(tuple(sorted(a + b)))
 
 
-def class_key(m) -> tuple:
+#: A sign class: the profile ((variable, #z, #z⁻¹), ...) and the shift's srepr, or an aligned multiset.
+ClassKey = tuple[tuple[Any, ...], str]
+
+
+def class_key(m: Mono | AlignedMono) -> ClassKey:
     """The sign profile and shift, up to the global flip z ↦ z⁻¹ (or the variable multiset of an
     aligned entrywise product)."""
     if isinstance(m, AlignedMono):
@@ -446,8 +296,8 @@ def class_key(m) -> tuple:
     prof: dict[str, list[int]] = {}
     for v, s in m.signs:
         prof.setdefault(v, [0, 0])[0 if s > 0 else 1] += 1
-    k1 = (tuple(sorted((v, p, q) for v, (p, q) in prof.items())), sympy.srepr(sympy.expand(m.shift)))
-    k2 = (tuple(sorted((v, q, p) for v, (p, q) in prof.items())), sympy.srepr(sympy.expand(-m.shift)))
+    k1: ClassKey = (tuple(sorted((v, p, q) for v, (p, q) in prof.items())), str(sympy.srepr(sympy.expand(m.shift))))
+    k2: ClassKey = (tuple(sorted((v, q, p) for v, (p, q) in prof.items())), str(sympy.srepr(sympy.expand(-m.shift))))
     return min(k1, k2)
 
 
@@ -465,9 +315,13 @@ def pair_with_probe(lhs: Expr, rhs: Expr) -> tuple[Expr, Expr]:
     return Inner(probe, lhs), Inner(probe, rhs)
 
 
-def class_sums(terms, dom: Domain, zeros: list | None = None) -> dict:
+#: Per sign class: [coefficient sum, a monomial of the class].
+ClassSums = dict[ClassKey, list[Any]]
+
+
+def class_sums(terms: Terms, dom: Domain, zeros: list[Expr] | None = None) -> ClassSums:
     """Coefficient sums per sign class; monomials proved zero are left out (and listed in ``zeros``)."""
-    classes: dict = {}
+    classes: ClassSums = {}
     for c, m in terms:
         mono = scalar_monomial(m, dom)
         if mono is None:
@@ -482,170 +336,11 @@ def class_sums(terms, dom: Domain, zeros: list | None = None) -> dict:
     return classes
 
 
-# ---------------------------------------------------------------------------------------
-# Exact evaluation and counterexamples
-# ---------------------------------------------------------------------------------------
-def seq_evaluate(e: Expr, env: dict, params: dict):
-    """Value of an expression: a dict index -> number for sequences/vectors, a number for scalars."""
-
-    def length(d):
-        return None if d is INF else int(sympy.sympify(d).subs(params))
-
-    def vec(v):
-        # a 1 x 1 operand of a sequence operation is a vector of length 1
-        return v if isinstance(v, (dict, _Dense)) else {0: v}
-
-    def ev(e):
-        v = ev_node(e)
-        if e.is_scalar and isinstance(v, dict):  # scalars are numbers, however they were built
-            return v.get(0, 0)
-        return v
-
-    def ev_node(e):
-        if isinstance(e, Sym):
-            return env[e.name]
-        if isinstance(e, Zero):
-            return {} if not e.is_scalar else 0
-        if isinstance(e, Scale):
-            v = ev(e.arg)
-            c = e.coef if e.coef.denominator != 1 else e.coef.numerator
-            return {i: c * x for i, x in v.items()} if isinstance(v, dict) else c * v
-        if isinstance(e, Add):
-            vals = [ev(a) for a in e.args]
-            if isinstance(vals[0], dict):
-                out: dict = {}
-                for v in vals:
-                    for i, x in v.items():
-                        out[i] = out.get(i, 0) + x
-                return out
-            return sum(vals)
-        if isinstance(e, Ext):
-            return vec(ev(e.arg))
-        if isinstance(e, Inner):
-            a, b = ev(e.left), ev(e.right)
-            if isinstance(a, _Dense):
-                return sum(p * q for r1, r2 in zip(a.rows, b.rows) for p, q in zip(r1, r2))
-            if not isinstance(a, dict):
-                return a * b
-            return sum(x * b.get(i, 0) for i, x in a.items())
-        if isinstance(e, SeqOp):
-            a, b = vec(ev(e.left)), vec(ev(e.right))
-            out = {}
-            for p, x in a.items():
-                for q, y in b.items():
-                    i = p + q if isinstance(e, Conv) else p - q
-                    out[i] = out.get(i, 0) + x * y
-            if e.mode is None:
-                return out
-            o, L = e.window()
-            o, L = int(sympy.sympify(o).subs(params)), length(L)
-            return {i: out.get(o + i, 0) for i in range(L)}
-        if isinstance(e, Shift):
-            s = vec(ev(e.arg))
-            d = int(sympy.sympify(e.by).subs(params))
-            return {i + d: x for i, x in s.items()}
-        if isinstance(e, Window):
-            s = vec(ev(e.arg))
-            o, L = int(sympy.sympify(e.offset).subs(params)), length(e.length)
-            return {i: s.get(o + i, 0) for i in range(L)}
-        if isinstance(e, Hadamard):
-            a, b = ev(e.left), ev(e.right)
-            if isinstance(a, dict):
-                return {i: x * b.get(i, 0) for i, x in a.items()}
-            if isinstance(a, _Dense):
-                return _Dense([[p * q for p, q in zip(r1, r2)] for r1, r2 in zip(a.rows, b.rows)])
-            return a * b
-        if isinstance(e, (MatMul, Transpose, Trace)):
-            # finite vectors and scalars in the matrix language: evaluate densely
-            vals = [dense(ev(c), c.shape) for c in e.children]
-            if isinstance(e, Transpose):
-                out = [list(col) for col in zip(*vals[0])]
-            elif isinstance(e, Trace):
-                out = [[sum(vals[0][i][i] for i in range(len(vals[0])))]]
-            else:
-                out = vals[0]
-                for m in vals[1:]:
-                    out = _dense_product(out, m)
-            return undense(out, e.shape)
-        raise NotInFragment(f"cannot evaluate {type(e).__name__}")
-
-    def dense(v, shape):
-        if isinstance(v, _Dense):
-            return v.rows
-        if not isinstance(v, dict):
-            return [[v]]
-        L = length(shape[0])
-        if L is None:
-            raise NotInFragment("a sequence on ℤ inside a matrix product")
-        return [[v.get(i, 0)] for i in range(L)]
-
-    def undense(m, shape):
-        if len(m) == 1 and len(m[0]) == 1 and shape[0] == 1:
-            return m[0][0]
-        if shape[1] == 1:
-            return {i: row[0] for i, row in enumerate(m)}
-        return _Dense(m)
-
-    return ev(e)
-
-
-@dataclass
-class _Dense:
-    """A matrix value (neither a scalar nor a column) met while evaluating finite vectors."""
-
-    rows: list
-
-
-def _dense_product(a: list, b: list) -> list:
-    """Matrix product in which a 1 x 1 factor that does not chain acts as a scalar."""
-    if len(a[0]) != len(b):
-        if len(a) == 1 and len(a[0]) == 1:
-            return [[a[0][0] * v for v in row] for row in b]
-        return [[v * b[0][0] for v in row] for row in a]
-    bt = list(zip(*b))
-    return [[sum(p * q for p, q in zip(row, col)) for col in bt] for row in a]
-
-
-def clean(v):
-    """A value with its zero entries dropped (sequences are compared by their nonzero entries)."""
-    if isinstance(v, dict):
-        return {i: x for i, x in v.items() if x != 0}
-    return v
-
-
-def find_seq_counterexample(lhs: Expr, rhs: Expr, domains: list[Domain], deadline: Meter, seed: int = 0):
-    """A counterexample at small lengths: the candidate comes from the untrusted search
-    (:mod:`symderiv.search`) and counts only after both sides are re-evaluated exactly here."""
-    found = refute.current().find_seq_candidate(lhs, rhs, domains, deadline, seed)
-    if found is None:
-        return None
-    params, env = found
-    symbols = {s.name: s for s in lhs.symbols() + rhs.symbols()}
-    a, b = seq_evaluate(lhs, env, params), seq_evaluate(rhs, env, params)
-    if clean(a) == clean(b):
-        return None
-    sizes = {str(k): v for k, v in params.items()}
-    return Counterexample(sizes, {k: _as_listing(v, symbols[k]) for k, v in env.items()},
-                          _as_listing(a), _as_listing(b))
-
-
-def _as_listing(v, sym: Sym | None = None):
-    """Finite vectors as 1-column matrices; sequences on ℤ as {index: value} of the nonzero entries."""
-    if isinstance(v, _Dense):
-        return v.rows
-    if not isinstance(v, dict):
-        return [[v]]
-    if sym is not None and sym.shape[0] is not INF:
-        return [[v.get(i, 0)] for i in range(len(v))]
-    if sym is None and v and min(v) >= 0 and all(i in v for i in range(max(v) + 1)):
-        return [[v[i]] for i in range(max(v) + 1)]
-    return {str(i): x for i, x in sorted(v.items()) if x != 0}
-
 
 # ---------------------------------------------------------------------------------------
 # The decision
 # ---------------------------------------------------------------------------------------
-def decide_sequence(lterms, rterms, leval: Expr, reval: Expr, deadline: Meter, what: str) -> Decision:
+def decide_sequence(lterms: Terms, rterms: Terms, leval: Expr, reval: Expr, deadline: Meter, what: str) -> Decision:
     """The sequence procedure (z-transform sign classes, Theorem 2) for Σ lterms = Σ rterms."""
     pl, pr = leval, reval
     try:
@@ -653,11 +348,11 @@ def decide_sequence(lterms, rterms, leval: Expr, reval: Expr, deadline: Meter, w
         lt = [(c, _pair(m, pl, leval)) for c, m in lterms]
         rt = [(c, _pair(m, pr, reval)) for c, m in rterms]
         domains = domains_for([pl], also=[pr])
-        empty = [d for d in domains if not _has_small_point(d)]
+        empty = [d for d in domains if not has_small_point(d)]
         if empty:
             # a proof over an empty set of lengths would be vacuous, and a "failure" meaningless
             return Decision(UNDECIDED, (
-                f"undecided: no lengths up to {_SMALL} satisfy the requirements of the left side "
+                f"undecided: no lengths up to {SMALL} satisfy the requirements of the left side "
                 f"({empty[0].describe()}), so there is nothing to prove"
             ), ["empty-domain"], {}, [], None, "the lengths admit no small value; check the declared lengths and modes")
         for dom in domains:
@@ -666,7 +361,7 @@ def decide_sequence(lterms, rterms, leval: Expr, reval: Expr, deadline: Meter, w
                     from symderiv.lang.printing import linear_text
 
                     # the right side is undefined somewhere the left side is claimed: exhibit where
-                    point = _small_point(dom, extra=dom.apply(req))
+                    point = small_point(dom, extra=dom.apply(req))
                     if point is None:
                         return Decision(UNDECIDED, "undecided: domain check", ["domain-check"], {}, [], None, (
                             f"the right side needs {linear_text(req)} ≥ 0, which is not proved for all lengths "
@@ -677,8 +372,11 @@ def decide_sequence(lterms, rterms, leval: Expr, reval: Expr, deadline: Meter, w
                         f"the right side needs {linear_text(req)} ≥ 0, which fails at {where}, lengths allowed "
                         f"by the left side ({dom.describe()}), where the right side is undefined"
                     ))
-        def classify(terms):
-            diffs, zeros, aligned = [], [], False
+
+        def classify(terms: Terms) -> tuple[list[tuple[Domain, list[Term]]], list[Expr], bool]:
+            diffs: list[tuple[Domain, list[Term]]] = []
+            zeros: list[Expr] = []
+            aligned = False
             for dom in domains:
                 classes = class_sums(terms, dom, zeros)
                 aligned = aligned or any(k[1] == "aligned" for k in classes)
@@ -694,14 +392,14 @@ def decide_sequence(lterms, rterms, leval: Expr, reval: Expr, deadline: Meter, w
         except NotInFragment:
             # Monomials that are literally the same on both sides cancel exactly, whatever they
             # are; only the rest must lie in the fragment that the sign classes decide.
-            combined: dict = {}
+            combined: dict[tuple[Any, ...], list[Any]] = {}
             for c, m in all_terms:
                 combined.setdefault(m.key(), [Fraction(0), m])[0] += c
-            rest = [(c, m) for c, m in combined.values() if c != 0]
+            rest: Terms = [(c, m) for c, m in combined.values() if c != 0]
             identical = not rest
             diffs, zeros, aligned = classify(rest)  # outside the fragment again: handled below
     except NotInFragment as exc:
-        cex = _safe_counterexample(leval, reval, domains_for_safe([pl, pr]), deadline)
+        cex = refute.sequence_counterexample(leval, reval, domains_or_unconstrained([pl, pr]), deadline)
         if cex is not None:
             return Decision(FAILED, (f"refuted by exact evaluation at {_fmt(cex.sizes)} ({exc}, so no proof was attempted)"),\
                 ["exact-integer-evaluation"], {}, [], cex, "")
@@ -723,7 +421,7 @@ def decide_sequence(lterms, rterms, leval: Expr, reval: Expr, deadline: Meter, w
                "restrict are disjoint on the whole domain" if zeros else "")
         ), ["sign-classes"] + (["disjoint-supports"] if zeros else []), {}, [], None, "")
     dom, nz = diffs[0]
-    cex = _safe_counterexample(leval, reval, domains, deadline)
+    cex = refute.sequence_counterexample(leval, reval, domains, deadline)
     if cex is None and not theorem2_refutes(pl, pr):
         # Theorem 2 makes unequal classes a refutation only for sequences with unconstrained
         # finite supports and constant shifts. A finite vector has its support fixed inside
@@ -741,38 +439,6 @@ def decide_sequence(lterms, rterms, leval: Expr, reval: Expr, deadline: Meter, w
                   f"({dom.describe()}; Theorem 2); no small counterexample was found within the budget")
     note = f"for {dom.describe()}" if dom.params else ""
     return Decision(FAILED, method, (["exact-integer-evaluation"] if cex else []) + ["sign-classes"], {}, nz, cex, note)
-
-
-_SMALL = 12
-
-
-def _has_small_point(dom: Domain) -> bool:
-    """Does some integer point with every parameter in [0, _SMALL] satisfy the constraints?"""
-    try:
-        return _small_point(dom) is not None
-    except NotInFragment:
-        return True  # not linear: make no claim
-
-
-def _small_point(dom: Domain, extra=None) -> dict | None:
-    """The first integer point of the domain with parameters in [0, _SMALL] (where also the linear
-    form ``extra`` is negative, if given), in the original length symbols; None if there is none."""
-    from itertools import product as cart
-
-    cons = dom.constraint_coeffs()
-    params = list(dom.params)
-    bad = _coeffs(extra, params) if extra is not None else None
-    for point in cart(range(_SMALL + 1), repeat=len(params)):
-        if not all(sum(c * v for c, v in zip(cs, point)) + d >= 0 for cs, d in cons):
-            continue
-        if bad is not None and sum(c * v for c, v in zip(bad[0], point)) + bad[1] >= 0:
-            continue
-        q = dict(zip(params, point))
-        orig = {str(k): v for k, v in q.items() if str(k) != "kappa"}
-        for sym, val in dom.subs.items():
-            orig[str(sym)] = int(val.subs(q))
-        return dict(sorted(orig.items()))
-    return None
 
 
 def theorem2_refutes(*exprs: Expr) -> bool:
@@ -794,83 +460,30 @@ def theorem2_refutes(*exprs: Expr) -> bool:
     return True
 
 
-def _safe_counterexample(lhs: Expr, rhs: Expr, domains: list, deadline: Meter):
-    """A checked counterexample, or None when none is found or the expressions cannot be
-    evaluated at concrete lengths (never an exception: the search only ever refutes)."""
-    try:
-        return find_seq_counterexample(lhs, rhs, domains, deadline)
-    except (NotInFragment, BudgetExceeded, ZeroDivisionError, KeyError, IndexError, TypeError, ValueError):
-        return None
-
-
-def domains_for_safe(exprs):
-    try:
-        return domains_for(exprs)
-    except NotInFragment:
-        return [Domain((), [], {}, "")]
-
-
 def _pair(m: Expr, paired: Expr, original: Expr) -> Expr:
-    if paired is original:
+    """A monomial of ``original`` paired with the probe D, as ``paired`` = ⟨D, original⟩ is."""
+    if paired is original or not isinstance(paired, Inner):
         return m
     return Inner(paired.left, m)
 
 
-def _has_windows(*exprs) -> bool:
+def _has_windows(*exprs: Expr) -> bool:
     return any(isinstance(n, Window) or (isinstance(n, SeqOp) and n.mode) for e in exprs for n in e.walk())
 
 
-def _fmt(sizes: dict) -> str:
+def _fmt(sizes: dict[str, int]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sizes.items()) if sizes else "small supports"
 
 
 # ---------------------------------------------------------------------------------------
 # Index notation: Σ_i A_i (B ⊙ C)_i, Σ_i Σ_j A_i B_{i+j} C_j, ...
 # ---------------------------------------------------------------------------------------
-def _affine_index(t) -> dict:
-    a = affine(t)
-    if a is None:
-        raise NotInFragment("an index must be an integer combination of index variables, such as i+j")
-    return a
-
-
-def index_terms(v, fresh=None) -> list:
-    """Flatten index notation into (coef, sums, factors) with factors (symbol name, affine index)."""
-    fresh = fresh if fresh is not None else [0]
-    if isinstance(v, IndexSum):
-        return [(c * c2, s, f) for c, item in v.terms for c2, s, f in index_terms(item, fresh)]
-    if not isinstance(v, IndexNotation):
-        raise NotInFragment("not index notation")
-    partial = [(v.coef, list(v.sums), [])]
-    for base, idx in v.factors:
-        if base == "nested":
-            inner = index_terms(idx, fresh)
-            partial = [(c * c2, s + s2, f + f2) for c, s, f in partial for c2, s2, f2 in inner]
-            continue
-        aff = _affine_index(idx)
-        if isinstance(base, Sym):
-            new = [(base.name, aff)]
-            extra_sums = []
-        elif isinstance(base, (Corr, Conv)) and base.mode is None and isinstance(base.left, Sym) and isinstance(base.right, Sym):
-            fresh[0] += 1
-            u = f"_u{fresh[0]}"
-            sign = 1 if isinstance(base, Corr) else -1
-            left = dict(aff)
-            left[u] = left.get(u, 0) + sign
-            new = [(base.left.name, left), (base.right.name, {u: 1})]
-            extra_sums = [u]
-        else:
-            raise NotInFragment("index notation over this expression is not supported")
-        partial = [(c, s + extra_sums, f + new) for c, s, f in partial]
-    return partial
-
-
-def index_mono(sums: list, factors: list) -> Mono:
+def index_mono(sums: list[str], factors: list[tuple[str, Affine]]) -> Mono:
     """Σ over ``sums`` of Π_f V_f[a_f·t + b_f] as CT[z^s Π V_f(z^{n_f})] (see module docs)."""
     if len(set(sums)) != len(sums):
         dup = next(x for x in sums if sums.count(x) > 1)
         raise IllFormed(f"the index {dup} is summed twice")
-    used = {k for _, a in factors for k in a if k != 1}
+    used = {k for _, a in factors for k in a if isinstance(k, str)}  # the keys: index variables and 1
     free = sorted(used - set(sums), key=str)
     if free:
         raise IllFormed(f"the index {', '.join(free)} is not bound by any sum (Σ over "
@@ -897,31 +510,19 @@ def index_mono(sums: list, factors: list) -> Mono:
     return Mono(sympy.Integer(-c), tuple(sorted((n, int(s)) for n, s in zip(names, normal))), None)
 
 
-def index_value(v, env: dict, reach: int = 8):
-    """Exact value of index notation on finitely supported sequences (summing over a box that
-    contains every index where the sequences can be nonzero)."""
-    from itertools import product as cart
-
-    total = 0
-    for coef, sums, factors in index_terms(v):
-        for t in cart(range(-reach, reach + 1), repeat=len(sums)):
-            point = dict(zip(sums, t))
-            term = coef
-            for name, aff in factors:
-                i = aff.get(1, 0) + sum(c * point[k] for k, c in aff.items() if k != 1)
-                term *= env[name].get(i, 0)
-                if term == 0:
-                    break
-            total += term
-    return total
-
-
-def decide_index(a, b, budget: Budget = DEFAULT_BUDGET):
+def decide_index(a: IndexValue, b: IndexValue, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     """Verdict for an equation with index notation on one or both sides (sequences on ℤ)."""
-    from symderiv.kernel.expand import expand
+    try:
+        return _decide_index(a, b, budget)
+    except BudgetExceeded as exc:
+        return decided(UNDECIDED, f"undecided: {exc}", reason="the index-notation check ran out of budget",
+                       methods=["index-notation", "budget"])
+
+
+def _decide_index(a: IndexValue, b: IndexValue, budget: Budget) -> Verdict:
     dom = Domain((), [], {}, "all finitely supported sequences")
 
-    def monos(v, sign):
+    def monos(v: IndexValue, sign: int) -> list[tuple[Any, Mono | AlignedMono]]:
         if isinstance(v, (IndexNotation, IndexSum)):
             return [(sign * c, index_mono(s, f)) for c, s, f in index_terms(v)]
         if not v.is_scalar:
@@ -944,7 +545,7 @@ def decide_index(a, b, budget: Budget = DEFAULT_BUDGET):
     except NotInFragment as exc:
         return decided(UNDECIDED, f"undecided: {exc}", reason=f"index notation outside the checked fragment: {exc}",
                        methods=["index-notation"])
-    classes: dict = {}
+    classes: dict[ClassKey, Any] = {}
     for c, m in terms:
         k = class_key(m)
         classes[k] = classes.get(k, 0) + c
@@ -953,7 +554,7 @@ def decide_index(a, b, budget: Budget = DEFAULT_BUDGET):
                        "z-transform sign classes (each sum is a constant term over a hyperplane of indices) and "
                        "both sides have the same classes (Theorem 2)", methods=["index-notation", "sign-classes"])
     unconstrained = _all_sequences_on_Z(a) and _all_sequences_on_Z(b)
-    cex = _index_counterexample(a, b, Meter(budget)) if unconstrained else None
+    cex = refute.index_counterexample(a, b, Meter(budget)) if unconstrained else None
     if cex is None and not unconstrained:
         # finite vectors have fixed supports: unequal classes do not refute (see theorem2_refutes)
         return decided(UNDECIDED, "undecided: the z-transform sign classes of the two sides differ, but the "
@@ -965,7 +566,7 @@ def decide_index(a, b, budget: Budget = DEFAULT_BUDGET):
                    reason="the two sides are different sums", counterexample=cex, methods=["index-notation", "sign-classes"])
 
 
-def _all_sequences_on_Z(v) -> bool:
+def _all_sequences_on_Z(v: object) -> bool:
     """True when every symbol of an expression or index notation is an unconstrained sequence
     on ℤ (conservatively False for anything not recognised)."""
     if isinstance(v, Expr):
@@ -983,19 +584,3 @@ def _all_sequences_on_Z(v) -> bool:
     return False
 
 
-def index_value_of(v, env):
-    """The exact value of index notation or a sequence expression with entries ``env``."""
-    if isinstance(v, (IndexNotation, IndexSum)):
-        return index_value(v, env)
-    return seq_evaluate(v, env, {})
-
-
-def _index_counterexample(a, b, deadline: Meter):
-    """Entries from the untrusted search at which the two sides differ, re-evaluated exactly here."""
-    env = refute.current().find_index_candidate(a, b, deadline)
-    if env is None:
-        return None
-    x, y = index_value_of(a, env), index_value_of(b, env)
-    if x == y:
-        return None
-    return Counterexample({}, {k: {str(i): w for i, w in v.items() if w} for k, v in env.items()}, [[x]], [[y]])

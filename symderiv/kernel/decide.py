@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-from symderiv.kernel.convolution import decide_index, forms_equal, seq_evaluate
+from symderiv.kernel.convolution import decide_index
+from symderiv.kernel.domains import forms_equal
 from symderiv.kernel.hypotheses import Hypothesis
 from symderiv.kernel.jacobian import check_gradient
+from symderiv.kernel.seqeval import seq_evaluate
 from symderiv.kernel.verdict import (
     DEFAULT_BUDGET,
     FAILED,

@@ -10,9 +10,10 @@ evaluations into :class:`BudgetExceeded` instead of a hang, at the same point on
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any, Callable, TypeAlias
 
 import sympy
 
@@ -45,6 +46,9 @@ from symderiv.lang.operators import (
 )
 
 Matrix = list[list[Any]]
+#: How a counterexample shows a value: a matrix (finite vectors as one column), or a sequence on ℤ
+#: as {index: entry} of its nonzero entries.
+Listing: TypeAlias = Matrix | dict[str, Any]
 
 
 @dataclass
@@ -118,7 +122,7 @@ class _Context:
 
 # One table for the pass: one rule per node class (tests/test_node_passes.py checks that every
 # node class of the language has one). Sequence nodes have an explicit refusal: they are
-# evaluated by the sequence evaluator (convolution.seq_evaluate), never here.
+# evaluated by the sequence evaluator (seqeval.seq_evaluate), never here.
 def _ev_unknown(e: Expr, cx: _Context) -> Matrix:
     raise TypeError(type(e))
 
@@ -250,7 +254,7 @@ def _ev_softmax(e: Softmax, cx: _Context) -> Matrix:
 @_ev.register(Shift)
 @_ev.register(Window)
 def _ev_sequence(e: Expr, cx: _Context) -> Matrix:
-    raise TypeError(type(e))  # a sequence operation: convolution.seq_evaluate evaluates it
+    raise TypeError(type(e))  # a sequence operation: seqeval.seq_evaluate evaluates it
 
 
 def _product(a: Matrix, b: Matrix, ar: Arith, dl: Meter) -> Matrix:
@@ -324,9 +328,9 @@ class Counterexample:
     """Concrete sizes and small integer entries at which the two sides differ."""
 
     sizes: dict[str, int]
-    values: dict[str, Matrix]
-    lhs: Matrix
-    rhs: Matrix
+    values: Mapping[str, Listing]
+    lhs: Listing
+    rhs: Listing
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -358,13 +362,13 @@ def _num(v: Any) -> Any:
     return v
 
 
-def _jsonable(m: Matrix | dict[int, Any]) -> Any:
+def _jsonable(m: Matrix | dict[Any, Any]) -> Any:
     if isinstance(m, dict):  # a sequence on ℤ: its nonzero entries by index
         return {str(i): _num(v) for i, v in m.items()}
     return [[_num(v) for v in row] for row in m]
 
 
-def _fmt_matrix(m: Matrix | dict[int, Any]) -> str:
+def _fmt_matrix(m: Matrix | dict[Any, Any]) -> str:
     if isinstance(m, dict):
         return "{" + ", ".join(f"{i}: {_num(v)}" for i, v in m.items()) + "} (other entries 0)" if m else "0"
     if len(m) == 1 and len(m[0]) == 1:

@@ -17,13 +17,10 @@ forward definition, the explicit evaluator and polynomial differentiation. SymPy
 """
 from __future__ import annotations
 
-import random
-from fractions import Fraction
 from typing import Any
 
 from symderiv.errors import BudgetExceeded, NotInFragment
 from symderiv.kernel.evaluate import (
-    Counterexample,
     Matrix,
     dims_of,
     evaluate,
@@ -31,7 +28,6 @@ from symderiv.kernel.evaluate import (
     poly_arith,
     poly_env,
     size_candidates,
-    size_of,
     symbol_table,
 )
 from symderiv.kernel.atoms import has_atoms, has_constants
@@ -40,7 +36,9 @@ from symderiv.kernel.hypotheses import Hypothesis
 from symderiv.kernel.expand import expand
 from symderiv.kernel.indexgraph import compile_monomial, vertex_counts
 from symderiv.lang.operators import Add, Expr, Inner, Scale, Sym, as_expr, delta_of, is_sequence_expr, substitute
-from symderiv.kernel.convolution import domain_points, domains_for, seq_evaluate
+from symderiv.kernel import refute
+from symderiv.kernel.domains import domain_points, domains_for
+from symderiv.kernel.seqeval import seq_evaluate
 from symderiv.kernel.verdict import DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Verdict, decided, fmt_sizes
 from symderiv.kernel.verifier import MAX_DEPTH, normalize_nesting, verify_first_order
 
@@ -112,10 +110,10 @@ def check_gradient(
         for small in size_candidates(sorted(sizes), bound):
             g2, j2, G2 = _explicit(L, claim, wrt, symbols, small, deadline)
             if j2 != G2:
-                cex = _jacobian_counterexample(symbols, small, g2, j2, G2, budget.jacobian_search_trials)
+                cex = refute.jacobian_counterexample(symbols, small, g2, j2, G2, budget.jacobian_search_trials)
                 break
     except BudgetExceeded:
-        cex = _jacobian_counterexample(symbols, sizes, gens, jac, Gval, budget.jacobian_search_trials)
+        cex = refute.jacobian_counterexample(symbols, sizes, gens, jac, Gval, budget.jacobian_search_trials)
     return decided(
         FAILED,
         what + "; differs from the claimed gradient",
@@ -138,31 +136,6 @@ def _explicit(
     jac = [[Lval.diff(gens[(wrt.name, p, q)]) for q in range(len(Gval[0]))] for p in range(len(Gval))]
     deadline.check()
     return gens, jac, Gval
-
-
-def _jacobian_counterexample(
-    symbols: dict[str, Sym], sizes: dict[str, int], gens: dict[tuple[str, int, int], Any], jac: Matrix, Gval: Matrix, trials: int,
-) -> Counterexample | None:
-    """Small integer entries where the claim (left) and the Jacobian (right) differ."""
-    rng = random.Random(0)
-    keys = list(gens)
-    for trial in range(trials):
-        span = 1 if trial < 50 else 3
-        point = {k: rng.randint(-span, span) for k in keys}
-        args = [point[k] for k in keys]
-        J = [[_fraction(v(*args)) for v in row] for row in jac]
-        G = [[_fraction(v(*args)) for v in row] for row in Gval]
-        if J != G:
-            values = {
-                name: [[point[(name, i, j)] for j in range(size_of(s.shape[1], sizes))] for i in range(size_of(s.shape[0], sizes))]
-                for name, s in symbols.items()
-            }
-            return Counterexample(dict(sizes), values, G, J, note="left: claimed gradient; right: Jacobian")
-    return None
-
-
-def _fraction(v: Any) -> Fraction:
-    return Fraction(int(v.numerator), int(v.denominator))
 
 
 def check_sequence_gradient(forward: Expr, wrt: Sym, claim: Expr, grad: Sym | None, budget: Budget = DEFAULT_BUDGET) -> Verdict:
@@ -240,13 +213,15 @@ def _elementwise_agrees(L: Expr, wrt: Sym, claim: Expr, params: dict[Any, int]) 
 
     from symderiv.lang.operators import INF
 
-    env = {}
+    env: dict[str, dict[int, Any]] = {}
     for s in symbol_table(L, claim).values():
         n = s.shape[0]
         idx = range(-2, 3) if n is INF else range(int(sympy.sympify(n).subs(params)))
         env[s.name] = {i: sympy.Symbol(f"{s.name}_{i}") for i in idx}
     Lv = sympy.expand(seq_evaluate(L, env, params))
     Gv = seq_evaluate(claim, env, params)
+    if not isinstance(Gv, dict):  # a gradient with respect to a sequence is a sequence
+        raise NotInFragment("the claimed gradient is not a sequence")
     for i, var in env[wrt.name].items():
         if sympy.expand(sympy.diff(Lv, var) - Gv.get(i, 0)) != 0:
             return False

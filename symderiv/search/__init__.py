@@ -14,9 +14,9 @@ class SearchRefuter:
 
     find_counterexample = staticmethod(counterexample.find_counterexample)
     integer_screen = staticmethod(counterexample.integer_screen)
-    shrink_cells = staticmethod(counterexample.shrink_cells)
     find_seq_candidate = staticmethod(counterexample.find_seq_candidate)
     find_index_candidate = staticmethod(counterexample.find_index_candidate)
+    find_jacobian_candidate = staticmethod(counterexample.find_jacobian_candidate)
 
 
 refute.install(SearchRefuter())

@@ -7,19 +7,24 @@ each one exactly before it reports ``failed``.
 from __future__ import annotations
 
 import random
-
-from symderiv.errors import OutsideDomain
-from typing import Callable
+from collections.abc import Callable, MutableMapping
+from typing import Any
 
 import sympy
 
+from symderiv.errors import OutsideDomain
 from symderiv.kernel.budget import Meter
-from symderiv.kernel.convolution import clean, domain_points, index_terms, index_value_of, seq_evaluate
+from symderiv.kernel.domains import Domain, Point, domain_points
 from symderiv.kernel.evaluate import (
     INT, Counterexample, Matrix, dims_of, evaluate, random_env, size_candidates, symbol_table,
 )
+from symderiv.kernel.refute import EntryKey, SeqEnv, as_fraction
+from symderiv.kernel.seqeval import IndexValue, clean, index_terms, index_value_of, seq_evaluate
 from symderiv.lang.index import IndexNotation, IndexSum
 from symderiv.lang.operators import INF, Expr
+
+#: A place holding one entry of a candidate: (a matrix row or a sequence, index or key).
+Cell = tuple[MutableMapping[Any, int] | list[int], Any]
 
 
 def find_counterexample(
@@ -54,12 +59,12 @@ def find_counterexample(
     return None
 
 
-def shrink_cells(cells, differs: Callable[[], bool], deadline: Meter) -> None:
+def shrink_cells(cells: list[Cell], differs: Callable[[], bool], deadline: Meter) -> None:
     """Shrink a counterexample in place, as hypothesis does: replace each entry by a simpler value
     (0, then 1, then -1) while ``differs()`` still holds. ``cells`` are (container, key) pairs, so
     matrix rows and sequence dicts shrink alike."""
 
-    def simpler(a, b) -> bool:
+    def simpler(a: int, b: int) -> bool:
         return (abs(a), a < 0) < (abs(b), b < 0)
 
     changed = True
@@ -78,15 +83,17 @@ def shrink_cells(cells, differs: Callable[[], bool], deadline: Meter) -> None:
                 box[key] = old
 
 
-def shrink(lhs, rhs, env, sizes, deadline) -> dict[str, Matrix]:
+def shrink(lhs: Expr, rhs: Expr, env: dict[str, Matrix], sizes: dict[str, int], deadline: Meter) -> dict[str, Matrix]:
     env = {k: [row[:] for row in v] for k, v in env.items()}
-    cells = [(row, j) for m in env.values() for row in m for j in range(len(row))]
+    cells: list[Cell] = [(row, j) for m in env.values() for row in m for j in range(len(row))]
     shrink_cells(cells, lambda: evaluate(lhs, env, sizes, INT, deadline) != evaluate(rhs, env, sizes, INT, deadline),
                  deadline)
     return env
 
 
-def integer_screen(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Meter, seed: int, bits: int = 64):
+def integer_screen(
+    lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Meter, seed: int, bits: int = 64,
+) -> tuple[bool, dict[str, Matrix], Matrix, Matrix]:
     """Evaluate both sides with random ``bits``-bit integer entries; return (differs, env, a, b).
 
     A difference is a certain refutation. Agreement is only evidence: by Schwartz–Zippel a
@@ -100,19 +107,21 @@ def integer_screen(lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Meter,
     return a != b, env, a, b
 
 
-def find_seq_candidate(lhs: Expr, rhs: Expr, domains: list, deadline: Meter, seed: int = 0):
+def find_seq_candidate(
+    lhs: Expr, rhs: Expr, domains: list[Domain], deadline: Meter, seed: int = 0,
+) -> tuple[Point, SeqEnv] | None:
     """Lengths ``params`` and entries ``env`` (sequences as {index: value}) at which the two sides of a
     correlation/convolution identity seem to differ, shrunk towards 0 and ±1; None if none is found."""
     rng = random.Random(seed)
     symbols = {s.name: s for s in lhs.symbols() + rhs.symbols()}
-    points = []
+    points: list[Point] = []
     for dom in domains:
         points.extend(domain_points(dom))
     points.sort(key=lambda q: (sum(q.values()), sorted((str(k), v) for k, v in q.items())))
     symbolic = any(s.shape[0] is not INF and not sympy.sympify(s.shape[0]).is_Integer for s in symbols.values())
     if not points and symbolic:
         return None  # no small lengths in the domain: nothing concrete to evaluate
-    seen = set()
+    seen: set[tuple[tuple[str, int], ...]] = set()
     for params in points or [{}]:
         key = tuple(sorted((str(k), v) for k, v in params.items()))
         if key in seen:
@@ -121,7 +130,7 @@ def find_seq_candidate(lhs: Expr, rhs: Expr, domains: list, deadline: Meter, see
         for t in range(deadline.budget.seq_search_trials):
             deadline.check()
             span = 1 if t < 4 else 3
-            env = {}
+            env: SeqEnv = {}
             for name, s in symbols.items():
                 L = s.shape[0]
                 idx = range(-1, 2) if L is INF else range(int(sympy.sympify(L).subs(params)))
@@ -135,17 +144,17 @@ def find_seq_candidate(lhs: Expr, rhs: Expr, domains: list, deadline: Meter, see
     return None
 
 
-def shrink_sequences(lhs, rhs, env, params, deadline):
+def shrink_sequences(lhs: Expr, rhs: Expr, env: SeqEnv, params: Point, deadline: Meter) -> SeqEnv:
     env = {k: dict(v) for k, v in env.items()}
-    cells = [(v, i) for v in env.values() for i in list(v)]
+    cells: list[Cell] = [(v, i) for v in env.values() for i in list(v)]
     shrink_cells(cells, lambda: clean(seq_evaluate(lhs, env, params)) != clean(seq_evaluate(rhs, env, params)),
                  deadline)
     return env
 
 
-def find_index_candidate(a, b, deadline: Meter):
+def find_index_candidate(a: IndexValue, b: IndexValue, deadline: Meter) -> SeqEnv | None:
     """Entries in {-1, 0, 1} on indices -1..1 at which two index-notation sides seem to differ."""
-    names = set()
+    names: set[str] = set()
     for v in (a, b):
         if isinstance(v, (IndexNotation, IndexSum)):
             names |= {n for _, _, f in index_terms(v) for n, _ in f}
@@ -157,4 +166,22 @@ def find_index_candidate(a, b, deadline: Meter):
         env = {n: {i: rng.randint(-1, 1) for i in range(-1, 2)} for n in sorted(names)}
         if index_value_of(a, env) != index_value_of(b, env):
             return env
+    return None
+
+
+def find_jacobian_candidate(
+    gens: dict[EntryKey, Any], jac: Matrix, claim: Matrix, trials: int,
+) -> dict[EntryKey, int] | None:
+    """Small integer entries at which two polynomial matrices in ``gens`` (the Jacobian and the
+    claimed gradient) differ: entries in {-1, 0, 1} first, then in [-3, 3]."""
+    rng = random.Random(0)
+    keys = list(gens)
+    for trial in range(trials):
+        span = 1 if trial < 50 else 3
+        point = {k: rng.randint(-span, span) for k in keys}
+        args = [point[k] for k in keys]
+        J = [[as_fraction(v(*args)) for v in row] for row in jac]
+        G = [[as_fraction(v(*args)) for v in row] for row in claim]
+        if J != G:
+            return point
     return None
