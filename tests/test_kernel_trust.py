@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -378,3 +379,31 @@ def test_the_honest_jacobian_search_gives_checked_evidence() -> None:
     cex = v.counterexample
     assert v.status == FAILED and cex is not None and cex.lhs != cex.rhs
     assert set(cex.values) >= {"x", "w"} and all(type(v) is int for m in cex.values.values() for r in m for v in r)
+
+
+class IntervalLiar(SearchRefuter):
+    """Proposes points that are not where the claim is made: floats, negative entries for a
+    symbol declared positive, matrices of the wrong shape."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def certified_points(self, lhs, rhs, bound, positive, seed, count):
+        return [self.make()]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ({"n": 1}, {"x": [[-1.0]], "y": [[2.0]]}),  # floats
+    lambda: ({"n": 1}, {"x": [[Fraction(-1)]], "y": [[Fraction(2)]]}),  # x declared positive
+    lambda: ({"n": 2}, {"x": [[Fraction(1)]], "y": [[Fraction(1)]]}),  # wrong shape
+], ids=["float", "outside-hypothesis", "misshapen"])
+def test_a_lying_interval_search_never_supplies_the_evidence(monkeypatch: pytest.MonkeyPatch, make) -> None:
+    """exp(log x) ⊙ y = x ⊙ y holds for x > 0; a point with x ≤ 0 would make the right side look
+    defined where the left is not, or the reverse."""
+    from symderiv.kernel.decide import Hypothesis, verify_equal
+    from symderiv.lang.operators import Fn, Hadamard, Sym
+
+    x, y = Sym("x", "n", 1), Sym("y", "n", 1)
+    _install(monkeypatch, IntervalLiar(make))
+    verdict = verify_equal(Hadamard(x, y), Hadamard(Fn("exp", Fn("log", x)), y), hypotheses=(Hypothesis("positive", x),))
+    assert verdict.status != "failed"

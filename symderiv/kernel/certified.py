@@ -7,30 +7,27 @@ f([a, b]) is enclosed by f's enclosures at a and b). When an entry of the left s
 entry of the right side have *disjoint* enclosures, the two sides differ at that point: a proof.
 Overlapping enclosures prove nothing, and floating point is never used.
 
-Points are exact rationals chosen deterministically from the claim; the step function raises
-"uncertain" when an enclosure contains 0, and the point is skipped. Sample points satisfy the
-stated hypotheses because hypotheses are applied by an onto substitution before this runs
-(Theorem D1), and declared-positive symbols get positive entries.
+Points are proposed by the untrusted search (:mod:`symderiv.search`) and checked here: exact
+rationals of the declared shapes, positive entries for symbols declared positive (the other
+hypotheses are applied by an onto substitution before this runs, Theorem D1, so every point
+satisfies them). The step function raises "uncertain" when an enclosure contains 0, and the
+point is skipped.
 """
 from __future__ import annotations
 
-import random
 from fractions import Fraction
 from typing import Any
 
 from mpmath.ctx_iv import MPIntervalContext
 
 from symderiv.errors import BudgetExceeded, NotExact, OutsideDomain
+from symderiv.kernel import refute
 from symderiv.kernel.budget import DEFAULT_BUDGET, Meter
 from symderiv.kernel.evaluate import (
     Arith,
     Counterexample,
     Matrix,
-    dims_of,
     evaluate,
-    size_candidates,
-    size_of,
-    symbol_table,
 )
 from symderiv.lang.operators import Expr
 
@@ -111,8 +108,6 @@ def _interval_fn(name: str, prime: int, v: Any) -> Any:
 INTERVAL = Arith(IV.mpf(0), _iv, _interval_fn)
 
 _TINY = IV.mpf("1e-30")  # enclosures narrower than this print as their midpoint
-_VALUES = [Fraction(k, d) for k in range(-3, 4) for d in (1, 2, 3) if k != 0] + [Fraction(0)]
-_POSITIVE = [v for v in _VALUES if v > 0]
 
 
 def disjoint(a: Any, b: Any) -> bool:
@@ -131,53 +126,55 @@ def _texts(m: Matrix) -> Matrix:
     return [[_text(v) for v in row] for row in m]
 
 
+def certify_at(
+    lhs: Expr, rhs: Expr, sizes: dict[str, int], env: dict[str, Matrix], deadline: Meter,
+) -> Counterexample | str:
+    """A certified counterexample at this exact point, or why the point proves nothing
+    ("skipped": outside the left side's domain or a step at an uncertain sign; "agree": the
+    enclosures overlap). A point where the left side is defined and the right side is *certainly*
+    undefined is a counterexample: the claim says the right side is defined wherever the left is."""
+    ienv = {n: [[_iv(v) for v in row] for row in m] for n, m in env.items()}
+    try:
+        a = evaluate(lhs, ienv, sizes, INTERVAL, deadline)
+    except (OutsideDomain, NotExact, ZeroDivisionError):
+        return "skipped"
+    try:
+        b = evaluate(rhs, ienv, sizes, INTERVAL, deadline)
+    except OutsideDomain as exc:
+        if exc.certain:
+            note = f"the right side is undefined here ({exc}) where the left side is defined"
+            return Counterexample(dict(sizes), env, _texts(a), [["undefined"]], note=note)
+        return "skipped"
+    except (NotExact, ZeroDivisionError):
+        return "skipped"
+    for ra, rb in zip(a, b):
+        for x, y in zip(ra, rb):
+            if disjoint(x, y):
+                note = f"certified: interval enclosures at {PRECISION_BITS}-bit precision are disjoint"
+                return Counterexample(dict(sizes), env, _texts(a), _texts(b), note=note)
+    return "agree"
+
+
 def certified_counterexample(
     lhs: Expr, rhs: Expr, bound: dict[str, int], positive: frozenset[str], deadline: Meter, seed: int,
     points: int = DEFAULT_BUDGET.certified_points,
 ) -> tuple[Counterexample | None, str]:
-    """A point where ``lhs`` and ``rhs`` certainly differ, or (None, what was seen).
-
-    A point where the left side is defined and the right side is *certainly* undefined is a
-    counterexample too: the claim says the right side is defined wherever the left side is."""
-    rng = random.Random(seed)
-    symbols = symbol_table(lhs, rhs)
-    dims = dims_of(lhs, rhs)
-    sizes_list = size_candidates(dims, {d: max(bound.get(d, 1), 2) for d in dims})[:6] or [{}]
-    seen_agree = 0
-    skipped = 0
-    for k in range(points):
-        sizes = sizes_list[k % len(sizes_list)]
-        env: dict[str, Matrix] = {}
-        for name, s in symbols.items():
-            pool = _POSITIVE if name in positive else _VALUES
-            env[name] = [[rng.choice(pool) for _ in range(size_of(s.shape[1], sizes))]
-                         for _ in range(size_of(s.shape[0], sizes))]
-        ienv = {n: [[_iv(v) for v in row] for row in m] for n, m in env.items()}
-        try:
-            a = evaluate(lhs, ienv, sizes, INTERVAL, deadline)
-        except (OutsideDomain, NotExact, ZeroDivisionError):
-            skipped += 1
+    """A certified counterexample at one of the points the (untrusted) search proposes, or
+    (None, what was seen). Each point is checked here: exact entries of the declared shapes,
+    positive where a symbol is declared positive, then interval evaluation."""
+    seen = {"agree": 0, "skipped": 0, "invalid": 0}
+    for sizes, env in refute.current().certified_points(lhs, rhs, bound, positive, seed, points):
+        if not (refute.exact_point(lhs, rhs, sizes, env) and refute.fits_hypotheses(env, positive)):
+            seen["invalid"] += 1
             continue
+        try:
+            out = certify_at(lhs, rhs, sizes, env, deadline)
         except BudgetExceeded:
             break
-        try:
-            b = evaluate(rhs, ienv, sizes, INTERVAL, deadline)
-        except OutsideDomain as exc:
-            if exc.certain:
-                note = f"the right side is undefined here ({exc}) where the left side is defined"
-                return Counterexample(dict(sizes), env, _texts(a), [["undefined"]], note=note), ""
-            skipped += 1
-            continue
-        except (NotExact, ZeroDivisionError):
-            skipped += 1
-            continue
-        except BudgetExceeded:
-            break
-        for ra, rb in zip(a, b):
-            for x, y in zip(ra, rb):
-                if disjoint(x, y):
-                    note = f"certified: interval enclosures at {PRECISION_BITS}-bit precision are disjoint"
-                    return Counterexample(dict(sizes), env, _texts(a), _texts(b), note=note), ""
-        seen_agree += 1
-    skip_text = f"; {skipped} point(s) skipped" if skipped else ""
-    return None, f"the enclosures overlapped at {seen_agree} point(s)" + skip_text
+        if isinstance(out, Counterexample):
+            return out, ""
+        seen[out] += 1
+    text = f"the enclosures overlapped at {seen['agree']} point(s)"
+    if seen["skipped"]:
+        text += f"; {seen['skipped']} point(s) outside the domain or at an uncertain step skipped"
+    return None, text

@@ -53,6 +53,12 @@ class Refuter(Protocol):
     ) -> dict[EntryKey, int] | None:
         """Integer entries at which two polynomial matrices in the generators ``gens`` seem to differ."""
 
+    def certified_points(
+        self, lhs: Expr, rhs: Expr, bound: dict[str, int], positive: frozenset[str], seed: int, count: int,
+    ) -> list[tuple[dict[str, int], dict[str, Matrix]]]:
+        """Sizes and exact rational entries at which to evaluate two expressions with entrywise
+        functions (the kernel certifies a difference there with interval arithmetic)."""
+
 
 _installed: Refuter | None = None
 
@@ -203,3 +209,14 @@ def jacobian_counterexample(
 def as_fraction(v: Any) -> Fraction:
     """A value of SymPy's polynomial domain QQ as a Fraction."""
     return Fraction(int(v.numerator), int(v.denominator))
+
+
+def fits_hypotheses(env: Mapping[str, Matrix], positive: frozenset[str]) -> bool:
+    """Entries of symbols declared positive are positive (a point outside the hypotheses is not
+    where the claim is made)."""
+    return all(v > 0 for name in positive if name in env for row in env[name] for v in row)
+
+
+def exact_point(lhs: Expr, rhs: Expr, sizes: dict[str, int], env: Mapping[str, object]) -> bool:
+    """``env`` gives exact matrices of the declared shapes at ``sizes``."""
+    return _matrices_fit(lhs, rhs, sizes, env)

@@ -17,6 +17,7 @@ class SearchRefuter:
     find_seq_candidate = staticmethod(counterexample.find_seq_candidate)
     find_index_candidate = staticmethod(counterexample.find_index_candidate)
     find_jacobian_candidate = staticmethod(counterexample.find_jacobian_candidate)
+    certified_points = staticmethod(counterexample.certified_points)
 
 
 refute.install(SearchRefuter())

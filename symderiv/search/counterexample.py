@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, MutableMapping
+from fractions import Fraction
 from typing import Any
 
 import sympy
@@ -16,7 +17,7 @@ from symderiv.errors import OutsideDomain
 from symderiv.kernel.budget import Meter
 from symderiv.kernel.domains import Domain, Point, domain_points
 from symderiv.kernel.evaluate import (
-    INT, Counterexample, Matrix, dims_of, evaluate, random_env, size_candidates, symbol_table,
+    INT, Counterexample, Matrix, dims_of, evaluate, random_env, size_candidates, size_of, symbol_table,
 )
 from symderiv.kernel.refute import EntryKey, SeqEnv, as_fraction
 from symderiv.kernel.seqeval import IndexValue, clean, index_terms, index_value_of, seq_evaluate
@@ -185,3 +186,28 @@ def find_jacobian_candidate(
         if J != G:
             return point
     return None
+
+
+_VALUES = [Fraction(k, d) for k in range(-3, 4) for d in (1, 2, 3) if k != 0] + [Fraction(0)]
+_POSITIVE = [v for v in _VALUES if v > 0]
+
+
+def certified_points(
+    lhs: Expr, rhs: Expr, bound: dict[str, int], positive: frozenset[str], seed: int, count: int,
+) -> list[tuple[dict[str, int], dict[str, Matrix]]]:
+    """Small sizes (each dimension up to max(B_d, 2), smallest first) and small rationals
+    (positive for declared-positive symbols), deterministic in ``seed``."""
+    rng = random.Random(seed)
+    symbols = symbol_table(lhs, rhs)
+    dims = dims_of(lhs, rhs)
+    sizes_list = size_candidates(dims, {d: max(bound.get(d, 1), 2) for d in dims})[:6] or [{}]
+    out = []
+    for k in range(count):
+        sizes = sizes_list[k % len(sizes_list)]
+        env = {}
+        for name, sym in symbols.items():
+            pool = _POSITIVE if name in positive else _VALUES
+            rows, cols = size_of(sym.shape[0], sizes), size_of(sym.shape[1], sizes)
+            env[name] = [[rng.choice(pool) for _ in range(cols)] for _ in range(rows)]
+        out.append((dict(sizes), env))
+    return out
