@@ -847,3 +847,17 @@ def test_wrong_twins_of_grouping_and_one_character_superscripts_fail(wrong):
             f"$x \\in \\mathbf{{R}}^n$.\n\n{wrong}\n")
     (s,) = [s for c in check_text(text, "t.md").claims for s in c.steps]
     assert s.status == "failed" and s.verdict.counterexample is not None
+
+
+# --- \lVert ... \rVert is the same norm as \| ... \| (it was an internal IndexError) -----------------
+@pytest.mark.parametrize("right", [r"\lVert x \rVert^2 = x^T x", r"\lVert A \rVert_F^2 = \langle A, A \rangle",
+                                   r"\left\lVert x \right\rVert^2 = \|x\|^2"])
+def test_lvert_rvert_norm_reads_as_the_norm(right):
+    assert_verified(doc(right))
+
+
+@pytest.mark.parametrize("wrong", [r"\lVert x \rVert^2 = 2 x^T x", r"\lVert A \rVert_F^2 = \langle A, A^T \rangle",
+                                   r"\lVert x \rVert^2 = g^T x"])
+def test_lvert_rvert_norm_wrong_twins_fail(wrong):
+    d = doc(wrong)
+    assert d.status == "failed", [(s.line, s.status, s.verdict and s.verdict.reason) for s in steps(d)]

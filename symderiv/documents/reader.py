@@ -1094,8 +1094,11 @@ class Interpreter:
             self.fail(t, str(exc))
 
     def v_norm(self, t):
-        # ||v||: only ||v||^2 = vᵀv is in the language; the power rule below checks the 2
-        return _Norm(self.expr(t.children[1]))
+        # ||v||: only ||v||^2 = vᵀv is in the language; the power rule below checks the 2. \| v \| keeps
+        # its NORM delimiters as children; \lVert v \rVert drops them (_LVERT, _RVERT): the body is the
+        # only child that is not a token
+        (body,) = [c for c in t.children if not isinstance(c, Token)]
+        return _Norm(self.expr(body))
 
     def _trace_of(self, paren_t, t) -> Trace:
         """tr(...) with the parenthesised argument ``paren_t`` (a shape error is located at ``t``)."""
