@@ -861,3 +861,20 @@ def test_lvert_rvert_norm_reads_as_the_norm(right):
 def test_lvert_rvert_norm_wrong_twins_fail(wrong):
     d = doc(wrong)
     assert d.status == "failed", [(s.line, s.status, s.verdict and s.verdict.reason) for s in steps(d)]
+
+
+# --- a non-integer index is outside the index fragment (it was an internal ValueError) --------------
+SEQ_DECL = r"Let $x \in \mathbf{R}^{\infty}$ and $w \in \mathbf{R}^{\infty}$."
+
+
+def test_a_non_integer_index_is_undecided_not_a_crash():
+    d = doc(r"\sum_j x_{j+2.5} w_j = \sum_j x_{j} w_j", decl=SEQ_DECL)
+    (s,) = steps(d)
+    assert s.status == "undecided" and "integer combination" in s.verdict.reason, s.verdict.explain()
+
+
+def test_an_operator_definition_with_a_non_integer_index_is_located():
+    text = f"# T\n\n{SEQ_DECL} Let $y \\in \\mathbf{{R}}^{{\\infty}}$.\n\n$$y = x \\odot w$$\n\n$$y_i := \\sum_j x_{{i+2.5}} w_j$$\n"
+    with pytest.raises(ReadError) as exc:
+        check_text(text, "t.md")
+    assert "t.md:7:" in str(exc.value) and "sums of index names and numbers" in str(exc.value)

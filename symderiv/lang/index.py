@@ -32,7 +32,9 @@ def affine(t: Any) -> dict[str | int, int | Fraction] | None:
     if data == "word":
         return {str(t.children[0]): 1}
     if data == "number":
-        return {1: int(str(t.children[0]))}
+        # x_{j+2.5}: a non-integer is no index (int() would raise); it is outside the affine fragment
+        text = str(t.children[0])
+        return {1: int(text)} if text.isdigit() else None
     if data in ("add", "sub"):
         a, b = affine(t.children[0]), affine(t.children[-1])
         if a is None or b is None:
