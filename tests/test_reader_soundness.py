@@ -878,3 +878,24 @@ def test_an_operator_definition_with_a_non_integer_index_is_located():
     with pytest.raises(ReadError) as exc:
         check_text(text, "t.md")
     assert "t.md:7:" in str(exc.value) and "sums of index names and numbers" in str(exc.value)
+
+
+# --- \sum_{j} names the same index as \sum_j in an operator definition ------------------------------
+BRACED_SUM = r"""# T
+
+Let $x \in \mathbf{R}^{\infty}$, $w \in \mathbf{R}^{\infty}$, $y \in \mathbf{R}^{\infty}$.
+
+$$y = x \odot w$$
+
+$$y_i := \sum_{j} x_{i+j} w_j$$
+
+$$x \odot w = w \odot x$$
+"""
+
+
+@pytest.mark.parametrize("spelling", [r"\sum_{j}", r"\sum_j", r"\sum_{j} "])
+def test_a_braced_sum_index_defines_the_operator_like_the_unbraced_one(spelling):
+    d = check_text(BRACED_SUM.replace(r"\sum_{j}", spelling), "t.md")
+    assert {"operator": r"\odot", "meaning": "corr"}.items() <= d.definitions[0].items()
+    (s,) = steps(d)
+    assert s.line == 9 and s.status == "failed"  # correlation does not commute

@@ -437,7 +437,9 @@ def _operator_from_definition(pl: ParsedLine, interp: Interpreter, operands=None
     (i,) = [k for k in i_var if k != 1]
     a, b = (affine(f.children[1].children[0]) for f in idx)
     sumop = sums[0] if getattr(sums[0], "data", None) == "sumop" else sums[0].children[0]
-    j = str(sumop.children[1].children[0]) if sumop.children[1].children else None
+    # \sum_j and \sum_{j} name the same index (str() of the braced form's tree would be its repr)
+    arg = sumop.children[1].children[0] if sumop.children[1].children else None
+    j = str(arg) if isinstance(arg, Token) else str(arg.children[0]) if getattr(arg, "data", None) == "word" else None
     if a is None or b is None or j is None:
         raise ReadError(interp.path, interp.ml.line, interp.ml.col,
                         "the indices of this operator definition must be sums of index names and numbers, as in x_{i+j} w_j")
