@@ -23,19 +23,19 @@ from __future__ import annotations
 import re
 
 import sympy
-from lark import Token
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from symderiv.derive.typos import blame_typo
 from symderiv.derive.derivation import UNREADABLE_BEFORE, Derivation, Step, compare, error_verdict
 from symderiv.errors import LineError, ReadError, SymderivError
-from symderiv.lang.index import IndexNotation, IndexSum, affine
+from symderiv.lang.index import IndexNotation, IndexSum
 from symderiv.lang.operators import Expr, Inner, Sym
 from symderiv.lang.printing import plain
+from symderiv.documents import syntax as S
 from symderiv.documents.reader import (
     has_relation, segmentations, Block, FuncApp, Interpreter, MathLine, ParsedLine, Scope,
-    CONDITION_NOTE, declared_name, decode, parse_math, parse_space, scan_markdown,
+    CONDITION_NOTE, affine_of, declared_name, decode, parse_space, read_math, scan_markdown,
 )
 from symderiv.kernel.decide import (
     FAILED, UNDECIDED, VERIFIED, Obligation, Verdict, annotate, decide_index, decide_numbers, discharge, ill_formed,
@@ -266,9 +266,8 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
             self_contained = bool(_SELF_CONTAINED_DEFINITION.search(ml.text))
             if b.kind == "prose" and "\\in" not in ml.text and ":=" not in ml.text and not self_contained:
                 continue  # prose math that declares nothing is left as prose
-            tree = parse_math(ml, path)
             interp = Interpreter(scope, ml, path)
-            pl = interp.line(tree)
+            pl = interp.line(read_math(ml, path))
             if self_contained:
                 operands = _self_contained_operands(pl, interp)
                 if operands is not None:
@@ -282,7 +281,7 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
             try:
                 if "∈" in pl.rels:
                     _declare(interp, pl, scope, path, doc)
-                elif pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "word":
+                elif pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Word):
                     _declare(interp, pl, scope, path, doc)  # an alias: dy := \frac{dL}{dy}
             except LineError as exc:
                 # a malformed declaration makes the rest unreadable: located, exit 2
@@ -294,8 +293,9 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                 if op:
                     prev_forward_op["last"] = (op, ml.line)
                     t = pl.items[1]
-                    prev_forward_op["operands"] = (declared_name(interp, t.children[0]), declared_name(interp, t.children[2]))
-                if pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "subscript" and "last" in prev_forward_op:
+                    assert isinstance(t, S.SeqOp)  # as _forward_operator found it
+                    prev_forward_op["operands"] = (declared_name(interp, t.left), declared_name(interp, t.right))
+                if pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Subscript) and "last" in prev_forward_op:
                     meaning = _operator_from_definition(pl, interp, prev_forward_op.get("operands"))
                     if meaning:
                         op_tok, op_line = prev_forward_op["last"]
@@ -314,15 +314,15 @@ def _self_contained_operands(pl: ParsedLine, interp: Interpreter):
     if len(pl.items) != 2 or pl.rels[:1] not in (["="], [":="]) or pl.lead is not None:
         return None
     lhs = pl.items[0]
-    if getattr(lhs, "data", None) != "subscript":
+    if not isinstance(lhs, S.Subscript):
         return None
-    base = lhs.children[0]
-    while getattr(base, "data", None) in ("paren", "group") and len(base.children) == 1:
-        base = base.children[0]
-    if getattr(base, "data", None) != "seqop":
+    base = lhs.base
+    while isinstance(base, S.Group) or (isinstance(base, S.Paren) and len(base.items) == 1):
+        base = base.body if isinstance(base, S.Group) else base.items[0]
+    if not isinstance(base, S.SeqOp):
         return None
-    names = (declared_name(interp, base.children[0]), declared_name(interp, base.children[2]))
-    return str(base.children[1]), names
+    names = (declared_name(interp, base.left), declared_name(interp, base.right))
+    return base.op, names
 
 
 def _set_operator(root: Scope, op: str, meaning: str, path: str, line: int, col: int, doc, how: str) -> None:
@@ -407,8 +407,8 @@ def _show_meaning(v) -> str:
 def _forward_operator(pl: ParsedLine) -> str | None:
     if len(pl.items) >= 2 and pl.lead is None and pl.rels[:1] == ["="]:
         t = pl.items[1]
-        if getattr(t, "data", None) == "seqop":
-            return str(t.children[1])
+        if isinstance(t, S.SeqOp):
+            return t.op
     return None
 
 
@@ -416,34 +416,32 @@ def _forward_operator(pl: ParsedLine) -> str | None:
 def _operator_from_definition(pl: ParsedLine, interp: Interpreter, operands=None) -> str | None:
     """y_i := Σ_j x_{i+j} w_j is correlation; x_{i-j} w_j is convolution (by the index pattern)."""
     lhs = pl.items[0]
-    i_var = affine(lhs.children[1].children[0])
+    assert isinstance(lhs, S.Subscript)  # both callers checked it
+    i_var = affine_of(lhs.sub.arg)
     rhs = pl.items[1]
-    factors = []
+    factors: list[S.Syntax] = []
 
-    def walk(t):
-        if getattr(t, "data", None) == "juxt":
-            for c in t.children:
-                walk(c)
+    def walk(t: S.Syntax) -> None:
+        if isinstance(t, S.Juxt):
+            walk(t.left)
+            walk(t.right)
         else:
             factors.append(t)
 
     walk(rhs)
-    sums = [f for f in factors if getattr(f, "data", None) == "subscript" and getattr(f.children[0], "data", None) == "sumop"
-            or getattr(f, "data", None) == "sumop"]
-    idx = [f for f in factors if getattr(f, "data", None) == "subscript" and getattr(f.children[0], "data", None) == "word"]
+    sums = [f for f in factors if isinstance(f, S.SumSign) or isinstance(f, S.Subscript) and isinstance(f.base, S.SumSign)]
+    idx = [f for f in factors if isinstance(f, S.Subscript) and isinstance(f.base, S.Word)]
     if not i_var or len(idx) != 2 or len(sums) != 1:
         raise ReadError(interp.path, interp.ml.line, interp.ml.col,
                         "an operator definition must look like y_i := \\sum_j x_{i+j} w_j or y_i := \\sum_j x_{i-j} w_j")
     (i,) = [k for k in i_var if k != 1]
-    a, b = (affine(f.children[1].children[0]) for f in idx)
-    sumop = sums[0] if getattr(sums[0], "data", None) == "sumop" else sums[0].children[0]
-    # \sum_j and \sum_{j} name the same index (str() of the braced form's tree would be its repr)
-    arg = sumop.children[1].children[0] if sumop.children[1].children else None
-    j = str(arg) if isinstance(arg, Token) else str(arg.children[0]) if getattr(arg, "data", None) == "word" else None
+    a, b = (affine_of(f.sub.arg) for f in idx)
+    sumop = sums[0] if isinstance(sums[0], S.SumSign) else sums[0].base
+    j = sumop.index.text  # \sum_j and \sum_{j} name the same index
     if a is None or b is None or j is None:
         raise ReadError(interp.path, interp.ml.line, interp.ml.col,
                         "the indices of this operator definition must be sums of index names and numbers, as in x_{i+j} w_j")
-    names = [declared_name(interp, f.children[0]) for f in idx]
+    names = [declared_name(interp, f.base) for f in idx]
     for (first, second), (shifted, plain_) in (((a, b), (names[0], names[1])), ((b, a), (names[1], names[0]))):
         if second == {j: 1} and first.get(i) == 1 and first.get(j) in (1, -1) and not first.get(1):
             if first[j] == 1 and operands and None not in operands and (shifted, plain_) != tuple(operands):
@@ -498,7 +496,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
             if st.derivation is None and CONDITION_NOTE.match(ml.note):
                 # "AB = BA \quad \text{if } B = A": the hypothesis is not assumed, so the bare equation is
                 # neither verified nor refuted (a counterexample could violate the hypothesis)
-                parse_math(ml, path)
+                read_math(ml, path)
                 s = Step(None, None, "problem", None, ml.note, ml.line)
                 s.verdict = undecided("not checked", reason=f"a condition ('{ml.note}') is not assumed: the "
                                       "equation is not checked under it")
@@ -506,17 +504,15 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                 s.text_override = s.raw = ml.text.strip()
                 doc.claims.append(Claim(f"line {ml.line} ({st.heading})", [s]))
                 continue
-            tree = parse_math(ml, path)
             interp = Interpreter(scope, ml, path)
-            pl = interp.line(tree)
+            pl = interp.line(read_math(ml, path))
             if "∈" in pl.rels:
                 # x ∈ R^n was handled in pass 1; s = xᵀAx = 2xᵀAx ∈ R also asserts what stands before ∈
                 k = pl.rels.index("∈")
                 pl = ParsedLine(pl.lead, pl.items[:k + 1], pl.rels[:k], pl.cols[:k + 1], pl.ml)
                 if not pl.rels or (pl.rels[0] == ":=" and len(pl.items) == 2):
                     continue
-            elif pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) in ("subscript", "word") \
-                    and len(pl.items) == 2:
+            elif pl.rels[:1] == [":="] and isinstance(pl.items[0], (S.Subscript, S.Word)) and len(pl.items) == 2:
                 continue  # aliases and operator definitions were handled in pass 1
             try:
                 if ml.line in doc.operator_lines:
@@ -535,7 +531,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                         # the operator, which is true by that definition
                         _set_forward(scope, vals[0], vals[-1])
                     continue
-                if pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "word":
+                if pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Word):
                     pl = ParsedLine(pl.lead, pl.items[1:], pl.rels[1:], pl.cols[1:], pl.ml)  # dx := dL/dx = G
                 if "⇒" in pl.rels:
                     k = pl.rels.index("⇒")

@@ -5,9 +5,12 @@ Three layers, kept apart as lark keeps grammar and transformer apart:
 1. :func:`scan_markdown` splits a file into headings, prose and display-math lines, with the
    exact line and column of every math line, and picks up justifications (``\\text{...}``,
    ``\\quad ...``, a trailing ``— def of ...``).
-2. :func:`parse_math` parses one math line with the grammar ``grammar/math.lark`` after cheap
-   pre-checks (size, nesting, balanced delimiters). Nothing is ever evaluated as code.
-3. :class:`Interpreter` turns a parse tree into symderiv expressions using the symbols declared
+2. :func:`read_math` parses one math line with the grammar ``grammar/math.lark`` after cheap
+   pre-checks (size, nesting, balanced delimiters), and lark's Transformer
+   (:class:`~symderiv.documents.syntax.ToSyntax`) turns the parse tree into typed syntax with
+   positions. Both depend only on the line's text and are done once per distinct text. Nothing is
+   ever evaluated as code.
+3. :class:`Interpreter` gives that syntax its meaning as symderiv expressions, using the symbols declared
    in prose (``$x \\in \\mathbf{R}^n$``): juxtaposition is a product, ``\\Delta x`` a perturbation,
    ``\\frac{dL}{dy}`` a gradient symbol, ``||v||^2`` is vᵀv, and so on.
 
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, NoReturn, TypeAlias
 
 import sympy
 # imported once, at import time: parse trees made by the cached parser must be instances of the
@@ -31,8 +34,9 @@ import sympy
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
+from symderiv.documents import syntax as S
 from symderiv.errors import LineError, ReadError, ShapeError, SymderivError
-from symderiv.lang.index import IndexNotation, IndexSum
+from symderiv.lang.index import Index, IndexNotation, IndexSum
 from symderiv.lang.operators import (
     Add, Conv, Corr, Expr, Hadamard, Inner, MatMul, Scale, Sym, Trace, Transpose, delta_of, grad_of,
 )
@@ -578,6 +582,13 @@ def _parse_cached(text: str):
     return _parser().parse(text)
 
 
+@lru_cache(maxsize=4096)
+def _syntax_cached(text: str) -> S.SyntaxLine:
+    """The typed syntax of a line depends only on its text too: built once per distinct text (its
+    nodes are immutable, so the two passes and repeated lines share it)."""
+    return S.to_syntax(_parse_cached(text))
+
+
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
 
@@ -674,40 +685,68 @@ def parse_math(ml: MathLine, path: str):
         raise ReadError(path, ml.line, ml.col, "expression nested too deeply") from None
 
 
+def read_math(ml: MathLine, path: str) -> S.SyntaxLine:
+    """The typed syntax of one math line (see :mod:`symderiv.documents.syntax`), after the same
+    checks as :func:`parse_math`; a line that cannot be parsed raises :class:`ReadError`."""
+    parse_math(ml, path)
+    return _syntax_cached(ml.text)
+
+
 # ---------------------------------------------------------------------------------------
 # 3. Interpretation
 # ---------------------------------------------------------------------------------------
-@dataclass
-class Space:
-    rows: Any
-    cols: Any
-
-
-@dataclass
+# The interpreter gives the typed syntax of syntax.py its meaning in a scope. A node's meaning is an
+# expression, a number, or one of the values below when its meaning depends on what stands next to it
+# (the factors of a product are combined only once all of them are known: a run of letters is split
+# into names, tr takes its argument, Σ_j starts index notation). Syntax nodes whose meaning is
+# deferred in the same way stand for themselves: a run of letters (S.Word), a parenthesised list
+# (S.Paren of several items), a sum sign (S.SumSign), \partial (S.Partial), a space (S.Space).
+@dataclass(frozen=True)
 class FuncApp:
+    """f(a, b): function notation, never interpreted (reported as such)."""
+
     name: str
-    args: list
+    args: tuple[S.Syntax, ...]
 
 
-@dataclass
-class Tuple_:
-    items: list
-
-
-@dataclass
-class SumOp:
-    var: str
-
-
-@dataclass
+@dataclass(frozen=True)
 class Indexed:
-    base: Any  # Expr
-    index: Any  # lark tree of the index
+    """A vector or sequence with an index, A_i or (B ⊙ C)_{i+j}: a factor of index notation."""
+
+    base: Value  # an Expr; anything else is refused by the index checker
+    index: str | S.Syntax  # the subscript as written (see S.Script.arg)
 
 
-class _Word:
-    def __init__(self, text: str):
-        self.text = text
+@dataclass(frozen=True)
+class TraceWord:
+    """trace, tr, Tr, \\mathrm{tr}: the trace, applied to the factors after it."""
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """A product written in parentheses, (gᵀw)Δx: kept grouped as the author wrote it."""
+
+    e: Expr
+
+
+@dataclass(frozen=True)
+class NormOf:
+    """||e||, only usable squared: ||v||² = vᵀv for a column vector, ||A||² = ⟨A, A⟩ (Frobenius)."""
+
+    e: Expr
+
+    def squared(self) -> Expr:
+        e = self.e
+        if e.shape[1] == 1:
+            return MatMul(Transpose(e), e)
+        return Inner(e, e)
+
+
+#: what a node of the syntax means, before the factors of a product are combined
+Value: TypeAlias = (Expr | Fraction | IndexNotation | IndexSum | FuncApp | Indexed | TraceWord | Grouped | NormOf
+                   | S.Word | S.Paren | S.SumSign | S.Partial | S.Space | list | sympy.Basic)
+#: a node that has a position in the math text
+Located: TypeAlias = S.Syntax | S.Script | S.Relation
 
 
 _MAX_SPLITS = 4
@@ -753,45 +792,40 @@ def _unknown_part(text: str, names) -> str:
     return text[i:j]
 
 
-def _edge(t, side: int) -> str | None:
-    """The kind of the leftmost (side 0) or rightmost (side -1) primary of a product tree."""
-    while getattr(t, "data", None) in ("juxt", "dot", "div", "seqop") or (
-            side == 0 and getattr(t, "data", None) in ("power", "subscript", "star")):
-        t = t.children[side]
-    return getattr(t, "data", None)
+def _edge(t: S.Syntax, side: int) -> S.Syntax:
+    """The leftmost (side 0) or rightmost (side -1) primary of a product."""
+    while True:
+        if isinstance(t, (S.Juxt, S.Dot, S.Div, S.SeqOp)):
+            t = t.left if side == 0 else t.right
+        elif side == 0 and isinstance(t, (S.Power, S.Subscript, S.Star)):
+            t = t.base
+        else:
+            return t
 
 
 def _describe(v) -> str:
     from symderiv.lang.printing import plain
 
-    return plain(v) if isinstance(v, Expr) else type(v).__name__
+    return plain(v) if isinstance(v, Expr) else str(v)
 
 
 def _key(v):
-    return v.key() if hasattr(v, "key") else repr(v)
+    return v.key() if isinstance(v, Expr) else repr(v)
 
 
 _DIV_MSG = ("a factor written right after a/b can be read as (a/b)·c or a/(bc); write \\frac{a}{b} c "
             "or \\frac{a}{bc}")
-
-
-class _TraceWord:
-    pass
-
-
 _FUNCTION_MSG = "Function application is not supported yet"
 # names that conventionally denote functions: before parentheses they are never read as a scalar factor
 _FUNCTION_NAMES = {"sigma", "phi", "varphi", "psi", "f", "g", "h"}
-
-
-class _Partial:
-    pass
+_TRACE_NAMES = ("trace", "tr", "Tr")
+_TRANSPOSE_MARKS = ("T", "\\top", "\\intercal")
 
 
 @dataclass
 class ParsedLine:
     lead: str | None
-    items: list
+    items: list[S.Syntax]
     rels: list[str]
     cols: list[int]
     ml: MathLine
@@ -855,7 +889,7 @@ REL_NAMES = {"=": "=", "&=": "=", "=&": "=", ":=": ":=", "&:=": ":=", "\\approx"
 
 
 class Interpreter:
-    """Meaning of parse trees in a scope. Positions are reported in file coordinates."""
+    """Meaning of a line's syntax in a scope. Positions are reported in file coordinates."""
 
     def __init__(self, scope: Scope, ml: MathLine, path: str):
         self.scope, self.ml, self.path = scope, ml, path
@@ -864,52 +898,90 @@ class Interpreter:
         scope.clock[0] = ml.line  # declarations in force are those made up to this line
 
     # positions
-    def where(self, t) -> tuple[int, int]:
-        meta = getattr(t, "meta", None)
-        if meta is None or getattr(meta, "empty", True):
+    def where(self, t: Located) -> tuple[int, int]:
+        if t.pos is None:
             return self.ml.line, self.ml.col
-        if meta.line == 1:
-            return self.ml.line, self.ml.col + meta.column - 1
-        return self.ml.line + meta.line - 1, meta.column
+        line, column = t.pos
+        if line == 1:
+            return self.ml.line, self.ml.col + column - 1
+        return self.ml.line + line - 1, column
 
-    def fail(self, t, message: str):
+    def fail(self, t: Located, message: str) -> NoReturn:
         raise LineError(*self.where(t), message)
 
     # lines
-    def line(self, tree) -> ParsedLine:
-        lead = None
-        items, rels, cols = [], [], []
-        for child in tree.children:
-            if getattr(child, "data", None) == "lead":
-                lead = REL_NAMES.get(str(child.children[0]).strip(), "=")
-            elif getattr(child, "data", None) == "rel":
-                rels.append(REL_NAMES.get(str(child.children[0]).strip(), "="))
-            else:
-                items.append(child)
-                cols.append(self.where(child)[1])
-        return ParsedLine(lead, items, rels, cols, self.ml)
+    def line(self, syntax: S.SyntaxLine) -> ParsedLine:
+        lead = REL_NAMES.get(syntax.lead.text, "=") if syntax.lead is not None else None
+        rels = [REL_NAMES.get(r.text, "=") for r in syntax.rels]
+        items = list(syntax.items)
+        return ParsedLine(lead, items, rels, [self.where(t)[1] for t in items], self.ml)
 
     # values
-    def value(self, t):
-        """Expr, Fraction, or one of the helper values above (FuncApp, Space, ...)."""
+    def value(self, t: S.Syntax) -> Value:
+        """An Expr, a Fraction, or one of the deferred values above (FuncApp, a run of letters, ...)."""
+        match t:
+            case S.Word():
+                return self.word(t)
+            case S.Greek():
+                return self.greek(t)
+            case S.Number():
+                return Fraction(t.text)
+            case S.Infinity():
+                return sympy.oo
+            case S.Partial() | S.Space():
+                return t
+            case S.Roman():
+                return self.roman(t)
+            case S.Func():
+                self.fail(t, f"{_FUNCTION_MSG}: {t.command}")
+            case S.Group():
+                return self.value(t.body)
+            case S.Paren():
+                return self.paren(t)
+            case S.Delta():
+                return self.delta(t)
+            case S.Frac():
+                return self.frac(t)
+            case S.Angle():
+                return self.inner(t)
+            case S.Norm():
+                # ||v||: only ||v||^2 = vᵀv is in the language; the power rule checks the 2
+                return NormOf(self.expr(t.body))
+            case S.Power():
+                return self.power(t)
+            case S.Star():
+                return self.star(t)
+            case S.Subscript():
+                return self.subscript(t)
+            case S.SumSign():
+                if t.index.text is None:
+                    self.fail(t, "a sum needs a single index, as in \\sum_j")
+                return t
+            case S.Plus():
+                return self._sum(self.value(t.left), self.value(t.right), t, 1)
+            case S.Minus():
+                return self._sum(self.value(t.left), self.value(t.right), t, -1)
+            case S.Neg():
+                return self.neg(t)
+            case S.Div():
+                return self.div(t)
+            case S.SeqOp():
+                return self.seqop(t)
+            case S.Dot():
+                return self.dot(t)
+            case S.Juxt():
+                return self.juxt(t)
+        self.fail(t, f"unsupported construct {type(t).__name__}")
 
-        if isinstance(t, Token):
-            return self.token(t)
-        handler = getattr(self, "v_" + t.data, None)
-        if handler is None:
-            self.fail(t, f"unsupported construct {t.data}")
-        return handler(t)
+    def expr(self, t: S.Syntax) -> Expr:
+        return self.as_expr(self.value(t), t)
 
-    def expr(self, t) -> Expr:
-        v = self.value(t)
-        return self.as_expr(v, t)
-
-    def as_expr(self, v, t) -> Expr:
-        if isinstance(v, _Word):
-            v = self.resolve(v, t)
+    def as_expr(self, v: Value, t: Located) -> Expr:
+        if isinstance(v, S.Word):
+            v = self.resolve(v.text, t)
         if isinstance(v, list):
             v = self.product(v, t)
-        if isinstance(v, _Grouped):
+        if isinstance(v, Grouped):
             v = v.e  # (AB) standing alone, or as a term: the grouping matters only inside a product
         if isinstance(v, Expr):
             return v
@@ -917,27 +989,23 @@ class Interpreter:
             self.fail(t, f"the number {v} stands alone where a matrix expression is expected")
         if isinstance(v, FuncApp):
             self.fail(t, f"function notation {v.name}(...) is not interpreted; write the expression it stands for")
-        if isinstance(v, Tuple_):
+        if isinstance(v, S.Paren):
             self.fail(t, "a parenthesised list (a, b) is not an expression; did you mean \\langle a, b \\rangle?")
         if isinstance(v, IndexNotation):
             self.fail(t, "index notation here")
-        if isinstance(v, _Norm):
+        if isinstance(v, NormOf):
             self.fail(t, "only the squared norm ||v||^2 (or \\|A\\|_F^2) is supported")
-        if isinstance(v, (_TraceWord, _Partial, SumOp, Space)):
+        if isinstance(v, (TraceWord, S.Partial, S.SumSign, S.Space)):
             self.fail(t, "expected a matrix expression here")
         self.fail(t, "expected a matrix expression")
 
-    def token(self, tok):
-        self.fail(tok, f"unexpected {tok!s}")
-
-    def resolve(self, w: _Word, t) -> Expr | list:
+    def resolve(self, text: str, t: Located) -> Expr | list:
         """Split a run of letters into declared names: 'wx' is w·x, 'AB' is A·B.
 
         Every way of writing the run as a sequence of declared names is considered (a declared
         multi-letter name such as ``dy`` is one of them). One way: that product. None: an
         unknown-symbol error naming the run. Several ways that mean different things (``ab``
         declared next to ``a`` and ``b``): the run is ambiguous and is refused, never guessed."""
-        text = w.text
         names = self.scope.names()
         splits = segmentations(text, names)
         if not splits:
@@ -956,94 +1024,68 @@ class Interpreter:
         out = readings[0]
         return out[0] if len(out) == 1 else out
 
-    def split_last(self, w: _Word, t) -> tuple[list, Any]:
+    def split_last(self, text: str, t: Located) -> tuple[list, Any]:
         """A run of letters as (leading factors, last factor): a superscript binds to the last one."""
-        r = self.resolve(w, t)
+        r = self.resolve(text, t)
         if isinstance(r, list):
             return r[:-1], r[-1]
         return [], r
 
-    @staticmethod
-    def _word(text: str):
+    def word(self, t: S.Word) -> TraceWord | S.Word:
         """trace / tr / Tr name the trace; any other run of letters is resolved later."""
-        return _TraceWord() if text in ("trace", "tr", "Tr") else _Word(text)
-
-    def v_word(self, t):
-        text = str(t.children[0])
-        if text in ("trace", "tr", "Tr") and segmentations(text, self.scope.names()):
+        text = t.text
+        if text in _TRACE_NAMES and segmentations(text, self.scope.names()):
             # tr with t and r declared: the trace or the product t·r? (\mathrm{tr} is always the trace)
             self.fail(t, f"ambiguous: '{text}' can be read as the trace or as the product "
                       f"{'·'.join(segmentations(text, self.scope.names())[0])} of declared symbols; "
                       f"write \\mathrm{{{text}}} for the trace, or separate the factors")
-        return self._word(text)
+        return TraceWord() if text in _TRACE_NAMES else t
 
-    def v_greek(self, t):
-        name = str(t.children[0]).lstrip("\\")
-        v = self.scope.lookup(name)
+    def greek(self, t: S.Greek) -> Value:
+        v = self.scope.lookup(t.name)
         if v is None:
-            self.fail(t, f"unknown symbol '\\{name}': declare it in the text")
+            self.fail(t, f"unknown symbol '\\{t.name}': declare it in the text")
         return v
 
-    def v_number(self, t):
-        return Fraction(str(t.children[0]))
-
-    def v_infty(self, t):
-        return sympy.oo
-
-    def v_partial(self, t):
-        return _Partial()
-
-    def v_roman(self, t):
-        name = str(t.children[1])
-        if name in ("trace", "tr", "Tr"):
-            return _TraceWord()
+    def roman(self, t: S.Roman) -> TraceWord | S.Word:
+        name = t.name
+        if name in _TRACE_NAMES:
+            return TraceWord()
         if segmentations(name, self.scope.names()) or self.scope.lookup(name) is not None:
-            return _Word(name)
-        self.fail(t, f"{_FUNCTION_MSG}: {str(t.children[0])}{{{name}}} is not a declared symbol or the trace")
+            return S.Word(t.pos, name)
+        self.fail(t, f"{_FUNCTION_MSG}: {t.command}{{{name}}} is not a declared symbol or the trace")
 
-    def v_func(self, t):
-        self.fail(t, f"{_FUNCTION_MSG}: {str(t.children[0])}")
-
-    def v_space(self, t):
-        return Space(1, 1)
-
-    def v_group(self, t):
-        return self.value(t.children[0])
-
-    def v_paren(self, t):
-        if len(t.children) > 1:
-            return Tuple_([c for c in t.children])
-        v = self.value(t.children[0])
+    def paren(self, t: S.Paren) -> Value:
+        if len(t.items) > 1:
+            return t  # a parenthesised list: function notation after a name, else an error
+        v = self.value(t.items[0])
         if isinstance(v, list):
             v = self.product(v, t)
-        if isinstance(v, _Word):
+        if isinstance(v, S.Word):
             v = self.as_expr(v, t)
         if isinstance(v, MatMul):
-            return _Grouped(v)
+            return Grouped(v)
         return v
 
-    def v_delta(self, t):
-        arg = t.children[0]
-        if getattr(arg, "data", None) == "word":
-            v = self.resolve(_Word(str(arg.children[0])), arg)
-        else:
-            v = self.value(arg)
+    def delta(self, t: S.Delta) -> Value:
+        arg = t.arg
+        v = self.resolve(arg.text, arg) if isinstance(arg, S.Word) else self.value(arg)
         first, rest = (v[0], v[1:]) if isinstance(v, list) else (v, [])
-        if isinstance(first, _Grouped):
+        if isinstance(first, Grouped):
             first = first.e
         if not isinstance(first, Sym) or first.kind != "plain":
             self.fail(t, "\\Delta must be followed by a declared symbol, as in \\Delta x")
-        if getattr(arg, "data", None) == "word" and rest:
-            # \Delta AB: the perturbation of the product, Δ(AB), or (ΔA)B? The two agree only when A is
-            # the perturbed variable and the rest does not contain it; the document checker knows the
+        if isinstance(arg, S.Word) and rest:
+            # \Delta AB: the perturbation of the product, Δ(AB), or (ΔA)B? The two agree only when A is the
+            # perturbed variable and the rest does not contain it; the document checker knows the
             # perturbed variable and refuses the run otherwise (see delta_run_problem)
             rest_names = {s.name for r in rest if isinstance(r, Expr) for s in r.symbols()}
-            self.delta_runs.append((*self.where(t), str(arg.children[0]), first.name, frozenset(rest_names)))
+            self.delta_runs.append((*self.where(t), arg.text, first.name, frozenset(rest_names)))
         d = delta_of(first)
         return [d] + rest if rest else d
 
-    def v_frac(self, t):
-        num, den = self.value(t.children[1]), self.value(t.children[2])
+    def frac(self, t: S.Frac) -> Value:
+        num, den = self.value(t.num), self.value(t.den)
         if isinstance(num, Fraction) and isinstance(den, Fraction):
             if den == 0:
                 self.fail(t, "division by zero")
@@ -1052,7 +1094,7 @@ class Interpreter:
             # \frac{E}{c}: (1/c)·E for a nonzero number c
             if den == 0:
                 self.fail(t, "division by zero")
-            return Scale(1 / den, self.as_expr(num, t.children[1]))
+            return Scale(1 / den, self.as_expr(num, t.num))
         a, b = self._derivative_part(num), self._derivative_part(den)
         if a is None or b is None:
             self.fail(t, "\\frac{..}{..} must be a number or a derivative such as \\frac{dL}{dy}")
@@ -1071,78 +1113,67 @@ class Interpreter:
                       f"a derivative is taken with respect to a variable such as x")
         if not isinstance(loss, Expr):
             self.fail(t, f"d{a}/d{b}: '{a}' is not a declared quantity")
-        if loss is None:
-            self.fail(t, f"unknown symbol '{a}' in the derivative: declare it in the text")
         if not loss.is_scalar:
             self.fail(t, f"d{a}/d{b}: only derivatives of a scalar are gradients; {a} is {loss.shape[0]}×{loss.shape[1]}")
         return grad_of(wrt, a)
 
-    def _derivative_part(self, v):
+    @staticmethod
+    def _derivative_part(v: Value) -> str | None:
         """'dL' (a word starting with d) or \\partial L, as the name L."""
-        if isinstance(v, _Word) and len(v.text) >= 2 and v.text[0] == "d":
+        if isinstance(v, S.Word) and len(v.text) >= 2 and v.text[0] == "d":
             return v.text[1:]
-        if isinstance(v, list) and len(v) == 2 and isinstance(v[0], _Partial):
+        if isinstance(v, list) and len(v) == 2 and isinstance(v[0], S.Partial):
             w = v[1]
-            return w.text if isinstance(w, _Word) else getattr(w, "name", None)
+            return w.text if isinstance(w, S.Word) else w.name if isinstance(w, Sym) else None
         return None
 
-    def v_inner(self, t):
-        a, b = self.expr(t.children[1]), self.expr(t.children[2])
+    def inner(self, t: S.Angle) -> Expr:
+        a, b = self.expr(t.left), self.expr(t.right)
         try:
             return Inner(a, b)
         except ShapeError as exc:
             self.fail(t, str(exc))
 
-    def v_norm(self, t):
-        # ||v||: only ||v||^2 = vᵀv is in the language; the power rule below checks the 2. \| v \| keeps
-        # its NORM delimiters as children; \lVert v \rVert drops them (_LVERT, _RVERT): the body is the
-        # only child that is not a token
-        (body,) = [c for c in t.children if not isinstance(c, Token)]
-        return _Norm(self.expr(body))
-
-    def _trace_of(self, paren_t, t) -> Trace:
+    def _trace_of(self, paren_t: S.Syntax, t: Located) -> Trace:
         """tr(...) with the parenthesised argument ``paren_t`` (a shape error is located at ``t``)."""
         arg = self.value(paren_t)
-        arg = arg.e if isinstance(arg, _Grouped) else arg
+        arg = arg.e if isinstance(arg, Grouped) else arg
         try:
             return Trace(self.as_expr(arg, paren_t))
         except ShapeError as exc:
             self.fail(t, str(exc))
-            raise  # fail() always raises; this keeps the return type honest
 
-    def v_power(self, t):
-        base = self.value(t.children[0])
-        sup = t.children[1]
-        tok = sup.children[0] if sup.children else None
-        text = _plain_token(tok) if tok is not None else None
-        if isinstance(base, _Norm):
+    def power(self, t: S.Power) -> Value:
+        base = self.value(t.base)
+        text = t.sup.text
+        if isinstance(base, NormOf):
             if text == "2":
-                return base.squared(self, t)
+                return base.squared()
             self.fail(t, "only the squared norm ||v||^2 (or \\|A\\|_F^2) is supported")
-        if getattr(t.children[0], "data", None) == "group" and text in ("T", "\\top", "\\intercal", "2"):
+        if isinstance(t.base, S.Group) and text in (*_TRANSPOSE_MARKS, "2"):
             # {AB}^T: a brace group is one operand, as TeX typesets it
             return self._power_of(self.as_expr(base, t), text, t)
-        if isinstance(base, _Word) and text in ("T", "\\top", "\\intercal", "2"):
+        if isinstance(base, S.Word) and text in (*_TRANSPOSE_MARKS, "2"):
             # AB^T is A·Bᵀ: a superscript binds to the last letter-name of the run
-            head, last = self.split_last(base, t)
+            head, last = self.split_last(base.text, t)
             if head:
                 return head + [self._power_of(last, text, t)]
             base = last
         if text == "*":
-            if isinstance(base, _Word):
-                return _Word(base.text + "*")
+            if isinstance(base, S.Word):
+                return S.Word(base.pos, base.text + "*")
         if isinstance(base, list):
             # x y^T: the superscript binds to the last factor only
             *head, last = base
             return head + [self._power_of(last, text, t)]
         return self._power_of(base, text, t)
 
-    def _power_of(self, base, text, t):
-        if text in ("T", "\\top", "\\intercal"):
-            if isinstance(base, _Grouped):
+    def _power_of(self, base: Value, text: str | None, t: Located) -> Expr:
+        if text in _TRANSPOSE_MARKS:
+            if isinstance(base, Grouped):
                 base = base.e
             return Transpose(self.as_expr(base, t))
-        if text == "2" and isinstance(base, (Expr, _Grouped, _Word)):
+        if text == "2" and isinstance(base, (Expr, Grouped, S.Word)):
             e = self.as_expr(base, t)
             if e.is_scalar:
                 return MatMul(e, e)
@@ -1150,37 +1181,35 @@ class Interpreter:
                       "or ||v||^2 for a squared norm")
         self.fail(t, "unsupported exponent: use ^T (transpose) or ||v||^2")
 
-    def v_star(self, t):
-        base = self.value(t.children[0])
-        if isinstance(base, _Word):
-            return _Word(base.text + "*")
+    def star(self, t: S.Star) -> S.Word:
+        base = self.value(t.base)
+        if isinstance(base, S.Word):
+            return S.Word(base.pos, base.text + "*")
         self.fail(t, "'*' after an expression: write \\ast for convolution or use a name such as y*")
 
-    def v_subscript(self, t):
-        base_t, sub_t = t.children
-        sub = sub_t.children[0]
-        subtext = _plain_token(sub)
+    def subscript(self, t: S.Subscript) -> Value:
+        base_t, sub = t.base, t.sub.arg
+        subtext = t.sub.text
         declared = self._declared_subscripted(base_t, subtext, t)
         if declared is not None:
             return declared
         base = self.value(base_t)
-        if getattr(sub, "data", None) == "roman" and str(sub.children[1]) == "F" \
-                and (isinstance(base, _Norm) or getattr(base_t, "data", None) == "power"):
+        if isinstance(sub, S.Roman) and sub.name == "F" and (isinstance(base, NormOf) or isinstance(base_t, S.Power)):
             subtext = "F"  # \|A\|_{\mathrm{F}}: the Frobenius norm, as \|A\|_F
-        if isinstance(base, _Norm):
+        if isinstance(base, NormOf):
             if subtext == "F" or (subtext == "2" and base.e.shape[1] == 1):
                 return base  # the Frobenius norm (for a vector, the Euclidean norm)
             self.fail(t, f"only the Frobenius norm \\|A\\|_F (or the 2-norm of a vector) is supported, "
                       f"not _{subtext or _source_of(sub)}")
-        if getattr(base_t, "data", None) == "power" and getattr(base_t.children[0], "data", None) == "norm":
+        if isinstance(base_t, S.Power) and isinstance(base_t.base, S.Norm):
             # \|A\|^2_F: the same rule as \|A\|_F^2 — _F always, _2 only for a vector (for a
             # matrix \|A\|_2 is the spectral norm, not the Frobenius norm)
-            norm = self.value(base_t.children[0])
-            if subtext == "F" or (subtext == "2" and isinstance(norm, _Norm) and norm.e.shape[1] == 1):
+            norm = self.value(base_t.base)
+            if subtext == "F" or (subtext == "2" and isinstance(norm, NormOf) and norm.e.shape[1] == 1):
                 return self.value(base_t)
             self.fail(t, f"only the Frobenius norm \\|A\\|_F (or the 2-norm of a vector) is supported, "
                       f"not _{subtext or _source_of(sub)}")
-        if isinstance(base, _Word) and subtext is not None:
+        if isinstance(base, S.Word) and subtext is not None:
             name = f"{base.text}_{subtext}"
             if self.scope.lookup(name) is not None:
                 return self.scope.lookup(name)
@@ -1189,44 +1218,40 @@ class Interpreter:
                 for k in range(1, len(base.text)):
                     tail = f"{base.text[k:]}_{subtext}"
                     if self.scope.lookup(tail) is not None:
-                        head = self.resolve(_Word(base.text[:k]), t)
+                        head = self.resolve(base.text[:k], t)
                         return (head if isinstance(head, list) else [head]) + [self.scope.lookup(tail)]
-        if isinstance(base, SumOp) or getattr(base_t, "data", None) == "sumop":
+        if isinstance(base, S.SumSign) or isinstance(base_t, S.SumSign):
             return base
         # index notation: A_i, x_{i+j}, (B ⊙ C)_i
-        if isinstance(base, _Word):
+        if isinstance(base, S.Word):
             if self.scope.lookup(base.text) is None:
                 self.fail(t, f"unknown symbol '{base.text}_{subtext or '...'}': declare it in the text")
-            base = self.resolve(base, t)
-        if isinstance(base, _Grouped):
+            base = self.resolve(base.text, t)
+        if isinstance(base, Grouped):
             base = base.e
         if isinstance(base, Expr) and base.shape[0] != 1 and base.shape[1] != 1:
             self.fail(t, "a matrix with a single index has no fixed meaning (an entry A_{ij}, a row, a column?); "
                       "index notation is for vectors and sequences")
         return Indexed(base, sub)
 
-    def _declared_subscripted(self, base_t, subtext, t):
+    def _declared_subscripted(self, base_t: S.Syntax, subtext: str | None, t: Located) -> Value | None:
         """A declared subscripted name whose base is Greek (\\lambda_1), or written with its superscript
         first (W^T_1 is W_1^T, as TeX typesets it): the declared symbol, never index notation."""
         if subtext is None:
             return None
-        data = getattr(base_t, "data", None)
-        if data == "greek":
-            return self.scope.lookup(f"{str(base_t.children[0]).lstrip(chr(92))}_{subtext}")
-        if data != "power":
+        if isinstance(base_t, S.Greek):
+            return self.scope.lookup(f"{base_t.name}_{subtext}")
+        if not isinstance(base_t, S.Power):
             return None
-        inner_t, sup = base_t.children
-        tok = sup.children[0] if sup.children else None
-        text = _plain_token(tok) if tok is not None else None
-        if text not in ("T", "\\top", "\\intercal"):
+        inner_t, text = base_t.base, base_t.sup.text
+        if text not in _TRANSPOSE_MARKS:
             return None
-        inner = getattr(inner_t, "data", None)
-        if inner == "greek":
-            v = self.scope.lookup(f"{str(inner_t.children[0]).lstrip(chr(92))}_{subtext}")
+        if isinstance(inner_t, S.Greek):
+            v = self.scope.lookup(f"{inner_t.name}_{subtext}")
             return None if v is None else self._power_of(v, text, t)
-        if inner != "word":
+        if not isinstance(inner_t, S.Word):
             return None
-        word = str(inner_t.children[0])
+        word = inner_t.text
         for k in range(len(word)):
             if k and self.scope.lookup(word) is not None:
                 break
@@ -1235,27 +1260,12 @@ class Interpreter:
                 last = self._power_of(v, text, t)
                 if not k:
                     return last
-                head = self.resolve(_Word(word[:k]), t)
+                head = self.resolve(word[:k], t)
                 return (head if isinstance(head, list) else [head]) + [last]
         return None
 
-    def v_sumop(self, t):
-        sub = t.children[1]
-        var = _plain_token(sub.children[0])
-        if var is None:
-            self.fail(t, "a sum needs a single index, as in \\sum_j")
-        return SumOp(var)
-
-    def v_add(self, t):
-        a, b = self.value(t.children[0]), self.value(t.children[1])
-        return self._sum(a, b, t, 1)
-
-    def v_sub(self, t):
-        a, b = self.value(t.children[0]), self.value(t.children[2])
-        return self._sum(a, b, t, -1)
-
-    def v_neg(self, t):
-        v = self.value(t.children[1])
+    def neg(self, t: S.Neg) -> Value:
+        v = self.value(t.body)
         if isinstance(v, Fraction):
             return -v
         if isinstance(v, IndexNotation):
@@ -1264,7 +1274,7 @@ class Interpreter:
             return IndexSum([(-c, f) for c, f in v.terms])
         return Scale(-1, self.as_expr(v, t))
 
-    def _sum(self, a, b, t, sign):
+    def _sum(self, a: Value, b: Value, t: Located, sign: int) -> Value:
         if isinstance(a, Fraction) and isinstance(b, Fraction):
             return a + sign * b
         if any(isinstance(v, (IndexNotation, IndexSum)) for v in (a, b)):
@@ -1275,9 +1285,9 @@ class Interpreter:
         except ShapeError as exc:
             self.fail(t, str(exc))
 
-    def v_div(self, t):
-        a, b = self.value(t.children[0]), self.value(t.children[1])
-        if isinstance(b, list) or (isinstance(b, _Word) and len(segmentations(b.text, self.scope.names())) == 1
+    def div(self, t: S.Div) -> Value:
+        a, b = self.value(t.left), self.value(t.right)
+        if isinstance(b, list) or (isinstance(b, S.Word) and len(segmentations(b.text, self.scope.names())) == 1
                                    and len(segmentations(b.text, self.scope.names())[0]) > 1):
             self.fail(t, f"ambiguous: {_DIV_MSG}")
         if isinstance(b, Fraction) and b != 0:
@@ -1286,10 +1296,9 @@ class Interpreter:
             return Scale(1 / b, self.as_expr(a, t))
         self.fail(t, "only division by a number is supported")
 
-    def v_seqop(self, t):
-        a, op, b = t.children
-        op = str(op)
-        ea, eb = self.as_expr(self.value(a), a), self.as_expr(self.value(b), b)
+    def seqop(self, t: S.SeqOp) -> Expr:
+        op = t.op
+        ea, eb = self.expr(t.left), self.expr(t.right)
         try:
             if op == "\\times":
                 self.fail(t, "\\times between matrices is ambiguous; write the product as juxtaposition")
@@ -1303,55 +1312,52 @@ class Interpreter:
         except ShapeError as exc:
             self.fail(t, str(exc))
 
-    def v_dot(self, t):
+    def dot(self, t: S.Dot) -> Value:
         """a \\cdot b: the dot product ⟨a, b⟩ between two column vectors, else a product."""
-        left, right = self.value(t.children[0]), self.value(t.children[1])
-        if not isinstance(left, (Fraction, SumOp)) and not isinstance(right, (Fraction, SumOp)):
+        left, right = self.value(t.left), self.value(t.right)
+        if not isinstance(left, (Fraction, S.SumSign)) and not isinstance(right, (Fraction, S.SumSign)):
+            a: Expr | None
+            b: Expr | None
             try:
-                a, b = self.as_expr(left, t.children[0]), self.as_expr(right, t.children[1])
+                a, b = self.as_expr(left, t.left), self.as_expr(right, t.right)
             except LineError:
                 a = b = None
-            if a is not None and a.shape == b.shape and a.shape[1] == 1 and a.shape[0] != 1:
+            if a is not None and b is not None and a.shape == b.shape and a.shape[1] == 1 and a.shape[0] != 1:
                 return Inner(a, b)
-            if a is not None and a.shape == b.shape and not a.is_scalar:
+            if a is not None and b is not None and a.shape == b.shape and not a.is_scalar:
                 # A·B between matrices: the matrix product or the Frobenius product Σ A_ij B_ij
                 self.fail(t, "ambiguous: \\cdot between matrices can mean the matrix product or the entrywise "
                           "(Frobenius) product; write AB (juxtaposition) or \\langle A, B \\rangle")
         return (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
 
-    def v_juxt(self, t):
-        left_t, right_t = t.children
-        if getattr(left_t, "data", None) == "div":
+    def juxt(self, t: S.Juxt) -> Value:
+        left_t, right_t = t.left, t.right
+        if isinstance(left_t, S.Div):
             self._refuse_juxtaposed_denominator(t, right_t)
-        if _edge(left_t, -1) == "number" and _edge(right_t, 0) == "number":
+        if isinstance(_edge(left_t, -1), S.Number) and isinstance(_edge(right_t, 0), S.Number):
             # '1 2' or '1\\,000': TeX typesets adjacent digits as one number, never a product
             self.fail(t, "ambiguous: two numbers written next to each other (a digit group or a product?); "
                       "write the number without spaces, or 2 \\cdot 3")
-        if _edge(right_t, 0) == "number" and _edge(left_t, -1) != "sumop":
+        if isinstance(_edge(right_t, 0), S.Number) and not isinstance(_edge(left_t, -1), S.SumSign):
             # W_12 (W_{12} or W_1·2?), A2, A 2: a number after a factor is never silently a coefficient
             self.fail(right_t, "ambiguous: a number written after a factor (W_12: W_{12} or W_1·2?); "
                       "write the coefficient first (2A) or brace the subscript (W_{12})")
-        if getattr(right_t, "data", None) == "paren":
+        if isinstance(right_t, S.Paren):
             self._refuse_function_application(left_t, right_t)
         left = self.value(left_t)
-        after_trace = isinstance(left, _TraceWord) or (isinstance(left, list) and isinstance(left[-1], _TraceWord))
+        after_trace = isinstance(left, TraceWord) or (isinstance(left, list) and isinstance(left[-1], TraceWord))
         head = left[:-1] if isinstance(left, list) else []
-        if after_trace and getattr(right_t, "data", None) == "paren":
+        if after_trace and isinstance(right_t, S.Paren):
             # tr(A) B: parentheses right after the trace delimit its argument
             return head + [self._trace_of(right_t, t)]
-        if (after_trace and getattr(right_t, "data", None) == "power"
-                and getattr(right_t.children[0], "data", None) == "paren"):
+        if after_trace and isinstance(right_t, S.Power) and isinstance(right_t.base, S.Paren):
             # tr(A)^T B, tr(A)^2: the parentheses delimit the trace's argument and the superscript applies
             # to the trace value (a scalar: tr(A)^T = tr A, tr(A)^2 = tr(A)·tr(A)), never to A
-            paren_t, sup = right_t.children
-            tok = sup.children[0] if sup.children else None
-            text = _plain_token(tok) if tok is not None else None
-            return head + [self._power_of(self._trace_of(paren_t, t), text, right_t)]
+            return head + [self._power_of(self._trace_of(right_t.base, t), right_t.sup.text, right_t)]
         right = self.value(right_t)
-        items = (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
-        return items
+        return (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
 
-    def _refuse_juxtaposed_denominator(self, t, right_t) -> None:
+    def _refuse_juxtaposed_denominator(self, t: S.Juxt, right_t: S.Syntax) -> None:
         """t/2s: ((t/2)·s or t/(2s)? Both are meaningful unless the factor after the division is a vector
         (1/2(x - y)^T: there is no dividing by a vector), so every other case is refused."""
         # an error in the factor itself (unknown symbol, shapes) is reported as it is
@@ -1363,18 +1369,17 @@ class Interpreter:
             return
         self.fail(t, f"ambiguous: {_DIV_MSG}")
 
-    def _refuse_function_application(self, left_t, paren_t) -> None:
+    def _refuse_function_application(self, left_t: S.Syntax, paren_t: S.Paren) -> None:
         """f(x), \\sigma(x): function application, never a product. A declared matrix before
         parentheses (w(x + Δx)) is a product, as in the notes."""
         last = left_t
-        while getattr(last, "data", None) in ("juxt", "dot", "div", "seqop"):
-            last = last.children[-1]
-        data = getattr(last, "data", None)
-        if data == "greek":
-            name = str(last.children[0]).lstrip("\\")
-        elif data == "word":
-            text = str(last.children[0])
-            if text in ("trace", "tr", "Tr"):
+        while isinstance(last, (S.Juxt, S.Dot, S.Div, S.SeqOp)):
+            last = last.right
+        if isinstance(last, S.Greek):
+            name = last.name
+        elif isinstance(last, S.Word):
+            text = last.text
+            if text in _TRACE_NAMES:
                 return
             splits = segmentations(text, self.scope.names())
             if not splits:
@@ -1391,42 +1396,42 @@ class Interpreter:
             self.fail(last, f"ambiguous: '{name}(...)' reads as a function application or as the scalar {name} "
                       f"times the parenthesis; {_FUNCTION_MSG.lower()}; write {name} \\cdot (...) for a product")
 
-    def product(self, items: list, t) -> Any:
+    def product(self, items: list, t: Located) -> Value:
         """Combine juxtaposed factors: numbers scale, trace(...) applies, f(a, b) is function notation,
         Σ_j starts index notation."""
         coef = Fraction(1)
         factors: list[Expr] = []
         k = 0
-        flat = []
+        flat: list = []
         for it in items:
-            if isinstance(it, _Word):
-                r = self.resolve(it, t)
+            if isinstance(it, S.Word):
+                r = self.resolve(it.text, t)
                 flat.extend(r if isinstance(r, list) else [r])
             else:
                 flat.append(it)
-        if any(isinstance(it, (SumOp, Indexed, IndexNotation, IndexSum)) for it in flat):
+        if any(isinstance(it, (S.SumSign, Indexed, IndexNotation, IndexSum)) for it in flat):
             return self.index_product(flat, t)
         while k < len(flat):
             it = flat[k]
             if isinstance(it, Fraction):
                 coef *= it
-            elif isinstance(it, _TraceWord):
+            elif isinstance(it, TraceWord):
                 # \\mathrm{tr} AB is tr(AB): the trace takes the whole product after it
                 if k + 1 >= len(flat):
                     self.fail(t, "trace needs an argument: trace(...)")
-                rest = [a.e if isinstance(a, _Grouped) else a for a in flat[k + 1:]]
+                rest = [a.e if isinstance(a, Grouped) else a for a in flat[k + 1:]]
                 arg = rest[0] if len(rest) == 1 else rest
                 try:
                     factors.append(Trace(self.as_expr(arg, t)))
                 except ShapeError as exc:
                     self.fail(t, str(exc))
                 k = len(flat)
-            elif isinstance(it, Tuple_):
+            elif isinstance(it, S.Paren):
                 if factors and isinstance(factors[-1], Sym):
                     return FuncApp(factors[-1].name, it.items)
                 self.fail(t, "a parenthesised list (a, b) is not an expression; did you mean \\langle a, b \\rangle?")
-            elif isinstance(it, _Grouped):
-                factors.append(_grouped_expr(it))
+            elif isinstance(it, Grouped):
+                factors.append(it.e)
             elif isinstance(it, Expr):
                 factors.append(it)
             elif isinstance(it, list):
@@ -1442,16 +1447,16 @@ class Interpreter:
             self.fail(t, str(exc))
         return body if coef == 1 else Scale(coef, body)
 
-    def index_product(self, flat, t) -> "IndexNotation":
+    def index_product(self, flat: list, t: Located) -> IndexNotation:
         sums, factors, coef = [], [], Fraction(1)
         for it in flat:
-            if isinstance(it, SumOp):
-                sums.append(it.var)
+            if isinstance(it, S.SumSign):
+                sums.append(it.index.text)
             elif isinstance(it, Indexed):
-                factors.append((it.base, it.index))
+                factors.append((it.base, index_of(it.index)))
             elif isinstance(it, Fraction):
                 coef *= it
-            elif isinstance(it, _Grouped) and isinstance(it.e, Expr):
+            elif isinstance(it, Grouped):
                 self.fail(t, "in index notation every factor needs an index")
             elif isinstance(it, (IndexNotation, IndexSum)):
                 factors.append(("nested", it))
@@ -1460,24 +1465,34 @@ class Interpreter:
         return IndexNotation(sums, factors, coef)
 
 
-class _Grouped:
-    """A product written in parentheses, (gᵀw)Δx: kept grouped as the author wrote it."""
+def affine_of(t: str | S.Syntax) -> dict[str | int, int] | None:
+    """A subscript as written (``i``, ``{i+j}``, ``{2}``) as {var: coef, 1: const}, or None when it is
+    not an integer combination of index names (``{2j}``, ``{j+2.5}``)."""
+    if isinstance(t, str):
+        return {1: int(t)} if t.isdigit() else {t: 1}
+    if isinstance(t, S.Word):
+        return {t.text: 1}
+    if isinstance(t, S.Number):
+        # a non-integer is no index (int() would raise): outside the affine fragment
+        return {1: int(t.text)} if t.text.isdigit() else None
+    if isinstance(t, (S.Plus, S.Minus)):
+        a, b = affine_of(t.left), affine_of(t.right)
+        if a is None or b is None:
+            return None
+        sign = 1 if isinstance(t, S.Plus) else -1
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = out.get(k, 0) + sign * v
+        return out
+    if isinstance(t, S.Group):
+        return affine_of(t.body)
+    return None
 
-    def __init__(self, e: Expr):
-        self.e = e
 
-
-class _Norm:
-    """||e||, only usable squared: ||v||² = vᵀv for a column vector, ||A||² = ⟨A, A⟩ (Frobenius)."""
-
-    def __init__(self, e: Expr):
-        self.e = e
-
-    def squared(self, interp: "Interpreter", t) -> Expr:
-        e = self.e
-        if e.shape[1] == 1:
-            return MatMul(Transpose(e), e)
-        return Inner(e, e)
+def index_of(t: str | S.Syntax) -> Index:
+    """The language's index value of a subscript as written (see :func:`affine_of`)."""
+    a = affine_of(t)
+    return Index(None if a is None else tuple(a.items()))
 
 
 def _terms(v):
@@ -1488,34 +1503,24 @@ def _terms(v):
     raise LineError(0, 0, "cannot add index notation and matrix notation")
 
 
-def _grouped_expr(g: _Grouped) -> Expr:
-    return g.e
-
-
-def _source_of(x) -> str:
+def _source_of(x: str | S.Syntax) -> str:
     """A subscript as the author wrote it, for messages: F, 2, {\\mathrm{op}}."""
-    if getattr(x, "data", None) == "roman":
-        return f"{{{x.children[0]}{{{x.children[1]}}}}}"
-    return _plain_token(x) or "{...}"
+    if isinstance(x, S.Roman):
+        return f"{{{x.command}{{{x.name}}}}}"
+    if isinstance(x, str):
+        return x
+    if isinstance(x, (S.Word, S.Number)):
+        return x.text
+    return "{...}"
 
 
-def _plain_token(x):
-
-    if isinstance(x, Token):
-        return str(x)
-    if getattr(x, "data", None) in ("word", "number") and x.children:
-        return str(x.children[0])
-    return None
-
-
-def parse_space(interp: Interpreter, t) -> tuple:
+def parse_space(interp: Interpreter, t: S.Syntax) -> tuple | None:
     """\\mathbf{R}, \\mathbf{R}^n, \\mathbf{R}^{m \\times n}, \\mathbf{R}^{\\infty} -> (rows, cols)."""
-    if getattr(t, "data", None) == "space":
+    if isinstance(t, S.Space):
         return (1, 1)
-    if getattr(t, "data", None) != "power" or getattr(t.children[0], "data", None) != "space":
+    if not isinstance(t, S.Power) or not isinstance(t.base, S.Space):
         return None
-    sup = t.children[1]
-    arg = sup.children[0] if sup.children else None
+    arg = t.sup.arg
     try:
         dims = _dims(arg)
     except _ReservedDim as exc:
@@ -1523,7 +1528,7 @@ def parse_space(interp: Interpreter, t) -> tuple:
                     "\\mathbf{R}^{\\infty} for sequences, or choose another name such as n")
     if dims is None:
         hint = ""
-        if getattr(arg, "data", None) == "juxt":
+        if isinstance(arg, S.Juxt):
             hint = "; for a matrix write the dimensions with \\times, as in \\mathbf{R}^{m \\times n}"
         interp.fail(t, "a space must look like \\mathbf{R}, \\mathbf{R}^n or \\mathbf{R}^{m \\times n}" + hint)
     return dims
@@ -1537,10 +1542,9 @@ class _ReservedDim(Exception):
     pass
 
 
-def _dims(arg):
-
-    if isinstance(arg, Token):
-        s = str(arg)
+def _dims(arg: str | S.Syntax) -> tuple | None:
+    if isinstance(arg, str):
+        s = arg
         if s in ("\\infty", "∞"):
             return ("oo", 1)
         if s.lower() in _RESERVED_DIMS:
@@ -1552,36 +1556,33 @@ def _dims(arg):
         if re.fullmatch(r"[A-Za-z]+", s):
             return (s, 1)
         return None
-    data = getattr(arg, "data", None)
-    if data in ("word", "number"):
-        return _dims(arg.children[0])
-    if data == "infty":
+    if isinstance(arg, (S.Word, S.Number)):
+        return _dims(arg.text)
+    if isinstance(arg, S.Infinity):
         return ("oo", 1)
-    if data == "seqop" and str(arg.children[1]) == "\\times":
-        r, c = _dims(arg.children[0]), _dims(arg.children[2])
+    if isinstance(arg, S.SeqOp) and arg.op == "\\times":
+        r, c = _dims(arg.left), _dims(arg.right)
         if r and c and r[1] == 1 and c[1] == 1:
             return (r[0], c[0])
     return None
 
 
-def declared_name(interp: Interpreter, t) -> str | None:
+def declared_name(interp: Interpreter, t: S.Syntax) -> str | None:
     """The name on the left of a declaration: x, y*, y^*, y_m, \\alpha, dy."""
-    data = getattr(t, "data", None)
-    if data == "word":
-        return str(t.children[0])
-    if data == "greek":
-        return str(t.children[0]).lstrip("\\")
-    if data == "star":
-        inner = declared_name(interp, t.children[0])
+    if isinstance(t, S.Word):
+        return t.text
+    if isinstance(t, S.Greek):
+        return t.name
+    if isinstance(t, S.Star):
+        inner = declared_name(interp, t.base)
         return inner + "*" if inner else None
-    if data == "power":
-        inner = declared_name(interp, t.children[0])
-        sup = t.children[1].children[0] if t.children[1].children else None
-        if inner and str(sup) == "*":
+    if isinstance(t, S.Power):
+        inner = declared_name(interp, t.base)
+        if inner and t.sup.arg == "*":
             return inner + "*"
         return None
-    if data == "subscript":
-        inner = declared_name(interp, t.children[0])
-        sub = _plain_token(t.children[1].children[0])
+    if isinstance(t, S.Subscript):
+        inner = declared_name(interp, t.base)
+        sub = t.sub.text
         return f"{inner}_{sub}" if inner and sub else None
     return None
