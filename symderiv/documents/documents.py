@@ -30,7 +30,7 @@ from symderiv.derive.typos import blame_typo
 from symderiv.derive.derivation import UNREADABLE_BEFORE, Derivation, Step, compare, error_verdict
 from symderiv.errors import LineError, ReadError, SymderivError
 from symderiv.lang.index import IndexNotation, IndexSum
-from symderiv.lang.operators import Expr, Inner, Sym
+from symderiv.lang.operators import Add, Conv, Corr, Expr, Inner, MatMul, Sym, Trace, Transpose
 from symderiv.lang.printing import plain
 from symderiv.documents import syntax as S
 from symderiv.documents.reader import (
@@ -394,7 +394,7 @@ def _define(scope: Scope, name: str, value, interp: Interpreter, doc) -> None:
 
 
 def _meaning(v):
-    return v.key() if hasattr(v, "key") else repr(v)
+    return v.key() if isinstance(v, Expr) else repr(v)
 
 
 def _show_meaning(v) -> str:
@@ -767,7 +767,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             # the loss is named by this line (ΔL, Δℓ, ...); a scalar output is then an intermediate value
             d.use_upstream_gradient(loss.name)
         if d is not None and not d.is_loss and isinstance(loss, Sym) and loss.is_scalar:
-            has_diff = any(s.kind == "define" and s.lhs is not None and getattr(s.lhs, "name", "") == first.name
+            has_diff = any(s.kind == "define" and isinstance(s.lhs, Sym) and s.lhs.name == first.name
                            for s in d.steps)
             if not has_diff:
                 d.loss_differential(vals[1], line=ml.line, note=note)
@@ -977,11 +977,10 @@ def label_rules(d: Derivation) -> None:
 
 def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
     from symderiv.kernel.expand import push_transpose
-    from symderiv.lang.operators import MatMul, Trace
 
     if v is not None and v.dropped:
         return "drop-higher-order"
-    kinds = lambda e: {type(n).__name__ for n in e.walk()}  # noqa: E731
+    kinds = lambda e: {type(n) for n in e.walk()}  # noqa: E731 — exact node classes, as the rule names mean
     ka, kb = kinds(a), kinds(b)
     if isinstance(a, Inner) and isinstance(b, Inner) and a.left == b.right and a.right == b.left:
         return "inner-symmetry"
@@ -998,12 +997,12 @@ def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
     if isinstance(a, Trace) and isinstance(b, Trace):
         return "cyclic-trace"
     if isinstance(a, Inner) and isinstance(b, Inner):
-        if ("Corr" in ka or "Conv" in ka) and a.right != b.right:
+        if (Corr in ka or Conv in ka) and a.right != b.right:
             return "corr-conv-property"
-        if push_transpose(a.left) == push_transpose(b.left) or "Transpose" in ka:
+        if push_transpose(a.left) == push_transpose(b.left) or Transpose in ka:
             return "transpose-of-product"
         return "substitution"
-    if "Add" in ka and "Add" not in kb:
+    if Add in ka and Add not in kb:
         return "expansion"
     if isinstance(a, MatMul) and isinstance(b, MatMul):
         return "associativity"

@@ -28,10 +28,7 @@ from importlib import resources
 from typing import Any, NoReturn, TypeAlias
 
 import sympy
-# imported once, at import time: parse trees made by the cached parser must be instances of the
-# same Token class that the interpreter tests against (a lazily imported, later re-imported lark
-# would give two Token classes)
-from lark import Lark, Token
+from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from symderiv.documents import syntax as S
