@@ -899,3 +899,15 @@ def test_a_braced_sum_index_defines_the_operator_like_the_unbraced_one(spelling)
     assert {"operator": r"\odot", "meaning": "corr"}.items() <= d.definitions[0].items()
     (s,) = steps(d)
     assert s.line == 9 and s.status == "failed"  # correlation does not commute
+
+
+# --- "= 2 = ..." after an unreadable line is shown, not an internal error --------------------------
+@pytest.mark.parametrize("first", ["2", r"\frac{1}{2}", r"\sum_j x_j w_j"])
+def test_a_continuation_starting_with_a_non_matrix_after_an_unreadable_line_is_reported(first, capsys):
+    text = (f"# T\n\n{DECL} Let $w \\in \\mathbf{{R}}^n$.\n\n$$= f = A$$\n\n$$= {first} = 3$$\n")
+    d = check_text(text, "t.md")
+    assert d.status != "verified"
+    by_line = [(s.line, s.status) for s in steps(d)]
+    assert (7, "undecided") in by_line and all(st != "verified" for _, st in by_line), by_line
+    assert json.dumps(d.to_dict())  # every step can be shown (it was an AttributeError in Step.latex)
+    assert "internal error" not in json.dumps(d.to_dict())

@@ -797,6 +797,9 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             s = Step(vals[0] if isinstance(vals[0], Expr) else None, None, "claim", "claim", note, ml.line,
                      after_unreadable=True)
             s.value = vals[0]
+            if not isinstance(vals[0], Expr):
+                # "= 2", "= f(x)", "= Σ ...": no expression to print, shown as written (as a claim step is)
+                s.text_override, s.raw = f"= {_show(vals[0])}", ml.text.strip()
             s.verdict = undecided("not checked", reason=UNREADABLE_BEFORE)
             claim.steps.append(s)
             for a, b, rel in zip(vals, vals[1:], pl.rels):
