@@ -24,6 +24,7 @@ import re
 
 import sympy
 from dataclasses import dataclass, field
+from typing import Any
 from fractions import Fraction
 
 from symderiv.derive.typos import blame_typo
@@ -44,11 +45,22 @@ from symderiv.kernel.decide import (
 
 
 @dataclass
+class ClaimStep(Step):
+    """A step of a :class:`Claim`: a = b checked alone, or a line that could not be used."""
+
+    #: the two sides as read (an Expr, a number, index notation): a claim's sides need not be expressions
+    value: Any = None
+    value_left: Any = None
+    #: the author claimed equality to first order (≈)
+    first_order: bool = False
+
+
+@dataclass
 class Claim:
     """An identity stated outside a derivation (or a line that could not be used), checked alone."""
 
     title: str
-    steps: list[Step] = field(default_factory=list)
+    steps: list[ClaimStep] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -155,7 +167,7 @@ def check_text(text: str, path: str = "<input>", check: bool = True,
     _pass2(blocks[:cut], scopes, path, doc)
     if cut < len(blocks):
         b = blocks[cut]
-        s = Step(None, None, "problem", None, "", b.line)
+        s = ClaimStep(None, None, "problem", None, "", b.line)
         s.verdict = undecided("document budget",
                             reason=f"the document's reading budget ({budget.math_chars} characters of math) is used up "
                             f"at line {b.line}; nothing from here to the end is checked: split the document")
@@ -383,7 +395,7 @@ def _define(scope: Scope, name: str, value, interp: Interpreter, doc) -> None:
     if old and doc is not None:
         prev_line, prev = old[-1]
         if _meaning(prev) != _meaning(value):
-            s = Step(None, None, "problem", None, "", line)
+            s = ClaimStep(None, None, "problem", None, "", line)
             s.verdict = ill_formed(method="reading the declarations",
                                 reason=f"{name} is redefined: it meant {_show_meaning(prev)} since line {prev_line} and now "
                                 f"means {_show_meaning(value)}; use a new name (earlier lines keep the first meaning)")
@@ -482,7 +494,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
             for ml in b.math:
                 if _inline_assertion(ml) and (ml.line, ml.col) not in doc.operator_definitions:
                     # an equation in running text is an assertion too: never silently dropped
-                    s = Step(None, None, "problem", None, "", ml.line)
+                    s = ClaimStep(None, None, "problem", None, "", ml.line)
                     s.verdict = undecided("not checked", reason="an equation in inline math is not checked; "
                                         "write it as display math ($$ ... $$) to have it checked")
                     s.col = ml.col
@@ -497,7 +509,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                 # "AB = BA \quad \text{if } B = A": the hypothesis is not assumed, so the bare equation is
                 # neither verified nor refuted (a counterexample could violate the hypothesis)
                 read_math(ml, path)
-                s = Step(None, None, "problem", None, ml.note, ml.line)
+                s = ClaimStep(None, None, "problem", None, ml.note, ml.line)
                 s.verdict = undecided("not checked", reason=f"a condition ('{ml.note}') is not assumed: the "
                                       "equation is not checked under it")
                 s.col = ml.col
@@ -537,7 +549,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                     k = pl.rels.index("⇒")
                     if st.derivation is None:
                         # "AB = BA ⇒ BA = AB" asserts an implication, not its hypothesis: not checked
-                        s = Step(None, None, "problem", None, ml.note, ml.line)
+                        s = ClaimStep(None, None, "problem", None, ml.note, ml.line)
                         s.verdict = undecided("not checked", reason="an implication between equations is not "
                                             "checked (its hypothesis is not assumed); write each equation on its own line")
                         s.col = ml.col
@@ -583,7 +595,7 @@ def _report_unused_definitions(st: _State, doc: CheckedDocument) -> None:
     for out, f, line, col in st.defined:
         if any(d.output.name == out.name and plain(d.forward) == plain(f) for d in doc.derivations):
             continue
-        s = Step(None, None, "problem", None, "", line)
+        s = ClaimStep(None, None, "problem", None, "", line)
         s.verdict = undecided("not checked", reason=f"this line defines {out.name} = {plain(f)}, but no derivation "
                               f"uses it (no Δ{out.name} = ... follows), so nothing was checked; if it is meant as a "
                               f"claim, write the expression first ({plain(f)} = {out.name})")
@@ -794,7 +806,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
         if st.after_unreadable:
             # "= v" after an unreadable line: the step into v is not checked; later sides compare with v
             claim = Claim(f"continued identity after an unreadable line ({st.heading})")
-            s = Step(vals[0] if isinstance(vals[0], Expr) else None, None, "claim", "claim", note, ml.line,
+            s = ClaimStep(vals[0] if isinstance(vals[0], Expr) else None, None, "claim", "claim", note, ml.line,
                      after_unreadable=True)
             s.value = vals[0]
             if not isinstance(vals[0], Expr):
@@ -876,15 +888,15 @@ def _why_not_expr(v) -> str:
     return "expected a matrix expression"
 
 
-def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=") -> Step:
+def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=") -> ClaimStep:
     """A checked equality a = b outside a derivation chain: exact, unless the author wrote ≈
     (then equality to first order in the Δ symbols)."""
     if isinstance(a, Expr) and isinstance(b, Expr):
-        s = Step(b, a, "claim", "claim", note, ml.line)
+        s = ClaimStep(b, a, "claim", "claim", note, ml.line)
         s.value, s.value_left = b, a
         s.first_order = rel == "≈"
         return s
-    s = Step(b if isinstance(b, Expr) else None, a if isinstance(a, Expr) else None, "claim", None, note, ml.line)
+    s = ClaimStep(b if isinstance(b, Expr) else None, a if isinstance(a, Expr) else None, "claim", None, note, ml.line)
     if isinstance(a, Fraction) and isinstance(b, Fraction) and rel == "≈":
         s.verdict = undecided("not checked", reason="approximate equality between numbers is not checked")
     elif isinstance(a, Fraction) and isinstance(b, Fraction):
@@ -936,7 +948,7 @@ def _show(v) -> str:
     return str(v)
 
 
-def _claim_verdict(s: Step) -> Verdict:
+def _claim_verdict(s: ClaimStep) -> Verdict:
     """Exact equality for '=' (a standalone claim is not a Δ-chain); first order only for ≈."""
 
     a, b = (s.value_left if s.value_left is not None else s.lhs), s.rhs
@@ -955,7 +967,7 @@ def _claim_verdict(s: Step) -> Verdict:
 
 
 def _line_problem(doc: CheckedDocument, st: _State, ml: MathLine, line: int, col: int, message: str) -> None:
-    s = Step(None, None, "problem", None, ml.note, line)
+    s = ClaimStep(None, None, "problem", None, ml.note, line)
     s.verdict = ill_formed(message, "reading the line")
     s.col = col
     s.text_override = s.raw = ml.text.strip()
@@ -1017,7 +1029,7 @@ def _compare_values(a, b) -> Verdict:
 
         return decide_index(a, b)
     if isinstance(a, Expr) and isinstance(b, Expr):
-        s = Step(b, a, "claim")
+        s = ClaimStep(b, a, "claim")
         return _claim_verdict(s)
     return undecided("not checked")
 
