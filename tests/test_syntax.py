@@ -100,3 +100,22 @@ def test_a_line_is_built_once_per_distinct_text():
     a = read_math(MathLine(r"AB^T = (BA^T)^T", 3, 5), "<a>")
     b = read_math(MathLine(r"AB^T = (BA^T)^T", 9, 1), "<b>")
     assert a is b  # positions are relative to the text, so the syntax is shared
+
+
+def test_only_the_transformer_reads_lark_trees():
+    """The reader's interpreter and the document checker match typed nodes: no ``.data`` / ``.children``
+    of a lark tree and no class name compared as a string outside syntax.py."""
+    import ast
+
+    offenders = []
+    for name in ("reader.py", "documents.py"):
+        path = ROOT / "symderiv" / "documents" / name
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("data", "children"):
+                offenders.append(f"{name}:{node.lineno}: .{node.attr}")
+            if isinstance(node, ast.Compare) and any(isinstance(n, ast.Attribute) and n.attr == "__name__"
+                                                     for n in ast.walk(node)):
+                offenders.append(f"{name}:{node.lineno}: a class name compared")
+            if isinstance(node, ast.Constant) and node.value == "data":
+                offenders.append(f"{name}:{node.lineno}: getattr(..., 'data')")
+    assert offenders == []

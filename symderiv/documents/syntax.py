@@ -271,7 +271,7 @@ class SyntaxLine:
 
 
 def _pos(meta: Meta) -> Pos:
-    if getattr(meta, "empty", True):
+    if meta.empty:
         return None
     return (meta.line, meta.column)
 
