@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symderiv.documents.reader import Interpreter, MathLine, Scope, read_math
+from symderiv.documents.interpret import Interpreter, Scope
+from symderiv.documents.reader import MathLine, read_math
 from symderiv.kernel.verifier import verify_equal
 from symderiv.lang.operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose
 from symderiv.lang.printing import latex

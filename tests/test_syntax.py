@@ -10,17 +10,18 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from lark import Token, Tree
+from lark import Lark, Token, Tree
 
 from symderiv.documents import syntax as S
-from symderiv.documents.reader import MathLine, _parser, read_math, scan_markdown
+from symderiv.documents.reader import MathLine, read_math, scan_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_grammar_rule_and_alias_has_a_transformer_method():
+    grammar = (ROOT / "symderiv" / "documents" / "grammar" / "math.lark").read_text(encoding="utf-8")
     names = set()
-    for rule in _parser().rules:
+    for rule in Lark(grammar, parser="earley").rules:
         name = rule.alias or rule.origin.name
         name = name.value if isinstance(name, Token) else str(name)
         if not name.startswith("_") and not (rule.options.expand1 and not rule.alias):
@@ -103,12 +104,12 @@ def test_a_line_is_built_once_per_distinct_text():
 
 
 def test_only_the_transformer_reads_lark_trees():
-    """The reader's interpreter and the document checker match typed nodes: no ``.data`` / ``.children``
+    """The reader, its interpreter and the document checker match typed nodes: no ``.data`` / ``.children``
     of a lark tree and no class name compared as a string outside syntax.py."""
     import ast
 
     offenders = []
-    for name in ("reader.py", "documents.py"):
+    for name in ("reader.py", "interpret.py", "documents.py"):
         path = ROOT / "symderiv" / "documents" / name
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Attribute) and node.attr in ("data", "children"):

@@ -34,10 +34,10 @@ from symderiv.lang.index import IndexNotation, IndexSum
 from symderiv.lang.operators import Add, Conv, Corr, Expr, Inner, MatMul, Sym, Trace, Transpose
 from symderiv.lang.printing import plain
 from symderiv.documents import syntax as S
-from symderiv.documents.reader import (
-    has_relation, segmentations, Block, FuncApp, Interpreter, MathLine, ParsedLine, Scope,
-    CONDITION_NOTE, affine_of, declared_name, decode, parse_space, read_math, scan_markdown,
+from symderiv.documents.interpret import (
+    FuncApp, Interpreter, ParsedLine, Scope, affine_of, declared_name, parse_space, segmentations,
 )
+from symderiv.documents.reader import CONDITION_NOTE, Block, MathLine, decode, has_relation, read_math, scan_markdown
 from symderiv.kernel.decide import (
     FAILED, UNDECIDED, VERIFIED, Obligation, Verdict, annotate, decide_index, decide_numbers, discharge, ill_formed,
     undecided,
