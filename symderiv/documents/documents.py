@@ -21,27 +21,43 @@ symbol, a shape mismatch) is reported at that line.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
 
 import sympy
-from dataclasses import dataclass, field
-from typing import Any
-from fractions import Fraction
 
-from symderiv.derive.typos import blame_typo
 from symderiv.derive.derivation import UNREADABLE_BEFORE, Derivation, Step, compare, error_verdict
+from symderiv.derive.typos import blame_typo
+from symderiv.documents import syntax as S
+from symderiv.documents.interpret import (
+    FuncApp,
+    Interpreter,
+    ParsedLine,
+    Scope,
+    affine_of,
+    declared_name,
+    parse_space,
+    segmentations,
+)
+from symderiv.documents.reader import CONDITION_NOTE, Block, MathLine, decode, has_relation, read_math, scan_markdown
 from symderiv.errors import LineError, ReadError, SymderivError
+from symderiv.kernel.decide import (
+    FAILED,
+    UNDECIDED,
+    VERIFIED,
+    Obligation,
+    Verdict,
+    annotate,
+    decide_index,
+    decide_numbers,
+    discharge,
+    ill_formed,
+    undecided,
+)
 from symderiv.lang.index import IndexNotation, IndexSum
 from symderiv.lang.operators import Add, Conv, Corr, Expr, Inner, MatMul, Sym, Trace, Transpose
 from symderiv.lang.printing import plain
-from symderiv.documents import syntax as S
-from symderiv.documents.interpret import (
-    FuncApp, Interpreter, ParsedLine, Scope, affine_of, declared_name, parse_space, segmentations,
-)
-from symderiv.documents.reader import CONDITION_NOTE, Block, MathLine, decode, has_relation, read_math, scan_markdown
-from symderiv.kernel.decide import (
-    FAILED, UNDECIDED, VERIFIED, Obligation, Verdict, annotate, decide_index, decide_numbers, discharge, ill_formed,
-    undecided,
-)
 
 
 @dataclass
@@ -83,7 +99,7 @@ class CheckedDocument:
     operator_definitions: set = field(default_factory=set)
 
     nothing_reason: str = ""  # set when no statement was found to check: why
-    budget: "DocumentBudget" = field(default_factory=lambda: DEFAULT_DOCUMENT_BUDGET)
+    budget: DocumentBudget = field(default_factory=lambda: DEFAULT_DOCUMENT_BUDGET)
 
     @property
     def status(self) -> str:
@@ -349,7 +365,7 @@ def _set_operator(root: Scope, op: str, meaning: str, path: str, line: int, col:
         doc.definitions.append({"operator": op, "meaning": meaning, "text": f"{op} is {names[meaning]}, {how}", "line": line})
 
 
-def _declare(interp: Interpreter, pl: ParsedLine, scope: Scope, path: str, doc: "CheckedDocument | None" = None) -> None:
+def _declare(interp: Interpreter, pl: ParsedLine, scope: Scope, path: str, doc: CheckedDocument | None = None) -> None:
     """x \\in R^n; dy := \\frac{dL}{dy} \\in R^m; L \\in R. Each takes effect from its line."""
     items, rels = pl.items, pl.rels
     for i, rel in enumerate(rels):
@@ -639,7 +655,7 @@ def _input_of_forward(scope: Scope, name: str) -> bool:
     """Is ``name`` a variable of a forward definition visible here (x in y = Wx)?"""
     s = scope
     while s is not None:
-        for out, f in s.forwards.values():
+        for _out, f in s.forwards.values():
             if name in {x.name for x in f.symbols()}:
                 return True
         s = s.parent
@@ -653,7 +669,7 @@ def _dim(d) -> str:
 _DELTA_RUN = re.compile(r"\\Delta\s*[A-Za-z]{2,}")
 
 
-def _refuse_ambiguous_delta_runs(pl: ParsedLine, interp: Interpreter, scope: Scope, st: "_State",
+def _refuse_ambiguous_delta_runs(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State,
                                  ml: MathLine) -> None:
     """``\\Delta AB`` is read as (ΔA)B. That equals Δ(AB) = (ΔA)B + A(ΔB) + (ΔA)(ΔB) only when A is the
     perturbed variable (of the open derivation, or of this perturbation line Δy = ... of a forward
