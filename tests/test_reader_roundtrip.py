@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symderiv.documents.reader import Interpreter, MathLine, Scope, parse_math
+from symderiv.documents.interpret import Interpreter, Scope
+from symderiv.documents.reader import MathLine, read_math
 from symderiv.kernel.verifier import verify_equal
 from symderiv.lang.operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose
 from symderiv.lang.printing import latex
@@ -33,7 +34,7 @@ def scope() -> Scope:
 def read(text: str) -> Expr:
     ml = MathLine(text, 1, 1)
     interp = Interpreter(scope(), ml, "<roundtrip>")
-    pl = interp.line(parse_math(ml, "<roundtrip>"))
+    pl = interp.line(read_math(ml, "<roundtrip>"))
     assert len(pl.items) == 1 and not pl.rels, text
     return interp.expr(pl.items[0])
 

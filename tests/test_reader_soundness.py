@@ -847,3 +847,67 @@ def test_wrong_twins_of_grouping_and_one_character_superscripts_fail(wrong):
             f"$x \\in \\mathbf{{R}}^n$.\n\n{wrong}\n")
     (s,) = [s for c in check_text(text, "t.md").claims for s in c.steps]
     assert s.status == "failed" and s.verdict.counterexample is not None
+
+
+# --- \lVert ... \rVert is the same norm as \| ... \| (it was an internal IndexError) -----------------
+@pytest.mark.parametrize("right", [r"\lVert x \rVert^2 = x^T x", r"\lVert A \rVert_F^2 = \langle A, A \rangle",
+                                   r"\left\lVert x \right\rVert^2 = \|x\|^2"])
+def test_lvert_rvert_norm_reads_as_the_norm(right):
+    assert_verified(doc(right))
+
+
+@pytest.mark.parametrize("wrong", [r"\lVert x \rVert^2 = 2 x^T x", r"\lVert A \rVert_F^2 = \langle A, A^T \rangle",
+                                   r"\lVert x \rVert^2 = g^T x"])
+def test_lvert_rvert_norm_wrong_twins_fail(wrong):
+    d = doc(wrong)
+    assert d.status == "failed", [(s.line, s.status, s.verdict and s.verdict.reason) for s in steps(d)]
+
+
+# --- a non-integer index is outside the index fragment (it was an internal ValueError) --------------
+SEQ_DECL = r"Let $x \in \mathbf{R}^{\infty}$ and $w \in \mathbf{R}^{\infty}$."
+
+
+def test_a_non_integer_index_is_undecided_not_a_crash():
+    d = doc(r"\sum_j x_{j+2.5} w_j = \sum_j x_{j} w_j", decl=SEQ_DECL)
+    (s,) = steps(d)
+    assert s.status == "undecided" and "integer combination" in s.verdict.reason, s.verdict.explain()
+
+
+def test_an_operator_definition_with_a_non_integer_index_is_located():
+    text = f"# T\n\n{SEQ_DECL} Let $y \\in \\mathbf{{R}}^{{\\infty}}$.\n\n$$y = x \\odot w$$\n\n$$y_i := \\sum_j x_{{i+2.5}} w_j$$\n"
+    with pytest.raises(ReadError) as exc:
+        check_text(text, "t.md")
+    assert "t.md:7:" in str(exc.value) and "sums of index names and numbers" in str(exc.value)
+
+
+# --- \sum_{j} names the same index as \sum_j in an operator definition ------------------------------
+BRACED_SUM = r"""# T
+
+Let $x \in \mathbf{R}^{\infty}$, $w \in \mathbf{R}^{\infty}$, $y \in \mathbf{R}^{\infty}$.
+
+$$y = x \odot w$$
+
+$$y_i := \sum_{j} x_{i+j} w_j$$
+
+$$x \odot w = w \odot x$$
+"""
+
+
+@pytest.mark.parametrize("spelling", [r"\sum_{j}", r"\sum_j", r"\sum_{j} "])
+def test_a_braced_sum_index_defines_the_operator_like_the_unbraced_one(spelling):
+    d = check_text(BRACED_SUM.replace(r"\sum_{j}", spelling), "t.md")
+    assert {"operator": r"\odot", "meaning": "corr"}.items() <= d.definitions[0].items()
+    (s,) = steps(d)
+    assert s.line == 9 and s.status == "failed"  # correlation does not commute
+
+
+# --- "= 2 = ..." after an unreadable line is shown, not an internal error --------------------------
+@pytest.mark.parametrize("first", ["2", r"\frac{1}{2}", r"\sum_j x_j w_j"])
+def test_a_continuation_starting_with_a_non_matrix_after_an_unreadable_line_is_reported(first, capsys):
+    text = (f"# T\n\n{DECL} Let $w \\in \\mathbf{{R}}^n$.\n\n$$= f = A$$\n\n$$= {first} = 3$$\n")
+    d = check_text(text, "t.md")
+    assert d.status != "verified"
+    by_line = [(s.line, s.status) for s in steps(d)]
+    assert (7, "undecided") in by_line and all(st != "verified" for _, st in by_line), by_line
+    assert json.dumps(d.to_dict())  # every step can be shown (it was an AttributeError in Step.latex)
+    assert "internal error" not in json.dumps(d.to_dict())

@@ -48,11 +48,6 @@ class Step:
     #: and the author's own LaTeX
     text_override: str | None = None
     raw: str | None = None
-    #: for claims a = b: the two values as read (an Expr, a number, index notation), and whether the
-    #: author claimed equality to first order (≈)
-    value: Any = None
-    value_left: Any = None
-    first_order: bool = False
 
     def latex(self, **settings) -> str:
         if self.text_override is not None:

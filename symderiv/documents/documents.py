@@ -21,26 +21,56 @@ symbol, a shape mismatch) is reported at that line.
 from __future__ import annotations
 
 import re
-
-import sympy
-from lark import Token
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
-from symderiv.derive.typos import blame_typo
+import sympy
+
 from symderiv.derive.derivation import UNREADABLE_BEFORE, Derivation, Step, compare, error_verdict
+from symderiv.derive.typos import blame_typo
+from symderiv.documents import syntax as S
+from symderiv.documents.interpret import (
+    FuncApp,
+    Interpreter,
+    ParsedLine,
+    Scope,
+    affine_of,
+    declared_name,
+    parse_space,
+    segmentations,
+)
+from symderiv.documents.reader import CONDITION_NOTE, Block, MathLine, decode, has_relation, read_math, scan_markdown
 from symderiv.errors import LineError, ReadError, SymderivError
-from symderiv.lang.index import IndexNotation, IndexSum, affine
-from symderiv.lang.operators import Expr, Inner, Sym
-from symderiv.lang.printing import plain
-from symderiv.documents.reader import (
-    has_relation, segmentations, Block, FuncApp, Interpreter, MathLine, ParsedLine, Scope,
-    CONDITION_NOTE, declared_name, decode, parse_math, parse_space, scan_markdown,
-)
 from symderiv.kernel.decide import (
-    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Obligation, Verdict, annotate, decide_index, decide_numbers,
-    discharge, ill_formed, undecided,
+    DEFAULT_BUDGET,
+    FAILED,
+    UNDECIDED,
+    VERIFIED,
+    Budget,
+    Obligation,
+    Verdict,
+    annotate,
+    decide_index,
+    decide_numbers,
+    discharge,
+    ill_formed,
+    undecided,
 )
+from symderiv.lang.index import IndexNotation, IndexSum
+from symderiv.lang.operators import Add, Conv, Corr, Expr, Inner, MatMul, Sym, Trace, Transpose
+from symderiv.lang.printing import plain
+
+
+@dataclass
+class ClaimStep(Step):
+    """A step of a :class:`Claim`: a = b checked alone, or a line that could not be used."""
+
+    #: the two sides as read (an Expr, a number, index notation): a claim's sides need not be expressions
+    value: Any = None
+    value_left: Any = None
+    #: the author claimed equality to first order (≈)
+    first_order: bool = False
 
 
 @dataclass
@@ -48,7 +78,7 @@ class Claim:
     """An identity stated outside a derivation (or a line that could not be used), checked alone."""
 
     title: str
-    steps: list[Step] = field(default_factory=list)
+    steps: list[ClaimStep] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -71,7 +101,7 @@ class CheckedDocument:
     operator_definitions: set = field(default_factory=set)
 
     nothing_reason: str = ""  # set when no statement was found to check: why
-    budget: "DocumentBudget" = field(default_factory=lambda: DEFAULT_DOCUMENT_BUDGET)
+    budget: DocumentBudget = field(default_factory=lambda: DEFAULT_DOCUMENT_BUDGET)
 
     @property
     def status(self) -> str:
@@ -157,7 +187,7 @@ def check_text(text: str, path: str = "<input>", check: bool = True,
     _pass2(blocks[:cut], scopes, path, doc)
     if cut < len(blocks):
         b = blocks[cut]
-        s = Step(None, None, "problem", None, "", b.line)
+        s = ClaimStep(None, None, "problem", None, "", b.line)
         s.verdict = undecided("document budget",
                             reason=f"the document's reading budget ({budget.math_chars} characters of math) is used up "
                             f"at line {b.line}; nothing from here to the end is checked: split the document")
@@ -268,9 +298,8 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
             self_contained = bool(_SELF_CONTAINED_DEFINITION.search(ml.text))
             if b.kind == "prose" and "\\in" not in ml.text and ":=" not in ml.text and not self_contained:
                 continue  # prose math that declares nothing is left as prose
-            tree = parse_math(ml, path)
             interp = Interpreter(scope, ml, path)
-            pl = interp.line(tree)
+            pl = interp.line(read_math(ml, path))
             if self_contained:
                 operands = _self_contained_operands(pl, interp)
                 if operands is not None:
@@ -284,7 +313,7 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
             try:
                 if "∈" in pl.rels:
                     _declare(interp, pl, scope, path, doc)
-                elif pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "word":
+                elif pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Word):
                     _declare(interp, pl, scope, path, doc)  # an alias: dy := \frac{dL}{dy}
             except LineError as exc:
                 # a malformed declaration makes the rest unreadable: located, exit 2
@@ -296,8 +325,9 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                 if op:
                     prev_forward_op["last"] = (op, ml.line)
                     t = pl.items[1]
-                    prev_forward_op["operands"] = (declared_name(interp, t.children[0]), declared_name(interp, t.children[2]))
-                if pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "subscript" and "last" in prev_forward_op:
+                    assert isinstance(t, S.SeqOp)  # as _forward_operator found it
+                    prev_forward_op["operands"] = (declared_name(interp, t.left), declared_name(interp, t.right))
+                if pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Subscript) and "last" in prev_forward_op:
                     meaning = _operator_from_definition(pl, interp, prev_forward_op.get("operands"))
                     if meaning:
                         op_tok, op_line = prev_forward_op["last"]
@@ -316,15 +346,15 @@ def _self_contained_operands(pl: ParsedLine, interp: Interpreter):
     if len(pl.items) != 2 or pl.rels[:1] not in (["="], [":="]) or pl.lead is not None:
         return None
     lhs = pl.items[0]
-    if getattr(lhs, "data", None) != "subscript":
+    if not isinstance(lhs, S.Subscript):
         return None
-    base = lhs.children[0]
-    while getattr(base, "data", None) in ("paren", "group") and len(base.children) == 1:
-        base = base.children[0]
-    if getattr(base, "data", None) != "seqop":
+    base = lhs.base
+    while isinstance(base, S.Group) or (isinstance(base, S.Paren) and len(base.items) == 1):
+        base = base.body if isinstance(base, S.Group) else base.items[0]
+    if not isinstance(base, S.SeqOp):
         return None
-    names = (declared_name(interp, base.children[0]), declared_name(interp, base.children[2]))
-    return str(base.children[1]), names
+    names = (declared_name(interp, base.left), declared_name(interp, base.right))
+    return base.op, names
 
 
 def _set_operator(root: Scope, op: str, meaning: str, path: str, line: int, col: int, doc, how: str) -> None:
@@ -339,7 +369,7 @@ def _set_operator(root: Scope, op: str, meaning: str, path: str, line: int, col:
         doc.definitions.append({"operator": op, "meaning": meaning, "text": f"{op} is {names[meaning]}, {how}", "line": line})
 
 
-def _declare(interp: Interpreter, pl: ParsedLine, scope: Scope, path: str, doc: "CheckedDocument | None" = None) -> None:
+def _declare(interp: Interpreter, pl: ParsedLine, scope: Scope, path: str, doc: CheckedDocument | None = None) -> None:
     """x \\in R^n; dy := \\frac{dL}{dy} \\in R^m; L \\in R. Each takes effect from its line."""
     items, rels = pl.items, pl.rels
     for i, rel in enumerate(rels):
@@ -385,7 +415,7 @@ def _define(scope: Scope, name: str, value, interp: Interpreter, doc) -> None:
     if old and doc is not None:
         prev_line, prev = old[-1]
         if _meaning(prev) != _meaning(value):
-            s = Step(None, None, "problem", None, "", line)
+            s = ClaimStep(None, None, "problem", None, "", line)
             s.verdict = ill_formed(method="reading the declarations",
                                 reason=f"{name} is redefined: it meant {_show_meaning(prev)} since line {prev_line} and now "
                                 f"means {_show_meaning(value)}; use a new name (earlier lines keep the first meaning)")
@@ -396,7 +426,7 @@ def _define(scope: Scope, name: str, value, interp: Interpreter, doc) -> None:
 
 
 def _meaning(v):
-    return v.key() if hasattr(v, "key") else repr(v)
+    return v.key() if isinstance(v, Expr) else repr(v)
 
 
 def _show_meaning(v) -> str:
@@ -409,8 +439,8 @@ def _show_meaning(v) -> str:
 def _forward_operator(pl: ParsedLine) -> str | None:
     if len(pl.items) >= 2 and pl.lead is None and pl.rels[:1] == ["="]:
         t = pl.items[1]
-        if getattr(t, "data", None) == "seqop":
-            return str(t.children[1])
+        if isinstance(t, S.SeqOp):
+            return t.op
     return None
 
 
@@ -418,32 +448,32 @@ def _forward_operator(pl: ParsedLine) -> str | None:
 def _operator_from_definition(pl: ParsedLine, interp: Interpreter, operands=None) -> str | None:
     """y_i := Σ_j x_{i+j} w_j is correlation; x_{i-j} w_j is convolution (by the index pattern)."""
     lhs = pl.items[0]
-    i_var = affine(lhs.children[1].children[0])
+    assert isinstance(lhs, S.Subscript)  # both callers checked it
+    i_var = affine_of(lhs.sub.arg)
     rhs = pl.items[1]
-    factors = []
+    factors: list[S.Syntax] = []
 
-    def walk(t):
-        if getattr(t, "data", None) == "juxt":
-            for c in t.children:
-                walk(c)
+    def walk(t: S.Syntax) -> None:
+        if isinstance(t, S.Juxt):
+            walk(t.left)
+            walk(t.right)
         else:
             factors.append(t)
 
     walk(rhs)
-    sums = [f for f in factors if getattr(f, "data", None) == "subscript" and getattr(f.children[0], "data", None) == "sumop"
-            or getattr(f, "data", None) == "sumop"]
-    idx = [f for f in factors if getattr(f, "data", None) == "subscript" and getattr(f.children[0], "data", None) == "word"]
+    sums = [f for f in factors if isinstance(f, S.SumSign) or isinstance(f, S.Subscript) and isinstance(f.base, S.SumSign)]
+    idx = [f for f in factors if isinstance(f, S.Subscript) and isinstance(f.base, S.Word)]
     if not i_var or len(idx) != 2 or len(sums) != 1:
         raise ReadError(interp.path, interp.ml.line, interp.ml.col,
                         "an operator definition must look like y_i := \\sum_j x_{i+j} w_j or y_i := \\sum_j x_{i-j} w_j")
     (i,) = [k for k in i_var if k != 1]
-    a, b = (affine(f.children[1].children[0]) for f in idx)
-    sumop = sums[0] if getattr(sums[0], "data", None) == "sumop" else sums[0].children[0]
-    j = str(sumop.children[1].children[0]) if sumop.children[1].children else None
+    a, b = (affine_of(f.sub.arg) for f in idx)
+    sumop = sums[0] if isinstance(sums[0], S.SumSign) else sums[0].base
+    j = sumop.index.text  # \sum_j and \sum_{j} name the same index
     if a is None or b is None or j is None:
         raise ReadError(interp.path, interp.ml.line, interp.ml.col,
                         "the indices of this operator definition must be sums of index names and numbers, as in x_{i+j} w_j")
-    names = [declared_name(interp, f.children[0]) for f in idx]
+    names = [declared_name(interp, f.base) for f in idx]
     for (first, second), (shifted, plain_) in (((a, b), (names[0], names[1])), ((b, a), (names[1], names[0]))):
         if second == {j: 1} and first.get(i) == 1 and first.get(j) in (1, -1) and not first.get(1):
             if first[j] == 1 and operands and None not in operands and (shifted, plain_) != tuple(operands):
@@ -484,7 +514,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
             for ml in b.math:
                 if _inline_assertion(ml) and (ml.line, ml.col) not in doc.operator_definitions:
                     # an equation in running text is an assertion too: never silently dropped
-                    s = Step(None, None, "problem", None, "", ml.line)
+                    s = ClaimStep(None, None, "problem", None, "", ml.line)
                     s.verdict = undecided("not checked", reason="an equation in inline math is not checked; "
                                         "write it as display math ($$ ... $$) to have it checked")
                     s.col = ml.col
@@ -498,25 +528,23 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
             if st.derivation is None and CONDITION_NOTE.match(ml.note):
                 # "AB = BA \quad \text{if } B = A": the hypothesis is not assumed, so the bare equation is
                 # neither verified nor refuted (a counterexample could violate the hypothesis)
-                parse_math(ml, path)
-                s = Step(None, None, "problem", None, ml.note, ml.line)
+                read_math(ml, path)
+                s = ClaimStep(None, None, "problem", None, ml.note, ml.line)
                 s.verdict = undecided("not checked", reason=f"a condition ('{ml.note}') is not assumed: the "
                                       "equation is not checked under it")
                 s.col = ml.col
                 s.text_override = s.raw = ml.text.strip()
                 doc.claims.append(Claim(f"line {ml.line} ({st.heading})", [s]))
                 continue
-            tree = parse_math(ml, path)
             interp = Interpreter(scope, ml, path)
-            pl = interp.line(tree)
+            pl = interp.line(read_math(ml, path))
             if "∈" in pl.rels:
                 # x ∈ R^n was handled in pass 1; s = xᵀAx = 2xᵀAx ∈ R also asserts what stands before ∈
                 k = pl.rels.index("∈")
                 pl = ParsedLine(pl.lead, pl.items[:k + 1], pl.rels[:k], pl.cols[:k + 1], pl.ml)
                 if not pl.rels or (pl.rels[0] == ":=" and len(pl.items) == 2):
                     continue
-            elif pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) in ("subscript", "word") \
-                    and len(pl.items) == 2:
+            elif pl.rels[:1] == [":="] and isinstance(pl.items[0], (S.Subscript, S.Word)) and len(pl.items) == 2:
                 continue  # aliases and operator definitions were handled in pass 1
             try:
                 if ml.line in doc.operator_lines:
@@ -535,13 +563,13 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                         # the operator, which is true by that definition
                         _set_forward(scope, vals[0], vals[-1])
                     continue
-                if pl.rels[:1] == [":="] and getattr(pl.items[0], "data", None) == "word":
+                if pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Word):
                     pl = ParsedLine(pl.lead, pl.items[1:], pl.rels[1:], pl.cols[1:], pl.ml)  # dx := dL/dx = G
                 if "⇒" in pl.rels:
                     k = pl.rels.index("⇒")
                     if st.derivation is None:
                         # "AB = BA ⇒ BA = AB" asserts an implication, not its hypothesis: not checked
-                        s = Step(None, None, "problem", None, ml.note, ml.line)
+                        s = ClaimStep(None, None, "problem", None, ml.note, ml.line)
                         s.verdict = undecided("not checked", reason="an implication between equations is not "
                                             "checked (its hypothesis is not assumed); write each equation on its own line")
                         s.col = ml.col
@@ -587,7 +615,7 @@ def _report_unused_definitions(st: _State, doc: CheckedDocument) -> None:
     for out, f, line, col in st.defined:
         if any(d.output.name == out.name and plain(d.forward) == plain(f) for d in doc.derivations):
             continue
-        s = Step(None, None, "problem", None, "", line)
+        s = ClaimStep(None, None, "problem", None, "", line)
         s.verdict = undecided("not checked", reason=f"this line defines {out.name} = {plain(f)}, but no derivation "
                               f"uses it (no Δ{out.name} = ... follows), so nothing was checked; if it is meant as a "
                               f"claim, write the expression first ({plain(f)} = {out.name})")
@@ -631,7 +659,7 @@ def _input_of_forward(scope: Scope, name: str) -> bool:
     """Is ``name`` a variable of a forward definition visible here (x in y = Wx)?"""
     s = scope
     while s is not None:
-        for out, f in s.forwards.values():
+        for _out, f in s.forwards.values():
             if name in {x.name for x in f.symbols()}:
                 return True
         s = s.parent
@@ -645,7 +673,7 @@ def _dim(d) -> str:
 _DELTA_RUN = re.compile(r"\\Delta\s*[A-Za-z]{2,}")
 
 
-def _refuse_ambiguous_delta_runs(pl: ParsedLine, interp: Interpreter, scope: Scope, st: "_State",
+def _refuse_ambiguous_delta_runs(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State,
                                  ml: MathLine) -> None:
     """``\\Delta AB`` is read as (ΔA)B. That equals Δ(AB) = (ΔA)B + A(ΔB) + (ΔA)(ΔB) only when A is the
     perturbed variable (of the open derivation, or of this perturbation line Δy = ... of a forward
@@ -772,7 +800,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             # the loss is named by this line (ΔL, Δℓ, ...); a scalar output is then an intermediate value
             d.use_upstream_gradient(loss.name)
         if d is not None and not d.is_loss and isinstance(loss, Sym) and loss.is_scalar:
-            has_diff = any(s.kind == "define" and s.lhs is not None and getattr(s.lhs, "name", "") == first.name
+            has_diff = any(s.kind == "define" and isinstance(s.lhs, Sym) and s.lhs.name == first.name
                            for s in d.steps)
             if not has_diff:
                 d.loss_differential(vals[1], line=ml.line, note=note)
@@ -800,9 +828,12 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
         if st.after_unreadable:
             # "= v" after an unreadable line: the step into v is not checked; later sides compare with v
             claim = Claim(f"continued identity after an unreadable line ({st.heading})")
-            s = Step(vals[0] if isinstance(vals[0], Expr) else None, None, "claim", "claim", note, ml.line,
+            s = ClaimStep(vals[0] if isinstance(vals[0], Expr) else None, None, "claim", "claim", note, ml.line,
                      after_unreadable=True)
             s.value = vals[0]
+            if not isinstance(vals[0], Expr):
+                # "= 2", "= f(x)", "= Σ ...": no expression to print, shown as written (as a claim step is)
+                s.text_override, s.raw = f"= {_show(vals[0])}", ml.text.strip()
             s.verdict = undecided("not checked", reason=UNREADABLE_BEFORE)
             claim.steps.append(s)
             for a, b, rel in zip(vals, vals[1:], pl.rels):
@@ -880,15 +911,15 @@ def _why_not_expr(v) -> str:
     return "expected a matrix expression"
 
 
-def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=", budget: Budget = DEFAULT_BUDGET) -> Step:
+def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=", budget: Budget = DEFAULT_BUDGET) -> ClaimStep:
     """A checked equality a = b outside a derivation chain: exact, unless the author wrote ≈
     (then equality to first order in the Δ symbols)."""
     if isinstance(a, Expr) and isinstance(b, Expr):
-        s = Step(b, a, "claim", "claim", note, ml.line)
+        s = ClaimStep(b, a, "claim", "claim", note, ml.line)
         s.value, s.value_left = b, a
         s.first_order = rel == "≈"
         return s
-    s = Step(b if isinstance(b, Expr) else None, a if isinstance(a, Expr) else None, "claim", None, note, ml.line)
+    s = ClaimStep(b if isinstance(b, Expr) else None, a if isinstance(a, Expr) else None, "claim", None, note, ml.line)
     if isinstance(a, Fraction) and isinstance(b, Fraction) and rel == "≈":
         s.verdict = undecided("not checked", reason="approximate equality between numbers is not checked")
     elif isinstance(a, Fraction) and isinstance(b, Fraction):
@@ -940,7 +971,7 @@ def _show(v) -> str:
     return str(v)
 
 
-def _claim_verdict(s: Step, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+def _claim_verdict(s: ClaimStep, budget: Budget = DEFAULT_BUDGET) -> Verdict:
     """Exact equality for '=' (a standalone claim is not a Δ-chain); first order only for ≈."""
 
     a, b = (s.value_left if s.value_left is not None else s.lhs), s.rhs
@@ -959,7 +990,7 @@ def _claim_verdict(s: Step, budget: Budget = DEFAULT_BUDGET) -> Verdict:
 
 
 def _line_problem(doc: CheckedDocument, st: _State, ml: MathLine, line: int, col: int, message: str) -> None:
-    s = Step(None, None, "problem", None, ml.note, line)
+    s = ClaimStep(None, None, "problem", None, ml.note, line)
     s.verdict = ill_formed(message, "reading the line")
     s.col = col
     s.text_override = s.raw = ml.text.strip()
@@ -984,11 +1015,10 @@ def label_rules(d: Derivation) -> None:
 
 def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
     from symderiv.kernel.expand import push_transpose
-    from symderiv.lang.operators import MatMul, Trace
 
     if v is not None and v.dropped:
         return "drop-higher-order"
-    kinds = lambda e: {type(n).__name__ for n in e.walk()}  # noqa: E731
+    kinds = lambda e: {type(n) for n in e.walk()}  # noqa: E731 — exact node classes, as the rule names mean
     ka, kb = kinds(a), kinds(b)
     if isinstance(a, Inner) and isinstance(b, Inner) and a.left == b.right and a.right == b.left:
         return "inner-symmetry"
@@ -1005,12 +1035,12 @@ def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
     if isinstance(a, Trace) and isinstance(b, Trace):
         return "cyclic-trace"
     if isinstance(a, Inner) and isinstance(b, Inner):
-        if ("Corr" in ka or "Conv" in ka) and a.right != b.right:
+        if (Corr in ka or Conv in ka) and a.right != b.right:
             return "corr-conv-property"
-        if push_transpose(a.left) == push_transpose(b.left) or "Transpose" in ka:
+        if push_transpose(a.left) == push_transpose(b.left) or Transpose in ka:
             return "transpose-of-product"
         return "substitution"
-    if "Add" in ka and "Add" not in kb:
+    if Add in ka and Add not in kb:
         return "expansion"
     if isinstance(a, MatMul) and isinstance(b, MatMul):
         return "associativity"
@@ -1022,7 +1052,7 @@ def _compare_values(a, b, budget: Budget = DEFAULT_BUDGET) -> Verdict:
 
         return decide_index(a, b, budget)
     if isinstance(a, Expr) and isinstance(b, Expr):
-        s = Step(b, a, "claim")
+        s = ClaimStep(b, a, "claim")
         return _claim_verdict(s, budget)
     return undecided("not checked")
 

@@ -9,15 +9,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from lark import Token
-
 
 @dataclass
 class IndexNotation:
     """An expression in index notation (Σ_i A_i B_{i+j} ...): kept for the index checker."""
 
     sums: list[str]
-    factors: list[Any]  # (Expr, index tree) pairs, with a rational coefficient first
+    factors: list[Any]  # (Expr, Index) pairs, or ("nested", IndexNotation | IndexSum)
     coef: Fraction = Fraction(1)
 
 
@@ -26,25 +24,14 @@ class IndexSum:
     terms: list[Any]  # (coef, IndexNotation)
 
 
-def affine(t: Any) -> dict[str | int, int | Fraction] | None:
-    """Index expressions such as i+j, i-j, j, 2 as {var: coef, 1: const}."""
-    data = getattr(t, "data", None)
-    if data == "word":
-        return {str(t.children[0]): 1}
-    if data == "number":
-        return {1: int(str(t.children[0]))}
-    if data in ("add", "sub"):
-        a, b = affine(t.children[0]), affine(t.children[-1])
-        if a is None or b is None:
-            return None
-        sign = 1 if data == "add" else -1
-        out = dict(a)
-        for k, v in b.items():
-            out[k] = out.get(k, 0) + sign * v
-        return out
-    if data == "group":
-        return affine(t.children[0])
-    if isinstance(t, Token):
-        s = str(t)
-        return {1: int(s)} if s.isdigit() else {s: 1}
-    return None
+@dataclass(frozen=True)
+class Index:
+    """An index as written after ``_`` (x_i, x_{i+j}, x_{2}): read as an integer combination of index
+    variables, ``((var, coef), ..., (1, const))``, or None when it is not one (x_{2j}, x_{j+2.5})."""
+
+    coefs: tuple[tuple[str | int, int], ...] | None
+
+
+def affine(t: Index) -> dict[str | int, int | Fraction] | None:
+    """The index as {var: coef, 1: const}, or None when it is not an integer combination."""
+    return None if t.coefs is None else dict(t.coefs)
