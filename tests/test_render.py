@@ -211,3 +211,15 @@ def test_document_marks_each_line_and_lists_failures_with_links():
         assert f"[line {n}](#line-{n}) ✗" in md and f'<a id="line-{n}"></a>' in md
         assert f"✗ *line {n}*:" in md
     assert "> [!CAUTION]" in md and "> [!WARNING]" in md
+
+
+def test_notebook_display_uses_rule_titles_and_shows_counterexamples():
+    from symderiv.report.display import derivation_mimebundle
+
+    bundle = derivation_mimebundle(get_layer("linear").derive("w"))
+    tex = bundle["text/latex"]
+    assert r"\text{cyclic property of the trace}" in tex and "cyclic-trace" not in tex
+    assert "\\Delta y &= " in tex and "\n& \\Delta y" not in tex  # aligned at "=", not before the line
+    wrong = derivation_mimebundle(_square_linear_with_wrong_gradient())
+    assert r"{\color{red}\boldsymbol{\times}}" in wrong["text/latex"]
+    assert "Counterexample at sizes" in wrong["text/markdown"] and r"\begin{pmatrix}" in wrong["text/markdown"]

@@ -167,7 +167,7 @@ def to_json(derivations: Iterable[Derivation]) -> str:
 CHAIN_WIDTH_EM = 32.0
 
 
-def _chain_rows(d: Derivation) -> list[dict[str, Any]]:
+def chain_rows(d: Derivation) -> list[dict[str, Any]]:
     """The derivation as one aligned chain: per step the left side (empty when the line continues
     the previous one), the relation, the right side in one or more pieces (a long sum is broken
     before its top-level signs), the rule and the status."""
@@ -264,7 +264,7 @@ def _ranges(ns: list[int]) -> str:
 
 def _catalog_context(d: Derivation) -> dict[str, Any]:
     data = d.to_dict()
-    data["chain"] = _chain_rows(d)
+    data["chain"] = chain_rows(d)
     data["checks"] = _checks(data["steps"])
     data["failures"] = [r for r in data["chain"] if r["status"] != "verified"]
     jcx = data["jacobian_counterexample"]
