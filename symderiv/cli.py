@@ -214,9 +214,12 @@ def _compile_pdf(tex: str, name: str) -> tuple[bytes | None, bytes | None]:
         with open(os.path.join(build, name + ".tex"), "w", encoding="utf-8", newline="\n") as fh:
             fh.write(tex)
         env = {**os.environ, **PDFLATEX_ENV, "TEXMFOUTPUT": build}
-        r = subprocess.run(["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
-                            name + ".tex"], cwd=build, env=env, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        for _run in range(2):  # the second run sets the table of contents the first one wrote
+            r = subprocess.run(["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
+                                name + ".tex"], cwd=build, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+            if r.returncode != 0:
+                break
         pdf = os.path.join(build, name + ".pdf")
         if r.returncode == 0 and os.path.exists(pdf):
             with open(pdf, "rb") as fh:

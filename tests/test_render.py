@@ -223,3 +223,30 @@ def test_notebook_display_uses_rule_titles_and_shows_counterexamples():
     wrong = derivation_mimebundle(_square_linear_with_wrong_gradient())
     assert r"{\color{red}\boldsymbol{\times}}" in wrong["text/latex"]
     assert "Counterexample at sizes" in wrong["text/markdown"] and r"\begin{pmatrix}" in wrong["text/markdown"]
+
+
+def test_course_has_title_contents_and_summary_and_fits_the_page(tmp_path):
+    """The combined course file opens with a title, a summary of every document and derivation with
+    its status, and a table of contents; compiled twice it has no overfull box over 1 pt."""
+    from symderiv.documents.documents import check_file
+    from symderiv.report.render import render_documents
+
+    files = [ROOT / "examples" / "seed-notes.md", ROOT / "examples" / "course" / "derivations" / "linear.md"]
+    docs = [check_file(str(f)) for f in files]
+    tex = render_documents(docs, "tex")
+    front = tex[: tex.index(r"\tableofcontents")]
+    assert r"\maketitle" in front and r"\section*{Summary}" in front
+    for d in docs:
+        assert d.path.replace("_", r"\_") in front
+        for der in d.derivations:
+            assert tex_escape(der.title).split("$")[0][:12] in front
+    statuses = [s.status for s, _ in docs[0].all_steps()]
+    counts = " & ".join(str(statuses.count(k)) for k in ("verified", "failed", "undecided"))
+    assert r"\SDfailed{} failed & " + counts in front  # the seed notes fail, with their step counts
+    _pdflatex_or_skip()
+    (tmp_path / "course.tex").write_text(tex, encoding="utf-8")
+    for _ in range(2):
+        r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "course.tex"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stdout[-2000:]
+    assert not _overfull((tmp_path / "course.log").read_text(encoding="latin-1"))
