@@ -1,7 +1,8 @@
 """Rendering of checked derivations through jinja2 templates (``symderiv/templates``).
 
 ``render(derivations, fmt)`` with ``fmt`` in ``md`` (GitHub / MyST / Jupyter Markdown with
-``$...$`` math), ``tex`` (a standalone LaTeX document for ``pdflatex``) or ``json``.
+``$...$`` math), ``tex`` (a standalone LaTeX document for ``pdflatex``), ``html`` (a self-contained
+page with MathML, see :mod:`symderiv.report.html`) or ``json``.
 The context of every template is the JSON form of the derivations, so all three formats show
 the same facts. Mathematics comes from the LaTeX printer (symbol names are restricted to safe
 characters); every piece of free text is escaped for the target format. Output is
@@ -27,7 +28,7 @@ from symderiv.report.layout import counterexample_math, math_text, prose_math, s
 from symderiv.report.marks import MATH_MARKS, TEX_MARK_MACROS, TEX_MARKS
 from symderiv.report.marks import TEXT_MARKS as MARKS
 
-FORMATS = ("md", "tex", "json")
+FORMATS = ("md", "tex", "html", "json")
 
 METHOD_LEGEND = {
     "canonical-form": "both sides expanded into monomials, each monomial compiled to its index graph, "
@@ -142,6 +143,16 @@ def _env(fmt: str) -> jinja2.Environment:
         env.filters["align_at_eq"] = _align_at_eq
         env.globals["marks"] = TEX_MARKS
         env.globals["mark_macros"] = TEX_MARK_MACROS
+    elif fmt == "html":
+        from symderiv.report.html import html_filters
+
+        env = jinja2.Environment(
+            loader=loader, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined, autoescape=True,
+        )
+        env.filters.update(html_filters())
+        env.filters["prose"] = _html_prose
+        env.filters["align_at_eq"] = _align_at_eq
     else:
         env = jinja2.Environment(
             loader=loader, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
@@ -284,7 +295,7 @@ def render(derivations: Iterable[Derivation], fmt: str, title: str | None = None
     used = sorted({m for d in data for s in d["steps"] for m in s["methods"]} | {"explicit-jacobian"})
     used = [m for m in used if m in METHOD_LEGEND]
     doc_title = title or (data[0]["title"] if len(data) == 1 else "symderiv report")
-    template = _env(fmt).get_template("report.md.j2" if fmt == "md" else "report.tex.j2")
+    template = _env(fmt).get_template(f"report.{fmt}.j2")
     return template.render(title=doc_title, derivations=data, methods_used=used)
 
 
@@ -503,6 +514,27 @@ def _md_html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _html_prose(text: str) -> Any:
+    """Author prose for HTML: text escaped, each inline ``$...$`` re-emitted from the parse tree as
+    MathML (math the grammar does not accept is shown as code)."""
+    import html as _html
+
+    from markupsafe import Markup
+
+    from symderiv.report.html import MathMLError, mathml
+
+    def inside(math: str) -> str:
+        latex = math_latex(math)
+        if latex is not None:
+            try:
+                return str(mathml(latex))
+            except MathMLError:
+                pass
+        return "<code>" + _html.escape(math) + "</code>"
+
+    return Markup(_prose(text, lambda t: _html.escape(t, quote=False), inside))  # noqa: S704
+
+
 def _tex_inline(math: str) -> str:
     latex = math_latex(math)
     if latex is None:
@@ -705,7 +737,10 @@ def _document_context(doc, fmt: str = "md") -> dict:
             worst[s.line] = max(worst.get(s.line, s.status), s.status, key=lambda st: _WORST.get(st, 2))
     failures = [{"line": n, "status": st} for n, st in sorted(worst.items())]
     jac = [{"title": d.title, "status": d.jacobian.status if d.jacobian else "undecided",
-            "gradient": d.to_dict()["gradient"]} for d in doc.derivations]
+            "gradient": d.to_dict()["gradient"],
+            "counterexample": counterexample_math(d.jacobian.counterexample.to_dict())
+            if d.jacobian is not None and d.jacobian.counterexample is not None else None}
+           for d in doc.derivations]
     return {"path": doc.path, "status": doc.status, "items": items, "counts": counts, "jacobians": jac,
             "definitions": [_definition(d) for d in doc.definitions], "nothing": doc.nothing_reason,
             "failures": failures}
@@ -735,10 +770,16 @@ def render_documents(docs, fmt: str) -> str:
     """Re-render checked Markdown documents (one, or a whole course in one LaTeX file): the prose,
     then every math line with its verdicts."""
     env = _env(fmt)
-    env.filters["prose"] = _md_prose if fmt == "md" else _tex_prose
-    template = env.get_template("document.md.j2" if fmt == "md" else "document.tex.j2")
+    if fmt != "html":
+        env.filters["prose"] = _md_prose if fmt == "md" else _tex_prose
+    template = env.get_template(f"document.{fmt}.j2")
     return template.render(docs=[_document_context(d, fmt) for d in docs])
 
 
 def render_document(doc, fmt: str) -> str:
     return render_documents([doc], fmt)
+
+
+def render_index(pages: list[tuple[str, str, str]], title: str) -> str:
+    """An HTML index page linking each report: ``(file name, title, status)`` per page."""
+    return _env("html").get_template("index.html.j2").render(pages=pages, title=title)
