@@ -223,6 +223,10 @@ def test_notebook_display_uses_rule_titles_and_shows_counterexamples():
     wrong = derivation_mimebundle(_square_linear_with_wrong_gradient())
     assert r"{\color{red}\boldsymbol{\times}}" in wrong["text/latex"]
     assert "Counterexample at sizes" in wrong["text/markdown"] and r"\begin{pmatrix}" in wrong["text/markdown"]
+    html = wrong["text/html"]
+    assert html.startswith('<div class="symderiv-report"><style id="report">') and "<body" not in html
+    assert "max-width: 60em" not in html  # the page's body style would restyle the notebook
+    assert "Counterexample at sizes" in html and "<mtable>" in html and 'class="mark failed"' in html
 
 
 def test_course_has_title_contents_and_summary_and_fits_the_page(tmp_path):

@@ -1,5 +1,5 @@
-"""Notebook display of derivations: Markdown (rendered math, verdict marks, counterexamples), LaTeX
-and plain text.
+"""Notebook display of derivations: HTML (MathML), Markdown (rendered math, verdict marks,
+counterexamples), LaTeX and plain text.
 
 Importing this module registers the display with :func:`symderiv.derive.derivation.register_display`,
 so the model (derive/) never imports the renderer (report/).
@@ -24,11 +24,21 @@ def derivation_latex(d: Derivation) -> str:
 
 
 def derivation_mimebundle(d: Derivation) -> dict[str, str]:
-    """Jupyter display of a derivation: Markdown (the report, with reasons and counterexamples),
-    LaTeX (the aligned chain) and plain text."""
+    """Jupyter display of a derivation: HTML and Markdown (the report, with reasons and
+    counterexamples), LaTeX (the aligned chain) and plain text."""
     if not d.checked:
         d.check()
-    return {"text/plain": d.explain(), "text/markdown": render([d], "md"), "text/latex": derivation_latex(d)}
+    return {"text/plain": d.explain(), "text/markdown": render([d], "md"), "text/latex": derivation_latex(d),
+            "text/html": derivation_html(d)}
+
+
+def derivation_html(d: Derivation) -> str:
+    """The HTML report as a fragment for a notebook cell: its report styles (not the page's body
+    style, which would restyle the notebook) and the body's content, math as MathML."""
+    page = render([d], "html")
+    style = page[page.index('<style id="report">'): page.index("</style>", page.index('<style id="report">')) + 8]
+    body = page[page.index("<body>") + 6: page.rindex("</body>")]
+    return '<div class="symderiv-report">' + style + body + "</div>"
 
 
 register_display(derivation_mimebundle)
