@@ -85,6 +85,7 @@ def test_catalog_pages_are_mathml_without_raw_tex_or_external_resources():
         assert seen.math >= len(d.steps) + 2, d.title
         assert "\\" not in text and "$" not in text, (d.title, re.findall(r".{20}[\\$].{20}", text)[:3])
         assert not seen.external, seen.external
+        assert "unconverted" not in page  # every formula became MathML
         assert render([d], "html") == page  # deterministic
 
 
@@ -106,7 +107,7 @@ def test_seed_notes_page_has_no_raw_tex_commands(tmp_path):
     page = render_document(check_file(str(ROOT / "examples" / "seed-notes.md")), "html")
     seen = _read(page)
     text = "".join(seen.text)
-    assert seen.math > 100
+    assert seen.math > 100 and "unconverted" not in page
     # author math the grammar does not read is shown as code, never typeset from raw TeX
     outside_code = re.sub(r"<code>.*?</code>", "", page, flags=re.S)
     assert "\\frac" not in "".join(_read(outside_code).text)
@@ -212,3 +213,11 @@ def test_pages_render_in_headless_chromium(tmp_path):
         red[name] = _red_pixels(png.read_bytes())
     assert red["linear"] == 0 and red["correlation"] == 0
     assert red["wrong"] > 200, red
+
+
+def test_a_formula_the_converter_rejects_is_code_not_a_crash():
+    from symderiv.report.html import MathMLError, mathml, mathml_or_code
+
+    with pytest.raises(MathMLError):
+        mathml("x^")
+    assert str(mathml_or_code("<b>x^")) == '<code class="unconverted">&lt;b&gt;x^</code>'

@@ -43,5 +43,15 @@ def html_mark(status: str) -> Markup:
     return Markup('<span class="mark {0}" title="{0}">{1}</span>').format(status, TEXT_MARKS.get(status, "?"))
 
 
+def mathml_or_code(tex: str, display: bool = False) -> Markup:
+    """MathML, or (for a formula the converter cannot read) the formula as escaped code with a class
+    that marks it, so one odd formula never stops a whole report."""
+    try:
+        return mathml(tex, display)
+    except MathMLError:
+        return Markup('<code class="unconverted">{}</code>').format(tex)
+
+
 def html_filters() -> dict[str, Any]:
-    return {"m": mathml, "mblock": lambda t: mathml(t, display=True), "ptext": html_text, "mark": html_mark}
+    return {"m": mathml_or_code, "mblock": lambda t: mathml_or_code(t, display=True), "ptext": html_text,
+            "mark": html_mark}
