@@ -313,7 +313,7 @@ def cmd_report(args) -> int:
                 files.append((path, render_document(d, fmt).encode("utf-8")))
         files.append((os.path.join(args.out, "index.html"),
                       render_index([(f"{_stem(d.path)}.html", d.path, d.status) for d in docs],
-                                   "symderiv course report").encode("utf-8")))
+                                   "symderiv course report", docs).encode("utf-8")))
         course = render_documents(docs, "tex")
         files.append((os.path.join(args.out, "course.tex"), course.encode("utf-8")))
         pdf, log = _compile_pdf(course, "course")

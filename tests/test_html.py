@@ -221,3 +221,18 @@ def test_a_formula_the_converter_rejects_is_code_not_a_crash():
     with pytest.raises(MathMLError):
         mathml("x^")
     assert str(mathml_or_code("<b>x^")) == '<code class="unconverted">&lt;b&gt;x^</code>'
+
+
+def test_course_index_links_each_document_and_lists_its_derivations(tmp_path):
+    from symderiv.cli import main
+
+    files = [ROOT / "examples" / "course" / "derivations" / n for n in ("linear.md", "mse.md")]
+    out = tmp_path / "out"
+    main(["report", *map(str, files), "--out", str(out)])
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for name in ("linear", "mse"):
+        assert f'<a href="{name}.html">' in index and (out / f"{name}.html").exists()
+    docs = [check_file(str(f)) for f in files]
+    titles = [d.title for doc in docs for d in doc.derivations]
+    assert len(titles) >= 3 and index.count('<a href="linear.html">linear.html</a>') == 2
+    assert "unconverted" not in index and "<math" in index

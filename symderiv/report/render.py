@@ -780,6 +780,10 @@ def render_document(doc, fmt: str) -> str:
     return render_documents([doc], fmt)
 
 
-def render_index(pages: list[tuple[str, str, str]], title: str) -> str:
-    """An HTML index page linking each report: ``(file name, title, status)`` per page."""
-    return _env("html").get_template("index.html.j2").render(pages=pages, title=title)
+def render_index(pages: list[tuple[str, str, str]], title: str, docs: list | None = None) -> str:
+    """An HTML index page linking each report: ``(file name, title, status)`` per page; for a course
+    (``docs``, the checked documents in the order of ``pages``) also every derivation with the
+    status of its Jacobian cross-check."""
+    derivations = [(file, d.title, d.jacobian.status if d.jacobian else "undecided")
+                   for (file, _, _), doc in zip(pages, docs or []) for d in doc.derivations]
+    return _env("html").get_template("index.html.j2").render(pages=pages, title=title, derivations=derivations)
