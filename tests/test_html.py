@@ -98,7 +98,10 @@ def test_failing_document_page_marks_the_failure_with_reason_and_matrix_countere
     assert "\\" not in text and "$" not in text
     assert '<tr id="line-9" class="failed">' in page or 'class="failed"' in page
     assert '<a href="#line-9">line 9</a>' in page and 'id="line-9"' in page
-    assert '<div class="alert failed" id="issue-9">' in page and "first-order terms differ" in page
+    assert re.search(r'<div class="alert failed"><span class="mark failed" title="failed">✗</span> <em>line 9</em>: '
+                     r'<strong>first-order terms differ', page)
+    ids = re.findall(r' id="([^"]+)"', page)
+    assert len(ids) == len(set(ids))  # anchors are unique
     assert "<mtable>" in page  # the counterexample's matrices (n = 2) are MathML tables
     assert '<span class="mark failed" title="failed">✗</span>' in page
 
@@ -108,6 +111,11 @@ def test_seed_notes_page_has_no_raw_tex_commands(tmp_path):
     seen = _read(page)
     text = "".join(seen.text)
     assert seen.math > 100 and "unconverted" not in page
+    ids = re.findall(r' id="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    for line in sorted({s.line for s, _ in check_file(str(ROOT / "examples" / "seed-notes.md")).all_steps()
+                        if s.status != "verified"}):
+        assert f'<a href="#line-{line}">' in page and f'id="line-{line}"' in page  # every failure links to its line
     # author math the grammar does not read is shown as code, never typeset from raw TeX
     outside_code = re.sub(r"<code>.*?</code>", "", page, flags=re.S)
     assert "\\frac" not in "".join(_read(outside_code).text)
