@@ -24,7 +24,8 @@ from collections.abc import Iterator, Sequence
 from symderiv.derive.catalog import CATALOG, all_derivations, get_layer
 from symderiv.derive.derivation import Derivation
 from symderiv.errors import SymderivError
-from symderiv.report.render import render
+from symderiv.lang.status import mark
+from symderiv.report.render import md_text, render
 from symderiv.report.text import render_check
 
 
@@ -347,8 +348,9 @@ def cmd_report(args) -> int:
     for d in ds:
         info = d.to_dict()
         links = " ".join(f"[{fmt}]({report_names(d)}.{fmt})" for fmt in formats)
-        index.append(f"| {info['title']} | $\\frac{{dL}}{{d{info['wrt']}}} = {info['gradient']}$ | {info['status']} "
-                     f"| {info['jacobian_check']} | {links} |")
+        index.append(f"| {md_text(info['title'])} | $\\frac{{dL}}{{d{info['wrt']}}} = {info['gradient']}$ "
+                     f"| {mark(info['status'])} {info['status']} "
+                     f"| {mark(info['jacobian_check'])} {info['jacobian_check']} | {links} |")
     files.append((os.path.join(args.out, "README.md"), ("\n".join(index) + "\n").encode("utf-8")))
     if "html" in formats:
         from symderiv.report.render import render_index
