@@ -24,7 +24,8 @@ from collections.abc import Iterator, Sequence
 from symderiv.derive.catalog import CATALOG, all_derivations, get_layer
 from symderiv.derive.derivation import Derivation
 from symderiv.errors import SymderivError
-from symderiv.report.render import render
+from symderiv.lang.status import mark
+from symderiv.report.render import md_text, render
 from symderiv.report.text import render_check
 
 
@@ -58,9 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="render the catalog (--all) or a checked Markdown document (FILE)")
     r.add_argument("files", nargs="*", metavar="FILE", help="Markdown documents to check and re-render")
     r.add_argument("--all", action="store_true", help="report every layer of the catalog")
-    r.add_argument("--format", default=None, help="md or tex for a FILE; comma-separated md, tex, json for --all")
-    r.add_argument("--out", default=None, help="output directory (--all: default reports; FILEs: one .md and .tex "
-                   "per file, a combined course.tex and, where pdflatex exists, course.pdf)")
+    r.add_argument("--format", default=None, help="md, tex or html for a FILE; comma-separated md, tex, html, json "
+                   "for --all")
+    r.add_argument("--out", default=None, help="output directory (--all: default reports; FILEs: one .md, .tex and "
+                   ".html per file, an index.html, a combined course.tex and, where pdflatex exists, course.pdf)")
     r.add_argument("-o", "--output", help="output file for a single FILE (default: standard output)")
     return p
 
@@ -214,9 +216,12 @@ def _compile_pdf(tex: str, name: str) -> tuple[bytes | None, bytes | None]:
         with open(os.path.join(build, name + ".tex"), "w", encoding="utf-8", newline="\n") as fh:
             fh.write(tex)
         env = {**os.environ, **PDFLATEX_ENV, "TEXMFOUTPUT": build}
-        r = subprocess.run(["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
-                            name + ".tex"], cwd=build, env=env, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        for _run in range(2):  # the second run sets the table of contents the first one wrote
+            r = subprocess.run(["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
+                                name + ".tex"], cwd=build, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+            if r.returncode != 0:
+                break
         pdf = os.path.join(build, name + ".pdf")
         if r.returncode == 0 and os.path.exists(pdf):
             with open(pdf, "rb") as fh:
@@ -282,11 +287,11 @@ def cmd_report(args) -> int:
     if args.files and args.all:
         raise _Usage("symderiv report: give either --all or FILEs, not both")
     if args.files:
-        from symderiv.report.render import render_document, render_documents
+        from symderiv.report.render import render_document, render_documents, render_index
 
         if args.out is None:
-            if len(args.files) > 1 or args.format not in (None, "md", "tex"):
-                raise _Usage("symderiv report: several FILEs need --out DIR; one FILE takes --format md|tex")
+            if len(args.files) > 1 or args.format not in (None, "md", "tex", "html"):
+                raise _Usage("symderiv report: several FILEs need --out DIR; one FILE takes --format md|tex|html")
             if args.output is not None:
                 _check_outputs([(args.output, args.files[0])], args.files)
             doc = _check_one(args.files[0])
@@ -294,17 +299,22 @@ def cmd_report(args) -> int:
             return 0 if doc.status == "verified" else 1
         # every output is named by its input's base name; two inputs with one base name, or an input
         # named course.md (whose course.tex is the combined file), are refused before any work
-        outputs = [(os.path.join(args.out, f"{_stem(f)}.{fmt}"), f) for f in args.files for fmt in ("md", "tex")]
+        outputs = [(os.path.join(args.out, f"{_stem(f)}.{fmt}"), f) for f in args.files
+                   for fmt in ("md", "tex", "html")]
         outputs += [(os.path.join(args.out, f"course.{ext}"), "the combined course file")
                     for ext in ("tex", "pdf", "log")]
+        outputs += [(os.path.join(args.out, "index.html"), "the course index page")]
         _check_outputs(outputs, args.files)
         docs = [_check_one(f) for f in args.files]
         ok = all(d.status == "verified" for d in docs)
         files = []
         for d in docs:
-            for fmt in ("md", "tex"):
+            for fmt in ("md", "tex", "html"):
                 path = os.path.join(args.out, f"{_stem(d.path)}.{fmt}")
                 files.append((path, render_document(d, fmt).encode("utf-8")))
+        files.append((os.path.join(args.out, "index.html"),
+                      render_index([(f"{_stem(d.path)}.html", d.path, d.status) for d in docs],
+                                   "symderiv course report", docs).encode("utf-8")))
         course = render_documents(docs, "tex")
         files.append((os.path.join(args.out, "course.tex"), course.encode("utf-8")))
         pdf, log = _compile_pdf(course, "course")
@@ -325,9 +335,9 @@ def cmd_report(args) -> int:
     args.format = args.format or "md,tex"
     args.out = args.out or "reports"
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    bad = [f for f in formats if f not in ("md", "tex", "json")]
+    bad = [f for f in formats if f not in ("md", "tex", "html", "json")]
     if bad or not formats:
-        raise _Usage(f"symderiv report: unknown format {', '.join(bad) or '(none)'}; choose among md, tex, json")
+        raise _Usage(f"symderiv report: unknown format {', '.join(bad) or '(none)'}; choose among md, tex, html, json")
     ds = all_derivations()
     files = []
     for fmt in formats:
@@ -338,9 +348,16 @@ def cmd_report(args) -> int:
     for d in ds:
         info = d.to_dict()
         links = " ".join(f"[{fmt}]({report_names(d)}.{fmt})" for fmt in formats)
-        index.append(f"| {info['title']} | $\\frac{{dL}}{{d{info['wrt']}}} = {info['gradient']}$ | {info['status']} "
-                     f"| {info['jacobian_check']} | {links} |")
+        index.append(f"| {md_text(info['title'])} | $\\frac{{dL}}{{d{info['wrt']}}} = {info['gradient']}$ "
+                     f"| {mark(info['status'])} {info['status']} "
+                     f"| {mark(info['jacobian_check'])} {info['jacobian_check']} | {links} |")
     files.append((os.path.join(args.out, "README.md"), ("\n".join(index) + "\n").encode("utf-8")))
+    if "html" in formats:
+        from symderiv.report.render import render_index
+
+        pages = [(f"{report_names(d)}.html", d.title, d.status) for d in ds]
+        files.append((os.path.join(args.out, "index.html"),
+                      render_index(pages, "symderiv catalog reports").encode("utf-8")))
     _commit(files)
     _out("".join(f"{d.status:10s} {d.title}\n" for d in ds))
     return _exit_code(ds)

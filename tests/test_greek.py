@@ -43,7 +43,7 @@ def test_varphi_and_ell():
 
 def test_tex_escape_writes_greek_as_math():
     assert tex_escape("dℓ/dx") == r"d$\ell$/dx"  # was d\texttt{U+2113}/dx
-    assert tex_escape("L(θ + Δθ)") == r"L($\theta$ + $\Delta$$\theta$)"
+    assert tex_escape("L(θ + Δθ)") == r"L($\theta$ + $\Delta \theta$)"  # adjacent formulas joined
     assert "texttt" not in tex_escape("".join(UNICODE_GREEK))
     assert md_escape("ℓ") == "ℓ"
 

@@ -102,7 +102,8 @@ def test_tex_primitives_in_prose_headings_notes_titles_do_nothing(tmp_path, name
         assert not out.exists() and not written.exists()
         return
     assert r.returncode in (0, 1), r.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["course.pdf", "course.tex", "hostile.md", "hostile.tex"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "course.pdf", "course.tex", "hostile.html", "hostile.md", "hostile.tex", "index.html"]
     text = _pdf_text(out / "course.pdf")
     assert MARKER not in text
     assert "Input gradient" in text  # the title is there, as text
@@ -432,5 +433,6 @@ def test_pdflatex_failure_keeps_its_log_and_no_stale_build_files(tmp_path):
     r = subprocess.run([sys.executable, "-m", "symderiv", "report", str(f), "--out", str(out)], capture_output=True,
                        text=True, env=env, timeout=300)
     assert r.returncode == 2 and "pdflatex failed" in r.stderr and str(out / "course.log") in r.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["course.log", "course.tex", "linear.md", "linear.tex"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "course.log", "course.tex", "index.html", "linear.html", "linear.md", "linear.tex"]
     assert (out / "course.log").read_text() == "fake failure log\n"

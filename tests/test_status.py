@@ -23,8 +23,10 @@ def test_status_is_the_plain_string():
 def test_one_mark_table():
     assert MARKS == {"verified": "✓", "failed": "✗", "undecided": "?"}
     assert TEXT_MARKS == MARKS
-    assert TEX_MARKS == {"verified": r"$\checkmark$", "failed": r"$\times$", "undecided": "?"}
-    assert MATH_MARKS == {"verified": r"\checkmark", "failed": r"\times", "undecided": "?"}
+    # every status has its own LaTeX macro and its own colour in MathJax/KaTeX math
+    assert len(set(TEX_MARKS.values())) == 3 and len(set(MATH_MARKS.values())) == 3
+    assert [c for s in Status for c in ("green", "red", "orange") if c in MATH_MARKS[s]] == ["green", "red", "orange"]
+    assert "boldsymbol" in MATH_MARKS["failed"] and "bold" not in MATH_MARKS["verified"]
     assert [mark(s) for s in Status] == ["✓", "✗", "?"]
     assert mark("something else") == "?"
 

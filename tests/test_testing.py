@@ -92,7 +92,7 @@ def test_assert_document(tmp_path):
 def test_notebook_display():
     d = get_layer("linear").derive("x")
     bundle = d._repr_mimebundle_()
-    assert set(bundle) == {"text/plain", "text/markdown", "text/latex"}
+    assert set(bundle) == {"text/plain", "text/markdown", "text/latex", "text/html"}
     assert "\\checkmark" in bundle["text/latex"] and "✓" in bundle["text/markdown"]
     v = d.steps[0].verdict
     vb = v._repr_mimebundle_()

@@ -148,17 +148,23 @@ class Printer:
 
     # shared structure
     def _print_Add(self, e: Add) -> str:
-        out = ""
+        return " ".join(self.sum_terms(e))
+
+    def sum_terms(self, e: Expr) -> list[str]:
+        """The printed terms of a sum, each after the first with its sign (``["a", "+ b", "- c"]``),
+        so a long line can be broken between terms; any other node is one term."""
+        if not isinstance(e, Add):
+            return [self._print(e)]
+        out = []
         for i, a in enumerate(e.args):
             if isinstance(a, Scale) and a.coef < 0:
                 c = -a.coef
                 body = self.parenthesize(a.arg, PREC_MUL)
                 if c != 1:
                     body = self.coef(c) + self.scale_sep() + body
-                out += (" - " if i else "-") + body
+                out.append(("- " if i else "-") + body)
             else:
-                s = self._print(a)
-                out += (" + " if i else "") + s
+                out.append(("+ " if i else "") + self._print(a))
         return out
 
     def _print_Scale(self, e: Scale) -> str:
@@ -240,6 +246,9 @@ class LatexPrinter(Printer):
         return name_latex(e.name, e.kind)
 
     def _print_Transpose(self, e: Transpose) -> str:
+        # a fraction takes its superscript on its corner (\frac{dL}{dy}^{T}): set it in parentheses
+        if getattr(e.arg, "kind", None) == "grad":
+            return self.paren(self._print(e.arg)) + "^{T}"
         return self.parenthesize(e.arg, PREC_POSTFIX, strict=True) + "^{T}"
 
     def _print_Trace(self, e: Trace) -> str:

@@ -1,7 +1,8 @@
 """Rendering of checked derivations through jinja2 templates (``symderiv/templates``).
 
 ``render(derivations, fmt)`` with ``fmt`` in ``md`` (GitHub / MyST / Jupyter Markdown with
-``$...$`` math), ``tex`` (a standalone LaTeX document for ``pdflatex``) or ``json``.
+``$...$`` math), ``tex`` (a standalone LaTeX document for ``pdflatex``), ``html`` (a self-contained
+page with MathML, see :mod:`symderiv.report.html`) or ``json``.
 The context of every template is the JSON form of the derivations, so all three formats show
 the same facts. Mathematics comes from the LaTeX printer (symbol names are restricted to safe
 characters); every piece of free text is escaped for the target format. Output is
@@ -12,19 +13,22 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import jinja2
 
 from symderiv.derive.derivation import Derivation
-from symderiv.derive.rules import RULES
+from symderiv.derive.rules import RULES, get_rule
 from symderiv.documents.reader import inline_math_spans
 from symderiv.errors import SymderivError
 from symderiv.lang.greek import GREEK_NAMES, UNICODE_GREEK, greek_latex
+from symderiv.lang.printing import LatexPrinter, latex
 from symderiv.lang.status import Status
-from symderiv.report.marks import TEX_MARKS
+from symderiv.report.layout import counterexample_math, math_text, prose_math, split_top_level, width_em
+from symderiv.report.marks import MATH_MARKS, TEX_MARK_MACROS, TEX_MARKS
 from symderiv.report.marks import TEXT_MARKS as MARKS
 
-FORMATS = ("md", "tex", "json")
+FORMATS = ("md", "tex", "html", "json")
 
 METHOD_LEGEND = {
     "canonical-form": "both sides expanded into monomials, each monomial compiled to its index graph, "
@@ -72,6 +76,15 @@ _TEX_CHARS = {
     "∘": r"$\circ$", "⇒": r"$\Rightarrow$", "⇔": r"$\Leftrightarrow$", "✓": r"$\checkmark$",
     "✗": r"$\times$", "ᵀ": r"$^T$", "≠": r"$\neq$", "→": r"$\to$", "∈": r"$\in$", "—": "---",
     "–": "--", "“": "``", "”": "''", "’": "'", "…": r"\dots{}", "≈": r"$\approx$", "Σ": r"$\Sigma$",
+    "ℤ": r"$\mathbb{Z}$", "ℝ": r"$\mathbb{R}$", "ℕ": r"$\mathbb{N}$", "⊙": r"$\odot$", "⊗": r"$\otimes$",
+    "⋆": r"$\star$", "∗": r"$\ast$", "⌊": r"$\lfloor$", "⌋": r"$\rfloor$", "⌈": r"$\lceil$", "⌉": r"$\rceil$",
+    "↦": r"$\mapsto$", "∞": r"$\infty$", "•": r"\textbullet{}", "∑": r"$\sum$", "∂": r"$\partial$",
+    "≔": r"$:=$", "∉": r"$\notin$", "⊆": r"$\subseteq$", "∀": r"$\forall$", "∃": r"$\exists$", "±": r"$\pm$",
+    "√": r"$\surd$", "≡": r"$\equiv$", "∼": r"$\sim$", "←": r"$\leftarrow$", "↔": r"$\leftrightarrow$",
+    "⇐": r"$\Leftarrow$", "⊤": r"$\top$", "⋅": r"$\cdot$", "∣": r"$\mid$", "′": r"$'$", "‘": "`",
+    "⁻": r"$^{-}$", "¹": r"$^{1}$", "³": r"$^{3}$", "ⁿ": r"$^{n}$", "₀": r"$_{0}$", "₁": r"$_{1}$",
+    "₂": r"$_{2}$", "ᵢ": r"$_{i}$", "ⱼ": r"$_{j}$", "ℓ": r"$\ell$",
+    "\u00a0": "~", "§": r"\S{}", "°": r"$^{\circ}$", "¬": r"$\neg$", "∧": r"$\wedge$", "∨": r"$\vee$",
 }
 # Greek letters in prose and titles (ℓ, θ, φ ...), from the one Greek table, as math.
 _TEX_CHARS.update({ch: "$" + tex + "$" for ch in UNICODE_GREEK if (tex := greek_latex(ch)) and ch not in _TEX_CHARS})
@@ -87,9 +100,32 @@ def tex_escape(text: str) -> str:
             out.append(ch)
         elif ord(ch) < 160:  # control characters and newlines: TeX would read them as invalid input or \par
             out.append(" ")
+        elif ch in _LATIN:  # accented Latin letters: pdflatex reads them as UTF-8 with the T1 fonts
+            out.append(ch)
         else:
             out.append(rf"\texttt{{U+{ord(ch):04X}}}")
-    return "".join(out)
+    # adjacent formulas are one formula: $\Delta$$\theta$ -> $\Delta \theta$ (an escaped \$ is not a delimiter)
+    return _ADJACENT_MATH.sub(" ", "".join(out))
+
+
+_LATIN = frozenset(chr(c) for c in range(0xC0, 0x180) if c not in (0xD7, 0xF7))
+_ADJACENT_MATH = re.compile(r"(?<!\\)\$\$")
+
+
+def tex_text(text: str) -> str:
+    """Free text for LaTeX with its plain-text formulas (``x ∈ R^n``, ``dL/dw``, ``g_i``) set as math."""
+    return _ADJACENT_MATH.sub(" ", prose_math(text, tex_escape, lambda m: "$" + m + "$"))
+
+
+def md_text(text: str) -> str:
+    """Free text for Markdown with its plain-text formulas set as ``$...$`` math."""
+    return prose_math(text, md_escape, lambda m: "$" + m + "$")
+
+
+def _align_at_eq(tex: str) -> str:
+    """One formula of a list as a row of an aligned block: aligned at its first top-level ``=``."""
+    parts = split_top_level(tex, " = ")
+    return tex if len(parts) == 1 else parts[0] + " &= " + " = ".join(parts[1:])
 
 
 def _env(fmt: str) -> jinja2.Environment:
@@ -103,14 +139,31 @@ def _env(fmt: str) -> jinja2.Environment:
             undefined=jinja2.StrictUndefined, autoescape=False,
         )
         env.filters["esc"] = tex_escape
+        env.filters["ptext"] = tex_text
+        env.filters["align_at_eq"] = _align_at_eq
         env.globals["marks"] = TEX_MARKS
+        env.globals["mark_macros"] = TEX_MARK_MACROS
+    elif fmt == "html":
+        from symderiv.report.html import html_filters
+
+        env = jinja2.Environment(
+            loader=loader, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined, autoescape=True,
+        )
+        env.filters.update(html_filters())
+        env.filters["prose"] = _html_prose
+        env.filters["align_at_eq"] = _align_at_eq
     else:
         env = jinja2.Environment(
             loader=loader, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
             undefined=jinja2.StrictUndefined, autoescape=False,
         )
         env.filters["esc"] = md_escape
+        env.filters["ptext"] = md_text
+        env.filters["align_at_eq"] = _align_at_eq
+        env.filters["mtext"] = math_text
         env.globals["marks"] = MARKS
+        env.globals["mmarks"] = MATH_MARKS
     env.globals["rules"] = RULES
     env.globals["legend"] = METHOD_LEGEND
     return env
@@ -120,6 +173,117 @@ def to_json(derivations: Iterable[Derivation]) -> str:
     return json.dumps({"derivations": [d.to_dict() for d in derivations]}, indent=2, ensure_ascii=False) + "\n"
 
 
+#: Displayed math wider than this (em at 10 pt, estimated by :func:`width_em`) is broken before a
+#: top-level + or −; the text block is 48 em and the justification column takes about 14.
+CHAIN_WIDTH_EM = 32.0
+
+
+def chain_rows(d: Derivation) -> list[dict[str, Any]]:
+    """The derivation as one aligned chain: per step the left side (empty when the line continues
+    the previous one), the relation, the right side in one or more pieces (a long sum is broken
+    before its top-level signs), the rule and the status."""
+    st = {"notation": d.notation}
+    printer = LatexPrinter(**st)
+    rows = []
+    for i, s in enumerate(d.steps, 1):
+        rule = get_rule(s.rule)
+        title = rule.title if rule else (s.rule or "")
+        if s.text_override is not None:
+            lhs, rhs_expr, pieces = "", None, [math_text(s.text_override)]
+        else:
+            lhs = latex(s.lhs, **st) if s.lhs is not None else ""
+            if s.kind == "readoff":
+                lhs = r"\Rightarrow " + lhs
+            rhs_expr = s.rhs
+            pieces = [latex(s.rhs, **st)]
+        if rhs_expr is not None and width_em(lhs + pieces[0]) > CHAIN_WIDTH_EM:
+            terms = printer.sum_terms(rhs_expr)
+            if len(terms) > 1:
+                pieces = _pack(terms, CHAIN_WIDTH_EM - width_em(lhs))
+        rows.append({"n": i, "lhs": lhs, "rel": "=" if s.text_override is None else "", "pieces": pieces,
+                     "rule": title, "note": s.note, "status": s.status, "line": s.line})
+    return rows
+
+
+def _pack(terms: list[str], width: float) -> list[str]:
+    """Terms of a sum packed greedily into pieces no wider than ``width`` (a term is never split)."""
+    pieces: list[str] = []
+    for t in terms:
+        if pieces and width_em(pieces[-1] + " " + t) <= width:
+            pieces[-1] += " " + t
+        else:
+            pieces.append(t)
+    return pieces
+
+
+_CLASS_COUNT = re.compile(r"\((\d+ class(?:es)? of monomials); (Theorem \d)\)")
+_DROPPED_TEXT = re.compile(r"; dropped terms of order ≥ 2: .*$")
+
+
+def _method_suffixes(text: str) -> list[str]:
+    out = [text]
+    for m in re.finditer(r": ", text):
+        out.append(text[m.end():])
+    return out
+
+
+def _checks(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the steps were checked, said once: the method text most steps share (``common``, with
+    the steps that use it) and, per step, only what is distinctive (a definition it was compared
+    with, the number of monomial classes, a reason, dropped terms, a counterexample)."""
+    norm = []
+    for s in steps:
+        m = s["method"]
+        if s["dropped_terms"]:
+            m = _DROPPED_TEXT.sub("", m)
+        counts = _CLASS_COUNT.findall(m)
+        norm.append((_CLASS_COUNT.sub(r"(\2)", m), [c[0] for c in counts]))
+    freq: dict[str, int] = {}
+    for text, _ in norm:
+        for suffix in set(_method_suffixes(text)):
+            freq[suffix] = freq.get(suffix, 0) + 1
+    common = max(freq, key=lambda k: (freq[k], len(k), k)) if freq else ""
+    if freq.get(common, 0) < 2:
+        common = ""
+    rows, users = [], []
+    for i, (s, (text, counts)) in enumerate(zip(steps, norm), 1):
+        if common and text.endswith(common):
+            users.append(i)
+            own = text[: len(text) - len(common)].rstrip(": ").strip()
+            extra = "; ".join(counts)
+            own = "; ".join(p for p in (own, extra) if p)
+        else:
+            own = s["method"] if not s["dropped_terms"] else _DROPPED_TEXT.sub("", s["method"])
+        cx = counterexample_math(s["counterexample"]) if s["counterexample"] else None
+        own = own[:1].upper() + own[1:]
+        rows.append({"n": i, "status": s["status"], "own": own, "reason": s["reason"],
+                     "justification": s["justification"], "dropped_terms": s["dropped_terms"],
+                     "counterexample": cx, "common": bool(common and text.endswith(common))})
+    return {"common": common, "users": _ranges(users), "rows": rows}
+
+
+def _ranges(ns: list[int]) -> str:
+    """1, 2, 3, 5 -> "1–3, 5"."""
+    out: list[str] = []
+    for n in ns:
+        if out and isinstance(out[-1], list) and out[-1][1] == n - 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])  # type: ignore[arg-type]
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in out)  # type: ignore[misc]
+
+
+def _catalog_context(d: Derivation) -> dict[str, Any]:
+    data = d.to_dict()
+    data["chain"] = chain_rows(d)
+    data["checks"] = _checks(data["steps"])
+    data["failures"] = [r for r in data["chain"] if r["status"] != "verified"]
+    jcx = data["jacobian_counterexample"]
+    data["jacobian_cx"] = counterexample_math(jcx) if jcx else None
+    data["remarks"] = [{**r, "math": [p for m in r["math"] for p in split_top_level(m)]} for r in data["remarks"]]
+    return data
+
+
 def render(derivations: Iterable[Derivation], fmt: str, title: str | None = None) -> str:
     """Render checked derivations as ``md``, ``tex`` or ``json``."""
     derivations = list(derivations)
@@ -127,11 +291,11 @@ def render(derivations: Iterable[Derivation], fmt: str, title: str | None = None
         return to_json(derivations)
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    data = [d.to_dict() for d in derivations]
+    data = [_catalog_context(d) for d in derivations]
     used = sorted({m for d in data for s in d["steps"] for m in s["methods"]} | {"explicit-jacobian"})
     used = [m for m in used if m in METHOD_LEGEND]
     doc_title = title or (data[0]["title"] if len(data) == 1 else "symderiv report")
-    template = _env(fmt).get_template("report.md.j2" if fmt == "md" else "report.tex.j2")
+    template = _env(fmt).get_template(f"report.{fmt}.j2")
     return template.render(title=doc_title, derivations=data, methods_used=used)
 
 
@@ -350,6 +514,27 @@ def _md_html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _html_prose(text: str) -> Any:
+    """Author prose for HTML: text escaped, each inline ``$...$`` re-emitted from the parse tree as
+    MathML (math the grammar does not accept is shown as code)."""
+    import html as _html
+
+    from markupsafe import Markup
+
+    from symderiv.report.html import MathMLError, mathml
+
+    def inside(math: str) -> str:
+        latex = math_latex(math)
+        if latex is not None:
+            try:
+                return str(mathml(latex))
+            except MathMLError:
+                pass
+        return "<code>" + _html.escape(math) + "</code>"
+
+    return Markup(_prose(text, lambda t: _html.escape(t, quote=False), inside))  # noqa: S704
+
+
 def _tex_inline(math: str) -> str:
     latex = math_latex(math)
     if latex is None:
@@ -361,17 +546,164 @@ def _tex_prose(text: str) -> str:
     return _prose(text, tex_escape, _tex_inline)
 
 
-def _document_context(doc) -> dict:
+_WORST = {"failed": 3, "undecided": 2, "verified": 1}
+
+
+def _line_parts(text: str) -> list[tuple[str, str]] | None:
+    """The author's math line as rows of an aligned chain, re-emitted from symderiv's parse tree:
+    ``[(left, relation and right side), ...]``, one row per relation (``a = b = c`` gives
+    ``a &= b`` and ``&= c``); None when the grammar does not accept the line."""
+    from symderiv.documents.reader import MathLine, parse_math
+
+    try:
+        tree = parse_math(MathLine(text, 1, 1), "<math>")
+        kids = list(tree.children) if str(getattr(tree, "data", "")) == "line" else [tree]
+        parts = [(str(getattr(k, "data", "")), _tree_latex(k)) for k in kids]
+    except (SymderivError, _Unsafe, RecursionError):
+        return None
+    except Exception:  # lark's own errors on odd input: shown as text, never raw TeX
+        return None
+    rows: list[tuple[str, str]] = []
+    left = ""
+    i = 0
+    if parts and parts[0][0] == "lead":
+        lead = parts[0][1]
+        i = 1
+        if lead in ("=", ":=", r"\approx", r"\equiv"):
+            rows.append(("", lead + " " + (parts[1][1] if len(parts) > 1 else "")))
+            i = 2
+        else:
+            left = lead + " "
+    if not rows:
+        left += parts[i][1] if i < len(parts) else ""
+        i += 1
+        if i >= len(parts):
+            return [("", left)]
+    while i + 1 < len(parts) or (i < len(parts) and not rows):
+        rel, right = parts[i][1], parts[i + 1][1] if i + 1 < len(parts) else ""
+        rows.append((left, rel + " " + right))
+        left = ""
+        i += 2
+    return rows
+
+
+def _break_latex(tex: str, width: float) -> list[str]:
+    """A right side too wide for the page broken before its top-level + and − into pieces of at
+    most ``width`` em (a term is never split)."""
+    if width_em(tex) <= width:
+        return [tex]
+    terms: list[str] = []
+    for i, plus in enumerate(split_top_level(tex, " + ")):
+        for j, minus in enumerate(split_top_level(plus, " - ")):
+            terms.append(("+ " if i and not j else "- " if j else "") + minus)
+    return _pack(terms, width) if len(terms) > 1 else [tex]
+
+
+def _math_rows(ml, steps: list, fmt: str) -> list[dict[str, Any]]:
+    """Rows of the chain for one math line, each with the mark of its step when the line has one
+    step per relation, else the line's worst mark on its last row."""
+    parts = _line_parts(ml.text.strip())
+    if parts is None:
+        shown = [s.latex() for s in steps if s.text_override is None]
+        if shown:
+            parts = [("", t) for t in shown]
+        else:
+            raw = ml.text.strip()
+            text = (r"\text{\ttfamily " + tex_escape(raw) + "}") if fmt == "tex" else math_text(raw)
+            parts = [("", text)]
+    rows = []
+    for left, right in parts:
+        pieces = _break_latex(right, CHAIN_WIDTH_EM - width_em(left))
+        rows.append({"left": left, "pieces": pieces, "status": None})
+    ordered = sorted(steps, key=lambda s: s.col or 0)
+    titles = [RULES[s.rule].title if s.rule in RULES else (s.rule or "") for s in ordered]
+    for r in rows:
+        r["rule"] = ""
+    if ordered and len(ordered) == len(rows):
+        for r, s, t in zip(rows, ordered, titles):
+            r["status"], r["rule"] = s.status, t
+    elif ordered:
+        rows[-1]["status"] = max((s.status for s in ordered), key=lambda st: _WORST.get(st, 2))
+        rows[-1]["rule"] = "; ".join(dict.fromkeys(t for t in titles if t))
+    return rows
+
+
+_DECLARATION = re.compile(r"\s*symderiv\s*:(.*)", re.DOTALL)
+
+
+def _without_comments(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Prose lines without HTML comments (which may span lines); a one-line symderiv declaration
+    comment is kept as its content, marked "Declared:" (it is part of what the document means).
+    Lines that held only a comment are dropped."""
+    out: list[tuple[int, str]] = []
+    inside = False
+    for number, line in lines:
+        kept, i = [], 0
+        while i < len(line):
+            if inside:
+                j = line.find("-->", i)
+                if j < 0:
+                    i = len(line)
+                    break
+                inside, i = False, j + 3
+                continue
+            j = line.find("<!--", i)
+            if j < 0:
+                kept.append(line[i:])
+                break
+            kept.append(line[i:j])
+            k = line.find("-->", j + 4)
+            if k < 0:
+                inside, i = True, len(line)
+                break
+            d = _DECLARATION.fullmatch(line[j + 4: k])
+            if d:
+                kept.append("Declared: " + " ".join(d.group(1).split()))
+            i = k + 3
+        text = "".join(kept)
+        if text.strip() or (not line.strip()):
+            out.append((number, text.strip() if not text.strip() else text))
+    return out
+
+
+def _paragraphs(items: list[dict[str, Any]], issues_by_line: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Runs of prose lines as paragraphs (lists of lines, each rendered on its own), comments removed;
+    math lines separated only by blank prose stay one chain."""
+    out: list[dict[str, Any]] = []
+    for it in items:
+        if it["kind"] != "prose_raw":
+            if it["kind"] == "chain" and out and out[-1]["kind"] == "chain":
+                out[-1]["lines"].extend(it["lines"])
+            else:
+                out.append(it)
+            continue
+        para: list[tuple[int, str]] = []
+        for number, line in _without_comments(it["lines"]) + [(0, "")]:
+            if line.strip():
+                para.append((number, line))
+            elif para:
+                numbers = {n for n, _ in para}
+                issues = [dict(i, line=n) for n in sorted(numbers) for i in issues_by_line.get(n, [])]
+                out.append({"kind": "prose", "lines": [t for _, t in para], "issues": issues,
+                            "anchors": sorted({i["line"] for i in issues})})
+                para = []
+    return out
+
+
+def _document_context(doc, fmt: str = "md") -> dict:
     by_line: dict[int, list] = {}
     for step, _owner in doc.all_steps():
         by_line.setdefault(step.line, []).append(step)
-    items = []
+    items: list[dict[str, Any]] = []
     seen_lines = set()
     for b in doc.blocks:
         if b.kind == "heading":
             items.append({"kind": "heading", "level": b.level, "text": b.text})
         elif b.kind == "prose":
-            items.append({"kind": "prose", "text": b.text})
+            if items and items[-1]["kind"] == "prose_raw":
+                items[-1]["lines"].append((b.line, b.text))
+            else:
+                items.append({"kind": "prose_raw", "lines": [(b.line, b.text)]})
         else:
             for ml in b.math:
                 if ml.line in seen_lines:
@@ -380,36 +712,78 @@ def _document_context(doc) -> dict:
                 steps = []
                 for s in by_line.get(ml.line, []):
                     v = s.verdict
-                    override = s.text_override
                     steps.append({
-                        "latex": None if override is not None else s.latex(),
-                        "text": override or s.plain(),
                         "status": s.status,
                         "rule": (RULES[s.rule].title if s.rule in RULES else (s.rule or "")),
                         "reason": v.reason if v else "",
                         "method": v.method if v else "",
                         "note": s.note,
-                        "counterexample": v.counterexample.to_dict() if v and v.counterexample else None,
+                        "counterexample": counterexample_math(v.counterexample.to_dict())
+                        if v and v.counterexample else None,
                     })
-                items.append({"kind": "math", "line": ml.line, "steps": steps, "raw": ml.text.strip(), "note": ml.note})
+                line = {"line": ml.line, "rows": _math_rows(ml, by_line.get(ml.line, []), fmt), "steps": steps,
+                        "note": ml.note, "issues": [s for s in steps if s["status"] != "verified"]}
+                if items and items[-1]["kind"] == "chain":
+                    items[-1]["lines"].append(line)
+                else:
+                    items.append({"kind": "chain", "lines": [line]})
+    items = _paragraphs(items, {n: [_step_issue(s) for s in ss if s.status != "verified"]
+                                for n, ss in by_line.items() if n not in seen_lines})
     counts = {str(k): 0 for k in Status}
+    worst: dict[int, str] = {}
     for s, _ in doc.all_steps():
         counts[s.status] += 1
+        if s.status != "verified" and s.line is not None:
+            worst[s.line] = max(worst.get(s.line, s.status), s.status, key=lambda st: _WORST.get(st, 2))
+    failures = [{"line": n, "status": st} for n, st in sorted(worst.items())]
     jac = [{"title": d.title, "status": d.jacobian.status if d.jacobian else "undecided",
-            "gradient": d.to_dict()["gradient"]} for d in doc.derivations]
+            "gradient": d.to_dict()["gradient"],
+            "counterexample": counterexample_math(d.jacobian.counterexample.to_dict())
+            if d.jacobian is not None and d.jacobian.counterexample is not None else None}
+           for d in doc.derivations]
     return {"path": doc.path, "status": doc.status, "items": items, "counts": counts, "jacobians": jac,
-            "definitions": doc.definitions, "nothing": doc.nothing_reason}
+            "definitions": [_definition(d) for d in doc.definitions], "nothing": doc.nothing_reason,
+            "failures": failures}
+
+
+def _step_issue(s) -> dict[str, Any]:
+    v = s.verdict
+    return {"status": s.status, "reason": v.reason if v else "", "note": s.note,
+            "counterexample": counterexample_math(v.counterexample.to_dict()) if v and v.counterexample else None}
+
+
+_SEQ_SIGN = {"corr": ("correlation", "+"), "conv": ("convolution", "-")}
+
+
+def _definition(d: dict[str, Any]) -> dict[str, Any]:
+    """A definition of the document: an operator's meaning as a formula written here (the operator
+    is one of the reader's sequence-operator tokens), with how it was given; other definitions as text."""
+    op, meaning = d.get("operator"), d.get("meaning")
+    if op in _TOKEN_LATEX["SEQOP"] and meaning in _SEQ_SIGN:
+        name, sign = _SEQ_SIGN[meaning]
+        how = d["text"].split(", ", 1)[1] if ", " in d["text"] else ""
+        return {"line": d["line"], "math": f"(x {op} w)_i = \\sum_j x_{{i{sign}j}}\\, w_j", "name": name, "text": how}
+    return {"line": d["line"], "math": None, "name": "", "text": d["text"]}
 
 
 def render_documents(docs, fmt: str) -> str:
     """Re-render checked Markdown documents (one, or a whole course in one LaTeX file): the prose,
     then every math line with its verdicts."""
     env = _env(fmt)
-    env.filters["prose"] = _md_prose if fmt == "md" else _tex_prose
-    env.filters["display"] = _md_display
-    template = env.get_template("document.md.j2" if fmt == "md" else "document.tex.j2")
-    return template.render(docs=[_document_context(d) for d in docs])
+    if fmt != "html":
+        env.filters["prose"] = _md_prose if fmt == "md" else _tex_prose
+    template = env.get_template(f"document.{fmt}.j2")
+    return template.render(docs=[_document_context(d, fmt) for d in docs])
 
 
 def render_document(doc, fmt: str) -> str:
     return render_documents([doc], fmt)
+
+
+def render_index(pages: list[tuple[str, str, str]], title: str, docs: list | None = None) -> str:
+    """An HTML index page linking each report: ``(file name, title, status)`` per page; for a course
+    (``docs``, the checked documents in the order of ``pages``) also every derivation with the
+    status of its Jacobian cross-check."""
+    derivations = [(file, d.title, d.jacobian.status if d.jacobian else "undecided")
+                   for (file, _, _), doc in zip(pages, docs or []) for d in doc.derivations]
+    return _env("html").get_template("index.html.j2").render(pages=pages, title=title, derivations=derivations)
