@@ -109,12 +109,29 @@ def test_norm_right(right):
 
 
 # --- 4. function application -------------------------------------------------------------------
-@pytest.mark.parametrize("line", [r"\sigma(x) = x", r"f(x) = x", r"\operatorname{relu}(x) = x", r"\exp(x) = x",
-                                  r"A \sigma(x) = A x", r"\mathrm{relu}(x) = x"])
-def test_function_application_is_never_a_product(line):
+@pytest.mark.parametrize("line", [r"f(x) = x", r"h(x) = x", r"\mathrm{foo}(x) = x"])
+def test_unknown_function_application_is_refused(line):
     d = doc(line)
     assert d.status != "verified"
     assert "Function application is not supported yet" in reasons(d)
+
+
+@pytest.mark.parametrize("line", [r"\sigma(x) = x", r"\operatorname{relu}(x) = x", r"\exp(x) = x",
+                                  r"A \sigma(x) = A x", r"\mathrm{relu}(x) = x", r"\tanh(x) = x"])
+def test_a_known_function_is_applied_never_multiplied(line):
+    """σ(x), relu(x), exp(x) with σ not declared are entrywise functions: never σ·x."""
+    d = doc(line)
+    assert d.status == "failed", reasons(d)
+
+
+@pytest.mark.parametrize("line", [r"\sigma(x) = \sigma(x)", r"A \sigma(x) = A (\sigma(x))",
+                                  r"\operatorname{ReLU}(x) = x \odot \mathrm{step}(x)",
+                                  r"\sigma'(x) = \sigma(x) \odot (\mathbf{1}_n - \sigma(x))",
+                                  r"\sigma^{\prime}(x) = \sigma'(x)", r"\log(\exp(x)) = x",
+                                  r"\sigma(A x)^T = \sigma(x^T A^T)"])
+def test_known_functions_read_as_written(line):
+    assert_verified(doc(line, decl=r"Let $x \in \mathbf{R}^n$, $A \in \mathbf{R}^{n \times n}$. "
+                               r"<!-- symderiv: \odot = hadamard -->"))
 
 
 def test_declared_scalar_with_function_name_before_parentheses_is_ambiguous():

@@ -48,6 +48,8 @@ class Step:
     #: and the author's own LaTeX
     text_override: str | None = None
     raw: str | None = None
+    #: a definition the author wrote with ≈: it is checked to first order in Δ (with =, exactly)
+    approx: bool = False
 
     def latex(self, **settings) -> str:
         if self.text_override is not None:
@@ -268,7 +270,8 @@ class Derivation:
                 expected = self.expected_definition(step.lhs)
                 if expected is None:
                     return ill_formed(f"{plain(step.lhs)} is not Δ of the output or of the loss", "definition", lhs=step.lhs, rhs=step.rhs)
-                v = discharge(Obligation(substitute(step.rhs, values), substitute(expected, values)), budget)
+                a, b = substitute(step.rhs, values), substitute(expected, values)
+                v = self._compare(a, b, budget) if step.approx else discharge(Obligation(a, b), budget)
                 what = "Δ" + self.output.name + " := f(" + self.wrt.name + " + Δ" + self.wrt.name + ") − f(" + self.wrt.name + ")"
                 if not self.is_loss and step.lhs.name == self.delta_loss.name:
                     what = "ΔL := ⟨dL/d" + self.output.name + ", Δ" + self.output.name + "⟩ (definition of the gradient)"

@@ -786,6 +786,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             d.heading = st.heading
             d.mode = None
             d.perturb(vals[1], line=ml.line, note=note)
+            d.steps[-1].approx = pl.rels[0] == "≈"  # Δy ≈ …: the definition holds to first order
             for v in vals[2:]:
                 d.eq(v, line=ml.line, note=note)
             doc.derivations.append(d)
@@ -804,6 +805,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
                            for s in d.steps)
             if not has_diff:
                 d.loss_differential(vals[1], line=ml.line, note=note)
+                d.steps[-1].approx = pl.rels[0] == "≈"
                 rest = vals[2:]
             else:
                 rest = vals[1:]

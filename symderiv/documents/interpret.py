@@ -28,11 +28,16 @@ from symderiv.lang.operators import (
     Add,
     Conv,
     Corr,
+    DimScalar,
     Expr,
+    Fn,
     Hadamard,
+    Identity,
     Inner,
     MatMul,
+    Ones,
     Scale,
+    Softmax,
     Sym,
     Trace,
     Transpose,
@@ -53,6 +58,20 @@ class FuncApp:
 
     name: str
     args: tuple[S.Syntax, ...]
+
+
+@dataclass(frozen=True)
+class FuncWord:
+    """An entrywise function waiting for its argument in parentheses: ``\\sigma``, ``\\exp``,
+    ``\\operatorname{relu}``, and with ``prime=1`` the derivative ``\\sigma'``."""
+
+    name: str  # a function of symderiv.lang.operators.FUNCTIONS, or "softmax"
+    prime: int = 0
+
+
+@dataclass(frozen=True)
+class OnesWord:
+    """\\mathbf{1} before its subscript gives its length."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +108,7 @@ class NormOf:
 
 
 #: what a node of the syntax means, before the factors of a product are combined
-Value: TypeAlias = (Expr | Fraction | IndexNotation | IndexSum | FuncApp | Indexed | TraceWord | Grouped | NormOf
+Value: TypeAlias = (Expr | Fraction | IndexNotation | IndexSum | FuncApp | FuncWord | OnesWord | Indexed | TraceWord | Grouped | NormOf
                    | S.Word | S.Paren | S.SumSign | S.Partial | S.Space | list | sympy.Basic)
 #: a node that has a position in the math text
 Located: TypeAlias = S.Syntax | S.Script | S.Relation
@@ -165,6 +184,11 @@ _FUNCTION_MSG = "Function application is not supported yet"
 # names that conventionally denote functions: before parentheses they are never read as a scalar factor
 _FUNCTION_NAMES = {"sigma", "phi", "varphi", "psi", "f", "g", "h"}
 _TRACE_NAMES = ("trace", "tr", "Tr")
+#: entrywise functions by how they are written: \exp, \log, \tanh (commands), \operatorname{relu}
+#: and \mathrm{ReLU} (roman names, any case), and \sigma when σ is not a declared symbol
+_FUNC_COMMANDS = {"\\exp": "exp", "\\log": "log", "\\ln": "log", "\\tanh": "tanh", "\\softmax": "softmax"}
+_FUNC_ROMAN = {"relu": "relu", "softplus": "softplus", "softmax": "softmax", "sigmoid": "sigmoid", "step": "step",
+               "exp": "exp", "log": "log", "tanh": "tanh", "sqrt": "sqrt", "heaviside": "step"}
 _TRANSPOSE_MARKS = ("T", "\\top", "\\intercal")
 
 
@@ -279,7 +303,18 @@ class Interpreter:
             case S.Roman():
                 return self.roman(t)
             case S.Func():
+                if t.command in _FUNC_COMMANDS:
+                    return FuncWord(_FUNC_COMMANDS[t.command])
                 self.fail(t, f"{_FUNCTION_MSG}: {t.command}")
+            case S.Sqrt():
+                return self.apply(FuncWord("sqrt"), t.body, t)
+            case S.Bold():
+                return self.bold(t)
+            case S.Prime():
+                base = self.value(t.base)
+                if not isinstance(base, FuncWord) or base.prime or base.name == "softmax":
+                    self.fail(t, "a prime ' is read only on an entrywise function, as in \\sigma'(z)")
+                return FuncWord(base.name, 1)
             case S.Group():
                 return self.value(t.body)
             case S.Paren():
@@ -335,6 +370,10 @@ class Interpreter:
             self.fail(t, f"the number {v} stands alone where a matrix expression is expected")
         if isinstance(v, FuncApp):
             self.fail(t, f"function notation {v.name}(...) is not interpreted; write the expression it stands for")
+        if isinstance(v, OnesWord):
+            self.fail(t, "the ones vector needs its length as a subscript: \\mathbf{1}_n")
+        if isinstance(v, FuncWord):
+            self.fail(t, f"the function {v.name} needs its argument in parentheses, as in \\{'sigma' if v.name == 'sigmoid' else v.name}(z)")
         if isinstance(v, S.Paren):
             self.fail(t, "a parenthesised list (a, b) is not an expression; did you mean \\langle a, b \\rangle?")
         if isinstance(v, IndexNotation):
@@ -389,17 +428,43 @@ class Interpreter:
 
     def greek(self, t: S.Greek) -> Value:
         v = self.scope.lookup(t.name)
+        if v is None and t.name == "sigma":
+            return FuncWord("sigmoid")  # σ not declared as a symbol: the logistic sigmoid
         if v is None:
             self.fail(t, f"unknown symbol '\\{t.name}': declare it in the text")
         return v
 
-    def roman(self, t: S.Roman) -> TraceWord | S.Word:
+    def roman(self, t: S.Roman) -> TraceWord | S.Word | FuncWord:
         name = t.name
         if name in _TRACE_NAMES:
             return TraceWord()
         if segmentations(name, self.scope.names()) or self.scope.lookup(name) is not None:
             return S.Word(t.pos, name)
+        if name.lower() in _FUNC_ROMAN:
+            return FuncWord(_FUNC_ROMAN[name.lower()])
         self.fail(t, f"{_FUNCTION_MSG}: {t.command}{{{name}}} is not a declared symbol or the trace")
+
+    def apply(self, f: FuncWord, arg_t: S.Syntax, t: Located) -> Expr:
+        """f(arg): an entrywise function (on a 1×1 argument, a scalar function), its derivative f′,
+        or softmax (of a column vector; row by row for a matrix)."""
+        arg = self.expr(arg_t)
+        try:
+            if f.name == "softmax":
+                return Softmax(arg)
+            return Fn(f.name, arg, f.prime)
+        except ShapeError as exc:
+            self.fail(t, str(exc))
+
+    def bold(self, t: S.Bold) -> Value:
+        """\\mathbf{x} is the name x (bold is typography); \\mathbf{1} and \\mathbb{1} are the ones
+        vector, whose length is its subscript (\\mathbf{1}_n)."""
+        if t.text == "1":
+            return OnesWord()
+        if t.text.isdigit():
+            self.fail(t, f"{t.command}{{{t.text}}} has no meaning here; \\mathbf{{1}}_n is the ones vector")
+        if t.text.startswith("\\"):
+            return self.greek(S.Greek(t.pos, t.text[1:]))
+        return S.Word(t.pos, t.text)
 
     def paren(self, t: S.Paren) -> Value:
         if len(t.items) > 1:
@@ -443,7 +508,7 @@ class Interpreter:
             return Scale(1 / den, self.as_expr(num, t.num))
         a, b = self._derivative_part(num), self._derivative_part(den)
         if a is None or b is None:
-            self.fail(t, "\\frac{..}{..} must be a number or a derivative such as \\frac{dL}{dy}")
+            return self._quotient(num, den, t)
         if a == b:
             same = self.scope.lookup(a)
             if same is None:
@@ -463,6 +528,26 @@ class Interpreter:
             self.fail(t, f"d{a}/d{b}: only derivatives of a scalar are gradients; "
                       f"{a} is {loss.shape[0]}×{loss.shape[1]}")
         return grad_of(wrt, a)
+
+    def _quotient(self, num: Value, den: Value, t: S.Frac) -> Value:
+        """\\frac{a}{s} for a scalar s: 1/n for a dimension n, else recip(s)·a (recip(s) = 1/s, defined
+        where s ≠ 0). Division by a matrix or vector is not read."""
+        if isinstance(den, S.Word) and self.dimension(den.text) is not None:
+            c = DimScalar(1 / self.dimension(den.text))
+            return c if num == 1 else MatMul(c, self.as_expr(num, t.num)) if not isinstance(num, Fraction) \
+                else Scale(num, c)
+        d = self.as_expr(den, t.den)
+        if not d.is_scalar:
+            self.fail(t.den, "\\frac{..}{..} divides by a scalar only; this denominator is "
+                      f"{d.shape[0]}×{d.shape[1]}")
+        r = Fn("recip", d)
+        if isinstance(num, Fraction):
+            return r if num == 1 else Scale(num, r)
+        n = self.as_expr(num, t.num)
+        try:
+            return MatMul(r, n)
+        except ShapeError as exc:
+            self.fail(t, str(exc))
 
     @staticmethod
     def _derivative_part(v: Value) -> str | None:
@@ -493,6 +578,12 @@ class Interpreter:
     def power(self, t: S.Power) -> Value:
         base = self.value(t.base)
         text = t.sup.text
+        if text == "\\prime":
+            if not isinstance(base, FuncWord) or base.prime or base.name == "softmax":
+                self.fail(t, "^{\\prime} is read only on an entrywise function, as in \\sigma^{\\prime}(z)")
+            return FuncWord(base.name, 1)
+        if isinstance(base, FuncWord):
+            self.fail(t, "a superscript on a function name (\\sigma^2(z)?) is not read; write the product")
         if isinstance(base, NormOf):
             if text == "2":
                 return base.squared()
@@ -541,6 +632,10 @@ class Interpreter:
         if declared is not None:
             return declared
         base = self.value(base_t)
+        if isinstance(base, OnesWord):
+            return Ones(self._size(subtext, t), 1)
+        if isinstance(base, S.Word) and base.text == "I" and self.scope.lookup("I") is None and subtext is not None:
+            return Identity(self._size(subtext, t))  # I_n, with I not a declared symbol: the identity
         if isinstance(sub, S.Roman) and sub.name == "F" and (isinstance(base, NormOf) or isinstance(base_t, S.Power)):
             subtext = "F"  # \|A\|_{\mathrm{F}}: the Frobenius norm, as \|A\|_F
         if isinstance(base, NormOf):
@@ -580,6 +675,28 @@ class Interpreter:
             self.fail(t, "a matrix with a single index has no fixed meaning (an entry A_{ij}, a row, a column?); "
                       "index notation is for vectors and sequences")
         return Indexed(base, sub)
+
+    def _size(self, text: str | None, t: Located) -> Any:
+        """The size in a subscript such as \\mathbf{1}_n or I_n: a number or a dimension name."""
+        if text is None or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*|[1-9][0-9]*", text):
+            self.fail(t, "the size of \\mathbf{1}_n or I_n must be a dimension name or a number")
+        if text.isdigit():
+            return int(text)
+        if self.scope.lookup(text) is not None:
+            self.fail(t, f"'{text}' is a declared symbol, not a dimension; write the dimension as the subscript")
+        return text
+
+    def dimension(self, text: str) -> Any:
+        """The dimension named ``text`` (a symbol of a declared shape that is not itself a symbol), or None."""
+        if self.scope.lookup(text) is not None:
+            return None
+        for name in self.scope.names():
+            v = self.scope.lookup(name)
+            if isinstance(v, Expr):
+                for d in v.shape:
+                    if isinstance(d, sympy.Symbol) and str(d) == text:
+                        return d
+        return None
 
     def _declared_subscripted(self, base_t: S.Syntax, subtext: str | None, t: Located) -> Value | None:
         """A declared subscripted name whose base is Greek (\\lambda_1), or written with its superscript
@@ -652,8 +769,9 @@ class Interpreter:
             meaning = self.scope.operators.get(op)
             if meaning is None:
                 raise ReadError(self.path, *self.where(t), f"{op} has no declared meaning here (Hadamard product, "
-                                "correlation or convolution?); "
-                                f"define it, e.g. $$y = x {op} w$$ followed by $$y_i := \\sum_j x_{{i+j}} w_j$$")
+                                "correlation or convolution?); declare it in a comment, "
+                                f"<!-- symderiv: {op} = hadamard -->, or define it by its index formula, "
+                                f"e.g. $$y = x {op} w$$ followed by $$y_i := \\sum_j x_{{i+j}} w_j$$")
             if meaning == "hadamard":
                 return Hadamard(ea, eb)
             return (Corr if meaning == "corr" else Conv)(ea, eb)
@@ -678,7 +796,46 @@ class Interpreter:
                           "(Frobenius) product; write AB (juxtaposition) or \\langle A, B \\rangle")
         return (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
 
+    def _function_before(self, left_t: S.Syntax) -> FuncWord | None:
+        """The entrywise function a juxtaposition ends with (\\sigma, \\exp, \\operatorname{relu}, σ′), if any."""
+        last = left_t
+        while isinstance(last, S.Juxt):
+            last = last.right
+        if not isinstance(last, (S.Func, S.Roman, S.Greek, S.Prime, S.Power)):
+            return None
+        if isinstance(last, S.Power) and last.sup.text != "\\prime":
+            return None
+        if isinstance(last, S.Func) and last.command not in _FUNC_COMMANDS:
+            return None
+        if isinstance(last, S.Roman) and (last.name in _TRACE_NAMES or last.name.lower() not in _FUNC_ROMAN):
+            return None
+        v = self.value(last)
+        return v if isinstance(v, FuncWord) else None
+
+    def _applied(self, t: S.Juxt) -> Value | None:
+        """f(x) and f(x)^T: a function name followed by its parenthesised argument (the superscript
+        applies to the value, as for the trace)."""
+        right_t = t.right
+        paren = right_t if isinstance(right_t, S.Paren) else (
+            right_t.base if isinstance(right_t, S.Power) and isinstance(right_t.base, S.Paren) else None)
+        if paren is None:
+            return None
+        f = self._function_before(t.left)
+        if f is None:
+            return None
+        if len(paren.items) != 1:
+            self.fail(paren, "an entrywise function takes one argument")
+        out: Value = self.apply(f, paren.items[0], t)
+        if isinstance(right_t, S.Power):
+            out = self._power_of(out, right_t.sup.text, right_t)
+        left = self.value(t.left)
+        head = left[:-1] if isinstance(left, list) else []
+        return head + [out] if head else out
+
     def juxt(self, t: S.Juxt) -> Value:
+        applied = self._applied(t)
+        if applied is not None:
+            return applied
         left_t, right_t = t.left, t.right
         if isinstance(left_t, S.Div):
             self._refuse_juxtaposed_denominator(t, right_t)

@@ -138,6 +138,31 @@ class Func:
 
 
 @dataclass(frozen=True)
+class Sqrt:
+    """``\\sqrt{body}``."""
+
+    pos: Pos
+    body: Syntax
+
+
+@dataclass(frozen=True)
+class Bold:
+    """``\\mathbf{x}``, ``\\boldsymbol{x}``, ``\\mathbb{1}``: the command and the letters or digits as written."""
+
+    pos: Pos
+    command: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Prime:
+    """``base'``, as in ``\\sigma'(z)``."""
+
+    pos: Pos
+    base: Syntax
+
+
+@dataclass(frozen=True)
 class Plus:
     """``a + b``."""
 
@@ -250,7 +275,7 @@ class Star:
 #: every node of an expression; a reader function matches on these classes
 Syntax: TypeAlias = (Word | Greek | Number | Infinity | Delta | Frac | Paren | Group | Angle | Norm | Roman
                     | SumSign | Space | Partial | Func | Plus | Minus | Neg | Dot | SeqOp | Juxt | Div | Power
-                    | Subscript | Star)
+                    | Subscript | Star | Sqrt | Bold | Prime)
 
 
 @dataclass(frozen=True)
@@ -354,6 +379,16 @@ class ToSyntax(Transformer_NonRecursive):  # type: ignore[type-arg]
 
     def func(self, meta: Meta, children: list[Any]) -> Func:
         return Func(_pos(meta), str(children[0]))
+
+    def sqrt(self, meta: Meta, children: list[Any]) -> Sqrt:
+        (body,) = _exprs(children)
+        return Sqrt(_pos(meta), body)
+
+    def bold(self, meta: Meta, children: list[Any]) -> Bold:
+        return Bold(_pos(meta), str(children[0]), str(children[1]))
+
+    def prime(self, meta: Meta, children: list[Any]) -> Prime:
+        return Prime(_pos(meta), children[0])
 
     def add(self, meta: Meta, children: list[Any]) -> Plus:
         return Plus(_pos(meta), children[0], children[1])

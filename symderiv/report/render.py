@@ -328,6 +328,11 @@ _TOKEN_LATEX: dict[str, dict[str, str]] = {
     "NORM": {"||": "\\|", "\\|": "\\|", "\\Vert": "\\|"},
     "ROMAN": {"\\mathrm": "\\mathrm", "\\operatorname": "\\operatorname", "\\text": "\\text", "\\textrm": "\\textrm"},
     "SUM": {"\\sum": "\\sum", "\\Sigma": "\\sum"},
+    "FUNC": {f"\\{f}": f"\\{f}" for f in ("exp", "log", "ln", "tanh")} | {"\\softmax": "\\operatorname{softmax}"},
+    "SQRT": {"\\sqrt": "\\sqrt"},
+    "BOLD": {"\\mathbf": "\\mathbf", "\\boldsymbol": "\\boldsymbol", "\\mathbb": "\\mathbb", "\\bm": "\\boldsymbol"},
+    "PRIME": {"'": "'"},
+    "PRIMECMD": {"\\prime": "\\prime"},
     "SPACE": {"\\mathbf{R}": "\\mathbf{R}", "\\mathbb{R}": "\\mathbb{R}", "\\mathcal{R}": "\\mathcal{R}",
               "\u211d": "\\mathbb{R}"},
 }
@@ -363,7 +368,7 @@ def _tree_latex(t) -> str:
     rule = str(t.data)
     if rule in ("line", "juxt"):
         return " ".join(k)
-    if rule in ("lead", "rel", "number", "word", "greek", "infty", "space", "partial") and len(k) == 1:
+    if rule in ("lead", "rel", "number", "word", "greek", "infty", "space", "partial", "func") and len(k) == 1:
         return k[0]
     if rule in ("sup", "sub") and len(k) == 1:
         return k[0]
@@ -399,6 +404,12 @@ def _tree_latex(t) -> str:
         return f"{k[0]}{{{k[1]}}}"
     if rule == "sumop" and len(k) == 2:
         return f"{k[0]}_{{{k[1]}}}"
+    if rule == "sqrt" and len(k) == 2:
+        return f"{k[0]}{{{k[1]}}}"
+    if rule == "bold" and len(k) == 2:
+        return f"{k[0]}{{{k[1]}}}"
+    if rule == "prime" and len(k) == 2:
+        return f"{{{k[0]}}}'"
     raise _Unsafe(f"rule {rule} with {len(k)} parts")
 
 
@@ -419,7 +430,8 @@ _SAFE_TEX_COMMANDS = {
     "mathbf", "mathbb", "mathrm", "operatorname", "in", "times", "frac", "dfrac", "Delta", "langle", "rangle",
     "top", "infty", "partial", "odot", "otimes", "star", "ast", "circ", "cdot", "sum", "Sigma", "left", "right",
     "quad", "qquad", "ldots", "dots", "cdots", "Rightarrow", "approx", "le", "ge", "leq", "geq", "neq", "mid",
-    "lVert", "rVert", "Vert", "big", "Big", "text", *GREEK_NAMES,
+    "lVert", "rVert", "Vert", "big", "Big", "text", "sqrt", "exp", "log", "ln", "tanh", "prime", "boldsymbol",
+    *GREEK_NAMES,
 }
 _CMD = re.compile(r"\\([A-Za-z]+|.)")
 
