@@ -58,7 +58,7 @@ from symderiv.kernel.decide import (
     undecided,
 )
 from symderiv.lang.index import IndexNotation, IndexSum
-from symderiv.lang.operators import Add, Conv, Corr, Expr, Inner, MatMul, Sym, Trace, Transpose
+from symderiv.lang.operators import Add, Conv, Corr, Expr, Inner, MatMul, Ones, Scale, Sym, Trace, Transpose, substitute
 from symderiv.lang.printing import plain
 
 
@@ -501,6 +501,8 @@ class _State:
     after_unreadable: bool = False
     #: forward definitions read so far, (output, f, line, col): one that no derivation uses is reported
     defined: list = field(default_factory=list)
+    #: forward definitions of intermediates substituted into a derivation's forward (name, plain f)
+    used: set = field(default_factory=set)
 
 
 def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocument) -> None:
@@ -615,6 +617,8 @@ def _report_unused_definitions(st: _State, doc: CheckedDocument) -> None:
     for out, f, line, col in st.defined:
         if any(d.output.name == out.name and plain(d.forward) == plain(f) for d in doc.derivations):
             continue
+        if (out.name, plain(f)) in st.used:
+            continue
         s = ClaimStep(None, None, "problem", None, "", line)
         s.verdict = undecided("not checked", reason=f"this line defines {out.name} = {plain(f)}, but no derivation "
                               f"uses it (no Δ{out.name} = ... follows), so nothing was checked; if it is meant as a "
@@ -631,6 +635,26 @@ def _inline_assertion(ml: MathLine) -> bool:
     if ":=" in head:
         head = head.split(":=", 1)[1]  # an alias' own := is a definition
     return has_relation(head)
+
+
+def _through_intermediates(scope: Scope, f: Expr, wrt: Sym, st: _State, depth: int = 8) -> Expr:
+    """The chain rule across named intermediates (part F): when the perturbed variable does not occur
+    in y = f, the forward definitions of f's other symbols (h = relu(W₁x + b₁) for y = W₂h + b₂) are
+    substituted until it does. By Lemma S the composite has the value of the layers in sequence, so
+    a derivation against it checks the author's steps against the true composite function."""
+    for _ in range(depth):
+        if wrt.name in {x.name for x in f.symbols()}:
+            return f
+        mapping = {}
+        for x in f.symbols():
+            known = _forward_of(scope, x.name)
+            if known is not None and x.name != wrt.name:
+                mapping[x.name] = known[1]
+                st.used.add((x.name, plain(known[1])))
+        if not mapping:
+            return f
+        f = substitute(f, mapping)
+    return f
 
 
 def _forward_of(scope: Scope, name: str):
@@ -777,6 +801,8 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
                 raise LineError(ml.line, ml.col, "cannot tell which variable is perturbed: expected exactly one "
                                 f"Δ symbol on the right, found {', '.join(deltas) or 'none'}")
             wrt = scope.lookup(deltas[0][1:])
+            if isinstance(wrt, Sym):
+                f = _through_intermediates(scope, f, wrt, st)
             if not isinstance(wrt, Sym) or wrt.name not in {s.name for s in f.symbols()}:
                 raise LineError(ml.line, ml.col, f"{deltas[0]} perturbs {deltas[0][1:]}, which does not occur in "
                                 f"the forward definition {plain(out)} = {plain(f)}")
@@ -915,7 +941,12 @@ def _why_not_expr(v) -> str:
 
 def _claim_step(a, b, ml: MathLine, note: str, rel: str | None = "=", budget: Budget = DEFAULT_BUDGET) -> ClaimStep:
     """A checked equality a = b outside a derivation chain: exact, unless the author wrote ≈
-    (then equality to first order in the Δ symbols)."""
+    (then equality to first order in the Δ symbols). A number next to a 1×1 expression is that
+    multiple of the 1×1 ones matrix (𝟏ᵀsoftmax(z) = 1)."""
+    if isinstance(a, Fraction) and isinstance(b, Expr) and b.is_scalar:
+        a = Scale(a, Ones(1, 1))
+    if isinstance(b, Fraction) and isinstance(a, Expr) and a.is_scalar:
+        b = Scale(b, Ones(1, 1))
     if isinstance(a, Expr) and isinstance(b, Expr):
         s = ClaimStep(b, a, "claim", "claim", note, ml.line)
         s.value, s.value_left = b, a

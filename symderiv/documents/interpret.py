@@ -496,6 +496,9 @@ class Interpreter:
         return [d] + rest if rest else d
 
     def frac(self, t: S.Frac) -> Value:
+        sub_den = self._subscripted_derivative(t.den)
+        if sub_den is not None:  # \frac{dL}{dW_1}: the gradient with respect to the declared W_1
+            return self._gradient(self._derivative_part(self.value(t.num)), sub_den, t)
         num, den = self.value(t.num), self.value(t.den)
         if isinstance(num, Fraction) and isinstance(den, Fraction):
             if den == 0:
@@ -516,6 +519,21 @@ class Interpreter:
             if not (isinstance(same, Expr) and same.is_scalar):
                 self.fail(t, f"d{a}/d{a} of a non-scalar is an identity matrix, which is not in the language")
             return Fraction(1)  # d(L)/d(L) = 1 for a scalar L
+        return self._gradient(a, b, t)
+
+    def _subscripted_derivative(self, t: S.Syntax) -> str | None:
+        """'W_1' for the syntax dW_1 (a word starting with d, subscripted) when W_1 is declared."""
+        if isinstance(t, S.Subscript) and isinstance(t.base, S.Word) and t.sub.text is not None:
+            text = t.base.text
+            if len(text) >= 2 and text[0] == "d":
+                name = f"{text[1:]}_{t.sub.text}"
+                if isinstance(self.scope.lookup(name), Sym):
+                    return name
+        return None
+
+    def _gradient(self, a: str | None, b: str, t: S.Frac) -> Value:
+        if a is None:
+            self.fail(t, "\\frac{..}{..} must be a number or a derivative such as \\frac{dL}{dy}")
         loss, wrt = self.scope.lookup(a), self.scope.lookup(b)
         if wrt is None:
             self.fail(t, f"unknown symbol '{b}' in the derivative: declare it in the text")
@@ -628,6 +646,12 @@ class Interpreter:
     def subscript(self, t: S.Subscript) -> Value:
         base_t, sub = t.base, t.sub.arg
         subtext = t.sub.text
+        if isinstance(base_t, S.Delta) and isinstance(base_t.arg, S.Word) and subtext is not None:
+            # \Delta W_2: the perturbation of the declared subscripted name W_2 (TeX sets the subscript
+            # on W; Δ·W then _2 would have no meaning)
+            sym = self.scope.lookup(f"{base_t.arg.text}_{subtext}")
+            if isinstance(sym, Sym) and sym.kind == "plain":
+                return delta_of(sym)
         declared = self._declared_subscripted(base_t, subtext, t)
         if declared is not None:
             return declared

@@ -1,0 +1,47 @@
+"""Course documents for nonlinear layers (issue 10): each checks as written, and a copy with one
+wrong step fails at that line (with a certified counterexample or a proof, never by a float)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from symderiv.documents.documents import check_text
+
+COURSE = Path(__file__).resolve().parent.parent / "examples" / "course" / "derivations"
+DOCS = ["sigmoid.md", "relu.md", "logsumexp.md", "mlp.md"]
+
+# (document, text to replace, wrong text, what the mistake is)
+WRONG = [
+    ("sigmoid.md", r"\Rightarrow \frac{dL}{dx} = W^T (\frac{dL}{dy} \odot \sigma'(Wx + b))",
+     r"\Rightarrow \frac{dL}{dx} = W^T (\frac{dL}{dy} \odot \sigma'(Wx))", "σ′ at the wrong point"),
+    ("sigmoid.md", r"= \langle \frac{dL}{dy} \odot \sigma'(Wx + b), W \Delta x \rangle",
+     r"= \langle \frac{dL}{dy} \odot (\mathbf{1}_m - \sigma(Wx + b) \odot \sigma(Wx + b)), W \Delta x \rangle",
+     "tanh′ formula for σ′"),
+    ("relu.md", r"\Rightarrow \frac{dL}{dW} = (\frac{dL}{dy} \odot \mathrm{step}(Wx + b)) x^T",
+     r"\Rightarrow \frac{dL}{dW} = \frac{dL}{dy} x^T", "ReLU mask dropped"),
+    ("logsumexp.md", r"\Rightarrow \frac{dL}{dz} = \mathrm{softmax}(z)", r"\Rightarrow \frac{dL}{dz} = \exp(z)",
+     "normaliser forgotten"),
+    ("mlp.md", r"\Rightarrow \frac{dL}{dW_1} = ((W_2^T \frac{dL}{dy}) \odot \mathrm{step}(W_1 x + b_1)) x^T",
+     r"\Rightarrow \frac{dL}{dW_1} = (W_2^T \frac{dL}{dy}) x^T", "ReLU mask dropped"),
+]
+
+
+@pytest.mark.parametrize("name", DOCS)
+def test_course_document_checks(name):
+    d = check_text((COURSE / name).read_text(encoding="utf-8"), name)
+    bad = [(s.line, s.status, s.verdict.reason) for s, _ in d.all_steps() if s.status != "verified"]
+    assert d.status == "verified", bad
+
+
+@pytest.mark.parametrize("name,right,wrong,what", WRONG, ids=[w[3] + " in " + w[0] for w in WRONG])
+def test_one_wrong_step_fails_at_its_line(name, right, wrong, what):
+    text = (COURSE / name).read_text(encoding="utf-8")
+    assert right in text
+    line = text[: text.index(right)].count("\n") + 1
+    d = check_text(text.replace(right, wrong, 1), name)
+    steps = [s for s, _ in d.all_steps()]
+    failed = [s for s in steps if s.status == "failed"]
+    assert failed and failed[0].line == line, [(s.line, s.status) for s in steps]
+    assert all(s.status == "verified" for s in steps if s.line is not None and s.line < line)
+    assert failed[0].verdict.counterexample is not None or "canonical-form" in failed[0].verdict.methods
