@@ -13,16 +13,16 @@ DOCS = ["sigmoid.md", "relu.md", "logsumexp.md", "mlp.md"]
 
 # (document, text to replace, wrong text, what the mistake is)
 WRONG = [
-    ("sigmoid.md", r"\Rightarrow \frac{dL}{dx} = W^T (\frac{dL}{dy} \odot \sigma'(Wx + b))",
-     r"\Rightarrow \frac{dL}{dx} = W^T (\frac{dL}{dy} \odot \sigma'(Wx))", "σ′ at the wrong point"),
-    ("sigmoid.md", r"= \langle \frac{dL}{dy} \odot \sigma'(Wx + b), W \Delta x \rangle",
-     r"= \langle \frac{dL}{dy} \odot (\mathbf{1}_m - \sigma(Wx + b) \odot \sigma(Wx + b)), W \Delta x \rangle",
+    ("sigmoid.md", r"\Rightarrow \frac{dL}{dx} = W^T (\frac{dL}{dy} \circ \sigma'(Wx + b))",
+     r"\Rightarrow \frac{dL}{dx} = W^T (\frac{dL}{dy} \circ \sigma'(Wx))", "σ′ at the wrong point"),
+    ("sigmoid.md", r"= \langle \frac{dL}{dy} \circ \sigma'(Wx + b), W \Delta x \rangle",
+     r"= \langle \frac{dL}{dy} \circ (\mathbf{1}_m - \sigma(Wx + b) \circ \sigma(Wx + b)), W \Delta x \rangle",
      "tanh′ formula for σ′"),
-    ("relu.md", r"\Rightarrow \frac{dL}{dW} = (\frac{dL}{dy} \odot \mathrm{step}(Wx + b)) x^T",
+    ("relu.md", r"\Rightarrow \frac{dL}{dW} = (\frac{dL}{dy} \circ \mathrm{step}(Wx + b)) x^T",
      r"\Rightarrow \frac{dL}{dW} = \frac{dL}{dy} x^T", "ReLU mask dropped"),
     ("logsumexp.md", r"\Rightarrow \frac{dL}{dz} = \mathrm{softmax}(z)", r"\Rightarrow \frac{dL}{dz} = \exp(z)",
      "normaliser forgotten"),
-    ("mlp.md", r"\Rightarrow \frac{dL}{dW_1} = ((W_2^T \frac{dL}{dy}) \odot \mathrm{step}(W_1 x + b_1)) x^T",
+    ("mlp.md", r"\Rightarrow \frac{dL}{dW_1} = ((W_2^T \frac{dL}{dy}) \circ \mathrm{step}(W_1 x + b_1)) x^T",
      r"\Rightarrow \frac{dL}{dW_1} = (W_2^T \frac{dL}{dy}) x^T", "ReLU mask dropped"),
 ]
 

@@ -110,7 +110,7 @@ def test_course_example_checks(tmp_path):
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", *plugin_args()], cwd=course, capture_output=True,
                        text=True, timeout=600, env={**os.environ, **env_path})
     assert r.returncode == 0, r.stdout[-3000:]
-    assert "7 passed" in r.stdout
+    assert "15 passed" in r.stdout
     r = subprocess.run([sys.executable, "-m", "symderiv", "report", *sorted(str(p) for p in (course / "derivations").glob("*.md")),
                         "--out", str(course / "build")], capture_output=True, text=True, timeout=600,
                        env={**os.environ, **env_path})

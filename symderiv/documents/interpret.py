@@ -108,7 +108,8 @@ class NormOf:
 
 
 #: what a node of the syntax means, before the factors of a product are combined
-Value: TypeAlias = (Expr | Fraction | IndexNotation | IndexSum | FuncApp | FuncWord | OnesWord | Indexed | TraceWord | Grouped | NormOf
+Value: TypeAlias = (Expr | Fraction | IndexNotation | IndexSum | FuncApp | FuncWord | OnesWord | Indexed | TraceWord
+                    | Grouped | NormOf
                    | S.Word | S.Paren | S.SumSign | S.Partial | S.Space | list | sympy.Basic)
 #: a node that has a position in the math text
 Located: TypeAlias = S.Syntax | S.Script | S.Relation
@@ -373,7 +374,8 @@ class Interpreter:
         if isinstance(v, OnesWord):
             self.fail(t, "the ones vector needs its length as a subscript: \\mathbf{1}_n")
         if isinstance(v, FuncWord):
-            self.fail(t, f"the function {v.name} needs its argument in parentheses, as in \\{'sigma' if v.name == 'sigmoid' else v.name}(z)")
+            example = "\\sigma" if v.name == "sigmoid" else f"\\operatorname{{{v.name}}}"
+            self.fail(t, f"the function {v.name} needs its argument in parentheses, as in {example}(z)")
         if isinstance(v, S.Paren):
             self.fail(t, "a parenthesised list (a, b) is not an expression; did you mean \\langle a, b \\rangle?")
         if isinstance(v, IndexNotation):
