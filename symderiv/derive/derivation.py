@@ -25,8 +25,8 @@ from symderiv.lang.printing import latex, plain
 from symderiv.derive.typos import blame_typo
 from symderiv.derive.rules import get_rule, perturbation
 from symderiv.kernel.decide import (
-    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Obligation, Verdict, annotate, check_gradient, discharge,
-    ill_formed, undecided,
+    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Hypothesis, Obligation, Verdict, annotate, check_gradient,
+    discharge, ill_formed, undecided,
 )
 
 
@@ -96,12 +96,25 @@ class Step:
         }
 
 
-def compare(a: Expr, b: Expr, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+def compare(a: Expr, b: Expr, budget: Budget = DEFAULT_BUDGET, hypotheses: tuple[Hypothesis, ...] = ()) -> Verdict:
     """One line against the previous one: exact equality, else — when perturbations Δ occur —
-    equality to first order (the differential method drops terms of order ≥ 2)."""
-    v = discharge(Obligation(a, b, "exact"), budget)
+    equality to first order (the differential method drops terms of order ≥ 2).
+
+    With ``hypotheses`` (the derivation's stated conditions, e.g. 𝟏ᵀy = 1), a step that is not
+    verified unconditionally is checked again under them; the verdict then names the hypotheses, so
+    a report shows which steps needed them."""
+    v = _compare(a, b, budget, ())
+    if v.status != VERIFIED and hypotheses:
+        # the derivation claims its steps under its hypotheses: a counterexample that violates them
+        # refutes nothing, so the verdict under the hypotheses is the verdict
+        return _compare(a, b, budget, hypotheses)
+    return v
+
+
+def _compare(a: Expr, b: Expr, budget: Budget, hypotheses: tuple[Hypothesis, ...]) -> Verdict:
+    v = discharge(Obligation(a, b, "exact", hypotheses), budget)
     if v.status != VERIFIED and (a.has_delta() or b.has_delta()) and a.shape == b.shape:
-        w = discharge(Obligation(a, b, "first-order"), budget)
+        w = discharge(Obligation(a, b, "first-order", hypotheses), budget)
         if w.status == VERIFIED or v.status == UNDECIDED:
             return w
         return w if w.reason else v
@@ -149,8 +162,11 @@ class Derivation:
         descriptions: dict[str, str] | None = None,
         name: str | None = None,
         notation: str = "seed",
+        hypotheses: tuple[Hypothesis, ...] | list[Hypothesis] = (),
     ):
         self.title = title
+        #: stated conditions (𝟏ᵀy = 1, A = Aᵀ, x > 0): a step that needs one is verified *under* it
+        self.hypotheses: tuple[Hypothesis, ...] = tuple(hypotheses)
         self.name = name
         self.notation = notation
         self.mode: str | None = None
@@ -264,6 +280,9 @@ class Derivation:
         self.jacobian = None
         if jacobian and self.gradient is not None:
             self.jacobian = check_gradient(self.forward, self.wrt, self.gradient, self.grad, budget)
+            if self.jacobian.status != VERIFIED and self.hypotheses:
+                self.jacobian = check_gradient(self.forward, self.wrt, self.gradient, self.grad, budget,
+                                               self.hypotheses)
         self.checked = True
         return self
 
@@ -299,9 +318,8 @@ class Derivation:
         except Exception as exc:  # noqa: BLE001 — every exception becomes a verdict that says what it is
             return error_verdict(exc, lhs=step.lhs, rhs=step.rhs)
 
-    @staticmethod
-    def _compare(a: Expr, b: Expr, budget: Budget) -> Verdict:
-        return compare(a, b, budget)
+    def _compare(self, a: Expr, b: Expr, budget: Budget) -> Verdict:
+        return compare(a, b, budget, self.hypotheses)
 
     # -- results -----------------------------------------------------------------------
     @property
