@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from symderiv.derive.derivation import Derivation
+from symderiv.derive.derivation import Derivation, hypothesis_phrase
 from symderiv.derive.engine import derive
 from symderiv.errors import SymderivError
 from symderiv.kernel.decide import Hypothesis
@@ -133,7 +133,7 @@ class ChainLayer:
             )
         under = ""
         if self.hypotheses:
-            under = " (under " + ", ".join(_hypothesis_text(h) for h in self.hypotheses) + ")"
+            under = " (under " + " and ".join(hypothesis_phrase(h) for h in self.hypotheses) + ")"
         d = derive_backward(
             self.output, self.forward, self.symbol(wrt),
             title=f"{self.title}: gradient with respect to {wrt}, dL/d{wrt}{under}",
@@ -141,26 +141,7 @@ class ChainLayer:
             hypotheses=self.hypotheses, restate=self.restate,
             present=[(rule, target) for rule, target in self.present.get(wrt, [])],
         )
-        if self.hypotheses:
-            d.remarks.append({
-                "title": "Hypotheses",
-                "text": ("The derivation is stated under " + ", ".join(_hypothesis_text(h) for h in self.hypotheses)
-                         + ". Each step is first checked without it; a step verified only under it says so in its "
-                         "method (the hypothesis is applied by an onto substitution, Theorem D1), and without it "
-                         "that step fails."),
-                "math": [],
-            })
         return d.check() if check else d
-
-
-def _hypothesis_text(h: Hypothesis) -> str:
-    """1ᵀy = 1, A = Aᵀ, x > 0 in Unicode for titles."""
-    name = h.symbol.name
-    if h.kind == "sums-to":
-        return f"1ᵀ{name} = {h.value}"
-    if h.kind == "symmetric":
-        return f"{name} = {name}ᵀ"
-    return f"{name} > 0"
 
 
 def _chain_layers() -> dict[str, ChainLayer]:

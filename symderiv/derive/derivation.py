@@ -386,12 +386,13 @@ class Derivation:
             "status": self.status,
             "notation": self.notation if self.uses_sequences() else None,
             "definitions": self.definitions(),
-            "remarks": list(self.remarks),
+            "remarks": list(self.remarks) + self._hypothesis_remarks(),
             "forward": latex(self.output, **st) + " = " + latex(self.forward, **st),
             "gradient": latex(self.gradient, **st) if self.gradient is not None else None,
             "gradient_text": plain(self.gradient, **st) if self.gradient is not None else None,
             "jacobian_check": j.status if j else UNDECIDED,
             "jacobian_method": j.method if j else "not run: no gradient was read off",
+            "jacobian_methods": list(j.methods) if j else [],
             "jacobian_counterexample": j.counterexample.to_dict() if j and j.counterexample else None,
             "symbols": [
                 {
@@ -405,8 +406,27 @@ class Derivation:
             "steps": [s.to_dict(**st) for s in self.steps],
         }
 
+    def hypothesis_text(self) -> str:
+        """The stated hypotheses as one phrase: "1ᵀy = 1", "A = Aᵀ and x > 0"."""
+        return " and ".join(hypothesis_phrase(h) for h in self.hypotheses)
+
+    def _hypothesis_remarks(self) -> list[dict]:
+        """What the report says about the hypotheses, computed from the verdicts: the overall status
+        *under* them and the steps (and Jacobian check) that needed them."""
+        if not self.hypotheses:
+            return []
+        used = [str(i) for i, s in enumerate(self.steps, 1) if s.verdict and "hypotheses" in s.verdict.methods]
+        jac = bool(self.jacobian and "hypotheses" in self.jacobian.methods)
+        where = (("step" + ("s " if len(used) > 1 else " ") + ", ".join(used)) if used else "no step")
+        text = (f"The derivation is stated under {self.hypothesis_text()}. Every step is checked first without "
+                f"the hypothesis; {where} {'needs' if len(used) == 1 else 'need'} it"
+                + (" and so does the Jacobian cross-check" if jac else "")
+                + " (applied by an onto substitution, Theorem D1; such a step fails without it).")
+        return [{"title": f"{self.status.capitalize()} under {self.hypothesis_text()}", "text": text, "math": []}]
+
     def explain(self) -> str:
-        lines = [f"{self.title}: {self.status}"]
+        under = f" under {self.hypothesis_text()}" if self.hypotheses else ""
+        lines = [f"{self.title}: {self.status}{under}"]
         for s in self.steps:
             mark = {"verified": "✓", "failed": "✗"}.get(s.status, "?")
             lines.append(f"  {mark} {s.plain()}   [{s.rule or 'step'}]")
@@ -437,6 +457,15 @@ def register_display(hook: Callable[[Derivation], dict[str, str]]) -> None:
     """Install the notebook display of derivations (the report layer calls this on import)."""
     global _DISPLAY_HOOK
     _DISPLAY_HOOK = hook
+
+
+def hypothesis_phrase(h: Hypothesis) -> str:
+    name = h.symbol.name
+    if h.kind == "sums-to":
+        return f"1ᵀ{name} = {h.value}"
+    if h.kind == "symmetric":
+        return f"{name} = {name}ᵀ"
+    return f"{name} > 0"
 
 
 def _auto_description(s: Sym) -> str:

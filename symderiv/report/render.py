@@ -42,12 +42,21 @@ METHOD_LEGEND = {
     "and shift up to z ↦ 1/z, and the class sums compared (Theorem 2: equal classes ⇔ equal for all supports); "
     "finite modes first have each restriction removed by a support containment proved on the whole domain of lengths",
     "directional-derivative": "the first-order part of L(θ + Δθ) − L(θ), computed from the forward definition "
-    "alone, compared with ⟨G, Δθ⟩ by the sign-class procedure",
+    "alone, compared with ⟨G, Δθ⟩ by the procedure for its fragment (sign classes for sequences; index-graph "
+    "canonical forms, with entrywise functions abstracted to atoms, for matrices)",
     "index-notation": "sums over indices translated into z-transform classes: a sum Σ_t Π_f V_f[a_f·t + b_f] "
     "with a unimodular index map is the constant term over the hyperplane n·i = n·b, n the signed maximal minors",
     "typo-detection": "a line that disagrees with both neighbours while they agree with each other",
     "domain-check": "the right side must be defined for every length the left side allows",
     "budget": "the check ran out of its budget: undecided",
+    "atom-abstraction": "every entrywise function f(M) replaced by a symbol labelled by the value of its argument "
+    "(equal labels only for arguments equal at every size), then canonical forms (Theorem B1: an identity of the "
+    "abstracted claim is an identity of the original); a difference is never taken as a proof of inequality",
+    "certified-interval": "both sides evaluated at exact rational points with interval arithmetic at 200 bits; "
+    "disjoint enclosures of one entry prove that the sides differ there (a certified counterexample)",
+    "hypotheses": "the stated hypotheses applied by an onto substitution (Theorem D1: e.g. y := y + ((1 − 𝟏ᵀy)/n)𝟏 "
+    "ranges exactly over the vectors with 𝟏ᵀy = 1), so the claim is proved for every value that satisfies them",
+    "jet": "f(M₀ + M₁) ≐ f(M₀) + f′(M₀) ⊙ M₁ for each entrywise function, with f′ from the derivative table",
 }
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|$#<>&])")
@@ -128,7 +137,8 @@ def render(derivations: Iterable[Derivation], fmt: str, title: str | None = None
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     data = [d.to_dict() for d in derivations]
-    used = sorted({m for d in data for s in d["steps"] for m in s["methods"]} | {"explicit-jacobian"})
+    used = sorted({m for d in data for s in d["steps"] for m in s["methods"]}
+                  | {m for d in data for m in d.get("jacobian_methods") or ["explicit-jacobian"]})
     used = [m for m in used if m in METHOD_LEGEND]
     doc_title = title or (data[0]["title"] if len(data) == 1 else "symderiv report")
     template = _env(fmt).get_template("report.md.j2" if fmt == "md" else "report.tex.j2")
