@@ -17,6 +17,7 @@ forward definition (``jacobian.py``), independently of the steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any, Callable
 
 from symderiv.errors import NameError_, NotInFragment, ShapeError, SymderivError
@@ -162,11 +163,14 @@ class Derivation:
         descriptions: dict[str, str] | None = None,
         name: str | None = None,
         notation: str = "seed",
-        hypotheses: tuple[Hypothesis, ...] | list[Hypothesis] = (),
+        hypotheses: Iterable[Any] = (),
+        assume: Iterable[Any] = (),
     ):
         self.title = title
         #: stated conditions (𝟏ᵀy = 1, A = Aᵀ, x > 0): a step that needs one is verified *under* it
-        self.hypotheses: tuple[Hypothesis, ...] = tuple(hypotheses)
+        from symderiv.derive.assumptions import as_hypotheses
+
+        self.hypotheses: tuple[Hypothesis, ...] = as_hypotheses(list(hypotheses) + list(assume))
         self.name = name
         self.notation = notation
         self.mode: str | None = None

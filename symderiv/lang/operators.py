@@ -1033,6 +1033,11 @@ def as_expr(x: object) -> Expr:
             return Trace(as_expr(x.arg))
         if getattr(x, "is_Matrix", False):
             return from_sympy(x)
+        if x.atoms(sympy.MatrixSymbol):
+            # a scalar loss such as λ/2·tr(wᵀw) − tr(yᵀXw): a 1×1 expression whose dimension names
+            # are those of the matrices in it (the scalar converter refuses what it cannot read)
+            dims = {str(d) for m in x.atoms(sympy.MatrixSymbol) for d in m.shape if isinstance(d, sympy.Symbol)}
+            return scalar_from_sympy(x, dims)
     raise ShapeError(f"expected a matrix expression, got {type(x).__name__}: {x!r}")
 
 
