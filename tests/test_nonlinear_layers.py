@@ -28,17 +28,18 @@ EXPECTED = {
     ("sigmoid", "x"): "dL/dy ∘ σ'(x)",
     ("tanh", "x"): "dL/dy ∘ tanh'(x)",
     ("relu", "x"): "dL/dy ∘ relu'(x)",
-    ("dense-sigmoid", "x"): "W^T·(dL/dy ∘ σ'(W·x + b))",
-    ("dense-sigmoid", "W"): "(dL/dy ∘ σ'(W·x + b))·x^T",
-    ("dense-sigmoid", "b"): "dL/dy ∘ σ'(W·x + b)",
-    ("softmax-cross-entropy", "z"): "recip(1_n^T·exp(z))·exp(z) - y",
+    ("dense-sigmoid", "x"): "W^T·(dL/dy ∘ σ'(z))",
+    ("dense-sigmoid", "W"): "(dL/dy ∘ σ'(z))·x^T",
+    ("dense-sigmoid", "b"): "dL/dy ∘ σ'(z)",
+    ("softmax-cross-entropy", "z"): "p - y",
     ("logistic-regression", "w"): "X^T·(σ(X·w) - y)",
     ("ridge-regression", "w"): "X^T·(X·w - t) + λ·w",
     ("batched-linear", "X"): "dL/dY·W^T",
     ("batched-linear", "W"): "X^T·dL/dY",
     ("batched-linear", "b"): "dL/dY^T·1_B",
-    ("mlp2", "W1"): "(W2^T·dL/dy ∘ relu'(W1·x + b1))·x^T",
-    ("mlp2", "W2"): "dL/dy·relu(W1·x + b1)^T",
+    ("mlp2", "W_1"): "((W_2^T·dL/dy) ∘ relu'(z_1))·x^T",
+    ("mlp2", "W_2"): "dL/dy·relu(z_1)^T",
+    ("layer-norm", "x"): "recip(σ)·(dL/dy - 1_n·((1/n)·(1_n^T·dL/dy)) - y·((1/n)·⟨y, dL/dy⟩))",
 }
 
 
@@ -84,7 +85,7 @@ def test_bias_broadcast_uses_the_outer_product_rule():
 
 
 def test_mlp_keeps_the_relu_mask_and_states_almost_everywhere():
-    d = get_layer("mlp2").derive("W1")
+    d = get_layer("mlp2").derive("W_1")
     jet = next(s for s in d.steps if s.rule == "jet-relu")
     assert "almost everywhere" in jet.verdict.method
 

@@ -5,6 +5,7 @@ torch, independently, and differentiated by autograd. Floating point verifies no
 is a cross-check of the *derived formulas* against a second implementation, never a proof."""
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -58,8 +59,16 @@ TORCH_LOSSES = {
     + 0.5 * t["lambda"].reshape(()) * (t["w"] ** 2).sum(),
     "batched-linear": lambda t: (t["dL/dY"] * (t["X"] @ t["W"] + torch.ones(t["X"].shape[0], 1,
                                                                           dtype=torch.float64) @ t["b"].T)).sum(),
-    "mlp2": lambda t: (t["dL/dy"] * (t["W2"] @ torch.relu(t["W1"] @ t["x"] + t["b1"]) + t["b2"])).sum(),
+    "layer-norm": lambda t: (t["dL/dy"] * (t["x"] - t["x"].mean()) / torch.sqrt(
+        ((t["x"] - t["x"].mean()) ** 2).mean() + t["epsilon"].reshape(()))).sum(),
+    "mlp2": lambda t: (t["dL/dy"] * (t["W_2"] @ torch.relu(t["W_1"] @ t["x"] + t["b_1"]) + t["b_2"])).sum(),
 }
+
+@functools.cache
+def derived(layer: str, wrt: str):
+    """Each layer derived once per session (layer norm takes seconds)."""
+    return get_layer(layer).derive(wrt)
+
 
 CASES = [(name, w) for name, layer in CATALOG.items() if isinstance(layer, ChainLayer) for w in layer.wrt]
 
@@ -86,15 +95,16 @@ def _inputs(d, size: int, gen):
         values["y"] = torch.softmax(values["y"], dim=0)  # a label distribution: 1ᵀy = 1
     if d.name == "logistic-regression":
         values["y"] = torch.randint(0, 2, values["y"].shape, generator=gen).to(torch.float64)
-    if "lambda" in values:
-        values["lambda"] = values["lambda"].abs()
+    for scalar in ("lambda", "epsilon"):
+        if scalar in values:
+            values[scalar] = values[scalar].abs()
     return values, dims
 
 
 @pytest.mark.parametrize("layer,wrt", CASES)
 @pytest.mark.parametrize("size", SIZES)
 def test_derived_gradient_matches_autograd(layer, wrt, size):
-    d = get_layer(layer).derive(wrt)
+    d = derived(layer, wrt)
     assert d.status == "verified"
     gen = torch.Generator().manual_seed(1000 * size + len(layer))
     values, dims = _inputs(d, size, gen)
@@ -102,7 +112,7 @@ def test_derived_gradient_matches_autograd(layer, wrt, size):
     TORCH_LOSSES[layer](leaf).backward()
     expected = leaf[wrt].grad
     env = {k: [[float(a) for a in row] for row in v.tolist()] for k, v in values.items()}
-    got = torch.tensor(evaluate(d.gradient, env, dims, FLOAT), dtype=torch.float64)
+    got = torch.tensor(evaluate(d.unfold(d.gradient), env, dims, FLOAT), dtype=torch.float64)
     assert got.shape == expected.shape
     assert torch.allclose(got, expected, rtol=1e-10, atol=1e-10), (layer, wrt, size, got, expected)
 

@@ -8,11 +8,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import sympy
+
 from symderiv.derive.derivation import Derivation, hypothesis_phrase
 from symderiv.derive.engine import derive
 from symderiv.errors import SymderivError
 from symderiv.kernel.decide import Hypothesis
-from symderiv.lang.operators import Add, Expr, Fn, Inner, MatMul, Ones, Scale, Sym, Transpose, divide
+from symderiv.lang.operators import (
+    Add,
+    DimScalar,
+    Expr,
+    Fn,
+    Inner,
+    MatMul,
+    Ones,
+    Scale,
+    Sym,
+    Transpose,
+    divide,
+    grad_of,
+    substitute,
+)
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,8 @@ class ChainLayer:
     hypotheses: tuple[Hypothesis, ...] = ()
     restate: Expr | None = None
     present: dict = field(default_factory=dict)
+    #: named intermediates (name, definition), shown in the steps and expanded for every check
+    abbreviations: tuple = ()
 
     def symbol(self, name: str) -> Sym:
         return next(s for s in self.forward.symbols() if s.name == name)
@@ -140,6 +158,7 @@ class ChainLayer:
             is_loss=self.is_loss, descriptions=self.descriptions, name=self.name, check=False,
             hypotheses=self.hypotheses, restate=self.restate,
             present=[(rule, target) for rule, target in self.present.get(wrt, [])],
+            abbreviations=list(self.abbreviations),
         )
         return d.check() if check else d
 
@@ -159,7 +178,8 @@ def _chain_layers() -> dict[str, ChainLayer]:
         "dense-sigmoid", "Dense layer with sigmoid", gy, Fn("sigmoid", Add(MatMul(W, x), bias)), ("x", "W", "b"),
         "y = σ(W x + b), L = ⟨g, y⟩",
         descriptions={"x": "input", "W": "weight matrix", "b": "bias", "y": "output",
-                      "dL/dy": "upstream gradient of the loss"},
+                      "dL/dy": "upstream gradient of the loss", "z": "pre-activation"},
+        abbreviations=((Sym("z", "m", 1), Add(MatMul(W, x), bias)),),
     )
 
     # softmax + cross-entropy, with logits z and a label vector y that sums to 1
@@ -171,10 +191,12 @@ def _chain_layers() -> dict[str, ChainLayer]:
     out["softmax-cross-entropy"] = ChainLayer(
         "softmax-cross-entropy", "Softmax with cross-entropy", L, Scale(-1, Inner(lab, Fn("log", softmax))), ("z",),
         "L = −⟨y, log softmax(z)⟩ under 1ᵀy = 1", is_loss=True,
-        descriptions={"z": "logits", "y": "label distribution (sums to 1)", "L": "cross-entropy loss"},
+        descriptions={"z": "logits", "y": "label distribution (sums to 1)", "L": "cross-entropy loss",
+                      "p": "softmax(z)"},
         hypotheses=(Hypothesis("sums-to", lab),),
         restate=Add(Scale(-1, Inner(lab, z)), MatMul(MatMul(Transpose(one), lab), Fn("log", s))),
         present={"z": [("hypothesis", Add(softmax, Scale(-1, lab)))]},
+        abbreviations=((Sym("p", "n", 1), softmax),),
     )
 
     # logistic regression: L = Σ softplus(Xw) − yᵀXw, the negative log-likelihood with labels in {0, 1}
@@ -210,12 +232,38 @@ def _chain_layers() -> dict[str, ChainLayer]:
     )
 
     # two-layer perceptron
-    W1, b1, W2, b2, o = Sym("W1", "h", "n"), Sym("b1", "h", 1), Sym("W2", "k", "h"), Sym("b2", "k", 1), Sym("y", "k", 1)
+    W1, b1, W2, b2 = Sym("W_1", "h", "n"), Sym("b_1", "h", 1), Sym("W_2", "k", "h"), Sym("b_2", "k", 1)
+    o = Sym("y", "k", 1)
     out["mlp2"] = ChainLayer(
         "mlp2", "Two-layer perceptron (ReLU)", o, Add(MatMul(W2, Fn("relu", Add(MatMul(W1, x), b1))), b2),
-        ("W1", "W2"), "y = W2 relu(W1 x + b1) + b2",
-        descriptions={"x": "input", "W1": "first-layer weights", "b1": "first-layer bias", "W2": "second-layer weights",
-                      "b2": "second-layer bias", "y": "output", "dL/dy": "upstream gradient of the loss"},
+        ("W_1", "W_2"), "y = W_2 relu(W_1 x + b_1) + b_2",
+        descriptions={"x": "input", "W_1": "first-layer weights", "b_1": "first-layer bias",
+                      "W_2": "second-layer weights", "b_2": "second-layer bias", "y": "output",
+                      "dL/dy": "upstream gradient of the loss", "z_1": "first-layer pre-activation"},
+        abbreviations=((Sym("z_1", "h", 1), Add(MatMul(W1, x), b1)),),
+    )
+    # layer norm (no gain or shift): y = (x − μ𝟏)/σ, μ = 𝟏ᵀx/n, σ = √(v + ε), v = ‖x − μ𝟏‖²/n
+    xs, ys, eps = Sym("x", "n", 1), Sym("y", "n", 1), Sym("epsilon", 1, 1)
+    ones_n = Ones("n", 1)
+    inv_n = DimScalar(1 / sympy.Symbol("n"))
+    mu, sd = Sym("mu", 1, 1), Sym("sigma", 1, 1)
+    mu_def = MatMul(inv_n, MatMul(Transpose(ones_n), xs))
+    centred = Add(xs, Scale(-1, MatMul(ones_n, mu)))
+    sd_def = Fn("sqrt", Add(MatMul(inv_n, Inner(centred, centred)), eps))
+    y_def = MatMul(Fn("recip", sd), centred)
+    g = grad_of(ys)
+    full = substitute(substitute(y_def, {"sigma": sd_def}), {"mu": mu_def})
+    out["layer-norm"] = ChainLayer(
+        "layer-norm", "Layer normalisation", ys, full, ("x",),
+        "y = (x − μ1)/σ, μ = 1ᵀx/n, σ = √(‖x − μ1‖²/n + ε)",
+        descriptions={"x": "input", "y": "normalised output", "epsilon": "stabiliser (scalar, > 0)",
+                      "dL/dy": "upstream gradient of the loss", "mu": "mean of the entries of x",
+                      "sigma": "standard deviation (with ε)"},
+        hypotheses=(Hypothesis("positive", eps),),
+        abbreviations=((mu, mu_def), (sd, sd_def), (ys, y_def)),
+        present={"x": [("factoring", MatMul(Fn("recip", sd), Add(
+            g, Scale(-1, MatMul(ones_n, MatMul(inv_n, MatMul(Transpose(ones_n), g)))),
+            Scale(-1, MatMul(ys, MatMul(inv_n, Inner(ys, g)))))))]},
     )
     return out
 

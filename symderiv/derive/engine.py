@@ -522,6 +522,7 @@ def derive_backward(
     output, forward, wrt, title: str | None = None, is_loss: bool = False, loss: str = "L",
     descriptions: dict[str, str] | None = None, name: str | None = None, check: bool = True,
     hypotheses=(), restate: Expr | None = None, present: list[tuple[str, Expr]] | None = None,
+    abbreviations: list[tuple[object, Expr]] | None = None,
 ) -> Derivation:
     """Derive dL/dθ for a layer with entrywise functions, constants or scalar coefficients.
 
@@ -531,12 +532,17 @@ def derive_backward(
     then move Δθ to the right of every inner product (⟨A, B ⊙ C⟩ = ⟨A ⊙ B, C⟩, ⟨G, AB⟩ = ⟨AᵀG, B⟩,
     ⟨G, 𝟏bᵀ⟩ = ⟨Gᵀ𝟏, b⟩, transposes, scalar factors), collect, and read off. ``present`` lists
     (rule, G′) rewrites of the gradient into its usual form (factoring, a hypothesis such as
-    𝟏ᵀy = 1). The derivation's ``hypotheses`` are used only by steps that need them."""
+    𝟏ᵀy = 1). The derivation's ``hypotheses`` are used only by steps that need them.
+    ``abbreviations`` are (name, definition) pairs, each definition in terms of the earlier names
+    (μ := 𝟏ᵀx/n, σ := √(v + ε)): the steps are shown with the names, and checked with them expanded;
+    ``present`` targets may use the names."""
     out, f, theta = sym_from(output), as_expr(forward), sym_from(wrt)
     if theta.name not in {s.name for s in f.symbols()}:
         raise DerivationError(f"{theta.name} does not occur in the forward definition {f!r}")
     title = title or f"d{loss}/d{theta.name} for {out.name} = {f!r}"
-    d = Derivation(title, out, f, theta, is_loss, loss, descriptions, name, hypotheses=tuple(hypotheses))
+    d = Derivation(title, out, f, theta, is_loss, loss, dict(descriptions or {}), name, hypotheses=tuple(hypotheses))
+    for abbr in abbreviations or []:
+        d.abbreviate(*abbr)
 
     d.perturb(R.perturbation(f, theta))
     body = f
@@ -607,4 +613,5 @@ def derive_backward(
             d.eq(Inner(G, d.delta_wrt), rule_name)
     d.eq(R.restate(G, d.delta_wrt), "restate", lhs=d.delta_loss)
     d.read_off(G)
+    d.fold_steps()
     return d.check() if check else d

@@ -412,14 +412,23 @@ def product_rule(parts: list[Expr], deltas: list[Expr], build: Callable[[list[Ex
 _TABLE = {"exp": "exp", "log": "recip", "softplus": "sigmoid"}
 
 
-@rule("derivative-table", "derivative table", r"\exp' = \exp,\quad \log'(u) = \frac{1}{u},\quad \operatorname{softplus}' = \sigma")
+@rule("derivative-table", "derivative table",
+      r"\exp' = \exp,\ \log'(u) = \frac{1}{u},\ \operatorname{softplus}' = \sigma,\ "
+      r"\left(\tfrac{1}{u}\right)' = -\frac{1}{u^{2}},\ \sqrt{u}\,' = \frac{1}{2\sqrt{u}}")
 def derivative_table(e: Expr) -> Expr:
-    """exp′ = exp, log′ = 1/u (recip), softplus′ = σ, applied to every f′ in ``e``."""
-    from symderiv.lang.operators import Fn, map_bottom_up
+    """exp′ = exp, log′ = 1/u, softplus′ = σ, recip′ = −1/u², sqrt′ = 1/(2√u), applied to every f′ in ``e``."""
+    from symderiv.lang.operators import Fn, Hadamard, map_bottom_up
 
     def node(n: Expr) -> Expr:
-        if isinstance(n, Fn) and n.prime and n.name in _TABLE:
+        if not (isinstance(n, Fn) and n.prime):
+            return n
+        if n.name in _TABLE:
             return Fn(_TABLE[n.name], n.arg)
+        r = Fn("recip", n.arg)
+        if n.name == "recip":
+            return Scale(-1, MatMul(r, r) if n.arg.is_scalar else Hadamard(r, r))
+        if n.name == "sqrt":
+            return Scale(Fraction(1, 2), Fn("recip", Fn("sqrt", n.arg)))
         return n
 
     return map_bottom_up(e, node)

@@ -248,7 +248,9 @@ class LatexPrinter(Printer):
         return r"\left\langle " + self._print(e.left) + ", " + self._print(e.right) + r" \right\rangle"
 
     def _print_Hadamard(self, e: Hadamard) -> str:
-        return self.parenthesize(e.left, PREC_MUL) + r" \circ " + self.parenthesize(e.right, PREC_MUL, strict=True)
+        # a matrix product beside ∘ is always parenthesised: W^T g ∘ s could be read as W^T (g ∘ s)
+        return (self.parenthesize(e.left, PREC_MUL, strict=isinstance(e.left, MatMul)) + r" \circ "
+                + self.parenthesize(e.right, PREC_MUL, strict=True))
 
     def _print_Zero(self, e: Zero) -> str:
         return "0"
@@ -263,6 +265,8 @@ class LatexPrinter(Printer):
             return r"\frac{1}{" + arg + "}" if e.arg.is_scalar else r"\left(" + arg + r"\right)^{\circ -1}"
         if e.name == "square" and not e.prime:
             return self.paren(arg) + (r"^{2}" if e.arg.is_scalar else r"^{\circ 2}")
+        if e.name == "sqrt":  # \sqrt needs its argument: its derivative is written (√·)′
+            return r"\left(\sqrt{\cdot}\right)'" + self.paren(arg)
         name = FUNCTIONS[e.name][1] + ("'" if e.prime else "")
         return name + self.paren(arg)
 
@@ -341,7 +345,9 @@ class PlainPrinter(Printer):
         return "⟨" + self._print(e.left) + ", " + self._print(e.right) + "⟩"
 
     def _print_Hadamard(self, e: Hadamard) -> str:
-        return self.parenthesize(e.left, PREC_MUL) + " ∘ " + self.parenthesize(e.right, PREC_MUL, strict=True)
+        # a matrix product beside ∘ is always parenthesised: W^T·g ∘ s could be read as W^T·(g ∘ s)
+        return (self.parenthesize(e.left, PREC_MUL, strict=isinstance(e.left, MatMul)) + " ∘ "
+                + self.parenthesize(e.right, PREC_MUL, strict=True))
 
     def _print_Zero(self, e: Zero) -> str:
         return "0"
