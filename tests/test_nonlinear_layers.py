@@ -16,7 +16,7 @@ from symderiv.derive.catalog import CATALOG, ChainLayer, get_layer
 from symderiv.derive.engine import derive_backward
 from symderiv.derive.rules import RULES, get_rule
 from symderiv.kernel.decide import check_gradient, verify_equal
-from symderiv.lang.operators import Add, DimScalar, Fn, Hadamard, MatMul, Ones, Scale, Sym, Transpose
+from symderiv.lang.operators import Add, DimScalar, Fn, Hadamard, Inner, MatMul, Ones, Scale, Sym, Transpose
 from symderiv.lang.printing import plain
 from symderiv.testing import SymderivAssertionError, assert_derivation, assert_gradient
 
@@ -389,3 +389,58 @@ def test_scaled_sigmoid_gradient_is_refuted(c):
     good = Hadamard(g, Fn("sigmoid", x, 1))
     v = check_gradient(Fn("sigmoid", x), x, Scale(Fraction(c), good) if c != 0 else Scale(0, good), g)
     assert v.status == "failed"
+
+
+# ---------------------------------------------------------------------------------------
+# The Derivation API with SymPy objects, hypotheses and named intermediates
+# ---------------------------------------------------------------------------------------
+def _softmax_by_hand(final_step, assume=True):
+    """Softmax-CE written step by step by a user, with SymPy objects throughout."""
+    from symderiv import delta, scalar, vector
+    from symderiv.derive.derivation import Derivation
+
+    z, y, L = vector("z", n), vector("y", n), scalar("L")
+    dz = delta(z)
+    one = OneMatrix(n, 1)
+    ez = z.applyfunc(sp.exp)
+    s = sp.Trace(one.T * ez)
+    p = ez * (1 / s)
+    forward = -sp.Trace(y.T * p.applyfunc(sp.log))
+    d = Derivation("softmax-CE by hand", L, forward, z, is_loss=True, assume=[sums_to(y)] if assume else [])
+    P = d.abbreviate("p", p)
+    ez2 = (z + dz).applyfunc(sp.exp)
+    d.perturb(-sp.Trace(y.T * (ez2 * (1 / sp.Trace(one.T * ez2))).applyfunc(sp.log)) - forward)
+    ys, dzs = Sym("y", n, 1), Sym("Δz", n, 1, kind="delta")
+    # the jets of log and exp, written with the name p (symderiv nodes: p is a symderiv symbol)
+    d.eq(Add(Scale(-1, Inner(ys, dzs)), MatMul(MatMul(Transpose(Ones(n, 1)), ys), Inner(P, dzs))),
+         rule="jet-log+jet-exp")
+    d.eq(final_step(P), rule="hypothesis")
+    d.read_off(Add(P, Scale(-1, Sym("y", n, 1))))
+    return d.check()
+
+
+def test_hand_written_derivation_with_sympy_objects_and_a_hypothesis():
+    right = _softmax_by_hand(lambda P: Inner(Add(P, Scale(-1, Sym("y", n, 1))), Sym("Δz", n, 1, kind="delta")))
+    assert right.status == "verified", right.explain()
+    assert "hypotheses" in right.steps[2].verdict.methods
+    assert "hypotheses" not in right.steps[1].verdict.methods
+    assert "p := " in right.explain()
+
+
+def test_hand_written_step_using_a_name_is_still_checked():
+    wrong = _softmax_by_hand(lambda P: Inner(Add(P, Sym("y", n, 1)), Sym("Δz", n, 1, kind="delta")))
+    assert wrong.steps[2].status == "failed" and "certified-interval" in wrong.steps[2].verdict.methods
+    no_hyp = _softmax_by_hand(lambda P: Inner(Add(P, Scale(-1, Sym("y", n, 1))), Sym("Δz", n, 1, kind="delta")),
+                              assume=False)
+    assert no_hyp.steps[2].status == "failed" and no_hyp.status == "failed"
+
+
+def test_names_are_folded_for_display_and_expanded_for_checking():
+    d = get_layer("dense-sigmoid").derive("W")
+    z = Sym("z", "m", 1)
+    assert any(z in list(s.rhs.walk()) for s in d.steps)
+    for s in d.steps:
+        assert d.fold(d.unfold(s.rhs)) == s.rhs
+        assert z not in list(d.unfold(s.rhs).walk())
+    with pytest.raises(Exception):
+        d.abbreviate("W", Sym("x", "n", 1))  # a name of the derivation cannot be redefined
