@@ -444,3 +444,57 @@ def test_names_are_folded_for_display_and_expanded_for_checking():
         assert z not in list(d.unfold(s.rhs).walk())
     with pytest.raises(Exception):
         d.abbreviate("W", Sym("x", "n", 1))  # a name of the derivation cannot be redefined
+
+
+# ---------------------------------------------------------------------------------------
+# What the kernel does not decide yet (xfail strict: each turns into a pass when it does)
+# ---------------------------------------------------------------------------------------
+def _log_sigma_logistic():
+    X, w, y = Sym("X", "N", "n"), Sym("w", "n", 1), Sym("y", "N", 1)
+    one = Ones("N", 1)
+    s = Fn("sigmoid", MatMul(X, w))
+    L = Add(Scale(-1, Inner(y, Fn("log", s))),
+            Scale(-1, Inner(Add(one, Scale(-1, y)), Fn("log", Add(one, Scale(-1, s))))))
+    return L, w, MatMul(Transpose(X), Add(s, Scale(-1, y)))
+
+
+@pytest.mark.xfail(strict=True, reason="kernel: no rewrite log σ(M) = −softplus(−M) nor σ(−M) = 𝟏 − σ(M) "
+                   "(rules N7, N3/N9 of verification-theory-2 §3.5), so the log-σ form of logistic regression "
+                   "stays undecided; the catalog uses the softplus form")
+def test_logistic_regression_in_log_sigma_form_is_verified():
+    L, w, G = _log_sigma_logistic()
+    assert check_gradient(L, w, G).status == "verified"
+
+
+def test_logistic_regression_in_log_sigma_form_is_never_refuted():
+    L, w, G = _log_sigma_logistic()
+    assert check_gradient(L, w, G).status != "failed"
+
+
+@pytest.mark.xfail(strict=True, reason="kernel: σ(−x) and σ(x) are independent atoms (no N3 rewrite)")
+def test_sigmoid_symmetry_is_verified():
+    x = Sym("x", "n", 1)
+    v = verify_equal(Fn("sigmoid", Scale(-1, x)), Add(Ones("n", 1), Scale(-1, Fn("sigmoid", x))))
+    assert v.status == "verified"
+
+
+@pytest.mark.xfail(strict=True, reason="lang.from_sympy: SymPy merges M.applyfunc(σ).applyfunc(log) into one "
+                   "Lambda log(1/(1 + e^(−v))), which is not matched against compositions of known functions")
+def test_sympy_composed_applyfunc_is_read():
+    X, w, y = MatrixSymbol("X", N, n), MatrixSymbol("w", n, 1), MatrixSymbol("y", N, 1)
+    from symderiv.lang.operators import as_expr
+
+    as_expr(sp.Trace(y.T * sig(X * w).applyfunc(sp.log)))  # inside a product SymPy merges the two functions
+
+
+def test_trap_domains_and_matrix_functions():
+    x = Sym("x", "n", 1)
+    # exp(log x) = x only for x > 0: never verified as written (trap 5)
+    assert verify_equal(Fn("exp", Fn("log", x)), x).status != "verified"
+    # entrywise exp of diag(v) has ones off the diagonal (trap 8)
+    from symderiv.lang.operators import Diag
+
+    v = verify_equal(Fn("exp", Diag(x)), Diag(Fn("exp", x)))
+    assert v.status == "failed" and "certified-interval" in v.methods
+    # step(relu z) = step(z) depends on the convention step(0) (trap 9): not verified
+    assert verify_equal(Fn("step", Fn("relu", x)), Fn("step", x)).status != "verified"
