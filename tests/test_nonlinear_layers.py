@@ -442,7 +442,9 @@ def test_names_are_folded_for_display_and_expanded_for_checking():
     for s in d.steps:
         assert d.fold(d.unfold(s.rhs)) == s.rhs
         assert z not in list(d.unfold(s.rhs).walk())
-    with pytest.raises(Exception):
+    from symderiv.errors import NameError_
+
+    with pytest.raises(NameError_):
         d.abbreviate("W", Sym("x", "n", 1))  # a name of the derivation cannot be redefined
 
 
