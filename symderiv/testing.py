@@ -129,7 +129,7 @@ def assert_gradient(L: Any, wrt: Any, expected: Any, allow_undecided: bool = Fal
         f"symderiv: {plain(G)} is not the gradient of {plain(Le)} with respect to {w.name}", v, allow_undecided,
         claim_text=f"d({plain(Le)})/d{w.name} = {plain(G)}",
         claim_latex=rf"\frac{{\partial}}{{\partial {latex(w)}}}\left({latex(Le)}\right) = {latex(G)}",
-        rule="gradient (explicit Jacobian)")
+        rule="gradient (explicit Jacobian)" if "explicit-jacobian" in v.methods else "gradient (directional derivative)")
 
 
 def assert_derivation(d: Derivation, allow_undecided: bool = False, budget: Budget | None = None) -> Derivation:
