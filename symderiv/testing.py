@@ -125,11 +125,12 @@ def assert_gradient(L: Any, wrt: Any, expected: Any, allow_undecided: bool = Fal
         raise SymderivAssertionError(f"symderiv: L must be a scalar expression, {plain(Le)} is "
                                      f"{Le.shape[0]}×{Le.shape[1]}")
     v = check_gradient(Le, w, G, **_budget(budget), **_hyps(hypotheses, assume))
+    route = "explicit Jacobian" if "explicit-jacobian" in v.methods else "directional derivative"
     return _raise_unless_verified(
         f"symderiv: {plain(G)} is not the gradient of {plain(Le)} with respect to {w.name}", v, allow_undecided,
         claim_text=f"d({plain(Le)})/d{w.name} = {plain(G)}",
         claim_latex=rf"\frac{{\partial}}{{\partial {latex(w)}}}\left({latex(Le)}\right) = {latex(G)}",
-        rule="gradient (explicit Jacobian)" if "explicit-jacobian" in v.methods else "gradient (directional derivative)")
+        rule=f"gradient ({route})")
 
 
 def assert_derivation(d: Derivation, allow_undecided: bool = False, budget: Budget | None = None) -> Derivation:
