@@ -10,7 +10,9 @@ loss written with explicit symbolic entries at ONE size (every dimension = --siz
 1/(1 + e^(−v)), relu = Max(0, v)), entry by entry: it computes a gradient at one size and proves
 nothing about other sizes, nor that a person's steps are right. It is there to put the times in
 proportion, not as a competitor. Targets (issue 10): each layer under 0.5 s after import.
-The machine is shared; compare ratios, not absolutes.
+Layer norm is the exception (about 6.5 s, target 2 s): the kernel recomputes the value key of every
+atom occurrence in every monomial (atoms.value_key, a few hundred calls per step). The machine is shared;
+compare ratios, not absolutes.
 """
 from __future__ import annotations
 
@@ -86,7 +88,7 @@ def main() -> None:
             d = layer.derive(wrt)
             t = median_time(lambda: layer.derive(wrt), args.repeat)
             b = median_time(lambda: explicit_baseline(d, args.size), args.repeat)
-            under = f" under {d.hypothesis_text()}" if d.hypotheses else ""
+            under = f" (stated under {d.hypothesis_text()})" if d.hypotheses else ""
             print(f"{layer.name + ' d/d' + wrt:32s} {t * 1000:9.1f} ms {b * 1000:11.1f} ms {t / b:8.2f}  "
                   f"{d.status}{under}, {len(d.steps)} steps")
 
