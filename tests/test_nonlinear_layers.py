@@ -500,3 +500,48 @@ def test_trap_domains_and_matrix_functions():
     assert v.status == "failed" and "certified-interval" in v.methods
     # step(relu z) = step(z) depends on the convention step(0) (trap 9): not verified
     assert verify_equal(Fn("step", Fn("relu", x)), Fn("step", x)).status != "verified"
+
+
+# ---------------------------------------------------------------------------------------
+# The engine proposes, the kernel disposes
+# ---------------------------------------------------------------------------------------
+FUNCS = ["sigmoid", "tanh", "exp", "softplus", "relu"]
+
+
+@st.composite
+def forwards(draw):
+    """y = f(W x + b), y = W₂ f(W₁ x + b₁), y = f(x) ∘ (W x), or y = f(W x) + A x, with f drawn."""
+    f, g = draw(st.sampled_from(FUNCS)), draw(st.sampled_from(FUNCS))
+    x, W, b = Sym("x", "n", 1), Sym("W", "m", "n"), Sym("b", "m", 1)
+    shape = draw(st.integers(0, 3))
+    if shape == 0:
+        return Fn(f, Add(MatMul(W, x), b)), Sym("y", "m", 1)
+    if shape == 1:
+        W2 = Sym("V", "k", "m")
+        return MatMul(W2, Fn(f, Add(MatMul(W, x), b))), Sym("y", "k", 1)
+    if shape == 2:
+        return Hadamard(Fn(f, x), Fn(g, MatMul(Sym("A", "n", "n"), x))), Sym("y", "n", 1)
+    return Add(Fn(f, MatMul(W, x)), MatMul(Sym("B", "m", "n"), x)), Sym("y", "m", 1)
+
+
+@settings(max_examples=20, deadline=None)
+@given(forwards(), st.data())
+def test_engine_derives_every_forward_of_the_fragment(fy, data):
+    forward, y = fy
+    wrt = data.draw(st.sampled_from(sorted({s.name for s in forward.symbols()})))
+    theta = next(s for s in forward.symbols() if s.name == wrt)
+    d = derive_backward(y, forward, theta)
+    assert d.status == "verified", d.explain()
+
+
+def test_a_wrong_rule_is_caught_by_the_kernel(monkeypatch):
+    """If a rule function proposed a wrong line, the step would fail: verdicts come from the kernel."""
+    import symderiv.derive.rules as R
+    from symderiv.lang.operators import Inner as In
+
+    monkeypatch.setattr(R, "hadamard_inner", lambda g, a, e: In(g, e))  # drops the entrywise factor
+    layer = get_layer("dense-sigmoid")
+    d = derive_backward(layer.output, layer.forward, layer.symbol("x"))
+    bad = next(s for s in d.steps if s.rule == "hadamard-inner")
+    assert bad.status == "failed" and "certified-interval" in bad.verdict.methods
+    assert d.status == "failed"
