@@ -39,6 +39,9 @@ EXPECTED = {
     ("batched-linear", "b"): "dL/dY^T·1_B",
     ("mlp2", "W_1"): "((W_2^T·dL/dy) ∘ relu'(z_1))·x^T",
     ("mlp2", "W_2"): "dL/dy·relu(z_1)^T",
+    ("attention", "V"): "P^T·dL/dY",
+    ("attention", "Q"): "recip(sqrt(d))·(P ∘ (dL/dY·V^T - (((dL/dY·V^T) ∘ P)·1_T)·1_T^T))·K",
+    ("attention", "K"): "recip(sqrt(d))·(P ∘ (dL/dY·V^T - (((dL/dY·V^T) ∘ P)·1_T)·1_T^T))^T·Q",
     ("layer-norm", "x"): "recip(σ)·(dL/dy - 1_n·((1/n)·(1_n^T·dL/dy)) - y·((1/n)·⟨y, dL/dy⟩))",
 }
 
@@ -242,6 +245,24 @@ def _layers():
         ("relu′ for relu", g * step(z1).T),
         ("transposed", z1.applyfunc(RELU) * g.T),
     ], ()))
+    # single-head attention with SymPy objects: the row-wise softmax as diag(1/(e^S 1)) e^S
+    T, dk, e = sp.symbols("T d e", integer=True, positive=True)
+    Q, K, V, G = (MatrixSymbol("Q", T, dk), MatrixSymbol("K", T, dk), MatrixSymbol("V", T, e),
+                  MatrixSymbol("G", T, e))
+    ES = (Q * K.T / sp.sqrt(dk)).applyfunc(sp.exp)
+    P = sp.DiagMatrix((ES * OneMatrix(T, 1)).applyfunc(Lambda(_v, 1 / _v))) * ES
+    La = sp.Trace(G.T * P * V)
+    dP = G * V.T
+    dS = HadamardProduct(P, dP - HadamardProduct(dP, P) * OneMatrix(T, 1) * OneMatrix(1, T))
+    out.append(("attention dV", La, V, P.T * G, [("missing transpose", P * G), ("upstream only", G)], ()))
+    out.append(("attention dQ", La, Q, dS * K / sp.sqrt(dk), [
+        ("column-softmax Jacobian", dS.T * K / sp.sqrt(dk)),
+        ("row-sum term forgotten", HadamardProduct(P, dP) * K / sp.sqrt(dk)),
+        ("1/√d forgotten", dS * K),
+    ], ()))
+    out.append(("attention dK", La, K, dS.T * Q / sp.sqrt(dk), [
+        ("dQ's formula", dS * Q / sp.sqrt(dk)),
+    ], ()))
     return out
 
 
@@ -254,10 +275,19 @@ def test_correct_gradient_passes_assert_gradient(name, L, wrt, G, wrong, hyps):
     assert v.status == "verified"
 
 
-WRONG = [(c[0], slip, c[1], c[2], bad, c[5]) for c in LAYERS for slip, bad in c[4]]
+#: slips the kernel leaves undecided today (each is a kernel limitation, reported)
+KERNEL_MISSES = {
+    ("attention dQ", "1/√d forgotten"): "kernel: the certified screen samples the dimension d only at 1 here "
+    "(size candidates cut to six), where 1/√d = 1 hides the slip; the canonical forms differ but with atoms that "
+    "is no proof, so the verdict is undecided instead of failed",
+}
+WRONG = [pytest.param(c[0], slip, c[1], c[2], bad, c[5], id=f"{c[0]}: {slip}",
+                      marks=[pytest.mark.xfail(strict=True, reason=KERNEL_MISSES[(c[0], slip)])]
+                      if (c[0], slip) in KERNEL_MISSES else [])
+         for c in LAYERS for slip, bad in c[4]]
 
 
-@pytest.mark.parametrize("name,slip,L,wrt,bad,hyps", WRONG, ids=[f"{w[0]}: {w[1]}" for w in WRONG])
+@pytest.mark.parametrize("name,slip,L,wrt,bad,hyps", WRONG)
 def test_wrong_variant_fails_with_a_certificate(name, slip, L, wrt, bad, hyps):
     with pytest.raises(SymderivAssertionError) as info:
         assert_gradient(L, wrt, bad, assume=list(hyps))
@@ -520,7 +550,7 @@ def test_read_composition_has_the_same_values(expr):
     from symderiv.kernel.evaluate import Arith, evaluate
     from symderiv.lang.operators import as_expr
 
-    x = MatrixSymbol("x", 1, 1)
+    x = MatrixSymbol("x", n, 1)
     try:
         e = as_expr(x.applyfunc(Lambda(_v, expr)))
     except ShapeError:
@@ -528,7 +558,7 @@ def test_read_composition_has_the_same_values(expr):
     fns = {"sigmoid": lambda t: 1 / (1 + math.exp(-t)), "tanh": math.tanh, "exp": math.exp,
            "softplus": lambda t: math.log1p(math.exp(t)), "log": math.log, "recip": lambda t: 1 / t}
     ar = Arith(0.0, float, lambda name, prime, t: fns[name](t))
-    got = evaluate(e, {"x": [[0.3]]}, {}, ar)[0][0]
+    got = evaluate(e, {"x": [[0.3]]}, {"n": 1}, ar)[0][0]
     want = float(expr.subs(_v, sp.Rational(3, 10)).evalf(30))
     assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12), (expr, plain(e))
 

@@ -61,6 +61,8 @@ TORCH_LOSSES = {
                                                                           dtype=torch.float64) @ t["b"].T)).sum(),
     "layer-norm": lambda t: (t["dL/dy"] * (t["x"] - t["x"].mean()) / torch.sqrt(
         ((t["x"] - t["x"].mean()) ** 2).mean() + t["epsilon"].reshape(()))).sum(),
+    "attention": lambda t: (t["dL/dY"] * (torch.softmax(t["Q"] @ t["K"].T / math.sqrt(t["Q"].shape[1]), dim=1)
+                                         @ t["V"])).sum(),
     "mlp2": lambda t: (t["dL/dy"] * (t["W_2"] @ torch.relu(t["W_1"] @ t["x"] + t["b_1"]) + t["b_2"])).sum(),
 }
 

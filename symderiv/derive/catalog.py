@@ -16,9 +16,11 @@ from symderiv.errors import SymderivError
 from symderiv.kernel.decide import Hypothesis
 from symderiv.lang.operators import (
     Add,
+    Diag,
     DimScalar,
     Expr,
     Fn,
+    Hadamard,
     Inner,
     MatMul,
     Ones,
@@ -264,6 +266,28 @@ def _chain_layers() -> dict[str, ChainLayer]:
         present={"x": [("factoring", MatMul(Fn("recip", sd), Add(
             g, Scale(-1, MatMul(ones_n, MatMul(inv_n, MatMul(Transpose(ones_n), g)))),
             Scale(-1, MatMul(ys, MatMul(inv_n, Inner(ys, g)))))))]},
+    )
+    # single-head attention: Y = softmax_row(QKᵀ/√d) V, the row-wise softmax written with constants and
+    # entrywise functions as P = diag(recip(exp(S)𝟏)) exp(S) (the kernel has no row-wise operator node)
+    Q, K, V, Yo = Sym("Q", "T", "d"), Sym("K", "T", "d"), Sym("V", "T", "e"), Sym("Y", "T", "e")
+    ones_t = Ones("T", 1)
+    S, P = Sym("S", "T", "T"), Sym("P", "T", "T")
+    S_def = MatMul(Fn("recip", Fn("sqrt", DimScalar(sympy.Symbol("d")))), Q, Transpose(K))
+    P_def = MatMul(Diag(Fn("recip", MatMul(Fn("exp", S), ones_t))), Fn("exp", S))
+    G = grad_of(Yo)
+    dP = MatMul(G, Transpose(V))
+    dS = Hadamard(P, Add(dP, Scale(-1, MatMul(MatMul(Hadamard(dP, P), ones_t), Transpose(ones_t)))))
+    scale = Fn("recip", Fn("sqrt", DimScalar(sympy.Symbol("d"))))
+    out["attention"] = ChainLayer(
+        "attention", "Single-head attention", Yo,
+        substitute(substitute(MatMul(P, V), {"P": P_def}), {"S": S_def}), ("V", "Q", "K"),
+        "Y = softmax_row(QKᵀ/√d) V",
+        descriptions={"Q": "queries", "K": "keys", "V": "values", "Y": "output", "dL/dY": "upstream gradient",
+                      "S": "attention scores", "P": "row-wise softmax of S: diag(1/(exp(S)1)) exp(S)"},
+        abbreviations=((S, S_def), (P, P_def)),
+        present={"V": [("transpose-of-product", MatMul(Transpose(P), G))],
+                 "Q": [("factoring", MatMul(scale, dS, K))],
+                 "K": [("factoring", MatMul(scale, Transpose(dS), Q))]},
     )
     return out
 

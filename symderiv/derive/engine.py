@@ -451,7 +451,7 @@ def _product(fs: list[Expr]) -> Expr:
 def backward_move(g: Expr, e: Expr, wrt: Sym) -> tuple[str, list[tuple[Fraction, Expr]]] | None:
     """One rule applied to the term ⟨G, E⟩ (E linear in Δθ, G free of Δ): (rule, new terms), or None
     when E is Δθ itself. Terms are (coefficient, inner product)."""
-    from symderiv.lang.operators import Hadamard
+    from symderiv.lang.operators import Diag, Hadamard
 
     if R.is_delta(e, wrt):
         return None
@@ -466,6 +466,8 @@ def backward_move(g: Expr, e: Expr, wrt: Sym) -> tuple[str, list[tuple[Fraction,
             return "hadamard-inner", [(Fraction(1), R.hadamard_inner(g, e.left, e.right))]
         if e.left.has_delta() and not e.right.has_delta():
             return "hadamard-inner", [(Fraction(1), R.hadamard_inner(g, e.right, e.left))]
+    if isinstance(e, Diag):
+        return "diag-inner", [(Fraction(1), R.diag_inner(g, e.arg))]
     if isinstance(e, Inner) and g.is_scalar:
         # ⟨G, ⟨A, B⟩⟩ = G⟨A, B⟩ for 1×1 G: a scalar factor
         a, b = (e.left, e.right) if e.right.has_delta() else (e.right, e.left)

@@ -486,7 +486,16 @@ def outer_product(g: Expr, a: Expr, b: Expr) -> Inner:
 @rule("inner-of-transposes", "inner product of transposes", r"\langle A, B^{T} \rangle = \langle A^{T}, B \rangle")
 def inner_of_transposes(g: Expr, b: Expr) -> Inner:
     """⟨G, Bᵀ⟩ = ⟨Gᵀ, B⟩ (both are Σ_ij G_ij B_ji)."""
-    return Inner(push_transpose(Transpose(g)), b)
+    return Inner(transpose_keeping_scalars(g), b)
+
+
+@rule("diag-inner", "inner product with a diagonal matrix",
+      r"\langle A, \operatorname{diag}(u) \rangle = \langle \operatorname{diagv}(A), u \rangle")
+def diag_inner(g: Expr, u: Expr) -> Inner:
+    """⟨A, diag(u)⟩ = Σᵢ Aᵢᵢ uᵢ = ⟨diagv(A), u⟩ (diagv(A): the diagonal of A as a vector)."""
+    from symderiv.lang.operators import DiagV
+
+    return Inner(DiagV(g), u)
 
 
 @rule("scalar-factor", "moving a scalar factor", r"\langle G, s B \rangle = \langle s G, B \rangle = s \langle G, B \rangle")

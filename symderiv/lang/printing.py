@@ -239,7 +239,11 @@ class LatexPrinter(Printer):
         return name_latex(e.name, e.kind)
 
     def _print_Transpose(self, e: Transpose) -> str:
-        return self.parenthesize(e.arg, PREC_POSTFIX, strict=True) + "^{T}"
+        inner = self.parenthesize(e.arg, PREC_POSTFIX, strict=True)
+        a = e.arg
+        if isinstance(a, Fn) and a.name in ("recip", "square") and not a.prime:
+            inner = self.paren(inner)  # (M)^{∘−1}, 1/s, (M)^{∘2}: a second superscript needs a group
+        return inner + "^{T}"
 
     def _print_Trace(self, e: Trace) -> str:
         return r"\operatorname{tr}\left(" + self._print(e.arg) + r"\right)"
