@@ -619,3 +619,27 @@ def test_a_wrong_rule_is_caught_by_the_kernel(monkeypatch):
     bad = next(s for s in d.steps if s.rule == "hadamard-inner")
     assert bad.status == "failed" and "certified-interval" in bad.verdict.methods
     assert d.status == "failed"
+
+
+# ---------------------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("layer,wrt", [c for c in CASES if c[0] != "layer-norm"])
+def test_cli_derive_exits_zero(layer, wrt, capsys):
+    import json
+
+    from symderiv.cli import main
+
+    assert main(["derive", layer, "--wrt", wrt, "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)["derivations"][0]
+    assert d["status"] == "verified" and d["jacobian_check"] == "verified"
+    assert all(s["status"] == "verified" and s["rule"] for s in d["steps"])
+
+
+def test_cli_text_says_under_the_hypothesis(capsys):
+    from symderiv.cli import main
+
+    assert main(["derive", "softmax-cross-entropy"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith("verified under 1ᵀy = 1")
+    assert "where p := " in out
