@@ -431,7 +431,7 @@ def linearize_forward(e: Expr, wrt: Sym) -> tuple[Expr, list[str]]:
 
             if len(live) > 1:
                 used.append("product-rule")
-            terms = [build(parts[:i] + [p] + parts[i + 1:]) for i, p in live]
+            terms = R.product_rule(parts, dict(live), build)
             return terms[0] if len(terms) == 1 else Add(*terms)
         raise DerivationError(f"the backward chain does not handle {type(x).__name__} nodes")
 

@@ -401,10 +401,11 @@ JETS: dict[str, Rule] = {n: RULES["jet-" + n] for n in
 
 @rule("product-rule", "differential of a product (first order)",
       r"\Delta (A B) \doteq \Delta A\, B + A\, \Delta B")
-def product_rule(parts: list[Expr], deltas: list[Expr], build: Callable[[list[Expr]], Expr]) -> list[Expr]:
+def product_rule(parts: list[Expr], deltas: dict[int, Expr], build: Callable[[list[Expr]], Expr]) -> list[Expr]:
     """Δ(A₁⋯A_k) ≐ Σᵢ A₁⋯ΔAᵢ⋯A_k for any multilinear operation (matrix, inner or entrywise
-    product): the terms with two or more Δ factors are of order ≥ 2 and are dropped."""
-    return [build(parts[:i] + [d] + parts[i + 1:]) for i, d in enumerate(deltas)]
+    product); ``deltas`` maps i to ΔAᵢ for the factors that change. The terms with two or more Δ
+    factors are of order ≥ 2 and are dropped."""
+    return [build(parts[:i] + [d] + parts[i + 1:]) for i, d in sorted(deltas.items())]
 
 
 #: f′ replaced by its value where the table gives a simpler function (σ′, tanh′ and relu′ stay
