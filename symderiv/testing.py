@@ -10,13 +10,16 @@ the rule, the reason, the smallest counterexample with both sides' values, and t
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from symderiv.derive.assumptions import as_hypotheses
 from symderiv.derive.derivation import Derivation
 from symderiv.kernel.decide import (
     UNDECIDED,
     VERIFIED,
     Budget,
+    Hypothesis,
     Verdict,
     check_gradient,
     verify_equal,
@@ -80,38 +83,54 @@ def _budget(budget: Budget | None) -> dict[str, Budget]:
     return {} if budget is None else {"budget": budget}
 
 
-def assert_equal(lhs: Any, rhs: Any, allow_undecided: bool = False, budget: Budget | None = None) -> Verdict:
-    """Assert lhs = rhs for all entries and all dimensions (within ``budget``, else the default)."""
+def _hyps(hypotheses: Iterable[Any] | None, assume: Iterable[Any] | None) -> dict[str, tuple[Hypothesis, ...]]:
+    """``hypotheses=`` and its alias ``assume=`` as kernel hypotheses (passed on only when given)."""
+    hs = as_hypotheses(list(hypotheses or ()) + list(assume or ()))
+    return {"hypotheses": hs} if hs else {}
+
+
+def assert_equal(lhs: Any, rhs: Any, allow_undecided: bool = False, budget: Budget | None = None,
+                 hypotheses: Iterable[Any] | None = None, assume: Iterable[Any] | None = None) -> Verdict:
+    """Assert lhs = rhs for all entries and all dimensions (within ``budget``, else the default),
+    under ``hypotheses`` (alias ``assume``): e.g. ``assume=[sums_to(y)]``."""
     __tracebackhide__ = True
-    v = verify_equal(lhs, rhs, **_budget(budget))
+    v = verify_equal(lhs, rhs, **_budget(budget), **_hyps(hypotheses, assume))
     title = "symderiv: the two sides are not equal for all sizes"
     return _raise_unless_verified(title, v, allow_undecided, **_claim(lhs, rhs))
 
 
 def assert_first_order_equal(lhs: Any, rhs: Any, allow_undecided: bool = False,
-                             budget: Budget | None = None) -> Verdict:
-    """Assert lhs = rhs up to terms of order ≥ 2 in the perturbations Δ."""
+                             budget: Budget | None = None, hypotheses: Iterable[Any] | None = None,
+                             assume: Iterable[Any] | None = None) -> Verdict:
+    """Assert lhs = rhs up to terms of order ≥ 2 in the perturbations Δ (under ``hypotheses``)."""
     __tracebackhide__ = True
-    v = verify_first_order(lhs, rhs, **_budget(budget))
+    v = verify_first_order(lhs, rhs, **_budget(budget), **_hyps(hypotheses, assume))
     title = "symderiv: the two sides differ to first order"
     return _raise_unless_verified(title, v, allow_undecided, **_claim(lhs, rhs))
 
 
 def assert_gradient(L: Any, wrt: Any, expected: Any, allow_undecided: bool = False,
-                    budget: Budget | None = None) -> Verdict:
+                    budget: Budget | None = None, hypotheses: Iterable[Any] | None = None,
+                    assume: Iterable[Any] | None = None) -> Verdict:
     """Assert that ``expected`` is the gradient of the scalar expression ``L`` with respect to ``wrt``
-    (e.g. ``assert_gradient(g.T*W*x, W, g*x.T)``), for all sizes."""
+    (e.g. ``assert_gradient(g.T*W*x, W, g*x.T)``), for all sizes, under ``hypotheses`` (alias
+    ``assume``) when given: ``assert_gradient(L, z, p - y, assume=[sums_to(y)])``.
+
+    ``L`` may use entrywise functions (``X.applyfunc(sympy.exp)``, a ``sympy.Lambda`` for σ),
+    constants (``OneMatrix``, ``Identity``), ``HadamardProduct`` and scalar symbols (λ): such losses
+    are checked by the directional route, ``failed`` only with a certified counterexample."""
     __tracebackhide__ = True
     Le, G, w = as_expr(L), as_expr(expected), sym_from(wrt)
     if not Le.is_scalar:
         raise SymderivAssertionError(f"symderiv: L must be a scalar expression, {plain(Le)} is "
                                      f"{Le.shape[0]}×{Le.shape[1]}")
-    v = check_gradient(Le, w, G, **_budget(budget))
+    v = check_gradient(Le, w, G, **_budget(budget), **_hyps(hypotheses, assume))
+    route = "explicit Jacobian" if "explicit-jacobian" in v.methods else "directional derivative"
     return _raise_unless_verified(
         f"symderiv: {plain(G)} is not the gradient of {plain(Le)} with respect to {w.name}", v, allow_undecided,
         claim_text=f"d({plain(Le)})/d{w.name} = {plain(G)}",
         claim_latex=rf"\frac{{\partial}}{{\partial {latex(w)}}}\left({latex(Le)}\right) = {latex(G)}",
-        rule="gradient (explicit Jacobian)")
+        rule=f"gradient ({route})")
 
 
 def assert_derivation(d: Derivation, allow_undecided: bool = False, budget: Budget | None = None) -> Derivation:

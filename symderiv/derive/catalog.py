@@ -8,10 +8,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from symderiv.derive.derivation import Derivation
+import sympy
+
+from symderiv.derive.derivation import Derivation, hypothesis_phrase
 from symderiv.derive.engine import derive
 from symderiv.errors import SymderivError
-from symderiv.lang.operators import Add, Expr, MatMul, Scale, Sym, Transpose
+from symderiv.kernel.decide import Hypothesis
+from symderiv.lang.operators import (
+    Add,
+    Diag,
+    DimScalar,
+    Expr,
+    Fn,
+    Hadamard,
+    Inner,
+    MatMul,
+    Ones,
+    Scale,
+    Sym,
+    Transpose,
+    divide,
+    grad_of,
+    substitute,
+)
 
 
 @dataclass(frozen=True)
@@ -96,12 +115,190 @@ class SequenceLayer:
         return d
 
 
-CATALOG: dict[str, Layer | SequenceLayer] = _layers()
+@dataclass(frozen=True)
+class ChainLayer:
+    """A layer with entrywise functions, constants or scalar coefficients (issue 10), derived by
+    the backward chain (:func:`symderiv.derive.engine.derive_backward`).
+
+    ``restate`` is an equal form of the forward definition the derivation linearises instead (checked
+    as a step); ``present`` maps a variable to (rule, gradient) rewrites into the usual form of the
+    gradient (checked as steps); ``hypotheses`` are the conditions the derivation is stated under."""
+
+    name: str
+    title: str
+    output: Sym
+    forward: Expr
+    wrt: tuple[str, ...]
+    summary: str
+    is_loss: bool = False
+    descriptions: dict = field(default_factory=dict)
+    hypotheses: tuple[Hypothesis, ...] = ()
+    restate: Expr | None = None
+    present: dict = field(default_factory=dict)
+    #: named intermediates (name, definition), shown in the steps and expanded for every check
+    abbreviations: tuple = ()
+
+    def symbol(self, name: str) -> Sym:
+        return next(s for s in self.forward.symbols() if s.name == name)
+
+    def derive(self, wrt: str | None = None, check: bool = True, mode: str | None = None) -> Derivation:
+        from symderiv.derive.engine import derive_backward
+
+        if mode not in (None, "infinite"):
+            raise SymderivError(f"layer {self.name!r} has no modes; --mode applies to correlation1d and convolution1d")
+        wrt = wrt or self.wrt[0]
+        if wrt not in self.wrt:
+            raise SymderivError(
+                f"layer {self.name!r} has no variable {wrt!r} to differentiate by; choose one of {', '.join(self.wrt)}"
+            )
+        under = ""
+        if self.hypotheses:
+            under = " (under " + " and ".join(hypothesis_phrase(h) for h in self.hypotheses) + ")"
+        d = derive_backward(
+            self.output, self.forward, self.symbol(wrt),
+            title=f"{self.title}: gradient with respect to {wrt}, dL/d{wrt}{under}",
+            is_loss=self.is_loss, descriptions=self.descriptions, name=self.name, check=False,
+            hypotheses=self.hypotheses, restate=self.restate,
+            present=[(rule, target) for rule, target in self.present.get(wrt, [])],
+            abbreviations=list(self.abbreviations),
+        )
+        return d.check() if check else d
+
+
+def _chain_layers() -> dict[str, ChainLayer]:
+    x, y = Sym("x", "n", 1), Sym("y", "n", 1)
+    L = Sym("L", 1, 1)
+    up = {"x": "input", "y": "output", "dL/dy": "upstream gradient of the loss"}
+    out: dict[str, ChainLayer] = {}
+    for fname, title, text in (("sigmoid", "Sigmoid layer", "σ"), ("tanh", "Tanh layer", "tanh"),
+                               ("relu", "ReLU layer", "relu")):
+        out[fname] = ChainLayer(fname, title, y, Fn(fname, x), ("x",), f"y = {text}(x) entrywise, L = ⟨g, y⟩",
+                                descriptions=dict(up))
+
+    W, bias, gy = Sym("W", "m", "n"), Sym("b", "m", 1), Sym("y", "m", 1)
+    out["dense-sigmoid"] = ChainLayer(
+        "dense-sigmoid", "Dense layer with sigmoid", gy, Fn("sigmoid", Add(MatMul(W, x), bias)), ("x", "W", "b"),
+        "y = σ(W x + b), L = ⟨g, y⟩",
+        descriptions={"x": "input", "W": "weight matrix", "b": "bias", "y": "output",
+                      "dL/dy": "upstream gradient of the loss", "z": "pre-activation"},
+        abbreviations=((Sym("z", "m", 1), Add(MatMul(W, x), bias)),),
+    )
+
+    # softmax + cross-entropy, with logits z and a label vector y that sums to 1
+    z, lab = Sym("z", "n", 1), Sym("y", "n", 1)
+    one = Ones("n", 1)
+    e = Fn("exp", z)
+    s = MatMul(Transpose(one), e)
+    softmax = divide(e, s)
+    out["softmax-cross-entropy"] = ChainLayer(
+        "softmax-cross-entropy", "Softmax with cross-entropy", L, Scale(-1, Inner(lab, Fn("log", softmax))), ("z",),
+        "L = −⟨y, log softmax(z)⟩ under 1ᵀy = 1", is_loss=True,
+        descriptions={"z": "logits", "y": "label distribution (sums to 1)", "L": "cross-entropy loss",
+                      "p": "softmax(z)"},
+        hypotheses=(Hypothesis("sums-to", lab),),
+        restate=Add(Scale(-1, Inner(lab, z)), MatMul(MatMul(Transpose(one), lab), Fn("log", s))),
+        present={"z": [("hypothesis", Add(softmax, Scale(-1, lab)))]},
+        abbreviations=((Sym("p", "n", 1), softmax),),
+    )
+
+    # logistic regression: L = Σ softplus(Xw) − yᵀXw, the negative log-likelihood with labels in {0, 1}
+    X, w, t = Sym("X", "N", "d"), Sym("w", "d", 1), Sym("y", "N", 1)
+    Xw = MatMul(X, w)
+    out["logistic-regression"] = ChainLayer(
+        "logistic-regression", "Logistic regression", L,
+        Add(Inner(Ones("N", 1), Fn("softplus", Xw)), Scale(-1, Inner(t, Xw))), ("w",),
+        "L = ⟨1, softplus(Xw)⟩ − ⟨y, Xw⟩", is_loss=True,
+        descriptions={"X": "data matrix (one example per row)", "w": "weights", "y": "labels",
+                      "L": "negative log-likelihood −Σ[yᵢ log σ(xᵢᵀw) + (1 − yᵢ) log(1 − σ(xᵢᵀw))]"},
+        present={"w": [("factoring", MatMul(Transpose(X), Add(Fn("sigmoid", Xw), Scale(-1, t))))]},
+    )
+
+    # ridge regression with a 1×1 symbol λ
+    tgt, lam = Sym("t", "N", 1), Sym("lambda", 1, 1)
+    r = Add(Xw, Scale(-1, tgt))
+    out["ridge-regression"] = ChainLayer(
+        "ridge-regression", "Ridge regression", L,
+        Add(Scale(Fraction(1, 2), Inner(r, r)), Scale(Fraction(1, 2), MatMul(lam, Inner(w, w)))), ("w",),
+        "L = ½‖Xw − t‖² + (λ/2)‖w‖²", is_loss=True,
+        descriptions={"X": "data matrix", "w": "weights", "t": "targets", "lambda": "regularisation strength (scalar)",
+                      "L": "penalised squared error"},
+    )
+
+    # batched linear layer with a broadcast bias
+    Xb, W, b, Y = Sym("X", "B", "d"), Sym("W", "d", "k"), Sym("b", "k", 1), Sym("Y", "B", "k")
+    out["batched-linear"] = ChainLayer(
+        "batched-linear", "Batched linear layer with bias", Y, Add(MatMul(Xb, W), MatMul(Ones("B", 1), Transpose(b))),
+        ("X", "W", "b"), "Y = XW + 1bᵀ",
+        descriptions={"X": "batch of inputs (one per row)", "W": "weight matrix", "b": "bias, broadcast to every row",
+                      "Y": "outputs", "dL/dY": "upstream gradient of the loss"},
+    )
+
+    # two-layer perceptron
+    W1, b1, W2, b2 = Sym("W_1", "h", "n"), Sym("b_1", "h", 1), Sym("W_2", "k", "h"), Sym("b_2", "k", 1)
+    o = Sym("y", "k", 1)
+    out["mlp2"] = ChainLayer(
+        "mlp2", "Two-layer perceptron (ReLU)", o, Add(MatMul(W2, Fn("relu", Add(MatMul(W1, x), b1))), b2),
+        ("W_1", "W_2"), "y = W_2 relu(W_1 x + b_1) + b_2",
+        descriptions={"x": "input", "W_1": "first-layer weights", "b_1": "first-layer bias",
+                      "W_2": "second-layer weights", "b_2": "second-layer bias", "y": "output",
+                      "dL/dy": "upstream gradient of the loss", "z_1": "first-layer pre-activation"},
+        abbreviations=((Sym("z_1", "h", 1), Add(MatMul(W1, x), b1)),),
+    )
+    # layer norm (no gain or shift): y = (x − μ𝟏)/σ, μ = 𝟏ᵀx/n, σ = √(v + ε), v = ‖x − μ𝟏‖²/n
+    xs, ys, eps = Sym("x", "n", 1), Sym("y", "n", 1), Sym("epsilon", 1, 1)
+    ones_n = Ones("n", 1)
+    inv_n = DimScalar(1 / sympy.Symbol("n"))
+    mu, sd = Sym("mu", 1, 1), Sym("sigma", 1, 1)
+    mu_def = MatMul(inv_n, MatMul(Transpose(ones_n), xs))
+    centred = Add(xs, Scale(-1, MatMul(ones_n, mu)))
+    sd_def = Fn("sqrt", Add(MatMul(inv_n, Inner(centred, centred)), eps))
+    y_def = MatMul(Fn("recip", sd), centred)
+    g = grad_of(ys)
+    full = substitute(substitute(y_def, {"sigma": sd_def}), {"mu": mu_def})
+    out["layer-norm"] = ChainLayer(
+        "layer-norm", "Layer normalisation", ys, full, ("x",),
+        "y = (x − μ1)/σ, μ = 1ᵀx/n, σ = √(‖x − μ1‖²/n + ε)",
+        descriptions={"x": "input", "y": "normalised output", "epsilon": "stabiliser (scalar, > 0)",
+                      "dL/dy": "upstream gradient of the loss", "mu": "mean of the entries of x",
+                      "sigma": "standard deviation (with ε)"},
+        hypotheses=(Hypothesis("positive", eps),),
+        abbreviations=((mu, mu_def), (sd, sd_def), (ys, y_def)),
+        present={"x": [("factoring", MatMul(Fn("recip", sd), Add(
+            g, Scale(-1, MatMul(ones_n, MatMul(inv_n, MatMul(Transpose(ones_n), g)))),
+            Scale(-1, MatMul(ys, MatMul(inv_n, Inner(ys, g)))))))]},
+    )
+    # single-head attention: Y = softmax_row(QKᵀ/√d) V, the row-wise softmax written with constants and
+    # entrywise functions as P = diag(recip(exp(S)𝟏)) exp(S) (the kernel has no row-wise operator node)
+    Q, K, V, Yo = Sym("Q", "T", "d"), Sym("K", "T", "d"), Sym("V", "T", "e"), Sym("Y", "T", "e")
+    ones_t = Ones("T", 1)
+    S, P = Sym("S", "T", "T"), Sym("P", "T", "T")
+    S_def = MatMul(Fn("recip", Fn("sqrt", DimScalar(sympy.Symbol("d")))), Q, Transpose(K))
+    P_def = MatMul(Diag(Fn("recip", MatMul(Fn("exp", S), ones_t))), Fn("exp", S))
+    G = grad_of(Yo)
+    dP = MatMul(G, Transpose(V))
+    dS = Hadamard(P, Add(dP, Scale(-1, MatMul(MatMul(Hadamard(dP, P), ones_t), Transpose(ones_t)))))
+    scale = Fn("recip", Fn("sqrt", DimScalar(sympy.Symbol("d"))))
+    out["attention"] = ChainLayer(
+        "attention", "Single-head attention", Yo,
+        substitute(substitute(MatMul(P, V), {"P": P_def}), {"S": S_def}), ("V", "Q", "K"),
+        "Y = softmax_row(QKᵀ/√d) V",
+        descriptions={"Q": "queries", "K": "keys", "V": "values", "Y": "output", "dL/dY": "upstream gradient",
+                      "S": "attention scores", "P": "row-wise softmax of S: diag(1/(exp(S)1)) exp(S)"},
+        abbreviations=((S, S_def), (P, P_def)),
+        present={"V": [("transpose-of-product", MatMul(Transpose(P), G))],
+                 "Q": [("factoring", MatMul(scale, dS, K))],
+                 "K": [("factoring", MatMul(scale, Transpose(dS), Q))]},
+    )
+    return out
+
+
+CATALOG: dict[str, Layer | SequenceLayer | ChainLayer] = _layers()
 CATALOG["correlation1d"] = SequenceLayer("correlation1d", "corr", "y = x ⊙ w, (x ⊙ w)_i = Σ_j x_{i+j} w_j")
 CATALOG["convolution1d"] = SequenceLayer("convolution1d", "conv", "y = x ⊗ w, (x ⊗ w)_i = Σ_j x_{i−j} w_j")
+CATALOG.update(_chain_layers())
 
 
-def get_layer(name: str) -> Layer:
+def get_layer(name: str) -> Layer | SequenceLayer | ChainLayer:
     try:
         return CATALOG[name.lower()]
     except KeyError:

@@ -17,6 +17,7 @@ forward definition (``jacobian.py``), independently of the steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any, Callable
 
 from symderiv.errors import NameError_, NotInFragment, ShapeError, SymderivError
@@ -25,8 +26,8 @@ from symderiv.lang.printing import latex, plain
 from symderiv.derive.typos import blame_typo
 from symderiv.derive.rules import get_rule, perturbation
 from symderiv.kernel.decide import (
-    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Obligation, Verdict, annotate, check_gradient, discharge,
-    ill_formed, undecided,
+    DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Hypothesis, Obligation, Verdict, annotate, check_gradient,
+    discharge, ill_formed, undecided,
 )
 
 
@@ -93,12 +94,25 @@ class Step:
         }
 
 
-def compare(a: Expr, b: Expr, budget: Budget = DEFAULT_BUDGET) -> Verdict:
+def compare(a: Expr, b: Expr, budget: Budget = DEFAULT_BUDGET, hypotheses: tuple[Hypothesis, ...] = ()) -> Verdict:
     """One line against the previous one: exact equality, else — when perturbations Δ occur —
-    equality to first order (the differential method drops terms of order ≥ 2)."""
-    v = discharge(Obligation(a, b, "exact"), budget)
+    equality to first order (the differential method drops terms of order ≥ 2).
+
+    With ``hypotheses`` (the derivation's stated conditions, e.g. 𝟏ᵀy = 1), a step that is not
+    verified unconditionally is checked again under them; the verdict then names the hypotheses, so
+    a report shows which steps needed them."""
+    v = _compare(a, b, budget, ())
+    if v.status != VERIFIED and hypotheses:
+        # the derivation claims its steps under its hypotheses: a counterexample that violates them
+        # refutes nothing, so the verdict under the hypotheses is the verdict
+        return _compare(a, b, budget, hypotheses)
+    return v
+
+
+def _compare(a: Expr, b: Expr, budget: Budget, hypotheses: tuple[Hypothesis, ...]) -> Verdict:
+    v = discharge(Obligation(a, b, "exact", hypotheses), budget)
     if v.status != VERIFIED and (a.has_delta() or b.has_delta()) and a.shape == b.shape:
-        w = discharge(Obligation(a, b, "first-order"), budget)
+        w = discharge(Obligation(a, b, "first-order", hypotheses), budget)
         if w.status == VERIFIED or v.status == UNDECIDED:
             return w
         return w if w.reason else v
@@ -146,8 +160,17 @@ class Derivation:
         descriptions: dict[str, str] | None = None,
         name: str | None = None,
         notation: str = "seed",
+        hypotheses: Iterable[Any] = (),
+        assume: Iterable[Any] = (),
     ):
         self.title = title
+        #: stated conditions (𝟏ᵀy = 1, A = Aᵀ, x > 0): a step that needs one is verified *under* it
+        from symderiv.derive.assumptions import as_hypotheses
+
+        self.hypotheses: tuple[Hypothesis, ...] = as_hypotheses(list(hypotheses) + list(assume))
+        #: named intermediate values (μ := 𝟏ᵀx/n, σ := √(v + ε)), in order, each body in terms of the
+        #: earlier names: steps are *shown* with the names and *checked* with them expanded
+        self.abbreviations: list[tuple[Sym, Expr]] = []
         self.name = name
         self.notation = notation
         self.mode: str | None = None
@@ -216,6 +239,51 @@ class Derivation:
         self.steps.append(Step(as_expr(gradient), lhs, "readoff", rule, note, line))
         return self
 
+    # -- named intermediates -------------------------------------------------------------
+    def abbreviate(self, name, body, description: str = "") -> Sym:
+        """Name an intermediate value: ``name := body`` (``body`` may use earlier names). Returns the
+        symbol. A name is a definition, not a new variable: every check expands it first, so a step is
+        verified exactly when it is verified with the definitions written out."""
+        body = as_expr(body)
+        sym = Sym(name, body.shape[0], body.shape[1]) if isinstance(name, str) else sym_from(name)
+        if sym.shape != body.shape:
+            raise ShapeError(f"{plain(sym)} is {sym.shape[0]}×{sym.shape[1]} but its definition is "
+                             f"{body.shape[0]}×{body.shape[1]}")
+        taken = {s.name for s in self.forward.symbols()} | {a.name for a, _ in self.abbreviations}
+        taken |= {self.delta_wrt.name, self.delta_out.name, self.delta_loss.name}
+        if sym.name in taken and sym.name != self.output.name:
+            raise NameError_(f"{sym.name} already names a symbol of this derivation")
+        self.abbreviations.append((sym, body))
+        self.descriptions.setdefault(sym.name, description or f"abbreviation: {plain(sym)} := {plain(body)}")
+        return sym
+
+    def unfold(self, e: Expr) -> Expr:
+        """``e`` with every named intermediate replaced by its definition (latest first)."""
+        for sym, body in reversed(self.abbreviations):
+            e = substitute(e, {sym.name: body})
+        return e
+
+    def fold(self, e: Expr) -> Expr:
+        """``e`` with every occurrence of a definition replaced by its name (for display only)."""
+        from symderiv.lang.operators import map_bottom_up
+
+        for sym, body in self.abbreviations:
+            e = map_bottom_up(e, lambda n, sym=sym, body=body: sym if n == body else n)
+        return e
+
+    def fold_steps(self) -> None:
+        """Show every step with the named intermediates (the checks still expand them)."""
+        for st in self.steps:
+            st.rhs = self.fold(st.rhs)
+            if st.lhs is not None:
+                st.lhs = self.fold(st.lhs)
+
+    def shown_forward(self) -> Expr:
+        """The forward definition as a report shows it: with named intermediates inside it."""
+        if not self.abbreviations:
+            return self.forward
+        return self.forward.with_children(*[self.fold(c) for c in self.forward.children])
+
     # -- checking ----------------------------------------------------------------------
     def expected_definition(self, lhs: Expr) -> Expr | None:
         if isinstance(lhs, Sym) and lhs.name == self.delta_loss.name:
@@ -239,7 +307,7 @@ class Derivation:
                 step.verdict = self._check_step(step, prev, values, budget)
             if step.kind == "define":
                 expected = self.expected_definition(step.lhs)
-                values[step.lhs.name] = substitute(expected if expected is not None else step.rhs, values)
+                values[step.lhs.name] = substitute(expected if expected is not None else self.unfold(step.rhs), values)
             if step.kind == "readoff":
                 self.gradient = step.rhs
             # A line that disagrees with both neighbours while they agree with each other is most
@@ -260,7 +328,10 @@ class Derivation:
                 before_prev, prev = prev, step.rhs
         self.jacobian = None
         if jacobian and self.gradient is not None:
-            self.jacobian = check_gradient(self.forward, self.wrt, self.gradient, self.grad, budget)
+            gradient = self.unfold(self.gradient)
+            self.jacobian = check_gradient(self.forward, self.wrt, gradient, self.grad, budget)
+            if self.jacobian.status != VERIFIED and self.hypotheses:
+                self.jacobian = check_gradient(self.forward, self.wrt, gradient, self.grad, budget, self.hypotheses)
         self.checked = True
         return self
 
@@ -270,7 +341,7 @@ class Derivation:
                 expected = self.expected_definition(step.lhs)
                 if expected is None:
                     return ill_formed(f"{plain(step.lhs)} is not Δ of the output or of the loss", "definition", lhs=step.lhs, rhs=step.rhs)
-                a, b = substitute(step.rhs, values), substitute(expected, values)
+                a, b = substitute(self.unfold(step.rhs), values), substitute(expected, values)
                 v = self._compare(a, b, budget) if step.approx else discharge(Obligation(a, b), budget)
                 what = "Δ" + self.output.name + " := f(" + self.wrt.name + " + Δ" + self.wrt.name + ") − f(" + self.wrt.name + ")"
                 if not self.is_loss and step.lhs.name == self.delta_loss.name:
@@ -278,7 +349,7 @@ class Derivation:
                 return annotate(v, method_prefix=f"compared with the definition {what}: ")
             if prev is None:
                 return ill_formed("a continuation line needs a previous line", "chain", rhs=step.rhs)
-            a = substitute(prev, values)
+            a = substitute(self.unfold(prev), values)
             if step.kind == "readoff":
                 if step.rhs.has_delta():
                     return ill_formed("the gradient still contains a perturbation Δ", "read-off", lhs=step.lhs, rhs=step.rhs)
@@ -289,17 +360,16 @@ class Derivation:
                         f"({self.wrt.shape[0]}×{self.wrt.shape[1]}), got {step.rhs.shape[0]}×{step.rhs.shape[1]}",
                         lhs=step.lhs, rhs=step.rhs,
                     )
-                b = Inner(step.rhs, self.delta_wrt)
+                b = Inner(self.unfold(step.rhs), self.delta_wrt)
                 v = self._compare(a, b, budget)
                 return annotate(v, method_prefix=f"the previous line equals ⟨G, Δ{self.wrt.name}⟩ with G free of Δ: ")
-            b = substitute(step.rhs, values)
+            b = substitute(self.unfold(step.rhs), values)
             return self._compare(a, b, budget)
         except Exception as exc:  # noqa: BLE001 — every exception becomes a verdict that says what it is
             return error_verdict(exc, lhs=step.lhs, rhs=step.rhs)
 
-    @staticmethod
-    def _compare(a: Expr, b: Expr, budget: Budget) -> Verdict:
-        return compare(a, b, budget)
+    def _compare(self, a: Expr, b: Expr, budget: Budget) -> Verdict:
+        return compare(a, b, budget, self.hypotheses)
 
     # -- results -----------------------------------------------------------------------
     @property
@@ -366,12 +436,13 @@ class Derivation:
             "status": self.status,
             "notation": self.notation if self.uses_sequences() else None,
             "definitions": self.definitions(),
-            "remarks": list(self.remarks),
-            "forward": latex(self.output, **st) + " = " + latex(self.forward, **st),
+            "remarks": self._abbreviation_remarks(st) + list(self.remarks) + self._hypothesis_remarks(),
+            "forward": latex(self.output, **st) + " = " + latex(self.shown_forward(), **st),
             "gradient": latex(self.gradient, **st) if self.gradient is not None else None,
             "gradient_text": plain(self.gradient, **st) if self.gradient is not None else None,
             "jacobian_check": j.status if j else UNDECIDED,
             "jacobian_method": j.method if j else "not run: no gradient was read off",
+            "jacobian_methods": list(j.methods) if j else [],
             "jacobian_counterexample": j.counterexample.to_dict() if j and j.counterexample else None,
             "symbols": [
                 {
@@ -385,8 +456,42 @@ class Derivation:
             "steps": [s.to_dict(**st) for s in self.steps],
         }
 
+    def hypothesis_text(self) -> str:
+        """The stated hypotheses as one phrase: "1ᵀy = 1", "A = Aᵀ and x > 0"."""
+        return " and ".join(hypothesis_phrase(h) for h in self.hypotheses)
+
+    def _abbreviation_remarks(self, st: dict) -> list[dict]:
+        if not self.abbreviations:
+            return []
+        return [{"title": "Named intermediates",
+                 "text": "The steps use these names for readability; every check expands them first.",
+                 "math": [latex(s, **st) + " := " + latex(b, **st) for s, b in self.abbreviations]}]
+
+    def _hypothesis_remarks(self) -> list[dict]:
+        """What the report says about the hypotheses, computed from the verdicts: the overall status
+        *under* them and the steps (and Jacobian check) that needed them."""
+        if not self.hypotheses:
+            return []
+        used = [str(i) for i, s in enumerate(self.steps, 1) if s.verdict and "hypotheses" in s.verdict.methods]
+        jac = bool(self.jacobian and "hypotheses" in self.jacobian.methods)
+        stated = self.hypothesis_text()
+        if not used and not jac:
+            return [{"title": f"{self.status.capitalize()} without using {stated}",
+                     "text": f"The derivation is stated under {stated}, but every step and the Jacobian cross-check "
+                             "are verified without it.", "math": []}]
+        where = ("step" + ("s " if len(used) > 1 else " ") + ", ".join(used)) if used else ""
+        needs = (where + (" needs" if len(used) == 1 else " need") + " it" if used else "")
+        if jac:
+            needs = (needs + " and so does the Jacobian cross-check") if needs else "the Jacobian cross-check needs it"
+        text = (f"The derivation is stated under {stated}. Every step is checked first without it; {needs}, "
+                "and is verified under it (the verdict names the hypothesis and how it was applied).")
+        return [{"title": f"{self.status.capitalize()} under {stated}", "text": text, "math": []}]
+
     def explain(self) -> str:
-        lines = [f"{self.title}: {self.status}"]
+        under = f" under {self.hypothesis_text()}" if self.hypotheses else ""
+        lines = [f"{self.title}: {self.status}{under}"]
+        for sym, body in self.abbreviations:
+            lines.append(f"  where {plain(sym)} := {plain(body)}")
         for s in self.steps:
             mark = {"verified": "✓", "failed": "✗"}.get(s.status, "?")
             lines.append(f"  {mark} {s.plain()}   [{s.rule or 'step'}]")
@@ -417,6 +522,16 @@ def register_display(hook: Callable[[Derivation], dict[str, str]]) -> None:
     """Install the notebook display of derivations (the report layer calls this on import)."""
     global _DISPLAY_HOOK
     _DISPLAY_HOOK = hook
+
+
+def hypothesis_phrase(h: Hypothesis) -> str:
+    """1ᵀy = 1, A = Aᵀ, ε > 0: a hypothesis in Unicode, with the symbol as printed."""
+    name = plain(h.symbol)
+    if h.kind == "sums-to":
+        return f"1ᵀ{name} = {h.value}"
+    if h.kind == "symmetric":
+        return f"{name} = {name}ᵀ"
+    return f"{name} > 0"
 
 
 def _auto_description(s: Sym) -> str:

@@ -19,7 +19,7 @@ from typing import Callable, Optional
 from symderiv.errors import DerivationError
 from symderiv.kernel.expand import push_transpose
 from symderiv.kernel.indexgraph import canonical_form, compile_monomial
-from symderiv.lang.operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose, add, as_expr, sym_from
+from symderiv.lang.operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose, add, as_expr, mul, sym_from
 from symderiv.derive.derivation import Derivation
 from symderiv.derive import rules as R
 
@@ -375,3 +375,245 @@ def _boundary_remarks(d: Derivation, f, theta: Sym, on_z: Expr) -> None:
                  "to the support of the variable."),
         "math": [r"\frac{dL}{d" + theta.name + "} \\overset{?}{=} " + latex(naive, notation=d.notation)] if naive is not None else [],
     })
+
+
+# ---------------------------------------------------------------------------------------
+# Layers with entrywise functions, constants and scalar coefficients: the backward chain
+# ---------------------------------------------------------------------------------------
+def linearize_forward(e: Expr, wrt: Sym) -> tuple[Expr, list[str]]:
+    """The first-order part of f(θ + Δθ) − f(θ), built node by node with the named rules:
+    the jet of each entrywise function f(M) is f′(M) ⊙ ΔM (``jet-…``), a product Δ(AB) is
+    ΔA B + A ΔB (``product-rule``), sums, transposes and traces are linear. Returns the expression
+    and the rules used, in order of first use. The verifier checks the result; nothing is trusted."""
+    from symderiv.lang.operators import DimScalar, Diag, DiagV, Fn, Hadamard, Identity, Ones, Zero, delta_of
+
+    used: list[str] = []
+    dtheta = delta_of(wrt)
+
+    def zero(x: Expr) -> Expr:
+        return Zero(*x.shape)
+
+    def is_zero(x: Expr) -> bool:
+        return isinstance(x, Zero)
+
+    def d(x: Expr) -> Expr:
+        if isinstance(x, Sym):
+            return dtheta if x.name == wrt.name else zero(x)
+        if isinstance(x, (Ones, Identity, DimScalar)):
+            return zero(x)
+        if isinstance(x, Add):
+            parts = [p for p in (d(a) for a in x.args) if not is_zero(p)]
+            return zero(x) if not parts else parts[0] if len(parts) == 1 else Add(*parts)
+        if isinstance(x, Scale):
+            p = d(x.arg)
+            return p if is_zero(p) else Scale(x.coef, p)
+        if isinstance(x, (Transpose, Trace, Diag, DiagV)):
+            p = d(x.arg)
+            return zero(x) if is_zero(p) else x.with_children(p)
+        if isinstance(x, Fn):
+            if x.prime:
+                raise DerivationError(f"cannot linearise a derivative f′ ({x!r}); write the forward pass with f")
+            p = d(x.arg)
+            if is_zero(p):
+                return zero(x)
+            r = R.JETS[x.name]
+            used.append(r.name)
+            return r(x.arg, p)
+        if isinstance(x, (MatMul, Inner, Hadamard)):
+            parts = list(x.children)
+            deltas = [d(a) for a in parts]
+            live = [(i, p) for i, p in enumerate(deltas) if not is_zero(p)]
+            if not live:
+                return zero(x)
+
+            def build(ps: list[Expr]) -> Expr:
+                return x.with_children(*ps)
+
+            if len(live) > 1:
+                used.append("product-rule")
+            terms = R.product_rule(parts, dict(live), build)
+            return terms[0] if len(terms) == 1 else Add(*terms)
+        raise DerivationError(f"the backward chain does not handle {type(x).__name__} nodes")
+
+    out = d(e)
+    return out, list(dict.fromkeys(used))
+
+
+def _delta_index(fs: list[Expr]) -> int | None:
+    live = [i for i, f in enumerate(fs) if f.has_delta()]
+    return live[0] if len(live) == 1 else None
+
+
+def _product(fs: list[Expr]) -> Expr:
+    return fs[0] if len(fs) == 1 else MatMul(*fs)
+
+
+def backward_move(g: Expr, e: Expr, wrt: Sym) -> tuple[str, list[tuple[Fraction, Expr]]] | None:
+    """One rule applied to the term ⟨G, E⟩ (E linear in Δθ, G free of Δ): (rule, new terms), or None
+    when E is Δθ itself. Terms are (coefficient, inner product)."""
+    from symderiv.lang.operators import Diag, Hadamard
+
+    if R.is_delta(e, wrt):
+        return None
+    if isinstance(e, Add):
+        return "inner-linearity", [(c, Inner(g, t)) for c, t in _split(e)]
+    if isinstance(e, Scale):
+        return "inner-linearity", [(e.coef, Inner(g, e.arg))]
+    if isinstance(e, Transpose):
+        return "inner-of-transposes", [(Fraction(1), R.inner_of_transposes(g, e.arg))]
+    if isinstance(e, Hadamard):
+        if e.right.has_delta() and not e.left.has_delta():
+            return "hadamard-inner", [(Fraction(1), R.hadamard_inner(g, e.left, e.right))]
+        if e.left.has_delta() and not e.right.has_delta():
+            return "hadamard-inner", [(Fraction(1), R.hadamard_inner(g, e.right, e.left))]
+    if isinstance(e, Diag):
+        return "diag-inner", [(Fraction(1), R.diag_inner(g, e.arg))]
+    if isinstance(e, Inner) and g.is_scalar:
+        # ⟨G, ⟨A, B⟩⟩ = G⟨A, B⟩ for 1×1 G: a scalar factor
+        a, b = (e.left, e.right) if e.right.has_delta() else (e.right, e.left)
+        return "scalar-factor", [(Fraction(1), Inner(mul(g, a) if not a.is_scalar else MatMul(g, a), b))]
+    if isinstance(e, MatMul):
+        fs = list(e.args)
+        j = _delta_index(fs)
+        if j is None:
+            raise DerivationError(f"{e!r} is not linear in a single factor")
+        if not e.is_scalar or all(f.is_scalar for f in fs):
+            # 1×1 coefficients of a matrix product (or of a product of scalars) move to G
+            coefs = [i for i, f in enumerate(fs) if f.is_scalar and i != j]
+            if coefs and (not e.is_scalar or len(fs) > 1):
+                s = _product([fs[i] for i in coefs])
+                rest = [f for i, f in enumerate(fs) if i not in coefs]
+                return "scalar-factor", [(Fraction(1), R.scalar_factor(g, s, _product(rest), False))]
+            if fs[j].is_scalar and not e.is_scalar:
+                rest = fs[:j] + fs[j + 1:]
+                return "scalar-factor", [(Fraction(1), R.scalar_factor(g, fs[j], _product(rest), True))]
+        if (len(fs) == 2 and j == 1 and isinstance(fs[1], Transpose) and fs[0].shape[1] == 1
+                and fs[1].shape[0] == 1):
+            return "outer-product", [(Fraction(1), R.outer_product(g, fs[0], fs[1].arg))]
+        if j < len(fs) - 1:
+            return "product-right", [(Fraction(1), R.product_right(g, _product(fs[:j + 1]), _product(fs[j + 1:])))]
+        return "product-left", [(Fraction(1), R.product_left(g, _product(fs[:j]), fs[j]))]
+    raise DerivationError(f"cannot move Δ{wrt.name} out of {e!r}")
+
+
+def _as_inner(t: Expr) -> tuple[str, Expr] | None:
+    """A scalar term of a loss differential as an inner product ⟨G, E⟩ with Δ in E."""
+    if isinstance(t, Inner):
+        if t.left.has_delta() and not t.right.has_delta():
+            return "inner-symmetry", R.inner_symmetry(t)
+        return None
+    if isinstance(t, MatMul):
+        fs = list(t.args)
+        j = _delta_index(fs)
+        if j is None:
+            raise DerivationError(f"{t!r} is not linear in a single factor")
+        if all(f.is_scalar for f in fs):
+            rest = fs[:j] + fs[j + 1:]
+            e = fs[j]
+            if isinstance(e, Inner):
+                return "scalar-factor", Inner(mul(_product(rest), e.left) if not e.left.is_scalar
+                                              else MatMul(_product(rest), e.left), e.right)
+            return "product-as-inner", R.product_as_inner(_product(rest), e)
+        if j == 0:
+            return "product-as-inner", R.product_as_inner(Transpose(_product(fs[1:])), fs[0])
+        return "product-as-inner", R.product_as_inner(_product(fs[:j]), _product(fs[j:]))
+    raise DerivationError(f"cannot write {t!r} as an inner product")
+
+
+def derive_backward(
+    output, forward, wrt, title: str | None = None, is_loss: bool = False, loss: str = "L",
+    descriptions: dict[str, str] | None = None, name: str | None = None, check: bool = True,
+    hypotheses=(), restate: Expr | None = None, present: list[tuple[str, Expr]] | None = None,
+    abbreviations: list[tuple[object, Expr]] | None = None,
+) -> Derivation:
+    """Derive dL/dθ for a layer with entrywise functions, constants or scalar coefficients.
+
+    The chain of the notes, one named rule per line: perturb; (optionally) restate the forward
+    definition in an equal form (``restate``, e.g. log-softmax); linearise with the jets of the
+    entrywise functions and the product rule; replace f′ from the derivative table; ΔL = ⟨dL/dy, Δy⟩;
+    then move Δθ to the right of every inner product (⟨A, B ⊙ C⟩ = ⟨A ⊙ B, C⟩, ⟨G, AB⟩ = ⟨AᵀG, B⟩,
+    ⟨G, 𝟏bᵀ⟩ = ⟨Gᵀ𝟏, b⟩, transposes, scalar factors), collect, and read off. ``present`` lists
+    (rule, G′) rewrites of the gradient into its usual form (factoring, a hypothesis such as
+    𝟏ᵀy = 1). The derivation's ``hypotheses`` are used only by steps that need them.
+    ``abbreviations`` are (name, definition) pairs, each definition in terms of the earlier names
+    (μ := 𝟏ᵀx/n, σ := √(v + ε)): the steps are shown with the names, and checked with them expanded;
+    ``present`` targets may use the names."""
+    out, f, theta = sym_from(output), as_expr(forward), sym_from(wrt)
+    if theta.name not in {s.name for s in f.symbols()}:
+        raise DerivationError(f"{theta.name} does not occur in the forward definition {f!r}")
+    title = title or f"d{loss}/d{theta.name} for {out.name} = {f!r}"
+    d = Derivation(title, out, f, theta, is_loss, loss, dict(descriptions or {}), name, hypotheses=tuple(hypotheses))
+    for abbr in abbreviations or []:
+        d.abbreviate(*abbr)
+
+    d.perturb(R.perturbation(f, theta))
+    body = f
+    if restate is not None:
+        d.eq(R.perturbation(restate, theta), "restatement")
+        body = restate
+    first, used = linearize_forward(body, theta)
+    d.eq(first, "+".join(used) if used else "expansion")
+    tabled = R.derivative_table(first)
+    if tabled != first:
+        first = tabled
+        d.eq(first, "derivative-table")
+
+    if is_loss:
+        raw = _split(first)
+        terms: Terms = []
+        names: list[str] = []
+        for c, t in raw:
+            mv = _as_inner(t)
+            if mv:
+                names.append(mv[0])
+                t = mv[1]
+            terms.append((c, t))
+        if names:
+            d.eq(add(terms, (1, 1)), _rule_name(names))
+    else:
+        d.loss_differential()
+        terms = [(Fraction(1), Inner(d.grad, first))]
+        d.eq(terms[0][1], "substitution")
+
+    for _round in range(40):
+        names, new = [], []
+        for c, t in terms:
+            mv = backward_move(t.left, t.right, theta)
+            if mv is None:
+                new.append((c, t))
+                continue
+            names.append(mv[0])
+            new.extend((c * c2, t2) for c2, t2 in mv[1])
+        if not names:
+            break
+        terms = new
+        d.eq(add(terms, (1, 1)), _rule_name(names))
+    else:
+        raise DerivationError(f"cannot bring the differential into the form ⟨G, Δ{theta.name}⟩")
+
+    def tidy(rule_fn, name: str) -> None:
+        nonlocal terms
+        cleaned = [(c, Inner(rule_fn(t.left), t.right)) for c, t in terms]
+        if cleaned != terms:
+            terms = cleaned
+            d.eq(add(terms, (1, 1)), name)
+
+    tidy(R.ones_hadamard, "ones-hadamard")
+    tidy(push_transpose, "transpose-of-product")
+    merged = R.collect(terms, lambda a, b: a == b)
+    if len(merged) < len(terms):
+        terms = merged
+        d.eq(add(terms, (1, 1)), "collect")
+    if len(terms) > 1 or terms[0][0] != 1:
+        G = add([(c, t.left) for c, t in terms], theta.shape)
+        d.eq(Inner(G, d.delta_wrt), "inner-linearity")
+    else:
+        G = terms[0][1].left
+    for rule_name, target in present or []:
+        if target != G:
+            G = target
+            d.eq(Inner(G, d.delta_wrt), rule_name)
+    d.eq(R.restate(G, d.delta_wrt), "restate", lhs=d.delta_loss)
+    d.read_off(G)
+    d.fold_steps()
+    return d.check() if check else d

@@ -50,7 +50,17 @@ def rule(name: str, title: str, formula: str):
 
 
 def get_rule(name: str | None) -> Rule | None:
-    return RULES.get(name) if name else None
+    """The rule called ``name``; for a step that applies several rules at once (``a+b``, one per
+    term or per node), a rule whose title and formula list theirs."""
+    if not name:
+        return None
+    if name in RULES or "+" not in name:
+        return RULES.get(name)
+    parts = [RULES.get(n) for n in name.split("+")]
+    if any(p is None for p in parts):
+        return None
+    return Rule(name, "; ".join(p.title for p in parts), r",\quad ".join(p.formula for p in parts),
+                lambda *a, **k: None)
 
 
 def factors(e: Expr) -> list[Expr]:
@@ -315,3 +325,236 @@ def display_sum(terms: list[tuple[Fraction, Expr]], shape) -> Expr:
         c = terms[0][0]
         return Scale(c, add([(Fraction(1), t) for _, t in terms], shape))
     return add(terms, shape)
+
+
+# --- entrywise functions, constants and scalar coefficients (verification-theory-2, parts A–D) ---
+def _times(d: Expr, dm: Expr) -> Expr:
+    """f′(M) ⊙ ΔM; on a 1×1 argument ⊙ is the ordinary product, written as one."""
+    from symderiv.lang.operators import Hadamard
+
+    return MatMul(d, dm) if dm.is_scalar else Hadamard(d, dm)
+
+
+def _jet(name: str, m: Expr, dm: Expr) -> Expr:
+    from symderiv.lang.operators import Fn
+
+    return _times(Fn(name, m, 1), dm)
+
+
+@rule("jet-sigmoid", "jet of σ", r"\Delta \sigma(z) \doteq \sigma'(z) \odot \Delta z")
+def jet_sigmoid(m: Expr, dm: Expr) -> Expr:
+    """σ(z + Δz) − σ(z) ≐ σ′(z) ⊙ Δz (entrywise chain rule; σ′ = σ ⊙ (𝟏 − σ))."""
+    return _jet("sigmoid", m, dm)
+
+
+@rule("jet-tanh", "jet of tanh", r"\Delta \tanh(z) \doteq \tanh'(z) \odot \Delta z")
+def jet_tanh(m: Expr, dm: Expr) -> Expr:
+    """tanh(z + Δz) − tanh(z) ≐ tanh′(z) ⊙ Δz (tanh′ = 𝟏 − tanh ⊙ tanh)."""
+    return _jet("tanh", m, dm)
+
+
+@rule("jet-relu", "jet of relu (almost everywhere)", r"\Delta \operatorname{relu}(z) \doteq \operatorname{relu}'(z) \odot \Delta z")
+def jet_relu(m: Expr, dm: Expr) -> Expr:
+    """relu(z + Δz) − relu(z) ≐ relu′(z) ⊙ Δz off the null set where an entry of z is 0 (relu′ = step)."""
+    return _jet("relu", m, dm)
+
+
+@rule("jet-exp", "jet of exp", r"\Delta \exp(z) \doteq \exp'(z) \odot \Delta z")
+def jet_exp(m: Expr, dm: Expr) -> Expr:
+    """exp(z + Δz) − exp(z) ≐ exp′(z) ⊙ Δz (exp′ = exp)."""
+    return _jet("exp", m, dm)
+
+
+@rule("jet-log", "jet of log", r"\Delta \log(u) \doteq \log'(u) \odot \Delta u")
+def jet_log(m: Expr, dm: Expr) -> Expr:
+    """log(u + Δu) − log(u) ≐ log′(u) ⊙ Δu for u > 0 (log′(u) = 1/u)."""
+    return _jet("log", m, dm)
+
+
+@rule("jet-softplus", "jet of softplus", r"\Delta \operatorname{softplus}(z) \doteq \operatorname{softplus}'(z) \odot \Delta z")
+def jet_softplus(m: Expr, dm: Expr) -> Expr:
+    """softplus(z + Δz) − softplus(z) ≐ softplus′(z) ⊙ Δz (softplus′ = σ)."""
+    return _jet("softplus", m, dm)
+
+
+@rule("jet-recip", "jet of 1/u", r"\Delta \frac{1}{u} \doteq \operatorname{recip}'(u) \odot \Delta u")
+def jet_recip(m: Expr, dm: Expr) -> Expr:
+    """1/(u + Δu) − 1/u ≐ recip′(u) ⊙ Δu for u ≠ 0 (recip′(u) = −1/u²)."""
+    return _jet("recip", m, dm)
+
+
+@rule("jet-sqrt", "jet of the square root", r"\Delta \sqrt{u} \doteq \sqrt{\cdot}'(u) \odot \Delta u")
+def jet_sqrt(m: Expr, dm: Expr) -> Expr:
+    """√(u + Δu) − √u ≐ sqrt′(u) ⊙ Δu for u > 0 (sqrt′(u) = 1/(2√u))."""
+    return _jet("sqrt", m, dm)
+
+
+@rule("jet-square", "jet of the square", r"\Delta (u \odot u) \doteq 2\, u \odot \Delta u")
+def jet_square(m: Expr, dm: Expr) -> Expr:
+    """square(u + Δu) − square(u) ≐ square′(u) ⊙ Δu (square′(u) = 2u)."""
+    return _jet("square", m, dm)
+
+
+JETS: dict[str, Rule] = {n: RULES["jet-" + n] for n in
+                         ("sigmoid", "tanh", "relu", "exp", "log", "softplus", "recip", "sqrt", "square")}
+
+
+@rule("product-rule", "differential of a product (first order)",
+      r"\Delta (A B) \doteq \Delta A\, B + A\, \Delta B")
+def product_rule(parts: list[Expr], deltas: dict[int, Expr], build: Callable[[list[Expr]], Expr]) -> list[Expr]:
+    """Δ(A₁⋯A_k) ≐ Σᵢ A₁⋯ΔAᵢ⋯A_k for any multilinear operation (matrix, inner or entrywise
+    product); ``deltas`` maps i to ΔAᵢ for the factors that change. The terms with two or more Δ
+    factors are of order ≥ 2 and are dropped."""
+    return [build(parts[:i] + [d] + parts[i + 1:]) for i, d in sorted(deltas.items())]
+
+
+#: f′ replaced by its value where the table gives a simpler function (σ′, tanh′ and relu′ stay
+#: primed: that is how gradients are written)
+_TABLE = {"exp": "exp", "log": "recip", "softplus": "sigmoid"}
+
+
+@rule("derivative-table", "derivative table",
+      r"\exp' = \exp,\ \log'(u) = \frac{1}{u},\ \operatorname{softplus}' = \sigma,\ "
+      r"\left(\tfrac{1}{u}\right)' = -\frac{1}{u^{2}},\ \sqrt{u}\,' = \frac{1}{2\sqrt{u}}")
+def derivative_table(e: Expr) -> Expr:
+    """exp′ = exp, log′ = 1/u, softplus′ = σ, recip′ = −1/u², sqrt′ = 1/(2√u), applied to every f′ in ``e``."""
+    from symderiv.lang.operators import Fn, Hadamard, map_bottom_up
+
+    def node(n: Expr) -> Expr:
+        if not (isinstance(n, Fn) and n.prime):
+            return n
+        if n.name in _TABLE:
+            return Fn(_TABLE[n.name], n.arg)
+        r = Fn("recip", n.arg)
+        if n.name == "recip":
+            return Scale(-1, MatMul(r, r) if n.arg.is_scalar else Hadamard(r, r))
+        if n.name == "sqrt":
+            return Scale(Fraction(1, 2), Fn("recip", Fn("sqrt", n.arg)))
+        return n
+
+    return map_bottom_up(e, node)
+
+
+@rule("product-as-inner", "a scalar product as an inner product",
+      r"A B = \left\langle A^{T}, B \right\rangle \text{ for } A B \in \mathbf{R}^{1 \times 1}")
+def product_as_inner(a: Expr, b: Expr) -> Inner:
+    """AB = ⟨Aᵀ, B⟩ when AB is 1×1 (AB = tr(AB) = ⟨Aᵀ, B⟩); 1×1 factors of A are their own
+    transposes and stay as written."""
+    return Inner(transpose_keeping_scalars(a), b)
+
+
+def transpose_keeping_scalars(a: Expr) -> Expr:
+    """Aᵀ with (AB)ᵀ = BᵀAᵀ pushed down, 1×1 factors of a product left as they are (sᵀ = s)."""
+    if isinstance(a, MatMul) and any(f.is_scalar for f in a.args) and not a.is_scalar:
+        scalars = [f for f in a.args if f.is_scalar]
+        rest = [f for f in a.args if not f.is_scalar]
+        body = rest[0] if len(rest) == 1 else MatMul(*rest)
+        return mul(*scalars, push_transpose(Transpose(body)))
+    if isinstance(a, MatMul) and all(f.is_scalar for f in a.args):
+        return a
+    if a.is_scalar:
+        return a
+    return push_transpose(Transpose(a))
+
+
+@rule("hadamard-inner", "moving an entrywise factor", r"\langle A, B \odot C \rangle = \langle A \odot B, C \rangle")
+def hadamard_inner(g: Expr, a: Expr, e: Expr) -> Inner:
+    """⟨G, A ⊙ E⟩ = ⟨G ⊙ A, E⟩ = Σ_ij G_ij A_ij E_ij (and ⟨G, E ⊙ A⟩ likewise, ⊙ being commutative)."""
+    from symderiv.lang.operators import Hadamard
+
+    return Inner(Hadamard(g, a), e)
+
+
+@rule("product-left", "moving a left factor", r"\langle G, A B \rangle = \langle A^{T} G, B \rangle")
+def product_left(g: Expr, a: Expr, b: Expr) -> Inner:
+    """⟨G, AB⟩ = tr(GᵀAB) = tr((AᵀG)ᵀB) = ⟨AᵀG, B⟩."""
+    return Inner(mul(transpose_keeping_scalars(a), g), b)
+
+
+@rule("product-right", "moving a right factor", r"\langle G, A B \rangle = \langle G B^{T}, A \rangle")
+def product_right(g: Expr, a: Expr, b: Expr) -> Inner:
+    """⟨G, AB⟩ = tr(GᵀAB) = tr(BGᵀA) = ⟨GBᵀ, A⟩."""
+    return Inner(mul(g, push_transpose(Transpose(b))), a)
+
+
+@rule("outer-product", "inner product with an outer product",
+      r"\langle G, \mathbf{1} b^{T} \rangle = \langle G^{T} \mathbf{1}, b \rangle")
+def outer_product(g: Expr, a: Expr, b: Expr) -> Inner:
+    """⟨G, a bᵀ⟩ = aᵀGb = ⟨Gᵀa, b⟩ for column vectors a, b; with a = 𝟏, Gᵀ𝟏 sums the rows of G."""
+    return Inner(mul(Transpose(g), a), b)
+
+
+@rule("inner-of-transposes", "inner product of transposes", r"\langle A, B^{T} \rangle = \langle A^{T}, B \rangle")
+def inner_of_transposes(g: Expr, b: Expr) -> Inner:
+    """⟨G, Bᵀ⟩ = ⟨Gᵀ, B⟩ (both are Σ_ij G_ij B_ji)."""
+    return Inner(transpose_keeping_scalars(g), b)
+
+
+@rule("diag-inner", "inner product with a diagonal matrix",
+      r"\langle A, \operatorname{diag}(u) \rangle = \langle \operatorname{diagv}(A), u \rangle")
+def diag_inner(g: Expr, u: Expr) -> Inner:
+    """⟨A, diag(u)⟩ = Σᵢ Aᵢᵢ uᵢ = ⟨diagv(A), u⟩ (diagv(A): the diagonal of A as a vector)."""
+    from symderiv.lang.operators import DiagV
+
+    return Inner(DiagV(g), u)
+
+
+@rule("scalar-factor", "moving a scalar factor", r"\langle G, s B \rangle = \langle s G, B \rangle = s \langle G, B \rangle")
+def scalar_factor(g: Expr, s: Expr, b: Expr, delta_in_s: bool) -> Inner:
+    """⟨G, sB⟩ = ⟨sG, B⟩ for a 1×1 factor s; when the perturbation is in s, ⟨G, sB⟩ = ⟨⟨G, B⟩, s⟩."""
+    if delta_in_s:
+        return Inner(Inner(g, b), s)
+    return Inner(mul(s, g), b)
+
+
+@rule("ones-hadamard", "entrywise product with a constant matrix",
+      r"(\mathbf{1} s) \odot A = s A,\quad \mathbf{1} \odot a = a")
+def ones_hadamard(e: Expr) -> Expr:
+    """𝟏 ⊙ A = A and (𝟏 s) ⊙ A = sA for a 1×1 s (𝟏 the all-ones matrix of A's shape), throughout."""
+    from symderiv.lang.operators import Hadamard, Ones, map_bottom_up
+
+    def scalar_of(x: Expr) -> Expr | None:
+        """s when x is 𝟏 (s = 1, returned as the ones matrix itself) or 𝟏·s / s·𝟏 with 1×1 s."""
+        if isinstance(x, Ones):
+            return x
+        if isinstance(x, MatMul) and len(x.args) == 2:
+            a, b = x.args
+            if isinstance(a, Ones) and b.is_scalar and a.shape[1] == 1:
+                return b
+            if isinstance(b, Ones) and a.is_scalar and b.shape[1] == 1:
+                return a
+        return None
+
+    def node(n: Expr) -> Expr:
+        if not isinstance(n, Hadamard):
+            return n
+        for one, other in ((n.left, n.right), (n.right, n.left)):
+            s = scalar_of(one)
+            if s is None:
+                continue
+            if isinstance(s, Ones):
+                return other
+            return mul(s, other) if not other.is_scalar else MatMul(s, other)
+        return n
+
+    return map_bottom_up(e, node)
+
+
+@rule("factoring", "factoring (distributivity)", r"A B + A C = A (B + C),\quad s A + s B = s (A + B)")
+def factoring(target: Expr) -> Expr:
+    """AB + AC = A(B + C): the gradient rewritten in a factored form (the kernel checks the equality)."""
+    return target
+
+
+@rule("hypothesis", "by a stated hypothesis", r"\text{an equality that holds under the stated hypothesis (e.g. } \mathbf{1}^{T} y = 1 \text{)}")
+def by_hypothesis(target: Expr) -> Expr:
+    """A step that holds only under a stated hypothesis such as 𝟏ᵀy = 1; the kernel checks it under
+    that hypothesis (onto substitution, Theorem D1) and the report says so."""
+    return target
+
+
+@rule("restatement", "restating the forward definition", r"\log \frac{e^{z}}{\mathbf{1}^{T} e^{z}} = z - \log\left(\mathbf{1}^{T} e^{z}\right) \mathbf{1}")
+def restatement(target: Expr) -> Expr:
+    """The forward definition rewritten into an equal form before linearising (log-softmax:
+    log(e^z / 𝟏ᵀe^z) = z − log(𝟏ᵀe^z)𝟏, which needs 𝟏ᵀe^z > 0); the kernel checks the equality."""
+    return target

@@ -1023,7 +1023,67 @@ def _function_name(f: Any) -> str:
 
 @from_sympy.register(_ElementwiseApplyFunction)
 def _from_elementwise(e: Any) -> Expr:
-    return Fn(_function_name(e.function), from_sympy(e.expr))
+    f = e.function
+    try:
+        return Fn(_function_name(f), from_sympy(e.expr))
+    except ShapeError:
+        if not (isinstance(f, sympy.Lambda) and len(f.variables) == 1):
+            raise
+        # SymPy merges M.applyfunc(σ).applyfunc(log) into one Lambda log(1/(1 + e^(−v))) inside products
+        out = _composition(f.expr, f.variables[0], from_sympy(e.expr))
+        if out is None:
+            raise
+        return out
+
+
+def _unary_templates(u: Any) -> list[tuple[str, Any]]:
+    """(function name, its SymPy form at u), longest patterns first (σ before 1/u, softplus before log)."""
+    return [("sigmoid", 1 / (1 + sympy.exp(-u))), ("sigmoid", sympy.exp(u) / (1 + sympy.exp(u))),
+            ("softplus", sympy.log(1 + sympy.exp(u))), ("relu", sympy.Max(0, u)), ("step", sympy.Heaviside(u)),
+            ("exp", sympy.exp(u)), ("log", sympy.log(u)), ("tanh", sympy.tanh(u)), ("sqrt", sympy.sqrt(u)),
+            ("recip", 1 / u), ("square", u**2)]
+
+
+def _candidates(expr: Any) -> list[Any]:
+    """Possible inner arguments u of a one-argument template T(u) = expr, read off its structure."""
+    out = list(expr.args)
+    for a in expr.args:  # 1/(1 + e^t): u = −t; log(1 + e^u); Max(0, u)
+        out.extend(a.args)
+        for b in a.args:
+            out.extend(b.args)
+    return out + [-c for c in list(out)]
+
+
+def _composition(expr: Any, v: Any, arg: Expr) -> Expr | None:
+    """The entrywise function x ↦ expr(x) applied to ``arg``, as a composition of known functions, sums and
+    rational multiples, or None. Every match is confirmed by rebuilding the template and comparing it with
+    ``expr`` (SymPy's structural equality), so what is read is exactly what SymPy holds."""
+    if expr == v:
+        return arg
+    if not expr.has(v):
+        c = _as_coef(expr)
+        return None if c is None else Scale(c, Ones(*arg.shape))
+    if isinstance(expr, sympy.Add):
+        parts = [p for p in (_composition(t, v, arg) for t in expr.args) if p is not None]
+        return Add(*parts) if len(parts) == len(expr.args) else None
+    if isinstance(expr, sympy.Mul):
+        coef, rest = expr.as_coeff_Mul()
+        c = _as_coef(coef)
+        if c is not None and c != 1:
+            inner_ = _composition(rest, v, arg)
+            return None if inner_ is None else Scale(c, inner_)
+    candidates = [u for u in _candidates(expr) if u.has(v)]
+    for k in range(len(_unary_templates(v))):  # templates outermost: σ(u) before 1/(1 + e^(−u))
+        for u in candidates:
+            name, template = _unary_templates(u)[k]
+            if template == expr:
+                inner_ = _composition(u, v, arg)
+                if inner_ is not None:
+                    return Fn(name, inner_)
+    if isinstance(expr, sympy.Mul) and len(expr.args) == 2:
+        a, b = (_composition(t, v, arg) for t in expr.args)
+        return None if a is None or b is None else Hadamard(a, b)
+    return None
 
 
 #: The symderiv nodes each SymPy class converts to (for the coverage test and the docs): nodes not
@@ -1045,6 +1105,11 @@ def as_expr(x: object) -> Expr:
             return Trace(as_expr(x.arg))
         if getattr(x, "is_Matrix", False):
             return from_sympy(x)
+        if x.atoms(sympy.MatrixSymbol):
+            # a scalar loss such as λ/2·tr(wᵀw) − tr(yᵀXw): a 1×1 expression whose dimension names
+            # are those of the matrices in it (the scalar converter refuses what it cannot read)
+            dims = {str(d) for m in x.atoms(sympy.MatrixSymbol) for d in m.shape if isinstance(d, sympy.Symbol)}
+            return scalar_from_sympy(x, dims)
     raise ShapeError(f"expected a matrix expression, got {type(x).__name__}: {x!r}")
 
 

@@ -249,7 +249,11 @@ class LatexPrinter(Printer):
         # a fraction takes its superscript on its corner (\frac{dL}{dy}^{T}): set it in parentheses
         if getattr(e.arg, "kind", None) == "grad":
             return self.paren(self._print(e.arg)) + "^{T}"
-        return self.parenthesize(e.arg, PREC_POSTFIX, strict=True) + "^{T}"
+        inner = self.parenthesize(e.arg, PREC_POSTFIX, strict=True)
+        a = e.arg
+        if isinstance(a, Fn) and a.name in ("recip", "square") and not a.prime:
+            inner = self.paren(inner)  # (M)^{∘−1}, 1/s, (M)^{∘2}: a second superscript needs a group
+        return inner + "^{T}"
 
     def _print_Trace(self, e: Trace) -> str:
         return r"\operatorname{tr}\left(" + self._print(e.arg) + r"\right)"
@@ -258,7 +262,9 @@ class LatexPrinter(Printer):
         return r"\left\langle " + self._print(e.left) + ", " + self._print(e.right) + r" \right\rangle"
 
     def _print_Hadamard(self, e: Hadamard) -> str:
-        return self.parenthesize(e.left, PREC_MUL) + r" \circ " + self.parenthesize(e.right, PREC_MUL, strict=True)
+        # a matrix product beside ∘ is always parenthesised: W^T g ∘ s could be read as W^T (g ∘ s)
+        return (self.parenthesize(e.left, PREC_MUL, strict=isinstance(e.left, MatMul)) + r" \circ "
+                + self.parenthesize(e.right, PREC_MUL, strict=True))
 
     def _print_Zero(self, e: Zero) -> str:
         return "0"
@@ -273,6 +279,8 @@ class LatexPrinter(Printer):
             return r"\frac{1}{" + arg + "}" if e.arg.is_scalar else r"\left(" + arg + r"\right)^{\circ -1}"
         if e.name == "square" and not e.prime:
             return self.paren(arg) + (r"^{2}" if e.arg.is_scalar else r"^{\circ 2}")
+        if e.name == "sqrt":  # \sqrt needs its argument: its derivative is written (√·)′
+            return r"\left(\sqrt{\cdot}\right)'" + self.paren(arg)
         name = FUNCTIONS[e.name][1] + ("'" if e.prime else "")
         return name + self.paren(arg)
 
@@ -354,7 +362,9 @@ class PlainPrinter(Printer):
         return "⟨" + self._print(e.left) + ", " + self._print(e.right) + "⟩"
 
     def _print_Hadamard(self, e: Hadamard) -> str:
-        return self.parenthesize(e.left, PREC_MUL) + " ∘ " + self.parenthesize(e.right, PREC_MUL, strict=True)
+        # a matrix product beside ∘ is always parenthesised: W^T·g ∘ s could be read as W^T·(g ∘ s)
+        return (self.parenthesize(e.left, PREC_MUL, strict=isinstance(e.left, MatMul)) + " ∘ "
+                + self.parenthesize(e.right, PREC_MUL, strict=True))
 
     def _print_Zero(self, e: Zero) -> str:
         return "0"

@@ -46,12 +46,21 @@ METHOD_LEGEND = {
     "and shift up to z ↦ 1/z, and the class sums compared (Theorem 2: equal classes ⇔ equal for all supports); "
     "finite modes first have each restriction removed by a support containment proved on the whole domain of lengths",
     "directional-derivative": "the first-order part of L(θ + Δθ) − L(θ), computed from the forward definition "
-    "alone, compared with ⟨G, Δθ⟩ by the sign-class procedure",
+    "alone, compared with ⟨G, Δθ⟩ by the procedure for its fragment (sign classes for sequences; index-graph "
+    "canonical forms, with entrywise functions abstracted to atoms, for matrices)",
     "index-notation": "sums over indices translated into z-transform classes: a sum Σ_t Π_f V_f[a_f·t + b_f] "
     "with a unimodular index map is the constant term over the hyperplane n·i = n·b, n the signed maximal minors",
     "typo-detection": "a line that disagrees with both neighbours while they agree with each other",
     "domain-check": "the right side must be defined for every length the left side allows",
     "budget": "the check ran out of its budget: undecided",
+    "atom-abstraction": "every entrywise function f(M) replaced by a symbol labelled by the value of its argument "
+    "(equal labels only for arguments equal at every size), then canonical forms (Theorem B1: an identity of the "
+    "abstracted claim is an identity of the original); a difference is never taken as a proof of inequality",
+    "certified-interval": "both sides evaluated at exact rational points with interval arithmetic at 200 bits; "
+    "disjoint enclosures of one entry prove that the sides differ there (a certified counterexample)",
+    "hypotheses": "the stated hypotheses applied by an onto substitution (Theorem D1: e.g. y := y + ((1 − 𝟏ᵀy)/n)𝟏 "
+    "ranges exactly over the vectors with 𝟏ᵀy = 1), so the claim is proved for every value that satisfies them",
+    "jet": "f(M₀ + M₁) ≐ f(M₀) + f′(M₀) ⊙ M₁ for each entrywise function, with f′ from the derivative table",
 }
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|$#<>&])")
@@ -84,6 +93,8 @@ _TEX_CHARS = {
     "⇐": r"$\Leftarrow$", "⊤": r"$\top$", "⋅": r"$\cdot$", "∣": r"$\mid$", "′": r"$'$", "‘": "`",
     "⁻": r"$^{-}$", "¹": r"$^{1}$", "³": r"$^{3}$", "ⁿ": r"$^{n}$", "₀": r"$_{0}$", "₁": r"$_{1}$",
     "₂": r"$_{2}$", "ᵢ": r"$_{i}$", "ⱼ": r"$_{j}$", "ℓ": r"$\ell$",
+    "ℚ": r"$\mathbb{Q}$", "𝟏": r"$\mathbf{1}$", "≐": r"$\doteq$", "∅": r"$\emptyset$", "⊘": r"$\oslash$",
+    "₃": r"$_{3}$", "⁰": r"$^{0}$", "⊂": r"$\subset$", "∩": r"$\cap$", "∪": r"$\cup$",
     "\u00a0": "~", "§": r"\S{}", "°": r"$^{\circ}$", "¬": r"$\neg$", "∧": r"$\wedge$", "∨": r"$\vee$",
 }
 # Greek letters in prose and titles (ℓ, θ, φ ...), from the one Greek table, as math.
@@ -141,6 +152,8 @@ def _env(fmt: str) -> jinja2.Environment:
         env.filters["esc"] = tex_escape
         env.filters["ptext"] = tex_text
         env.filters["align_at_eq"] = _align_at_eq
+        env.filters["fit"] = fit_tex
+        env.filters["fit_row"] = _fit_row
         env.globals["marks"] = TEX_MARKS
         env.globals["mark_macros"] = TEX_MARK_MACROS
     elif fmt == "html":
@@ -200,9 +213,30 @@ def chain_rows(d: Derivation) -> list[dict[str, Any]]:
             terms = printer.sum_terms(rhs_expr)
             if len(terms) > 1:
                 pieces = _pack(terms, CHAIN_WIDTH_EM - width_em(lhs))
+        room = 0.85 * (CHAIN_WIDTH_EM - width_em(lhs))  # width_em estimates; keep a margin
         rows.append({"n": i, "lhs": lhs, "rel": "=" if s.text_override is None else "", "pieces": pieces,
+                     "pieces_tex": [fit_tex(p, room if k == 0 else 0.85 * CHAIN_WIDTH_EM)
+                                    for k, p in enumerate(pieces)],
                      "rule": title, "note": s.note, "status": s.status, "line": s.line})
     return rows
+
+
+def _fit_row(tex: str, width: float = 40.0) -> str:
+    """A row of an align* environment: aligned at its "=", or scaled to ``width`` em when too wide
+    (a scaled row cannot carry the alignment mark)."""
+    if width_em(tex) <= width:
+        return _align_at_eq(tex)
+    return "& " + fit_tex(tex, width)
+
+
+def fit_tex(tex: str, width: float, inline: bool = False) -> str:
+    """Math that may be wider than ``width`` em (one long product no break can shorten) goes through
+    the preamble's \\SDfit, which measures it and scales it down to that width only when it is wider,
+    so it never runs off the page. Math whose estimate is well below the width is returned as it is."""
+    if width_em(tex) <= width / 2:
+        return tex
+    style = r"\textstyle" if inline else r"\displaystyle"
+    return rf"\mbox{{\SDfit{{{style}}}{{{width:.0f}em}}{{{tex}}}}}"
 
 
 def _pack(terms: list[str], width: float) -> list[str]:
@@ -280,6 +314,8 @@ def _catalog_context(d: Derivation) -> dict[str, Any]:
     data["failures"] = [r for r in data["chain"] if r["status"] != "verified"]
     jcx = data["jacobian_counterexample"]
     data["jacobian_cx"] = counterexample_math(jcx) if jcx else None
+    # the terms a first-order check drops are listed per step; in the cross-check's text they are noise
+    data["jacobian_method"] = _DROPPED_TEXT.sub("", data["jacobian_method"])
     data["remarks"] = [{**r, "math": [p for m in r["math"] for p in split_top_level(m)]} for r in data["remarks"]]
     return data
 
@@ -292,7 +328,8 @@ def render(derivations: Iterable[Derivation], fmt: str, title: str | None = None
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     data = [_catalog_context(d) for d in derivations]
-    used = sorted({m for d in data for s in d["steps"] for m in s["methods"]} | {"explicit-jacobian"})
+    used = sorted({m for d in data for s in d["steps"] for m in s["methods"]}
+                  | {m for d in data for m in d.get("jacobian_methods") or ["explicit-jacobian"]})
     used = [m for m in used if m in METHOD_LEGEND]
     doc_title = title or (data[0]["title"] if len(data) == 1 else "symderiv report")
     template = _env(fmt).get_template(f"report.{fmt}.j2")
