@@ -20,13 +20,16 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from symderiv.derive.catalog import CATALOG, all_derivations, get_layer
-from symderiv.derive.derivation import Derivation
+# Only light modules at the top: ``--help``, ``list`` and usage errors never import SymPy (about
+# 0.5 s); each command imports what it needs.
+from symderiv.derive.catalog import ENTRIES, get_layer
 from symderiv.errors import SymderivError
 from symderiv.lang.status import mark
-from symderiv.report.render import md_text, render
-from symderiv.report.text import render_check
+
+if TYPE_CHECKING:
+    from symderiv.derive.derivation import Derivation
 
 
 class _Usage(Exception):
@@ -185,16 +188,17 @@ def _exit_code(ds: Sequence[Derivation]) -> int:
 
 
 def cmd_list(args) -> int:
-    for name, layer in CATALOG.items():
-        modes = getattr(layer, "modes", None)
-        extra = f"  modes: {', '.join(modes)}" if modes else ""
-        _out(f"{name:14s} {layer.summary:42s} wrt: {', '.join(layer.wrt)}{extra}\n")
+    for layer in ENTRIES:
+        extra = f"  modes: {', '.join(layer.modes)}" if layer.modes else ""
+        _out(f"{layer.name:14s} {layer.summary:42s} wrt: {', '.join(layer.wrt)}{extra}\n")
     return 0
 
 
 def cmd_derive(args) -> int:
     layer = get_layer(args.layer)
     d = layer.derive(args.wrt, mode=args.mode)
+    from symderiv.report.render import render
+
     text = d.explain() + "\n" if args.format == "text" else render([d], args.format)
     _write(text, args.output)
     return _exit_code([d])
@@ -243,6 +247,7 @@ def report_names(d: Derivation) -> str:
 def cmd_check(args) -> int:
     from symderiv.documents.documents import check_file
     from symderiv.errors import ReadError
+    from symderiv.report.text import render_check
 
     results, errors = [], []
     for path in args.files:
@@ -338,6 +343,9 @@ def cmd_report(args) -> int:
     bad = [f for f in formats if f not in ("md", "tex", "html", "json")]
     if bad or not formats:
         raise _Usage(f"symderiv report: unknown format {', '.join(bad) or '(none)'}; choose among md, tex, html, json")
+    from symderiv.derive.catalog import all_derivations
+    from symderiv.report.render import md_text, render
+
     ds = all_derivations()
     files = []
     for fmt in formats:

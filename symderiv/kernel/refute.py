@@ -1,7 +1,9 @@
 """The kernel's one door to the untrusted search layer (:mod:`symderiv.search`).
 
-The kernel never imports search. Search installs a :class:`Refuter` here when it is imported
-(``import symderiv`` does that), and the kernel asks it only for *candidates*. A candidate is
+The kernel never imports search. Search installs a :class:`Refuter` here when it is imported; if
+nothing is installed when the kernel first asks, :func:`current` loads the default search by its
+module name (so ``import symderiv`` stays light and no verdict can run without a search). The
+kernel asks it only for *candidates*. A candidate is
 evidence for ``failed`` only after the functions below have re-evaluated both sides exactly at
 its sizes and entries, with the kernel's own evaluators; a candidate that does not confirm, or
 cannot be evaluated, is dropped (the search never makes a verdict, it can only fail to help).
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
+from importlib import import_module
 from typing import Any, Protocol
 
 import sympy
@@ -69,9 +72,16 @@ def install(refuter: Refuter) -> None:
     _installed = refuter
 
 
+#: The search loaded on first use when none was installed (its ``REFUTER``). Named, not imported:
+#: the kernel does not depend on it (its candidates are re-checked here), and the layer contract
+#: stays intact.
+DEFAULT_SEARCH = "symderiv.search"
+
+
 def current() -> Refuter:
-    if _installed is None:  # only reachable if the kernel is used without importing symderiv
-        raise RuntimeError("no counterexample search is installed: import symderiv (or symderiv.search) first")
+    if _installed is None:
+        install(import_module(DEFAULT_SEARCH).REFUTER)
+    assert _installed is not None
     return _installed
 
 
