@@ -41,6 +41,10 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(f"{self.prog}: {message}")
 
 
+_DOUBLE_CHECK_HELP = ("also run the optional second proof of each matrix step (an explicit polynomial identity "
+                      "with symbolic entries at the size bound); slower. Reports always run it")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="symderiv", description="Machine-checked derivations of neural-network gradients.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -54,10 +58,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="for correlation1d/convolution1d: sequences on ℤ (default) or a finite mode")
     d.add_argument("--format", default="text", choices=["text", "md", "tex", "json"])
     d.add_argument("-o", "--output", help="write to this file instead of standard output")
+    d.add_argument("--double-check", action="store_true", help=_DOUBLE_CHECK_HELP)
 
     c = sub.add_parser("check", help="check derivations written in Markdown files, line by line")
     c.add_argument("files", nargs="+", help="Markdown files")
     c.add_argument("--format", default="text", choices=["text", "json"])
+    c.add_argument("--double-check", action="store_true", help=_DOUBLE_CHECK_HELP)
 
     r = sub.add_parser("report", help="render the catalog (--all) or a checked Markdown document (FILE)")
     r.add_argument("files", nargs="*", metavar="FILE", help="Markdown documents to check and re-render")
@@ -402,11 +408,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     import threading
 
     previous = {}
+    double_check_before: bool | None = None
     if threading.current_thread() is threading.main_thread():
         for sig in _SIGNAL_NAMES:
             previous[sig] = signal.signal(sig, _on_signal)
     try:
         args = _parser().parse_args(argv)
+        if getattr(args, "double_check", False) or args.command == "report":
+            # reports are the record a reader keeps: they always carry the second proof
+            from symderiv.kernel.budget import set_double_check
+
+            double_check_before = set_double_check(True)
         code = COMMANDS[args.command](args)
         try:
             sys.stdout.flush()
@@ -438,6 +450,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               "traceback, and please report it)", file=sys.stderr)
         return 2
     finally:
+        if double_check_before is not None:
+            from symderiv.kernel.budget import set_double_check
+
+            set_double_check(double_check_before)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
