@@ -1,5 +1,6 @@
-"""The matrix decision procedure: index-graph canonical forms (Theorem 1), with the exact
-integer screen and the explicit polynomial identity as the second, independent proof.
+"""The matrix decision procedure: index-graph canonical forms (Theorem 1), with the random integer
+screen (untrusted, modular) and the explicit polynomial identity as the optional second,
+independent proof (:attr:`~symderiv.kernel.budget.Budget.double_check`).
 
 Reached only through the dispatcher :func:`symderiv.kernel.dispatch.decide_terms`.
 """
@@ -56,14 +57,15 @@ def decide_matrix(
     # the counterexample search are untrusted: a difference counts only through evidence that is
     # re-evaluated exactly here (the small counterexample, or else the screen's own entries).
     search = refute.current()
-    differs, env, a, b = search.integer_screen(leval, reval, sizes, deadline, seed)
+    differs, env = search.integer_screen(leval, reval, sizes, deadline, seed)
     cex = None
     if differs or (diff and not numeric):
         cex = refute.confirm(search.find_counterexample(leval, reval, search_bound, deadline, seed), leval, reval, deadline)
         if cex is None and differs:  # only large entries separate the sides: report those, once re-checked
-            differs = refute.differs_at(leval, reval, sizes, env, deadline)
-            if differs:
-                cex = Counterexample(dict(sizes), env, a, b, note="random 64-bit entries")
+            values = refute.values_at(leval, reval, sizes, env, deadline)
+            differs = values is not None
+            if values is not None:
+                cex = Counterexample(dict(sizes), env, values[0], values[1], note="random 64-bit entries")
     if differs or (diff and not numeric):
         if cex is not None:  # differs ⇒ cex: a difference is reported only with its re-checked evidence
             tags = ["exact-integer-evaluation"] + (["canonical-form"] if diff else [])

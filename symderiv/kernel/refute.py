@@ -40,8 +40,9 @@ class Refuter(Protocol):
 
     def integer_screen(
         self, lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Meter, seed: int,
-    ) -> tuple[bool, dict[str, Matrix], Matrix, Matrix]:
-        """(differ?, entries, left value, right value) at random large integer entries."""
+    ) -> tuple[bool, dict[str, Matrix]]:
+        """(differ?, entries) at random large integer entries at ``sizes``; the entries are given
+        when the sides seem to differ (the kernel evaluates both sides there itself)."""
 
     def find_seq_candidate(
         self, lhs: Expr, rhs: Expr, domains: list[Domain], deadline: Meter, seed: int = 0,
@@ -106,12 +107,21 @@ def _matrices_fit(lhs: Expr, rhs: Expr, sizes: dict[str, int], env: Mapping[str,
     return True
 
 
+def values_at(
+    lhs: Expr, rhs: Expr, sizes: dict[str, int], env: dict[str, Matrix], deadline: Meter,
+) -> tuple[Matrix, Matrix] | None:
+    """Exact re-check: both sides' values with exact entries ``env`` at ``sizes`` when they differ;
+    None when they agree or ``env`` is not exact matrices of the symbols' shapes at ``sizes``."""
+    if not _matrices_fit(lhs, rhs, sizes, env):
+        return None
+    a, b = evaluate(lhs, env, sizes, INT, deadline), evaluate(rhs, env, sizes, INT, deadline)
+    return (a, b) if a != b else None
+
+
 def differs_at(lhs: Expr, rhs: Expr, sizes: dict[str, int], env: dict[str, Matrix], deadline: Meter) -> bool:
     """Exact re-check: the two sides evaluated with integer entries ``env`` at ``sizes`` differ
     (False when ``env`` is not exact matrices of the symbols' shapes at ``sizes``)."""
-    if not _matrices_fit(lhs, rhs, sizes, env):
-        return False
-    return evaluate(lhs, env, sizes, INT, deadline) != evaluate(rhs, env, sizes, INT, deadline)
+    return values_at(lhs, rhs, sizes, env, deadline) is not None
 
 
 def confirm(cex: Counterexample | None, lhs: Expr, rhs: Expr, deadline: Meter) -> Counterexample | None:

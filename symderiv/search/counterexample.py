@@ -11,6 +11,7 @@ from collections.abc import Callable, MutableMapping
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import sympy
 
 from symderiv.errors import OutsideDomain
@@ -23,6 +24,7 @@ from symderiv.kernel.refute import EntryKey, SeqEnv, as_fraction
 from symderiv.kernel.seqeval import IndexValue, clean, index_terms, index_value_of, seq_evaluate
 from symderiv.lang.index import IndexNotation, IndexSum
 from symderiv.lang.operators import INF, Expr
+from symderiv.search import modular
 
 #: A place holding one entry of a candidate: (a matrix row or a sequence, index or key).
 Cell = tuple[MutableMapping[Any, int] | list[int], Any]
@@ -94,18 +96,32 @@ def shrink(lhs: Expr, rhs: Expr, env: dict[str, Matrix], sizes: dict[str, int], 
 
 def integer_screen(
     lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Meter, seed: int, bits: int = 64,
-) -> tuple[bool, dict[str, Matrix], Matrix, Matrix]:
-    """Evaluate both sides with random ``bits``-bit integer entries; return (differs, env, a, b).
+) -> tuple[bool, dict[str, Matrix]]:
+    """Evaluate both sides with random ``bits``-bit integer entries (``bits`` ≤ 64); return
+    (differs, env), with env (the entries as lists) only when the sides differ, else {}.
 
-    A difference is a certain refutation. Agreement is only evidence: by Schwartz–Zippel a
-    nonzero difference polynomial of degree D vanishes with probability ≤ D / 2**bits.
+    The evaluation is modular (:mod:`symderiv.search.modular`: NumPy products modulo three primes),
+    exact where the modular screen does not apply. A difference of residues is a difference of
+    the exact values; agreement is only evidence: by Schwartz–Zippel a nonzero difference
+    polynomial of degree D vanishes modulo p with probability ≤ D / p.
     """
-    rng = random.Random(seed)
-    symbols = symbol_table(lhs, rhs)
-    env = random_env(symbols, sizes, lambda: rng.randrange(1, 1 << bits))
-    a = evaluate(lhs, env, sizes, INT, deadline)
-    b = evaluate(rhs, env, sizes, INT, deadline)
-    return a != b, env, a, b
+    rng = np.random.Generator(np.random.PCG64(seed))
+    raw = {
+        name: rng.integers(1, 1 << bits, size=(size_of(s.shape[0], sizes), size_of(s.shape[1], sizes)),
+                           dtype=np.uint64)
+        for name, s in symbol_table(lhs, rhs).items()
+    }
+    try:
+        res = modular.residues(raw)
+        a_res = modular.modular_evaluate(lhs, res, sizes, deadline)
+        b_res = modular.modular_evaluate(rhs, res, sizes, deadline)
+        differs = a_res.shape != b_res.shape or not np.array_equal(a_res, b_res)
+        return differs, ({k: v.tolist() for k, v in raw.items()} if differs else {})
+    except modular.Unsupported:
+        env: dict[str, Matrix] = {k: v.tolist() for k, v in raw.items()}
+        a = evaluate(lhs, env, sizes, INT, deadline)
+        b = evaluate(rhs, env, sizes, INT, deadline)
+        return a != b, (env if a != b else {})
 
 
 def find_seq_candidate(
