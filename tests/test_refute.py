@@ -188,3 +188,30 @@ def test_the_screen_finds_a_difference_only_where_there_is_one():
         differs, env = integer_screen(lhs, Trace(MatMul(A[1], A[0], *A[2:])), {"n": 6}, Meter(), seed)
         assert differs and all(0 < v < 1 << 64 for m in env.values() for row in m for v in row)
         assert refute.differs_at(lhs, Trace(MatMul(A[1], A[0], *A[2:])), {"n": 6}, env, Meter())
+
+
+def test_shrinking_past_its_budget_keeps_the_unshrunk_counterexample(monkeypatch):
+    """Shrinking only simplifies a counterexample: with work enough to find a difference but not
+    to shrink it fully, the search returns the (partly shrunk) entries that still differ, instead
+    of running out of budget and leaving a refuted claim undecided."""
+    from symderiv.kernel.budget import Meter
+    from symderiv.lang.operators import MatMul, Sym, Trace
+    from symderiv.search import counterexample as ce
+
+    A = [Sym(f"A{i}", "n", "n") for i in range(6)]
+    lhs, rhs = Trace(MatMul(*A)), Trace(MatMul(A[1], A[0], *A[2:]))
+    bound = {"n": 6}
+    full = Meter()
+    shrunk = ce.find_counterexample(lhs, rhs, bound, full)
+    with monkeypatch.context() as m:  # the work needed to find the difference, without shrinking
+        m.setattr(ce, "shrink", lambda lhs, rhs, env, sizes, deadline: env)
+        finding = Meter()
+        unshrunk = ce.find_counterexample(lhs, rhs, bound, finding)
+    assert shrunk is not None and unshrunk is not None and full.used > 3 * finding.used
+    tight = Meter(work=2 * finding.used)  # enough to find and re-evaluate, not to shrink fully
+    cex = ce.find_counterexample(lhs, rhs, bound, tight)
+    assert cex is not None and tight.used <= 2 * finding.used
+    assert refute.differs_at(lhs, rhs, cex.sizes, cex.values, Meter())
+    assert cex.values != shrunk.values  # it stopped early
+    cells = lambda c: sum(abs(v) for m in c.values.values() for row in m for v in row)  # noqa: E731
+    assert cells(shrunk) <= cells(cex) <= cells(unshrunk)

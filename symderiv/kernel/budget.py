@@ -97,6 +97,19 @@ class Meter:
         """One unit of work (a search trial, a shrinking step)."""
         self.spend(1)
 
+    def part(self, fraction: float) -> Meter:
+        """A meter for a step that may stop early without failing the check (shrinking a
+        counterexample): at most ``fraction`` of the work left here, the same wall-clock limit.
+        Charge what it used back with :meth:`absorb`."""
+        child = Meter(None if self.limit is None else self.budget,
+                      work=None if self.limit is None else int((self.limit - self.used) * fraction))
+        child.budget, child.end = self.budget, self.end
+        return child
+
+    def absorb(self, child: Meter) -> None:
+        """Charge the work a :meth:`part` used to this meter."""
+        self.spend(child.used)
+
     @staticmethod
     def unlimited() -> Meter:
         return Meter()
