@@ -151,6 +151,7 @@ def test_the_second_proof_runs_only_when_asked_and_the_method_says_which() -> No
         assert SECOND_PROOF_OFF not in on.method
         assert "explicit-polynomial" not in off.methods and "confirmed independently" not in off.method
         assert off.method.endswith(SECOND_PROOF_OFF)
+        assert "integer-screen" in on.methods and "integer-screen" not in off.methods  # skipped: it could not refute
     # a false claim is refuted the same way with the double check on or off
     lhs, rhs = _cycle(4)
     on, off = (verify_equal(lhs, rhs, Budget(double_check=d)) for d in (True, False))
@@ -185,3 +186,36 @@ def test_the_cli_double_check_flag(capsys) -> None:
         set_double_check(before)
     assert SECOND_PROOF_OFF in plain_run and "confirmed independently" not in plain_run
     assert "confirmed independently" in checked and SECOND_PROOF_OFF not in checked
+
+
+def test_the_double_check_never_changes_a_status() -> None:
+    """With the double check off the screen is skipped or deferred and the polynomial identity not
+    run: true claims stay verified, false ones failed (with a re-checked counterexample when one
+    was found), fixed numeric sizes still decided by explicit evaluation."""
+    from symderiv.lang.operators import Add, Scale, Transpose
+
+    A, B, C = (Sym(c, "n", "n") for c in "ABC")
+    P, Q = Sym("P", 2, 2), Sym("Q", 2, 2)
+    x = Sym("x", "n", 1)
+    cases = [
+        (MatMul(A, B), MatMul(B, A)),
+        (Trace(MatMul(A, B, C)), Trace(MatMul(B, A, C))),
+        (Transpose(MatMul(A, B)), MatMul(Transpose(B), Transpose(A))),
+        (MatMul(Add(A, B), x), Add(MatMul(A, x), MatMul(B, x))),
+        (MatMul(Add(A, B), x), Add(MatMul(A, x), Scale(2, MatMul(B, x)))),
+        (MatMul(P, Q), MatMul(Q, P)),
+        (Trace(MatMul(P, Q)), Trace(MatMul(Q, P))),
+        _grid_claim(),
+        (_grid_claim()[0], MatMul(Ones_n(), Ones_n())),
+        *(_cycle(k) for k in (3, 8)),
+    ]
+    for lhs, rhs in cases:
+        on, off = (verify_equal(lhs, rhs, Budget(double_check=d)) for d in (True, False))
+        assert on.status == off.status, (lhs, rhs, on.method, off.method)
+        assert (on.counterexample is None) == (off.counterexample is None), (lhs, rhs)
+
+
+def Ones_n():  # noqa: N802
+    from symderiv.lang.operators import Ones
+
+    return Ones("n", "n")
