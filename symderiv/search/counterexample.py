@@ -11,7 +11,6 @@ from collections.abc import Callable, MutableMapping
 from fractions import Fraction
 from typing import Any
 
-import numpy as np
 import sympy
 
 from symderiv.errors import BudgetExceeded, OutsideDomain
@@ -24,7 +23,6 @@ from symderiv.kernel.refute import EntryKey, SeqEnv, as_fraction
 from symderiv.kernel.seqeval import IndexValue, clean, index_terms, index_value_of, seq_evaluate
 from symderiv.lang.index import IndexNotation, IndexSum
 from symderiv.lang.operators import INF, Expr
-from symderiv.search import modular
 
 #: A place holding one entry of a candidate: (a matrix row or a sequence, index or key).
 Cell = tuple[MutableMapping[Any, int] | list[int], Any]
@@ -122,6 +120,10 @@ def integer_screen(
     the exact values; agreement is only evidence: by Schwartz–Zippel a nonzero difference
     polynomial of degree D vanishes modulo p with probability ≤ D / p.
     """
+    import numpy as np  # here, not at the top: ~80 ms of import that most checks never need
+
+    from symderiv.search import modular
+
     rng = np.random.Generator(np.random.PCG64(seed))
     raw = {
         name: rng.integers(1, 1 << bits, size=(size_of(s.shape[0], sizes), size_of(s.shape[1], sizes)),
