@@ -20,13 +20,16 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from symderiv.derive.catalog import CATALOG, all_derivations, get_layer
-from symderiv.derive.derivation import Derivation
+# Only light modules at the top: ``--help``, ``list`` and usage errors never import SymPy (about
+# 0.5 s); each command imports what it needs.
+from symderiv.derive.catalog import ENTRIES, get_layer
 from symderiv.errors import SymderivError
 from symderiv.lang.status import mark
-from symderiv.report.render import md_text, render
-from symderiv.report.text import render_check
+
+if TYPE_CHECKING:
+    from symderiv.derive.derivation import Derivation
 
 
 class _Usage(Exception):
@@ -36,6 +39,10 @@ class _Usage(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse would exit with its own status and usage dump
         raise _Usage(f"{self.prog}: {message}")
+
+
+_DOUBLE_CHECK_HELP = ("also run the optional second proof of each matrix step (an explicit polynomial identity "
+                      "with symbolic entries at the size bound); slower. Reports always run it")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,10 +58,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="for correlation1d/convolution1d: sequences on ℤ (default) or a finite mode")
     d.add_argument("--format", default="text", choices=["text", "md", "tex", "json"])
     d.add_argument("-o", "--output", help="write to this file instead of standard output")
+    d.add_argument("--double-check", action="store_true", help=_DOUBLE_CHECK_HELP)
 
     c = sub.add_parser("check", help="check derivations written in Markdown files, line by line")
     c.add_argument("files", nargs="+", help="Markdown files")
     c.add_argument("--format", default="text", choices=["text", "json"])
+    c.add_argument("--double-check", action="store_true", help=_DOUBLE_CHECK_HELP)
 
     r = sub.add_parser("report", help="render the catalog (--all) or a checked Markdown document (FILE)")
     r.add_argument("files", nargs="*", metavar="FILE", help="Markdown documents to check and re-render")
@@ -185,16 +194,17 @@ def _exit_code(ds: Sequence[Derivation]) -> int:
 
 
 def cmd_list(args) -> int:
-    for name, layer in CATALOG.items():
-        modes = getattr(layer, "modes", None)
-        extra = f"  modes: {', '.join(modes)}" if modes else ""
-        _out(f"{name:14s} {layer.summary:42s} wrt: {', '.join(layer.wrt)}{extra}\n")
+    for layer in ENTRIES:
+        extra = f"  modes: {', '.join(layer.modes)}" if layer.modes else ""
+        _out(f"{layer.name:14s} {layer.summary:42s} wrt: {', '.join(layer.wrt)}{extra}\n")
     return 0
 
 
 def cmd_derive(args) -> int:
     layer = get_layer(args.layer)
     d = layer.derive(args.wrt, mode=args.mode)
+    from symderiv.report.render import render
+
     text = d.explain() + "\n" if args.format == "text" else render([d], args.format)
     _write(text, args.output)
     return _exit_code([d])
@@ -243,6 +253,7 @@ def report_names(d: Derivation) -> str:
 def cmd_check(args) -> int:
     from symderiv.documents.documents import check_file
     from symderiv.errors import ReadError
+    from symderiv.report.text import render_check
 
     results, errors = [], []
     for path in args.files:
@@ -338,6 +349,9 @@ def cmd_report(args) -> int:
     bad = [f for f in formats if f not in ("md", "tex", "html", "json")]
     if bad or not formats:
         raise _Usage(f"symderiv report: unknown format {', '.join(bad) or '(none)'}; choose among md, tex, html, json")
+    from symderiv.derive.catalog import all_derivations
+    from symderiv.report.render import md_text, render
+
     ds = all_derivations()
     files = []
     for fmt in formats:
@@ -394,11 +408,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     import threading
 
     previous = {}
+    double_check_before: bool | None = None
     if threading.current_thread() is threading.main_thread():
         for sig in _SIGNAL_NAMES:
             previous[sig] = signal.signal(sig, _on_signal)
     try:
         args = _parser().parse_args(argv)
+        if getattr(args, "double_check", False) or args.command == "report":
+            # reports are the record a reader keeps: they always carry the second proof
+            from symderiv.kernel.budget import set_double_check
+
+            double_check_before = set_double_check(True)
         code = COMMANDS[args.command](args)
         try:
             sys.stdout.flush()
@@ -430,6 +450,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               "traceback, and please report it)", file=sys.stderr)
         return 2
     finally:
+        if double_check_before is not None:
+            from symderiv.kernel.budget import set_double_check
+
+            set_double_check(double_check_before)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -1,7 +1,16 @@
+import os
+
 import pytest
 import sympy
 
+from symderiv.kernel.budget import set_double_check
 from symderiv.lang.operators import Sym
+
+# The suite runs the optional second proof (explicit polynomial identities) on every matrix step,
+# in this process and in the commands it starts, as reports do: an independent check of the
+# canonical forms on every test. Tests of the interactive default set Budget(double_check=False).
+os.environ["SYMDERIV_DOUBLE_CHECK"] = "1"
+set_double_check(True)
 
 
 @pytest.fixture

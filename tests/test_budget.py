@@ -124,3 +124,98 @@ def test_index_notation_out_of_budget_is_undecided_not_an_exception() -> None:
     assert ok.status == "verified"
     assert cut.status == "undecided" and "budget" in cut.verdict.methods, cut.verdict.explain()
     assert "exceed 0 terms" in cut.verdict.method
+
+
+def _grid_claim() -> tuple[MatMul, MatMul]:
+    """J J = n J for the all-ones matrix J: canonical forms with a coefficient in ℚ(n) (Theorem A)."""
+    import sympy
+
+    from symderiv.lang.operators import DimScalar, Ones
+
+    J = Ones("n", "n")
+    return MatMul(J, J), MatMul(DimScalar(sympy.Symbol("n")), J)
+
+
+def test_the_second_proof_runs_only_when_asked_and_the_method_says_which() -> None:
+    """Budget.double_check: the verdict is the same either way; the method claims the explicit
+    polynomial identity only when it ran, and says so when it did not."""
+    from symderiv.kernel.matrix import SECOND_PROOF_OFF
+
+    a = [Sym(c, "n", "n") for c in "ABC"]
+    cases = [(Trace(MatMul(*a)), Trace(MatMul(a[2], a[0], a[1]))), _grid_claim()]
+    for lhs, rhs in cases:
+        on = verify_equal(lhs, rhs, Budget(double_check=True))
+        off = verify_equal(lhs, rhs, Budget(double_check=False))
+        assert on.status == off.status == "verified"
+        assert "explicit-polynomial" in on.methods and "confirmed independently" in on.method
+        assert SECOND_PROOF_OFF not in on.method
+        assert "explicit-polynomial" not in off.methods and "confirmed independently" not in off.method
+        assert off.method.endswith(SECOND_PROOF_OFF)
+        assert "integer-screen" in on.methods and "integer-screen" not in off.methods  # skipped: it could not refute
+    # a false claim is refuted the same way with the double check on or off
+    lhs, rhs = _cycle(4)
+    on, off = (verify_equal(lhs, rhs, Budget(double_check=d)) for d in (True, False))
+    assert on.status == off.status == "failed" and on.method == off.method
+
+
+def test_the_process_default_of_the_double_check() -> None:
+    """A budget that leaves double_check unset follows the process default (the suite turns it on)."""
+    from symderiv.kernel.budget import set_double_check
+
+    assert Budget().second_proof() is True  # tests/conftest.py
+    before = set_double_check(False)
+    try:
+        assert Budget().second_proof() is False and Budget(double_check=True).second_proof() is True
+    finally:
+        set_double_check(before)
+
+
+def test_the_cli_double_check_flag(capsys) -> None:
+    from symderiv.cli import main
+    from symderiv.kernel.budget import set_double_check
+    from symderiv.kernel.matrix import SECOND_PROOF_OFF
+
+    before = set_double_check(False)
+    try:
+        assert main(["derive", "linear", "--format", "json"]) == 0
+        plain_run = capsys.readouterr().out
+        assert main(["derive", "linear", "--format", "json", "--double-check"]) == 0
+        checked = capsys.readouterr().out
+        assert Budget().second_proof() is False  # the flag does not outlive the command
+    finally:
+        set_double_check(before)
+    assert SECOND_PROOF_OFF in plain_run and "confirmed independently" not in plain_run
+    assert "confirmed independently" in checked and SECOND_PROOF_OFF not in checked
+
+
+def test_the_double_check_never_changes_a_status() -> None:
+    """With the double check off the screen is skipped or deferred and the polynomial identity not
+    run: true claims stay verified, false ones failed (with a re-checked counterexample when one
+    was found), fixed numeric sizes still decided by explicit evaluation."""
+    from symderiv.lang.operators import Add, Scale, Transpose
+
+    A, B, C = (Sym(c, "n", "n") for c in "ABC")
+    P, Q = Sym("P", 2, 2), Sym("Q", 2, 2)
+    x = Sym("x", "n", 1)
+    cases = [
+        (MatMul(A, B), MatMul(B, A)),
+        (Trace(MatMul(A, B, C)), Trace(MatMul(B, A, C))),
+        (Transpose(MatMul(A, B)), MatMul(Transpose(B), Transpose(A))),
+        (MatMul(Add(A, B), x), Add(MatMul(A, x), MatMul(B, x))),
+        (MatMul(Add(A, B), x), Add(MatMul(A, x), Scale(2, MatMul(B, x)))),
+        (MatMul(P, Q), MatMul(Q, P)),
+        (Trace(MatMul(P, Q)), Trace(MatMul(Q, P))),
+        _grid_claim(),
+        (_grid_claim()[0], MatMul(Ones_n(), Ones_n())),
+        *(_cycle(k) for k in (3, 8)),
+    ]
+    for lhs, rhs in cases:
+        on, off = (verify_equal(lhs, rhs, Budget(double_check=d)) for d in (True, False))
+        assert on.status == off.status, (lhs, rhs, on.method, off.method)
+        assert (on.counterexample is None) == (off.counterexample is None), (lhs, rhs)
+
+
+def Ones_n():  # noqa: N802
+    from symderiv.lang.operators import Ones
+
+    return Ones("n", "n")

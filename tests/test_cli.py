@@ -3,6 +3,8 @@
 Most tests call ``main()`` in-process; the ones marked ``e2e`` run ``python -m symderiv``.
 """
 import json
+import subprocess
+import sys
 
 import pytest
 from cli_run import run_main as run
@@ -60,6 +62,62 @@ def test_bad_usage_exits_two_without_traceback(args, needle):
 def test_bad_usage_of_the_real_command_exits_two_without_traceback():
     r = run_subprocess("derive", "nope")
     assert r.returncode == 2 and "unknown layer" in r.stderr and "Traceback" not in r.stderr + r.stdout
+
+
+_LIGHT_COMMANDS = """
+import contextlib, io, sys
+from symderiv.cli import main
+from symderiv.derive.catalog import ENTRIES
+codes = []
+for argv in (["--help"], ["list"], ["frobnicate"], ["derive", "nope"], ["report", "--all", "--format", "docx"], []):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            codes.append(main(argv))
+        except SystemExit as exc:
+            codes.append(exc.code)
+    if argv == ["list"]:
+        assert [line.split()[0] for line in out.getvalue().splitlines()] == [e.name for e in ENTRIES]
+heavy = sorted(m for m in ("sympy", "lark", "jinja2", "numpy") if m in sys.modules)
+print(codes, heavy)
+"""
+
+
+@pytest.mark.e2e
+def test_help_list_and_usage_errors_do_not_import_sympy():
+    """The front doors that need no mathematics start fast: a fresh interpreter runs --help, list
+    and argument errors, and SymPy (and the reader's and renderer's libraries) stay unimported."""
+    r = subprocess.run([sys.executable, "-c", _LIGHT_COMMANDS], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[0, 0, 2, 2, 2, 2] []"
+
+
+def test_catalog_entries_describe_the_built_layers():
+    """``list`` reads the light ENTRIES table; the layers built from it carry the same names,
+    summaries, variables and modes."""
+    from symderiv.derive.catalog import CATALOG, ENTRIES
+
+    assert [e.name for e in ENTRIES] == list(CATALOG)
+    for e in ENTRIES:
+        layer = CATALOG[e.name]
+        assert (layer.summary, layer.wrt, getattr(layer, "modes", ())) == (e.summary, e.wrt, e.modes)
+
+
+def test_import_symderiv_keeps_the_api_and_the_kernel_finds_its_search(monkeypatch):
+    """``import symderiv`` is lazy, yet its names work, and a kernel verdict never runs without the
+    counterexample search: with none installed, the kernel loads the default one first."""
+    import sympy
+
+    import symderiv
+    from symderiv.kernel import refute
+
+    assert set(symderiv.__all__) <= set(dir(symderiv))
+    monkeypatch.setattr(refute, "_installed", None)
+    n = sympy.Symbol("n")
+    A, B = symderiv.matrix("A", n, n), symderiv.matrix("B", n, n)
+    v = symderiv.verify_equal(sympy.Trace(A * B), sympy.Trace(A.T * B))
+    assert v.status == "failed" and v.counterexample is not None
+    assert refute._installed is not None and type(refute._installed).__module__ == refute.DEFAULT_SEARCH
 
 
 def test_output_file(tmp_path):

@@ -197,7 +197,7 @@ class FloatScreen(SearchRefuter):
     def integer_screen(self, lhs, rhs, sizes, deadline, seed):
         env = _float_env(lhs, rhs, sizes)
         self.seen.append(env)
-        return True, env, evaluate(lhs, env, sizes, INT), evaluate(rhs, env, sizes, INT)
+        return True, env
 
     def find_counterexample(self, lhs, rhs, bound, deadline, seed=0):
         from symderiv.kernel.evaluate import Counterexample

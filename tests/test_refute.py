@@ -18,7 +18,7 @@ class LyingSearch:
     def integer_screen(self, lhs, rhs, sizes, deadline, seed):
         env = {s.name: [[0] * _size(s.shape[1], sizes) for _ in range(_size(s.shape[0], sizes))]
                for s in lhs.symbols() + rhs.symbols()}
-        return True, env, [[1]], [[2]]
+        return True, env
 
     def find_counterexample(self, lhs, rhs, bound, deadline, seed=0):
         sizes = {d: 1 for d in bound if not d.isdigit()}
@@ -107,3 +107,111 @@ def test_index_sum_counterexamples_are_rechecked_by_the_kernel(monkeypatch):
     (step, _), = check_text(INDEX_DOC, "idx.md").all_steps()
     # still refuted by Theorem 2, but without the search's false evidence
     assert step.status == "failed" and step.verdict.counterexample is None, step.verdict.explain()
+
+
+def _modular_cases():
+    from fractions import Fraction
+
+    from symderiv.lang.operators import (
+        Add,
+        Diag,
+        DiagV,
+        DimScalar,
+        Hadamard,
+        Identity,
+        Inner,
+        MatMul,
+        Ones,
+        Scale,
+        Sym,
+        Trace,
+        Transpose,
+        Zero,
+    )
+
+    n, m = sympy.Symbol("n"), sympy.Symbol("m")
+    A, B = Sym("A", n, n), Sym("B", n, m)
+    x, y = Sym("x", n, 1), Sym("y", n, 1)
+    s = Sym("s", 1, 1)
+    return [
+        MatMul(A, B),
+        Add(MatMul(A, A), Scale(Fraction(-3, 7), Identity(n)), Zero(n, n)),
+        Transpose(MatMul(Transpose(B), A)),
+        Trace(MatMul(A, A, A)),
+        Inner(MatMul(A, x), y),
+        Hadamard(MatMul(A, x), Add(x, Ones(n, 1))),
+        MatMul(Diag(x), A, Diag(DiagV(A))),
+        MatMul(DimScalar(1 / (n + 1)), MatMul(Ones(1, n), A, Ones(n, 1))),
+        MatMul(s, A),  # a 1×1 factor acts as a scalar
+        MatMul(Transpose(x), A, x),
+    ]
+
+
+def test_the_modular_screen_computes_the_exact_values_modulo_each_prime():
+    """The residues are the exact values (integers and rationals) reduced modulo each prime, for
+    every node the modular screen models, and it charges the meter as exact evaluation does."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from symderiv.kernel.budget import Meter
+    from symderiv.kernel.evaluate import INT, evaluate, symbol_table
+    from symderiv.search import modular
+
+    rng = np.random.Generator(np.random.PCG64(7))
+    sizes = {"n": 4, "m": 3}
+    for e in _modular_cases():
+        raw = {k: rng.integers(1, 1 << 64, size=(int(sympy.sympify(v.shape[0]).subs(sizes)),
+                                                  int(sympy.sympify(v.shape[1]).subs(sizes))), dtype=np.uint64)
+               for k, v in symbol_table(e).items()}
+        env = {k: v.tolist() for k, v in raw.items()}
+        m_exact, m_mod = Meter(), Meter()
+        exact = evaluate(e, env, sizes, INT, m_exact)
+        res = modular.modular_evaluate(e, modular.residues(raw), sizes, m_mod)
+        assert m_exact.used == m_mod.used, e
+        for k, p in enumerate(modular.PRIMES):
+            want = [[Fraction(v).numerator % p * pow(Fraction(v).denominator, -1, p) % p for v in row] for row in exact]
+            assert res[k].astype(np.int64).tolist() == want, e
+
+
+def test_the_screen_finds_a_difference_only_where_there_is_one():
+    """Equal sides agree modulo every prime (reduction is a homomorphism); a false identity is
+    caught by the modular screen, and the entries it returns are 64-bit integers."""
+    from symderiv.kernel.budget import Meter
+    from symderiv.lang.operators import MatMul, Sym, Trace
+    from symderiv.search.counterexample import integer_screen
+
+    A = [Sym(f"A{i}", "n", "n") for i in range(6)]
+    lhs = Trace(MatMul(*A))
+    for seed in range(5):
+        assert integer_screen(lhs, Trace(MatMul(A[-1], *A[:-1])), {"n": 6}, Meter(), seed) == (False, {})
+        differs, env = integer_screen(lhs, Trace(MatMul(A[1], A[0], *A[2:])), {"n": 6}, Meter(), seed)
+        assert differs and all(0 < v < 1 << 64 for m in env.values() for row in m for v in row)
+        assert refute.differs_at(lhs, Trace(MatMul(A[1], A[0], *A[2:])), {"n": 6}, env, Meter())
+
+
+def test_shrinking_past_its_budget_keeps_the_unshrunk_counterexample(monkeypatch):
+    """Shrinking only simplifies a counterexample: with work enough to find a difference but not
+    to shrink it fully, the search returns the (partly shrunk) entries that still differ, instead
+    of running out of budget and leaving a refuted claim undecided."""
+    from symderiv.kernel.budget import Meter
+    from symderiv.lang.operators import MatMul, Sym, Trace
+    from symderiv.search import counterexample as ce
+
+    A = [Sym(f"A{i}", "n", "n") for i in range(6)]
+    lhs, rhs = Trace(MatMul(*A)), Trace(MatMul(A[1], A[0], *A[2:]))
+    bound = {"n": 6}
+    full = Meter()
+    shrunk = ce.find_counterexample(lhs, rhs, bound, full)
+    with monkeypatch.context() as m:  # the work needed to find the difference, without shrinking
+        m.setattr(ce, "shrink", lambda lhs, rhs, env, sizes, deadline: env)
+        finding = Meter()
+        unshrunk = ce.find_counterexample(lhs, rhs, bound, finding)
+    assert shrunk is not None and unshrunk is not None and full.used > 3 * finding.used
+    tight = Meter(work=2 * finding.used)  # enough to find and re-evaluate, not to shrink fully
+    cex = ce.find_counterexample(lhs, rhs, bound, tight)
+    assert cex is not None and tight.used <= 2 * finding.used
+    assert refute.differs_at(lhs, rhs, cex.sizes, cex.values, Meter())
+    assert cex.values != shrunk.values  # it stopped early
+    cells = lambda c: sum(abs(v) for m in c.values.values() for row in m for v in row)  # noqa: E731
+    assert cells(shrunk) <= cells(cex) <= cells(unshrunk)

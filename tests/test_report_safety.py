@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_run import CliResult, run_main
 
 from symderiv import cli
 from symderiv.report.render import _md_prose, _tex_prose, math_latex
@@ -26,10 +27,10 @@ def need_pdflatex() -> None:
         pytest.skip("needs pdflatex and pdftotext (apt-get install texlive-latex-base poppler-utils)")
 
 
-def run_cli(*args: str, cwd: Path | None = None, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "symderiv", *args], capture_output=True, text=True, timeout=600,
-                          cwd=cwd, env=env, **kw)
+def run_cli(*args: str) -> CliResult:
+    """``symderiv ARGS`` in this process (``main()``); the real process is exercised by the tests
+    marked e2e (signals, an unwritable stdout)."""
+    return run_main(*args)
 
 
 DOC = r"""# Linear layer HEADING
@@ -270,6 +271,7 @@ def test_write_failure_leaves_old_files_and_no_temporary(tmp_path, monkeypatch, 
     assert {p.name: p.read_bytes() for p in out.iterdir()} == old
 
 
+@pytest.mark.e2e
 def test_sigterm_during_pdflatex_leaves_old_files(tmp_path):
     """An interrupted report: exit 143 with a message, old files intact, no partial or temporary file."""
     f = _copy_linear(tmp_path / "src")
@@ -314,6 +316,7 @@ def test_sigint_in_process_cleans_up(tmp_path, monkeypatch, capsys):
     assert not out.exists() or list(out.iterdir()) == []
 
 
+@pytest.mark.e2e
 def test_stdout_not_writable_is_an_output_error():
     with open("/dev/full", "w") as full:
         r = subprocess.run([sys.executable, "-m", "symderiv", "list"], stdout=full, stderr=subprocess.PIPE, text=True,
@@ -421,7 +424,7 @@ def test_check_keeps_other_files_when_one_raises_an_unplaced_error(tmp_path, mon
     assert err == f"{bad}: the forward definition is 2×1 but y is 3×1\n"
 
 
-def test_pdflatex_failure_keeps_its_log_and_no_stale_build_files(tmp_path):
+def test_pdflatex_failure_keeps_its_log_and_no_stale_build_files(tmp_path, monkeypatch):
     """pdflatex fails (a fake one here): exit 2 naming course.log, which is copied out; md/tex are written."""
     f = _copy_linear(tmp_path / "src")
     fake = tmp_path / "bin"
@@ -429,9 +432,8 @@ def test_pdflatex_failure_keeps_its_log_and_no_stale_build_files(tmp_path):
     (fake / "pdflatex").write_text("#!/bin/sh\necho 'fake failure log' > course.log\necho partial > course.pdf\nexit 1\n")
     (fake / "pdflatex").chmod(0o755)
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
-    r = subprocess.run([sys.executable, "-m", "symderiv", "report", str(f), "--out", str(out)], capture_output=True,
-                       text=True, env=env, timeout=300)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    r = run_cli("report", str(f), "--out", str(out))
     assert r.returncode == 2 and "pdflatex failed" in r.stderr and str(out / "course.log") in r.stderr
     assert sorted(p.name for p in out.iterdir()) == [
         "course.log", "course.tex", "index.html", "linear.html", "linear.md", "linear.tex"]

@@ -5,32 +5,52 @@ label y* ∈ R^m while subtracting it from x ∈ R^n; the catalog uses one dimen
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-import sympy
-
-from symderiv.derive.derivation import Derivation, hypothesis_phrase
-from symderiv.derive.engine import derive
 from symderiv.errors import SymderivError
-from symderiv.kernel.decide import Hypothesis
-from symderiv.lang.operators import (
-    Add,
-    Diag,
-    DimScalar,
-    Expr,
-    Fn,
-    Hadamard,
-    Inner,
-    MatMul,
-    Ones,
-    Scale,
-    Sym,
-    Transpose,
-    divide,
-    grad_of,
-    substitute,
+
+if TYPE_CHECKING:
+    from symderiv.derive.derivation import Derivation
+    from symderiv.kernel.decide import Hypothesis
+    from symderiv.lang.operators import Expr, Sym
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What ``symderiv list`` shows of a layer: known without building any expression, so listing
+    the catalog (and naming an unknown layer) does not import SymPy."""
+
+    name: str
+    summary: str
+    wrt: tuple[str, ...]
+    modes: tuple[str, ...] = ()
+
+
+_MODES = ("infinite", "valid", "full", "same")
+#: The catalog's names, summaries and variables, in listing order; :data:`CATALOG` builds its
+#: layers from these (summary and variables are written only here).
+ENTRIES: tuple[Entry, ...] = (
+    Entry("mse", "L = ½‖x − y*‖² = ½(x − y*)ᵀ(x − y*)", ("x",)),
+    Entry("linear", "y = w x", ("x", "w")),
+    Entry("add", "y = x + w", ("x", "w")),
+    Entry("correlation1d", "y = x ⊙ w, (x ⊙ w)_i = Σ_j x_{i+j} w_j", ("x", "w"), _MODES),
+    Entry("convolution1d", "y = x ⊗ w, (x ⊗ w)_i = Σ_j x_{i−j} w_j", ("x", "w"), _MODES),
+    Entry("sigmoid", "y = σ(x) entrywise, L = ⟨g, y⟩", ("x",)),
+    Entry("tanh", "y = tanh(x) entrywise, L = ⟨g, y⟩", ("x",)),
+    Entry("relu", "y = relu(x) entrywise, L = ⟨g, y⟩", ("x",)),
+    Entry("dense-sigmoid", "y = σ(W x + b), L = ⟨g, y⟩", ("x", "W", "b")),
+    Entry("softmax-cross-entropy", "L = −⟨y, log softmax(z)⟩ under 1ᵀy = 1", ("z",)),
+    Entry("logistic-regression", "L = ⟨1, softplus(Xw)⟩ − ⟨y, Xw⟩", ("w",)),
+    Entry("ridge-regression", "L = ½‖Xw − t‖² + (λ/2)‖w‖²", ("w",)),
+    Entry("batched-linear", "Y = XW + 1bᵀ", ("X", "W", "b")),
+    Entry("mlp2", "y = W_2 relu(W_1 x + b_1) + b_2", ("W_1", "W_2")),
+    Entry("layer-norm", "y = (x − μ1)/σ, μ = 1ᵀx/n, σ = √(‖x − μ1‖²/n + ε)", ("x",)),
+    Entry("attention", "Y = softmax_row(QKᵀ/√d) V", ("V", "Q", "K")),
 )
+_ENTRY = {e.name: e for e in ENTRIES}
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,8 @@ class Layer:
             )
         sym = next(s for s in self.forward.symbols() if s.name == wrt)
         what = "input gradient (backward pass)" if wrt == "x" else "weight gradient (gradient pass)"
+        from symderiv.derive.engine import derive
+
         return derive(
             self.output, self.forward, sym,
             title=f"{self.title}: {what}, d{'L'}/d{wrt}",
@@ -62,6 +84,8 @@ class Layer:
 
 
 def _layers() -> dict[str, Layer]:
+    from symderiv.lang.operators import Add, MatMul, Scale, Sym, Transpose
+
     x = Sym("x", "n", 1)
     label = Sym("y*", "n", 1)
     L = Sym("L", 1, 1)
@@ -73,19 +97,19 @@ def _layers() -> dict[str, Layer]:
     common = {"dL/dy": "upstream gradient of the loss", "L": "scalar loss"}
     return {
         "mse": Layer(
-            "mse", "MSE loss", L, Scale(Fraction(1, 2), MatMul(Transpose(diff), diff)), ("x",), True,
+            "mse", "MSE loss", L, Scale(Fraction(1, 2), MatMul(Transpose(diff), diff)), _ENTRY["mse"].wrt, True,
             {"x": "input (prediction)", "y*": "label", "L": "mean squared loss ½‖x − y*‖²"},
-            "L = ½‖x − y*‖² = ½(x − y*)ᵀ(x − y*)",
+            _ENTRY["mse"].summary,
         ),
         "linear": Layer(
-            "linear", "Linear layer", y, MatMul(w, x), ("x", "w"), False,
+            "linear", "Linear layer", y, MatMul(w, x), _ENTRY["linear"].wrt, False,
             {"x": "input", "w": "weight matrix", "y": "output", **common},
-            "y = w x",
+            _ENTRY["linear"].summary,
         ),
         "add": Layer(
-            "add", "Add layer", yn, Add(x, b), ("x", "w"), False,
+            "add", "Add layer", yn, Add(x, b), _ENTRY["add"].wrt, False,
             {"x": "input", "w": "weight (bias) vector", "y": "output", **common},
-            "y = x + w",
+            _ENTRY["add"].summary,
         ),
     }
 
@@ -151,6 +175,8 @@ class ChainLayer:
             raise SymderivError(
                 f"layer {self.name!r} has no variable {wrt!r} to differentiate by; choose one of {', '.join(self.wrt)}"
             )
+        from symderiv.derive.derivation import hypothesis_phrase
+
         under = ""
         if self.hypotheses:
             under = " (under " + " and ".join(hypothesis_phrase(h) for h in self.hypotheses) + ")"
@@ -166,6 +192,26 @@ class ChainLayer:
 
 
 def _chain_layers() -> dict[str, ChainLayer]:
+    import sympy
+
+    from symderiv.kernel.decide import Hypothesis
+    from symderiv.lang.operators import (
+        Add,
+        Diag,
+        DimScalar,
+        Fn,
+        Hadamard,
+        Inner,
+        MatMul,
+        Ones,
+        Scale,
+        Sym,
+        Transpose,
+        divide,
+        grad_of,
+        substitute,
+    )
+
     x, y = Sym("x", "n", 1), Sym("y", "n", 1)
     L = Sym("L", 1, 1)
     up = {"x": "input", "y": "output", "dL/dy": "upstream gradient of the loss"}
@@ -292,22 +338,36 @@ def _chain_layers() -> dict[str, ChainLayer]:
     return out
 
 
-CATALOG: dict[str, Layer | SequenceLayer | ChainLayer] = _layers()
-CATALOG["correlation1d"] = SequenceLayer("correlation1d", "corr", "y = x ⊙ w, (x ⊙ w)_i = Σ_j x_{i+j} w_j")
-CATALOG["convolution1d"] = SequenceLayer("convolution1d", "conv", "y = x ⊗ w, (x ⊗ w)_i = Σ_j x_{i−j} w_j")
-CATALOG.update(_chain_layers())
+@functools.cache
+def _catalog() -> dict[str, Layer | SequenceLayer | ChainLayer]:
+    out: dict[str, Layer | SequenceLayer | ChainLayer] = dict(_layers())
+    for name, op in (("correlation1d", "corr"), ("convolution1d", "conv")):
+        e = _ENTRY[name]
+        out[name] = SequenceLayer(name, op, e.summary, e.wrt, e.modes)
+    for name, layer in _chain_layers().items():
+        e = _ENTRY[name]
+        assert (layer.summary, layer.wrt) == (e.summary, e.wrt), f"ENTRIES and the layer {name} agree"
+        out[name] = layer
+    assert list(out) == list(_ENTRY), "ENTRIES and the built layers list the same names in the same order"
+    return out
+
+
+def __getattr__(name: str) -> object:
+    """``CATALOG`` (name -> layer) is built on first use: its expressions need SymPy."""
+    if name == "CATALOG":
+        return _catalog()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_layer(name: str) -> Layer | SequenceLayer | ChainLayer:
-    try:
-        return CATALOG[name.lower()]
-    except KeyError:
-        raise SymderivError(f"unknown layer {name!r}; the catalog has: {', '.join(CATALOG)}") from None
+    if name.lower() not in _ENTRY:
+        raise SymderivError(f"unknown layer {name!r}; the catalog has: {', '.join(_ENTRY)}")
+    return _catalog()[name.lower()]
 
 
 def all_derivations(check: bool = True) -> list[Derivation]:
     out = []
-    for layer in CATALOG.values():
+    for layer in _catalog().values():
         for mode in getattr(layer, "modes", (None,)):
             for w in layer.wrt:
                 out.append(layer.derive(w, check, mode=mode) if mode else layer.derive(w, check))

@@ -16,6 +16,8 @@ forward definition (``jacobian.py``), independently of the steps.
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
 from dataclasses import dataclass
 from collections.abc import Iterable
 from typing import Any, Callable
@@ -507,13 +509,19 @@ class Derivation:
         return f"<Derivation {self.title!r}: {self.status}, {len(self.steps)} steps>"
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        """Jupyter display through the hook the report layer registers (:mod:`symderiv.report.display`);
-        plain text alone when no report layer is loaded. The model never imports the renderer."""
+        """Jupyter display through the hook the report layer registers (:mod:`symderiv.report.display`,
+        loaded here by name on first display); plain text alone when no report layer can be loaded.
+        The model never imports the renderer."""
+        if _DISPLAY_HOOK is None:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(DEFAULT_DISPLAY)  # registers itself on import
         if _DISPLAY_HOOK is None:
             return {"text/plain": self.explain()}
         return _DISPLAY_HOOK(self)
 
 
+#: the report layer's display, loaded by name (not imported: derive/ sits below report/)
+DEFAULT_DISPLAY = "symderiv.report.display"
 #: set by :func:`register_display`; called with a Derivation, returns a Jupyter MIME bundle
 _DISPLAY_HOOK: Callable[[Derivation], dict[str, str]] | None = None
 

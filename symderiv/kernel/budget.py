@@ -8,6 +8,7 @@ on any machine and under any load. Wall time is only an outer safety limit
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -43,6 +44,28 @@ class Budget:
     jacobian_search_trials: int = 200
     #: points the certified interval screen evaluates for a claim with entrywise functions
     certified_points: int = 24
+    #: run the optional second proof of a matrix identity (explicit polynomial identities with
+    #: symbolic entries at the size bound, or on the grid of Theorem A) after the canonical forms
+    #: have proved it. Costly (most of a derivation's time), so off for interactive use; None
+    #: means the process default (:func:`set_double_check`, ``SYMDERIV_DOUBLE_CHECK=1``,
+    #: ``symderiv --double-check``). Where explicit evaluation is the only proof it always runs.
+    double_check: bool | None = None
+
+    def second_proof(self) -> bool:
+        """Whether the optional second proof runs under this budget."""
+        return _double_check_default if self.double_check is None else self.double_check
+
+
+_double_check_default = os.environ.get("SYMDERIV_DOUBLE_CHECK", "") not in ("", "0")
+
+
+def set_double_check(on: bool) -> bool:
+    """Set the process default of :attr:`Budget.double_check` (for budgets that leave it None,
+    as the default budget does); returns the previous default. The test suite turns it on, and so
+    do ``symderiv --double-check`` and report generation."""
+    global _double_check_default
+    previous, _double_check_default = _double_check_default, on
+    return previous
 
 
 DEFAULT_BUDGET = Budget()
@@ -73,6 +96,19 @@ class Meter:
     def check(self) -> None:
         """One unit of work (a search trial, a shrinking step)."""
         self.spend(1)
+
+    def part(self, fraction: float) -> Meter:
+        """A meter for a step that may stop early without failing the check (shrinking a
+        counterexample): at most ``fraction`` of the work left here, the same wall-clock limit.
+        Charge what it used back with :meth:`absorb`."""
+        child = Meter(None if self.limit is None else self.budget,
+                      work=None if self.limit is None else int((self.limit - self.used) * fraction))
+        child.budget, child.end = self.budget, self.end
+        return child
+
+    def absorb(self, child: Meter) -> None:
+        """Charge the work a :meth:`part` used to this meter."""
+        self.spend(child.used)
 
     @staticmethod
     def unlimited() -> Meter:

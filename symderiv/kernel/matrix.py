@@ -1,5 +1,6 @@
-"""The matrix decision procedure: index-graph canonical forms (Theorem 1), with the exact
-integer screen and the explicit polynomial identity as the second, independent proof.
+"""The matrix decision procedure: index-graph canonical forms (Theorem 1), with the random integer
+screen (untrusted, modular) and the explicit polynomial identity as the optional second,
+independent proof (:attr:`~symderiv.kernel.budget.Budget.double_check`).
 
 Reached only through the dispatcher :func:`symderiv.kernel.dispatch.decide_terms`.
 """
@@ -21,6 +22,10 @@ from symderiv.kernel.indexgraph import class_sums, compile_monomial
 from symderiv.kernel.verdict import FAILED, VERIFIED, Budget, Decision, Term, fmt_sizes
 from symderiv.lang.operators import Expr
 from symderiv.lang.printing import plain
+
+#: What a verified method says when the optional second proof was not asked for: never silent,
+#: so a verdict cannot be read as doubly checked when it was not.
+SECOND_PROOF_OFF = "the optional second proof (explicit polynomial identity) was not run (--double-check runs it)"
 
 
 def _seed(*exprs: Expr) -> int:
@@ -51,15 +56,24 @@ def decide_matrix(
     # Screen: a difference found here is a fact, whatever the canonical forms say. The screen and
     # the counterexample search are untrusted: a difference counts only through evidence that is
     # re-evaluated exactly here (the small counterexample, or else the screen's own entries).
+    # It runs first with the double check (a guard on the canonical forms) or a fixed numeric size
+    # (where it decides whether to search). Otherwise it cannot change a verdict: when the forms
+    # agree it is skipped (its cost grows as B⁴ on long products), and when they differ it only
+    # supplies entries if the small search finds none, so it runs after the search.
     search = refute.current()
-    differs, env, a, b = search.integer_screen(leval, reval, sizes, deadline, seed)
+    screened = budget.second_proof() or bool(numeric)
+    differs, env = search.integer_screen(leval, reval, sizes, deadline, seed) if screened else (False, {})
     cex = None
     if differs or (diff and not numeric):
         cex = refute.confirm(search.find_counterexample(leval, reval, search_bound, deadline, seed), leval, reval, deadline)
+        if cex is None and not screened:
+            differs, env = search.integer_screen(leval, reval, sizes, deadline, seed)
+            screened = True
         if cex is None and differs:  # only large entries separate the sides: report those, once re-checked
-            differs = refute.differs_at(leval, reval, sizes, env, deadline)
-            if differs:
-                cex = Counterexample(dict(sizes), env, a, b, note="random 64-bit entries")
+            values = refute.values_at(leval, reval, sizes, env, deadline)
+            differs = values is not None
+            if values is not None:
+                cex = Counterexample(dict(sizes), env, values[0], values[1], note="random 64-bit entries")
     if differs or (diff and not numeric):
         if cex is not None:  # differs ⇒ cex: a difference is reported only with its re-checked evidence
             tags = ["exact-integer-evaluation"] + (["canonical-form"] if diff else [])
@@ -88,7 +102,11 @@ def decide_matrix(
         )
         if grid is not None:
             method = method[:-1] + " with coefficients in ℚ(N), Theorem A)" + grid.domain_text()
-            return _decide_grid(leval, reval, grid, classes, budget, deadline, method, tags, bound)
+            return _decide_grid(leval, reval, grid, classes, budget, deadline, method, tags, bound, screened)
+        if not budget.second_proof():
+            method += "; " + SECOND_PROOF_OFF
+            tags += ["integer-screen"] if screened else []
+            return Decision(VERIFIED, method, tags, bound, diff, None, "")
         est = monomial_estimate([g.vertex_counts() for _, _, g in classes.values()], sizes)
         if est <= budget.max_explicit_monomials:
             try:
@@ -188,10 +206,13 @@ def theorem_a_grid(term_factors: list[Any], sizes: dict[str, int]) -> Grid:
 
 def _decide_grid(
     leval: Expr, reval: Expr, grid: Grid, classes: dict[Any, list[Any]], budget: Budget, deadline: Meter,
-    method: str, tags: list[str], bound: dict[str, int],
+    method: str, tags: list[str], bound: dict[str, int], screened: bool,
 ) -> Decision:
     """The canonical forms agree (the proof). The explicit second proof of Theorem A (3): the
-    polynomial identity at every size of the grid, when affordable."""
+    polynomial identity at every size of the grid, when affordable and asked for."""
+    if not budget.second_proof():
+        tags += ["integer-screen"] if screened else []
+        return Decision(VERIFIED, method + "; " + SECOND_PROOF_OFF, tags, bound, [], None, "")
     points = grid.points()
     counts = [g.vertex_counts() for _, _, g in classes.values()]
     cost = sum(monomial_estimate(counts, p) for p in points)

@@ -1,7 +1,9 @@
 """The kernel's one door to the untrusted search layer (:mod:`symderiv.search`).
 
-The kernel never imports search. Search installs a :class:`Refuter` here when it is imported
-(``import symderiv`` does that), and the kernel asks it only for *candidates*. A candidate is
+The kernel never imports search. Search installs a :class:`Refuter` here when it is imported; if
+nothing is installed when the kernel first asks, :func:`current` loads the default search by its
+module name (so ``import symderiv`` stays light and no verdict can run without a search). The
+kernel asks it only for *candidates*. A candidate is
 evidence for ``failed`` only after the functions below have re-evaluated both sides exactly at
 its sizes and entries, with the kernel's own evaluators; a candidate that does not confirm, or
 cannot be evaluated, is dropped (the search never makes a verdict, it can only fail to help).
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
+from importlib import import_module
 from typing import Any, Protocol
 
 import sympy
@@ -37,8 +40,9 @@ class Refuter(Protocol):
 
     def integer_screen(
         self, lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Meter, seed: int,
-    ) -> tuple[bool, dict[str, Matrix], Matrix, Matrix]:
-        """(differ?, entries, left value, right value) at random large integer entries."""
+    ) -> tuple[bool, dict[str, Matrix]]:
+        """(differ?, entries) at random large integer entries at ``sizes``; the entries are given
+        when the sides seem to differ (the kernel evaluates both sides there itself)."""
 
     def find_seq_candidate(
         self, lhs: Expr, rhs: Expr, domains: list[Domain], deadline: Meter, seed: int = 0,
@@ -69,9 +73,16 @@ def install(refuter: Refuter) -> None:
     _installed = refuter
 
 
+#: The search loaded on first use when none was installed (its ``REFUTER``). Named, not imported:
+#: the kernel does not depend on it (its candidates are re-checked here), and the layer contract
+#: stays intact.
+DEFAULT_SEARCH = "symderiv.search"
+
+
 def current() -> Refuter:
-    if _installed is None:  # only reachable if the kernel is used without importing symderiv
-        raise RuntimeError("no counterexample search is installed: import symderiv (or symderiv.search) first")
+    if _installed is None:
+        install(import_module(DEFAULT_SEARCH).REFUTER)
+    assert _installed is not None
     return _installed
 
 
@@ -96,12 +107,21 @@ def _matrices_fit(lhs: Expr, rhs: Expr, sizes: dict[str, int], env: Mapping[str,
     return True
 
 
+def values_at(
+    lhs: Expr, rhs: Expr, sizes: dict[str, int], env: dict[str, Matrix], deadline: Meter,
+) -> tuple[Matrix, Matrix] | None:
+    """Exact re-check: both sides' values with exact entries ``env`` at ``sizes`` when they differ;
+    None when they agree or ``env`` is not exact matrices of the symbols' shapes at ``sizes``."""
+    if not _matrices_fit(lhs, rhs, sizes, env):
+        return None
+    a, b = evaluate(lhs, env, sizes, INT, deadline), evaluate(rhs, env, sizes, INT, deadline)
+    return (a, b) if a != b else None
+
+
 def differs_at(lhs: Expr, rhs: Expr, sizes: dict[str, int], env: dict[str, Matrix], deadline: Meter) -> bool:
     """Exact re-check: the two sides evaluated with integer entries ``env`` at ``sizes`` differ
     (False when ``env`` is not exact matrices of the symbols' shapes at ``sizes``)."""
-    if not _matrices_fit(lhs, rhs, sizes, env):
-        return False
-    return evaluate(lhs, env, sizes, INT, deadline) != evaluate(rhs, env, sizes, INT, deadline)
+    return values_at(lhs, rhs, sizes, env, deadline) is not None
 
 
 def confirm(cex: Counterexample | None, lhs: Expr, rhs: Expr, deadline: Meter) -> Counterexample | None:

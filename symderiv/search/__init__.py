@@ -20,4 +20,6 @@ class SearchRefuter:
     certified_points = staticmethod(counterexample.certified_points)
 
 
-refute.install(SearchRefuter())
+#: the search the kernel loads by name when none is installed (:data:`symderiv.kernel.refute.DEFAULT_SEARCH`)
+REFUTER = SearchRefuter()
+refute.install(REFUTER)

@@ -13,7 +13,7 @@ from typing import Any
 
 import sympy
 
-from symderiv.errors import OutsideDomain
+from symderiv.errors import BudgetExceeded, OutsideDomain
 from symderiv.kernel.budget import Meter
 from symderiv.kernel.domains import Domain, Point, domain_points
 from symderiv.kernel.evaluate import (
@@ -60,52 +60,87 @@ def find_counterexample(
     return None
 
 
-def shrink_cells(cells: list[Cell], differs: Callable[[], bool], deadline: Meter) -> None:
+def shrink_cells(cells: list[Cell], differs: Callable[[Meter], bool], deadline: Meter) -> bool:
     """Shrink a counterexample in place, as hypothesis does: replace each entry by a simpler value
-    (0, then 1, then -1) while ``differs()`` still holds. ``cells`` are (container, key) pairs, so
-    matrix rows and sequence dicts shrink alike."""
+    (0, then 1, then -1) while ``differs(meter)`` still holds. ``cells`` are (container, key)
+    pairs, so matrix rows and sequence dicts shrink alike.
+
+    Shrinking only makes a counterexample easier to read, so it spends at most half the work left
+    (:meth:`Meter.part`): past that it stops with every entry at its last value that still
+    differs (the unshrunk counterexample at worst), and the check goes on with it, instead of a
+    refuted claim becoming undecided. Returns whether shrinking ran to the end."""
 
     def simpler(a: int, b: int) -> bool:
         return (abs(a), a < 0) < (abs(b), b < 0)
 
-    changed = True
-    while changed:
-        changed = False
-        for box, key in cells:
-            old = box[key]
-            for cand in (0, 1, -1):
-                if not simpler(cand, old):
-                    continue
-                box[key] = cand
-                deadline.check()
-                if differs():
-                    changed = True
-                    break
-                box[key] = old
+    meter = deadline.part(0.5)
+    try:
+        changed = True
+        while changed:
+            changed = False
+            for box, key in cells:
+                old = box[key]
+                for cand in (0, 1, -1):
+                    if not simpler(cand, old):
+                        continue
+                    box[key] = cand
+                    try:
+                        meter.check()
+                        still = differs(meter)
+                    except BudgetExceeded:
+                        box[key] = old
+                        raise
+                    if still:
+                        changed = True
+                        break
+                    box[key] = old
+        return True
+    except BudgetExceeded:
+        return False
+    finally:
+        deadline.absorb(meter)
 
 
 def shrink(lhs: Expr, rhs: Expr, env: dict[str, Matrix], sizes: dict[str, int], deadline: Meter) -> dict[str, Matrix]:
     env = {k: [row[:] for row in v] for k, v in env.items()}
     cells: list[Cell] = [(row, j) for m in env.values() for row in m for j in range(len(row))]
-    shrink_cells(cells, lambda: evaluate(lhs, env, sizes, INT, deadline) != evaluate(rhs, env, sizes, INT, deadline),
+    shrink_cells(cells, lambda meter: evaluate(lhs, env, sizes, INT, meter) != evaluate(rhs, env, sizes, INT, meter),
                  deadline)
     return env
 
 
 def integer_screen(
     lhs: Expr, rhs: Expr, sizes: dict[str, int], deadline: Meter, seed: int, bits: int = 64,
-) -> tuple[bool, dict[str, Matrix], Matrix, Matrix]:
-    """Evaluate both sides with random ``bits``-bit integer entries; return (differs, env, a, b).
+) -> tuple[bool, dict[str, Matrix]]:
+    """Evaluate both sides with random ``bits``-bit integer entries (``bits`` ≤ 64); return
+    (differs, env), with env (the entries as lists) only when the sides differ, else {}.
 
-    A difference is a certain refutation. Agreement is only evidence: by Schwartz–Zippel a
-    nonzero difference polynomial of degree D vanishes with probability ≤ D / 2**bits.
+    The evaluation is modular (:mod:`symderiv.search.modular`: NumPy products modulo three primes),
+    exact where the modular screen does not apply. A difference of residues is a difference of
+    the exact values; agreement is only evidence: by Schwartz–Zippel a nonzero difference
+    polynomial of degree D vanishes modulo p with probability ≤ D / p.
     """
-    rng = random.Random(seed)
-    symbols = symbol_table(lhs, rhs)
-    env = random_env(symbols, sizes, lambda: rng.randrange(1, 1 << bits))
-    a = evaluate(lhs, env, sizes, INT, deadline)
-    b = evaluate(rhs, env, sizes, INT, deadline)
-    return a != b, env, a, b
+    import numpy as np  # here, not at the top: ~80 ms of import that most checks never need
+
+    from symderiv.search import modular
+
+    rng = np.random.Generator(np.random.PCG64(seed))
+    raw = {
+        name: rng.integers(1, 1 << bits, size=(size_of(s.shape[0], sizes), size_of(s.shape[1], sizes)),
+                           dtype=np.uint64)
+        for name, s in symbol_table(lhs, rhs).items()
+    }
+    try:
+        res = modular.residues(raw)
+        a_res = modular.modular_evaluate(lhs, res, sizes, deadline)
+        b_res = modular.modular_evaluate(rhs, res, sizes, deadline)
+        differs = a_res.shape != b_res.shape or not np.array_equal(a_res, b_res)
+        return differs, ({k: v.tolist() for k, v in raw.items()} if differs else {})
+    except modular.Unsupported:
+        env: dict[str, Matrix] = {k: v.tolist() for k, v in raw.items()}
+        a = evaluate(lhs, env, sizes, INT, deadline)
+        b = evaluate(rhs, env, sizes, INT, deadline)
+        return a != b, (env if a != b else {})
 
 
 def find_seq_candidate(
@@ -148,7 +183,7 @@ def find_seq_candidate(
 def shrink_sequences(lhs: Expr, rhs: Expr, env: SeqEnv, params: Point, deadline: Meter) -> SeqEnv:
     env = {k: dict(v) for k, v in env.items()}
     cells: list[Cell] = [(v, i) for v in env.values() for i in list(v)]
-    shrink_cells(cells, lambda: clean(seq_evaluate(lhs, env, params)) != clean(seq_evaluate(rhs, env, params)),
+    shrink_cells(cells, lambda meter: clean(seq_evaluate(lhs, env, params)) != clean(seq_evaluate(rhs, env, params)),
                  deadline)
     return env
 
