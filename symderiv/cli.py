@@ -194,9 +194,11 @@ def _exit_code(ds: Sequence[Derivation]) -> int:
 
 
 def cmd_list(args) -> int:
+    name_w = max(len(e.name) for e in ENTRIES)
+    summary_w = max(len(e.summary) for e in ENTRIES)
     for layer in ENTRIES:
         extra = f"  modes: {', '.join(layer.modes)}" if layer.modes else ""
-        _out(f"{layer.name:14s} {layer.summary:42s} wrt: {', '.join(layer.wrt)}{extra}\n")
+        _out(f"{layer.name:{name_w}s}  {layer.summary:{summary_w}s}  wrt: {', '.join(layer.wrt)}{extra}\n")
     return 0
 
 

@@ -277,10 +277,9 @@ def test_correct_gradient_passes_assert_gradient(name, L, wrt, G, wrong, hyps):
 
 
 #: slips the kernel leaves undecided today (each is a kernel limitation, reported)
-KERNEL_MISSES = {
-    ("attention dQ", "1/√d forgotten"): "kernel: the certified screen samples the dimension d only at 1 here "
-    "(size candidates cut to six), where 1/√d = 1 hides the slip; the canonical forms differ but with atoms that "
-    "is no proof, so the verdict is undecided instead of failed",
+KERNEL_MISSES: dict[tuple[str, str], str] = {
+    # ("attention dQ", "1/√d forgotten") was here: the certified screen now tries every combination of
+    # sizes up to 2, so d = 2 exposes the slip
 }
 WRONG = [pytest.param(c[0], slip, c[1], c[2], bad, c[5], id=f"{c[0]}: {slip}",
                       marks=[pytest.mark.xfail(strict=True, reason=KERNEL_MISSES[(c[0], slip)])]

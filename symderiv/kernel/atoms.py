@@ -227,9 +227,16 @@ class Abstraction:
         #: label name -> (function, its argument with inner atoms abstracted), for clearing (part C)
         self.argument: dict[str, tuple[str, Expr]] = {}
         self.labels_by_name: dict[str, Sym] = {}
+        self._keys: dict[Expr, tuple[Any, ...]] = {}
+        self._abstracted: dict[Expr, Expr] = {}
 
     def __call__(self, e: Expr) -> Expr:
-        return map_bottom_up(e, self._node) if has_atoms(e) else e
+        if not has_atoms(e):
+            return e
+        out = self._abstracted.get(e)
+        if out is None:
+            out = self._abstracted[e] = map_bottom_up(e, self._node)
+        return out
 
     def _node(self, n: Expr) -> Expr:
         if not isinstance(n, Fn):
@@ -237,14 +244,20 @@ class Abstraction:
         if n.prime:
             raise NotInFragment("f′ must be lowered before abstraction")
         m = n.arg  # inner atoms already abstracted
-        k = value_key(m, self.max_terms, self.max_leaves)
-        kt = value_key(Transpose(m), self.max_terms, self.max_leaves)
+        k, kt = self.key(m), self.key(Transpose(m))
         if kt < k:  # f(M) = f(Mᵀ)ᵀ: label the smaller key, transposed
             out = self._label(n.name, kt, (m.shape[1], m.shape[0]), Transpose(n))
             self.argument.setdefault(out.name, (n.name, Transpose(m)))
             return Transpose(out)
         out = self._label(n.name, k, m.shape, n)
         self.argument.setdefault(out.name, (n.name, m))
+        return out
+
+    def key(self, e: Expr) -> tuple[Any, ...]:
+        """:func:`value_key`, computed once per expression (the same argument recurs in many terms)."""
+        out = self._keys.get(e)
+        if out is None:
+            out = self._keys[e] = value_key(e, self.max_terms, self.max_leaves)
         return out
 
     def _label(self, name: str, k: tuple[Any, ...], shape: tuple[Any, Any], written: Expr) -> Sym:
@@ -282,8 +295,7 @@ def domain_conditions(e: Expr, abstraction: Abstraction) -> set[tuple[str, tuple
     out: set[tuple[str, tuple[Any, ...]]] = set()
     for n in e.walk():
         if isinstance(n, Fn) and n.name in NEEDS:
-            a = abstraction(n.arg)
-            out.add((NEEDS[n.name], value_key(a, abstraction.max_terms, abstraction.max_leaves)))
+            out.add((NEEDS[n.name], abstraction.key(abstraction(n.arg))))
     return out
 
 

@@ -17,7 +17,7 @@ import zlib
 from fractions import Fraction
 
 from symderiv.errors import BudgetExceeded
-from symderiv.kernel.atoms import NEEDS, Abstraction, domain_conditions, implied, sign, value_key
+from symderiv.kernel.atoms import NEEDS, Abstraction, domain_conditions, implied, sign
 from symderiv.kernel.budget import Meter
 from symderiv.kernel.certified import certified_counterexample
 from symderiv.kernel.expand import expand
@@ -39,7 +39,7 @@ def domain_gap(lhs: Expr, rhs: Expr, ab: Abstraction, positive: frozenset[str]) 
         if not (isinstance(n, Fn) and n.name in NEEDS):
             continue
         cond = NEEDS[n.name]
-        key = value_key(ab(n.arg), ab.max_terms, ab.max_leaves)
+        key = ab.key(ab(n.arg))
         if implied(cond, key, have):
             continue
         if sign(n.arg, positive) in _ORACLE_PROVES[cond]:

@@ -235,7 +235,9 @@ def certified_points(
     rng = random.Random(seed)
     symbols = symbol_table(lhs, rhs)
     dims = dims_of(lhs, rhs)
-    sizes_list = size_candidates(dims, {d: max(bound.get(d, 1), 2) for d in dims})[:6] or [{}]
+    # every combination of sizes up to max(B_d, 2), smallest first, visited in turn: a dimension that
+    # only enters through a coefficient (1/√d) must also be tried at 2
+    sizes_list = size_candidates(dims, {d: max(bound.get(d, 1), 2) for d in dims})[:count] or [{}]
     out = []
     for k in range(count):
         sizes = sizes_list[k % len(sizes_list)]
