@@ -9,7 +9,7 @@ import pytest
 from symderiv.documents.documents import check_text
 
 COURSE = Path(__file__).resolve().parent.parent / "examples" / "course" / "derivations"
-DOCS = ["sigmoid.md", "relu.md", "logsumexp.md", "mlp.md"]
+DOCS = ["sigmoid.md", "relu.md", "logsumexp.md", "mlp.md", "softmax-ce.md"]
 
 # (document, text to replace, wrong text, what the mistake is)
 WRONG = [
@@ -24,7 +24,12 @@ WRONG = [
      "normaliser forgotten"),
     ("mlp.md", r"\Rightarrow \frac{dL}{dW_1} = ((W_2^T \frac{dL}{dy}) \circ \mathrm{step}(W_1 x + b_1)) x^T",
      r"\Rightarrow \frac{dL}{dW_1} = (W_2^T \frac{dL}{dy}) x^T", "ReLU mask dropped"),
+    ("softmax-ce.md", r"\Rightarrow \frac{dL}{dz} = \mathrm{softmax}(z) - y",
+     r"\Rightarrow \frac{dL}{dz} = \mathrm{softmax}(z) + y", "sign slip"),
+    ("softmax-ce.md", r"<!-- symderiv: assume \mathbf{1}_n^T y = 1 -->", "", "the hypothesis 1ᵀy = 1 not stated"),
 ]
+#: where a mistake shows when it is not on the line it changes: without 1ᵀy = 1 the step that needs it fails
+FAILS_AT = {"the hypothesis 1ᵀy = 1 not stated": r"\Delta L = "}
 
 
 @pytest.mark.parametrize("name", DOCS)
@@ -38,10 +43,32 @@ def test_course_document_checks(name):
 def test_one_wrong_step_fails_at_its_line(name, right, wrong, what):
     text = (COURSE / name).read_text(encoding="utf-8")
     assert right in text
-    line = text[: text.index(right)].count("\n") + 1
+    at = FAILS_AT.get(what, right)
+    line = text[: text.index(at)].count("\n") + 1
     d = check_text(text.replace(right, wrong, 1), name)
     steps = [s for s, _ in d.all_steps()]
     failed = [s for s in steps if s.status == "failed"]
     assert failed and failed[0].line == line, [(s.line, s.status) for s in steps]
     assert all(s.status == "verified" for s in steps if s.line is not None and s.line < line)
     assert failed[0].verdict.counterexample is not None or "canonical-form" in failed[0].verdict.methods
+
+
+def test_softmax_cross_entropy_says_which_hypothesis_it_used():
+    d = check_text((COURSE / "softmax-ce.md").read_text(encoding="utf-8"), "softmax-ce.md")
+    used = [s for s, _ in d.all_steps() if "1^T y = 1" in s.verdict.method]
+    assert d.status == "verified" and used
+
+
+@pytest.mark.parametrize("directive,message", [
+    ("assume y is a probability vector", "unknown hypothesis"),
+    ("assume q > 0", "not a declared symbol"),
+    ("assume z = y^T", "unknown hypothesis"),
+])
+def test_a_hypothesis_the_checker_cannot_read_is_refused_with_its_line(directive, message):
+    from symderiv.errors import ReadError
+
+    text = (COURSE / "softmax-ce.md").read_text(encoding="utf-8").replace(
+        r"assume \mathbf{1}_n^T y = 1", directive)
+    with pytest.raises(ReadError) as exc:
+        check_text(text, "softmax-ce.md")
+    assert message in str(exc.value) and exc.value.line == 5

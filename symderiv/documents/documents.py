@@ -48,6 +48,7 @@ from symderiv.kernel.decide import (
     UNDECIDED,
     VERIFIED,
     Budget,
+    Hypothesis,
     Obligation,
     Verdict,
     annotate,
@@ -101,6 +102,8 @@ class CheckedDocument:
     operator_definitions: set = field(default_factory=set)
 
     nothing_reason: str = ""  # set when no statement was found to check: why
+    #: the hypotheses in force at each math line (from <!-- symderiv: assume ... --> in its section)
+    hypotheses_at: dict[int, tuple] = field(default_factory=dict)
     budget: DocumentBudget = field(default_factory=lambda: DEFAULT_DOCUMENT_BUDGET)
 
     @property
@@ -257,7 +260,7 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
             continue
         for s in c.steps:
             if s.verdict is None:
-                s.verdict = _claim_verdict(s, budget.kernel)
+                s.verdict = _claim_verdict(s, budget.kernel, doc.hypotheses_at.get(s.line or 0, ()))
         _claim_typos(c, budget.kernel)
     return doc
 
@@ -267,6 +270,58 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
 # ---------------------------------------------------------------------------------------
 _NOTATION_COMMENT = re.compile(r"<!--\s*symderiv:\s*(.*?)-->")
 _OPS = {"correlation": "corr", "convolution": "conv", "hadamard": "hadamard"}
+
+
+_TRANSPOSE = r"\^\s*(?:T|\{\s*(?:T|\\top|\\intercal)\s*\}|\\top|\\intercal)"
+_NAME = r"\\?[A-Za-z]+(?:_(?:\{\s*[A-Za-z0-9]+\s*\}|[A-Za-z0-9]))?"
+_HYPOTHESIS_FORMS = (
+    ("positive", re.compile(rf"^(?P<name>{_NAME})\s*>\s*0$")),
+    ("symmetric", re.compile(rf"^(?P<name>{_NAME})\s*=\s*(?P<other>{_NAME})\s*{_TRANSPOSE}$")),
+    ("symmetric", re.compile(rf"^(?P<other>{_NAME})\s*{_TRANSPOSE}\s*=\s*(?P<name>{_NAME})$")),
+    ("sums-to", re.compile(rf"^\\(?:mathbf|mathbb|boldsymbol)\{{1\}}(?:_(?:\{{\s*\w+\s*\}}|\w))?\s*{_TRANSPOSE}\s*"
+                           rf"(?P<name>{_NAME})\s*=\s*(?P<value>-?\d+(?:/\d+)?)$")),
+)
+
+
+def _parse_hypothesis(text: str, path: str, line: int, col: int) -> tuple[str, str, Fraction, int, int]:
+    """One stated hypothesis of ``<!-- symderiv: assume ... -->``: ``x > 0`` (entrywise positive),
+    ``A = A^T`` (symmetric), ``\\mathbf{1}_n^T y = c`` (sums to c). Anything else is refused with its
+    location: a hypothesis the checker does not understand must never be silently ignored."""
+    t = " ".join(text.split())
+    for kind, form in _HYPOTHESIS_FORMS:
+        m = form.match(t)
+        if m is None:
+            continue
+        name = m.group("name")
+        if kind == "symmetric" and m.group("other") != name:
+            continue
+        value = Fraction(m.group("value")) if kind == "sums-to" else Fraction(1)
+        return kind, _plain_name(name), value, line, col
+    raise ReadError(path, line, col, f"unknown hypothesis {t!r}: symderiv understands x > 0 (entrywise positive), "
+                    "A = A^T (symmetric) and \\mathbf{1}_n^T y = c (entries sum to c), separated by ';'")
+
+
+def _plain_name(name: str) -> str:
+    """The declared name a hypothesis speaks of: \\epsilon is epsilon, W_{1} is W_1."""
+    name = name.lstrip("\\")
+    return re.sub(r"_\{\s*(\w+)\s*\}", r"_\1", name)
+
+
+def _hypotheses(scope: Scope, path: str) -> tuple:
+    """The hypotheses in force in ``scope`` (its own and its parents'), as the kernel's objects."""
+    out = []
+    s: Scope | None = scope
+    while s is not None:
+        for kind, name, value, line, col in s.assumed:
+            sym = scope.lookup(name)
+            if not isinstance(sym, Sym) or sym.kind != "plain":
+                raise ReadError(path, line, col, f"the hypothesis speaks of {name!r}, which is not a declared symbol")
+            try:
+                out.append(Hypothesis(kind, sym, value))  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise ReadError(path, line, col, str(exc)) from None
+        s = s.parent
+    return tuple(out)
 
 
 def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
@@ -285,6 +340,10 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
         scopes.append(scope)
         if b.kind == "prose" and not b.code:
             for m in _NOTATION_COMMENT.finditer(b.text):
+                if re.match(r"\s*assume\b", m.group(1)):
+                    for part in re.sub(r"^\s*assume\b", "", m.group(1)).split(";"):
+                        scope.assumed.append(_parse_hypothesis(part, path, b.line, m.start() + 1))
+                    continue
                 for part in m.group(1).split(","):
                     if "=" in part:
                         op, meaning = (x.strip() for x in part.split("=", 1))
@@ -508,6 +567,10 @@ class _State:
 def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocument) -> None:
     st = _State()
     for b, scope in zip(blocks, scopes):
+        hyps = _hypotheses(scope, path)
+        for ml in b.math:
+            if hyps:
+                doc.hypotheses_at[ml.line] = hyps
         if b.kind == "heading":
             st.heading, st.derivation, st.claim = b.text, None, None
             st.after_unreadable = False
@@ -809,6 +872,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             is_loss = out.is_scalar  # until a ΔL line for another loss says otherwise
             d = Derivation(f"{st.heading}: d{'L' if not is_loss else out.name}/d{wrt.name}", out, f, wrt, is_loss=is_loss,
                            name=st.heading)
+            d.hypotheses = _hypotheses(scope, doc.path)
             d.heading = st.heading
             d.mode = None
             d.perturb(vals[1], line=ml.line, note=note)
@@ -1004,16 +1068,19 @@ def _show(v) -> str:
     return str(v)
 
 
-def _claim_verdict(s: ClaimStep, budget: Budget = DEFAULT_BUDGET) -> Verdict:
-    """Exact equality for '=' (a standalone claim is not a Δ-chain); first order only for ≈."""
+def _claim_verdict(s: ClaimStep, budget: Budget = DEFAULT_BUDGET, hypotheses: tuple = ()) -> Verdict:
+    """Exact equality for '=' (a standalone claim is not a Δ-chain); first order only for ≈. Under the
+    section's stated hypotheses, when a claim does not hold without them."""
 
     a, b = (s.value_left if s.value_left is not None else s.lhs), s.rhs
     try:
         if s.first_order:
-            return compare(a, b, budget)
+            return compare(a, b, budget, hypotheses)
         v = discharge(Obligation(a, b, "exact"), budget)
+        if v.status != VERIFIED and hypotheses:
+            v = discharge(Obligation(a, b, "exact", hypotheses), budget)
         if v.status != VERIFIED and (a.has_delta() or b.has_delta()) and a.shape == b.shape:
-            w = compare(a, b, budget)
+            w = compare(a, b, budget, hypotheses)
             if w.status == VERIFIED:
                 v = annotate(v, reason_suffix=("; " if v.reason else "") + ("it holds only to first order in the Δ "
                                                                             "symbols: write \\approx to claim that"))

@@ -219,6 +219,8 @@ class Scope:
         self.forwards: dict[str, tuple[Any, Any]] = {}
         self.clock: list[int] = parent.clock if parent else [1 << 30]
         self.heading = ""
+        #: hypotheses stated in this section (<!-- symderiv: assume ... -->): (kind, name, value, line, col)
+        self.assumed: list[tuple[str, str, Fraction, int, int]] = []
 
     def define(self, name: str, value: Any, line: int) -> None:
         self.entries.setdefault(name, []).append((line, value))
