@@ -53,6 +53,18 @@ ENTRIES: tuple[Entry, ...] = (
 _ENTRY = {e.name: e for e in ENTRIES}
 
 
+def _variable(layer: str, options: tuple[str, ...], wrt: str | None, mode: str | None) -> str:
+    """The variable to differentiate by (the first one by default), for a layer without modes."""
+    if mode not in (None, "infinite"):
+        raise SymderivError(f"layer {layer!r} has no modes; --mode applies to correlation1d and convolution1d")
+    wrt = wrt or options[0]
+    if wrt not in options:
+        raise SymderivError(
+            f"layer {layer!r} has no variable {wrt!r} to differentiate by; choose one of {', '.join(options)}"
+        )
+    return wrt
+
+
 @dataclass(frozen=True)
 class Layer:
     name: str
@@ -65,13 +77,7 @@ class Layer:
     summary: str = ""
 
     def derive(self, wrt: str | None = None, check: bool = True, mode: str | None = None) -> Derivation:
-        if mode not in (None, "infinite"):
-            raise SymderivError(f"layer {self.name!r} has no modes; --mode applies to correlation1d and convolution1d")
-        wrt = wrt or self.wrt[0]
-        if wrt not in self.wrt:
-            raise SymderivError(
-                f"layer {self.name!r} has no variable {wrt!r} to differentiate by; choose one of {', '.join(self.wrt)}"
-            )
+        wrt = _variable(self.name, self.wrt, wrt, mode)
         sym = next(s for s in self.forward.symbols() if s.name == wrt)
         what = "input gradient (backward pass)" if wrt == "x" else "weight gradient (gradient pass)"
         from symderiv.derive.engine import derive
@@ -168,13 +174,7 @@ class ChainLayer:
     def derive(self, wrt: str | None = None, check: bool = True, mode: str | None = None) -> Derivation:
         from symderiv.derive.engine import derive_backward
 
-        if mode not in (None, "infinite"):
-            raise SymderivError(f"layer {self.name!r} has no modes; --mode applies to correlation1d and convolution1d")
-        wrt = wrt or self.wrt[0]
-        if wrt not in self.wrt:
-            raise SymderivError(
-                f"layer {self.name!r} has no variable {wrt!r} to differentiate by; choose one of {', '.join(self.wrt)}"
-            )
+        wrt = _variable(self.name, self.wrt, wrt, mode)
         from symderiv.derive.derivation import hypothesis_phrase
 
         under = ""

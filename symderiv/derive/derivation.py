@@ -534,12 +534,7 @@ def register_display(hook: Callable[[Derivation], dict[str, str]]) -> None:
 
 def hypothesis_phrase(h: Hypothesis) -> str:
     """1ᵀy = 1, A = Aᵀ, ε > 0: a hypothesis in Unicode, with the symbol as printed."""
-    name = plain(h.symbol)
-    if h.kind == "sums-to":
-        return f"1ᵀ{name} = {h.value}"
-    if h.kind == "symmetric":
-        return f"{name} = {name}ᵀ"
-    return f"{name} > 0"
+    return h.text(unicode=True)
 
 
 def _auto_description(s: Sym) -> str:

@@ -40,12 +40,14 @@ class Hypothesis:
         if self.kind == "sums-to" and (s.shape[1] != 1 or not s.shape[0].is_Symbol):
             raise ValueError(f"1ᵀ{plain(s)} = c needs a column vector of symbolic length")
 
-    def text(self) -> str:
+    def text(self, unicode: bool = False) -> str:
+        """``1^T y = 1``, ``A = A^T``, ``x > 0`` (with ``unicode``: 1ᵀy = 1, A = Aᵀ)."""
         name = plain(self.symbol)
+        t = "ᵀ" if unicode else "^T"
         if self.kind == "symmetric":
-            return f"{name} = {name}^T"
+            return f"{name} = {name}{t}"
         if self.kind == "sums-to":
-            return f"1^T {name} = {self.value}"
+            return f"1{t}{name} = {self.value}" if unicode else f"1^T {name} = {self.value}"
         return f"{name} > 0"
 
     def substitution(self) -> Expr | None:
