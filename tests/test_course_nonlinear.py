@@ -9,7 +9,8 @@ import pytest
 from symderiv.documents.documents import check_text
 
 COURSE = Path(__file__).resolve().parent.parent / "examples" / "course" / "derivations"
-DOCS = ["sigmoid.md", "relu.md", "logsumexp.md", "mlp.md", "softmax-ce.md"]
+DOCS = ["sigmoid.md", "tanh.md", "relu.md", "logsumexp.md", "mlp.md", "softmax-ce.md", "logistic.md", "ridge.md",
+        "batched-linear.md", "layernorm.md", "attention.md"]
 
 # (document, text to replace, wrong text, what the mistake is)
 WRONG = [
@@ -27,6 +28,18 @@ WRONG = [
     ("softmax-ce.md", r"\Rightarrow \frac{dL}{dz} = \mathrm{softmax}(z) - y",
      r"\Rightarrow \frac{dL}{dz} = \mathrm{softmax}(z) + y", "sign slip"),
     ("softmax-ce.md", r"<!-- symderiv: assume \mathbf{1}_n^T y = 1 -->", "", "the hypothesis 1ᵀy = 1 not stated"),
+    ("tanh.md", r"\Rightarrow \frac{dL}{dx} = \frac{dL}{dy} \circ (\mathbf{1}_n - \tanh(x) \circ \tanh(x))",
+     r"\Rightarrow \frac{dL}{dx} = \frac{dL}{dy} \circ (\mathbf{1}_n - \tanh(x))", "tanh′ written as 1 − tanh"),
+    ("logistic.md", r"\Rightarrow \frac{dL}{dw} = X^T (\sigma(Xw) - y)", r"\Rightarrow \frac{dL}{dw} = X^T (y - \sigma(Xw))",
+     "sign slip"),
+    ("ridge.md", r"\Rightarrow \frac{dL}{dw} = X^T (Xw - t) + \lambda w", r"\Rightarrow \frac{dL}{dw} = X^T (Xw - t) + 2 \lambda w",
+     "2λw for the penalty (λ/2)‖w‖²"),
+    ("batched-linear.md", r"\Rightarrow \frac{dL}{db} = \frac{dL}{dY}^T \mathbf{1}_B",
+     r"\Rightarrow \frac{dL}{db} = \frac{1}{B} \frac{dL}{dY}^T \mathbf{1}_B", "mean instead of sum"),
+    ("layernorm.md", r"- \frac{1}{n} y y^T \frac{dL}{dy}), \Delta x \rangle", r"), \Delta x \rangle",
+     "σ treated as a constant"),
+    ("attention.md", r"\Rightarrow \frac{dL}{dQ} = \frac{1}{\sqrt{d}} (P \circ (\frac{dL}{dY} V^T - ((P \circ (\frac{dL}{dY} V^T)) \mathbf{1}_s) \mathbf{1}_s^T)) K",
+     r"\Rightarrow \frac{dL}{dQ} = \frac{1}{\sqrt{d}} (P \circ (\frac{dL}{dY} V^T)) K", "rank-one part of the softmax Jacobian forgotten"),
 ]
 #: where a mistake shows when it is not on the line it changes: without 1ᵀy = 1 the step that needs it fails
 FAILS_AT = {"the hypothesis 1ᵀy = 1 not stated": r"\Delta L = "}

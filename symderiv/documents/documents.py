@@ -700,14 +700,17 @@ def _inline_assertion(ml: MathLine) -> bool:
     return has_relation(head)
 
 
-def _through_intermediates(scope: Scope, f: Expr, wrt: Sym, st: _State, depth: int = 8) -> Expr:
+def _through_intermediates(scope: Scope, f: Expr, wrt: Sym, st: _State, depth: int = 8) -> tuple[Expr, dict]:
     """The chain rule across named intermediates (part F): when the perturbed variable does not occur
     in y = f, the forward definitions of f's other symbols (h = relu(W₁x + b₁) for y = W₂h + b₂) are
     substituted until it does. By Lemma S the composite has the value of the layers in sequence, so
-    a derivation against it checks the author's steps against the true composite function."""
+    a derivation against it checks the author's steps against the true composite function. Returns
+    the composite and the definitions substituted (name -> definition, fully expanded), which the
+    derivation also expands in the author's steps (an intermediate there means its value)."""
+    used: dict[str, Expr] = {}
     for _ in range(depth):
         if wrt.name in {x.name for x in f.symbols()}:
-            return f
+            break
         mapping = {}
         for x in f.symbols():
             known = _forward_of(scope, x.name)
@@ -715,9 +718,12 @@ def _through_intermediates(scope: Scope, f: Expr, wrt: Sym, st: _State, depth: i
                 mapping[x.name] = known[1]
                 st.used.add((x.name, plain(known[1])))
         if not mapping:
-            return f
+            break
+        used.update(mapping)
         f = substitute(f, mapping)
-    return f
+    for _ in range(depth):  # each definition written with the others expanded
+        used = {k: substitute(v, used) for k, v in used.items()}
+    return f, used
 
 
 def _forward_of(scope: Scope, name: str):
@@ -864,8 +870,9 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
                 raise LineError(ml.line, ml.col, "cannot tell which variable is perturbed: expected exactly one "
                                 f"Δ symbol on the right, found {', '.join(deltas) or 'none'}")
             wrt = scope.lookup(deltas[0][1:])
+            intermediates: dict = {}
             if isinstance(wrt, Sym):
-                f = _through_intermediates(scope, f, wrt, st)
+                f, intermediates = _through_intermediates(scope, f, wrt, st)
             if not isinstance(wrt, Sym) or wrt.name not in {s.name for s in f.symbols()}:
                 raise LineError(ml.line, ml.col, f"{deltas[0]} perturbs {deltas[0][1:]}, which does not occur in "
                                 f"the forward definition {plain(out)} = {plain(f)}")
@@ -873,6 +880,13 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             d = Derivation(f"{st.heading}: d{'L' if not is_loss else out.name}/d{wrt.name}", out, f, wrt, is_loss=is_loss,
                            name=st.heading)
             d.hypotheses = _hypotheses(scope, doc.path)
+            # in the author's steps the output and the substituted intermediates stand for their values
+            # (y means f(x), not a free symbol): every check expands them (Derivation.abbreviate)
+            for name, body in intermediates.items():
+                sym = scope.lookup(name)
+                if isinstance(sym, Sym):
+                    d.abbreviations.append((sym, body))
+            d.abbreviations.append((out, f))
             d.heading = st.heading
             d.mode = None
             d.perturb(vals[1], line=ml.line, note=note)

@@ -400,6 +400,9 @@ class Interpreter:
         if not splits:
             if self.scope.lookup(text) is not None:
                 return self.scope.lookup(text)
+            dim = self.dimension(text)
+            if dim is not None:  # a dimension that is not a symbol: its value, as in \frac{1}{\sqrt{d}}
+                return DimScalar(dim)
             bad = _unknown_part(text, names)
             self.fail(t, f"unknown symbol '{bad}'" + (f" in '{text}'" if bad != text else "")
                       + f": declare it in the text, e.g. ${bad} \\in \\mathbf{{R}}^n$")
