@@ -14,10 +14,12 @@ import pytest
 from symderiv.kernel import convolution as conv_mod
 from symderiv.kernel import evaluate as ev_mod
 from symderiv.kernel import expand as ex_mod
+from symderiv.kernel import indexgraph as ig_mod
 from symderiv.kernel import seqeval as seq_mod
 from symderiv.lang import operators as ops
 
-PASSES = {"expand": ex_mod._expand, "evaluate": ev_mod._ev, "z-transform": conv_mod._transform,
+PASSES = {"expand": ex_mod._expand, "evaluate": ev_mod._ev, "delta-expand": ex_mod._dexp,
+          "push-transpose": ex_mod._push, "transpose-of": ex_mod._push_into, "index-graph": ig_mod._build, "z-transform": conv_mod._transform,
           "sequence-evaluate": seq_mod._seq_ev}
 
 

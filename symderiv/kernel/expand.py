@@ -143,36 +143,94 @@ def delta_degree(m: Expr) -> int:
 def push_transpose(e: Expr) -> Expr:
     """Move transposes down to symbols and Δ-free groups: (AB)ᵀ = BᵀAᵀ, (Aᵀ)ᵀ = A, (cA)ᵀ = cAᵀ.
 
-    A transposed scalar (trace, inner product) is the scalar itself.
+    A transposed scalar (trace, inner product) is the scalar itself. Two tables: one rule per node
+    class for the walk, and one per class of the argument of a transpose.
     """
-    if isinstance(e, Transpose):
-        a = e.arg
-        if isinstance(a, Transpose):
-            return push_transpose(a.arg)
-        if isinstance(a, MatMul):
-            return mul(*[push_transpose(Transpose(f)) for f in reversed(a.args)])
-        if isinstance(a, Scale):
-            return Scale(a.coef, push_transpose(Transpose(a.arg)))
-        if isinstance(a, (Trace, Inner)):
-            return push_transpose(a)
-        if isinstance(a, Add) and a.has_delta():
-            return Add(*[push_transpose(Transpose(t)) for t in a.args])
-        if isinstance(a, Hadamard):
-            return Hadamard(push_transpose(Transpose(a.left)), push_transpose(Transpose(a.right)))
-        return e
-    if isinstance(e, MatMul):
-        return mul(*[push_transpose(f) for f in e.args])
-    if isinstance(e, Scale):
-        return Scale(e.coef, push_transpose(e.arg))
-    if isinstance(e, Add):
-        return Add(*[push_transpose(t) for t in e.args])
-    if isinstance(e, Trace):
-        return Trace(push_transpose(e.arg))
-    if isinstance(e, Inner):
-        return Inner(push_transpose(e.left), push_transpose(e.right))
-    if isinstance(e, Hadamard):
-        return Hadamard(push_transpose(e.left), push_transpose(e.right))
-    return e
+    return _push(e)
+
+
+def _push_unknown(e: Expr) -> Expr:
+    raise TypeError(type(e))
+
+
+_push: NodeTable[Expr] = NodeTable("push-transpose", _push_unknown)
+_push_into: NodeTable[Expr] = NodeTable("transpose-of", _push_unknown)
+
+
+@_push.register(Sym, Zero, Ones, Identity, DimScalar, Fn, Softmax, Diag, DiagV, SeqOp, Ext, Window, Shift)
+def _push_stop(e: Expr) -> Expr:
+    return e  # a leaf, an atom or a sequence operation: transposes are not pushed inside
+
+
+@_push.register(Transpose)
+def _push_transpose(e: Transpose) -> Expr:
+    return _push_into(e.arg, e)
+
+
+@_push.register(MatMul)
+def _push_matmul(e: MatMul) -> Expr:
+    return mul(*[_push(f) for f in e.args])
+
+
+@_push.register(Scale)
+def _push_scale(e: Scale) -> Expr:
+    return Scale(e.coef, _push(e.arg))
+
+
+@_push.register(Add)
+def _push_add(e: Add) -> Expr:
+    return Add(*[_push(t) for t in e.args])
+
+
+@_push.register(Trace)
+def _push_trace(e: Trace) -> Expr:
+    return Trace(_push(e.arg))
+
+
+@_push.register(Inner)
+def _push_inner(e: Inner) -> Expr:
+    return Inner(_push(e.left), _push(e.right))
+
+
+@_push.register(Hadamard)
+def _push_hadamard(e: Hadamard) -> Expr:
+    return Hadamard(_push(e.left), _push(e.right))
+
+
+@_push_into.register(Sym, Zero, Ones, Identity, DimScalar, Fn, Softmax, Diag, DiagV, SeqOp, Ext, Window, Shift)
+def _into_stop(a: Expr, e: Transpose) -> Expr:
+    return e  # (S)ᵀ of a symbol, an atom or a sequence stays as written
+
+
+@_push_into.register(Transpose)
+def _into_transpose(a: Transpose, e: Transpose) -> Expr:
+    return _push(a.arg)  # (Aᵀ)ᵀ = A
+
+
+@_push_into.register(MatMul)
+def _into_matmul(a: MatMul, e: Transpose) -> Expr:
+    return mul(*[_push(Transpose(f)) for f in reversed(a.args)])  # (AB)ᵀ = BᵀAᵀ
+
+
+@_push_into.register(Scale)
+def _into_scale(a: Scale, e: Transpose) -> Expr:
+    return Scale(a.coef, _push(Transpose(a.arg)))
+
+
+@_push_into.register(Trace, Inner)
+def _into_scalar(a: Expr, e: Transpose) -> Expr:
+    return _push(a)  # a 1×1 value is its own transpose
+
+
+@_push_into.register(Add)
+def _into_add(a: Add, e: Transpose) -> Expr:
+    # a Δ-free group such as (x − y*)ᵀ stays one group, as the notes write it
+    return Add(*[_push(Transpose(t)) for t in a.args]) if a.has_delta() else e
+
+
+@_push_into.register(Hadamard)
+def _into_hadamard(a: Hadamard, e: Transpose) -> Expr:
+    return Hadamard(_push(Transpose(a.left)), _push(Transpose(a.right)))
 
 
 def _flatten_sum(e: Expr) -> list[Expr]:
@@ -189,41 +247,67 @@ def delta_expand(e: Expr, max_terms: int = DEFAULT_MAX_TERMS) -> Terms:
     """
     if not e.has_delta():
         return [(Fraction(1), e)]
-    if isinstance(e, Sym):
-        return [(Fraction(1), e)]
-    if isinstance(e, Scale):
-        return [(e.coef * c, m) for c, m in delta_expand(e.arg, max_terms)]
-    if isinstance(e, Add):
-        summands = _flatten_sum(e)
-        free = [a for a in summands if not a.has_delta()]
-        out: Terms = []
-        if free:
-            out.append((Fraction(1), free[0] if len(free) == 1 else Add(*free)))
-        for a in summands:
-            if a.has_delta():
-                out.extend(delta_expand(a, max_terms))
-        return out
-    if isinstance(e, MatMul):
-        return _combine([delta_expand(a, max_terms) for a in e.args], lambda ms: mul(*ms), max_terms)
-    if isinstance(e, Transpose):
-        return [(c, push_transpose(Transpose(m))) for c, m in delta_expand(e.arg, max_terms)]
-    if isinstance(e, Trace):
-        return [(c, Trace(m)) for c, m in delta_expand(e.arg, max_terms)]
-    if isinstance(e, Inner):
-        return _combine(
-            [delta_expand(e.left, max_terms), delta_expand(e.right, max_terms)],
-            lambda ms: Inner(*ms),
-            max_terms,
-        )
-    if isinstance(e, (Hadamard, SeqOp)):
-        return _combine(
-            [delta_expand(e.left, max_terms), delta_expand(e.right, max_terms)],
-            lambda ms: _rebuild(e, *ms),
-            max_terms,
-        )
-    if isinstance(e, (Ext, Window, Shift)):
-        return [(c, _rebuild(e, m)) for c, m in delta_expand(e.arg, max_terms)]
+    return _dexp(e, max_terms)
+
+
+_dexp: NodeTable[Terms] = NodeTable("delta-expand", _expand_unknown)
+
+
+@_dexp.register(Sym)
+def _dexp_sym(e: Sym, max_terms: int) -> Terms:
+    return [(Fraction(1), e)]
+
+
+@_dexp.register(Zero, Ones, Identity, DimScalar, Fn, Softmax, Diag, DiagV)
+def _dexp_refuse(e: Expr, max_terms: int) -> Terms:
+    # a Δ inside an atom or a constant's argument is linearised by the kernel's jets, not distributed here
     raise TypeError(type(e))
+
+
+@_dexp.register(Scale)
+def _dexp_scale(e: Scale, max_terms: int) -> Terms:
+    return [(e.coef * c, m) for c, m in delta_expand(e.arg, max_terms)]
+
+
+@_dexp.register(Add)
+def _dexp_add(e: Add, max_terms: int) -> Terms:
+    summands = _flatten_sum(e)
+    free = [a for a in summands if not a.has_delta()]
+    out: Terms = []
+    if free:
+        out.append((Fraction(1), free[0] if len(free) == 1 else Add(*free)))
+    for a in summands:
+        if a.has_delta():
+            out.extend(delta_expand(a, max_terms))
+    return out
+
+
+@_dexp.register(MatMul)
+def _dexp_matmul(e: MatMul, max_terms: int) -> Terms:
+    return _combine([delta_expand(a, max_terms) for a in e.args], lambda ms: mul(*ms), max_terms)
+
+
+@_dexp.register(Transpose)
+def _dexp_transpose(e: Transpose, max_terms: int) -> Terms:
+    return [(c, push_transpose(Transpose(m))) for c, m in delta_expand(e.arg, max_terms)]
+
+
+@_dexp.register(Trace)
+def _dexp_trace(e: Trace, max_terms: int) -> Terms:
+    return [(c, Trace(m)) for c, m in delta_expand(e.arg, max_terms)]
+
+
+@_dexp.register(Inner, Hadamard, SeqOp)
+def _dexp_binary(e: Expr, max_terms: int) -> Terms:
+    left, right = e.children
+    return _combine([delta_expand(left, max_terms), delta_expand(right, max_terms)],
+                    lambda ms: _rebuild(e, *ms), max_terms)
+
+
+@_dexp.register(Ext, Window, Shift)
+def _dexp_unary_seq(e: Expr, max_terms: int) -> Terms:
+    (arg,) = e.children
+    return [(c, _rebuild(e, m)) for c, m in delta_expand(arg, max_terms)]
 
 
 @_expand.register(Softmax)

@@ -29,20 +29,30 @@ import sympy
 from symderiv.errors import BudgetExceeded
 from symderiv.kernel import coefficients
 from symderiv.kernel.budget import DEFAULT_BUDGET
+from symderiv.kernel.nodetable import NodeTable
 from symderiv.kernel.unionfind import UnionFind
 from symderiv.lang.operators import (
+    Add,
     Diag,
     DiagV,
     DimScalar,
     Expr,
+    Ext,
+    Fn,
     Hadamard,
     Identity,
     Inner,
     MatMul,
     Ones,
+    Scale,
+    SeqOp,
+    Shift,
+    Softmax,
     Sym,
     Trace,
     Transpose,
+    Window,
+    Zero,
     is_scalar_shape,
 )
 
@@ -100,58 +110,108 @@ class _Builder:
         self.uf.merge_into(b, a)  # • stays the representative: it has the fixed value 1
 
     def build(self, e: Expr) -> tuple[int, int]:
-        if isinstance(e, Sym):
-            u, v = self.new(e.shape[0]), self.new(e.shape[1])
-            self.edges.append((e.name, u, v))
-            return u, v
-        if isinstance(e, Transpose):
-            r, c = self.build(e.arg)
-            return c, r
-        if isinstance(e, MatMul):
-            r, c = self.build(e.args[0])
-            shape = e.args[0].shape
-            for a in e.args[1:]:
-                r2, c2 = self.build(a)
-                if shape[1] == a.shape[0]:
-                    self.union(c, r2)
-                    r, c, shape = r, c2, (shape[0], a.shape[1])
-                elif is_scalar_shape(shape):
-                    r, c, shape = r2, c2, a.shape
-                # else: ``a`` is a 1x1 factor scaling the product; r, c unchanged
-            return r, c
-        if isinstance(e, Trace):
-            r, c = self.build(e.arg)
-            self.union(r, c)
-            return DOT, DOT
-        if isinstance(e, Inner):
-            r1, c1 = self.build(e.left)
-            r2, c2 = self.build(e.right)
-            self.union(r1, r2)
-            self.union(c1, c2)
-            return DOT, DOT
-        if isinstance(e, Hadamard):
-            r1, c1 = self.build(e.left)
-            r2, c2 = self.build(e.right)
-            self.union(r1, r2)
-            self.union(c1, c2)
-            return r1, c1
-        # part A: constants are vertices without edges
-        if isinstance(e, Ones):
-            return self.new(e.shape[0]), self.new(e.shape[1])
-        if isinstance(e, Identity):
-            u = self.new(e.shape[0])
-            return u, u
-        if isinstance(e, Diag):  # I ⊙ (v1ᵀ): v's row index is both indices
-            r, _ = self.build(e.arg)
-            return r, r
-        if isinstance(e, DiagV):  # (I ⊙ M)1: M's row and column identified, column •
-            r, c = self.build(e.arg)
-            self.union(r, c)
-            return r, DOT
-        if isinstance(e, DimScalar):
-            self.factor = self.factor * e.value
-            return DOT, DOT
-        raise TypeError(f"not a monomial: {type(e).__name__}")
+        """The (row, column) vertices of ``e``'s value, adding its vertices and edges."""
+        return _build(e, self)
+
+
+def _build_unknown(e: Expr, b: _Builder) -> tuple[int, int]:
+    raise TypeError(f"not a monomial: {type(e).__name__}")
+
+
+# One table for the pass: one compilation rule per node class (tests/test_node_passes.py checks that
+# every node class of the language has one, an explicit refusal included).
+_build: NodeTable[tuple[int, int]] = NodeTable("index-graph", _build_unknown)
+
+
+@_build.register(Sym)
+def _build_sym(e: Sym, b: _Builder) -> tuple[int, int]:
+    u, v = b.new(e.shape[0]), b.new(e.shape[1])
+    b.edges.append((e.name, u, v))
+    return u, v
+
+
+@_build.register(Transpose)
+def _build_transpose(e: Transpose, b: _Builder) -> tuple[int, int]:
+    r, c = b.build(e.arg)
+    return c, r
+
+
+@_build.register(MatMul)
+def _build_matmul(e: MatMul, b: _Builder) -> tuple[int, int]:
+    r, c = b.build(e.args[0])
+    shape = e.args[0].shape
+    for a in e.args[1:]:
+        r2, c2 = b.build(a)
+        if shape[1] == a.shape[0]:
+            b.union(c, r2)
+            r, c, shape = r, c2, (shape[0], a.shape[1])
+        elif is_scalar_shape(shape):
+            r, c, shape = r2, c2, a.shape
+        # else: ``a`` is a 1x1 factor scaling the product; r, c unchanged
+    return r, c
+
+
+@_build.register(Trace)
+def _build_trace(e: Trace, b: _Builder) -> tuple[int, int]:
+    r, c = b.build(e.arg)
+    b.union(r, c)
+    return DOT, DOT
+
+
+@_build.register(Inner)
+def _build_inner(e: Inner, b: _Builder) -> tuple[int, int]:
+    r1, c1 = b.build(e.left)
+    r2, c2 = b.build(e.right)
+    b.union(r1, r2)
+    b.union(c1, c2)
+    return DOT, DOT
+
+
+@_build.register(Hadamard)
+def _build_hadamard(e: Hadamard, b: _Builder) -> tuple[int, int]:
+    r1, c1 = b.build(e.left)
+    r2, c2 = b.build(e.right)
+    b.union(r1, r2)
+    b.union(c1, c2)
+    return r1, c1
+
+
+# part A: constants are vertices without edges
+@_build.register(Ones)
+def _build_ones(e: Ones, b: _Builder) -> tuple[int, int]:
+    return b.new(e.shape[0]), b.new(e.shape[1])
+
+
+@_build.register(Identity)
+def _build_identity(e: Identity, b: _Builder) -> tuple[int, int]:
+    u = b.new(e.shape[0])
+    return u, u
+
+
+@_build.register(Diag)
+def _build_diag(e: Diag, b: _Builder) -> tuple[int, int]:
+    r, _ = b.build(e.arg)  # I ⊙ (v1ᵀ): v's row index is both indices
+    return r, r
+
+
+@_build.register(DiagV)
+def _build_diagv(e: DiagV, b: _Builder) -> tuple[int, int]:
+    r, c = b.build(e.arg)  # (I ⊙ M)1: M's row and column identified, column •
+    b.union(r, c)
+    return r, DOT
+
+
+@_build.register(DimScalar)
+def _build_dimscalar(e: DimScalar, b: _Builder) -> tuple[int, int]:
+    b.factor = b.factor * e.value
+    return DOT, DOT
+
+
+@_build.register(Add, Scale, Zero, Fn, Softmax, SeqOp, Ext, Window, Shift)
+def _build_refuse(e: Expr, b: _Builder) -> tuple[int, int]:
+    # sums and coefficients are expanded first, atoms abstracted to symbols, sequences have their own
+    # procedure: none of them is part of a monomial's graph
+    raise TypeError(f"not a monomial: {type(e).__name__}")
 
 
 def compile_monomial(m: Expr) -> IndexGraph:
