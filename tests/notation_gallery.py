@@ -41,6 +41,9 @@ ACCEPTED = [
     ("constants", r"\mathbf{1}_n^T x", "1_n^T·x"),
     ("constants", r"\mathbb{1}_m", "1_m"),
     ("constants", r"I_n x", "I_n·x"),
+    ("constants", r"\mathbf{1}^T x", "1_n^T·x"),
+    ("constants", r"\mathbf{1}^T W \mathbf{1}", "1_m^T·W·1_n"),
+    ("constants", r"I x", "I_n·x"),
     ("constants", r"\mathbf{x}^T \mathbf{y}", "x^T·y"),
     ("entrywise functions", r"\sigma(W x + b)", "σ(W·x + b)"),
     ("entrywise functions", r"\sigma'(z)", "σ'(z)"),
@@ -60,7 +63,9 @@ ACCEPTED = [
 #: (LaTeX as written, a phrase of the message it gets)
 REFUSED = [
     (r"f(x)", "Function application is not supported yet"),
-    (r"\mathbf{1}^T x", "needs its length as a subscript"),
+    (r"\mathbf{1}", "needs its length as a subscript"),
+    (r"x - \lambda \mathbf{1}", "not forced by its neighbours"),
+    (r"\mathbf{1} b^T", "not forced by its neighbours"),
     (r"\sigma x", "needs its argument in parentheses"),
     (r"\exp x", "needs its argument in parentheses"),
     (r"x \odot y", "has no declared meaning"),

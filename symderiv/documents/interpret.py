@@ -71,7 +71,12 @@ class FuncWord:
 
 @dataclass(frozen=True)
 class OnesWord:
-    """\\mathbf{1} before its subscript gives its length."""
+    """\\mathbf{1} (``identity=False``) or I (``identity=True``) without a size: the size is its
+    subscript (\\mathbf{1}_n, I_n), or, inside a product, the one its neighbour forces (𝟏ᵀX: the rows
+    of X; X𝟏: the columns of X), never guessed otherwise."""
+
+    transposed: bool = False
+    identity: bool = False
 
 
 @dataclass(frozen=True)
@@ -374,7 +379,9 @@ class Interpreter:
         if isinstance(v, FuncApp):
             self.fail(t, f"function notation {v.name}(...) is not interpreted; write the expression it stands for")
         if isinstance(v, OnesWord):
-            self.fail(t, "the ones vector needs its length as a subscript: \\mathbf{1}_n")
+            what = "the identity needs its size as a subscript: I_n" if v.identity else \
+                "the ones vector needs its length as a subscript: \\mathbf{1}_n"
+            self.fail(t, what + " (inside a product such as \\mathbf{1}^T x its size is read from its neighbour)")
         if isinstance(v, FuncWord):
             example = "\\sigma" if v.name == "sigmoid" else f"\\operatorname{{{v.name}}}"
             self.fail(t, f"the function {v.name} needs its argument in parentheses, as in {example}(z)")
@@ -423,7 +430,7 @@ class Interpreter:
             return r[:-1], r[-1]
         return [], r
 
-    def word(self, t: S.Word) -> TraceWord | S.Word:
+    def word(self, t: S.Word) -> TraceWord | S.Word | OnesWord:
         """trace / tr / Tr name the trace; any other run of letters is resolved later."""
         text = t.text
         if text in _TRACE_NAMES and segmentations(text, self.scope.names()):
@@ -431,6 +438,8 @@ class Interpreter:
             self.fail(t, f"ambiguous: '{text}' can be read as the trace or as the product "
                       f"{'·'.join(segmentations(text, self.scope.names())[0])} of declared symbols; "
                       f"write \\mathrm{{{text}}} for the trace, or separate the factors")
+        if text == "I" and self.scope.lookup("I") is None:
+            return OnesWord(identity=True)  # I not declared: the identity, sized by its neighbour or I_n
         return TraceWord() if text in _TRACE_NAMES else t
 
     def greek(self, t: S.Greek) -> Value:
@@ -609,6 +618,8 @@ class Interpreter:
             return FuncWord(base.name, 1)
         if isinstance(base, FuncWord):
             self.fail(t, "a superscript on a function name (\\sigma^2(z)?) is not read; write the product")
+        if isinstance(base, OnesWord) and text in _TRANSPOSE_MARKS:
+            return OnesWord(not base.transposed, base.identity)
         if isinstance(base, NormOf):
             if text == "2":
                 return base.squared()
@@ -664,7 +675,10 @@ class Interpreter:
             return declared
         base = self.value(base_t)
         if isinstance(base, OnesWord):
-            return Ones(self._size(subtext, t), 1)
+            n = self._size(subtext, t)
+            if base.identity:
+                return Identity(n)
+            return Transpose(Ones(n, 1)) if base.transposed else Ones(n, 1)
         if isinstance(base, S.Word) and base.text == "I" and self.scope.lookup("I") is None and subtext is not None:
             return Identity(self._size(subtext, t))  # I_n, with I not a declared symbol: the identity
         if isinstance(sub, S.Roman) and sub.name == "F" and (isinstance(base, NormOf) or isinstance(base_t, S.Power)):
@@ -947,6 +961,7 @@ class Interpreter:
                 flat.append(it)
         if any(isinstance(it, (S.SumSign, Indexed, IndexNotation, IndexSum)) for it in flat):
             return self.index_product(flat, t)
+        flat = self._size_constants(flat, t)
         while k < len(flat):
             it = flat[k]
             if isinstance(it, Fraction):
@@ -982,6 +997,33 @@ class Interpreter:
         except ShapeError as exc:
             self.fail(t, str(exc))
         return body if coef == 1 else Scale(coef, body)
+
+    def _size_constants(self, flat: list, t: Located) -> list:
+        """An unsized 𝟏 or I in a product takes the size its neighbour forces: 𝟏ᵀX and IX the rows of
+        the next factor, X𝟏 and XI the columns of the previous one. A 1×1 neighbour forces nothing
+        (μ𝟏 could be any length), and then the size must be written (\\mathbf{1}_n)."""
+        out = list(flat)
+        for k, it in enumerate(out):
+            if not isinstance(it, OnesWord):
+                continue
+            nxt = out[k + 1] if k + 1 < len(out) else None
+            prv = out[k - 1] if k > 0 else None
+            nxt = nxt.e if isinstance(nxt, Grouped) else nxt
+            prv = prv.e if isinstance(prv, Grouped) else prv
+            size = None
+            if (it.transposed or it.identity) and isinstance(nxt, Expr) and not nxt.is_scalar:
+                size = nxt.shape[0]
+            elif (not it.transposed or it.identity) and isinstance(prv, Expr) and not prv.is_scalar:
+                size = prv.shape[1]
+            if size is None or size == 1:
+                what = "I" if it.identity else "\\mathbf{1}"
+                self.fail(t, f"the size of {what} is not forced by its neighbours here; write it as a subscript "
+                          f"({'I_n' if it.identity else chr(92) + 'mathbf{1}_n'})")
+            if it.identity:
+                out[k] = Identity(size)
+            else:
+                out[k] = Transpose(Ones(size, 1)) if it.transposed else Ones(size, 1)
+        return out
 
     def index_product(self, flat: list, t: Located) -> IndexNotation:
         sums, factors, coef = [], [], Fraction(1)
