@@ -62,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="check derivations written in Markdown files, line by line")
     c.add_argument("files", nargs="+", help="Markdown files")
-    c.add_argument("--format", default="text", choices=["text", "json"])
+    c.add_argument("--format", default="text", choices=["text", "json", "github"],
+                   help="text (default), json, or github: GitHub Actions annotations on the wrong lines")
     c.add_argument("--double-check", action="store_true", help=_DOUBLE_CHECK_HELP)
 
     r = sub.add_parser("report", help="render the catalog (--all) or a checked Markdown document (FILE)")
@@ -272,6 +273,15 @@ def cmd_check(args) -> int:
                    + [{"path": e.path, "status": "error", "error": str(e), "line": e.line, "column": e.col,
                        "derivations": []} for e in errors]}
         _out(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "github":
+        from symderiv.report.text import _gh_data, _gh_property, render_github
+
+        for r in results:
+            _out(render_github(r))
+        for e in errors:  # an unreadable file is an error at its position too
+            where = f"file={_gh_property(e.path)}" + (f",line={e.line}" if e.line else "") + (f",col={e.col}" if e.col else "")
+            _out(f"::error {where},title=symderiv%3A cannot read::{_gh_data(getattr(e, 'message', str(e)))}\n")
+            print(f"{e}", file=sys.stderr)
     else:
         for r in results:
             _out(render_check(r))
