@@ -274,13 +274,14 @@ def cmd_check(args) -> int:
                        "derivations": []} for e in errors]}
         _out(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "github":
-        from symderiv.report.text import _gh_data, _gh_property, render_github
+        from symderiv.report.text import gh_data, gh_property, render_github
 
         for r in results:
             _out(render_github(r))
         for e in errors:  # an unreadable file is an error at its position too
-            where = f"file={_gh_property(e.path)}" + (f",line={e.line}" if e.line else "") + (f",col={e.col}" if e.col else "")
-            _out(f"::error {where},title=symderiv%3A cannot read::{_gh_data(getattr(e, 'message', str(e)))}\n")
+            where = f"file={gh_property(e.path)}" + (f",line={e.line}" if e.line else "")
+            where += f",col={e.col}" if e.col else ""
+            _out(f"::error {where},title=symderiv%3A cannot read::{gh_data(getattr(e, 'message', str(e)))}\n")
             print(f"{e}", file=sys.stderr)
     else:
         for r in results:

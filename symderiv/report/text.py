@@ -38,14 +38,14 @@ def render_check(doc) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _gh_data(text: str) -> str:
+def gh_data(text: str) -> str:
     """A workflow command's message: %, CR and LF are escaped (GitHub's rule)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _gh_property(text: str) -> str:
+def gh_property(text: str) -> str:
     """A workflow command's property value: also , and : are escaped."""
-    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+    return gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def render_github(doc) -> str:
@@ -53,25 +53,25 @@ def render_github(doc) -> str:
     undecided one, at its file, line and column, so a pull request shows the message on the wrong line;
     then a ``::notice`` with the summary. Verified steps print nothing."""
     lines = []
-    path = _gh_property(doc.path)
+    path = gh_property(doc.path)
     for step, _owner in doc.all_steps():
         if step.status == "verified":
             continue
         v = step.verdict
         kind = "error" if step.status == "failed" else "warning"
         where = f"file={path},line={step.line or 1}" + (f",col={step.col}" if step.col else "")
-        title = _gh_property(f"symderiv: {step.status}")
+        title = gh_property(f"symderiv: {step.status}")
         text = f"{v.reason or v.method}  [{step.text_override or step.plain()}]"
         if v.counterexample is not None:
             text += "\ncounterexample:\n" + v.counterexample.describe("  ")
-        lines.append(f"::{kind} {where},title={title}::{_gh_data(text)}")
+        lines.append(f"::{kind} {where},title={title}::{gh_data(text)}")
     for d in doc.derivations:
         j = d.jacobian
         if j is not None and j.status != "verified":
             kind = "error" if j.status == "failed" else "warning"
             line = next((s.line for s in d.steps if s.kind == "readoff" and s.line), None) or 1
-            lines.append(f"::{kind} file={path},line={line},title={_gh_property('symderiv: Jacobian cross-check')}::"
-                         + _gh_data(f"Jacobian cross-check of {d.title}: {j.status}: {j.reason or j.method}"))
+            lines.append(f"::{kind} file={path},line={line},title={gh_property('symderiv: Jacobian cross-check')}::"
+                         + gh_data(f"Jacobian cross-check of {d.title}: {j.status}: {j.reason or j.method}"))
     summary = (doc.nothing_reason + " — not verified") if doc.nothing_checked else render_check(doc).splitlines()[-1]
-    lines.append(f"::notice file={path}::{_gh_data(summary)}")
+    lines.append(f"::notice file={path}::{gh_data(summary)}")
     return "\n".join(lines) + "\n"
