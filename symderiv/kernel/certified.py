@@ -118,6 +118,8 @@ def _text(v: Any) -> str:
     """An enclosure in a few digits: its midpoint, and its width when not tiny."""
     mid = (v.a + v.b) / 2
     width = v.b - v.a
+    if v.a <= 0 <= v.b and width < _TINY:
+        return "0"  # the enclosure of an exact 0 straddles it by rounding
     s = IV.nstr(IV.mpf([mid, mid]), 12).strip("[]").split(",")[0].strip()
     return s if width < _TINY else f"{s}±{IV.nstr(IV.mpf([width, width]), 2).strip('[]').split(',')[0]}"
 

@@ -31,6 +31,7 @@ from fractions import Fraction
 
 from symderiv.errors import BudgetExceeded, NotInFragment, SymderivError
 from symderiv.kernel.atoms import has_atoms, linearize, lower
+from symderiv.kernel.evaluate import INT, Counterexample, evaluate
 from symderiv.kernel.hypotheses import Hypothesis, describe, positive_names, substitution
 from symderiv.kernel.expand import delta_degree, expand
 from symderiv.kernel.dispatch import decide_terms
@@ -170,6 +171,22 @@ def _prepare(
     return lhs, rhs, nl, nr, None
 
 
+def _show_hypothesis_values(cex: Counterexample | None, hypotheses: tuple[Hypothesis, ...]) -> None:
+    """A counterexample found for the substituted claim gives the *parameters* of the onto
+    substitution; the user must see the values of the symbols themselves (which satisfy the
+    hypotheses), so each substituted symbol's entry is replaced by π(parameters), evaluated exactly."""
+    sub = substitution(hypotheses)
+    if cex is None or not sub or not all(name in cex.values for name in sub):
+        return
+    try:
+        shown = {name: evaluate(expr, cex.values, cex.sizes, INT) for name, expr in sub.items()}
+    except Exception:  # noqa: BLE001 — only presentation: keep the parameters, say so
+        cex.note = (cex.note + "; " if cex.note else "") + "values shown are the parameters of the hypotheses' substitution"
+        return
+    cex.values.update(shown)
+    cex.note = (cex.note + "; " if cex.note else "") + "the values shown satisfy the hypotheses"
+
+
 def _with_hypotheses(v: Verdict, hypotheses: tuple[Hypothesis, ...]) -> Verdict:
     if not hypotheses:
         return v
@@ -192,6 +209,7 @@ def _verify_equal(lhs: object, rhs: object, budget: Budget, hypotheses: tuple[Hy
         lt = expand(nl, budget.max_terms)
         rt = expand(nr, budget.max_terms)
         d = decide_terms(lt, rt, nl, nr, budget, "both sides", positive_names(hypotheses))
+        _show_hypothesis_values(d.counterexample, hypotheses)
     except BudgetExceeded as exc:
         return decided(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", lhs=lhs, rhs=rhs, methods=["budget"])
     status, method, tags, bound, diff, cex, note = (
@@ -233,6 +251,7 @@ def _verify_first_order(lhs: object, rhs: object, budget: Budget, hypotheses: tu
         d = decide_terms(
             low_l, low_r, leval, reval, budget, "the parts of order ≤ 1 in Δ of both sides", positive_names(hypotheses)
         )
+        _show_hypothesis_values(d.counterexample, hypotheses)
     except BudgetExceeded as exc:
         return decided(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", relation="first-order", lhs=lhs, rhs=rhs, methods=["budget"])
     status, method, tags, bound, diff, cex, note = (
