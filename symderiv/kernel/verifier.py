@@ -179,11 +179,12 @@ def _show_hypothesis_values(cex: Counterexample | None, hypotheses: tuple[Hypoth
     if cex is None or not sub or not all(name in cex.values for name in sub):
         return
     try:
-        shown = {name: evaluate(expr, cex.values, cex.sizes, INT) for name, expr in sub.items()}
+        env = {k: v for k, v in cex.values.items() if isinstance(v, list)}
+        shown = {name: evaluate(expr, env, cex.sizes, INT) for name, expr in sub.items()}
     except Exception:  # noqa: BLE001 — only presentation: keep the parameters, say so
         cex.note = (cex.note + "; " if cex.note else "") + "values shown are the parameters of the hypotheses' substitution"
         return
-    cex.values.update(shown)
+    cex.values = {**cex.values, **shown}
     cex.note = (cex.note + "; " if cex.note else "") + "the values shown satisfy the hypotheses"
 
 
