@@ -390,3 +390,14 @@ def test_row_softmax_is_not_transpose_equivariant():
 
     S = Sym("S", "n", "n")
     assert verify_equal(Transpose(softmax(S)), softmax(Transpose(S))).status == "failed"
+
+
+def test_a_counterexample_under_a_hypothesis_satisfies_it():
+    """The screen samples the parameters of the onto substitution; the report shows the symbols'
+    own values, which must satisfy 1ᵀy = 1 (trap 5: a counterexample outside the hypothesis proves nothing)."""
+    from fractions import Fraction
+
+    verdict = check_gradient(CE, zz, Add(softmax, y), hypotheses=(Hypothesis("sums-to", y),))
+    assert verdict.status == "failed"
+    shown = verdict.counterexample.values["y"]
+    assert sum(Fraction(row[0]) for row in shown) == 1
