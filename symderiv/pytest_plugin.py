@@ -148,6 +148,20 @@ class DerivationItem(_SymderivItem):
         self.derivation = derivation
         self.line = derivation.steps[0].line if derivation.steps else None
 
+    def reportinfo(self):
+        """The location pytest shows and links: the first step that is not verified (the derivation is
+        checked here if pytest asks before running it; the checked verdicts are reused by runtest)."""
+        from symderiv.documents.documents import label_rules
+        from symderiv.lang.status import Status
+
+        d = self.derivation
+        if not d.checked:
+            d.check()
+            label_rules(d)
+        bad = next((s for s in d.steps if s.status != Status.VERIFIED and s.line), None)
+        line = bad.line if bad is not None else self.line
+        return self.path, (line - 1 if line else None), f"symderiv: {self.name}"
+
     def runtest(self):
         from symderiv.testing import assert_derivation
 

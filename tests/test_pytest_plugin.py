@@ -212,3 +212,15 @@ def test_glob_with_matches_does_not_warn(pytester):
     result = pytester.runpytest("--strict-config", *plugin_args())
     result.assert_outcomes(passed=1)
     assert "matches no file" not in result.stdout.str()
+
+
+def test_a_failing_derivation_is_located_at_its_first_wrong_step(pytester):
+    """pytest's reportinfo (what editors and CI link to) is the first step that is not verified."""
+    pytester.makeini("[pytest]\nsymderiv_documents = docs/*.md\n")
+    pytester.mkdir("docs")
+    (pytester.path / "docs" / "bad.md").write_text(BAD, encoding="utf-8")
+    wrong = BAD.splitlines().index(r"$$= 2 x^T A \Delta x$$") + 1
+    items, _ = pytester.inline_genitems(*plugin_args())
+    (item,) = items
+    path, line0, _ = item.reportinfo()
+    assert line0 + 1 == wrong
