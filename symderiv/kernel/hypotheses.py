@@ -76,6 +76,17 @@ def positive_names(hyps: tuple[Hypothesis, ...]) -> frozenset[str]:
     return frozenset(h.symbol.name for h in hyps if h.kind == "positive")
 
 
+def guards(hyps: tuple[Hypothesis, ...]) -> tuple[Expr, ...]:
+    """π(u) for every symbol both declared positive and substituted by a hypothesis (y := π(u)).
+
+    The parameter u is sampled positive, but the hypothesis is y = π(u) > 0: a point where u > 0
+    and π(u) has an entry ≤ 0 lies outside the hypotheses, so it refutes nothing (1ᵀy = 1, y > 0:
+    relu(y) = y is true). Verification is unaffected: every y in the hypothesis set is π(y) with
+    y > 0, so treating u as positive still covers it."""
+    sub = substitution(hyps)
+    return tuple(sub[h.symbol.name] for h in hyps if h.kind == "positive" and h.symbol.name in sub)
+
+
 def describe(hyps: tuple[Hypothesis, ...]) -> str:
     parts = []
     for h in hyps:

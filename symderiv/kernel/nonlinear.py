@@ -110,6 +110,7 @@ def clear_scalar_atoms(terms: Terms, ab: Abstraction, budget: Budget) -> tuple[T
 def decide_nonlinear(
     lterms: list[tuple[Fraction, Expr]], rterms: list[tuple[Fraction, Expr]], leval: Expr, reval: Expr,
     budget: Budget, deadline: Meter, what: str, positive: frozenset[str] = frozenset(),
+    guards: tuple[Expr, ...] = (),
 ) -> Decision:
     ab = Abstraction(budget.max_terms, budget.max_leaves)
     all_terms = [(c, ab(m)) for c, m in lterms] + [(-c, ab(m)) for c, m in rterms]
@@ -139,7 +140,8 @@ def decide_nonlinear(
         ), ["canonical-form", "atom-abstraction"] + (["cleared-denominators"] if cleared else []), bound, [], None, "")
     seed = zlib.crc32((plain(leval) + "|" + plain(reval)).encode())
     try:
-        cex, seen = certified_counterexample(leval, reval, bound, positive, deadline, seed, budget.certified_points)
+        cex, seen = certified_counterexample(leval, reval, bound, positive, deadline, seed, budget.certified_points,
+                                               guards)
     except BudgetExceeded:
         cex, seen = None, "the certified screen ran out of budget"
     if cex is not None:

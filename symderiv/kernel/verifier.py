@@ -31,7 +31,7 @@ from fractions import Fraction
 
 from symderiv.errors import BudgetExceeded, NotInFragment, SymderivError
 from symderiv.kernel.atoms import has_atoms, linearize, lower
-from symderiv.kernel.hypotheses import Hypothesis, describe, positive_names, substitution
+from symderiv.kernel.hypotheses import Hypothesis, describe, guards, positive_names, substitution
 from symderiv.kernel.expand import delta_degree, expand
 from symderiv.kernel.dispatch import decide_terms
 from symderiv.kernel.indexgraph import class_sums
@@ -191,7 +191,7 @@ def _verify_equal(lhs: object, rhs: object, budget: Budget, hypotheses: tuple[Hy
     try:
         lt = expand(nl, budget.max_terms)
         rt = expand(nr, budget.max_terms)
-        d = decide_terms(lt, rt, nl, nr, budget, "both sides", positive_names(hypotheses))
+        d = decide_terms(lt, rt, nl, nr, budget, "both sides", positive_names(hypotheses), guards(hypotheses))
     except BudgetExceeded as exc:
         return decided(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", lhs=lhs, rhs=rhs, methods=["budget"])
     status, method, tags, bound, diff, cex, note = (
@@ -231,7 +231,8 @@ def _verify_first_order(lhs: object, rhs: object, budget: Budget, hypotheses: tu
         dropped = _dropped_terms(high, budget, is_sequence_expr(nl) or is_sequence_expr(nr) or has_atoms(nl, nr))
         leval, reval = add(low_l, lhs.shape), add(low_r, rhs.shape)
         d = decide_terms(
-            low_l, low_r, leval, reval, budget, "the parts of order ≤ 1 in Δ of both sides", positive_names(hypotheses)
+            low_l, low_r, leval, reval, budget, "the parts of order ≤ 1 in Δ of both sides", positive_names(hypotheses),
+            guards(hypotheses),
         )
     except BudgetExceeded as exc:
         return decided(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", relation="first-order", lhs=lhs, rhs=rhs, methods=["budget"])
