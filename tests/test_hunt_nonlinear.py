@@ -20,3 +20,21 @@ def test_positive_and_sums_to_counterexample_must_satisfy_both():
     # the order of the hypotheses does not matter
     assert verify_equal(relu(y), y, hypotheses=hyps[::-1]).status != "failed"
     assert verify_equal(Add(relu(y), y), Scale(2, y), hypotheses=hyps).status != "failed"
+
+
+def test_sums_to_zero_is_a_hypothesis_not_a_crash():
+    """1ᵀy = 0 (centred) made a zero DimScalar and raised ShapeError out of verify_equal."""
+    from symderiv.lang.operators import MatMul, Ones, Transpose
+    one = Ones("n", 1)
+    hyp = (Hypothesis("sums-to", y, 0),)
+    assert verify_equal(MatMul(Transpose(one), y), Scale(2, MatMul(Transpose(one), y)), hypotheses=hyp).status == "verified"
+    assert verify_equal(MatMul(Transpose(one), y), Add(MatMul(Transpose(one), y), Ones(1, 1)),
+                        hypotheses=hyp).status == "failed"
+    assert verify_equal(y, Scale(2, y), hypotheses=hyp).status == "failed"
+
+
+def test_positive_and_nonpositive_sum_are_inconsistent():
+    """y > 0 and 1ᵀy = 0 have no common solution: refuse, rather than refute a vacuous claim."""
+    import pytest
+    with pytest.raises(ValueError, match="no common solution"):
+        verify_equal(y, Scale(2, y), hypotheses=(Hypothesis("sums-to", y, 0), Hypothesis("positive", y)))
