@@ -38,3 +38,19 @@ def test_positive_and_nonpositive_sum_are_inconsistent():
     import pytest
     with pytest.raises(ValueError, match="no common solution"):
         verify_equal(y, Scale(2, y), hypotheses=(Hypothesis("sums-to", y, 0), Hypothesis("positive", y)))
+
+
+def test_a_pole_written_on_one_side_restricts_the_sizes_named_in_the_proof():
+    """(1/(n − 1))·(n − 1)·x cancels in the class coefficients, so the grid saw no pole and the
+    proof said "for all sizes", although the right side is undefined at n = 1."""
+    import sympy
+
+    from symderiv.lang.operators import DimScalar, MatMul, exp
+    n = sympy.Symbol("n")
+    x = Sym("x", "n", 1)
+    for lhs, rhs in [(x, MatMul(DimScalar(1 / (n - 1)), DimScalar(n - 1), x)),
+                     (exp(x), MatMul(DimScalar(1 / (n - 1)), DimScalar(n - 1), exp(x)))]:
+        v = verify_equal(lhs, rhs)
+        assert v.status == "verified"
+        assert "n ∉ {1}" in v.method
+    assert "∉" not in verify_equal(MatMul(DimScalar(1 / n), x), MatMul(DimScalar(1 / n), x)).method

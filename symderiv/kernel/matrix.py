@@ -20,7 +20,7 @@ from symderiv.kernel.budget import Meter
 from symderiv.kernel.evaluate import Counterexample, dims_of, monomial_estimate, polynomial_identity
 from symderiv.kernel.indexgraph import class_sums, compile_monomial
 from symderiv.kernel.verdict import FAILED, VERIFIED, Budget, Decision, Term, fmt_sizes
-from symderiv.lang.operators import Expr
+from symderiv.lang.operators import DimScalar, Expr
 from symderiv.lang.printing import plain
 
 #: What a verified method says when the optional second proof was not asked for: never silent,
@@ -101,7 +101,7 @@ def decide_matrix(
             f"({len(classes)} class{'es' if len(classes) != 1 else ''} of monomials; Theorem 1)"
         )
         if grid is not None:
-            method = method[:-1] + " with coefficients in ℚ(N), Theorem A)" + grid.domain_text()
+            method = method[:-1] + " with coefficients in ℚ(N), Theorem A)" + pole_text(leval, reval, grid.denominator)
             return _decide_grid(leval, reval, grid, classes, budget, deadline, method, tags, bound, screened)
         if not budget.second_proof():
             method += "; " + SECOND_PROOF_OFF
@@ -181,6 +181,19 @@ class Grid:
         for d, values in self.sizes.items():
             pts = [{**p, d: v} for p in pts for v in values]
         return pts
+
+
+def pole_text(leval: Expr, rhs: Expr, denominator: Any = 1) -> str:
+    """", for the sizes where q ≠ 0 …" with q the common denominator of ``denominator`` and of every
+    dimension coefficient *as written* on either side. The grid's q comes from the class
+    coefficients, where (1/(n − 1))·(n − 1) has cancelled; the written 1/(n − 1) still makes that
+    side undefined at n = 1, so a proof cannot speak for n = 1."""
+    q = sympy.sympify(denominator)
+    for e in (leval, rhs):
+        for node in e.walk():
+            if isinstance(node, DimScalar):
+                q = sympy.lcm(q, sympy.fraction(node.value)[1])
+    return Grid({}, q).domain_text()
 
 
 def theorem_a_grid(term_factors: list[Any], sizes: dict[str, int]) -> Grid:
