@@ -45,7 +45,10 @@ def decide_matrix(
     diff = class_terms(classes)
     dims = dims_of(leval, reval)
     sizes = {d: max(bound.get(d, 1), 1) for d in dims}
-    grid = theorem_a_grid([compile_monomial(m).factor for _, m in all_terms], sizes) if has_constants(leval, reval) else None
+    # the written coefficients' poles too: (1/(n − 1))·(n − 1) cancels in the factors, yet that side
+    # is undefined at n = 1, where the screen and the second proof must not evaluate it
+    grid = theorem_a_grid([compile_monomial(m).factor for _, m in all_terms] + [1 / written_denominator(leval, reval)],
+                          sizes) if has_constants(leval, reval) else None
     if grid is not None:  # the screen's sizes avoid the poles of the coefficients
         sizes = grid.points()[0]
     search_bound = bound if grid is None else {d: max(max(g), bound.get(d, 1)) for d, g in grid.sizes.items()}
@@ -188,12 +191,17 @@ def pole_text(leval: Expr, rhs: Expr, denominator: Any = 1) -> str:
     dimension coefficient *as written* on either side. The grid's q comes from the class
     coefficients, where (1/(n − 1))·(n − 1) has cancelled; the written 1/(n − 1) still makes that
     side undefined at n = 1, so a proof cannot speak for n = 1."""
-    q = sympy.sympify(denominator)
-    for e in (leval, rhs):
+    return Grid({}, sympy.lcm(sympy.sympify(denominator), written_denominator(leval, rhs))).domain_text()
+
+
+def written_denominator(*exprs: Expr) -> Any:
+    """The least common denominator of the dimension coefficients written in ``exprs``."""
+    q = sympy.Integer(1)
+    for e in exprs:
         for node in e.walk():
             if isinstance(node, DimScalar):
                 q = sympy.lcm(q, sympy.fraction(node.value)[1])
-    return Grid({}, q).domain_text()
+    return q
 
 
 def theorem_a_grid(term_factors: list[Any], sizes: dict[str, int]) -> Grid:
