@@ -54,3 +54,57 @@ def test_a_pole_written_on_one_side_restricts_the_sizes_named_in_the_proof():
         assert v.status == "verified"
         assert "n ∉ {1}" in v.method
     assert "∉" not in verify_equal(MatMul(DimScalar(1 / n), x), MatMul(DimScalar(1 / n), x)).method
+
+
+def _relu_jet(m0, dm):
+    from symderiv.kernel.decide import verify_first_order
+    from symderiv.lang.operators import Hadamard, MatMul, step
+    lin = MatMul(step(m0), dm) if m0.is_scalar else Hadamard(step(m0), dm)
+    return verify_first_order(relu(Add(m0, dm)), Add(relu(m0), lin))
+
+
+def test_relu_jet_at_an_argument_that_vanishes_identically_at_one_size():
+    """relu′ = step needs an argument whose entries do not vanish identically — at every size. The
+    check ran at size 2 only: (𝟏ᵀ𝟏 − 1)s vanishes at n = 1, (n − 3)x at n = 3, x − (𝟏ᵀx)𝟏 at
+    n = 1, tr(A)tr(B) − tr(AB) at n = 1, where relu(0 + Δ) has no linear first-order part. These
+    were 'verified for all sizes'."""
+    import sympy
+
+    from symderiv.lang.operators import DimScalar, MatMul, Ones, Trace, Transpose, delta_of
+    n = sympy.Symbol("n")
+    x, s = Sym("x", "n", 1), Sym("s", 1, 1)
+    A, B = Sym("A", "n", "n"), Sym("B", "n", "n")
+    one = Ones("n", 1)
+    dx, ds = delta_of(x), delta_of(s)
+    bad = [
+        (MatMul(Add(MatMul(Transpose(one), one), Scale(-1, Ones(1, 1))), s), ds),
+        (MatMul(DimScalar(n - 3), x), dx),
+        (Add(x, Scale(-1, MatMul(one, Transpose(one), x))), dx),
+        (Add(MatMul(Trace(A), Trace(B), s), Scale(-1, MatMul(Trace(MatMul(A, B)), s))), ds),
+    ]
+    for m0, dm in bad:
+        assert _relu_jet(m0, dm).status == "undecided", m0
+    # right twins: a private bias, or a plain polynomial argument, still verify
+    W, b = Sym("W", "m", "n"), Sym("b", "m", 1)
+    assert _relu_jet(Add(MatMul(W, x), b), MatMul(W, dx)).status == "verified"
+    assert _relu_jet(x, dx).status == "verified"
+    assert _relu_jet(Add(MatMul(Trace(A), s), s), ds).status == "verified"  # (tr A + 1)s, no constants: sizes 1, 2
+    # a wrong twin with a private bias is still refuted
+    from symderiv.kernel.decide import verify_first_order
+    z = Add(MatMul(W, x), b)
+    assert verify_first_order(relu(Add(z, MatMul(W, dx))), Add(relu(z), MatMul(W, dx))).status == "failed"
+
+
+def test_relu_of_another_function_is_not_a_crash():
+    """relu(exp(x) + Δx) raised NotExact out of verify_first_order (the zero test evaluated exp in
+    polynomial arithmetic); with a private bias, relu(W σ(x) + b) is decided."""
+    from symderiv.kernel.decide import verify_first_order
+    from symderiv.lang.operators import Hadamard, MatMul, delta_of, exp, sigmoid, step
+    x = Sym("x", "n", 1)
+    dx = delta_of(x)
+    assert verify_first_order(relu(Add(exp(x), dx)), Add(relu(exp(x)), dx)).status == "undecided"
+    W, b = Sym("W", "m", "n"), Sym("b", "m", 1)
+    db = delta_of(b)
+    z = Add(MatMul(W, sigmoid(x)), b)
+    assert verify_first_order(relu(Add(z, db)), Add(relu(z), Hadamard(step(z), db))).status == "verified"
+    assert verify_first_order(relu(Add(z, db)), Add(relu(z), db)).status == "failed"
