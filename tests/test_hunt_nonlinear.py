@@ -108,3 +108,37 @@ def test_relu_of_another_function_is_not_a_crash():
     z = Add(MatMul(W, sigmoid(x)), b)
     assert verify_first_order(relu(Add(z, db)), Add(relu(z), Hadamard(step(z), db))).status == "verified"
     assert verify_first_order(relu(Add(z, db)), Add(relu(z), db)).status == "failed"
+
+
+_RESIDUAL = r"""Let $x \in \mathbf{R}^n$, $W \in \mathbf{R}^{n \times n}$, $h \in \mathbf{R}^n$, $y \in \mathbf{R}^n$ and $L \in \mathbf{R}$.
+<!-- symderiv: \circ = hadamard -->
+
+$$h = \operatorname{relu}(x)$$
+
+$$y = W h + x$$
+
+## Input
+
+"""
+
+
+def test_chain_rule_follows_every_path_to_the_variable():
+    """A residual block y = Wh + x, h = relu(x): the chain rule stopped substituting as soon as x
+    occurred in the forward definition (through '+ x'), so h was a constant, the wrong derivation
+    dL/dx = dL/dy was verified and the right one failed."""
+    from symderiv.documents.documents import check_text
+    wrong = check_text(_RESIDUAL + r"""$$\Delta y = \Delta x$$
+
+$$\Delta L = \langle \frac{dL}{dy}, \Delta x \rangle$$
+
+$$\Rightarrow \frac{dL}{dx} = \frac{dL}{dy}$$
+""", "w.md")
+    assert wrong.status == "failed"
+    assert [s.status for s, _ in wrong.all_steps()][0] == "failed"
+    right = check_text(_RESIDUAL + r"""$$\Delta y \approx W (\mathrm{step}(x) \circ \Delta x) + \Delta x$$
+
+$$\Delta L \approx \langle \frac{dL}{dy}, W (\mathrm{step}(x) \circ \Delta x) + \Delta x \rangle = \langle (W^T \frac{dL}{dy}) \circ \mathrm{step}(x) + \frac{dL}{dy}, \Delta x \rangle$$
+
+$$\Rightarrow \frac{dL}{dx} = (W^T \frac{dL}{dy}) \circ \mathrm{step}(x) + \frac{dL}{dy}$$
+""", "r.md")
+    assert right.status == "verified", [(s.line, s.status, s.verdict.reason) for s, _ in right.all_steps()]
