@@ -142,3 +142,23 @@ $$\Delta L \approx \langle \frac{dL}{dy}, W (\mathrm{step}(x) \circ \Delta x) + 
 $$\Rightarrow \frac{dL}{dx} = (W^T \frac{dL}{dy}) \circ \mathrm{step}(x) + \frac{dL}{dy}$$
 """, "r.md")
     assert right.status == "verified", [(s.line, s.status, s.verdict.reason) for s, _ in right.all_steps()]
+
+
+def test_coefficients_in_dimensions_no_shape_uses_and_poles_in_two_dimensions():
+    """DimScalar(m) with m in no shape raised KeyError from the refutation search; 1/(mn − 1) and
+    1/(n − m) raised OutsideDomain under the double check (the screen evaluated the grid's first
+    point, a pole, since the grid avoids poles only for one dimension)."""
+    from dataclasses import replace
+
+    import sympy
+
+    from symderiv.kernel.decide import DEFAULT_BUDGET
+    from symderiv.lang.operators import DimScalar, MatMul, exp
+    n, m = sympy.symbols("n m")
+    x = Sym("x", "n", 1)
+    double = replace(DEFAULT_BUDGET, double_check=True)
+    for budget in (DEFAULT_BUDGET, double):
+        for c in (DimScalar(m), DimScalar(1 / (n * m - 1)), DimScalar(1 / (n - m))):
+            assert verify_equal(MatMul(c, x), MatMul(c, x), budget).status == "verified"
+            assert verify_equal(MatMul(c, x), Scale(3, MatMul(c, x)), budget).status == "failed"
+        assert verify_equal(MatMul(DimScalar(m), exp(x)), Scale(2, MatMul(DimScalar(m), exp(x))), budget).status == "failed"

@@ -6,6 +6,7 @@ Reached only through the dispatcher :func:`symderiv.kernel.dispatch.decide_terms
 """
 from __future__ import annotations
 
+import itertools
 import zlib
 from dataclasses import dataclass
 from fractions import Fraction
@@ -50,7 +51,7 @@ def decide_matrix(
     grid = theorem_a_grid([compile_monomial(m).factor for _, m in all_terms] + [1 / written_denominator(leval, reval)],
                           sizes) if has_constants(leval, reval) else None
     if grid is not None:  # the screen's sizes avoid the poles of the coefficients
-        sizes = grid.points()[0]
+        sizes = grid.regular_point()
     search_bound = bound if grid is None else {d: max(max(g), bound.get(d, 1)) for d, g in grid.sizes.items()}
     numeric = sorted(t for t in bound if t.isdigit())
     seed = _seed(leval, reval)
@@ -178,6 +179,22 @@ class Grid:
                 return ""
             return f", for the sizes where {sympy.sstr(q)} ≠ 0 ({syms[0]} ∉ {{{', '.join(map(str, bad))}}})"
         return f", for the sizes where {sympy.sstr(q)} ≠ 0"
+
+    def regular_point(self) -> dict[str, int]:
+        """A point of the grid where the denominator does not vanish. With several dimensions in q
+        (1/(mn − 1), 1/(n − m)) the grid does not avoid its zeros, so look for one, then nearby."""
+        q = sympy.sympify(self.denominator)
+        pts = self.points()
+        for p in pts:
+            if q.subs({s: p[str(s)] for s in q.free_symbols if str(s) in p}) != 0:
+                return p
+        top = max((max(v) for v in self.sizes.values()), default=1)
+        dims = list(self.sizes)
+        for combo in itertools.islice(itertools.product(range(1, top + 8), repeat=len(dims)), 20000):
+            p = {d: max(k, min(self.sizes[d])) for d, k in zip(dims, combo)}
+            if q.subs({s: p[str(s)] for s in q.free_symbols if str(s) in p}) != 0:
+                return p
+        return pts[0]
 
     def points(self) -> list[dict[str, int]]:
         pts: list[dict[str, int]] = [{}]
