@@ -198,6 +198,8 @@ def _check_piecewise(name: str, m0: Expr, max_terms: int = DEFAULT_BUDGET.max_te
     from symderiv.kernel.evaluate import dims_of, evaluate, poly_arith, poly_env, size_candidates, symbol_table
 
     dims = dims_of(m0)
+    if 2 ** len(dims) > 256:
+        raise NotInFragment(f"the argument of {name} has too many dimensions to check every size in {{1, 2}}")
     for sizes in size_candidates(dims, {d: 2 for d in dims}) or [{}]:
         R, env, _ = poly_env(symbol_table(m0), sizes)
         for row in evaluate(m0, env, sizes, poly_arith(R)):

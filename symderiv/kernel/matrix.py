@@ -190,7 +190,7 @@ class Grid:
                 return p
         top = max((max(v) for v in self.sizes.values()), default=1)
         dims = list(self.sizes)
-        for combo in itertools.islice(itertools.product(range(1, top + 8), repeat=len(dims)), 20000):
+        for combo in itertools.islice(itertools.product(range(1, top + 8), repeat=len(dims)), 4096):
             p = {d: max(k, min(self.sizes[d])) for d, k in zip(dims, combo)}
             if q.subs({s: p[str(s)] for s in q.free_symbols if str(s) in p}) != 0:
                 return p
