@@ -162,3 +162,20 @@ def test_coefficients_in_dimensions_no_shape_uses_and_poles_in_two_dimensions():
             assert verify_equal(MatMul(c, x), MatMul(c, x), budget).status == "verified"
             assert verify_equal(MatMul(c, x), Scale(3, MatMul(c, x)), budget).status == "failed"
         assert verify_equal(MatMul(DimScalar(m), exp(x)), Scale(2, MatMul(DimScalar(m), exp(x))), budget).status == "failed"
+
+
+def test_first_order_claims_keep_the_domain_of_their_higher_order_terms():
+    """Truncating to order ≤ 1 dropped the condition s > 0 of a log(s) that occurs only in a term of
+    order 2: the certified screen then refuted a true claim at s ≤ 0, outside 𝒟(lhs), and a right
+    side undefined at s ≤ 0 passed."""
+    from symderiv.kernel.decide import verify_first_order
+    from symderiv.lang.operators import MatMul, Transpose, delta_of, log, sqrt
+    x, s = Sym("x", "n", 1), Sym("s", 1, 1)
+    dx = delta_of(x)
+    q = MatMul(Transpose(dx), dx)
+    for f in (log, sqrt):
+        lhs = Add(x, MatMul(x, f(s), q))
+        right = Add(x, MatMul(f(s), dx), Scale(-1, MatMul(f(s), dx)))
+        assert verify_first_order(lhs, right).status == "verified"
+        assert verify_first_order(lhs, Scale(2, x)).status == "failed"
+    assert verify_first_order(x, Add(x, MatMul(x, log(s), q))).status != "verified"
