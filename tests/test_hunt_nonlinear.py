@@ -179,3 +179,144 @@ def test_first_order_claims_keep_the_domain_of_their_higher_order_terms():
         assert verify_first_order(lhs, right).status == "verified"
         assert verify_first_order(lhs, Scale(2, x)).status == "failed"
     assert verify_first_order(x, Add(x, MatMul(x, log(s), q))).status != "verified"
+
+
+# ---------------------------------------------------------------------------------------
+# Property test: random claims with entrywise functions, checked against an independent
+# evaluator in mpmath (hunting tool: a verified claim must agree wherever both sides are defined
+# and no step sits at 0; a failed claim's counterexample must really separate the sides)
+# ---------------------------------------------------------------------------------------
+import mpmath  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from symderiv.lang.operators import (  # noqa: E402
+    Fn,
+    Hadamard,
+    Inner,
+    MatMul,
+    Ones,
+    Transpose,
+    Zero,
+    map_bottom_up,
+)
+
+_X, _Y, _S = Sym("x", "n", 1), Sym("y", "n", 1), Sym("s", 1, 1)
+_FNS = ["exp", "sigmoid", "tanh", "log", "sqrt", "recip", "relu", "step", "softplus", "square"]
+
+
+class _Undefined(Exception):
+    pass
+
+
+def _mp(e, env, n):
+    """An independent evaluator (mpmath, 60 digits) for the grammar below."""
+    if isinstance(e, Sym):
+        return env[e.name]
+    if isinstance(e, (Ones, Zero)):
+        rows = n if str(e.shape[0]) == "n" else 1
+        cols = n if str(e.shape[1]) == "n" else 1
+        return [[mpmath.mpf(1 if isinstance(e, Ones) else 0)] * cols for _ in range(rows)]
+    if isinstance(e, Scale):
+        c = mpmath.mpf(e.coef.numerator) / e.coef.denominator
+        return [[c * v for v in r] for r in _mp(e.arg, env, n)]
+    if isinstance(e, Add):
+        ms = [_mp(a, env, n) for a in e.args]
+        return [[sum(m[i][j] for m in ms) for j in range(len(ms[0][0]))] for i in range(len(ms[0]))]
+    if isinstance(e, Hadamard):
+        a, b = (_mp(c, env, n) for c in e.children)
+        return [[a[i][j] * b[i][j] for j in range(len(a[0]))] for i in range(len(a))]
+    if isinstance(e, Inner):
+        a, b = _mp(e.left, env, n), _mp(e.right, env, n)
+        return [[sum(a[i][j] * b[i][j] for i in range(len(a)) for j in range(len(a[0])))]]
+    if isinstance(e, Transpose):
+        return [list(r) for r in zip(*_mp(e.arg, env, n))]
+    if isinstance(e, MatMul):
+        out = _mp(e.args[0], env, n)
+        for a in e.args[1:]:
+            b = _mp(a, env, n)
+            if len(out) == 1 and len(out[0]) == 1:
+                out = [[out[0][0] * v for v in r] for r in b]
+            elif len(b) == 1 and len(b[0]) == 1:
+                out = [[b[0][0] * v for v in r] for r in out]
+            else:
+                out = [[sum(out[i][k] * b[k][j] for k in range(len(b))) for j in range(len(b[0]))]
+                       for i in range(len(out))]
+        return out
+    assert isinstance(e, Fn) and not e.prime
+
+    def f(v):
+        name = e.name
+        if (name == "log" and v <= 0) or (name == "sqrt" and v < 0) or (name in ("recip", "step") and v == 0):
+            raise _Undefined
+        return {"exp": mpmath.exp, "sigmoid": lambda t: 1 / (1 + mpmath.exp(-t)), "tanh": mpmath.tanh,
+                "log": mpmath.log, "sqrt": mpmath.sqrt, "recip": lambda t: 1 / t, "relu": lambda t: max(t, 0),
+                "step": lambda t: mpmath.mpf(1 if t > 0 else 0), "softplus": lambda t: mpmath.log(1 + mpmath.exp(t)),
+                "square": lambda t: t * t}[name](v)
+    return [[f(v) for v in r] for r in _mp(e.arg, env, n)]
+
+
+_leaves = st.sampled_from([_X, _Y, Ones("n", 1)])
+_vectors = st.recursive(_leaves, lambda inner: st.one_of(
+    st.tuples(st.sampled_from(_FNS), inner).map(lambda t: Fn(t[0], t[1])),
+    st.tuples(inner, inner).map(lambda t: Add(*t)),
+    st.tuples(inner, inner).map(lambda t: Hadamard(*t)),
+    st.tuples(st.sampled_from([-1, 2]), inner).map(lambda t: Scale(*t)),
+    st.tuples(inner, inner).map(lambda t: MatMul(Fn("exp", Inner(t[0], t[1])), t[0])),
+), max_leaves=4)
+
+
+_with_function = st.tuples(st.sampled_from(_FNS), _vectors).map(lambda t: Fn(t[0], t[1]))
+
+
+def _rewrite(e, k):
+    """A rewrite of the k-th function node: a true identity or a plausible slip."""
+    fns = [nd for nd in e.walk() if isinstance(nd, Fn)]
+    if not fns:
+        return None
+    t = fns[k % len(fns)]
+    m, J = t.arg, Ones(*t.arg.shape)
+    options = {
+        "relu": [Hadamard(m, Fn("step", m)), m], "sigmoid": [Add(J, Scale(-1, Fn("sigmoid", Scale(-1, m)))), Fn("tanh", m)],
+        "tanh": [Scale(-1, Fn("tanh", Scale(-1, m))), Add(Scale(2, Fn("sigmoid", m)), Scale(-1, J))],
+        "log": [Scale(-1, Fn("log", Fn("recip", m))), Scale(2, Fn("log", Fn("sqrt", m)))],
+        "exp": [Fn("recip", Fn("exp", Scale(-1, m))), Hadamard(Fn("exp", m), Fn("exp", m))],
+        "sqrt": [m, Fn("sqrt", Transpose(Transpose(m)))], "square": [Hadamard(m, m), Scale(2, m)],
+        "recip": [Fn("recip", Fn("recip", Fn("recip", m))), m], "step": [Add(J, Scale(-1, Fn("step", Scale(-1, m)))), J],
+        "softplus": [Add(Fn("softplus", Scale(-1, m)), m), Fn("log", Add(J, Fn("exp", m)))],
+    }[t.name]
+    new = options[(k // len(fns)) % len(options)]
+    return map_bottom_up(e, lambda nd: new if nd is t else nd)
+
+
+@settings(max_examples=25, deadline=None)
+@given(_with_function, st.integers(0, 40), st.randoms(use_true_random=False))
+def test_random_claims_with_functions_agree_with_an_independent_evaluator(e, k, rnd):
+    e2 = _rewrite(e, k)
+    if e2 is None:
+        return
+    v = verify_equal(e, e2)
+    mpmath.mp.dps = 60
+    if v.status == "verified":
+        for t in range(12):
+            n = 1 + t % 3
+            env = {name: [[mpmath.mpf(rnd.randint(-9, 9)) / rnd.randint(1, 4)] for _ in range(rows)]
+                   for name, rows in (("x", n), ("y", n), ("s", 1))}
+            try:
+                a = _mp(e, env, n)
+            except (_Undefined, ZeroDivisionError):
+                continue
+            try:
+                b = _mp(e2, env, n)
+            except _Undefined:
+                continue  # a step at 0 (the convention), or the right side's domain: not a float verdict
+            for ra, rb in zip(a, b):
+                for p, q in zip(ra, rb):
+                    assert abs(p - q) <= mpmath.mpf(10) ** -40 * (1 + abs(p)), (e, e2, env)
+    if v.status == "failed" and v.counterexample is not None and v.counterexample.rhs != [["undefined"]]:
+        cex = v.counterexample
+        n = cex.sizes.get("n", 1)
+        env = {name: [[mpmath.mpf(q.numerator) / q.denominator for q in row] for row in m]
+               for name, m in cex.values.items()}
+        a, b = _mp(e, env, n), _mp(e2, env, n)
+        assert any(abs(p - q) > mpmath.mpf(10) ** -40 for ra, rb in zip(a, b) for p, q in zip(ra, rb)), (e, e2)
