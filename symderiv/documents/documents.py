@@ -700,30 +700,46 @@ def _inline_assertion(ml: MathLine) -> bool:
     return has_relation(head)
 
 
-def _through_intermediates(scope: Scope, f: Expr, wrt: Sym, st: _State, depth: int = 8) -> tuple[Expr, dict]:
-    """The chain rule across named intermediates (part F): when the perturbed variable does not occur
-    in y = f, the forward definitions of f's other symbols (h = relu(W₁x + b₁) for y = W₂h + b₂) are
-    substituted until it does. By Lemma S the composite has the value of the layers in sequence, so
-    a derivation against it checks the author's steps against the true composite function. Returns
-    the composite and the definitions substituted (name -> definition, fully expanded), which the
-    derivation also expands in the author's steps (an intermediate there means its value)."""
+def _through_intermediates(scope: Scope, f: Expr, wrt: Sym, st: _State, depth: int = 8, line: int = 0,
+                           col: int = 0) -> tuple[Expr, dict]:
+    """The chain rule across named intermediates (part F): every symbol of f whose forward definition
+    depends on the perturbed variable, directly or through other intermediates (h = relu(W₁x + b₁)
+    in y = W₂h + b₂ for Δx), is replaced by its definition, until none is left. By Lemma S the
+    composite has the value of the layers in sequence, so a derivation against it checks the
+    author's steps against the true composite function. All such symbols are replaced, also when
+    the variable already occurs in f: in a residual block y = Wh + x with h = relu(x), stopping at
+    the x of "+ x" would treat h as a constant and verify dL/dx = dL/dy. Returns the composite and
+    the definitions substituted (name -> definition, fully expanded), which the derivation also
+    expands in the author's steps (an intermediate there means its value)."""
     used: dict[str, Expr] = {}
     for _ in range(depth):
-        if wrt.name in {x.name for x in f.symbols()}:
-            break
         mapping = {}
         for x in f.symbols():
             known = _forward_of(scope, x.name)
-            if known is not None and x.name != wrt.name:
+            if known is not None and x.name != wrt.name and _depends_on(scope, known[1], wrt.name, depth):
                 mapping[x.name] = known[1]
                 st.used.add((x.name, plain(known[1])))
         if not mapping:
-            break
+            for _ in range(depth):  # each definition written with the others expanded
+                used = {k: substitute(v, used) for k, v in used.items()}
+            return f, used
         used.update(mapping)
         f = substitute(f, mapping)
-    for _ in range(depth):  # each definition written with the others expanded
-        used = {k: substitute(v, used) for k, v in used.items()}
-    return f, used
+    raise LineError(line, col, f"the forward definitions leading to {plain(wrt)} nest deeper than {depth} "
+                    "levels (or refer to each other); the chain rule through them is not followed")
+
+
+def _depends_on(scope: Scope, f: Expr, name: str, depth: int) -> bool:
+    """Does ``f`` mention ``name``, directly or through forward definitions (at most ``depth`` deep)?"""
+    if depth < 0:
+        return True  # too deep to tell: treat as dependent, and the caller refuses
+    for x in f.symbols():
+        if x.name == name:
+            return True
+        known = _forward_of(scope, x.name)
+        if known is not None and _depends_on(scope, known[1], name, depth - 1):
+            return True
+    return False
 
 
 def _forward_of(scope: Scope, name: str):
@@ -870,12 +886,14 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
                 raise LineError(ml.line, ml.col, "cannot tell which variable is perturbed: expected exactly one "
                                 f"Δ symbol on the right, found {', '.join(deltas) or 'none'}")
             wrt = scope.lookup(deltas[0][1:])
+            written = f
             intermediates: dict = {}
             if isinstance(wrt, Sym):
-                f, intermediates = _through_intermediates(scope, f, wrt, st)
+                f, intermediates = _through_intermediates(scope, f, wrt, st, line=ml.line, col=ml.col)
             if not isinstance(wrt, Sym) or wrt.name not in {s.name for s in f.symbols()}:
                 raise LineError(ml.line, ml.col, f"{deltas[0]} perturbs {deltas[0][1:]}, which does not occur in "
                                 f"the forward definition {plain(out)} = {plain(f)}")
+            st.used.add((out.name, plain(written)))  # checked through its composite
             is_loss = out.is_scalar  # until a ΔL line for another loss says otherwise
             d = Derivation(f"{st.heading}: d{'L' if not is_loss else out.name}/d{wrt.name}", out, f, wrt, is_loss=is_loss,
                            name=st.heading)

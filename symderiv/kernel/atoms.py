@@ -158,23 +158,56 @@ def _first_order_part(e: Expr, max_terms: int) -> Expr:
     return add([(c, m) for c, m in expand(e, max_terms) if delta_degree(m) == 1], e.shape)
 
 
-def _check_piecewise(name: str, m0: Expr) -> None:
+def _private_symbol(m0: Expr, max_terms: int) -> bool:
+    """M₀ = c·S + R with c a nonzero number, S a symbol of M₀'s shape (or its transpose) occurring in
+    no other term: no entry of M₀ vanishes identically, at any size (a bias, as in W x + b)."""
+    terms = expand(m0, max_terms)
+    for i, (c, m) in enumerate(terms):
+        leaf = m.arg if isinstance(m, Transpose) else m
+        if c == 0 or not isinstance(leaf, Sym) or leaf.kind == "delta" or m.shape != m0.shape:
+            continue
+        # expand does not merge like terms: S − S is two terms, and then S is not private
+        if all(not any(isinstance(n, Sym) and n.name == leaf.name for n in m2.walk())
+               for j, (_, m2) in enumerate(terms) if j != i):
+            return True
+    return False
+
+
+def _check_piecewise(name: str, m0: Expr, max_terms: int = DEFAULT_BUDGET.max_terms) -> None:
     """relu′ = step and step′ = 0 hold off the zero set of the argument; that set is a null set
-    when no entry of M₀ vanishes identically and M₀ has no step inside (§3.7 (6), trap 9)."""
+    when no entry of M₀ vanishes identically and M₀ has no step inside (§3.7 (6), trap 9).
+
+    "No entry vanishes identically" must hold at *every* size. It does when M₀ has a private
+    additive symbol (:func:`_private_symbol`). Otherwise it is checked for polynomial M₀ without
+    constants at every size in {1, 2} per dimension: then an entry that vanishes at a size N ≥ 2
+    vanishes at 2 (set the variables with an index ≥ 3 to 0: every summed index sits on a symbol, so
+    the sum shrinks to the smaller size), and one that vanishes at 1 is seen at 1
+    (tr(A)tr(B) − tr(AB) vanishes at n = 1 only). With constants (x − (𝟏ᵀx)𝟏 vanishes at n = 1,
+    (n − 3)x at n = 3) or other functions inside, that argument fails, and the jet is refused."""
     if any(isinstance(n, Fn) and n.name in PIECEWISE for n in m0.walk()):
         raise NotInFragment(f"the derivative of {name} at an argument that itself contains a step or relu "
                             "may depend on the convention step(0)")
-    if not expand(m0, DEFAULT_BUDGET.max_terms):
+    if not expand(m0, max_terms):
         raise NotInFragment(f"{name} is not differentiable at an argument that is 0")
-    from symderiv.kernel.evaluate import dims_of, evaluate, poly_arith, poly_env, symbol_table
+    if _private_symbol(m0, max_terms):
+        return
+    if has_atoms(m0) or has_constants(m0):
+        raise NotInFragment(f"the argument of {name} contains constants or other functions and no private "
+                            f"additive symbol, so whether an entry of it vanishes identically at some size (where "
+                            f"{name} is not differentiable) is not decided")
+    from symderiv.kernel.evaluate import dims_of, evaluate, poly_arith, poly_env, size_candidates, symbol_table
 
-    sizes = {d: 2 for d in dims_of(m0)}  # every coincidence pattern of the free indices occurs at 2
-    R, env, _ = poly_env(symbol_table(m0), sizes)
-    for row in evaluate(m0, env, sizes, poly_arith(R)):
-        for v in row:
-            if v == R.zero:
-                raise NotInFragment(f"an entry of the argument of {name} is identically 0, where {name} "
-                                    "is not differentiable")
+    dims = dims_of(m0)
+    if 2 ** len(dims) > 256:
+        raise NotInFragment(f"the argument of {name} has too many dimensions to check every size in {{1, 2}}")
+    for sizes in size_candidates(dims, {d: 2 for d in dims}) or [{}]:
+        R, env, _ = poly_env(symbol_table(m0), sizes)
+        for row in evaluate(m0, env, sizes, poly_arith(R)):
+            for v in row:
+                if v == R.zero:
+                    raise NotInFragment(f"an entry of the argument of {name} is identically 0 at "
+                                        f"{', '.join(f'{d} = {k}' for d, k in sizes.items()) or 'the declared sizes'}, "
+                                        f"where {name} is not differentiable")
 
 
 def linearize(e: Expr, max_terms: int = DEFAULT_BUDGET.max_terms) -> Expr:
@@ -189,7 +222,7 @@ def linearize(e: Expr, max_terms: int = DEFAULT_BUDGET.max_terms) -> Expr:
         m = n.arg  # already linearized: its atoms have Δ-free arguments
         m0, m1 = _zero_deltas(m), _first_order_part(m, max_terms)
         if n.name in PIECEWISE:
-            _check_piecewise(n.name, m0)
+            _check_piecewise(n.name, m0, max_terms)
         base = Fn(n.name, m0, n.prime)
         d = lower(derivative(n.name, m0)) if not n.prime else None
         if d is None:

@@ -157,16 +157,32 @@ def certify_at(
     return "agree"
 
 
+def _guards_hold(guards: tuple[Expr, ...], sizes: dict[str, int], env: dict[str, Matrix], deadline: Meter) -> bool:
+    """Every entry of every guard expression is certainly > 0 at this point."""
+    ienv = {n: [[_iv(v) for v in row] for row in m] for n, m in env.items()}
+    for g in guards:
+        try:
+            values = evaluate(g, ienv, sizes, INTERVAL, deadline)
+        except (OutsideDomain, NotExact, ZeroDivisionError, KeyError):
+            return False
+        if not all(v.a > 0 for row in values for v in row):
+            return False
+    return True
+
+
 def certified_counterexample(
     lhs: Expr, rhs: Expr, bound: dict[str, int], positive: frozenset[str], deadline: Meter, seed: int,
-    points: int = DEFAULT_BUDGET.certified_points,
+    points: int = DEFAULT_BUDGET.certified_points, guards: tuple[Expr, ...] = (),
 ) -> tuple[Counterexample | None, str]:
     """A certified counterexample at one of the points the (untrusted) search proposes, or
     (None, what was seen). Each point is checked here: exact entries of the declared shapes,
-    positive where a symbol is declared positive, then interval evaluation."""
+    positive where a symbol is declared positive, every entry of each ``guard`` certainly positive
+    (a symbol declared positive *and* substituted by a hypothesis, y := π(u): the point must satisfy
+    π(u) > 0, not merely u > 0), then interval evaluation."""
     seen = {"agree": 0, "skipped": 0, "invalid": 0}
     for sizes, env in refute.current().certified_points(lhs, rhs, bound, positive, seed, points):
-        if not (refute.exact_point(lhs, rhs, sizes, env) and refute.fits_hypotheses(env, positive)):
+        if not (refute.exact_point(lhs, rhs, sizes, env) and refute.fits_hypotheses(env, positive)
+                and _guards_hold(guards, sizes, env, deadline)):
             seen["invalid"] += 1
             continue
         try:

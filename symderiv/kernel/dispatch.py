@@ -25,13 +25,14 @@ from symderiv.lang.operators import Expr, is_sequence_expr
 
 def decide_terms(
     lterms: list[tuple[Fraction, Expr]], rterms: list[tuple[Fraction, Expr]], leval: Expr, reval: Expr,
-    budget: Budget, what: str, positive: frozenset[str] = frozenset(),
+    budget: Budget, what: str, positive: frozenset[str] = frozenset(), guards: tuple[Expr, ...] = (),
 ) -> Decision:
     """Decide Σ lterms = Σ rterms; ``leval``/``reval`` are the same sums as expressions.
-    ``positive`` names the symbols declared entrywise positive."""
+    ``positive`` names the symbols declared entrywise positive; ``guards`` are expressions that
+    must be entrywise positive at a counterexample (see :func:`~symderiv.kernel.hypotheses.guards`)."""
     deadline = Meter(budget)
     if is_sequence_expr(leval) or is_sequence_expr(reval):
         return decide_sequence(lterms, rterms, leval, reval, deadline, what)
     if has_atoms(leval, reval):
-        return decide_nonlinear(lterms, rterms, leval, reval, budget, deadline, what, positive)
+        return decide_nonlinear(lterms, rterms, leval, reval, budget, deadline, what, positive, guards)
     return decide_matrix(lterms, rterms, leval, reval, budget, deadline, what)

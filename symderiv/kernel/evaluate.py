@@ -100,6 +100,8 @@ def dims_of(*exprs: Expr) -> list[str]:
             for d in node.shape:
                 if not d.is_Integer:
                     out.add(str(d))
+            if isinstance(node, DimScalar):  # a coefficient m may name a dimension no shape uses
+                out.update(str(s) for s in node.value.free_symbols)
     return sorted(out)
 
 

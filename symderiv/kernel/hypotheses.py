@@ -58,14 +58,22 @@ class Hypothesis:
         if self.kind == "sums-to":
             n = s.shape[0]
             one = Ones(n, 1)
+            centred = Scale(-1, MatMul(one, DimScalar(1 / n), MatMul(Transpose(one), s)))
+            if self.value == 0:  # 1ᵀy = 0: y := y − (1ᵀy/n)·1 (a zero coefficient is not a DimScalar)
+                return Add(s, centred)
             return Add(s, MatMul(one, DimScalar(sympy.Rational(self.value.numerator, self.value.denominator) / n)),
-                       Scale(-1, MatMul(one, DimScalar(1 / n), MatMul(Transpose(one), s))))
+                       centred)
         return None
 
 
 def substitution(hyps: tuple[Hypothesis, ...]) -> dict[str, Expr]:
     out: dict[str, Expr] = {}
+    positive = positive_names(hyps)
     for h in hyps:
+        if h.kind == "sums-to" and h.value <= 0 and h.symbol.name in positive:
+            # no y > 0 has 1ᵀy ≤ 0: every claim would hold vacuously, and a counterexample found
+            # without the positivity (the matrix procedure ignores it) would be a false refutation
+            raise ValueError(f"the hypotheses {plain(h.symbol)} > 0 and {h.text()} have no common solution")
         sub = h.substitution()
         if sub is not None:
             if h.symbol.name in out:
@@ -76,6 +84,17 @@ def substitution(hyps: tuple[Hypothesis, ...]) -> dict[str, Expr]:
 
 def positive_names(hyps: tuple[Hypothesis, ...]) -> frozenset[str]:
     return frozenset(h.symbol.name for h in hyps if h.kind == "positive")
+
+
+def guards(hyps: tuple[Hypothesis, ...]) -> tuple[Expr, ...]:
+    """π(u) for every symbol both declared positive and substituted by a hypothesis (y := π(u)).
+
+    The parameter u is sampled positive, but the hypothesis is y = π(u) > 0: a point where u > 0
+    and π(u) has an entry ≤ 0 lies outside the hypotheses, so it refutes nothing (1ᵀy = 1, y > 0:
+    relu(y) = y is true). Verification is unaffected: every y in the hypothesis set is π(y) with
+    y > 0, so treating u as positive still covers it."""
+    sub = substitution(hyps)
+    return tuple(sub[h.symbol.name] for h in hyps if h.kind == "positive" and h.symbol.name in sub)
 
 
 def describe(hyps: tuple[Hypothesis, ...]) -> str:

@@ -6,6 +6,7 @@ Reached only through the dispatcher :func:`symderiv.kernel.dispatch.decide_terms
 """
 from __future__ import annotations
 
+import itertools
 import zlib
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,7 +21,7 @@ from symderiv.kernel.budget import Meter
 from symderiv.kernel.evaluate import Counterexample, dims_of, monomial_estimate, polynomial_identity
 from symderiv.kernel.indexgraph import class_sums, compile_monomial
 from symderiv.kernel.verdict import FAILED, VERIFIED, Budget, Decision, Term, fmt_sizes
-from symderiv.lang.operators import Expr
+from symderiv.lang.operators import DimScalar, Expr
 from symderiv.lang.printing import plain
 
 #: What a verified method says when the optional second proof was not asked for: never silent,
@@ -45,9 +46,12 @@ def decide_matrix(
     diff = class_terms(classes)
     dims = dims_of(leval, reval)
     sizes = {d: max(bound.get(d, 1), 1) for d in dims}
-    grid = theorem_a_grid([compile_monomial(m).factor for _, m in all_terms], sizes) if has_constants(leval, reval) else None
+    # the written coefficients' poles too: (1/(n − 1))·(n − 1) cancels in the factors, yet that side
+    # is undefined at n = 1, where the screen and the second proof must not evaluate it
+    grid = theorem_a_grid([compile_monomial(m).factor for _, m in all_terms] + [1 / written_denominator(leval, reval)],
+                          sizes) if has_constants(leval, reval) else None
     if grid is not None:  # the screen's sizes avoid the poles of the coefficients
-        sizes = grid.points()[0]
+        sizes = grid.regular_point()
     search_bound = bound if grid is None else {d: max(max(g), bound.get(d, 1)) for d, g in grid.sizes.items()}
     numeric = sorted(t for t in bound if t.isdigit())
     seed = _seed(leval, reval)
@@ -101,7 +105,7 @@ def decide_matrix(
             f"({len(classes)} class{'es' if len(classes) != 1 else ''} of monomials; Theorem 1)"
         )
         if grid is not None:
-            method = method[:-1] + " with coefficients in ℚ(N), Theorem A)" + grid.domain_text()
+            method = method[:-1] + " with coefficients in ℚ(N), Theorem A)" + pole_text(leval, reval, grid.denominator)
             return _decide_grid(leval, reval, grid, classes, budget, deadline, method, tags, bound, screened)
         if not budget.second_proof():
             method += "; " + SECOND_PROOF_OFF
@@ -176,11 +180,45 @@ class Grid:
             return f", for the sizes where {sympy.sstr(q)} ≠ 0 ({syms[0]} ∉ {{{', '.join(map(str, bad))}}})"
         return f", for the sizes where {sympy.sstr(q)} ≠ 0"
 
+    def regular_point(self) -> dict[str, int]:
+        """A point of the grid where the denominator does not vanish. With several dimensions in q
+        (1/(mn − 1), 1/(n − m)) the grid does not avoid its zeros, so look for one, then nearby."""
+        q = sympy.sympify(self.denominator)
+        pts = self.points()
+        for p in pts:
+            if q.subs({s: p[str(s)] for s in q.free_symbols if str(s) in p}) != 0:
+                return p
+        top = max((max(v) for v in self.sizes.values()), default=1)
+        dims = list(self.sizes)
+        for combo in itertools.islice(itertools.product(range(1, top + 8), repeat=len(dims)), 4096):
+            p = {d: max(k, min(self.sizes[d])) for d, k in zip(dims, combo)}
+            if q.subs({s: p[str(s)] for s in q.free_symbols if str(s) in p}) != 0:
+                return p
+        return pts[0]
+
     def points(self) -> list[dict[str, int]]:
         pts: list[dict[str, int]] = [{}]
         for d, values in self.sizes.items():
             pts = [{**p, d: v} for p in pts for v in values]
         return pts
+
+
+def pole_text(leval: Expr, rhs: Expr, denominator: Any = 1) -> str:
+    """", for the sizes where q ≠ 0 …" with q the common denominator of ``denominator`` and of every
+    dimension coefficient *as written* on either side. The grid's q comes from the class
+    coefficients, where (1/(n − 1))·(n − 1) has cancelled; the written 1/(n − 1) still makes that
+    side undefined at n = 1, so a proof cannot speak for n = 1."""
+    return Grid({}, sympy.lcm(sympy.sympify(denominator), written_denominator(leval, rhs))).domain_text()
+
+
+def written_denominator(*exprs: Expr) -> Any:
+    """The least common denominator of the dimension coefficients written in ``exprs``."""
+    q = sympy.Integer(1)
+    for e in exprs:
+        for node in e.walk():
+            if isinstance(node, DimScalar):
+                q = sympy.lcm(q, sympy.fraction(node.value)[1])
+    return q
 
 
 def theorem_a_grid(term_factors: list[Any], sizes: dict[str, int]) -> Grid:

@@ -22,7 +22,7 @@ from symderiv.kernel.budget import Meter
 from symderiv.kernel.certified import certified_counterexample
 from symderiv.kernel.expand import expand
 from symderiv.kernel.indexgraph import class_sums
-from symderiv.kernel.matrix import class_terms
+from symderiv.kernel.matrix import class_terms, pole_text
 from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Budget, Decision
 from symderiv.lang.operators import Expr, Fn, MatMul, Ones, Sym, map_bottom_up
 from symderiv.lang.printing import plain
@@ -110,6 +110,7 @@ def clear_scalar_atoms(terms: Terms, ab: Abstraction, budget: Budget) -> tuple[T
 def decide_nonlinear(
     lterms: list[tuple[Fraction, Expr]], rterms: list[tuple[Fraction, Expr]], leval: Expr, reval: Expr,
     budget: Budget, deadline: Meter, what: str, positive: frozenset[str] = frozenset(),
+    guards: tuple[Expr, ...] = (),
 ) -> Decision:
     ab = Abstraction(budget.max_terms, budget.max_leaves)
     all_terms = [(c, ab(m)) for c, m in lterms] + [(-c, ab(m)) for c, m in rterms]
@@ -135,11 +136,13 @@ def decide_nonlinear(
             f"proved for all sizes: with each of the {labels} entrywise-function atom{'s' if labels != 1 else ''} "
             f"replaced by a symbol labelled by the value of its argument, {what} have the same index-graph "
             f"canonical form ({len(classes)} class{'es' if len(classes) != 1 else ''}; Theorems 1, A and B1)"
-            + (" after clearing scalar denominators: " + "; ".join(cleared) if cleared else "") + ae
+            + (" after clearing scalar denominators: " + "; ".join(cleared) if cleared else "")
+            + pole_text(leval, reval) + ae
         ), ["canonical-form", "atom-abstraction"] + (["cleared-denominators"] if cleared else []), bound, [], None, "")
     seed = zlib.crc32((plain(leval) + "|" + plain(reval)).encode())
     try:
-        cex, seen = certified_counterexample(leval, reval, bound, positive, deadline, seed, budget.certified_points)
+        cex, seen = certified_counterexample(leval, reval, bound, positive, deadline, seed, budget.certified_points,
+                                               guards)
     except BudgetExceeded:
         cex, seen = None, "the certified screen ran out of budget"
     if cex is not None:

@@ -32,12 +32,12 @@ from fractions import Fraction
 from symderiv.errors import BudgetExceeded, NotInFragment, SymderivError
 from symderiv.kernel.atoms import has_atoms, linearize, lower
 from symderiv.kernel.evaluate import INT, Counterexample, evaluate
-from symderiv.kernel.hypotheses import Hypothesis, describe, positive_names, substitution
+from symderiv.kernel.hypotheses import Hypothesis, describe, guards, positive_names, substitution
 from symderiv.kernel.expand import delta_degree, expand
 from symderiv.kernel.dispatch import decide_terms
 from symderiv.kernel.indexgraph import class_sums
 from symderiv.lang.operators import (
-    Add, Expr, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul, substitute,
+    Add, Expr, Fn, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul, substitute,
 )
 from symderiv.kernel.verdict import (
     DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Term, Verdict, decided,
@@ -209,7 +209,7 @@ def _verify_equal(lhs: object, rhs: object, budget: Budget, hypotheses: tuple[Hy
     try:
         lt = expand(nl, budget.max_terms)
         rt = expand(nr, budget.max_terms)
-        d = decide_terms(lt, rt, nl, nr, budget, "both sides", positive_names(hypotheses))
+        d = decide_terms(lt, rt, nl, nr, budget, "both sides", positive_names(hypotheses), guards(hypotheses))
         _show_hypothesis_values(d.counterexample, hypotheses)
     except BudgetExceeded as exc:
         return decided(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", lhs=lhs, rhs=rhs, methods=["budget"])
@@ -224,6 +224,19 @@ def _verify_equal(lhs: object, rhs: object, budget: Budget, hypotheses: tuple[Hy
         reason = _undecided_reason(note, diff)
     return decided(status, method, reason, counterexample=cex, relation="exact", bound=bound, methods=tags,
                    difference=diff, dropped=[], lhs=lhs, rhs=rhs)
+
+
+def _with_domains(low: Expr, terms: list[tuple[Fraction, Expr]]) -> Expr:
+    """``low`` + 0·(the terms of order ≥ 2 that hold a log, sqrt or 1/x): the same value, but the
+    domain of the side as written (§1.2). Truncating to order ≤ 1 must not drop the condition s > 0
+    of a log(s) that occurs only in higher-order terms: on the left side the certified screen
+    would then refute at points outside 𝒟(lhs), on the right side a right side undefined there
+    would pass the domain check."""
+    from symderiv.kernel.atoms import NEEDS
+
+    held = [(c, m) for c, m in terms if delta_degree(m) >= 2
+            and any(isinstance(n, Fn) and n.name in NEEDS for n in m.walk())]
+    return low if not held else Add(low, Scale(0, add(held, low.shape)))
 
 
 def verify_first_order(
@@ -249,8 +262,11 @@ def _verify_first_order(lhs: object, rhs: object, budget: Budget, hypotheses: tu
         high = [(c, m) for c, m in lt if delta_degree(m) >= 2] + [(-c, m) for c, m in rt if delta_degree(m) >= 2]
         dropped = _dropped_terms(high, budget, is_sequence_expr(nl) or is_sequence_expr(nr) or has_atoms(nl, nr))
         leval, reval = add(low_l, lhs.shape), add(low_r, rhs.shape)
+        if has_atoms(nl, nr):
+            leval, reval = _with_domains(leval, lt), _with_domains(reval, rt)
         d = decide_terms(
-            low_l, low_r, leval, reval, budget, "the parts of order ≤ 1 in Δ of both sides", positive_names(hypotheses)
+            low_l, low_r, leval, reval, budget, "the parts of order ≤ 1 in Δ of both sides", positive_names(hypotheses),
+            guards(hypotheses),
         )
         _show_hypothesis_values(d.counterexample, hypotheses)
     except BudgetExceeded as exc:
