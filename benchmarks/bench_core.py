@@ -25,6 +25,7 @@ import jinja2  # noqa: E402
 import sympy  # noqa: E402
 
 import symderiv  # noqa: E402
+from machine import machine_line  # noqa: E402  (benchmarks/machine.py)
 from symderiv.derive.catalog import CATALOG, ChainLayer  # noqa: E402
 from symderiv.lang.operators import MatMul, Sym, Trace, Transpose  # noqa: E402
 from symderiv.kernel.decide import verify_equal  # noqa: E402
@@ -44,20 +45,7 @@ def ms(t: float) -> str:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}\n"
-        f"python {platform.python_version()}, sympy {sympy.__version__}, jinja2 {jinja2.__version__}, "
-        f"symderiv {symderiv.__version__}"
-    )
+    return machine_line(sympy=sympy.__version__, jinja2=jinja2.__version__, symderiv=symderiv.__version__)
 
 
 def sympy_forward(name: str, wrt: str):

@@ -38,6 +38,7 @@ import numpy  # noqa: E402
 import sympy  # noqa: E402
 
 import symderiv  # noqa: E402
+from machine import machine_line  # noqa: E402  (benchmarks/machine.py)
 from symderiv.derive.catalog import get_layer  # noqa: E402
 from symderiv.derive.engine import derive  # noqa: E402
 from symderiv.kernel.decide import verify_equal  # noqa: E402
@@ -82,18 +83,8 @@ def ms(t: float) -> str:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (f"machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}\n"
-            f"python {platform.python_version()}, sympy {sympy.__version__}, numpy {numpy.__version__}, "
-            f"jinja2 {jinja2.__version__}, symderiv {symderiv.__version__}")
+    return machine_line(sympy=sympy.__version__, numpy=numpy.__version__, jinja2=jinja2.__version__,
+                        symderiv=symderiv.__version__)
 
 
 # ---------------------------------------------------------------------------------------

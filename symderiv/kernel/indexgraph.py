@@ -158,22 +158,19 @@ def _build_trace(e: Trace, b: _Builder) -> tuple[int, int]:
     return DOT, DOT
 
 
-@_build.register(Inner)
-def _build_inner(e: Inner, b: _Builder) -> tuple[int, int]:
-    r1, c1 = b.build(e.left)
-    r2, c2 = b.build(e.right)
-    b.union(r1, r2)
-    b.union(c1, c2)
-    return DOT, DOT
-
-
 @_build.register(Hadamard)
-def _build_hadamard(e: Hadamard, b: _Builder) -> tuple[int, int]:
+def _build_hadamard(e: Hadamard | Inner, b: _Builder) -> tuple[int, int]:
     r1, c1 = b.build(e.left)
     r2, c2 = b.build(e.right)
-    b.union(r1, r2)
+    b.union(r1, r2)  # both factors share the row index and the column index
     b.union(c1, c2)
     return r1, c1
+
+
+@_build.register(Inner)
+def _build_inner(e: Inner, b: _Builder) -> tuple[int, int]:
+    _build_hadamard(e, b)  # ⟨A, B⟩ = Σ_ij (A ⊙ B)_ij: the entrywise product, both indices summed
+    return DOT, DOT
 
 
 # part A: constants are vertices without edges
