@@ -177,9 +177,12 @@ def test_wrong_cyclic_step_and_typo_diagnosis():
     d = doc.derivations[0]
     cycle = next(s for s in d.steps if s.plain() == "= tr(ΔW·x·dL/dy^T)")
     assert cycle.status == "verified"  # tr(ΔW x gᵀ) is a valid cycle
-    # ⟨x gᵀ, ΔW⟩ is ill-typed (n×m against m×n): refused at its line, with the shapes as the reason
-    (bad,) = [s for c in doc.claims for s in c.steps if s.status == "failed"]
-    assert bad.line == 14 and "shapes" in bad.verdict.reason
+    # ⟨x gᵀ, ΔW⟩ is ill-typed (n×m against m×n): refused at its line, with the shapes as the reason; the
+    # line stays a step of its derivation, in document order (issue 11), not a separate claim
+    (bad,) = [s for s in d.steps if s.status == "failed"]
+    assert bad.line == 14 and "shapes" in bad.verdict.reason and bad.kind == "problem"
+    assert [s.line for s in d.steps] == sorted(s.line for s in d.steps)
+    assert not [s for c in doc.claims for s in c.steps if s.status == "failed"]
     # the read-off continues the refused line: not checked from it, never checked against an earlier line
     readoff = d.steps[-1]
     assert readoff.kind == "readoff" and readoff.status == "undecided" and "refused" in readoff.verdict.reason

@@ -37,7 +37,7 @@ from symderiv.kernel.decide import (
 class Step:
     rhs: Expr
     lhs: Expr | None = None
-    kind: str = "chain"  # chain | define | readoff
+    kind: str = "chain"  # chain | define | readoff | problem (a line of the chain that could not be read)
     rule: str | None = None
     note: str = ""
     line: int | None = None
@@ -276,6 +276,8 @@ class Derivation:
     def fold_steps(self) -> None:
         """Show every step with the named intermediates (the checks still expand them)."""
         for st in self.steps:
+            if st.rhs is None:  # a line that could not be read
+                continue
             st.rhs = self.fold(st.rhs)
             if st.lhs is not None:
                 st.lhs = self.fold(st.lhs)
@@ -303,6 +305,8 @@ class Derivation:
         before_prev: Expr | None = None
         self.gradient = None
         for i, step in enumerate(self.steps):
+            if step.kind == "problem":
+                continue  # a line of the chain that could not be read: its verdict was set when it was read
             if step.after_unreadable and step.kind in ("chain", "readoff"):
                 step.verdict = undecided("not checked", reason=UNREADABLE_BEFORE)
             else:
@@ -391,7 +395,7 @@ class Derivation:
         return next((s for s in self.steps if s.status != VERIFIED), None)
 
     def symbols(self) -> list[Sym]:
-        exprs = [self.output, self.forward] + [s.rhs for s in self.steps]
+        exprs = [self.output, self.forward] + [s.rhs for s in self.steps if s.rhs is not None]
         seen: dict[str, Sym] = {}
         for e in exprs:
             for s in e.symbols():

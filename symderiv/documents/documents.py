@@ -1122,11 +1122,16 @@ def _claim_verdict(s: ClaimStep, budget: Budget = DEFAULT_BUDGET, hypotheses: tu
 
 
 def _line_problem(doc: CheckedDocument, st: _State, ml: MathLine, line: int, col: int, message: str) -> None:
+    """A line that cannot be read fails at its position. Inside a derivation's chain it stays one of
+    that derivation's steps, in document order (the chain after it is not compared across it)."""
     s = ClaimStep(None, None, "problem", None, ml.note, line)
     s.verdict = ill_formed(message, "reading the line")
     s.col = col
     s.text_override = s.raw = ml.text.strip()
-    doc.claims.append(Claim(f"line {line} ({st.heading})", [s]))
+    if st.derivation is not None and st.claim is None:
+        st.derivation.steps.append(s)
+    else:
+        doc.claims.append(Claim(f"line {line} ({st.heading})", [s]))
     st.after_unreadable = True
 
 
@@ -1141,7 +1146,9 @@ def label_rules(d: Derivation) -> None:
                 s.rule = "substitution"
             else:
                 s.rule = infer_rule(prev, s.rhs, s.verdict)
-        if s.kind != "readoff":
+        if s.kind == "problem":
+            prev = None  # the chain is not compared across a line that could not be read
+        elif s.kind != "readoff":
             prev = s.rhs
 
 
