@@ -556,7 +556,9 @@ def test_read_composition_has_the_same_values(expr):
     except ShapeError:
         return  # refused is fine; misread is not
     fns = {"sigmoid": lambda t: 1 / (1 + math.exp(-t)), "tanh": math.tanh, "exp": math.exp,
-           "softplus": lambda t: math.log1p(math.exp(t)), "log": math.log, "recip": lambda t: 1 / t}
+           "softplus": lambda t: math.log1p(math.exp(t)), "log": math.log, "recip": lambda t: 1 / t,
+           "square": lambda t: t * t, "sqrt": math.sqrt, "relu": lambda t: max(t, 0.0),
+           "step": lambda t: 1.0 if t > 0 else 0.0}
     ar = Arith(0.0, float, lambda name, prime, t: fns[name](t))
     got = evaluate(e, {"x": [[0.3]]}, {"n": 1}, ar)[0][0]
     want = float(expr.subs(_v, sp.Rational(3, 10)).evalf(30))
