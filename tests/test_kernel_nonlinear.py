@@ -401,3 +401,16 @@ def test_a_counterexample_under_a_hypothesis_satisfies_it():
     assert verdict.status == "failed"
     shown = verdict.counterexample.values["y"]
     assert sum(Fraction(row[0]) for row in shown) == 1
+
+
+def test_a_second_proof_that_did_not_run_is_never_claimed():
+    """With the double check asked for but too large for the budget, the method says it did not run."""
+    from symderiv.kernel.decide import Budget
+
+    small = Budget(double_check=True, max_explicit_monomials=0)
+    for lhs, rhs in ((Trace(MatMul(A, B)), Trace(MatMul(B, A))), (Trace(Id), DimScalar(n))):
+        verdict = verify_equal(lhs, rhs, small)
+        assert verdict.status == "verified"
+        assert "was not run" in verdict.method and "explicit-polynomial" not in verdict.methods
+        full = verify_equal(lhs, rhs, Budget(double_check=True))
+        assert "explicit-polynomial" in full.methods and "was not run" not in full.method
