@@ -10,6 +10,7 @@ deterministic: no dates, no timings, fixed ordering.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -139,46 +140,33 @@ def _align_at_eq(tex: str) -> str:
     return tex if len(parts) == 1 else parts[0] + " &= " + " = ".join(parts[1:])
 
 
+@functools.cache
 def _env(fmt: str) -> jinja2.Environment:
-    loader = jinja2.PackageLoader("symderiv.report", "templates")
+    """The jinja2 environment of a format, built once per process (its filters are pure functions,
+    so rendering many reports reuses one environment and its compiled templates)."""
+    common: dict[str, Any] = dict(
+        loader=jinja2.PackageLoader("symderiv.report", "templates"), trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+    )
     if fmt == "tex":
         env = jinja2.Environment(
-            loader=loader, block_start_string="<%", block_end_string="%>",
-            variable_start_string="<<", variable_end_string=">>",
-            comment_start_string="<#", comment_end_string="#>",
-            trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-            undefined=jinja2.StrictUndefined, autoescape=False,
+            block_start_string="<%", block_end_string="%>", variable_start_string="<<", variable_end_string=">>",
+            comment_start_string="<#", comment_end_string="#>", autoescape=False, **common,
         )
-        env.filters["esc"] = tex_escape
-        env.filters["ptext"] = tex_text
-        env.filters["align_at_eq"] = _align_at_eq
-        env.filters["fit"] = fit_tex
-        env.filters["fit_row"] = _fit_row
-        env.globals["marks"] = TEX_MARKS
-        env.globals["mark_macros"] = TEX_MARK_MACROS
+        env.filters.update(esc=tex_escape, ptext=tex_text, fit=fit_tex, fit_row=_fit_row, prose=_tex_prose)
+        env.globals.update(marks=TEX_MARKS, mark_macros=TEX_MARK_MACROS)
     elif fmt == "html":
         from symderiv.report.html import html_filters
 
-        env = jinja2.Environment(
-            loader=loader, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-            undefined=jinja2.StrictUndefined, autoescape=True,
-        )
+        env = jinja2.Environment(autoescape=True, **common)
         env.filters.update(html_filters())
         env.filters["prose"] = _html_prose
-        env.filters["align_at_eq"] = _align_at_eq
     else:
-        env = jinja2.Environment(
-            loader=loader, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-            undefined=jinja2.StrictUndefined, autoescape=False,
-        )
-        env.filters["esc"] = md_escape
-        env.filters["ptext"] = md_text
-        env.filters["align_at_eq"] = _align_at_eq
-        env.filters["mtext"] = math_text
-        env.globals["marks"] = MARKS
-        env.globals["mmarks"] = MATH_MARKS
-    env.globals["rules"] = RULES
-    env.globals["legend"] = METHOD_LEGEND
+        env = jinja2.Environment(autoescape=False, **common)
+        env.filters.update(esc=md_escape, ptext=md_text, mtext=math_text, prose=_md_prose)
+        env.globals.update(marks=MARKS, mmarks=MATH_MARKS)
+    env.filters["align_at_eq"] = _align_at_eq
+    env.globals.update(rules=RULES, legend=METHOD_LEGEND)
     return env
 
 
@@ -818,10 +806,7 @@ def _definition(d: dict[str, Any]) -> dict[str, Any]:
 def render_documents(docs, fmt: str) -> str:
     """Re-render checked Markdown documents (one, or a whole course in one LaTeX file): the prose,
     then every math line with its verdicts."""
-    env = _env(fmt)
-    if fmt != "html":
-        env.filters["prose"] = _md_prose if fmt == "md" else _tex_prose
-    template = env.get_template(f"document.{fmt}.j2")
+    template = _env(fmt).get_template(f"document.{fmt}.j2")
     return template.render(docs=[_document_context(d, fmt) for d in docs])
 
 
