@@ -124,6 +124,14 @@ _LATIN = frozenset(chr(c) for c in range(0xC0, 0x180) if c not in (0xD7, 0xF7))
 _ADJACENT_MATH = re.compile(r"(?<!\\)\$\$")
 
 
+def tex_path(path: str) -> str:
+    r"""A file path for LaTeX that may break after each ``/``, ``-``, ``_`` or ``.``: a checkout's absolute
+    paths are longer than a column (CI's own checkout overflowed the course summary table). The break is
+    ``\SDbr``, a glue that stretches, because a typewriter line with breaks and no stretch cannot be
+    justified (the contents' lines overflowed with a bare ``\allowbreak``)."""
+    return "".join(tex_escape(ch) + (r"\SDbr{}" if ch in "/-_." else "") for ch in path)
+
+
 def tex_text(text: str) -> str:
     """Free text for LaTeX with its plain-text formulas (``x ∈ R^n``, ``dL/dw``, ``g_i``) set as math."""
     return _ADJACENT_MATH.sub(" ", prose_math(text, tex_escape, lambda m: "$" + m + "$"))
@@ -153,7 +161,7 @@ def _env(fmt: str) -> jinja2.Environment:
             block_start_string="<%", block_end_string="%>", variable_start_string="<<", variable_end_string=">>",
             comment_start_string="<#", comment_end_string="#>", autoescape=False, **common,
         )
-        env.filters.update(esc=tex_escape, ptext=tex_text, fit=fit_tex, fit_row=_fit_row, prose=_tex_prose)
+        env.filters.update(esc=tex_escape, tpath=tex_path, ptext=tex_text, fit=fit_tex, fit_row=_fit_row, prose=_tex_prose)
         env.globals.update(marks=TEX_MARKS, mark_macros=TEX_MARK_MACROS)
     elif fmt == "html":
         from symderiv.report.html import html_filters
