@@ -161,7 +161,8 @@ def _env(fmt: str) -> jinja2.Environment:
             block_start_string="<%", block_end_string="%>", variable_start_string="<<", variable_end_string=">>",
             comment_start_string="<#", comment_end_string="#>", autoescape=False, **common,
         )
-        env.filters.update(esc=tex_escape, tpath=tex_path, ptext=tex_text, fit=fit_tex, fit_row=_fit_row, prose=_tex_prose)
+        env.filters.update(esc=tex_escape, tpath=tex_path, ptext=tex_text, fit=fit_tex, fit_row=_fit_row,
+                           prose=_tex_prose)
         env.globals.update(marks=TEX_MARKS, mark_macros=TEX_MARK_MACROS)
     elif fmt == "html":
         from symderiv.report.html import html_filters
