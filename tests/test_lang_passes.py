@@ -55,6 +55,9 @@ SAMPLES: dict[type, tuple[ops.Expr, sympy.Basic | None]] = {
     ops.DimScalar: (ops.DimScalar(1 / n), None),  # a SymPy scalar; converted inside products
     ops.Fn: (ops.Fn("exp", ops.Sym("A", n, n)), A.applyfunc(sympy.exp)),
     ops.Softmax: (ops.Softmax(x), None),  # SymPy has no softmax
+    ops.Inv: (ops.Inv(ops.Sym("A", n, n)), sympy.Inverse(A)),
+    ops.Det: (ops.Det(ops.Sym("A", n, n)), None),  # a SymPy scalar: converted by as_expr (test below)
+    ops.LogDet: (ops.LogDet(ops.Sym("A", n, n)), None),
 }
 
 

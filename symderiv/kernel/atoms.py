@@ -31,9 +31,10 @@ from symderiv.kernel import coefficients
 from symderiv.kernel.budget import DEFAULT_BUDGET
 from symderiv.kernel.definitions import softmax_definition
 from symderiv.kernel.expand import delta_degree, expand
-from symderiv.kernel.indexgraph import class_sums
+from symderiv.kernel.indexgraph import class_sums, inverse_label
 from symderiv.lang.operators import (
     Add,
+    Det,
     Diag,
     DiagV,
     DimScalar,
@@ -42,6 +43,8 @@ from symderiv.lang.operators import (
     Hadamard,
     Identity,
     Inner,
+    Inv,
+    LogDet,
     MatMul,
     Ones,
     Scale,
@@ -58,8 +61,17 @@ from symderiv.lang.operators import (
 PIECEWISE = frozenset({"relu", "step"})
 
 
+#: nodes the kernel treats as atoms (abstracted to labelled symbols before canonical forms)
+ATOM_NODES = (Fn, Softmax, Inv, Det, LogDet)
+
+
 def has_atoms(*exprs: Expr) -> bool:
-    return any(isinstance(n, (Fn, Softmax)) for e in exprs for n in e.walk())
+    return any(isinstance(n, ATOM_NODES) for e in exprs for n in e.walk())
+
+
+def has_matrix_functions(*exprs: Expr) -> bool:
+    """Whether an inverse or a determinant occurs (their domains are read off the trees as written)."""
+    return any(isinstance(n, (Inv, Det, LogDet)) for e in exprs for n in e.walk())
 
 
 def has_constants(*exprs: Expr) -> bool:
@@ -91,6 +103,11 @@ def derivative(name: str, m: Expr) -> Expr:
 def _lower_node(e: Expr) -> Expr:
     if isinstance(e, Softmax):
         return lower(softmax_definition(e.arg))
+    rule = _MATRIX_FUNCTION_RULES.get(type(e))
+    if rule is not None:
+        return rule(e)
+    if isinstance(e, MatMul):
+        return _cancel_adjacent(e)
     if not isinstance(e, Fn):
         return e
     if e.prime:
@@ -100,8 +117,109 @@ def _lower_node(e: Expr) -> Expr:
     if e.name == "relu":
         return Hadamard(e.arg, Fn("step", e.arg))
     if e.name == "log":
+        if isinstance(e.arg, Det):  # log(det M) is log det M, with the same domain det M > 0
+            return _lower_logdet(LogDet(e.arg.arg))
         return _lower_log(e.arg)
     return e
+
+
+# ---------------------------------------------------------------------------------------
+# Inverses and determinants (part E): each rewrite is an identity where the rewritten term is
+# defined. Rewrites may enlarge a domain (X X⁻¹ → I is defined at a singular X); that is harmless
+# because domains are read off the trees as written (§1.6, :func:`matrix_domain_conditions`).
+# ---------------------------------------------------------------------------------------
+def _square_factors(m: MatMul) -> bool:
+    return all(a.is_scalar or a.shape[0] == a.shape[1] for a in m.args) and not m.is_scalar
+
+
+def _lower_inv(e: Inv) -> Expr:
+    """(Mᵀ)⁻¹ = (M⁻¹)ᵀ; (M⁻¹)⁻¹ = M; I⁻¹ = I; (cM)⁻¹ = c⁻¹M⁻¹; (AB⋯)⁻¹ = ⋯B⁻¹A⁻¹ for square
+    factors (a 1×1 factor s gives 1/s); a 1×1 M⁻¹ is 1/M."""
+    m = e.arg
+    if m.is_scalar:
+        return Fn("recip", m)
+    if isinstance(m, Transpose):
+        return Transpose(_lower_inv(Inv(m.arg)))
+    if isinstance(m, Inv):
+        return m.arg
+    if isinstance(m, Identity):
+        return m
+    if isinstance(m, Scale) and m.coef != 0:
+        return Scale(1 / m.coef, _lower_inv(Inv(m.arg)))
+    if isinstance(m, MatMul) and _square_factors(m):
+        parts = [Fn("recip", a) if a.is_scalar else _lower_inv(Inv(a)) for a in reversed(m.args)]
+        return MatMul(*parts)
+    return e
+
+
+def _lower_det(e: Det) -> Expr:
+    """det Mᵀ = det M; det(AB⋯) = det A det B ⋯ (square factors); det M⁻¹ = 1/det M; det I = 1;
+    a 1×1 det s is s."""
+    m = e.arg
+    if m.is_scalar:
+        return m
+    if isinstance(m, Transpose):
+        return _lower_det(Det(m.arg))
+    if isinstance(m, Identity):
+        return Ones(1, 1)
+    if isinstance(m, Inv):
+        return Fn("recip", _lower_det(Det(m.arg)))
+    if isinstance(m, MatMul) and _square_factors(m) and not any(a.is_scalar for a in m.args):
+        return MatMul(*[_lower_det(Det(a)) for a in m.args])
+    return e
+
+
+def _lower_logdet(e: LogDet) -> Expr:
+    """log det Mᵀ = log det M; log det M⁻¹ = −log det M (det M⁻¹ > 0 iff det M > 0); log det I = 0;
+    a 1×1 log det s is log s. log det(AB) is *not* split: det A, det B < 0 is a witness (§6.6)."""
+    m = e.arg
+    if m.is_scalar:
+        return Fn("log", m)
+    if isinstance(m, Transpose):
+        return _lower_logdet(LogDet(m.arg))
+    if isinstance(m, Identity):
+        return Scale(0, Ones(1, 1))
+    if isinstance(m, Inv):
+        return Scale(-1, _lower_logdet(LogDet(m.arg)))
+    return e
+
+
+_MATRIX_FUNCTION_RULES: dict[type, Callable[[Any], Expr]] = {Inv: _lower_inv, Det: _lower_det, LogDet: _lower_logdet}
+
+
+def _same_value(p: Expr, q: Expr) -> bool:
+    """P and Q are equal for all sizes: the same tree, or atom-free with equal canonical class sums."""
+    if p.key() == q.key():
+        return True
+    if p.shape != q.shape or has_atoms(p, q):
+        return False
+    try:
+        return value_key(p, DEFAULT_BUDGET.max_terms, DEFAULT_BUDGET.max_leaves) == \
+            value_key(q, DEFAULT_BUDGET.max_terms, DEFAULT_BUDGET.max_leaves)
+    except Exception:  # noqa: BLE001 — a budget or fragment limit: not cancelling is always sound
+        return False
+
+
+def _cancel_adjacent(e: MatMul) -> Expr:
+    """P·M⁻¹ = I and M⁻¹·P = I for adjacent factors with P equal to M (§6.1): how (XᵀX + λI)(XᵀX + λI)⁻¹
+    cancels before expansion would split the pair into terms that no longer meet. Inverses of symbols
+    cancel on the index graph instead (free cancellation), where they meet in any order of writing."""
+    args = list(e.args)
+    i = 0
+    changed = False
+    while i + 1 < len(args):
+        a, b = args[i], args[i + 1]
+        pair = (isinstance(b, Inv) and not isinstance(b.arg, Sym) and _same_value(a, b.arg)) or \
+            (isinstance(a, Inv) and not isinstance(a.arg, Sym) and _same_value(b, a.arg))
+        if pair:
+            args[i:i + 2] = [Identity(a.shape[0])]
+            changed = True
+            i = max(i - 1, 0)
+        else:
+            i += 1
+    if not changed:
+        return e
+    return args[0] if len(args) == 1 else MatMul(*args)
 
 
 def _lower_log(m: Expr) -> Expr:
@@ -217,6 +335,8 @@ def linearize(e: Expr, max_terms: int = DEFAULT_BUDGET.max_terms) -> Expr:
         return e
 
     def node(n: Expr) -> Expr:
+        if isinstance(n, (Inv, Det, LogDet)) and n.arg.has_delta():
+            return _matrix_function_jet(n, max_terms)
         if not isinstance(n, Fn) or not n.arg.has_delta():
             return n
         m = n.arg  # already linearized: its atoms have Δ-free arguments
@@ -230,6 +350,43 @@ def linearize(e: Expr, max_terms: int = DEFAULT_BUDGET.max_terms) -> Expr:
         return Add(base, Hadamard(d, m1))
 
     return map_bottom_up(lower(e), node)
+
+
+def _generically_invertible(m0: Expr, max_terms: int) -> bool:
+    """det M₀ is not the zero polynomial: M₀ = c·S + R with S a square symbol occurring in no other
+    term (the top-degree part of det M₀ in S's entries is cⁿ det S ≢ 0), or a product, transpose or
+    inverse of such matrices."""
+    if isinstance(m0, (Transpose, Inv)):
+        return _generically_invertible(m0.arg, max_terms)
+    if isinstance(m0, MatMul) and all(a.is_scalar or a.shape[0] == a.shape[1] for a in m0.args):
+        return all(_generically_invertible(a, max_terms) for a in m0.args if not a.is_scalar) and \
+            all(sign(a) == "pos" for a in m0.args if a.is_scalar)
+    if isinstance(m0, Identity):
+        return True
+    return _private_symbol(m0, max_terms)
+
+
+def _matrix_function_jet(n: Inv | Det | LogDet, max_terms: int) -> Expr:
+    """The jets of §6.6 and §6.7, with M = M₀ + M₁ (M₁ the first-order part):
+
+    * (M₀ + M₁)⁻¹ ≐ M₀⁻¹ − M₀⁻¹ M₁ M₀⁻¹ where M₀ is invertible;
+    * det(M₀ + M₁) ≐ det M₀ + det M₀ · tr(M₀⁻¹ M₁) (Jacobi), where M₀ is invertible. The formula
+      uses M₀⁻¹, which a singular M₀ lacks, while det is a polynomial everywhere: it is used only
+      when det M₀ is not identically zero, so that it holds on a dense set and, both sides being
+      polynomial in the perturbation's coefficients there, by continuity wherever they are defined;
+    * log det(M₀ + M₁) ≐ log det M₀ + tr(M₀⁻¹ M₁), where det M₀ > 0 (so M₀ is invertible)."""
+    m = n.arg
+    m0, m1 = _zero_deltas(m), _first_order_part(m, max_terms)
+    if isinstance(n, Inv):
+        inv0 = Inv(m0)
+        return Add(inv0, Scale(-1, MatMul(inv0, m1, inv0)))
+    trace = Trace(MatMul(Inv(m0), m1))
+    if isinstance(n, LogDet):
+        return Add(LogDet(m0), trace)
+    if not _generically_invertible(m0, max_terms):
+        raise NotInFragment("Jacobi's rule d det M = det M · tr(M⁻¹ dM) needs M invertible, and whether "
+                            "det of the argument is identically zero is not decided")
+    return Add(Det(m0), MatMul(Det(m0), trace))
 
 
 # ---------------------------------------------------------------------------------------
@@ -246,6 +403,13 @@ def atom_symbol(label: str, rows: Any, cols: Any) -> Sym:
     """A fresh symbol standing for an atom (not a user name: it cannot clash with one)."""
     s = object.__new__(Sym)
     s.name, s.kind, s.shape = label, "atom", (rows, cols)
+    return s
+
+
+def inverse_symbol(x: Sym) -> Sym:
+    """The edge X⁻¹ of a symbol X (kind ``inverse``; see :func:`~symderiv.kernel.indexgraph.inverse_label`)."""
+    s = object.__new__(Sym)
+    s.name, s.kind, s.shape = inverse_label(x.name), "inverse", x.shape
     return s
 
 
@@ -272,6 +436,15 @@ class Abstraction:
         return out
 
     def _node(self, n: Expr) -> Expr:
+        if isinstance(n, Inv):
+            return self._inverse(n)
+        if isinstance(n, (Det, LogDet)):
+            name = "det" if isinstance(n, Det) else "logdet"
+            m = n.arg
+            k = min(self.key(m), self.key(Transpose(m)))  # det Mᵀ = det M
+            out = self._label(name, k, (n.shape[0], n.shape[1]), n)
+            self.argument.setdefault(out.name, (name, m))
+            return out
         if not isinstance(n, Fn):
             return n
         if n.prime:
@@ -284,6 +457,25 @@ class Abstraction:
             return Transpose(out)
         out = self._label(n.name, k, m.shape, n)
         self.argument.setdefault(out.name, (n.name, m))
+        return out
+
+    def _inverse(self, n: Inv) -> Expr:
+        """X⁻¹ of a symbol (or of Xᵀ) becomes the edge X⁻¹, which cancels against X on index graphs
+        (free cancellation); M⁻¹ of another M is an atom labelled by M's value, transposed as f(M)."""
+        m = n.arg
+        leaf = m.arg if isinstance(m, Transpose) else m
+        if isinstance(leaf, Sym) and leaf.kind != "delta":
+            s = inverse_symbol(leaf)
+            self.meaning.setdefault(s.name, Inv(leaf))
+            self.argument.setdefault(s.name, ("inv", leaf))
+            return Transpose(s) if isinstance(m, Transpose) else s
+        k, kt = self.key(m), self.key(Transpose(m))
+        if kt < k:
+            out = self._label("inv", kt, m.shape, Transpose(n))
+            self.argument.setdefault(out.name, ("inv", Transpose(m)))
+            return Transpose(out)
+        out = self._label("inv", k, m.shape, n)
+        self.argument.setdefault(out.name, ("inv", m))
         return out
 
     def key(self, e: Expr) -> tuple[Any, ...]:
@@ -307,7 +499,7 @@ class Abstraction:
     def restore(self, e: Expr) -> Expr:
         """The atoms written back in place of their labels (for messages)."""
         def back(n: Expr) -> Expr:
-            if isinstance(n, Sym) and n.kind == "atom" and n.name in self.meaning:
+            if isinstance(n, Sym) and n.kind in ("atom", "inverse") and n.name in self.meaning:
                 return self.restore(self.meaning[n.name])
             if isinstance(n, Transpose) and isinstance(n.arg, Transpose):
                 return n.arg.arg
@@ -320,7 +512,55 @@ class Abstraction:
 # ---------------------------------------------------------------------------------------
 #: what each function needs of its argument
 NEEDS = {"log": "pos", "sqrt": "nonneg", "recip": "nonzero"}
-_IMPLIES = {"pos": {"pos", "nonneg", "nonzero"}, "nonneg": {"nonneg"}, "nonzero": {"nonzero"}}
+_IMPLIES = {"pos": {"pos", "nonneg", "nonzero"}, "nonneg": {"nonneg"}, "nonzero": {"nonzero"},
+            "invertible": {"invertible"}, "detpos": {"detpos", "invertible"}}
+
+
+def transpose_key(m: Expr, ab: Abstraction) -> tuple[Any, ...]:
+    """The value key of M or of Mᵀ, whichever is smaller: M is invertible (or has det M > 0) iff Mᵀ is."""
+    m = lower(_zero_deltas(m))
+    return min(ab.key(ab(m)), ab.key(ab(Transpose(m))))
+
+
+def _invertible_conditions(m: Expr, ab: Abstraction, out: set[tuple[str, tuple[Any, ...]]]) -> None:
+    """M is invertible; and so is each factor of an invertible product of square matrices, and the
+    argument of an invertible transpose or inverse."""
+    out.add(("invertible", transpose_key(m, ab)))
+    if isinstance(m, (Transpose, Inv)):
+        _invertible_conditions(m.arg, ab, out)
+    elif isinstance(m, MatMul) and _square_factors(m):
+        for a in m.args:
+            if not a.is_scalar:
+                _invertible_conditions(a, ab, out)
+
+
+def matrix_domain_conditions(e: Expr, ab: Abstraction) -> set[tuple[str, tuple[Any, ...]]]:
+    """The conditions of the inverses and log-determinants in ``e`` as written (§1.6): M⁻¹ needs M
+    invertible, log det M needs det M > 0. Arguments with perturbations are taken at Δ = 0 (the
+    base point of a first-order claim)."""
+    out: set[tuple[str, tuple[Any, ...]]] = set()
+    for n in e.walk():
+        if isinstance(n, Inv):
+            _invertible_conditions(n.arg, ab, out)
+        arg = n.arg if isinstance(n, LogDet) else \
+            n.arg.arg if isinstance(n, Fn) and n.name == "log" and isinstance(n.arg, Det) else None
+        if arg is not None:
+            out.add(("detpos", transpose_key(arg, ab)))
+            _invertible_conditions(arg, ab, out)
+    return out
+
+
+def required_matrix_conditions(e: Expr, ab: Abstraction) -> list[tuple[str, tuple[Any, ...], Expr]]:
+    """(condition, key, argument) for each inverse and log-determinant of ``e``, for messages."""
+    out: list[tuple[str, tuple[Any, ...], Expr]] = []
+    for n in e.walk():
+        if isinstance(n, Inv):
+            out.append(("invertible", transpose_key(n.arg, ab), n.arg))
+        arg = n.arg if isinstance(n, LogDet) else \
+            n.arg.arg if isinstance(n, Fn) and n.name == "log" and isinstance(n.arg, Det) else None
+        if arg is not None:
+            out.append(("detpos", transpose_key(arg, ab), arg))
+    return out
 
 
 def domain_conditions(e: Expr, abstraction: Abstraction) -> set[tuple[str, tuple[Any, ...]]]:

@@ -28,8 +28,9 @@ from symderiv.kernel.evaluate import (
     Counterexample,
     Matrix,
     evaluate,
+    exact_eliminate,
 )
-from symderiv.lang.operators import Expr
+from symderiv.lang.operators import Add, Expr, Scale
 
 PRECISION_BITS = 200
 IV = MPIntervalContext()
@@ -105,7 +106,65 @@ def _interval_fn(name: str, prime: int, v: Any) -> Any:
     raise NotExact(f"no interval rule for {name}")
 
 
-INTERVAL = Arith(IV.mpf(0), _iv, _interval_fn)
+def _exact_of(v: Any) -> Fraction | None:
+    """The rational a zero-width enclosure [a, a] pins its value to (the enclosure contains the true
+    value, so the true value *is* a), else None."""
+    lo, hi = v._mpi_
+    if lo != hi:
+        return None
+    sign, man, exp, bc = lo
+    if bc < 0 and man == 0 and exp != 0:  # ±inf or nan
+        return None
+    q: Fraction = Fraction(int(man)) * (Fraction(2) ** int(exp))
+    return -q if sign else q
+
+
+def _interval_mat(name: str, m: Matrix) -> Matrix:
+    """M⁻¹, det M, log det M of an interval matrix. When every entry is pinned to a rational the
+    elimination is exact (a singular M is then *certainly* singular); otherwise Gauss–Jordan in
+    interval arithmetic, and a pivot whose enclosure contains 0 makes the value uncertain."""
+    exact = [[_exact_of(v) for v in row] for row in m]
+    if all(q is not None for row in exact for q in row):
+        det, inverse = exact_eliminate(exact, name == "inv")
+        if name == "det":
+            return [[_iv(det)]]
+        if name == "logdet":
+            if det <= 0:
+                raise OutsideDomain("log det of a matrix whose determinant is ≤ 0", certain=True)
+            return [[_mono(IV.log, _iv(det))]]
+        if inverse is None:
+            raise OutsideDomain("the inverse of a singular matrix", certain=True)
+        return [[_iv(q) for q in row] for row in inverse]
+    n = len(m)
+    a = [list(row) + ([IV.mpf(int(i == j)) for j in range(n)] if name == "inv" else []) for i, row in enumerate(m)]
+    det = IV.mpf(1)
+    for col in range(n):
+        piv = max(range(col, n), key=lambda r: min(abs(a[r][col].a), abs(a[r][col].b)) if not
+                  (a[r][col].a <= 0 <= a[r][col].b) else -1)
+        if a[piv][col].a <= 0 <= a[piv][col].b:
+            raise NotExact("a pivot's enclosure contains 0")
+        if piv != col:
+            a[col], a[piv] = a[piv], a[col]
+            det = -det
+        p = a[col][col]
+        det = det * p
+        a[col] = [v / p for v in a[col]]
+        for r in range(n):
+            if r != col:
+                f = a[r][col]
+                a[r] = [v - f * w for v, w in zip(a[r], a[col])]
+    if name == "det":
+        return [[det]]
+    if name == "logdet":
+        if det.b <= 0:
+            raise OutsideDomain("log det of a matrix whose determinant is ≤ 0", certain=True)
+        if det.a <= 0:
+            raise OutsideDomain("log det of a matrix whose determinant may be ≤ 0", certain=False)
+        return [[_mono(IV.log, det)]]
+    return [row[n:] for row in a]
+
+
+INTERVAL = Arith(IV.mpf(0), _iv, _interval_fn, _interval_mat)
 
 _TINY = IV.mpf("1e-30")  # enclosures narrower than this print as their midpoint
 
@@ -128,14 +187,41 @@ def _texts(m: Matrix) -> Matrix:
     return [[_text(v) for v in row] for row in m]
 
 
+def _defined(e: Expr, ienv: dict[str, Any], sizes: dict[str, int], deadline: Meter) -> str:
+    """"yes", "no" (certainly undefined: an exact singular matrix, a log of an enclosure ≤ 0) or
+    "unknown", for ``e`` as written at the base point (every perturbation Δ set to 0)."""
+    from symderiv.lang.operators import Sym
+
+    base = dict(ienv)
+    for n in e.walk():
+        if isinstance(n, Sym) and n.kind == "delta":
+            rows, cols = (len(ienv[n.name]), len(ienv[n.name][0])) if n.name in ienv else (0, 0)
+            base[n.name] = [[IV.mpf(0)] * cols for _ in range(rows)]
+    try:
+        evaluate(e, base, sizes, INTERVAL, deadline)
+    except OutsideDomain as exc:
+        return "no" if exc.certain else "unknown"
+    except (NotExact, ZeroDivisionError, KeyError):
+        return "unknown"
+    return "yes"
+
+
 def certify_at(
     lhs: Expr, rhs: Expr, sizes: dict[str, int], env: dict[str, Matrix], deadline: Meter,
+    domain: tuple[Expr, Expr] | None = None,
 ) -> Counterexample | str:
     """A certified counterexample at this exact point, or why the point proves nothing
     ("skipped": outside the left side's domain or a step at an uncertain sign; "agree": the
     enclosures overlap). A point where the left side is defined and the right side is *certainly*
     undefined is a counterexample: the claim says the right side is defined wherever the left is."""
     ienv = {n: [[_iv(v) for v in row] for row in m] for n, m in env.items()}
+    if domain is not None:
+        if _defined(domain[0], ienv, sizes, deadline) != "yes":
+            return "skipped"  # the left side as written is not (certainly) defined here: the point proves nothing
+        if _defined(domain[1], ienv, sizes, deadline) == "no":
+            note = ("the right side as written is undefined here (an inverse of a singular matrix, or a log det of "
+                    "a determinant ≤ 0) where the left side is defined")
+            return Counterexample(dict(sizes), env, [["defined"]], [["undefined"]], note=note)
     try:
         a = evaluate(lhs, ienv, sizes, INTERVAL, deadline)
     except (OutsideDomain, NotExact, ZeroDivisionError):
@@ -173,6 +259,7 @@ def _guards_hold(guards: tuple[Expr, ...], sizes: dict[str, int], env: dict[str,
 def certified_counterexample(
     lhs: Expr, rhs: Expr, bound: dict[str, int], positive: frozenset[str], deadline: Meter, seed: int,
     points: int = DEFAULT_BUDGET.certified_points, guards: tuple[Expr, ...] = (),
+    domain: tuple[Expr, Expr] | None = None,
 ) -> tuple[Counterexample | None, str]:
     """A certified counterexample at one of the points the (untrusted) search proposes, or
     (None, what was seen). Each point is checked here: exact entries of the declared shapes,
@@ -180,13 +267,16 @@ def certified_counterexample(
     (a symbol declared positive *and* substituted by a hypothesis, y := π(u): the point must satisfy
     π(u) > 0, not merely u > 0), then interval evaluation."""
     seen = {"agree": 0, "skipped": 0, "invalid": 0}
-    for sizes, env in refute.current().certified_points(lhs, rhs, bound, positive, seed, points):
+    # the search also sees the sides as written (0·written: the same value), so that it knows where an
+    # inverse or a determinant is taken even when lowering removed it ((X⁻¹)⁻¹ = X)
+    hint_l, hint_r = (lhs, rhs) if domain is None else (Add(lhs, Scale(0, domain[0])), Add(rhs, Scale(0, domain[1])))
+    for sizes, env in refute.current().certified_points(hint_l, hint_r, bound, positive, seed, points):
         if not (refute.exact_point(lhs, rhs, sizes, env) and refute.fits_hypotheses(env, positive)
                 and _guards_hold(guards, sizes, env, deadline)):
             seen["invalid"] += 1
             continue
         try:
-            out = certify_at(lhs, rhs, sizes, env, deadline)
+            out = certify_at(lhs, rhs, sizes, env, deadline, domain)
         except BudgetExceeded:
             break
         if isinstance(out, Counterexample):

@@ -46,7 +46,7 @@ from symderiv.kernel.seqeval import Affine, IndexValue, index_terms
 from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Decision, Term, Verdict, decided
 from symderiv.lang.index import IndexNotation, IndexSum
 from symderiv.lang.operators import (
-    INF, Add, Conv, Diag, DiagV, DimScalar, Expr, Ext, Fn, Softmax, Hadamard, Identity, Inner, MatMul, Ones, Scale, SeqOp,
+    INF, Add, Conv, Det, Inv, LogDet, Diag, DiagV, DimScalar, Expr, Ext, Fn, Softmax, Hadamard, Identity, Inner, MatMul, Ones, Scale, SeqOp,
     Shift, Sym, Trace, Transpose, Window, Zero,
 )
 
@@ -114,7 +114,7 @@ _transform: NodeTable[Transformed] = NodeTable("z-transform", _transform_unknown
 
 
 @_transform.register(Add, Scale, MatMul, Transpose, Trace, Inner, Hadamard, Zero)
-@_transform.register(Ones, Identity, Diag, DiagV, DimScalar, Fn, Softmax)
+@_transform.register(Ones, Identity, Diag, DiagV, DimScalar, Fn, Softmax, Inv, Det, LogDet)
 def _transform_refused(e: Expr, dom: Domain) -> Transformed:
     """Sums, scalings and the matrix language are expanded away before this pass; an entrywise
     product or function inside a correlation, and the matrix constants, have no single monomial."""

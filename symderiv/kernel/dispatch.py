@@ -26,13 +26,17 @@ from symderiv.lang.operators import Expr, is_sequence_expr
 def decide_terms(
     lterms: list[tuple[Fraction, Expr]], rterms: list[tuple[Fraction, Expr]], leval: Expr, reval: Expr,
     budget: Budget, what: str, positive: frozenset[str] = frozenset(), guards: tuple[Expr, ...] = (),
+    domain: tuple[Expr, Expr] | None = None, conditions: tuple[tuple[str, Expr], ...] = (),
 ) -> Decision:
     """Decide Σ lterms = Σ rterms; ``leval``/``reval`` are the same sums as expressions.
     ``positive`` names the symbols declared entrywise positive; ``guards`` are expressions that
-    must be entrywise positive at a counterexample (see :func:`~symderiv.kernel.hypotheses.guards`)."""
+    must be entrywise positive at a counterexample (see :func:`~symderiv.kernel.hypotheses.guards`);
+    ``domain`` is the two sides as written and ``conditions`` the hypotheses' matrix conditions, for the
+    domains of inverses and log-determinants."""
     deadline = Meter(budget)
     if is_sequence_expr(leval) or is_sequence_expr(reval):
         return decide_sequence(lterms, rterms, leval, reval, deadline, what)
-    if has_atoms(leval, reval):
-        return decide_nonlinear(lterms, rterms, leval, reval, budget, deadline, what, positive, guards)
+    if has_atoms(leval, reval) or domain is not None:  # domain: inverses or determinants as written
+        return decide_nonlinear(lterms, rterms, leval, reval, budget, deadline, what, positive, guards, domain,
+                                conditions)
     return decide_matrix(lterms, rterms, leval, reval, budget, deadline, what)

@@ -23,6 +23,7 @@ from symderiv.kernel.definitions import softmax_definition
 from symderiv.kernel.nodetable import NodeTable
 from symderiv.lang.operators import (
     Add,
+    Det,
     Diag,
     DiagV,
     DimScalar,
@@ -32,6 +33,8 @@ from symderiv.lang.operators import (
     Hadamard,
     Identity,
     Inner,
+    Inv,
+    LogDet,
     MatMul,
     Ones,
     Scale,
@@ -60,6 +63,9 @@ class Arith:
     zero: Any
     coef: Callable[[Fraction], Any]
     fn: Callable[[str, int, Any], Any] | None = None
+    #: the matrix functions ``mat(name, M)`` for name in "inv", "det", "logdet" (det and logdet as
+    #: a 1×1 matrix); without it an inverse or determinant cannot be evaluated in this arithmetic
+    mat: Callable[[str, Matrix], Matrix] | None = None
 
 
 def _exact_fn(name: str, prime: int, v: Any) -> Any:
@@ -84,7 +90,47 @@ def _exact_fn(name: str, prime: int, v: Any) -> Any:
     raise NotExact(f"{name} has no exact rational value here")
 
 
-INT = Arith(0, lambda c: c.numerator if c.denominator == 1 else c, _exact_fn)
+def exact_eliminate(m: Matrix, want_inverse: bool) -> tuple[Fraction, Matrix | None]:
+    """det M and (when asked and det M ≠ 0) M⁻¹, by Gauss–Jordan elimination over ℚ: exact, with
+    any nonzero pivot (an exact zero is a zero, so no pivoting strategy is needed for correctness)."""
+    n = len(m)
+    a = [[Fraction(v) for v in row] + ([Fraction(int(i == j)) for j in range(n)] if want_inverse else [])
+         for i, row in enumerate(m)]
+    det = Fraction(1)
+    for col in range(n):
+        piv = next((r for r in range(col, n) if a[r][col] != 0), None)
+        if piv is None:
+            return Fraction(0), None
+        if piv != col:
+            a[col], a[piv] = a[piv], a[col]
+            det = -det
+        p = a[col][col]
+        det *= p
+        a[col] = [v / p for v in a[col]]
+        for r in range(n):
+            if r != col and a[r][col] != 0:
+                f = a[r][col]
+                a[r] = [v - f * w for v, w in zip(a[r], a[col])]
+    return det, ([row[n:] for row in a] if want_inverse else None)
+
+
+def _exact_mat(name: str, m: Matrix) -> Matrix:
+    """M⁻¹, det M and log det M at rational entries, exactly (log det only where det M = 1)."""
+    det, inverse = exact_eliminate(m, name == "inv")
+    if name == "det":
+        return [[det]]
+    if name == "logdet":
+        if det <= 0:
+            raise OutsideDomain("log det of a matrix whose determinant is ≤ 0")
+        if det == 1:
+            return [[Fraction(0)]]
+        raise NotExact("log det has no exact rational value here")
+    if inverse is None:
+        raise OutsideDomain("the inverse of a singular matrix")
+    return inverse
+
+
+INT = Arith(0, lambda c: c.numerator if c.denominator == 1 else c, _exact_fn, _exact_mat)
 
 
 def poly_arith(R: Any) -> Arith:
@@ -244,6 +290,18 @@ def _ev_fn(e: Fn, cx: _Context) -> Matrix:
     f = cx.ar.fn
     cx.dl.spend(1)
     return [[f(e.name, e.prime, v) for v in row] for row in _RULES[e.arg.__class__](e.arg, cx)]
+
+
+@_ev.register(Inv)
+@_ev.register(Det)
+@_ev.register(LogDet)
+def _ev_matrix_function(e: Inv | Det | LogDet, cx: _Context) -> Matrix:
+    if cx.ar.mat is None:
+        raise NotExact(f"inverses and determinants cannot be evaluated in this arithmetic ({type(e).__name__})")
+    m = _RULES[e.arg.__class__](e.arg, cx)
+    cx.dl.spend(len(m) ** 3)
+    name = {Inv: "inv", Det: "det", LogDet: "logdet"}[type(e)]
+    return cx.ar.mat(name, m)
 
 
 @_ev.register(Softmax)

@@ -27,7 +27,7 @@ from symderiv.kernel.nodetable import NodeTable
 from symderiv.kernel.budget import DEFAULT_BUDGET
 from symderiv.kernel.definitions import softmax_definition
 from symderiv.lang.operators import (
-    Add, Diag, DiagV, DimScalar, Softmax, Expr, Ext, Fn, Hadamard, Identity, Inner, MatMul, Ones, Scale, SeqOp, Shift, Sym,
+    Add, Det, Diag, DiagV, DimScalar, Inv, LogDet, Softmax, Expr, Ext, Fn, Hadamard, Identity, Inner, MatMul, Ones, Scale, SeqOp, Shift, Sym,
     Trace, Transpose, Window, Zero, mul,
 )
 
@@ -75,6 +75,7 @@ _expand: NodeTable[Terms] = NodeTable("expand", _expand_unknown)
 @_expand.register(Identity)
 @_expand.register(DimScalar)
 @_expand.register(Fn)  # an atom: its argument is part of its label, never distributed
+@_expand.register(Inv, Det, LogDet)
 def _expand_sym(e: Expr, max_terms: int) -> Terms:
     return [(Fraction(1), e)]
 
@@ -157,7 +158,8 @@ _push: NodeTable[Expr] = NodeTable("push-transpose", _push_unknown)
 _push_into: NodeTable[Expr] = NodeTable("transpose-of", _push_unknown)
 
 
-@_push.register(Sym, Zero, Ones, Identity, DimScalar, Fn, Softmax, Diag, DiagV, SeqOp, Ext, Window, Shift)
+@_push.register(Sym, Zero, Ones, Identity, DimScalar, Fn, Softmax, Diag, DiagV, SeqOp, Ext, Window, Shift, Inv, Det,
+                LogDet)
 def _push_stop(e: Expr) -> Expr:
     return e  # a leaf, an atom or a sequence operation: transposes are not pushed inside
 
@@ -197,7 +199,8 @@ def _push_hadamard(e: Hadamard) -> Expr:
     return Hadamard(_push(e.left), _push(e.right))
 
 
-@_push_into.register(Sym, Zero, Ones, Identity, DimScalar, Fn, Softmax, Diag, DiagV, SeqOp, Ext, Window, Shift)
+@_push_into.register(Sym, Zero, Ones, Identity, DimScalar, Fn, Softmax, Diag, DiagV, SeqOp, Ext, Window, Shift, Inv,
+                     Det, LogDet)
 def _into_stop(a: Expr, e: Transpose) -> Expr:
     return e  # (S)ᵀ of a symbol, an atom or a sequence stays as written
 
@@ -258,7 +261,7 @@ def _dexp_sym(e: Sym, max_terms: int) -> Terms:
     return [(Fraction(1), e)]
 
 
-@_dexp.register(Zero, Ones, Identity, DimScalar, Fn, Softmax, Diag, DiagV)
+@_dexp.register(Zero, Ones, Identity, DimScalar, Fn, Softmax, Diag, DiagV, Inv, Det, LogDet)
 def _dexp_refuse(e: Expr, max_terms: int) -> Terms:
     # a Δ inside an atom or a constant's argument is linearised by the kernel's jets, not distributed here
     raise TypeError(type(e))

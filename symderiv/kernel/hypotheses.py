@@ -10,6 +10,8 @@ substituted claim holds for all values of the parameters, which the ordinary pro
 * ``x > 0`` (entrywise positive): an open condition (Theorem D4). It changes no identity between
   analytic expressions; it feeds the domain check (log x is defined) and makes sample points
   positive.
+* ``X invertible`` and ``det X > 0``: open conditions too (§6.1, §6.6); they feed the domain check of
+  inverses and log-determinants, and a counterexample must satisfy them (a guard).
 """
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ import sympy
 from symderiv.lang.operators import Add, DimScalar, Expr, MatMul, Ones, Scale, Sym, Transpose
 from symderiv.lang.printing import plain
 
-Kind = Literal["symmetric", "sums-to", "positive"]
+Kind = Literal["symmetric", "sums-to", "positive", "invertible", "detpos"]
+#: the matrix conditions, which need a square symbol
+MATRIX_KINDS = ("invertible", "detpos")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class Hypothesis:
         s = self.symbol
         if self.kind == "symmetric" and s.shape[0] != s.shape[1]:
             raise ValueError(f"{plain(s)} is not square, so it cannot be symmetric")
+        if self.kind in MATRIX_KINDS and s.shape[0] != s.shape[1]:
+            raise ValueError(f"{plain(s)} is not square, so it has no inverse or determinant")
         if self.kind == "sums-to" and (s.shape[1] != 1 or not s.shape[0].is_Symbol):
             raise ValueError(f"1ᵀ{plain(s)} = c needs a column vector of symbolic length")
 
@@ -48,6 +54,10 @@ class Hypothesis:
             return f"{name} = {name}{t}"
         if self.kind == "sums-to":
             return f"1{t}{name} = {self.value}" if unicode else f"1^T {name} = {self.value}"
+        if self.kind == "invertible":
+            return f"{name} invertible"
+        if self.kind == "detpos":
+            return f"det {name} > 0"
         return f"{name} > 0"
 
     def substitution(self) -> Expr | None:
@@ -86,6 +96,12 @@ def positive_names(hyps: tuple[Hypothesis, ...]) -> frozenset[str]:
     return frozenset(h.symbol.name for h in hyps if h.kind == "positive")
 
 
+def matrix_conditions(hyps: tuple[Hypothesis, ...]) -> tuple[tuple[str, Expr], ...]:
+    """("invertible" | "detpos", the symbol as the claim sees it: π(symbol) when substituted)."""
+    sub = substitution(hyps)
+    return tuple((h.kind, sub.get(h.symbol.name, h.symbol)) for h in hyps if h.kind in MATRIX_KINDS)
+
+
 def guards(hyps: tuple[Hypothesis, ...]) -> tuple[Expr, ...]:
     """π(u) for every symbol both declared positive and substituted by a hypothesis (y := π(u)).
 
@@ -93,8 +109,13 @@ def guards(hyps: tuple[Hypothesis, ...]) -> tuple[Expr, ...]:
     and π(u) has an entry ≤ 0 lies outside the hypotheses, so it refutes nothing (1ᵀy = 1, y > 0:
     relu(y) = y is true). Verification is unaffected: every y in the hypothesis set is π(y) with
     y > 0, so treating u as positive still covers it."""
+    from symderiv.lang.operators import Det, Hadamard
+
     sub = substitution(hyps)
-    return tuple(sub[h.symbol.name] for h in hyps if h.kind == "positive" and h.symbol.name in sub)
+    out = [sub[h.symbol.name] for h in hyps if h.kind == "positive" and h.symbol.name in sub]
+    for kind, m in matrix_conditions(hyps):  # det M > 0, or (det M)² > 0 for M invertible
+        out.append(Det(m) if kind == "detpos" else Hadamard(Det(m), Det(m)))
+    return tuple(out)
 
 
 def describe(hyps: tuple[Hypothesis, ...]) -> str:

@@ -33,6 +33,7 @@ from symderiv.kernel.nodetable import NodeTable
 from symderiv.kernel.unionfind import UnionFind
 from symderiv.lang.operators import (
     Add,
+    Det,
     Diag,
     DiagV,
     DimScalar,
@@ -42,6 +43,8 @@ from symderiv.lang.operators import (
     Hadamard,
     Identity,
     Inner,
+    Inv,
+    LogDet,
     MatMul,
     Ones,
     Scale,
@@ -88,6 +91,8 @@ class _Builder:
         self.uf = UnionFind(1)  # vertex 0 is the constant vertex •
         self.edges: list[tuple[str, int, int]] = []
         self.factor: Any = sympy.Integer(1)
+        #: edge label of X⁻¹ -> label of X, for the symbols whose inverse occurs (free cancellation)
+        self.inverses: dict[str, str] = {}
 
     def new(self, dim: object) -> int:
         if dim == 1:
@@ -127,7 +132,58 @@ _build: NodeTable[tuple[int, int]] = NodeTable("index-graph", _build_unknown)
 def _build_sym(e: Sym, b: _Builder) -> tuple[int, int]:
     u, v = b.new(e.shape[0]), b.new(e.shape[1])
     b.edges.append((e.name, u, v))
+    if e.kind == "inverse":
+        b.inverses[e.name] = inverse_base(e.name)
     return u, v
+
+
+def inverse_label(base: str) -> str:
+    """The edge label of X⁻¹ for a symbol X (⟨ cannot occur in a user's name, so it clashes with none)."""
+    return "⟨" + base + "⁻¹⟩"
+
+
+def inverse_base(label: str) -> str:
+    return label[1:-len("⁻¹⟩")]
+
+
+def _cancel_inverses(b: _Builder, row: int, col: int) -> set[int]:
+    """Free cancellation (Lemma E0 of ``verification-theory-2`` §6.2): a summed vertex k of degree
+    exactly 2 whose edges are X and X⁻¹, k the head of one and the tail of the other, is
+    Σ_k X_{ak} X⁻¹_{kb} = δ_ab (or X⁻¹X): delete k and both edges, identify a and b. Valid where X
+    is invertible; terminating (edges decrease) and confluent, so the normal form is unique.
+    X Xᵀ⁻¹-shaped pairs (k the head of both or the tail of both) are not identities and stay.
+    Returns the deleted vertices (they must not count as isolated summed vertices)."""
+    deleted: set[int] = set()
+    if not b.inverses:
+        return deleted
+    changed = True
+    while changed:
+        changed = False
+        find = b.find
+        ends: dict[int, list[int]] = {}
+        for i, (_, u, v) in enumerate(b.edges):
+            ends.setdefault(find(u), []).append(i)
+            ends.setdefault(find(v), []).append(i)
+        free = {find(row), find(col), DOT}
+        for k, at in ends.items():
+            if k in free or len(at) != 2 or at[0] == at[1]:
+                continue
+            (l1, u1, v1), (l2, u2, v2) = b.edges[at[0]], b.edges[at[1]]
+            pair = {l1, l2}
+            if not any(b.inverses.get(x) == y for x in pair for y in pair):
+                continue
+            if find(v1) == k and find(u2) == k:  # a -l1-> k -l2-> b
+                a, c = u1, v2
+            elif find(v2) == k and find(u1) == k:  # a -l2-> k -l1-> b
+                a, c = u2, v1
+            else:
+                continue
+            b.edges = [e for i, e in enumerate(b.edges) if i not in at]
+            b.union(a, c)
+            deleted.add(k)
+            changed = True
+            break
+    return {b.find(k) for k in deleted}
 
 
 @_build.register(Transpose)
@@ -204,7 +260,7 @@ def _build_dimscalar(e: DimScalar, b: _Builder) -> tuple[int, int]:
     return DOT, DOT
 
 
-@_build.register(Add, Scale, Zero, Fn, Softmax, SeqOp, Ext, Window, Shift)
+@_build.register(Add, Scale, Zero, Fn, Softmax, SeqOp, Ext, Window, Shift, Inv, Det, LogDet)
 def _build_refuse(e: Expr, b: _Builder) -> tuple[int, int]:
     # sums and coefficients are expanded first, atoms abstracted to symbols, sequences have their own
     # procedure: none of them is part of a monomial's graph
@@ -215,7 +271,8 @@ def compile_monomial(m: Expr) -> IndexGraph:
     """Compile a monomial (no sums or coefficients inside) into its index graph."""
     b = _Builder()
     r, c = b.build(m)
-    roots = sorted({b.find(v) for v in range(len(b.uf))})
+    deleted = _cancel_inverses(b, r, c)
+    roots = sorted({b.find(v) for v in range(len(b.uf))} - deleted)
     renum = {v: i for i, v in enumerate(roots)}  # DOT stays 0
     edges = tuple((lab, renum[b.find(u)], renum[b.find(v)]) for lab, u, v in b.edges)
     row, col = renum[b.find(r)], renum[b.find(c)]

@@ -17,7 +17,16 @@ import zlib
 from fractions import Fraction
 
 from symderiv.errors import BudgetExceeded
-from symderiv.kernel.atoms import NEEDS, Abstraction, domain_conditions, implied, sign
+from symderiv.kernel.atoms import (
+    NEEDS,
+    Abstraction,
+    domain_conditions,
+    implied,
+    matrix_domain_conditions,
+    required_matrix_conditions,
+    sign,
+    transpose_key,
+)
 from symderiv.kernel.budget import Meter
 from symderiv.kernel.certified import certified_counterexample
 from symderiv.kernel.expand import expand
@@ -30,6 +39,26 @@ from symderiv.lang.printing import plain
 #: which answers of the positivity oracle establish each condition
 _ORACLE_PROVES = {"pos": {"pos"}, "nonneg": {"pos", "nonneg"}, "nonzero": {"pos"}}
 _NEED_TEXT = {"pos": "a positive argument", "nonneg": "a non-negative argument", "nonzero": "a non-zero argument"}
+
+
+_MATRIX_NEED_TEXT = {"invertible": "an invertible matrix", "detpos": "a matrix with a positive determinant"}
+
+
+def matrix_domain_gap(domain: tuple[Expr, Expr], ab: Abstraction, conditions: tuple[tuple[str, Expr], ...]) -> str:
+    """"" when every inverse and log-determinant of the right side *as written* is defined wherever
+    the left side as written is (its own inverses and log-determinants, factors of invertible
+    products, and the hypotheses' conditions), else why not."""
+    left, right = domain
+    have = matrix_domain_conditions(left, ab)
+    for cond, m in conditions:
+        have.add((cond, transpose_key(m, ab)))
+        if cond == "detpos":
+            have.add(("invertible", transpose_key(m, ab)))
+    for cond, key, arg in required_matrix_conditions(right, ab):
+        if not implied(cond, key, have):
+            return (f"the right side needs {_MATRIX_NEED_TEXT[cond]} {plain(arg)}, and nothing on the left side or in "
+                    f"the hypotheses guarantees it")
+    return ""
 
 
 def domain_gap(lhs: Expr, rhs: Expr, ab: Abstraction, positive: frozenset[str]) -> str:
@@ -110,13 +139,19 @@ def clear_scalar_atoms(terms: Terms, ab: Abstraction, budget: Budget) -> tuple[T
 def decide_nonlinear(
     lterms: list[tuple[Fraction, Expr]], rterms: list[tuple[Fraction, Expr]], leval: Expr, reval: Expr,
     budget: Budget, deadline: Meter, what: str, positive: frozenset[str] = frozenset(),
-    guards: tuple[Expr, ...] = (),
+    guards: tuple[Expr, ...] = (), domain: tuple[Expr, Expr] | None = None,
+    conditions: tuple[tuple[str, Expr], ...] = (),
 ) -> Decision:
+    """``domain`` is the two sides as written (before lowering and jets), from which the conditions
+    of inverses and log-determinants are read; ``conditions`` are the hypotheses' (invertible M,
+    det M > 0)."""
     ab = Abstraction(budget.max_terms, budget.max_leaves)
     all_terms = [(c, ab(m)) for c, m in lterms] + [(-c, ab(m)) for c, m in rterms]
     classes, bound = class_sums(all_terms, budget.max_leaves)
     diff = class_terms(classes, ab)
     gap = domain_gap(leval, reval, ab, positive)
+    if not gap and domain is not None:
+        gap = matrix_domain_gap(domain, ab, conditions)
     labels = len(ab.labels)
     cleared: list[str] = []
     if diff:
@@ -132,21 +167,34 @@ def decide_nonlinear(
     ae = ("; relu′ = step and step′ = 0 are used off the zero sets of their arguments, so the claim holds "
           "almost everywhere" if piecewise else "")
     if not diff and not gap:
+        inverses = sorted({n.name for _, m in all_terms for n in m.walk()
+                           if isinstance(n, Sym) and n.kind == "inverse"})
+        atoms = (f"with each of the {labels} atom{'s' if labels != 1 else ''} (entrywise functions, inverses of "
+                 f"sums, determinants) replaced by a symbol labelled by the value of its argument" if labels else
+                 "with each inverse of a symbol as an edge of its own")
+        cancel = ("; X X⁻¹ = X⁻¹X = I by free cancellation on the index graphs (Lemma E0), where "
+                  + ", ".join(plain(ab.argument[i][1]) for i in inverses)
+                  + (" is" if len(inverses) == 1 else " are") + " invertible" if inverses else "")
         return Decision(VERIFIED, (
-            f"proved for all sizes: with each of the {labels} entrywise-function atom{'s' if labels != 1 else ''} "
-            f"replaced by a symbol labelled by the value of its argument, {what} have the same index-graph "
+            f"proved for all sizes: {atoms}, {what} have the same index-graph "
             f"canonical form ({len(classes)} class{'es' if len(classes) != 1 else ''}; Theorems 1, A and B1)"
+            + cancel
             + (" after clearing scalar denominators: " + "; ".join(cleared) if cleared else "")
             + pole_text(leval, reval) + ae
         ), ["canonical-form", "atom-abstraction"] + (["cleared-denominators"] if cleared else []), bound, [], None, "")
     seed = zlib.crc32((plain(leval) + "|" + plain(reval)).encode())
     try:
         cex, seen = certified_counterexample(leval, reval, bound, positive, deadline, seed, budget.certified_points,
-                                               guards)
+                                               guards, domain)
     except BudgetExceeded:
         cex, seen = None, "the certified screen ran out of budget"
     if cex is not None:
         at = ", ".join(f"{k}={v}" for k, v in cex.sizes.items()) or "the declared sizes"
+        if cex.rhs == [["undefined"]]:
+            return Decision(FAILED, (
+                f"refuted on domain grounds: at {at} the left side is defined and the right side is certainly "
+                "undefined (exact or interval evaluation)"
+            ), ["certified-interval", "domain-witness"], bound, diff, cex, "")
         return Decision(FAILED, (
             f"refuted: interval evaluation at {at} "
             "gives provably different values (certified enclosures are disjoint)"

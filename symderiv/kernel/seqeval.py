@@ -24,6 +24,7 @@ from symderiv.lang.operators import (
     INF,
     Add,
     Conv,
+    Det,
     Diag,
     DiagV,
     DimScalar,
@@ -33,6 +34,8 @@ from symderiv.lang.operators import (
     Hadamard,
     Identity,
     Inner,
+    Inv,
+    LogDet,
     MatMul,
     Ones,
     Scale,
@@ -230,7 +233,7 @@ def _ev_matrix(e: Expr, cx: _Context) -> SeqValue:
     return _undense(out, e.shape)
 
 
-@_seq_ev.register(Ones, Identity, Diag, DiagV, DimScalar, Fn, Softmax)
+@_seq_ev.register(Ones, Identity, Diag, DiagV, DimScalar, Fn, Softmax, Inv, Det, LogDet)
 def _ev_refused(e: Expr, cx: _Context) -> SeqValue:
     """The matrix constants and entrywise functions are not part of the sequence language."""
     raise NotInFragment(f"cannot evaluate {type(e).__name__}")

@@ -30,9 +30,9 @@ from dataclasses import replace
 from fractions import Fraction
 
 from symderiv.errors import BudgetExceeded, NotInFragment, SymderivError
-from symderiv.kernel.atoms import has_atoms, linearize, lower
+from symderiv.kernel.atoms import has_atoms, has_matrix_functions, linearize, lower
 from symderiv.kernel.evaluate import INT, Counterexample, evaluate
-from symderiv.kernel.hypotheses import Hypothesis, describe, guards, positive_names, substitution
+from symderiv.kernel.hypotheses import Hypothesis, describe, guards, matrix_conditions, positive_names, substitution
 from symderiv.kernel.expand import delta_degree, expand
 from symderiv.kernel.dispatch import decide_terms
 from symderiv.kernel.indexgraph import class_sums
@@ -143,23 +143,26 @@ def _dropped_terms(high: list[tuple[Fraction, Expr]], budget: Budget, sequences:
 
 def _prepare(
     a: object, b: object, relation: str, hypotheses: tuple[Hypothesis, ...] = (),
-) -> tuple[Expr, Expr, Expr, Expr, Verdict | None]:
+) -> tuple[Expr, Expr, Expr, Expr, Verdict | None, tuple[Expr, Expr] | None]:
     """Both sides as expressions, as written and with nesting normalised (double transposes removed,
     nested sums and products flattened), hypotheses substituted (Theorem D1) and entrywise
     functions lowered (f′ by the derivative table; for first-order claims, the jets), or the verdict
-    that ends the check before expansion (shapes that differ, nesting beyond the limit)."""
+    that ends the check before expansion (shapes that differ, nesting beyond the limit). Last, when
+    inverses or determinants occur, the two sides as written after the substitution: their domains
+    are read off these (§1.6), never off the lowered forms."""
     lhs, rhs = as_expr(a), as_expr(b)
     _check_symbols(lhs, rhs)
     v = _shape_verdict(lhs, rhs, relation)
     if v is not None:
-        return lhs, rhs, lhs, rhs, v
+        return lhs, rhs, lhs, rhs, v, None
     nl, nr = normalize_nesting(lhs), normalize_nesting(rhs)
     v = _too_deep(nl, nr, relation)
     if v is not None:
-        return lhs, rhs, nl, nr, replace(v, lhs=lhs, rhs=rhs)
+        return lhs, rhs, nl, nr, replace(v, lhs=lhs, rhs=rhs), None
     sub = substitution(hypotheses)
     if sub:
         nl, nr = substitute(nl, sub), substitute(nr, sub)
+    written = (nl, nr) if has_matrix_functions(nl, nr) else None
     if has_atoms(nl, nr):
         nl, nr = lower(nl), lower(nr)
         if relation == "first-order":
@@ -167,8 +170,8 @@ def _prepare(
                 nl, nr = linearize(nl), linearize(nr)
             except NotInFragment as exc:
                 return lhs, rhs, nl, nr, decided(UNDECIDED, "undecided: not differentiable", reason=str(exc),
-                                                 relation=relation, methods=["jet"], lhs=lhs, rhs=rhs)
-    return lhs, rhs, nl, nr, None
+                                                 relation=relation, methods=["jet"], lhs=lhs, rhs=rhs), None
+    return lhs, rhs, nl, nr, None, written
 
 
 def _show_hypothesis_values(cex: Counterexample | None, hypotheses: tuple[Hypothesis, ...]) -> None:
@@ -203,13 +206,14 @@ def verify_equal(
 
 
 def _verify_equal(lhs: object, rhs: object, budget: Budget, hypotheses: tuple[Hypothesis, ...]) -> Verdict:
-    lhs, rhs, nl, nr, v = _prepare(lhs, rhs, "exact", hypotheses)
+    lhs, rhs, nl, nr, v, written = _prepare(lhs, rhs, "exact", hypotheses)
     if v is not None:
         return v
     try:
         lt = expand(nl, budget.max_terms)
         rt = expand(nr, budget.max_terms)
-        d = decide_terms(lt, rt, nl, nr, budget, "both sides", positive_names(hypotheses), guards(hypotheses))
+        d = decide_terms(lt, rt, nl, nr, budget, "both sides", positive_names(hypotheses), guards(hypotheses),
+                         written, matrix_conditions(hypotheses))
         _show_hypothesis_values(d.counterexample, hypotheses)
     except BudgetExceeded as exc:
         return decided(UNDECIDED, f"undecided: {exc}", reason="the check ran out of budget", lhs=lhs, rhs=rhs, methods=["budget"])
@@ -251,7 +255,7 @@ def verify_first_order(
 
 
 def _verify_first_order(lhs: object, rhs: object, budget: Budget, hypotheses: tuple[Hypothesis, ...]) -> Verdict:
-    lhs, rhs, nl, nr, v = _prepare(lhs, rhs, "first-order", hypotheses)
+    lhs, rhs, nl, nr, v, written = _prepare(lhs, rhs, "first-order", hypotheses)
     if v is not None:
         return v
     try:
@@ -266,7 +270,7 @@ def _verify_first_order(lhs: object, rhs: object, budget: Budget, hypotheses: tu
             leval, reval = _with_domains(leval, lt), _with_domains(reval, rt)
         d = decide_terms(
             low_l, low_r, leval, reval, budget, "the parts of order ≤ 1 in Δ of both sides", positive_names(hypotheses),
-            guards(hypotheses),
+            guards(hypotheses), written, matrix_conditions(hypotheses),
         )
         _show_hypothesis_values(d.counterexample, hypotheses)
     except BudgetExceeded as exc:

@@ -570,6 +570,45 @@ class Softmax(_Unary):
         self.shape = arg.shape
 
 
+def _square(arg: Expr, what: str) -> Expr:
+    if arg.shape[0] != arg.shape[1]:
+        raise ShapeError(f"{what} needs a square matrix, got {_fmt_shape(arg.shape)}")
+    return arg
+
+
+class Inv(_Unary):
+    """The matrix inverse M⁻¹ of a square M (defined where M is invertible).
+
+    The kernel treats X⁻¹ of a symbol as an edge of its own that cancels against X on an index
+    graph (free cancellation, Lemma E0), and M⁻¹ of any other M as an atom labelled by M's value."""
+
+    __slots__ = ()
+
+    def __init__(self, arg: Expr) -> None:
+        self.arg = _square(arg, "an inverse")
+        self.shape = arg.shape
+
+
+class Det(_Unary):
+    """det M of a square M: a 1×1 value (Jacobi: d det X = det X · tr(X⁻¹ dX) where X is invertible)."""
+
+    __slots__ = ()
+
+    def __init__(self, arg: Expr) -> None:
+        self.arg = _square(arg, "a determinant")
+        self.shape = (sympy.Integer(1), sympy.Integer(1))
+
+
+class LogDet(_Unary):
+    """log det M of a square M: a 1×1 value, defined where det M > 0 (d log det X = tr(X⁻¹ dX))."""
+
+    __slots__ = ()
+
+    def __init__(self, arg: Expr) -> None:
+        self.arg = _square(arg, "a log-determinant")
+        self.shape = (sympy.Integer(1), sympy.Integer(1))
+
+
 # ---------------------------------------------------------------------------------------
 # Sequences: correlation and convolution
 # ---------------------------------------------------------------------------------------
@@ -934,6 +973,10 @@ def scalar_from_sympy(a: Any, dims: set[str]) -> Expr:
     if isinstance(a, sympy.Pow) and a.exp.is_Integer and a.exp > 1:
         base = scalar_from_sympy(a.base, dims)
         return MatMul(*([base] * int(a.exp)))
+    if isinstance(a, _M.Determinant):
+        return Det(as_expr(a.arg))
+    if isinstance(a, sympy.log) and isinstance(a.args[0], _M.Determinant):
+        return LogDet(as_expr(a.args[0].arg))
     for f, name in ((sympy.exp, "exp"), (sympy.log, "log"), (sympy.tanh, "tanh")):
         if isinstance(a, f):
             return Fn(name, scalar_from_sympy(a.args[0], dims))
@@ -980,10 +1023,17 @@ def _from_diagonal_of(e: Any) -> Expr:
 @from_sympy.register(_M.MatPow)
 def _from_matpow(e: Any) -> Expr:
     k = e.exp
-    if not (isinstance(k, sympy.Integer) and k >= 1):
-        raise ShapeError(f"only positive integer powers of a matrix are supported, got {e}")
+    if not (isinstance(k, sympy.Integer) and k != 0):
+        raise ShapeError(f"only nonzero integer powers of a matrix are supported, got {e}")
     base = from_sympy(e.base)
+    if k < 0:  # X^{-k} = (X⁻¹)^k
+        base, k = Inv(base), -k
     return base if k == 1 else MatMul(*([base] * int(k)))
+
+
+@from_sympy.register(_M.Inverse)
+def _from_inverse(e: Any) -> Expr:
+    return Inv(from_sympy(e.arg))
 
 
 @from_sympy.register(_M.HadamardPower)
@@ -1092,7 +1142,7 @@ SYMPY_NODES: dict[type, tuple[type[Expr], ...]] = {
     sympy.MatrixSymbol: (Sym,), _M.ZeroMatrix: (Zero,), _M.MatAdd: (Add,), _M.MatMul: (MatMul, Scale),
     _M.Transpose: (Transpose,), _M.Trace: (Trace,), _M.HadamardProduct: (Hadamard,),
     _M.OneMatrix: (Ones,), _M.Identity: (Identity,), _M.DiagMatrix: (Diag,), _M.DiagonalOf: (DiagV,),
-    _ElementwiseApplyFunction: (Fn,), _M.MatPow: (MatMul,), _M.HadamardPower: (Hadamard,),
+    _ElementwiseApplyFunction: (Fn,), _M.MatPow: (MatMul, Inv), _M.HadamardPower: (Hadamard,), _M.Inverse: (Inv,),
 }
 
 
@@ -1290,3 +1340,18 @@ def divide(a: object, b: object) -> Expr:
 def softmax(x: object) -> Softmax:
     """softmax of a column vector, or row-wise softmax of a matrix (see :class:`Softmax`)."""
     return Softmax(as_expr(x))
+
+
+def inv(x: object) -> Inv:
+    """M⁻¹ of a square matrix M (see :class:`Inv`)."""
+    return Inv(as_expr(x))
+
+
+def det(x: object) -> Det:
+    """det M of a square matrix M."""
+    return Det(as_expr(x))
+
+
+def logdet(x: object) -> LogDet:
+    """log det M of a square matrix M (defined where det M > 0)."""
+    return LogDet(as_expr(x))

@@ -18,6 +18,7 @@ from symderiv.lang.operators import (
     Add,
     Conv,
     Corr,
+    Det,
     Diag,
     DiagV,
     DimScalar,
@@ -27,6 +28,8 @@ from symderiv.lang.operators import (
     Hadamard,
     Identity,
     Inner,
+    Inv,
+    LogDet,
     MatMul,
     Ones,
     Scale,
@@ -64,6 +67,7 @@ PRECEDENCE: dict[type[Expr], int | Callable[[Any], int]] = {
     Hadamard: PREC_MUL,
     SeqOp: PREC_MUL,
     Transpose: PREC_POSTFIX,
+    Inv: PREC_POSTFIX,
     Sym: _prec_sym,
     Expr: PREC_ATOM,
 }
@@ -251,12 +255,23 @@ class LatexPrinter(Printer):
             return self.paren(self._print(e.arg)) + "^{T}"
         inner = self.parenthesize(e.arg, PREC_POSTFIX, strict=True)
         a = e.arg
+        if isinstance(a, Inv):  # (X⁻¹)ᵀ = X^{-T}: one superscript, as the Cookbook writes it
+            return self.parenthesize(a.arg, PREC_POSTFIX, strict=True) + "^{-T}"
         if isinstance(a, Fn) and a.name in ("recip", "square") and not a.prime:
             inner = self.paren(inner)  # (M)^{∘−1}, 1/s, (M)^{∘2}: a second superscript needs a group
         return inner + "^{T}"
 
     def _print_Trace(self, e: Trace) -> str:
         return r"\operatorname{tr}\left(" + self._print(e.arg) + r"\right)"
+
+    def _print_Inv(self, e: Inv) -> str:
+        return self.parenthesize(e.arg, PREC_POSTFIX, strict=True) + "^{-1}"
+
+    def _print_Det(self, e: Det) -> str:
+        return r"\det\left(" + self._print(e.arg) + r"\right)"
+
+    def _print_LogDet(self, e: LogDet) -> str:
+        return r"\log\det\left(" + self._print(e.arg) + r"\right)"
 
     def _print_Inner(self, e: Inner) -> str:
         return r"\left\langle " + self._print(e.left) + ", " + self._print(e.right) + r" \right\rangle"
@@ -357,6 +372,15 @@ class PlainPrinter(Printer):
 
     def _print_Trace(self, e: Trace) -> str:
         return "tr(" + self._print(e.arg) + ")"
+
+    def _print_Inv(self, e: Inv) -> str:
+        return self.parenthesize(e.arg, PREC_POSTFIX, strict=True) + "^-1"
+
+    def _print_Det(self, e: Det) -> str:
+        return "det(" + self._print(e.arg) + ")"
+
+    def _print_LogDet(self, e: LogDet) -> str:
+        return "log det(" + self._print(e.arg) + ")"
 
     def _print_Inner(self, e: Inner) -> str:
         return "⟨" + self._print(e.left) + ", " + self._print(e.right) + "⟩"

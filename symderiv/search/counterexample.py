@@ -238,6 +238,7 @@ def certified_points(
     # every combination of sizes up to max(B_d, 2), smallest first, visited in turn: a dimension that
     # only enters through a coefficient (1/√d) must also be tried at 2
     sizes_list = size_candidates(dims, {d: max(bound.get(d, 1), 2) for d in dims})[:count] or [{}]
+    singular = _under_matrix_functions(lhs, rhs)
     out = []
     for k in range(count):
         sizes = sizes_list[k % len(sizes_list)]
@@ -246,5 +247,22 @@ def certified_points(
             pool = _POSITIVE if name in positive else _VALUES
             rows, cols = size_of(sym.shape[0], sizes), size_of(sym.shape[1], sizes)
             env[name] = [[rng.choice(pool) for _ in range(cols)] for _ in range(rows)]
+        if singular and k % 3 == 2:
+            # a singular matrix where an inverse or determinant is taken: a witness that a right side
+            # needing X⁻¹ is undefined where the left side is not (det X = det X·tr(X⁻¹dX) for all X)
+            m = env[singular[(k // 3) % len(singular)]]
+            if len(m) >= 2:
+                m[1] = list(m[0])
+            else:
+                m[0] = [Fraction(0)] * len(m[0])
         out.append((dict(sizes), env))
     return out
+
+
+def _under_matrix_functions(*exprs: Expr) -> list[str]:
+    """Square symbols that occur inside an inverse, a determinant or a log-determinant, sorted."""
+    from symderiv.lang.operators import Det, Inv, LogDet, Sym
+
+    names = {s.name for e in exprs for n in e.walk() if isinstance(n, (Inv, Det, LogDet))
+             for s in n.arg.walk() if isinstance(s, Sym) and s.kind != "delta" and s.shape[0] == s.shape[1]}
+    return sorted(names)
