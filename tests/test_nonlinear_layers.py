@@ -43,6 +43,12 @@ EXPECTED = {
     ("attention", "Q"): "recip(sqrt(d))·(P ∘ (dL/dY·V^T - (((dL/dY·V^T) ∘ P)·1_T)·1_T^T))·K",
     ("attention", "K"): "recip(sqrt(d))·(P ∘ (dL/dY·V^T - (((dL/dY·V^T) ∘ P)·1_T)·1_T^T))^T·Q",
     ("layer-norm", "x"): "recip(σ)·(dL/dy - 1_n·((1/n)·(1_n^T·dL/dy)) - y·((1/n)·⟨y, dL/dy⟩))",
+    # the Matrix Cookbook (eqs. 49, 57, 61) and the Gaussian maximum-likelihood gradients
+    ("log-det", "X"): "(X^-1)^T",
+    ("determinant", "X"): "det(X)·(X^-1)^T",
+    ("trace-inverse", "X"): "-(X^-1)^T·A^T·B^T·(X^-1)^T",
+    ("gaussian-nll", "mu"): "-Σ^-1·(x - μ)",
+    ("gaussian-nll", "Sigma"): "(1/2)·(Σ^-1 - Σ^-1·(x - μ)·(x - μ)^T·Σ^-1)",
 }
 
 

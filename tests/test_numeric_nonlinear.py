@@ -44,7 +44,15 @@ def _float_fn(name: str, prime: int, v: float) -> float:
     return table[name]()
 
 
-FLOAT = Arith(0.0, lambda q: float(q), _float_fn)
+def _float_mat(name: str, m):
+    t = torch.tensor(m, dtype=torch.float64)
+    if name == "inv":
+        return torch.linalg.inv(t).tolist()
+    d = torch.linalg.det(t)
+    return [[float(d if name == "det" else torch.log(d))]]
+
+
+FLOAT = Arith(0.0, lambda q: float(q), _float_fn, _float_mat)
 
 #: the same layers in torch, written from their definitions: (inputs by name) -> scalar loss
 TORCH_LOSSES = {
@@ -64,6 +72,11 @@ TORCH_LOSSES = {
     "attention": lambda t: (t["dL/dY"] * (torch.softmax(t["Q"] @ t["K"].T / math.sqrt(t["Q"].shape[1]), dim=1)
                                          @ t["V"])).sum(),
     "mlp2": lambda t: (t["dL/dy"] * (t["W_2"] @ torch.relu(t["W_1"] @ t["x"] + t["b_1"]) + t["b_2"])).sum(),
+    "log-det": lambda t: torch.logdet(t["X"]),
+    "determinant": lambda t: torch.linalg.det(t["X"]),
+    "trace-inverse": lambda t: torch.trace(t["A"] @ torch.linalg.inv(t["X"]) @ t["B"]),
+    "gaussian-nll": lambda t: 0.5 * torch.logdet(t["Sigma"]) + 0.5 * ((t["x"] - t["mu"]).T @ torch.linalg.inv(
+        t["Sigma"]) @ (t["x"] - t["mu"])).reshape(()),
 }
 
 @functools.cache
@@ -97,6 +110,10 @@ def _inputs(d, size: int, gen):
         values["y"] = torch.softmax(values["y"], dim=0)  # a label distribution: 1ᵀy = 1
     if d.name == "logistic-regression":
         values["y"] = torch.randint(0, 2, values["y"].shape, generator=gen).to(torch.float64)
+    if d.name in ("log-det", "gaussian-nll"):  # det X > 0 (and Σ a covariance: symmetric positive definite)
+        key = "X" if d.name == "log-det" else "Sigma"
+        r = values[key]
+        values[key] = r @ r.T + torch.eye(len(r), dtype=torch.float64)
     for scalar in ("lambda", "epsilon"):
         if scalar in values:
             values[scalar] = values[scalar].abs()

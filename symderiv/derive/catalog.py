@@ -49,6 +49,10 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("mlp2", "y = W_2 relu(W_1 x + b_1) + b_2", ("W_1", "W_2")),
     Entry("layer-norm", "y = (x − μ1)/σ, μ = 1ᵀx/n, σ = √(‖x − μ1‖²/n + ε)", ("x",)),
     Entry("attention", "Y = softmax_row(QKᵀ/√d) V", ("V", "Q", "K")),
+    Entry("log-det", "L = log det X, under det X > 0", ("X",)),
+    Entry("determinant", "L = det X, under X invertible", ("X",)),
+    Entry("trace-inverse", "L = tr(A X⁻¹ B)", ("X",)),
+    Entry("gaussian-nll", "L = ½ log det Σ + ½ (x − μ)ᵀ Σ⁻¹ (x − μ), Σ = Σᵀ, det Σ > 0", ("mu", "Sigma")),
 )
 _ENTRY = {e.name: e for e in ENTRIES}
 
@@ -197,15 +201,19 @@ def _chain_layers() -> dict[str, ChainLayer]:
     from symderiv.kernel.decide import Hypothesis
     from symderiv.lang.operators import (
         Add,
+        Det,
         Diag,
         DimScalar,
         Fn,
         Hadamard,
         Inner,
+        Inv,
+        LogDet,
         MatMul,
         Ones,
         Scale,
         Sym,
+        Trace,
         Transpose,
         divide,
         grad_of,
@@ -334,6 +342,38 @@ def _chain_layers() -> dict[str, ChainLayer]:
         present={"V": [("transpose-of-product", MatMul(Transpose(P), G))],
                  "Q": [("factoring", MatMul(scale, dS, K))],
                  "K": [("factoring", MatMul(scale, Transpose(dS), Q))]},
+    )
+    # inverses and determinants (the Matrix Cookbook's chapter 2)
+    Xs, As, Bs = Sym("X", "n", "n"), Sym("A", "n", "n"), Sym("B", "n", "n")
+    out["log-det"] = ChainLayer(
+        "log-det", "Log-determinant", L, LogDet(Xs), ("X",), "L = log det X, under det X > 0", is_loss=True,
+        descriptions={"X": "square matrix with a positive determinant", "L": "log det X"},
+        hypotheses=(Hypothesis("detpos", Xs),),
+    )
+    out["determinant"] = ChainLayer(
+        "determinant", "Determinant", L, Det(Xs), ("X",), "L = det X, under X invertible", is_loss=True,
+        descriptions={"X": "invertible square matrix", "L": "det X"},
+        hypotheses=(Hypothesis("invertible", Xs),),
+    )
+    out["trace-inverse"] = ChainLayer(
+        "trace-inverse", "Trace with an inverse", L, Trace(MatMul(As, Inv(Xs), Bs)), ("X",), "L = tr(A X⁻¹ B)",
+        is_loss=True, descriptions={"X": "invertible square matrix", "A": "constant matrix", "B": "constant matrix",
+                                    "L": "tr(A X⁻¹ B)"},
+    )
+    # Gaussian negative log-likelihood (up to the constant (n/2) log 2π) of one observation x
+    Sig, xo, mean = Sym("Sigma", "n", "n"), Sym("x", "n", 1), Sym("mu", "n", 1)
+    resid = Add(xo, Scale(-1, mean))
+    Si = Inv(Sig)
+    half = Fraction(1, 2)
+    out["gaussian-nll"] = ChainLayer(
+        "gaussian-nll", "Gaussian negative log-likelihood", L,
+        Add(Scale(half, LogDet(Sig)), Scale(half, MatMul(Transpose(resid), Si, resid))), ("mu", "Sigma"),
+        "L = ½ log det Σ + ½ (x − μ)ᵀ Σ⁻¹ (x − μ), Σ = Σᵀ, det Σ > 0", is_loss=True,
+        descriptions={"x": "observation", "mu": "mean", "Sigma": "covariance (symmetric, positive determinant)",
+                      "L": "negative log-likelihood without its constant"},
+        hypotheses=(Hypothesis("symmetric", Sig), Hypothesis("detpos", Sig)),
+        present={"mu": [("hypothesis", Scale(-1, MatMul(Si, resid)))],
+                 "Sigma": [("hypothesis", Scale(half, Add(Si, Scale(-1, MatMul(Si, resid, Transpose(resid), Si)))))]},
     )
     return out
 

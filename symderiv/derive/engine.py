@@ -419,6 +419,13 @@ def linearize_forward(e: Expr, wrt: Sym) -> tuple[Expr, list[str]]:
             r = R.JETS[x.name]
             used.append(r.name)
             return r(x.arg, p)
+        if type(x).__name__ in R.MATRIX_JETS:  # M⁻¹, det M, log det M
+            p = d(x.children[0])
+            if is_zero(p):
+                return zero(x)
+            r = R.MATRIX_JETS[type(x).__name__]
+            used.append(r.name)
+            return r(x.children[0], p)
         if isinstance(x, (MatMul, Inner, Hadamard)):
             parts = list(x.children)
             deltas = [d(a) for a in parts]
@@ -510,13 +517,32 @@ def _as_inner(t: Expr) -> tuple[str, Expr] | None:
         if all(f.is_scalar for f in fs):
             rest = fs[:j] + fs[j + 1:]
             e = fs[j]
+            if isinstance(e, Trace):  # s·tr(P ΔX Q) = ⟨s (QP)ᵀ, ΔX⟩
+                got = _as_inner(e)
+                assert got is not None and isinstance(got[1], Inner)
+                name, e = got[0] + "+scalar-factor", got[1]
+                return name, Inner(MatMul(_product(rest), e.left), e.right)
             if isinstance(e, Inner):
                 return "scalar-factor", Inner(mul(_product(rest), e.left) if not e.left.is_scalar
                                               else MatMul(_product(rest), e.left), e.right)
             return "product-as-inner", R.product_as_inner(_product(rest), e)
+        if j == 0 and isinstance(fs[0], Transpose) and fs[0].arg.shape[1] == 1:  # vᵀ R = ⟨R, v⟩
+            return "inner-of-vectors", Inner(_product(fs[1:]), fs[0].arg)
         if j == 0:
             return "product-as-inner", R.product_as_inner(Transpose(_product(fs[1:])), fs[0])
         return "product-as-inner", R.product_as_inner(_product(fs[:j]), _product(fs[j:]))
+    if isinstance(t, Trace):  # tr(P ΔX Q) = tr(Q P ΔX) = ⟨(Q P)ᵀ, ΔX⟩
+        fs = R.factors(t.arg)
+        j = _delta_index(fs)
+        if j is None:
+            raise DerivationError(f"{t!r} is not linear in a single factor")
+        rotated = fs[j + 1:] + fs[:j]
+        if not rotated:
+            from symderiv.lang.operators import Identity
+
+            return "trace-as-inner", Inner(Identity(fs[j].shape[0]), fs[j])
+        return ("trace-as-inner" if j == len(fs) - 1 else "cyclic-trace+trace-as-inner",
+                R.trace_as_inner(rotated, fs[j]))
     raise DerivationError(f"cannot write {t!r} as an inner product")
 
 

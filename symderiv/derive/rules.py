@@ -395,6 +395,33 @@ def jet_square(m: Expr, dm: Expr) -> Expr:
     return _jet("square", m, dm)
 
 
+@rule("jet-inverse", "differential of the inverse", r"\Delta (M^{-1}) \doteq -M^{-1}\, \Delta M\, M^{-1}")
+def jet_inverse(m: Expr, dm: Expr) -> Expr:
+    """(M + ΔM)⁻¹ − M⁻¹ ≐ −M⁻¹ ΔM M⁻¹ where M is invertible (from (M + ΔM)(M⁻¹ + D) ≐ I)."""
+    from symderiv.lang.operators import Inv
+
+    return Scale(-1, MatMul(Inv(m), dm, Inv(m)))
+
+
+@rule("jet-det", "Jacobi's formula", r"\Delta \det M \doteq \det M \operatorname{tr}(M^{-1} \Delta M)")
+def jet_det(m: Expr, dm: Expr) -> Expr:
+    """det(M + ΔM) − det M ≐ det M · tr(M⁻¹ ΔM) where M is invertible (Jacobi)."""
+    from symderiv.lang.operators import Det, Inv
+
+    return MatMul(Det(m), Trace(MatMul(Inv(m), dm)))
+
+
+@rule("jet-logdet", "differential of log det", r"\Delta \log\det M \doteq \operatorname{tr}(M^{-1} \Delta M)")
+def jet_logdet(m: Expr, dm: Expr) -> Expr:
+    """log det(M + ΔM) − log det M ≐ tr(M⁻¹ ΔM) where det M > 0."""
+    from symderiv.lang.operators import Inv
+
+    return Trace(MatMul(Inv(m), dm))
+
+
+#: the jets of the matrix functions, by node class name
+MATRIX_JETS: dict[str, Rule] = {"Inv": RULES["jet-inverse"], "Det": RULES["jet-det"], "LogDet": RULES["jet-logdet"]}
+
 JETS: dict[str, Rule] = {n: RULES["jet-" + n] for n in
                          ("sigmoid", "tanh", "relu", "exp", "log", "softplus", "recip", "sqrt", "square")}
 

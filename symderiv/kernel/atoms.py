@@ -379,14 +379,14 @@ def _matrix_function_jet(n: Inv | Det | LogDet, max_terms: int) -> Expr:
     m0, m1 = _zero_deltas(m), _first_order_part(m, max_terms)
     if isinstance(n, Inv):
         inv0 = Inv(m0)
-        return Add(inv0, Scale(-1, MatMul(inv0, m1, inv0)))
+        return lower(Add(inv0, Scale(-1, MatMul(inv0, m1, inv0))))
     trace = Trace(MatMul(Inv(m0), m1))
     if isinstance(n, LogDet):
-        return Add(LogDet(m0), trace)
+        return lower(Add(LogDet(m0), trace))
     if not _generically_invertible(m0, max_terms):
         raise NotInFragment("Jacobi's rule d det M = det M · tr(M⁻¹ dM) needs M invertible, and whether "
                             "det of the argument is identically zero is not decided")
-    return Add(Det(m0), MatMul(Det(m0), trace))
+    return lower(Add(Det(m0), MatMul(Det(m0), trace)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -404,6 +404,16 @@ def atom_symbol(label: str, rows: Any, cols: Any) -> Sym:
     s = object.__new__(Sym)
     s.name, s.kind, s.shape = label, "atom", (rows, cols)
     return s
+
+
+def _symmetrized(label: Sym) -> Expr:
+    """½(L + Lᵀ) for the label L of an atom whose argument is symmetric (M = Mᵀ for all values, by
+    equal value keys): then f(M)ᵀ = f(Mᵀ) = f(M) and (M⁻¹)ᵀ = M⁻¹, so L = ½(L + Lᵀ) at its value,
+    and an identity proved for every L in this form holds at it (the onto substitution of Theorem
+    D2). Without it, a claim that uses S⁻ᵀ = S⁻¹ for a symmetric S could not be verified."""
+    if label.shape[0] != label.shape[1] or label.is_scalar:
+        return label
+    return Scale(Fraction(1, 2), Add(label, Transpose(label)))
 
 
 def inverse_symbol(x: Sym) -> Sym:
@@ -457,7 +467,7 @@ class Abstraction:
             return Transpose(out)
         out = self._label(n.name, k, m.shape, n)
         self.argument.setdefault(out.name, (n.name, m))
-        return out
+        return _symmetrized(out) if k == kt else out
 
     def _inverse(self, n: Inv) -> Expr:
         """X⁻¹ of a symbol (or of Xᵀ) becomes the edge X⁻¹, which cancels against X on index graphs
@@ -476,7 +486,7 @@ class Abstraction:
             return Transpose(out)
         out = self._label("inv", k, m.shape, n)
         self.argument.setdefault(out.name, ("inv", m))
-        return out
+        return _symmetrized(out) if k == kt else out
 
     def key(self, e: Expr) -> tuple[Any, ...]:
         """:func:`value_key`, computed once per expression (the same argument recurs in many terms)."""
@@ -524,9 +534,9 @@ def transpose_key(m: Expr, ab: Abstraction) -> tuple[Any, ...]:
 
 def _invertible_conditions(m: Expr, ab: Abstraction, out: set[tuple[str, tuple[Any, ...]]]) -> None:
     """M is invertible; and so is each factor of an invertible product of square matrices, and the
-    argument of an invertible transpose or inverse."""
+    argument of an invertible transpose, inverse or nonzero multiple."""
     out.add(("invertible", transpose_key(m, ab)))
-    if isinstance(m, (Transpose, Inv)):
+    if isinstance(m, (Transpose, Inv)) or isinstance(m, Scale) and m.coef != 0:
         _invertible_conditions(m.arg, ab, out)
     elif isinstance(m, MatMul) and _square_factors(m):
         for a in m.args:

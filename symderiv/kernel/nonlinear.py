@@ -146,7 +146,10 @@ def decide_nonlinear(
     of inverses and log-determinants are read; ``conditions`` are the hypotheses' (invertible M,
     det M > 0)."""
     ab = Abstraction(budget.max_terms, budget.max_leaves)
-    all_terms = [(c, ab(m)) for c, m in lterms] + [(-c, ab(m)) for c, m in rterms]
+    # abstraction can turn a monomial into a sum (the label of an atom with a symmetric argument is
+    # ½(L + Lᵀ)), so the abstracted terms are expanded again
+    all_terms = [(c * c2, m2) for c, m in lterms for c2, m2 in expand(ab(m), budget.max_terms)] + \
+        [(-c * c2, m2) for c, m in rterms for c2, m2 in expand(ab(m), budget.max_terms)]
     classes, bound = class_sums(all_terms, budget.max_leaves)
     diff = class_terms(classes, ab)
     gap = domain_gap(leval, reval, ab, positive)
@@ -169,9 +172,16 @@ def decide_nonlinear(
     if not diff and not gap:
         inverses = sorted({n.name for _, m in all_terms for n in m.walk()
                            if isinstance(n, Sym) and n.kind == "inverse"})
-        atoms = (f"with each of the {labels} atom{'s' if labels != 1 else ''} (entrywise functions, inverses of "
-                 f"sums, determinants) replaced by a symbol labelled by the value of its argument" if labels else
-                 "with each inverse of a symbol as an edge of its own")
+        kinds = {ab.argument.get(lab.name, ("fn", lab))[0] for lab in ab.labels.values()}
+        if kinds & {"inv", "det", "logdet"}:
+            kind = "atom" + ("s" if labels != 1 else "") + " (" + ", ".join(
+                k for k, present in (("entrywise functions", bool(kinds - {"inv", "det", "logdet"})),
+                                     ("inverses of sums", "inv" in kinds),
+                                     ("determinants", bool(kinds & {"det", "logdet"}))) if present) + ")"
+        else:
+            kind = "entrywise-function atom" + ("s" if labels != 1 else "")
+        atoms = (f"with each of the {labels} {kind} replaced by a symbol labelled by the value of its argument"
+                 if labels else "with each inverse of a symbol as an edge of its own")
         cancel = ("; X X⁻¹ = X⁻¹X = I by free cancellation on the index graphs (Lemma E0), where "
                   + ", ".join(plain(ab.argument[i][1]) for i in inverses)
                   + (" is" if len(inverses) == 1 else " are") + " invertible" if inverses else "")

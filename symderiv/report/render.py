@@ -54,9 +54,13 @@ METHOD_LEGEND = {
     "typo-detection": "a line that disagrees with both neighbours while they agree with each other",
     "domain-check": "the right side must be defined for every length the left side allows",
     "budget": "the check ran out of its budget: undecided",
-    "atom-abstraction": "every entrywise function f(M) replaced by a symbol labelled by the value of its argument "
+    "atom-abstraction": "every entrywise function f(M) (and every inverse of a sum, determinant and "
+    "log-determinant) replaced by a symbol labelled by the value of its argument "
     "(equal labels only for arguments equal at every size), then canonical forms (Theorem B1: an identity of the "
-    "abstracted claim is an identity of the original); a difference is never taken as a proof of inequality",
+    "abstracted claim is an identity of the original); an inverse X⁻¹ of a symbol is an edge of its own that "
+    "cancels against X (free cancellation, Lemma E0); a difference is never taken as a proof of inequality",
+    "domain-witness": "a point where the left side is defined and the right side is certainly undefined (an exact "
+    "singular matrix under an inverse, a determinant ≤ 0 under a log-determinant): the claim is false there",
     "certified-interval": "both sides evaluated at exact rational points with interval arithmetic at 200 bits; "
     "disjoint enclosures of one entry prove that the sides differ there (a certified counterexample)",
     "hypotheses": "the stated hypotheses applied by an onto substitution (Theorem D1: e.g. y := y + ((1 − 𝟏ᵀy)/n)𝟏 "
@@ -105,19 +109,33 @@ _TEX_CHARS.update({ch: "$" + tex + "$" for ch in UNICODE_GREEK if (tex := greek_
 def tex_escape(text: str) -> str:
     """Escape free text for LaTeX; characters without a known LaTeX form are spelled out."""
     out = []
-    for ch in text:
-        if ch in _TEX_CHARS:
-            out.append(_TEX_CHARS[ch])
-        elif 32 <= ord(ch) < 127:
-            out.append(ch)
-        elif ord(ch) < 160:  # control characters and newlines: TeX would read them as invalid input or \par
-            out.append(" ")
-        elif ch in _LATIN:  # accented Latin letters: pdflatex reads them as UTF-8 with the T1 fonts
-            out.append(ch)
-        else:
-            out.append(rf"\texttt{{U+{ord(ch):04X}}}")
+    for run, script in _SCRIPT_RUN.findall(text):
+        if script:  # a run of superscripts (X⁻¹ᵀ) or subscripts is one script: two would be a double superscript
+            sup = script[0] in _SUPERSCRIPTS
+            table = _SUPERSCRIPTS if sup else _SUBSCRIPTS
+            out.append("$" + ("^" if sup else "_") + "{" + "".join(table[c] for c in script) + "}$")
+            continue
+        out.extend(_tex_char(ch) for ch in run)
     # adjacent formulas are one formula: $\Delta$$\theta$ -> $\Delta \theta$ (an escaped \$ is not a delimiter)
     return _ADJACENT_MATH.sub(" ", "".join(out))
+
+
+_SUPERSCRIPTS = {"⁻": "-", "¹": "1", "²": "2", "³": "3", "ⁿ": "n", "ᵀ": "T", "⁰": "0"}
+_SUBSCRIPTS = {"₀": "0", "₁": "1", "₂": "2", "₃": "3", "ᵢ": "i", "ⱼ": "j"}
+_SCRIPT_RUN = re.compile("([^" + "".join(_SUPERSCRIPTS) + "".join(_SUBSCRIPTS) + "])|([" + "".join(_SUPERSCRIPTS)
+                         + "]+|[" + "".join(_SUBSCRIPTS) + "]+)")
+
+
+def _tex_char(ch: str) -> str:
+    if ch in _TEX_CHARS:
+        return _TEX_CHARS[ch]
+    if 32 <= ord(ch) < 127:
+        return ch
+    if ord(ch) < 160:  # control characters and newlines: TeX would read them as invalid input or \par
+        return " "
+    if ch in _LATIN:  # accented Latin letters: pdflatex reads them as UTF-8 with the T1 fonts
+        return ch
+    return rf"\texttt{{U+{ord(ch):04X}}}"
 
 
 _LATIN = frozenset(chr(c) for c in range(0xC0, 0x180) if c not in (0xD7, 0xF7))
