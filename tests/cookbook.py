@@ -42,7 +42,7 @@ U, V = Sym("U", n, k), Sym("V", n, k)
 Xr, w, y = Sym("Z", m, n), Sym("w", n, 1), Sym("y", m, 1)  # a data matrix m×n, weights, targets
 lam = Sym("lam", 1, 1)
 dX, dS, dmu, dw = delta_of(X), delta_of(S), delta_of(mu), delta_of(w)
-I = Identity(n)
+I = Identity(n)  # noqa: E741 — the identity matrix, as the Cookbook writes it
 Ik = Identity(k)
 T, inv, det, logdet, tr = Transpose, Inv, Det, LogDet, Trace
 

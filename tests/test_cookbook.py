@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from cookbook import CORPUS, DOMAIN_TRAPS, TWIN_UNDECIDED, UNDECIDED, Entry
+
 from symderiv.kernel.decide import verify_equal, verify_first_order
 from symderiv.lang import operators as ops
 
