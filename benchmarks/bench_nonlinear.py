@@ -9,7 +9,9 @@ median time of the baseline, their ratio, and the status. The baseline is SymPy 
 loss written with explicit symbolic entries at ONE size (every dimension = --size; σ(v) =
 1/(1 + e^(−v)), relu = Max(0, v)), entry by entry: it computes a gradient at one size and proves
 nothing about other sizes, nor that a person's steps are right. It is there to put the times in
-proportion, not as a competitor. Targets (issue 10): each layer under 0.5 s after import.
+proportion, not as a competitor. Targets (issue 10): each layer under 0.5 s after import; issue 14's
+inverse and determinant layers (log-det, determinant, trace-inverse, gaussian-nll): under 2 s each, their
+baseline inverting or taking the determinant of the explicit symbolic matrix.
 Layer norm is the exception (about 6.5 s, target 2 s): the kernel recomputes the value key of every
 atom occurrence in every monomial (atoms.value_key, a few hundred calls per step). The machine is shared;
 compare ratios, not absolutes.
@@ -56,7 +58,15 @@ def _sympy_fn(name: str, prime: int, v):
     }[name]()
 
 
-SYMPY = Arith(sympy.Integer(0), lambda q: sympy.Rational(q.numerator, q.denominator), _sympy_fn)
+def _sympy_mat(name: str, m):
+    """Inverse, determinant and log-determinant of the explicit matrix (issue 14's layers)."""
+    M = sympy.Matrix(m)
+    if name == "inv":
+        return M.inv().tolist()
+    return [[M.det() if name == "det" else sympy.log(M.det())]]
+
+
+SYMPY = Arith(sympy.Integer(0), lambda q: sympy.Rational(q.numerator, q.denominator), _sympy_fn, _sympy_mat)
 
 
 def explicit_baseline(d, size: int) -> None:
@@ -76,13 +86,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--size", type=int, default=3)
+    ap.add_argument("--only", nargs="*", help="layer names to measure (default: every layer of issues 10 and 14)")
     args = ap.parse_args()
     print(machine())
     print(f"medians of {args.repeat} runs; baseline: sympy.diff of explicit entries at size {args.size} "
           "(one size, not a proof)\n")
     print(f"{'layer':32s} {'symderiv':>12s} {'explicit diff':>14s} {'ratio':>8s}  status")
     for layer in CATALOG.values():
-        if not isinstance(layer, ChainLayer):
+        if not isinstance(layer, ChainLayer) or (args.only and layer.name not in args.only):
             continue
         for wrt in layer.wrt:
             d = layer.derive(wrt)

@@ -18,17 +18,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from symderiv.derive.assumptions import positive, sums_to, symmetric
+    from symderiv.derive.assumptions import det_positive, invertible, positive, sums_to, symmetric
     from symderiv.kernel.decide import Budget, Hypothesis, Verdict, verify_equal, verify_first_order
     from symderiv.lang.operators import (
         Expr,
+        det,
         diag,
         divide,
         exp,
         hadamard,
         identity,
         inner,
+        inv,
         log,
+        logdet,
         ones,
         relu,
         sigmoid,
@@ -44,10 +47,13 @@ _WHERE = {
     "Budget": "symderiv.kernel.decide",
     "Hypothesis": "symderiv.kernel.decide",
     "positive": "symderiv.derive.assumptions",
+    "invertible": "symderiv.derive.assumptions",
+    "det_positive": "symderiv.derive.assumptions",
     "sums_to": "symderiv.derive.assumptions",
     "symmetric": "symderiv.derive.assumptions",
     **{f: "symderiv.lang.operators" for f in (
-        "diag", "divide", "exp", "identity", "log", "ones", "relu", "sigmoid", "softplus", "sqrt", "tanh")},
+        "det", "diag", "divide", "exp", "identity", "inv", "log", "logdet", "ones", "relu", "sigmoid", "softplus",
+        "sqrt", "tanh")},
     "Verdict": "symderiv.kernel.decide",
     "verify_equal": "symderiv.kernel.decide",
     "verify_first_order": "symderiv.kernel.decide",
@@ -81,11 +87,16 @@ __all__ = [
     "Expr",
     "Hypothesis",
     "Verdict",
+    "det",
+    "det_positive",
     "diag",
     "divide",
     "exp",
     "identity",
+    "inv",
+    "invertible",
     "log",
+    "logdet",
     "ones",
     "positive",
     "relu",

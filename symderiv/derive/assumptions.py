@@ -1,4 +1,5 @@
-"""Hypotheses as users state them: ``sums_to(y)``, ``symmetric(A)``, ``positive(x)``, or tuples
+"""Hypotheses as users state them: ``sums_to(y)``, ``symmetric(A)``, ``positive(x)``, ``invertible(X)``,
+``det_positive(X)``, or tuples
 ``("sums-to", y)`` / ``("sums-to", y, 1)``, with symderiv or SymPy symbols.
 
 The kernel applies each one (:mod:`symderiv.kernel.hypotheses`): 𝟏ᵀy = c and A = Aᵀ by an onto
@@ -13,7 +14,7 @@ from symderiv.errors import SymderivError
 from symderiv.kernel.decide import Hypothesis
 from symderiv.lang.operators import sym_from
 
-KINDS = ("symmetric", "sums-to", "positive")
+KINDS = ("symmetric", "sums-to", "positive", "invertible", "detpos")
 
 
 def sums_to(y: Any, value: Any = 1) -> Hypothesis:
@@ -31,6 +32,16 @@ def positive(x: Any) -> Hypothesis:
     return Hypothesis("positive", sym_from(x))
 
 
+def invertible(x: Any) -> Hypothesis:
+    """The square matrix X is invertible (X⁻¹ exists; Jacobi's formula for d det X holds)."""
+    return Hypothesis("invertible", sym_from(x))
+
+
+def det_positive(x: Any) -> Hypothesis:
+    """det X > 0 for a square matrix X (log det X is defined; X is invertible)."""
+    return Hypothesis("detpos", sym_from(x))
+
+
 def as_hypothesis(h: Any) -> Hypothesis:
     """A :class:`Hypothesis`, or a tuple (kind, symbol) / (kind, symbol, value) made into one."""
     if isinstance(h, Hypothesis):
@@ -42,7 +53,8 @@ def as_hypothesis(h: Any) -> Hypothesis:
                 raise SymderivError(f"a {kind} hypothesis takes no value")
             return Hypothesis(kind, sym, Fraction(h[2]))
         return Hypothesis(kind, sym)
-    raise SymderivError(f"cannot read {h!r} as a hypothesis; use sums_to(y), symmetric(A), positive(x) or a tuple "
+    raise SymderivError(f"cannot read {h!r} as a hypothesis; use sums_to(y), symmetric(A), positive(x), invertible(X), "
+                        f"det_positive(X) or a tuple "
                         f"(kind, symbol) with kind one of {', '.join(KINDS)}")
 
 
