@@ -165,3 +165,35 @@ def test_wrong_twin_is_wrong_numerically(name):
     rng = np.random.default_rng(sum(map(ord, name)) + 1)
     worst = max(_check_numerically(e, e.wrong, sizes, rng) for sizes in SIZES)
     assert worst > 1e-3
+
+
+def test_symmetric_data_does_not_hide_a_transposition():
+    """∇ log det X = X⁻¹ is wrong for a general X (the certified counterexample is not symmetric) and
+    right for a symmetric one: the hypothesis, not the test data, decides."""
+    from cookbook import X, detpos, gradient, symmetric
+
+    e = gradient("grad logdet X = X^-1", ops.LogDet(X), X, ops.Inv(X), ops.Inv(X), (detpos(X),))
+    wrong = _verdict(e, e.rhs)
+    assert wrong.status == "failed"
+    cex = wrong.counterexample.values["X"]
+    assert any(cex[i][j] != cex[j][i] for i in range(len(cex)) for j in range(len(cex)))
+    assert _verdict(e, e.rhs, (detpos(X), symmetric(X))).status == "verified"
+
+
+def test_inverse_cancels_under_a_symmetric_hypothesis():
+    from cookbook import X, symmetric
+
+    v = verify_equal(ops.MatMul(X, ops.Inv(X)), ops.Identity("n"), hypotheses=(symmetric(X),))
+    assert v.status == "verified", v.method
+
+
+def test_woodbury_under_a_invertible_alone_stays_undecided():
+    """§6.5: under "A invertible", (I + VᵀA⁻¹U) is invertible iff A + UVᵀ is, which the domain
+    oracle cannot derive, so the one-line Woodbury claim is undecided (domain), never verified; the
+    two-step proof in the corpus is verified."""
+    from cookbook import DOMAIN_TRAPS, inv_
+    from cookbook import A as A_
+
+    e = next(t for t in DOMAIN_TRAPS if t.name == "Woodbury without A invertible")
+    v = _verdict(e, e.rhs, (inv_(A_),))
+    assert v.status == "undecided" and "domain" in v.method, v.method

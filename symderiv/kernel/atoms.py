@@ -200,6 +200,17 @@ def _same_value(p: Expr, q: Expr) -> bool:
         return False
 
 
+def _cancels(p: Expr, q: Expr) -> bool:
+    """q = c·M⁻¹ (c a number, M not a symbol) and c·P = M, so that P q = q P = I: a hypothesis's
+    substitution writes a symmetric X as ½(X + Xᵀ), whose inverse lowers to 2(X + Xᵀ)⁻¹."""
+    c = Fraction(1)
+    if isinstance(q, Scale):
+        c, q = q.coef, q.arg
+    if not isinstance(q, Inv) or isinstance(q.arg, Sym) or c == 0:
+        return False
+    return _same_value(p if c == 1 else Scale(c, p), q.arg)
+
+
 def _cancel_adjacent(e: MatMul) -> Expr:
     """P·M⁻¹ = I and M⁻¹·P = I for adjacent factors with P equal to M (§6.1): how (XᵀX + λI)(XᵀX + λI)⁻¹
     cancels before expansion would split the pair into terms that no longer meet. Inverses of symbols
@@ -209,8 +220,7 @@ def _cancel_adjacent(e: MatMul) -> Expr:
     changed = False
     while i + 1 < len(args):
         a, b = args[i], args[i + 1]
-        pair = (isinstance(b, Inv) and not isinstance(b.arg, Sym) and _same_value(a, b.arg)) or \
-            (isinstance(a, Inv) and not isinstance(a.arg, Sym) and _same_value(b, a.arg))
+        pair = _cancels(a, b) or _cancels(b, a)
         if pair:
             args[i:i + 2] = [Identity(a.shape[0])]
             changed = True
