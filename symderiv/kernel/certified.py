@@ -271,7 +271,7 @@ def certified_counterexample(
     # inverse or a determinant is taken even when lowering removed it ((X⁻¹)⁻¹ = X)
     hint_l, hint_r = (lhs, rhs) if domain is None else (Add(lhs, Scale(0, domain[0])), Add(rhs, Scale(0, domain[1])))
     for sizes, env in refute.current().certified_points(hint_l, hint_r, bound, positive, seed, points):
-        if not (refute.exact_point(lhs, rhs, sizes, env) and refute.fits_hypotheses(env, positive)
+        if not (refute.exact_point(hint_l, hint_r, sizes, env) and refute.fits_hypotheses(env, positive)
                 and _guards_hold(guards, sizes, env, deadline)):
             seen["invalid"] += 1
             continue
