@@ -139,3 +139,24 @@ def test_the_suite_reaches_both_verdicts():
             _check_consistent(Inv(MatMul(A, B)), _mutant(Inv(MatMul(A, B)), rng), 2),
             _check_consistent(Trace(MatMul(X, A, Inv(X))), Trace(A), 3)}
     assert {"verified", "failed"} <= seen
+
+
+def test_a_point_outside_the_written_left_side_refutes_nothing():
+    """Lowering cancels (A + B)(A + B)⁻¹ to I, so the lowered left side is defined where A + B is
+    singular; the claim says nothing there. A point with A + B singular (as an untrusted search might
+    propose) must be skipped even though the lowered sides differ at it."""
+    from symderiv.kernel.budget import Meter
+    from symderiv.kernel.certified import certify_at
+    from symderiv.lang.operators import Add
+
+    A, B, C = SYMS
+    written_left = MatMul(Add(A, B), Inv(Add(A, B)), C)
+    lowered_left, right = C, Add(C, C)
+    env = {"A": [[Fraction(1), Fraction(0)], [Fraction(0), Fraction(0)]],
+           "B": [[Fraction(0), Fraction(0)], [Fraction(0), Fraction(0)]],
+           "X": [[Fraction(1), Fraction(2)], [Fraction(3), Fraction(4)]]}
+    meter = Meter.unlimited()
+    assert certify_at(lowered_left, right, {"n": 2}, env, meter, (written_left, right)) == "skipped"
+    env["B"] = [[Fraction(0), Fraction(0)], [Fraction(0), Fraction(1)]]  # A + B = I: now a real refutation
+    out = certify_at(lowered_left, right, {"n": 2}, env, meter, (written_left, right))
+    assert not isinstance(out, str) and out.sizes == {"n": 2}
