@@ -1,5 +1,6 @@
 import os
 
+import numpy  # noqa: F401 — imported before any pytester run: an in-process run restores sys.modules
 import pytest
 import sympy
 
@@ -11,6 +12,9 @@ from symderiv.lang.operators import Sym
 # canonical forms on every test. Tests of the interactive default set Budget(double_check=False).
 os.environ["SYMDERIV_DOUBLE_CHECK"] = "1"
 set_double_check(True)
+# (the numpy import above: pytester's in-process runs remove the modules they imported, and numpy,
+# which the kernel's modular screen imports on first use, cannot be loaded twice in one process —
+# a test file run after test_pytest_plugin.py then saw "ImportError: cannot load module more than once")
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from symderiv.documents.documents import check_text
 
 COURSE = Path(__file__).resolve().parent.parent / "examples" / "course" / "derivations"
 DOCS = ["sigmoid.md", "tanh.md", "relu.md", "logsumexp.md", "mlp.md", "softmax-ce.md", "logistic.md", "ridge.md",
-        "batched-linear.md", "layernorm.md", "attention.md"]
+        "batched-linear.md", "layernorm.md", "attention.md", "logdet.md", "trace-inverse.md", "gaussian.md",
+        "ridge-closed-form.md"]
 
 # (document, text to replace, wrong text, what the mistake is)
 WRONG = [
@@ -41,8 +42,25 @@ WRONG = [
     ("attention.md", r"\Rightarrow \frac{dL}{dQ} = \frac{1}{\sqrt{d}} (P \circ (\frac{dL}{dY} V^T - ((P \circ (\frac{dL}{dY} V^T)) \mathbf{1}_s) \mathbf{1}_s^T)) K",
      r"\Rightarrow \frac{dL}{dQ} = \frac{1}{\sqrt{d}} (P \circ (\frac{dL}{dY} V^T)) K", "rank-one part of the softmax Jacobian forgotten"),
 ]
+# inverses and determinants (issue 14): the Cookbook's classic slips
+WRONG += [
+    ("logdet.md", r"\Rightarrow \frac{dL}{dX} = X^{-T}", r"\Rightarrow \frac{dL}{dX} = X^{-1}",
+     "X⁻¹ for X⁻ᵀ (right only for symmetric X)"),
+    ("logdet.md", r"\approx \operatorname{tr}(X^{-1} \Delta X)", r"\approx \operatorname{tr}(X^{-T} \Delta X)",
+     "d log det X = tr(X⁻ᵀdX)"),
+    ("trace-inverse.md", r"= \langle -X^{-T} A^T B^T X^{-T}, \Delta X \rangle",
+     r"= \langle -X^{-1} A^T B^T X^{-1}, \Delta X \rangle", "transposes of the inverses dropped"),
+    ("trace-inverse.md", r"\approx -\operatorname{tr}(A X^{-1} \Delta X X^{-1} B)",
+     r"\approx -\operatorname{tr}(A X^{-1} X^{-1} \Delta X B)", "d(X⁻¹) = −X⁻²dX (the commutative slip)"),
+    ("gaussian.md", r"\Rightarrow \frac{dL}{dm} = -C^{-1} (x - m)", r"\Rightarrow \frac{dL}{dm} = -2 C^{-1} (x - m)",
+     "factor 2 of the quadratic form kept with the ½"),
+    ("gaussian.md", r"<!-- symderiv: assume C = C^T; \det C > 0 -->", r"<!-- symderiv: assume \det C > 0 -->",
+     "C = Cᵀ not stated"),
+    ("ridge-closed-form.md", r"$$(X^T X + \lambda I_d) (X^T X + \lambda I_d)^{-1} X^T t = X^T t$$",
+     r"$$(X^T X + \lambda I_d)^{-1} X^T X X^T t = X^T t$$", "λ forgotten in the normal equations"),
+]
 #: where a mistake shows when it is not on the line it changes: without 1ᵀy = 1 the step that needs it fails
-FAILS_AT = {"the hypothesis 1ᵀy = 1 not stated": r"\Delta L = "}
+FAILS_AT = {"the hypothesis 1ᵀy = 1 not stated": r"\Delta L = ", "C = Cᵀ not stated": r"\Delta L = \frac{1}{2} (x - m"}
 
 
 @pytest.mark.parametrize("name", DOCS)

@@ -110,7 +110,7 @@ def test_course_example_checks(tmp_path):
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", *plugin_args()], cwd=course, capture_output=True,
                        text=True, timeout=600, env={**os.environ, **env_path})
     assert r.returncode == 0, r.stdout[-3000:]
-    assert "24 passed" in r.stdout
+    assert "30 passed" in r.stdout
     from cli_run import run_main  # the report needs no process of its own
 
     r = run_main("report", *sorted(str(p) for p in (course / "derivations").glob("*.md")), "--out", str(course / "build"))

@@ -293,7 +293,7 @@ def test_document_budget_reports_the_rest_undecided():
 def test_moderately_large_document_completes_with_a_verdict():
     src = "\n".join(f.read_text(encoding="utf-8") for f in sorted((ROOT / "examples" / "course" / "derivations").glob("*.md")))
     d = check_text(src * 8, "big.md")
-    assert d.status == "verified" and len(d.derivations) == 8 * 23
+    assert d.status == "verified" and len(d.derivations) == 8 * 28
 
 
 # --- 12. located errors instead of crashes ------------------------------------------------------------------

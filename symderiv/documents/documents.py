@@ -29,6 +29,7 @@ import sympy
 
 from symderiv.derive.derivation import UNREADABLE_BEFORE, Derivation, Step, compare, error_verdict
 from symderiv.derive.typos import blame_typo
+from symderiv.derive.rules import RULES
 from symderiv.documents import syntax as S
 from symderiv.documents.interpret import (
     FuncApp,
@@ -280,25 +281,29 @@ _HYPOTHESIS_FORMS = (
     ("symmetric", re.compile(rf"^(?P<other>{_NAME})\s*{_TRANSPOSE}\s*=\s*(?P<name>{_NAME})$")),
     ("sums-to", re.compile(rf"^\\(?:mathbf|mathbb|boldsymbol)\{{1\}}(?:_(?:\{{\s*\w+\s*\}}|\w))?\s*{_TRANSPOSE}\s*"
                            rf"(?P<name>{_NAME})\s*=\s*(?P<value>-?\d+(?:/\d+)?)$")),
+    ("detpos", re.compile(rf"^\\det\s*(?:\(\s*(?P<name>{_NAME})\s*\)|\{{\s*(?P<n2>{_NAME})\s*\}}|(?P<n3>{_NAME}))"
+                          rf"\s*>\s*0$")),
+    ("invertible", re.compile(rf"^(?P<name>{_NAME})\s+(?:is\s+)?invertible$")),
 )
 
 
 def _parse_hypothesis(text: str, path: str, line: int, col: int) -> tuple[str, str, Fraction, int, int]:
     """One stated hypothesis of ``<!-- symderiv: assume ... -->``: ``x > 0`` (entrywise positive),
-    ``A = A^T`` (symmetric), ``\\mathbf{1}_n^T y = c`` (sums to c). Anything else is refused with its
+    ``A = A^T`` (symmetric), ``\\mathbf{1}_n^T y = c`` (sums to c), ``X invertible``, ``\\det X > 0``. Anything else is refused with its
     location: a hypothesis the checker does not understand must never be silently ignored."""
     t = " ".join(text.split())
     for kind, form in _HYPOTHESIS_FORMS:
         m = form.match(t)
         if m is None:
             continue
-        name = m.group("name")
+        name = m.group("name") or m.groupdict().get("n2") or m.groupdict().get("n3")
         if kind == "symmetric" and m.group("other") != name:
             continue
         value = Fraction(m.group("value")) if kind == "sums-to" else Fraction(1)
         return kind, _plain_name(name), value, line, col
     raise ReadError(path, line, col, f"unknown hypothesis {t!r}: symderiv understands x > 0 (entrywise positive), "
-                    "A = A^T (symmetric) and \\mathbf{1}_n^T y = c (entries sum to c), separated by ';'")
+                    "A = A^T (symmetric), \\mathbf{1}_n^T y = c (entries sum to c), X invertible and \\det X > 0, "
+                    "separated by ';'")
 
 
 def _plain_name(name: str) -> str:
@@ -1155,6 +1160,15 @@ def label_rules(d: Derivation) -> None:
 def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
     from symderiv.kernel.expand import push_transpose
 
+    jets = [n for n in a.walk() if n.children and n.children[0].has_delta()
+            and type(n).__name__ in ("Inv", "Det", "LogDet", "Fn")]
+    if jets and not any(type(n) is type(jets[0]) and n.children[0].has_delta() for n in b.walk()):
+        # f(M + ΔM) on the left and none on the right: the jet of f (its first-order rule)
+        n = jets[0]
+        name = {"Inv": "jet-inverse", "Det": "jet-det", "LogDet": "jet-logdet"}.get(type(n).__name__) or \
+            "jet-" + getattr(n, "name", "")
+        if name in RULES:
+            return name
     if v is not None and v.dropped:
         return "drop-higher-order"
     kinds = lambda e: {type(n) for n in e.walk()}  # noqa: E731 — exact node classes, as the rule names mean

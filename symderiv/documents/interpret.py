@@ -28,12 +28,15 @@ from symderiv.lang.operators import (
     Add,
     Conv,
     Corr,
+    Det,
     DimScalar,
     Expr,
     Fn,
     Hadamard,
     Identity,
     Inner,
+    Inv,
+    LogDet,
     MatMul,
     Ones,
     Scale,
@@ -192,10 +195,22 @@ _FUNCTION_NAMES = {"sigma", "phi", "varphi", "psi", "f", "g", "h"}
 _TRACE_NAMES = ("trace", "tr", "Tr")
 #: entrywise functions by how they are written: \exp, \log, \tanh (commands), \operatorname{relu}
 #: and \mathrm{ReLU} (roman names, any case), and \sigma when σ is not a declared symbol
-_FUNC_COMMANDS = {"\\exp": "exp", "\\log": "log", "\\ln": "log", "\\tanh": "tanh", "\\softmax": "softmax"}
+_FUNC_COMMANDS = {"\\exp": "exp", "\\log": "log", "\\ln": "log", "\\tanh": "tanh", "\\softmax": "softmax",
+                  "\\det": "det"}
 _FUNC_ROMAN = {"relu": "relu", "softplus": "softplus", "softmax": "softmax", "sigmoid": "sigmoid", "step": "step",
                "exp": "exp", "log": "log", "tanh": "tanh", "sqrt": "sqrt", "heaviside": "step"}
 _TRANSPOSE_MARKS = ("T", "\\top", "\\intercal")
+_INVERSE_MARKS = ("-1", "-T")
+
+
+def _inverse_mark(script: S.Script) -> str | None:
+    """"-1" for ^{-1} and "-T" for ^{-T}: the only negative exponents read (others are refused)."""
+    arg = script.arg
+    if isinstance(arg, S.Neg) and isinstance(arg.body, S.Number) and arg.body.text == "1":
+        return "-1"
+    if isinstance(arg, S.Neg) and isinstance(arg.body, S.Word) and arg.body.text == "T":
+        return "-T"
+    return None
 
 
 @dataclass
@@ -467,6 +482,8 @@ class Interpreter:
         try:
             if f.name == "softmax":
                 return Softmax(arg)
+            if f.name == "det":
+                return Det(arg)
             return Fn(f.name, arg, f.prime)
         except ShapeError as exc:
             self.fail(t, str(exc))
@@ -611,7 +628,7 @@ class Interpreter:
 
     def power(self, t: S.Power) -> Value:
         base = self.value(t.base)
-        text = t.sup.text
+        text = t.sup.text or _inverse_mark(t.sup)
         if text == "\\prime":
             if not isinstance(base, FuncWord) or base.prime or base.name == "softmax":
                 self.fail(t, "^{\\prime} is read only on an entrywise function, as in \\sigma^{\\prime}(z)")
@@ -624,11 +641,11 @@ class Interpreter:
             if text == "2":
                 return base.squared()
             self.fail(t, "only the squared norm ||v||^2 (or \\|A\\|_F^2) is supported")
-        if isinstance(t.base, S.Group) and text in (*_TRANSPOSE_MARKS, "2"):
+        if isinstance(t.base, S.Group) and text in (*_TRANSPOSE_MARKS, *_INVERSE_MARKS, "2"):
             # {AB}^T: a brace group is one operand, as TeX typesets it
             return self._power_of(self.as_expr(base, t), text, t)
-        if isinstance(base, S.Word) and text in (*_TRANSPOSE_MARKS, "2"):
-            # AB^T is A·Bᵀ: a superscript binds to the last letter-name of the run
+        if isinstance(base, S.Word) and text in (*_TRANSPOSE_MARKS, *_INVERSE_MARKS, "2"):
+            # AB^T is A·Bᵀ and AB^{-1} is A·B⁻¹: a superscript binds to the last letter-name of the run
             head, last = self.split_last(base.text, t)
             if head:
                 return head + [self._power_of(last, text, t)]
@@ -647,13 +664,20 @@ class Interpreter:
             if isinstance(base, Grouped):
                 base = base.e
             return Transpose(self.as_expr(base, t))
+        if text in _INVERSE_MARKS:  # X^{-1} is X⁻¹; X^{-T} is (X⁻¹)ᵀ = (Xᵀ)⁻¹, as the Cookbook writes it
+            if isinstance(base, Grouped):
+                base = base.e
+            m = self.as_expr(base, t)
+            if m.shape[0] != m.shape[1]:
+                self.fail(t, f"^{{{text}}} needs a square matrix; this one is {m.shape[0]}×{m.shape[1]}")
+            return Inv(m) if text == "-1" else Transpose(Inv(m))
         if text == "2" and isinstance(base, (Expr, Grouped, S.Word)):
             e = self.as_expr(base, t)
             if e.is_scalar:
                 return MatMul(e, e)
             self.fail(t, "the square of a matrix or vector is not defined here; write the product, "
                       "or ||v||^2 for a squared norm")
-        self.fail(t, "unsupported exponent: use ^T (transpose) or ||v||^2")
+        self.fail(t, "unsupported exponent: use ^T (transpose), ^{-1} (inverse), ^{-T} or ||v||^2")
 
     def star(self, t: S.Star) -> S.Word:
         base = self.value(t.base)
@@ -875,6 +899,9 @@ class Interpreter:
             out = self._power_of(out, right_t.sup.text, right_t)
         left = self.value(t.left)
         head = left[:-1] if isinstance(left, list) else []
+        if isinstance(out, Det) and head and head[-1] == FuncWord("log"):
+            # \log\det(X): log applied to the determinant, log det X (as the Cookbook writes it)
+            out, head = LogDet(out.arg), head[:-1]
         return head + [out] if head else out
 
     def juxt(self, t: S.Juxt) -> Value:
