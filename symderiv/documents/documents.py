@@ -28,8 +28,8 @@ from typing import Any
 import sympy
 
 from symderiv.derive.derivation import UNREADABLE_BEFORE, Derivation, Step, compare, error_verdict
-from symderiv.derive.typos import blame_typo
 from symderiv.derive.rules import RULES
+from symderiv.derive.typos import blame_typo
 from symderiv.documents import syntax as S
 from symderiv.documents.interpret import (
     FuncApp,
