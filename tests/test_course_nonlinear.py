@@ -103,3 +103,14 @@ def test_a_hypothesis_the_checker_cannot_read_is_refused_with_its_line(directive
     with pytest.raises(ReadError) as exc:
         check_text(text, "softmax-ce.md")
     assert message in str(exc.value) and exc.value.line == 5
+
+
+def test_the_definition_is_the_left_side_of_the_first_step():
+    """ΔL := f(m + Δm) − f(m) contains log det C, which the author's first line drops (it cancels):
+    that line is defined wherever the definition is (det C > 0 gives C invertible), so it is verified
+    without stating det C > 0; compared the other way round, a C with det C < 0 would 'refute' it."""
+    text = (COURSE / "gaussian.md").read_text(encoding="utf-8").replace(
+        r"<!-- symderiv: assume C = C^T; \det C > 0 -->", r"<!-- symderiv: assume C = C^T -->")
+    d = check_text(text, "gaussian.md")
+    first = next(s for s, _ in d.all_steps() if s.rule == "perturbation")
+    assert first.status == "verified", first.verdict.reason

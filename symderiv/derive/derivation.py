@@ -348,10 +348,16 @@ class Derivation:
                 if expected is None:
                     return ill_formed(f"{plain(step.lhs)} is not Δ of the output or of the loss", "definition", lhs=step.lhs, rhs=step.rhs)
                 a, b = substitute(self.unfold(step.rhs), values), substitute(expected, values)
-                # under the derivation's hypotheses, like every other step (a definition with log det Σ
-                # needs det Σ > 0 as much as the lines after it)
-                v = self._compare(a, b, budget) if step.approx else \
-                    discharge(Obligation(a, b, hypotheses=self.hypotheses), budget)
+                # The definition is the left side: a claim holds where its left side is defined (§1.2), and
+                # the author's line must be defined wherever the quantity it computes is, not the other way
+                # (½(x − m)ᵀC⁻¹(x − m) for a ΔL whose definition has log det C). Under the derivation's
+                # hypotheses, like every other step.
+                if step.approx:
+                    v = self._compare(b, a, budget)
+                else:
+                    v = discharge(Obligation(b, a), budget)
+                    if v.status != VERIFIED and self.hypotheses:  # as compare(): needed only if used
+                        v = discharge(Obligation(b, a, hypotheses=self.hypotheses), budget)
                 what = "Δ" + self.output.name + " := f(" + self.wrt.name + " + Δ" + self.wrt.name + ") − f(" + self.wrt.name + ")"
                 if not self.is_loss and step.lhs.name == self.delta_loss.name:
                     what = "ΔL := ⟨dL/d" + self.output.name + ", Δ" + self.output.name + "⟩ (definition of the gradient)"
