@@ -496,10 +496,9 @@ def _log_sigma_logistic():
     return L, w, MatMul(Transpose(X), Add(s, Scale(-1, y)))
 
 
-@pytest.mark.xfail(strict=True, reason="kernel: no rewrite log σ(M) = −softplus(−M) nor σ(−M) = 𝟏 − σ(M) "
-                   "(rules N7, N3/N9 of verification-theory-2 §3.5), so the log-σ form of logistic regression "
-                   "stays undecided; the catalog uses the softplus form")
 def test_logistic_regression_in_log_sigma_form_is_verified():
+    """The sign rules (N3, N7, N9 of §3.5: log σ(M) = M − softplus(M), log(𝟏 − σ(M)) = −softplus(M))
+    make the textbook form of the logistic loss provable (it was undecided before them)."""
     L, w, G = _log_sigma_logistic()
     assert check_gradient(L, w, G).status == "verified"
 
@@ -509,11 +508,30 @@ def test_logistic_regression_in_log_sigma_form_is_never_refuted():
     assert check_gradient(L, w, G).status != "failed"
 
 
-@pytest.mark.xfail(strict=True, reason="kernel: σ(−x) and σ(x) are independent atoms (no N3 rewrite)")
 def test_sigmoid_symmetry_is_verified():
     x = Sym("x", "n", 1)
     v = verify_equal(Fn("sigmoid", Scale(-1, x)), Add(Ones("n", 1), Scale(-1, Fn("sigmoid", x))))
     assert v.status == "verified"
+
+
+_x = Sym("x", "n", 1)
+SIGN_RULES = [  # (left, right, a plausible wrong right side)
+    (Fn("sigmoid", Scale(-1, _x)), Add(Ones("n", 1), Scale(-1, Fn("sigmoid", _x))),
+     Add(Fn("sigmoid", _x), Scale(-1, Ones("n", 1)))),
+    (Fn("tanh", Scale(-1, _x)), Scale(-1, Fn("tanh", _x)), Fn("tanh", _x)),
+    (Fn("softplus", Scale(-1, _x)), Add(Fn("softplus", _x), Scale(-1, _x)), Add(Fn("softplus", _x), _x)),
+    (Fn("exp", Scale(-1, _x)), Fn("recip", Fn("exp", _x)), Scale(-1, Fn("exp", _x))),
+    (Fn("log", Fn("sigmoid", _x)), Scale(-1, Fn("softplus", Scale(-1, _x))), Scale(-1, Fn("softplus", _x))),
+    (Fn("log", Add(Ones("n", 1), Scale(-1, Fn("sigmoid", _x)))), Scale(-1, Fn("softplus", _x)),
+     Fn("log", Fn("sigmoid", _x))),
+]
+
+
+@pytest.mark.parametrize("left,right,wrong", SIGN_RULES, ids=[plain(r[0]) for r in SIGN_RULES])
+def test_sign_rules_verify_and_their_slips_fail(left, right, wrong):
+    assert verify_equal(left, right).status == "verified"
+    bad = verify_equal(left, wrong)
+    assert bad.status == "failed" and bad.counterexample is not None
 
 
 def test_sympy_composed_applyfunc_is_read_as_a_composition():

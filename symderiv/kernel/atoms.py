@@ -120,6 +120,29 @@ def _lower_node(e: Expr) -> Expr:
         if isinstance(e.arg, Det):  # log(det M) is log det M, with the same domain det M > 0
             return _lower_logdet(LogDet(e.arg.arg))
         return _lower_log(e.arg)
+    return _lower_sign(e)
+
+
+def _negated(m: Expr) -> Expr | None:
+    """M when the argument is written −M."""
+    return m.arg if isinstance(m, Scale) and m.coef == -1 else None
+
+
+def _lower_sign(e: Fn) -> Expr:
+    """The sign rules (N3, N9 of §3.5), identities everywhere: σ(−M) = J − σ(M), tanh(−M) = −tanh(M),
+    softplus(−M) = softplus(M) − M, exp(−M) = 1/exp(M). Without them σ(−x) and σ(x) would be
+    independent atoms, and the log σ form of a logistic loss could not be verified."""
+    m = _negated(e.arg)
+    if m is None:
+        return e
+    if e.name == "sigmoid":
+        return Add(_J(m), Scale(-1, Fn("sigmoid", m)))
+    if e.name == "tanh":
+        return Scale(-1, Fn("tanh", m))
+    if e.name == "softplus":
+        return Add(Fn("softplus", m), Scale(-1, m))
+    if e.name == "exp":
+        return Fn("recip", Fn("exp", m))
     return e
 
 
@@ -233,14 +256,19 @@ def _cancel_adjacent(e: MatMul) -> Expr:
 
 
 def _lower_log(m: Expr) -> Expr:
-    """log of a product (rules N5, N6), each an identity on the domain of the term it rewrites:
+    """log of a product (rules N5, N6, N7), each an identity on the domain of the term it rewrites:
 
-    * log(exp M) = M (everywhere);
+    * log(exp M) = M (everywhere); log σ(M) = M − softplus(M) and log(J − σ(M)) = −softplus(M) (everywhere);
     * log(recip s) = −log s (log recip s is defined iff s > 0);
     * log(s·M) = log(s)·J + log M for a 1×1 factor s that the positivity oracle proves > 0
       (then s·M > 0 iff M > 0). This is what turns log softmax(z) into z − log(𝟏ᵀe^z)·𝟏."""
     if isinstance(m, Fn) and m.name == "exp" and not m.prime:
         return m.arg
+    if isinstance(m, Fn) and m.name == "sigmoid" and not m.prime:  # log σ(M) = M − softplus(M) (N7)
+        return Add(m.arg, Scale(-1, Fn("softplus", m.arg)))
+    s_of = _one_minus_sigmoid(m)
+    if s_of is not None:  # log(J − σ(M)) = log σ(−M) = −softplus(M)
+        return Scale(-1, Fn("softplus", s_of))
     if isinstance(m, Fn) and m.name == "recip" and not m.prime:
         return Scale(-1, _lower_log(m.arg))
     if isinstance(m, MatMul) and not m.is_scalar:
@@ -251,6 +279,17 @@ def _lower_log(m: Expr) -> Expr:
             terms = [MatMul(_lower_log(a), _J(m)) for a in scalars]
             return Add(*terms, _lower_log(body))
     return Fn("log", m)
+
+
+def _one_minus_sigmoid(m: Expr) -> Expr | None:
+    """M when m is J − σ(M) (the ones matrix minus σ of M, in either order)."""
+    if not (isinstance(m, Add) and len(m.args) == 2):
+        return None
+    for a, b in (m.args, m.args[::-1]):
+        if isinstance(a, Ones) and a.shape == m.shape and isinstance(b, Scale) and b.coef == -1 and \
+                isinstance(b.arg, Fn) and b.arg.name == "sigmoid" and not b.arg.prime:
+            return b.arg.arg
+    return None
 
 
 def lower(e: Expr) -> Expr:
