@@ -1160,9 +1160,11 @@ def label_rules(d: Derivation) -> None:
 def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
     from symderiv.kernel.expand import push_transpose
 
-    jets = [n for n in a.walk() if n.children and n.children[0].has_delta()
-            and type(n).__name__ in ("Inv", "Det", "LogDet", "Fn")]
-    if jets and not any(type(n) is type(jets[0]) and n.children[0].has_delta() for n in b.walk()):
+    def perturbed_atom(n: Expr) -> bool:  # f(M + ΔM) for an entrywise function, an inverse or a determinant
+        return type(n).__name__ in ("Inv", "Det", "LogDet", "Fn") and n.arg.has_delta()  # type: ignore[attr-defined]
+
+    jets = [n for n in a.walk() if perturbed_atom(n)]
+    if jets and not any(type(n) is type(jets[0]) and perturbed_atom(n) for n in b.walk()):
         # f(M + ΔM) on the left and none on the right: the jet of f (its first-order rule)
         n = jets[0]
         name = {"Inv": "jet-inverse", "Det": "jet-det", "LogDet": "jet-logdet"}.get(type(n).__name__) or \
