@@ -60,7 +60,9 @@ from symderiv.kernel.decide import (
     undecided,
 )
 from symderiv.lang.index import IndexNotation, IndexSum
-from symderiv.lang.operators import Add, Conv, Corr, Expr, Inner, MatMul, Ones, Scale, Sym, Trace, Transpose, substitute
+from symderiv.lang.operators import (
+    Add, Conv, Corr, Det, Expr, Fn, Inner, Inv, LogDet, MatMul, Ones, Scale, Sym, Trace, Transpose, substitute,
+)
 from symderiv.lang.printing import plain
 
 
@@ -1160,15 +1162,16 @@ def label_rules(d: Derivation) -> None:
 def infer_rule(a: Expr, b: Expr, v: Verdict | None) -> str:
     from symderiv.kernel.expand import push_transpose
 
+    jet_rules: dict[type, str] = {Inv: "jet-inverse", Det: "jet-det", LogDet: "jet-logdet", Fn: "jet-"}
+
     def perturbed_atom(n: Expr) -> bool:  # f(M + ΔM) for an entrywise function, an inverse or a determinant
-        return type(n).__name__ in ("Inv", "Det", "LogDet", "Fn") and n.arg.has_delta()  # type: ignore[attr-defined]
+        return isinstance(n, (Inv, Det, LogDet, Fn)) and n.arg.has_delta()
 
     jets = [n for n in a.walk() if perturbed_atom(n)]
     if jets and not any(type(n) is type(jets[0]) and perturbed_atom(n) for n in b.walk()):
         # f(M + ΔM) on the left and none on the right: the jet of f (its first-order rule)
         n = jets[0]
-        name = {"Inv": "jet-inverse", "Det": "jet-det", "LogDet": "jet-logdet"}.get(type(n).__name__) or \
-            "jet-" + getattr(n, "name", "")
+        name = jet_rules[type(n)] + (n.name if isinstance(n, Fn) else "")
         if name in RULES:
             return name
     if v is not None and v.dropped:
