@@ -61,7 +61,22 @@ from symderiv.kernel.decide import (
 )
 from symderiv.lang.index import IndexNotation, IndexSum
 from symderiv.lang.operators import (
-    Add, Conv, Corr, Det, Expr, Fn, Inner, Inv, LogDet, MatMul, Ones, Scale, Sym, Trace, Transpose, substitute,
+    Add,
+    Conv,
+    Corr,
+    Det,
+    Expr,
+    Fn,
+    Inner,
+    Inv,
+    LogDet,
+    MatMul,
+    Ones,
+    Scale,
+    Sym,
+    Trace,
+    Transpose,
+    substitute,
 )
 from symderiv.lang.printing import plain
 
