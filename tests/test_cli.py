@@ -17,6 +17,8 @@ from symderiv.cli import main
 def test_derive_linear_w_json():
     r = run_subprocess("derive", "linear", "--wrt", "w", "--format", "json")
     assert r.returncode == 0, r.stderr
+    # the process exits without the interpreter's teardown (os._exit): its output must still be whole
+    assert r.stdout == run("derive", "linear", "--wrt", "w", "--format", "json").stdout
     data = json.loads(r.stdout)
     (d,) = data["derivations"]
     assert {"title", "wrt", "status", "gradient", "jacobian_check", "steps"} <= set(d)
