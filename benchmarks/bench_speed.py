@@ -252,21 +252,27 @@ def _installed_env() -> dict[str, str]:
     return env
 
 
-def paired_cpu(cmd: list[str], base: list[str], repeat: int, env: dict[str, str]) -> tuple[float, float, float]:
-    """Medians of the CPU time of ``cmd``, of ``base``, and of the difference run by run (the two
-    alternate, A B A B …, so a drift of the shared machine's speed hits both)."""
+def paired_cpu(cmds: list[list[str]], repeat: int, env: dict[str, str]) -> list[list[float]]:
+    """CPU times of each command, run in turn (A B C A B C …, so a drift of the shared machine's
+    speed hits all of them alike): one list per command, run by run."""
     def one(c: list[str]) -> float:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(c, capture_output=True, cwd=ROOT, env=env)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
-    one(cmd), one(base)  # warm the file cache (and write the bytecode)
-    a, b = [], []
+    for c in cmds:  # warm the file cache (and write the bytecode)
+        one(c)
+    runs: list[list[float]] = [[] for _ in cmds]
     for _ in range(repeat):
-        a.append(one(cmd))
-        b.append(one(base))
-    return statistics.median(a), statistics.median(b), statistics.median(x - y for x, y in zip(a, b))
+        for c, r in zip(cmds, runs):
+            r.append(one(c))
+    return runs
+
+
+def median_diff(a: list[float], b: list[float]) -> float:
+    """The median of the run-by-run differences a − b."""
+    return statistics.median(x - y for x, y in zip(a, b))
 
 
 def warm_work(argv: list[str], repeat: int) -> float:
@@ -294,14 +300,17 @@ def section_a(repeat: int) -> None:
     env = _installed_env()
     subprocess.run([py, "-m", "compileall", "-q", os.path.join(ROOT, "symderiv")], capture_output=True, env=env)
     print("(a) start-up, whole processes (CPU time of the child, bytecode cached as in an installed package)")
-    base_cmd = [py, "-c", "import sympy"]
+    sympy_cmd = [py, "-c", "import sympy"]
+    quick_cmd = [py, "-c", "import sympy, os; os._exit(0)"]  # symderiv's commands exit this way
     bare = child_cpu([py, "-c", "pass"], repeat)
-    print(f"{'python -c pass':44s} {ms(bare)}")
-    print(f"{'command':44s} {'CPU':>12s} {'import sympy':>12s} {'ratio':>6s} {'over sympy':>11s} {'its work':>9s} "
+    print(f"{'python -c pass':40s} {ms(bare)}")
+    quick, base = paired_cpu([quick_cmd, sympy_cmd], repeat, env)
+    label = 'python -c "import sympy" (baseline)'
+    print(f"{label:40s} {ms(statistics.median(base))}")
+    print(f"{'the same, then os._exit (no teardown)':40s} {ms(statistics.median(quick))}  "
+          f"teardown {ms(-median_diff(quick, base)).strip()}")
+    print(f"\n{'command':40s} {'CPU':>10s} {'/ sympy':>8s} {'over sympy':>11s} {'no teardown':>12s} {'its work':>9s} "
           f"{'overhead':>9s}")
-    quick, base, _ = paired_cpu([py, "-c", "import sympy, os; os._exit(0)"], base_cmd, repeat, env)
-    print(f"{'import sympy, then os._exit (no teardown)':44s} {ms(quick)} {ms(base)} {quick / base:6.2f}   "
-          "(symderiv's commands exit this way)")
     with tempfile.TemporaryDirectory() as tmp:
         doc = os.path.join(tmp, "tiny.md")
         with open(doc, "w", encoding="utf-8") as fh:
@@ -313,15 +322,19 @@ def section_a(repeat: int) -> None:
                 ("symderiv check tiny.md (one claim)", ["check", doc], True),
                 ("symderiv report tiny.md --format md", ["report", doc, "--format", "md"], True)]
         for label, argv, heavy in rows:
-            t, base, over = paired_cpu([py, "-m", "symderiv", *argv], base_cmd, repeat, env)
+            cmd, base, quick = paired_cpu([[py, "-m", "symderiv", *argv], sympy_cmd, quick_cmd], repeat, env)
+            t = statistics.median(cmd)
+            ratio = statistics.median(x / y for x, y in zip(cmd, base))
             if not heavy:
-                print(f"{label:44s} {ms(t)} {ms(base)} {t / base:6.2f}")
+                print(f"{label:40s} {ms(t):>10s} {ratio:8.2f}")
                 continue
+            over, over_quick = median_diff(cmd, base), median_diff(cmd, quick)
             work = warm_work(argv, repeat)
-            print(f"{label:44s} {ms(t)} {ms(base)} {t / base:6.2f} {ms(over).strip():>11s} {ms(work).strip():>9s} "
-                  f"{ms(over - work).strip():>9s}")
-    print("over sympy: the command's CPU minus import sympy's, run by run; its work: the same command again in\n"
-          "a warm process; overhead = over sympy − its work (imports beyond SymPy, lark parser, jinja2 templates)")
+            print(f"{label:40s} {ms(t):>10s} {ratio:8.2f} {ms(over).strip():>11s} {ms(over_quick).strip():>12s} "
+                  f"{ms(work).strip():>9s} {ms(over_quick - work).strip():>9s}")
+    print("/ sympy: ratio to import sympy, run by run; over sympy: the command's CPU minus import sympy's; no teardown:\n"
+          "minus that of import sympy ending with os._exit, as the commands end; its work: the same command again in a\n"
+          "warm process; overhead = no teardown − its work (imports beyond SymPy, lark parser, jinja2 templates)")
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from symderiv.derive.derivation import Derivation
 from symderiv.derive.rules import RULES, get_rule
-from symderiv.documents.reader import inline_math_spans
 from symderiv.errors import SymderivError
 from symderiv.lang.greek import GREEK_NAMES, UNICODE_GREEK, greek_latex
 from symderiv.lang.printing import LatexPrinter, latex
@@ -490,6 +489,8 @@ def safe_math(text: str) -> str | None:
 def _prose(text: str, outside, inside) -> str:
     """Apply ``outside`` to prose text and ``inside`` to the content of each inline $math$, split
     exactly as the reader splits it."""
+    from symderiv.documents.reader import inline_math_spans  # here: catalog reports and JSON need no reader
+
     out, last = [], 0
     for a, b in inline_math_spans(text):
         out.append(outside(text[last: a - 1]))
