@@ -4,8 +4,10 @@ Run:  python benchmarks/bench_speed.py [--repeat 5] [--kmax 128] [--concat 10]
 
 Prints the machine and the versions, then medians of --repeat runs (CPU time of this process,
 or of the child for whole commands) and ratios to a baseline measured in the same run:
-(a) start-up: `symderiv --help`, `symderiv list`, and the import of every module a command uses,
-    against `python -c "import sympy"` (whole processes; CPU time of the child);
+(a) start-up: `symderiv --help`, `symderiv list`, a usage error, and `derive`, `check` and `report`
+    on small inputs, against `python -c "import sympy"` (whole processes, bytecode cached; CPU time of
+    the child, paired run by run), with each command's own work measured warm in this process, so
+    overhead = (command − import sympy) − its work;
 (b) derive + prove every step + Jacobian cross-check, interactive default and with the double
     check (the optional second proof), against SymPy's MatrixExpr.diff on the same forward,
     warm (the same expression again: SymPy's cache is warm) and cold (sympy.core.cache.clear_cache()
@@ -238,23 +240,101 @@ def section_d(repeat: int, concat: int) -> None:
               f"growth {tn / t1:.1f}× for {concat}× the text, peak traced memory {peak / 2**20:.1f} MiB, {doc.status}")
 
 
+_TINY_DOC = "Let $x \\in \\mathbf{R}^n$ be the input.\n\n$$\\|x\\|^2 = x^T x$$\n"
+
+
+def _installed_env() -> dict[str, str]:
+    """The environment of the child processes: bytecode cached, as in an installed package (this
+    machine sets PYTHONDONTWRITEBYTECODE, which makes every process compile symderiv's sources,
+    about 80 ms that no installed copy pays)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def paired_cpu(cmds: list[list[str]], repeat: int, env: dict[str, str]) -> list[list[float]]:
+    """CPU times of each command, run in turn (A B C A B C …, so a drift of the shared machine's
+    speed hits all of them alike): one list per command, run by run."""
+    def one(c: list[str]) -> float:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(c, capture_output=True, cwd=ROOT, env=env)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+    for c in cmds:  # warm the file cache (and write the bytecode)
+        one(c)
+    runs: list[list[float]] = [[] for _ in cmds]
+    for _ in range(repeat):
+        for c, r in zip(cmds, runs):
+            r.append(one(c))
+    return runs
+
+
+def median_diff(a: list[float], b: list[float]) -> float:
+    """The median of the run-by-run differences a − b."""
+    return statistics.median(x - y for x, y in zip(a, b))
+
+
+def warm_work(argv: list[str], repeat: int) -> float:
+    """Median CPU time of the command's own work in this process, after a first run has paid its
+    imports and lazy set-up (lark parser, jinja2 templates): what the command costs beyond start-up."""
+    import contextlib
+    import io
+
+    from symderiv.cli import main
+
+    def run() -> None:
+        from symderiv.documents import reader
+
+        for name in ("_parse_cached", "_syntax_cached"):  # parsing the line is work, not start-up
+            getattr(getattr(reader, name, None), "cache_clear", lambda: None)()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            main(argv)
+
+    run()
+    return cpu_median(run, repeat)
+
+
 def section_a(repeat: int) -> None:
     py = sys.executable
-    print("(a) start-up, whole processes (CPU time of the child)")
-    base = child_cpu([py, "-c", "import sympy"], repeat)
+    env = _installed_env()
+    subprocess.run([py, "-m", "compileall", "-q", os.path.join(ROOT, "symderiv")], capture_output=True, env=env)
+    print("(a) start-up, whole processes (CPU time of the child, bytecode cached as in an installed package)")
+    sympy_cmd = [py, "-c", "import sympy"]
+    quick_cmd = [py, "-c", "import sympy, os; os._exit(0)"]  # symderiv's commands exit this way
     bare = child_cpu([py, "-c", "pass"], repeat)
-    print(f"{'python -c pass':58s} {ms(bare)}")
+    print(f"{'python -c pass':40s} {ms(bare)}")
+    quick, base = paired_cpu([quick_cmd, sympy_cmd], repeat, env)
     label = 'python -c "import sympy" (baseline)'
-    print(f"{label:58s} {ms(base)}")
-    for label, cmd in (("symderiv --help", [py, "-m", "symderiv", "--help"]),
-                       ("symderiv list", [py, "-m", "symderiv", "list"]),
-                       ("symderiv frobnicate (usage error)", [py, "-m", "symderiv", "frobnicate"])):
-        t = child_cpu(cmd, repeat)
-        print(f"{label:58s} {ms(t)}  ({t / base:.2f}× import sympy)")
-    every = ("import symderiv.cli, symderiv.documents.documents, symderiv.report.render, symderiv.search, "
-             "symderiv.derive.catalog as c; c.CATALOG")
-    t = child_cpu([py, "-c", every], repeat)
-    print(f"{'every module a command imports':58s} {ms(t)}  overhead over import sympy: {ms(t - base).strip()}")
+    print(f"{label:40s} {ms(statistics.median(base))}")
+    print(f"{'the same, then os._exit (no teardown)':40s} {ms(statistics.median(quick))}  "
+          f"teardown {ms(-median_diff(quick, base)).strip()}")
+    print(f"\n{'command':40s} {'CPU':>10s} {'/ sympy':>8s} {'over sympy':>11s} {'no teardown':>12s} {'its work':>9s} "
+          f"{'overhead':>9s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = os.path.join(tmp, "tiny.md")
+        with open(doc, "w", encoding="utf-8") as fh:
+            fh.write(_TINY_DOC)
+        rows = [("symderiv --help", ["--help"], False), ("symderiv list", ["list"], False),
+                ("symderiv frobnicate (usage error)", ["frobnicate"], False),
+                ("symderiv derive linear", ["derive", "linear"], True),
+                ("symderiv derive linear --format json", ["derive", "linear", "--format", "json"], True),
+                ("symderiv check tiny.md (one claim)", ["check", doc], True),
+                ("symderiv report tiny.md --format md", ["report", doc, "--format", "md"], True)]
+        for label, argv, heavy in rows:
+            cmd, base, quick = paired_cpu([[py, "-m", "symderiv", *argv], sympy_cmd, quick_cmd], repeat, env)
+            t = statistics.median(cmd)
+            ratio = statistics.median(x / y for x, y in zip(cmd, base))
+            if not heavy:
+                print(f"{label:40s} {ms(t):>10s} {ratio:8.2f}")
+                continue
+            over, over_quick = median_diff(cmd, base), median_diff(cmd, quick)
+            work = warm_work(argv, repeat)
+            print(f"{label:40s} {ms(t):>10s} {ratio:8.2f} {ms(over).strip():>11s} {ms(over_quick).strip():>12s} "
+                  f"{ms(work).strip():>9s} {ms(over_quick - work).strip():>9s}")
+    print("/ sympy: ratio to import sympy, run by run; over sympy: the command's CPU minus import sympy's; no teardown:\n"
+          "minus that of import sympy ending with os._exit, as the commands end; its work: the same command again in a\n"
+          "warm process; overhead = no teardown − its work (imports beyond SymPy, lark parser, jinja2 templates)")
 
 
 def main() -> None:

@@ -17,6 +17,8 @@ from symderiv.cli import main
 def test_derive_linear_w_json():
     r = run_subprocess("derive", "linear", "--wrt", "w", "--format", "json")
     assert r.returncode == 0, r.stderr
+    # the process exits without the interpreter's teardown (os._exit): its output must still be whole
+    assert r.stdout == run("derive", "linear", "--wrt", "w", "--format", "json").stdout
     data = json.loads(r.stdout)
     (d,) = data["derivations"]
     assert {"title", "wrt", "status", "gradient", "jacobian_check", "steps"} <= set(d)
@@ -90,6 +92,43 @@ def test_help_list_and_usage_errors_do_not_import_sympy():
     r = subprocess.run([sys.executable, "-c", _LIGHT_COMMANDS], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[0, 0, 2, 2, 2, 2] []"
+
+
+_CLAIM = r"""Let $A \in \mathbf{R}^{n \times n}$ and $B \in \mathbf{R}^{n \times n}$.
+
+$$\operatorname{tr}(A B) = \operatorname{tr}(B A)$$
+"""
+
+_COMMANDS_LOAD_WHAT_THEY_USE = """
+import contextlib, io, os, sys, tempfile
+from symderiv.cli import main
+CLAIM = sys.argv[1]
+
+def run(argv):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return main(argv)
+
+def loaded():
+    return sorted(m for m in ("lark", "jinja2", "numpy") if m in sys.modules)
+
+seen = [run(["derive", "linear"]), loaded(), run(["derive", "linear", "--format", "json"]), loaded()]
+with tempfile.TemporaryDirectory() as tmp:
+    doc = os.path.join(tmp, "claim.md")
+    with open(doc, "w", encoding="utf-8") as fh:
+        fh.write(CLAIM)
+    seen += [run(["report", doc, "--format", "md"]), loaded()]
+print(seen)
+"""
+
+
+@pytest.mark.e2e
+def test_commands_import_only_what_they_use():
+    """In a fresh interpreter: plain-text and JSON derivations load neither the reader's lark nor
+    jinja2, and a report whose screens run at small sizes (exact in Python) never imports NumPy."""
+    r = subprocess.run([sys.executable, "-c", _COMMANDS_LOAD_WHAT_THEY_USE, _CLAIM], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[0, [], 0, [], 0, ['jinja2', 'lark']]"
 
 
 def test_catalog_entries_describe_the_built_layers():

@@ -190,6 +190,46 @@ def test_the_screen_finds_a_difference_only_where_there_is_one():
         assert refute.differs_at(lhs, Trace(MatMul(A[1], A[0], *A[2:])), {"n": 6}, env, Meter())
 
 
+def test_the_screen_at_small_sizes_is_exact_and_needs_no_numpy(monkeypatch):
+    """Up to EXACT_SCREEN_MAX_SIZE the screen evaluates in Python integers (NumPy is not even
+    imported: the catalog's and the course's screens run at sizes 1 and 2); above it, the modular
+    NumPy screen. Both find a difference only where there is one, with entries that separate the
+    sides when re-evaluated exactly, and the same arguments give the same entries."""
+    import sys
+
+    import pytest
+
+    from symderiv.kernel.budget import Meter
+    from symderiv.lang.operators import MatMul, Sym, Trace, Transpose
+    from symderiv.search import counterexample as ce
+
+    A = [Sym(f"A{i}", "n", "n") for i in range(4)]
+    x = Sym("x", "n", 1)
+    lhs = Trace(MatMul(*A))
+    cases = [(Trace(MatMul(A[-1], *A[:-1])), False), (Trace(MatMul(A[1], A[0], *A[2:])), True),
+             (Trace(MatMul(*(Transpose(a) for a in reversed(A)))), False),
+             (Trace(MatMul(A[0], A[1], Transpose(A[2]), A[3])), True)]
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "numpy", None)  # any import of numpy now raises ImportError
+        for n in range(1, ce.EXACT_SCREEN_MAX_SIZE + 1):
+            for seed in range(3):
+                for rhs, false in cases:
+                    differs, env = ce.integer_screen(lhs, rhs, {"n": n}, Meter(), seed)
+                    assert differs == (false and n > 1)  # at n = 1 the entries are commuting scalars
+                    if differs:
+                        assert all(0 < v < 1 << 64 for mat in env.values() for row in mat for v in row)
+                        assert refute.differs_at(lhs, rhs, {"n": n}, env, Meter())
+                        assert ce.integer_screen(lhs, rhs, {"n": n}, Meter(), seed) == (differs, env)
+                    else:
+                        assert env == {}
+        quad = Trace(MatMul(Transpose(x), A[0], x))
+        assert ce.integer_screen(quad, Trace(MatMul(Transpose(x), Transpose(A[0]), x)), {"n": 3}, Meter(), 0)[0] is False
+        with pytest.raises(ImportError):
+            ce.integer_screen(lhs, cases[1][0], {"n": ce.EXACT_SCREEN_MAX_SIZE + 1}, Meter(), 0)
+    differs, env = ce.integer_screen(lhs, cases[1][0], {"n": ce.EXACT_SCREEN_MAX_SIZE + 1}, Meter(), 0)
+    assert differs and refute.differs_at(lhs, cases[1][0], {"n": ce.EXACT_SCREEN_MAX_SIZE + 1}, env, Meter())
+
+
 def test_shrinking_past_its_budget_keeps_the_unshrunk_counterexample(monkeypatch):
     """Shrinking only simplifies a counterexample: with work enough to find a difference but not
     to shrink it fully, the search returns the (partly shrunk) entries that still differ, instead

@@ -14,13 +14,10 @@ import functools
 import json
 import re
 from collections.abc import Iterable
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from symderiv.derive.derivation import Derivation
 from symderiv.derive.rules import RULES, get_rule
-from symderiv.documents.reader import inline_math_spans
 from symderiv.errors import SymderivError
 from symderiv.lang.greek import GREEK_NAMES, UNICODE_GREEK, greek_latex
 from symderiv.lang.printing import LatexPrinter, latex
@@ -28,6 +25,9 @@ from symderiv.lang.status import Status
 from symderiv.report.layout import counterexample_math, math_text, prose_math, split_top_level, width_em
 from symderiv.report.marks import MATH_MARKS, TEX_MARK_MACROS, TEX_MARKS
 from symderiv.report.marks import TEXT_MARKS as MARKS
+
+if TYPE_CHECKING:
+    import jinja2
 
 FORMATS = ("md", "tex", "html", "json")
 
@@ -169,7 +169,10 @@ def _align_at_eq(tex: str) -> str:
 @functools.cache
 def _env(fmt: str) -> jinja2.Environment:
     """The jinja2 environment of a format, built once per process (its filters are pure functions,
-    so rendering many reports reuses one environment and its compiled templates)."""
+    so rendering many reports reuses one environment and its compiled templates). jinja2 is
+    imported here, not at the top: JSON output and the plain-text commands never load it."""
+    import jinja2
+
     common: dict[str, Any] = dict(
         loader=jinja2.PackageLoader("symderiv.report", "templates"), trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
@@ -504,6 +507,8 @@ def safe_math(text: str) -> str | None:
 def _prose(text: str, outside, inside) -> str:
     """Apply ``outside`` to prose text and ``inside`` to the content of each inline $math$, split
     exactly as the reader splits it."""
+    from symderiv.documents.reader import inline_math_spans  # here: catalog reports and JSON need no reader
+
     out, last = [], 0
     for a, b in inline_math_spans(text):
         out.append(outside(text[last: a - 1]))
