@@ -16,6 +16,7 @@ from notation_gallery import ACCEPTED, DECLARATIONS, OPERATORS, REFUSED  # noqa:
 from symderiv.documents.interpret import Interpreter, Scope  # noqa: E402
 from symderiv.documents.reader import MathLine, read_math  # noqa: E402
 from symderiv.errors import SymderivError  # noqa: E402
+from symderiv.lang.greek import greek_text  # noqa: E402
 from symderiv.lang.operators import Sym  # noqa: E402
 from symderiv.lang.printing import plain  # noqa: E402
 
@@ -48,8 +49,8 @@ def _cell(text: str) -> str:
 
 
 def render() -> str:
-    decl = ", ".join(f"{n} ∈ R^{{{r}×{c}}}" if c != 1 else (f"{n} ∈ R^{r}" if r != 1 else f"{n} ∈ R")
-                     for n, r, c in DECLARATIONS)
+    decl = ", ".join(f"{greek_text(n)} ∈ R^{{{r}×{c}}}" if c != 1 else
+                     (f"{greek_text(n)} ∈ R^{r}" if r != 1 else f"{greek_text(n)} ∈ R") for n, r, c in DECLARATIONS)
     lines = ["# Notation gallery", "",
              "Generated from `tests/notation_gallery.py` by `python tests/test_notation.py`; "
              "`tests/test_notation.py` checks every row against the reader.", "",

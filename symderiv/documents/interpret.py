@@ -93,6 +93,12 @@ class TraceWord:
 
 
 @dataclass(frozen=True)
+class DiffMark:
+    """\\mathrm{d} (d not a declared symbol): the differential sign, read only in a derivative
+    \\frac{\\mathrm{d}L}{\\mathrm{d}x}."""
+
+
+@dataclass(frozen=True)
 class Grouped:
     """A product written in parentheses, (gᵀw)Δx: kept grouped as the author wrote it."""
 
@@ -114,7 +120,7 @@ class NormOf:
 
 #: what a node of the syntax means, before the factors of a product are combined
 Value: TypeAlias = (Expr | Fraction | IndexNotation | IndexSum | FuncApp | FuncWord | OnesWord | Indexed | TraceWord
-                    | Grouped | NormOf
+                    | Grouped | NormOf | DiffMark
                    | S.Word | S.Paren | S.SumSign | S.Partial | S.Space | list | sympy.Basic)
 #: a node that has a position in the math text
 Located: TypeAlias = S.Syntax | S.Script | S.Relation
@@ -174,6 +180,20 @@ def _edge(t: S.Syntax, side: int) -> S.Syntax:
             return t
 
 
+def _closed_operand(t: S.Syntax) -> bool:
+    """An operand of ':' that is one factor (A, A^T, (AB), \\frac{dL}{dY}), or a number times one factor
+    (2A): never a bare product, whose grouping against ':' two readers can see differently."""
+    if isinstance(t, S.Juxt):
+        return isinstance(t.left, (S.Number, S.Frac)) and _closed_operand(t.right)
+    if isinstance(t, S.Word):
+        return True  # a run of letters that splits into several names is refused when it is resolved
+    return not isinstance(t, (S.Dot, S.SeqOp, S.Div, S.Colon, S.Neg, S.Plus, S.Minus))
+
+
+def _dim_text(d) -> str:
+    return str(d)
+
+
 def _describe(v) -> str:
     from symderiv.lang.printing import plain
 
@@ -195,7 +215,27 @@ _TRACE_NAMES = ("trace", "tr", "Tr")
 _FUNC_COMMANDS = {"\\exp": "exp", "\\log": "log", "\\ln": "log", "\\tanh": "tanh", "\\softmax": "softmax"}
 _FUNC_ROMAN = {"relu": "relu", "softplus": "softplus", "softmax": "softmax", "sigmoid": "sigmoid", "step": "step",
                "exp": "exp", "log": "log", "tanh": "tanh", "sqrt": "sqrt", "heaviside": "step"}
-_TRANSPOSE_MARKS = ("T", "\\top", "\\intercal")
+_TRANSPOSE_MARKS = ("T", "\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}")
+#: accents by command: \widehat{y} is \hat{y}, \overline{x} is \bar{x}; \mathcal{L} is the name L__cal
+_ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde",
+            "widetilde": "tilde", "check": "check", "breve": "breve", "mathcal": "cal"}
+_PERTURBATION_HINT = "for a perturbation write \\Delta x (and \\approx where a line holds to first order)"
+
+
+def accent_name(t: S.Accent) -> str | None:
+    """The symbol name of a decorated letter: \\hat{y} is ``y__hat``, \\mathcal{L} is ``L__cal``,
+    \\bar{\\alpha} is ``alpha__bar`` (None over several letters, \\hat{xy}). No other spelling reaches a name
+    with a double underscore (a subscripted name has one), so \\hat{y} is never y, y_hat or yhat."""
+    letter = t.letter
+    if letter.startswith("\\"):
+        letter = letter[1:]
+    elif len(letter) != 1:
+        return None
+    return f"{letter}__{_ACCENTS[t.command]}"
+
+
+def _accent_source(t: S.Accent) -> str:
+    return f"\\{t.command}{{{t.letter}}}"
 
 
 @dataclass
@@ -318,6 +358,12 @@ class Interpreter:
                 return self.apply(FuncWord("sqrt"), t.body, t)
             case S.Bold():
                 return self.bold(t)
+            case S.Accent():
+                return self.accent(t)
+            case S.Nabla():
+                return self.nabla(t)
+            case S.Colon():
+                return self.colon(t)
             case S.Prime():
                 base = self.value(t.base)
                 if not isinstance(base, FuncWord) or base.prime or base.name == "softmax":
@@ -391,6 +437,9 @@ class Interpreter:
             self.fail(t, "index notation here")
         if isinstance(v, NormOf):
             self.fail(t, "only the squared norm ||v||^2 (or \\|A\\|_F^2) is supported")
+        if isinstance(v, DiffMark):
+            self.fail(t, "\\mathrm{d} is read only in a derivative such as \\frac{\\mathrm{d}L}{\\mathrm{d}x}; "
+                      + _PERTURBATION_HINT)
         if isinstance(v, (TraceWord, S.Partial, S.SumSign, S.Space)):
             self.fail(t, "expected a matrix expression here")
         self.fail(t, "expected a matrix expression")
@@ -411,8 +460,10 @@ class Interpreter:
             if dim is not None:  # a dimension that is not a symbol: its value, as in \frac{1}{\sqrt{d}}
                 return DimScalar(dim)
             bad = _unknown_part(text, names)
+            hint = f"; a differential d{text[1:]} is read only in a derivative such as \\frac{{dL}}{{dx}}, " \
+                + _PERTURBATION_HINT if bad == "d" and len(text) > 1 else ""
             self.fail(t, f"unknown symbol '{bad}'" + (f" in '{text}'" if bad != text else "")
-                      + f": declare it in the text, e.g. ${bad} \\in \\mathbf{{R}}^n$")
+                      + f": declare it in the text, e.g. ${bad} \\in \\mathbf{{R}}^n${hint}")
         readings = [[self.scope.lookup(nm) for nm in sp] for sp in splits]
         if len(splits) > 1:
             keys = {tuple(_key(v) for v in r) for r in readings}
@@ -447,7 +498,8 @@ class Interpreter:
         if v is None and t.name == "sigma":
             return FuncWord("sigmoid")  # σ not declared as a symbol: the logistic sigmoid
         if v is None:
-            self.fail(t, f"unknown symbol '\\{t.name}': declare it in the text")
+            hint = f"; {_PERTURBATION_HINT} (\\delta is a symbol of its own)" if t.name == "delta" else ""
+            self.fail(t, f"unknown symbol '\\{t.name}': declare it in the text{hint}")
         return v
 
     def roman(self, t: S.Roman) -> TraceWord | S.Word | FuncWord:
@@ -456,6 +508,8 @@ class Interpreter:
             return TraceWord()
         if segmentations(name, self.scope.names()) or self.scope.lookup(name) is not None:
             return S.Word(t.pos, name)
+        if name == "d":
+            return DiffMark()
         if name.lower() in _FUNC_ROMAN:
             return FuncWord(_FUNC_ROMAN[name.lower()])
         self.fail(t, f"{_FUNCTION_MSG}: {t.command}{{{name}}} is not a declared symbol or the trace")
@@ -482,6 +536,49 @@ class Interpreter:
             return self.greek(S.Greek(t.pos, t.text[1:]))
         return S.Word(t.pos, t.text)
 
+    def accent(self, t: S.Accent) -> Expr:
+        """\\hat{y}: the declared name y__hat, a symbol of its own (never y)."""
+        name = accent_name(t)
+        if name is None:
+            self.fail(t, f"{_accent_source(t)}: an accent is read over one letter, as in \\{t.command}{{y}}")
+        v = self.scope.lookup(name)
+        if not isinstance(v, Expr):
+            src = _accent_source(t)
+            self.fail(t, f"unknown symbol '{src}': declare it in the text, e.g. ${src} \\in \\mathbf{{R}}^n$ "
+                      f"(it is a name of its own, not {t.letter})")
+        return v
+
+    def nabla(self, t: S.Nabla) -> Value:
+        """\\nabla_x L: the gradient dL/dx of the scalar named right after it."""
+        wrt = t.wrt.arg if t.wrt is not None else None
+        b = wrt if isinstance(wrt, str) and re.fullmatch(r"[A-Za-z]", wrt) else \
+            declared_name(self, wrt) if wrt is not None and not isinstance(wrt, str) else None
+        a = declared_name(self, t.of)
+        if b is None:
+            self.fail(t, "\\nabla needs the variable as its subscript, as in \\nabla_x L or \\nabla_{W_1} L")
+        if a is None or self.scope.lookup(a) is None:
+            self.fail(t.of, "\\nabla_x takes the gradient of one declared scalar written right after it, "
+                      "as in \\nabla_x L")
+        return self._gradient(a, b, t)
+
+    def colon(self, t: S.Colon) -> Expr:
+        """A : B = Σ_ij A_ij B_ij = ⟨A, B⟩, read only between two matrices of the same shape (between
+        vectors or scalars a colon has other meanings: a ratio, a range)."""
+        for side in (t.left, t.right):
+            run = isinstance(side, S.Word) and isinstance(self.resolve(side.text, side), list)  # AB : C
+            if run or not _closed_operand(side):
+                self.fail(side, "ambiguous: a product next to ':' can be read as (A : B) C or A : (BC); put the "
+                          "product in parentheses, as in A : (BC)")
+        a, b = self.expr(t.left), self.expr(t.right)
+        for e, side in ((a, t.left), (b, t.right)):
+            if e.shape[0] == 1 or e.shape[1] == 1:
+                self.fail(side, f"A : B (the Frobenius product) is read only between matrices; {_describe(e)} is "
+                          f"{_dim_text(e.shape[0])}×{_dim_text(e.shape[1])}: write x^T y or \\langle x, y \\rangle")
+        try:
+            return Inner(a, b)
+        except ShapeError as exc:
+            self.fail(t, str(exc))
+
     def paren(self, t: S.Paren) -> Value:
         if len(t.items) > 1:
             return t  # a parenthesised list: function notation after a name, else an error
@@ -497,6 +594,8 @@ class Interpreter:
     def delta(self, t: S.Delta) -> Value:
         arg = t.arg
         v = self.resolve(arg.text, arg) if isinstance(arg, S.Word) else self.value(arg)
+        if isinstance(v, S.Word):  # \Delta \mathbf{x}: bold is typography
+            v = self.resolve(v.text, arg)
         first, rest = (v[0], v[1:]) if isinstance(v, list) else (v, [])
         if isinstance(first, Grouped):
             first = first.e
@@ -525,6 +624,11 @@ class Interpreter:
             if den == 0:
                 self.fail(t, "division by zero")
             return Scale(1 / den, self.as_expr(num, t.num))
+        for part, side in ((num, t.num), (den, t.den)):
+            if isinstance(part, list) and part and isinstance(part[0], S.Word) and part[0].text == "d" \
+                    and self.scope.lookup("d") is not None:
+                self.fail(side, "ambiguous: 'd' is a declared symbol, so d before a name is a product or a "
+                          "differential; write \\mathrm{d} or \\partial for the differential, or rename d")
         a, b = self._derivative_part(num), self._derivative_part(den)
         if a is None or b is None:
             return self._quotient(num, den, t)
@@ -588,9 +692,13 @@ class Interpreter:
         """'dL' (a word starting with d) or \\partial L, as the name L."""
         if isinstance(v, S.Word) and len(v.text) >= 2 and v.text[0] == "d":
             return v.text[1:]
-        if isinstance(v, list) and len(v) == 2 and isinstance(v[0], S.Partial):
+        if isinstance(v, list) and len(v) == 2 and isinstance(v[0], (S.Partial, DiffMark)):
             w = v[1]
             return w.text if isinstance(w, S.Word) else w.name if isinstance(w, Sym) else None
+        if isinstance(v, list) and len(v) == 2 and isinstance(v[0], S.Word) and v[0].text == "d":
+            # d\hat{y}, d\mathcal{L}, d\mathbf{x}: the d before a name that is not a run of letters
+            w = v[1]
+            return w.name if isinstance(w, Sym) and w.kind == "plain" else w.text if isinstance(w, S.Word) else None
         return None
 
     def inner(self, t: S.Angle) -> Expr:
@@ -681,8 +789,15 @@ class Interpreter:
             return Transpose(Ones(n, 1)) if base.transposed else Ones(n, 1)
         if isinstance(base, S.Word) and base.text == "I" and self.scope.lookup("I") is None and subtext is not None:
             return Identity(self._size(subtext, t))  # I_n, with I not a declared symbol: the identity
-        if isinstance(sub, S.Roman) and sub.name == "F" and (isinstance(base, NormOf) or isinstance(base_t, S.Power)):
+        if isinstance(sub, S.Roman) and sub.name == "F" and (isinstance(base, NormOf)
+                                                             or isinstance(base_t, (S.Power, S.Angle))):
             subtext = "F"  # \|A\|_{\mathrm{F}}: the Frobenius norm, as \|A\|_F
+        if isinstance(base_t, S.Angle):
+            # \langle A, B \rangle_F: the Frobenius inner product, which \langle A, B \rangle already is
+            if subtext == "F":
+                return base
+            self.fail(t, "only the Frobenius inner product \\langle A, B \\rangle_F is read, "
+                      f"not _{subtext or _source_of(sub)}")
         if isinstance(base, NormOf):
             if subtext == "F" or (subtext == "2" and base.e.shape[1] == 1):
                 return base  # the Frobenius norm (for a vector, the Euclidean norm)
@@ -700,6 +815,12 @@ class Interpreter:
             name = f"{base.text}_{subtext}"
             if self.scope.lookup(name) is not None:
                 return self.scope.lookup(name)
+            dim = self.dimension(name)
+            if dim is not None:  # d_k, a dimension that is not a symbol: its value, as in \sqrt{d_k}
+                if self.scope.lookup(base.text) is not None:
+                    self.fail(t, f"ambiguous: '{name}' names a dimension, and '{base.text}' is a declared symbol "
+                              f"(an entry {base.text}_{subtext}?); rename the dimension or the symbol")
+                return DimScalar(dim)
             if len(base.text) > 1 and self.scope.lookup(base.text) is None:
                 # wy_m: the subscript binds to the last name of the run
                 for k in range(1, len(base.text)):
@@ -878,6 +999,13 @@ class Interpreter:
         return head + [out] if head else out
 
     def juxt(self, t: S.Juxt) -> Value:
+        last = t.left
+        while isinstance(last, (S.Juxt, S.Power, S.Subscript, S.Prime, S.Star)):
+            last = last.right if isinstance(last, S.Juxt) else last.base
+        if isinstance(last, S.Nabla):
+            # \nabla_W L x^T: (∇_W L)·xᵀ, or the gradient of L xᵀ? Refused, never guessed
+            self.fail(t, "ambiguous: a factor written after \\nabla_x L (the gradient of L times it, or the gradient "
+                      "of the product?); write (\\nabla_x L) y for the product")
         applied = self._applied(t)
         if applied is not None:
             return applied
@@ -1138,6 +1266,9 @@ def _dims(arg: str | S.Syntax) -> tuple | None:
         return _dims(arg.text)
     if isinstance(arg, S.Infinity):
         return ("oo", 1)
+    if isinstance(arg, S.Subscript) and isinstance(arg.base, S.Word) and arg.sub.text is not None \
+            and re.fullmatch(r"[A-Za-z0-9]+", arg.sub.text):
+        return (f"{arg.base.text}_{arg.sub.text}", 1)  # d_k, d_{model}: a subscripted dimension name
     if isinstance(arg, S.SeqOp) and arg.op == "\\times":
         r, c = _dims(arg.left), _dims(arg.right)
         if r and c and r[1] == 1 and c[1] == 1:
@@ -1151,6 +1282,12 @@ def declared_name(interp: Interpreter, t: S.Syntax) -> str | None:
         return t.text
     if isinstance(t, S.Greek):
         return t.name
+    if isinstance(t, S.Accent):
+        return accent_name(t)
+    if isinstance(t, S.Bold) and re.fullmatch(r"[A-Za-z]+|\\[A-Za-z]+", t.text):
+        return t.text.lstrip("\\")  # \mathbf{W}_1 \in ...: bold is typography
+    if isinstance(t, S.Group):
+        return declared_name(interp, t.body)
     if isinstance(t, S.Star):
         inner = declared_name(interp, t.base)
         return inner + "*" if inner else None
