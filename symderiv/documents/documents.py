@@ -101,6 +101,10 @@ class CheckedDocument:
     #: (line, col) of self-contained operator definitions "(x ⊙ w)_i = Σ_j x_{i+j} w_j": definitions, not claims
     operator_definitions: set = field(default_factory=set)
 
+    #: math lines already reported as unreadable while reading the declarations, by (line, col)
+    unreadable: set = field(default_factory=set)
+    #: names whose declaration could not be read: name as written -> (line, col) of that declaration
+    failed_declarations: dict = field(default_factory=dict)
     nothing_reason: str = ""  # set when no statement was found to check: why
     #: the hypotheses in force at each math line (from <!-- symderiv: assume ... --> in its section)
     hypotheses_at: dict[int, tuple] = field(default_factory=dict)
@@ -188,6 +192,7 @@ def check_text(text: str, path: str = "<input>", check: bool = True,
             break
     scopes = _pass1(blocks[:cut], path, doc)
     _pass2(blocks[:cut], scopes, path, doc)
+    _locate_every_step(doc, blocks[:cut])
     if cut < len(blocks):
         b = blocks[cut]
         s = ClaimStep(None, None, "problem", None, "", b.line)
@@ -202,6 +207,23 @@ def check_text(text: str, path: str = "<input>", check: bool = True,
     if check:
         check_document(doc)
     return doc
+
+
+def _locate_every_step(doc: CheckedDocument, blocks: list[Block]) -> None:
+    """Every step names its column (file:line:col): a step recorded with its line only (a read-off, a
+    chain step) gets the column where the math of that line starts."""
+    first_col: dict[int, int] = {}
+    for b in blocks:
+        for ml in b.math:
+            first_col.setdefault(ml.line, ml.col)
+    for d in doc.derivations:
+        for s in d.steps:
+            if s.col is None and s.line in first_col:
+                s.col = first_col[s.line]
+    for c in doc.claims:
+        for s in c.steps:
+            if s.col is None and s.line in first_col:
+                s.col = first_col[s.line]
 
 
 def _why_nothing(text: str, blocks: list[Block]) -> str:
@@ -348,7 +370,7 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                     if "=" in part:
                         op, meaning = (x.strip() for x in part.split("=", 1))
                         if op.strip().lstrip("\\") not in ("odot", "otimes", "star", "ast", "circ"):
-                            raise ReadError(path, b.line, m.start() + 1, f"{op.strip()} cannot be given a meaning; only "
+                            raise ReadError(path, b.line, m.start() + 1, f"'{op.strip()}' cannot be given a meaning; only "
                                             "\\odot, \\otimes, \\star, \\ast and \\circ can")
                         if meaning.lower() not in _OPS:
                             raise ReadError(path, b.line, m.start() + 1, f"unknown operator meaning {meaning!r}; use correlation, convolution or hadamard")
@@ -358,7 +380,12 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
             if b.kind == "prose" and "\\in" not in ml.text and ":=" not in ml.text and not self_contained:
                 continue  # prose math that declares nothing is left as prose
             interp = Interpreter(scope, ml, path)
-            pl = interp.line(read_math(ml, path))
+            try:
+                pl = interp.line(read_math(ml, path))
+            except ReadError as exc:
+                # one line that cannot be parsed fails at its position; the rest of the document is read
+                _declaration_problem(doc, b, ml, exc.line, exc.col, exc.message)
+                continue
             if self_contained:
                 operands = _self_contained_operands(pl, interp)
                 if operands is not None:
@@ -374,11 +401,14 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                     _declare(interp, pl, scope, path, doc)
                 elif pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Word):
                     _declare(interp, pl, scope, path, doc)  # an alias: dy := \frac{dL}{dy}
-            except LineError as exc:
-                # a malformed declaration makes the rest unreadable: located, exit 2
-                raise ReadError(path, exc.line, exc.col, exc.message) from None
+            except (LineError, ReadError) as exc:
+                # a malformed declaration fails at its position; the lines that use what it declares are
+                # reported as depending on it (see _line_problem), the rest of the document is checked
+                _declaration_problem(doc, b, ml, exc.line, exc.col, exc.message)
+                continue
             except RecursionError:
-                raise ReadError(path, ml.line, ml.col, "declaration nested too deeply") from None
+                _declaration_problem(doc, b, ml, ml.line, ml.col, "declaration nested too deeply")
+                continue
             if b.kind == "math":
                 op = _forward_operator(pl)
                 if op:
@@ -394,6 +424,39 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                         _set_operator(root, op_tok, meaning, path, ml.line, ml.col, doc,
                                       f"defined by the index formula at line {ml.line}")
     return scopes
+
+
+# the name on the left of a declaration as written (x, W_1, \hat{y}, \mathbf{W}_{1}), for messages only
+_DECLARED_TEXT = re.compile(r"^\s*((?:\\[A-Za-z]+\s*\{[^{}]*\}|\\[A-Za-z]+|[A-Za-z]+)(?:\s*_\s*(?:\{[^{}]*\}|\w))?)\s*"
+                            r"(?:\\in(?![A-Za-z])|:=)")
+
+
+def _written_name(text: str) -> str | None:
+    """The declared name as later lines write it: W_{1} as W_1, \\mathbf{x} as x."""
+    m = _DECLARED_TEXT.match(text)
+    if m is None:
+        return None
+    name = re.sub(r"\s+", "", m.group(1))
+    name = re.sub(r"_\{(\w+)\}", r"_\1", name)
+    return re.sub(r"\\(?:mathbf|boldsymbol|bm)\{(\w+)\}", r"\1", name)
+
+
+def _declaration_problem(doc: CheckedDocument, b: Block, ml: MathLine, line: int, col: int, message: str) -> None:
+    """A declaration (or any math line read while collecting declarations) that cannot be read fails
+    at its position, once; the name it meant to declare is remembered so that the lines using it
+    point here instead of repeating "unknown symbol"."""
+    doc.unreadable.add((ml.line, ml.col))
+    name = _written_name(ml.text)
+    if b.kind == "math" and name is None:
+        return  # a display line: reported where pass 2 reads it, in its derivation
+    if name is not None:
+        doc.failed_declarations.setdefault(name, (line, col))
+    s = ClaimStep(None, None, "problem", None, "", line)
+    what = f"the declaration of {name}" if name else "this math"
+    s.verdict = ill_formed(f"{what} cannot be read: {message}", "reading the line")
+    s.col = col
+    s.text_override = s.raw = ml.text.strip()
+    doc.claims.append(Claim(f"line {line} (declaration)", [s]))
 
 
 # "(x \odot w)_i = \sum_j x_{i+j} w_j": an operator defined by its own index formula, in prose or display
@@ -590,10 +653,17 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
         for ml in b.math:
             if (ml.line, ml.col) in doc.operator_definitions:
                 continue  # an operator's own index formula was read in pass 1: a definition, not a claim
+            if (ml.line, ml.col) in doc.unreadable:
+                if _written_name(ml.text) is None:
+                    # a display line that cannot be parsed fails at its position, in its derivation
+                    try:
+                        read_math(ml, path)
+                    except ReadError as exc:
+                        _line_problem(doc, st, ml, exc.line, exc.col, exc.message)
+                continue  # a declaration that cannot be read was reported in pass 1
             if st.derivation is None and CONDITION_NOTE.match(ml.note):
                 # "AB = BA \quad \text{if } B = A": the hypothesis is not assumed, so the bare equation is
                 # neither verified nor refuted (a counterexample could violate the hypothesis)
-                read_math(ml, path)
                 s = ClaimStep(None, None, "problem", None, ml.note, ml.line)
                 s.verdict = undecided("not checked", reason=f"a condition ('{ml.note}') is not assumed: the "
                                       "equation is not checked under it")
@@ -1123,7 +1193,13 @@ def _claim_verdict(s: ClaimStep, budget: Budget = DEFAULT_BUDGET, hypotheses: tu
 
 def _line_problem(doc: CheckedDocument, st: _State, ml: MathLine, line: int, col: int, message: str) -> None:
     """A line that cannot be read fails at its position. Inside a derivation's chain it stays one of
-    that derivation's steps, in document order (the chain after it is not compared across it)."""
+    that derivation's steps, in document order (the chain after it is not compared across it).
+    A line that fails only because a declaration could not be read names that root cause."""
+    unknown = re.match(r"unknown symbol '([^']+)'", message)
+    if unknown and unknown.group(1) in doc.failed_declarations:
+        at_line, at_col = doc.failed_declarations[unknown.group(1)]
+        message = (f"{unknown.group(1)} is not declared because its declaration at line {at_line}, column {at_col} "
+                   "cannot be read; fix that declaration")
     s = ClaimStep(None, None, "problem", None, ml.note, line)
     s.verdict = ill_formed(message, "reading the line")
     s.col = col

@@ -462,6 +462,10 @@ class Interpreter:
             bad = _unknown_part(text, names)
             hint = f"; a differential d{text[1:]} is read only in a derivative such as \\frac{{dL}}{{dx}}, " \
                 + _PERTURBATION_HINT if bad == "d" and len(text) > 1 else ""
+            subscripted = sorted(n for n in names if n.startswith(bad + "_") and "__" not in n)
+            if subscripted and not hint:
+                # W_1 is declared and W is not: the subscript was probably dropped
+                hint = f"; declared with a subscript: {', '.join(subscripted[:3])}"
             self.fail(t, f"unknown symbol '{bad}'" + (f" in '{text}'" if bad != text else "")
                       + f": declare it in the text, e.g. ${bad} \\in \\mathbf{{R}}^n${hint}")
         readings = [[self.scope.lookup(nm) for nm in sp] for sp in splits]
