@@ -965,7 +965,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
                                 f"the forward definition {plain(out)} = {plain(f)}")
             st.used.add((out.name, plain(written)))  # checked through its composite
             is_loss = out.is_scalar  # until a ΔL line for another loss says otherwise
-            d = Derivation(f"{st.heading}: d{'L' if not is_loss else out.name}/d{wrt.name}", out, f, wrt, is_loss=is_loss,
+            d = Derivation(f"{st.heading}: d{'L' if not is_loss else plain(out)}/d{plain(wrt)}", out, f, wrt, is_loss=is_loss,
                            name=st.heading)
             d.hypotheses = _hypotheses(scope, doc.path)
             # in the author's steps the output and the substituted intermediates stand for their values
@@ -1056,7 +1056,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             bad = next(G for G in vals[1:] if not isinstance(G, Expr)) if len(vals) > 1 else None
             raise LineError(ml.line, ml.col, _why_not_expr(bad) if bad is not None else "expected dL/dx = G")
         if d is not None and grad_lhs is None and pl.lead == "⇒":
-            raise LineError(ml.line, ml.col, f"after ⇒ expected the gradient d{d.loss}/d{d.wrt.name} = ...")
+            raise LineError(ml.line, ml.col, f"after ⇒ expected the gradient {plain(d.grad)} = ...")
         claim = Claim(f"gradient statement ({st.heading})")
         for a, b, rel in zip(vals, vals[1:], pl.rels):
             claim.steps.append(_claim_step(a, b, ml, note or "gradient statement", rel, budget=doc.budget.kernel))
