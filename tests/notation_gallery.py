@@ -114,4 +114,5 @@ REFUSED = [
     (r"\mathrm{d}x", r"for a perturbation write \Delta x"),
     (r"\delta x", r"for a perturbation write \Delta x"),
     (r"dx", "a differential dx is read only in a derivative"),
+    (r"\sum_{i=1}^{n} x_i y_i", "write \\sum_i"),
 ]

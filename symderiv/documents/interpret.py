@@ -388,6 +388,10 @@ class Interpreter:
                 return self.star(t)
             case S.Subscript():
                 return self.subscript(t)
+            case S.SumRange():
+                self.fail(t, f"a sum with a range (\\sum_{{{t.index}=...}}^{{...}}) is not read: symderiv's index sums "
+                          f"run over every index; write \\sum_{t.index} (a range that differs from the whole vector "
+                          "is a different sum), or x^T y for vectors")
             case S.SumSign():
                 if t.index.text is None:
                     self.fail(t, "a sum needs a single index, as in \\sum_j")

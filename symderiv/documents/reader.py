@@ -627,6 +627,14 @@ _FRIENDLY = {
     "RPAR": "')'", "LPAR": "'('", "RBRACE": "'}'", "LBRACE": "'{'", "RSQB": "']'", "LSQB": "'['",
     "WORD": "a symbol", "NUMBER": "a number", "REL": "'='", "COMMA": "','", "RANGLE": "'\\rangle'",
     "LANGLE": "'\\langle'", "MINUS": "'-'", "PLUS": "'+'", "NORM": "'\\|'", "FRAC": "\\frac",
+    # every other terminal of grammar/math.lark by what an author writes (a message never names a terminal)
+    "ARG_CHAR": "a letter or digit", "INFTY": "\\infty", "PRIMECMD": "\\prime", "STAR": "'*'", "TOP": "T or \\top",
+    "ACCENT": "\\hat{...}", "BOLD": "\\mathbf{...}", "FUNC": "a function such as \\exp", "GREEK": "a Greek letter",
+    "SPACE": "\\mathbf{R}", "SUM": "\\sum", "SQRT": "\\sqrt", "ROMAN": "\\mathrm{...}", "PARTIAL": "\\partial",
+    "IMPLIES": "\\Rightarrow", "IN": "\\in", "SEQOP": "an operator such as \\odot", "COLON": "':'",
+    "TRACE": "\\tr", "PRIME": "a prime '", "_NABLA": "\\nabla", "_DELTA": "\\Delta", "_CDOT": "\\cdot",
+    "_LVERT": "\\lVert", "_RVERT": "\\rVert", "CIRCUMFLEX": "'^'", "UNDERSCORE": "'_'", "SLASH": "'/'",
+    "EQUAL": "'='", "COLON_": "':'",
 }
 
 

@@ -118,6 +118,14 @@ class SumSign:
 
 
 @dataclass(frozen=True)
+class SumRange:
+    """``\\sum_{i=1}^{n}``: a sum sign with a range, which is refused (index sums run over every index)."""
+
+    pos: Pos
+    index: str
+
+
+@dataclass(frozen=True)
 class Space:
     """``\\mathbf{R}`` (or ``\\mathbb{R}``, ``\\mathcal{R}``, ℝ)."""
 
@@ -303,7 +311,7 @@ class Star:
 #: every node of an expression; a reader function matches on these classes
 Syntax: TypeAlias = (Word | Greek | Number | Infinity | Delta | Frac | Paren | Group | Angle | Norm | Roman
                     | SumSign | Space | Partial | Func | Plus | Minus | Neg | Dot | SeqOp | Juxt | Div | Power
-                    | Subscript | Star | Sqrt | Bold | Prime | Accent | Nabla | Colon)
+                    | Subscript | Star | Sqrt | Bold | Prime | Accent | Nabla | Colon | SumRange)
 
 
 @dataclass(frozen=True)
@@ -398,6 +406,9 @@ class ToSyntax(Transformer_NonRecursive):  # type: ignore[type-arg]
 
     def sumop(self, meta: Meta, children: list[Any]) -> SumSign:
         return SumSign(_pos(meta), children[1])
+
+    def sumrange(self, meta: Meta, children: list[Any]) -> SumRange:
+        return SumRange(_pos(meta), str(children[1]))
 
     def space(self, meta: Meta, children: list[Any]) -> Space:
         return Space(_pos(meta))
