@@ -95,3 +95,14 @@ def test_lines_that_use_a_failed_declaration_name_it_once():
     assert first[0] == 5 and "the declaration of w cannot be read" in first[1]
     assert len(rest) == 4 and all("its declaration at line 5, column 12 cannot be read" in r for _, r in rest)
     assert not any("unknown symbol" in r for _, r in reasons)
+
+
+def test_a_read_off_after_lines_that_could_not_be_read_is_not_refuted():
+    """⇒ dL/dx = t after a derivation whose forward line could not be read: dL/dx is no longer the
+    gradient of anything read, so comparing it as a free symbol would 'refute' a true read-off. It is
+    undecided with its reason; the unreadable line itself fails at its position."""
+    text = HEAD + "$$L = t^T x \\mapsto$$\n\n$$\\Delta L = t^T \\Delta x$$\n\n$$\\Rightarrow \\frac{dL}{dx} = t$$\n"
+    doc = check_text(text, "t.md")
+    by_line = {s.line: s for s, _ in doc.all_steps()}
+    assert by_line[5].status == "failed" and by_line[5].col == 13
+    assert by_line[9].status == "undecided" and "not checked" in by_line[9].verdict.method

@@ -1058,6 +1058,16 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
         if d is not None and grad_lhs is None and pl.lead == "⇒":
             raise LineError(ml.line, ml.col, f"after ⇒ expected the gradient {plain(d.grad)} = ...")
         claim = Claim(f"gradient statement ({st.heading})")
+        if d is None and pl.lead == "⇒" and st.after_unreadable:
+            # "⇒ dL/dx = G" reads off a derivation whose lines could not be read: dL/dx would be compared
+            # as a free symbol and refuted although the author may be right; not checked, and says why
+            s = ClaimStep(None, None, "problem", None, note, ml.line)
+            s.verdict = undecided("not checked", reason=UNREADABLE_BEFORE)
+            s.col = ml.col
+            s.text_override = s.raw = ml.text.strip()
+            claim.steps.append(s)
+            doc.claims.append(claim)
+            return
         for a, b, rel in zip(vals, vals[1:], pl.rels):
             claim.steps.append(_claim_step(a, b, ml, note or "gradient statement", rel, budget=doc.budget.kernel))
         if not claim.steps:
