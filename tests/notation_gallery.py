@@ -51,6 +51,7 @@ ACCEPTED = [
     ("perturbations and gradients", r"\frac{\mathrm{d}L}{\mathrm{d}z}", "dL/dz"),
     ("perturbations and gradients", r"\nabla_z L", "dL/dz"),
     ("perturbations and gradients", r"\nabla_{W_1} L", "dL/dW_1"),
+    ("perturbations and gradients", r"\nabla_\lambda L", "dL/dλ"),
     ("perturbations and gradients", r"(\nabla_z L)^T W", "dL/dz^T·W"),
     ("perturbations and gradients", r"\nabla_{\hat{y}} \mathcal{L}", "dℒ/dy\u0302"),
     ("perturbations and gradients", r"\frac{\partial \mathcal{L}}{\partial \hat{y}}", "dℒ/dy\u0302"),

@@ -107,3 +107,13 @@ def test_exit_status_of_the_command(tmp_path, name, text, slip, line):
     assert run_main("check", str(f)).returncode == 0
     f.write_text(text.replace(*slip), encoding="utf-8")
     assert run_main("check", str(f)).returncode == 1
+
+
+@pytest.mark.parametrize("line", [r"\hat{f}(x) = x", r"\hat{\sigma}(x) = x", r"\mathbf{f}(x) = x"])
+def test_a_decorated_function_name_before_parentheses_is_refused(line):
+    """\\hat{f}(x) with \\hat{f} a declared scalar: f of x, or the scalar times x? Refused at its line."""
+    head = ("# T\n\nLet $x \\in \\mathbf{R}^n$, $\\hat{f} \\in \\mathbf{R}$, $\\hat{\\sigma} \\in \\mathbf{R}$, "
+            "$f \\in \\mathbf{R}$.\n\n")
+    doc = check_text(head + f"$${line}$$\n", "t.md")
+    (s,) = [s for s, _ in doc.all_steps()]
+    assert s.status == "failed" and s.line == 5 and "ambiguous" in s.verdict.reason

@@ -1063,6 +1063,16 @@ class Interpreter:
             last = last.right
         if isinstance(last, S.Greek):
             name = last.name
+        elif isinstance(last, (S.Accent, S.Bold)):
+            # \hat{f}(x), \mathbf{f}(x): a function name however decorated, never silently a product
+            letter = (last.letter if isinstance(last, S.Accent) else last.text).lstrip("\\")
+            v = self.value(last)
+            if isinstance(v, S.Word):
+                v = self.scope.lookup(v.text)
+            if letter in _FUNCTION_NAMES and isinstance(v, Expr) and v.is_scalar:
+                self.fail(last, f"ambiguous: '{letter}(...)' with a decorated {letter} reads as a function application "
+                          "or as a scalar times the parenthesis; write \\cdot (...) for a product")
+            return
         elif isinstance(last, S.Word):
             text = last.text
             if text in _TRACE_NAMES:

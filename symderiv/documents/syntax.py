@@ -435,6 +435,9 @@ class ToSyntax(Transformer_NonRecursive):  # type: ignore[type-arg]
         return str(children[0])
 
     def nabla(self, meta: Meta, children: list[Any]) -> Nabla:
+        if len(children) == 2 and isinstance(children[0], Token):  # \nabla_\theta L: an unbraced Greek subscript
+            greek = Greek(_pos(meta), str(children[0]).lstrip("\\"))
+            return Nabla(_pos(meta), Script(_pos(meta), greek), children[1])
         parts = _exprs(children)
         return Nabla(_pos(meta), parts[0] if len(parts) == 2 else None, parts[-1])
 
