@@ -63,6 +63,10 @@ def render() -> str:
             lines += ["", f"## {t[0].upper() + t[1:]}", "", "| written | read as |", "|---|---|"]
             topic = t
         lines.append(f"| `{_cell(tex)}` | {_cell(meaning)} |")
+    lines += ["", "## Perturbation sign", "",
+              "`<!-- symderiv: \\delta = perturbation -->` in a document makes `\\delta x` its perturbation, read as "
+              "`\\Delta x` (a finite perturbation: write `\\approx` where a line holds to first order); "
+              "`tests/test_notation_documents.py` checks a derivation written so, and its wrong twin."]
     lines += ["", "## Refused", "",
               "A line that can be read two ways, or that uses notation symderiv does not know, is refused at its "
               "line and column with a message; it is never guessed.", "", "| written | message contains |", "|---|---|"]

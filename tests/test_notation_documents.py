@@ -77,6 +77,9 @@ CASES = [
     ("\\bar{x} \\tilde{x}", "# T\n\nLet $\\bar{x} \\in \\mathbf{R}^n$, $\\tilde{x} \\in \\mathbf{R}^n$ and "
      "$L \\in \\mathbf{R}$.\n\n$$L = \\bar{x}^T \\tilde{x}$$\n\n$$\\Delta L = \\tilde{x}^T \\Delta \\bar{x}$$\n\n"
      "$$\\Rightarrow \\nabla_{\\bar{x}} L = \\tilde{x}$$\n", ("= \\tilde{x}$$", "= \\bar{x}$$"), 9),
+    ("\\delta = perturbation", "# T\n\n<!-- symderiv: \\delta = perturbation -->\n\n" + VEC[5:] +
+     "$$L = \\frac{1}{2}\\|x - t\\|^2$$\n\n$$\\delta L \\approx (x - t)^T \\delta x$$\n\n"
+     "$$\\Rightarrow \\frac{dL}{dx} = x - t$$\n", ("(x - t)^T \\delta", "(t - x)^T \\delta"), 9),
     ("\\mathcal{L}", "# T\n\nLet $x \\in \\mathbf{R}^n$, $t \\in \\mathbf{R}^n$ and $\\mathcal{L} \\in \\mathbf{R}$.\n\n"
      "$$\\mathcal{L} = \\frac{1}{2}\\|x - t\\|^2$$\n\n$$\\Delta \\mathcal{L} \\approx (x - t)^T \\Delta x$$\n\n"
      "$$\\Rightarrow \\frac{\\partial \\mathcal{L}}{\\partial x} = x - t$$\n", ("= x - t$$", "= x$$"), 9),
@@ -117,3 +120,18 @@ def test_a_decorated_function_name_before_parentheses_is_refused(line):
     doc = check_text(head + f"$${line}$$\n", "t.md")
     (s,) = [s for s, _ in doc.all_steps()]
     assert s.status == "failed" and s.line == 5 and "ambiguous" in s.verdict.reason
+
+
+def test_delta_is_the_perturbation_only_after_the_directive():
+    """Without <!-- symderiv: \\delta = perturbation --> \\delta is a Greek letter (an unknown symbol here,
+    with the directive named in the message); declaring \\delta as a symbol next to the directive is refused."""
+    body = "$$L = t^T x$$\n\n$$\\delta L = t^T \\delta x$$\n\n$$\\Rightarrow \\frac{dL}{dx} = t$$\n"
+    doc = check_text(VEC + body, "t.md")
+    bad = [s for s, _ in doc.all_steps() if s.status == "failed"]
+    assert bad and bad[0].line == 7 and "\\delta = perturbation" in bad[0].verdict.reason
+    from symderiv.errors import ReadError
+
+    with pytest.raises(ReadError) as exc:
+        check_text("<!-- symderiv: \\delta = perturbation -->\n\n" + VEC + "Let $\\delta \\in \\mathbf{R}$.\n\n" + body,
+                   "t.md")
+    assert "keep one meaning" in exc.value.message

@@ -190,6 +190,7 @@ def check_text(text: str, path: str = "<input>", check: bool = True,
         if used > budget.math_chars:
             cut = k
             break
+    _perturbation_sign(blocks, path)
     scopes = _pass1(blocks[:cut], path, doc)
     _pass2(blocks[:cut], scopes, path, doc)
     _locate_every_step(doc, blocks[:cut])
@@ -207,6 +208,32 @@ def check_text(text: str, path: str = "<input>", check: bool = True,
     if check:
         check_document(doc)
     return doc
+
+
+_DELTA_DIRECTIVE = re.compile(r"\s*\\delta\s*=\s*perturbation\s*", re.I)
+_SMALL_DELTA = re.compile(r"\\delta(?![a-zA-Z])")
+
+
+def _perturbation_sign(blocks: list[Block], path: str) -> None:
+    """``<!-- symderiv: \\delta = perturbation -->``: the author writes the perturbation as \\delta x. Then
+    \\delta is \\Delta in every math line of the document (same length, so every column stays valid),
+    with \\Delta's meaning: a finite perturbation, \\approx where a line holds to first order. Without the
+    directive \\delta is a Greek letter like any other; with it, \\delta can no longer name a symbol."""
+    at = None
+    for b in blocks:
+        if b.kind == "prose" and not b.code:
+            for m in _NOTATION_COMMENT.finditer(b.text):
+                if any(_DELTA_DIRECTIVE.fullmatch(part) for part in m.group(1).split(",")):
+                    at = at or (b.line, m.start() + 1)
+    if at is None:
+        return
+    for b in blocks:
+        for ml in b.math:
+            declared = re.search(r"\\delta(?![a-zA-Z])\s*(?:_\s*\S+\s*)?(?:\\in(?![a-zA-Z])|:=)", ml.text)
+            if declared:
+                raise ReadError(path, ml.line, ml.col + declared.start(), "\\delta is declared as a symbol here, and "
+                                f"as the perturbation by the directive at line {at[0]}; keep one meaning")
+            ml.text = _SMALL_DELTA.sub(lambda _: "\\Delta", ml.text)
 
 
 def _locate_every_step(doc: CheckedDocument, blocks: list[Block]) -> None:
@@ -367,6 +394,8 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                         scope.assumed.append(_parse_hypothesis(part, path, b.line, m.start() + 1))
                     continue
                 for part in m.group(1).split(","):
+                    if _DELTA_DIRECTIVE.fullmatch(part):
+                        continue  # \delta = perturbation: applied to the math before reading (_perturbation_sign)
                     if "=" in part:
                         op, meaning = (x.strip() for x in part.split("=", 1))
                         if op.strip().lstrip("\\") not in ("odot", "otimes", "star", "ast", "circ"):

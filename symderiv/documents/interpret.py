@@ -506,7 +506,8 @@ class Interpreter:
         if v is None and t.name == "sigma":
             return FuncWord("sigmoid")  # σ not declared as a symbol: the logistic sigmoid
         if v is None:
-            hint = f"; {_PERTURBATION_HINT} (\\delta is a symbol of its own)" if t.name == "delta" else ""
+            hint = (f"; {_PERTURBATION_HINT}, or write \\delta x for it after the comment "
+                    "<!-- symderiv: \\delta = perturbation -->") if t.name == "delta" else ""
             self.fail(t, f"unknown symbol '\\{t.name}': declare it in the text{hint}")
         return v
 
