@@ -23,6 +23,7 @@ import sympy
 from symderiv.documents import syntax as S
 from symderiv.documents.reader import MathLine
 from symderiv.errors import LineError, ReadError, ShapeError
+from symderiv.lang.greek import greek_text
 from symderiv.lang.index import Index, IndexNotation, IndexSum
 from symderiv.lang.operators import (
     Add,
@@ -660,20 +661,21 @@ class Interpreter:
                     return name
         return None
 
-    def _gradient(self, a: str | None, b: str, t: S.Frac) -> Value:
+    def _gradient(self, a: str | None, b: str, t: S.Frac | S.Nabla) -> Value:
         if a is None:
             self.fail(t, "\\frac{..}{..} must be a number or a derivative such as \\frac{dL}{dy}")
         loss, wrt = self.scope.lookup(a), self.scope.lookup(b)
+        sa, sb = greek_text(a), greek_text(b)  # as an author reads them: ŷ, λ (never y__hat, lambda)
         if wrt is None:
-            self.fail(t, f"unknown symbol '{b}' in the derivative: declare it in the text")
+            self.fail(t, f"unknown symbol '{sb}' in the derivative: declare it in the text")
         if not isinstance(wrt, Sym) or wrt.kind != "plain":
-            self.fail(t, f"d{a}/d{b}: '{b}' stands for {_describe(wrt)}, not a declared variable; "
+            self.fail(t, f"d{sa}/d{sb}: '{sb}' stands for {_describe(wrt)}, not a declared variable; "
                       f"a derivative is taken with respect to a variable such as x")
         if not isinstance(loss, Expr):
-            self.fail(t, f"d{a}/d{b}: '{a}' is not a declared quantity")
+            self.fail(t, f"d{sa}/d{sb}: '{sa}' is not a declared quantity")
         if not loss.is_scalar:
-            self.fail(t, f"d{a}/d{b}: only derivatives of a scalar are gradients; "
-                      f"{a} is {loss.shape[0]}×{loss.shape[1]}")
+            self.fail(t, f"d{sa}/d{sb}: only derivatives of a scalar are gradients; "
+                      f"{sa} is {loss.shape[0]}×{loss.shape[1]}")
         return grad_of(wrt, a)
 
     def _quotient(self, num: Value, den: Value, t: S.Frac) -> Value:
