@@ -79,6 +79,7 @@ class Step:
         v = self.verdict
         return {
             "line": self.line,
+            "column": self.col,
             "latex": self.latex(**settings),
             "text": self.plain(**settings),
             "rule": self.rule,

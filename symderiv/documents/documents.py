@@ -1087,9 +1087,11 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
         if d is not None and grad_lhs is None and pl.lead == "⇒":
             raise LineError(ml.line, ml.col, f"after ⇒ expected the gradient {plain(d.grad)} = ...")
         claim = Claim(f"gradient statement ({st.heading})")
-        if d is None and pl.lead == "⇒" and st.after_unreadable:
+        same_shape = all(isinstance(v, Expr) for v in vals) and len({v.shape for v in vals}) == 1
+        if d is None and pl.lead == "⇒" and st.after_unreadable and same_shape:
             # "⇒ dL/dx = G" reads off a derivation whose lines could not be read: dL/dx would be compared
             # as a free symbol and refuted although the author may be right; not checked, and says why
+            # (sides of different shapes are still ill-formed, whatever came before)
             s = ClaimStep(None, None, "problem", None, note, ml.line)
             s.verdict = undecided("not checked", reason=UNREADABLE_BEFORE)
             s.col = ml.col
