@@ -63,6 +63,11 @@ def render() -> str:
             lines += ["", f"## {t[0].upper() + t[1:]}", "", "| written | read as |", "|---|---|"]
             topic = t
         lines.append(f"| `{_cell(tex)}` | {_cell(meaning)} |")
+    lines += ["", "## Differentials", "",
+              "A differential `dx` (d not a declared symbol) or `\\mathrm{d}x` is read as the perturbation `\\Delta x`, "
+              "and a line written with differentials states equality to first order: `dL = (x - t)^T dx` is checked "
+              "as `\\Delta L \\approx (x - t)^T \\Delta x`. Each side must be linear in the differentials (`dx^T dx` is "
+              "refused), and d applies to one name (`dWx` is refused: write `dW\\, x` or `\\mathrm{d}W x`)."]
     lines += ["", "## Perturbation sign", "",
               "`<!-- symderiv: \\delta = perturbation -->` in a document makes `\\delta x` its perturbation, read as "
               "`\\Delta x` (a finite perturbation: write `\\approx` where a line holds to first order); "

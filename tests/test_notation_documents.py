@@ -77,6 +77,11 @@ CASES = [
     ("\\bar{x} \\tilde{x}", "# T\n\nLet $\\bar{x} \\in \\mathbf{R}^n$, $\\tilde{x} \\in \\mathbf{R}^n$ and "
      "$L \\in \\mathbf{R}$.\n\n$$L = \\bar{x}^T \\tilde{x}$$\n\n$$\\Delta L = \\tilde{x}^T \\Delta \\bar{x}$$\n\n"
      "$$\\Rightarrow \\nabla_{\\bar{x}} L = \\tilde{x}$$\n", ("= \\tilde{x}$$", "= \\bar{x}$$"), 9),
+    ("dX", mse("\\frac{1}{2}\\|x - t\\|^2", "\\frac{dL}{dx}", "dL = (x - t)^T dx"), ("(x - t)^T dx", "(x + t)^T dx"), 7),
+    ("\\mathrm{d}X", mse("\\frac{1}{2}\\|x - t\\|^2", "\\frac{\\mathrm{d}L}{\\mathrm{d}x}",
+                        "\\mathrm{d}L = \\mathrm{d}x^T (x - t)"), ("\\mathrm{d}x^T (x - t)", "\\mathrm{d}x^T x"), 7),
+    ("dW", MAT.replace("$x \\in", "$u \\in \\mathbf{R}^m$, $x \\in") + "$$L = u^T W x$$\n\n$$dL = u^T dW\\, x = \\langle u x^T, "
+     "dW \\rangle$$\n\n$$\\Rightarrow \\nabla_W L = u x^T$$\n", ("\\langle u x^T", "\\langle u^T x"), 7),
     ("\\delta = perturbation", "# T\n\n<!-- symderiv: \\delta = perturbation -->\n\n" + VEC[5:] +
      "$$L = \\frac{1}{2}\\|x - t\\|^2$$\n\n$$\\delta L \\approx (x - t)^T \\delta x$$\n\n"
      "$$\\Rightarrow \\frac{dL}{dx} = x - t$$\n", ("(x - t)^T \\delta", "(t - x)^T \\delta"), 9),
@@ -135,3 +140,15 @@ def test_delta_is_the_perturbation_only_after_the_directive():
         check_text("<!-- symderiv: \\delta = perturbation -->\n\n" + VEC + "Let $\\delta \\in \\mathbf{R}$.\n\n" + body,
                    "t.md")
     assert "keep one meaning" in exc.value.message
+
+
+@pytest.mark.parametrize("line,message", [
+    ("dL = (x - t)^T dx + \\frac{1}{2} dx^T dx", "must be linear in them"),
+    ("dL = \\mathrm{d}(x - t)^T x", "applies to one declared variable"),
+])
+def test_a_differential_line_that_is_not_linear_in_the_differentials_is_refused(line, message):
+    """dL = (x − t)ᵀdx + ½dxᵀdx is true to first order but is no equation between differentials (dxᵀdx is
+    not one): refused at its line, never verified as if the author had written ≈."""
+    doc = check_text(VEC + f"$$L = \\frac{{1}}{{2}}\\|x - t\\|^2$$\n\n$${line}$$\n", "t.md")
+    bad = [s for s, _ in doc.all_steps() if s.status == "failed"]
+    assert bad and bad[0].line == 7 and message in bad[0].verdict.reason

@@ -59,7 +59,21 @@ from symderiv.kernel.decide import (
     undecided,
 )
 from symderiv.lang.index import IndexNotation, IndexSum
-from symderiv.lang.operators import Add, Conv, Corr, Expr, Inner, MatMul, Ones, Scale, Sym, Trace, Transpose, substitute
+from symderiv.lang.operators import (
+    Add,
+    Conv,
+    Corr,
+    Expr,
+    Hadamard,
+    Inner,
+    MatMul,
+    Ones,
+    Scale,
+    Sym,
+    Trace,
+    Transpose,
+    substitute,
+)
 from symderiv.lang.printing import plain
 
 
@@ -744,9 +758,12 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                     head = ParsedLine(pl.lead, pl.items[:k + 1], pl.rels[:k], pl.cols[:k + 1], pl.ml)
                     tail = ParsedLine("⇒", pl.items[k + 1:], pl.rels[k + 1:], pl.cols[k + 1:], pl.ml)
                     if head.rels or head.lead:
+                        head = _differential_line(head, interp, ml)
                         _role(head, interp, scope, st, doc, ml)
                         st.after_unreadable = False  # the read-off follows the head, which was read
                     pl = tail
+                interp.differentials = False
+                pl = _differential_line(pl, interp, ml)
                 _refuse_ambiguous_delta_runs(pl, interp, scope, st, ml)
                 _role(pl, interp, scope, st, doc, ml)
             except LineError as exc:
@@ -906,6 +923,38 @@ def _refuse_ambiguous_delta_runs(pl: ParsedLine, interp: Interpreter, scope: Sco
             raise LineError(line, col, f"ambiguous: '\\Delta {text}' can be read as \\Delta({text}) or as a "
                             f"perturbed first factor times the rest; write \\Delta({text}) or "
                             f"(\\Delta {name}) {text[len(name):]}")
+
+
+def _differential_degree(e: Expr) -> int:
+    """How many differentials (Δ symbols) a product term of ``e`` holds at most, syntactically: 0, 1, or 2
+    for anything else (a square of a differential, a differential inside a nonlinear function)."""
+    if isinstance(e, Sym):
+        return 1 if e.kind == "delta" else 0
+    kids = [_differential_degree(c) for c in e.children]
+    if isinstance(e, Add):
+        return max(kids, default=0)
+    if isinstance(e, (Scale, Transpose, Trace)):
+        return kids[0]
+    if isinstance(e, (MatMul, Inner, Hadamard, Corr, Conv)):
+        return min(sum(kids), 2)
+    return 0 if not any(kids) else 2  # a differential inside exp, softmax, recip, ...: not linear
+
+
+def _differential_line(pl: ParsedLine, interp: Interpreter, ml: MathLine) -> ParsedLine:
+    """A line written with differentials (dL = (x - t)^T dx, \\mathrm{d}L = ...): the differentials are read
+    as perturbations, and each '=' as equality to first order (≈), which is what an equation between
+    differentials states. Every side must be linear in the differentials: dx^T dx, or exp(dx), is
+    not a differential expression, and such a line is refused rather than compared to first order."""
+    values = _values(pl, interp)
+    if not interp.differentials:
+        return pl
+    for v, col in zip(values, pl.cols):
+        if isinstance(v, Expr) and _differential_degree(v) > 1:
+            raise LineError(ml.line, col, "a side written with differentials must be linear in them (a product of "
+                            "two differentials, or one inside a function, is not a differential); write \\Delta x "
+                            "and \\approx to keep higher-order terms")
+    rel = lambda r: "≈" if r == "=" else r  # noqa: E731
+    return ParsedLine(rel(pl.lead) if pl.lead else None, pl.items, [rel(r) for r in pl.rels], pl.cols, pl.ml)
 
 
 def _values(pl: ParsedLine, interp: Interpreter) -> list:

@@ -314,6 +314,9 @@ class Interpreter:
         self.scope, self.ml, self.path = scope, ml, path
         # \Delta runs read as (ΔA)·rest: (line, col, run text, name of A, names in the rest)
         self.delta_runs: list[tuple[int, int, str, str, frozenset[str]]] = []
+        #: a differential dx or \mathrm{d}x was read (as Δx): the line's '=' then holds to first order
+        self.differentials = False
+        self._in_derivative = 0  # inside \frac{..}{..}: dL and \mathrm{d}L are parts of a derivative
         scope.clock[0] = ml.line  # declarations in force are those made up to this line
 
     # positions
@@ -461,6 +464,9 @@ class Interpreter:
         if not splits:
             if self.scope.lookup(text) is not None:
                 return self.scope.lookup(text)
+            differential = self._differential(text)
+            if differential is not None:
+                return differential
             dim = self.dimension(text)
             if dim is not None:  # a dimension that is not a symbol: its value, as in \frac{1}{\sqrt{d}}
                 return DimScalar(dim)
@@ -482,6 +488,18 @@ class Interpreter:
                           f"or braces, or rename a symbol")
         out = readings[0]
         return out[0] if len(out) == 1 else out
+
+    def _differential(self, text: str) -> Expr | None:
+        """dx, with d not a declared symbol and x a declared variable: the differential of x, read as the
+        perturbation Δx (the line it stands in then holds to first order). Only d before exactly one
+        name: dWx (d(Wx) or (dW)x?) stays an unknown run."""
+        if self._in_derivative or len(text) < 2 or text[0] != "d" or self.scope.lookup("d") is not None:
+            return None
+        target = self.scope.lookup(text[1:])
+        if isinstance(target, Sym) and target.kind == "plain":
+            self.differentials = True
+            return delta_of(target)
+        return None
 
     def split_last(self, text: str, t: Located) -> tuple[list, Any]:
         """A run of letters as (leading factors, last factor): a superscript binds to the last one."""
@@ -621,6 +639,13 @@ class Interpreter:
         return [d] + rest if rest else d
 
     def frac(self, t: S.Frac) -> Value:
+        self._in_derivative += 1
+        try:
+            return self._frac(t)
+        finally:
+            self._in_derivative -= 1
+
+    def _frac(self, t: S.Frac) -> Value:
         sub_den = self._subscripted_derivative(t.den)
         if sub_den is not None:  # \frac{dL}{dW_1}: the gradient with respect to the declared W_1
             return self._gradient(self._derivative_part(self.value(t.num)), sub_den, t)
@@ -1044,6 +1069,19 @@ class Interpreter:
             # to the trace value (a scalar: tr(A)^T = tr A, tr(A)^2 = tr(A)·tr(A)), never to A
             return head + [self._power_of(self._trace_of(right_t.base, t), right_t.sup.text, right_t)]
         right = self.value(right_t)
+        if (isinstance(left, DiffMark) or isinstance(left, list) and left and isinstance(left[-1], DiffMark)) \
+                and not self._in_derivative:
+            # \mathrm{d}x: the differential of the one name right after it, read as Δx
+            target = self.resolve(right.text, right_t) if isinstance(right, S.Word) else right
+            if isinstance(target, Transpose) and isinstance(target.arg, Sym) and target.arg.kind == "plain":
+                # \mathrm{d}x^T: d(xᵀ) = (dx)ᵀ, the same whichever the superscript binds to
+                self.differentials = True
+                return head + [Transpose(delta_of(target.arg))] if head else Transpose(delta_of(target.arg))
+            if not (isinstance(target, Sym) and target.kind == "plain"):
+                self.fail(t, "\\mathrm{d} applies to one declared variable right after it, as in \\mathrm{d}x or "
+                          "\\mathrm{d}W\\, x; write \\mathrm{d}(...) out as a sum of differentials")
+            self.differentials = True
+            return head + [delta_of(target)] if head else delta_of(target)
         return (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
 
     def _refuse_juxtaposed_denominator(self, t: S.Juxt, right_t: S.Syntax) -> None:
