@@ -64,7 +64,6 @@ from symderiv.lang.operators import (
     Conv,
     Corr,
     Expr,
-    Hadamard,
     Inner,
     MatMul,
     Ones,
@@ -72,6 +71,7 @@ from symderiv.lang.operators import (
     Sym,
     Trace,
     Transpose,
+    delta_degree,
     substitute,
 )
 from symderiv.lang.printing import plain
@@ -925,21 +925,6 @@ def _refuse_ambiguous_delta_runs(pl: ParsedLine, interp: Interpreter, scope: Sco
                             f"(\\Delta {name}) {text[len(name):]}")
 
 
-def _differential_degree(e: Expr) -> int:
-    """How many differentials (Δ symbols) a product term of ``e`` holds at most, syntactically: 0, 1, or 2
-    for anything else (a square of a differential, a differential inside a nonlinear function)."""
-    if isinstance(e, Sym):
-        return 1 if e.kind == "delta" else 0
-    kids = [_differential_degree(c) for c in e.children]
-    if isinstance(e, Add):
-        return max(kids, default=0)
-    if isinstance(e, (Scale, Transpose, Trace)):
-        return kids[0]
-    if isinstance(e, (MatMul, Inner, Hadamard, Corr, Conv)):
-        return min(sum(kids), 2)
-    return 0 if not any(kids) else 2  # a differential inside exp, softmax, recip, ...: not linear
-
-
 def _differential_line(pl: ParsedLine, interp: Interpreter, ml: MathLine) -> ParsedLine:
     """A line written with differentials (dL = (x - t)^T dx, \\mathrm{d}L = ...): the differentials are read
     as perturbations, and each '=' as equality to first order (≈), which is what an equation between
@@ -949,7 +934,7 @@ def _differential_line(pl: ParsedLine, interp: Interpreter, ml: MathLine) -> Par
     if not interp.differentials:
         return pl
     for v, col in zip(values, pl.cols):
-        if isinstance(v, Expr) and _differential_degree(v) > 1:
+        if isinstance(v, Expr) and delta_degree(v) > 1:
             raise LineError(ml.line, col, "a side written with differentials must be linear in them (a product of "
                             "two differentials, or one inside a function, is not a differential); write \\Delta x "
                             "and \\approx to keep higher-order terms")
