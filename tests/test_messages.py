@@ -106,3 +106,11 @@ def test_a_read_off_after_lines_that_could_not_be_read_is_not_refuted():
     by_line = {s.line: s for s, _ in doc.all_steps()}
     assert by_line[5].status == "failed" and by_line[5].col == 13
     assert by_line[9].status == "undecided" and "not checked" in by_line[9].verdict.method
+
+
+@pytest.mark.parametrize("math", ["s = x^T A x \\in \\mathbf{R}^{m n}", "x^T A x = x^T A^T x \\in \\mathbf{R}^{\\mapsto}",
+                                  "t = t \\in \\mathbf{R}^{n^2}"])
+def test_a_display_line_whose_declaration_cannot_be_read_fails_and_is_never_dropped(math):
+    doc = check_text(HEAD + f"$${math}$$\n", "t.md")
+    (s,) = [s for s, _ in doc.all_steps()]
+    assert s.status == "failed" and s.line == 5 and s.col > 3

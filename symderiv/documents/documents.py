@@ -115,8 +115,8 @@ class CheckedDocument:
     #: (line, col) of self-contained operator definitions "(x ⊙ w)_i = Σ_j x_{i+j} w_j": definitions, not claims
     operator_definitions: set = field(default_factory=set)
 
-    #: math lines already reported as unreadable while reading the declarations, by (line, col)
-    unreadable: set = field(default_factory=set)
+    #: math lines found unreadable while reading the declarations: (line, col) -> (line, col, message)
+    unreadable: dict = field(default_factory=dict)
     #: names whose declaration could not be read: name as written -> (line, col) of that declaration
     failed_declarations: dict = field(default_factory=dict)
     nothing_reason: str = ""  # set when no statement was found to check: why
@@ -488,7 +488,7 @@ def _declaration_problem(doc: CheckedDocument, b: Block, ml: MathLine, line: int
     """A declaration (or any math line read while collecting declarations) that cannot be read fails
     at its position, once; the name it meant to declare is remembered so that the lines using it
     point here instead of repeating "unknown symbol"."""
-    doc.unreadable.add((ml.line, ml.col))
+    doc.unreadable[(ml.line, ml.col)] = (line, col, message)
     name = _written_name(ml.text)
     if b.kind == "math" and name is None:
         return  # a display line: reported where pass 2 reads it, in its derivation
@@ -698,11 +698,8 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                 continue  # an operator's own index formula was read in pass 1: a definition, not a claim
             if (ml.line, ml.col) in doc.unreadable:
                 if _written_name(ml.text) is None:
-                    # a display line that cannot be parsed fails at its position, in its derivation
-                    try:
-                        read_math(ml, path)
-                    except ReadError as exc:
-                        _line_problem(doc, st, ml, exc.line, exc.col, exc.message)
+                    # a display line that cannot be read fails at its position, in its derivation
+                    _line_problem(doc, st, ml, *doc.unreadable[(ml.line, ml.col)])
                 continue  # a declaration that cannot be read was reported in pass 1
             if st.derivation is None and CONDITION_NOTE.match(ml.note):
                 # "AB = BA \quad \text{if } B = A": the hypothesis is not assumed, so the bare equation is
