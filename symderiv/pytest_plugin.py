@@ -186,8 +186,9 @@ class StatementsItem(_SymderivItem):
             for s in claim.steps:
                 if s.status != Status.VERIFIED:
                     text = s.text_override or s.plain()
-                    raise _Failure(format_failure(f"symderiv: {self.path}:{s.line}: {claim.title}", s.verdict,
-                                                  claim_text=text, where=f"{self.path}:{s.line}"))
+                    at = f"{self.path}:{s.line}" + (f":{s.col}" if s.col else "")
+                    raise _Failure(format_failure(f"symderiv: {at}: {claim.title}", s.verdict,
+                                                  claim_text=text, where=at))
 
 
 class NothingCheckedItem(_SymderivItem):

@@ -167,9 +167,10 @@ def assert_document(path: str, allow_undecided: bool = False):
     for step, owner in doc.all_steps():
         if step.status != VERIFIED and not (allow_undecided and step.status == UNDECIDED):
             text = step.text_override or step.plain()
+            at = f"{path}:{step.line}" + (f":{step.col}" if step.col else "")
             raise SymderivAssertionError(format_failure(
-                f"symderiv: {path}:{step.line}: {owner}", step.verdict, claim_text=text, rule=step.rule or "",
-                where=f"{path}:{step.line}"), step.verdict)
+                f"symderiv: {at}: {owner}", step.verdict, claim_text=text, rule=step.rule or "",
+                where=at), step.verdict)
     for d in doc.derivations:
         assert_derivation(d, allow_undecided)
     return doc

@@ -156,15 +156,17 @@ SPACE_WITH_POWER = "# Space\n\nLet $x \\in \\mathbf{R}^{n^2}$, $L \\in \\mathbf{
 
 
 def test_line_error_escaping_a_declaration_is_placed(tmp_path, capsys):
-    """The reader lets a LineError (which knows its line and column, not its file) escape from a bad
-    space; check and report still place it: exit 2 with file:line:col, here the \\mathbf of line 3."""
+    """A bad space (a LineError, which knows its line and column, not its file) fails its declaration at
+    file:line:col, here the \\mathbf of line 3, and the rest is still checked (issue 11): exit 1."""
     f = tmp_path / "space.md"
     f.write_text(SPACE_WITH_POWER, encoding="utf-8")
-    for argv in (["check", str(f)], ["report", str(f), "--format", "tex"]):
-        code, err = _run(argv, capsys)
-        assert code == 2
-        _assert_clean(code, err, f, argv[0])
-        assert f"{f}:3:12: a space must look like" in err
+    code = cli.main(["check", str(f)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"{f}:3:12: ✗ the declaration of x cannot be read: a space must look like" in out
+    code, err = _run(["report", str(f), "--format", "tex", "-o", str(tmp_path / "r.tex")], capsys)
+    _assert_clean(code, err, f, "report")
+    assert code == 1
 
 
 # Found by fuzzing: a sequence forward definition into a finite output raised an error with no position.

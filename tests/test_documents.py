@@ -214,15 +214,8 @@ $$\Rightarrow \frac{dL}{dx} = w^T \frac{dL}{dy}$$
 @pytest.mark.parametrize(
     "text,needle",
     [
-        ("$x \\in \\mathbf{R}^n$\n\n$$x = \\frac{1{2} x$$\n", "unbalanced"),
-        ("$x \\in \\mathbf{R}^n$\n\n$$y = (x + x$$\n", "unbalanced"),
-        ("$x \\in \\mathbf{R}^n$\n\n$$x = x )$$\n", "unbalanced"),
-        ("$$__import__('os').system('echo hacked')$$\n", "unexpected"),
         ("$$x = x\n", "never closed"),
-        ("$x \\in \\mathbf{R}^{n \\times}$\n", "expected"),
         ("$x \\in \\mathbf{R}^n$ $w \\in \\mathbf{R}^n$ $y \\in \\mathbf{R}^{\\infty}$\n\n$$y = x \\odot w$$\n", "no declared meaning"),
-        ("$$" + "(" * 60 + "x" + ")" * 60 + "$$\n", "nested more than"),
-        ("$$" + "x + " * 800 + "x$$\n", "limit"),
     ],
 )
 def test_bad_input_exit_two_with_position(tmp_path, text, needle):
@@ -233,6 +226,31 @@ def test_bad_input_exit_two_with_position(tmp_path, text, needle):
     assert needle in r.stderr
     assert "Traceback" not in r.stderr
     assert r.stderr.startswith(f"{f}:") and r.stderr.split(":")[1].isdigit() and r.stderr.split(":")[2].isdigit()
+
+
+@pytest.mark.parametrize(
+    "text,needle,line",
+    [
+        ("$x \\in \\mathbf{R}^n$\n\n$$x = \\frac{1{2} x$$\n", "unbalanced", 3),
+        ("$x \\in \\mathbf{R}^n$\n\n$$y = (x + x$$\n", "unbalanced", 3),
+        ("$x \\in \\mathbf{R}^n$\n\n$$x = x )$$\n", "unbalanced", 3),
+        ("$$__import__('os').system('echo hacked')$$\n", "unexpected", 1),
+        ("$x \\in \\mathbf{R}^{n \\times}$\n", "expected", 1),
+        ("$$" + "(" * 60 + "x" + ")" * 60 + "$$\n", "nested more than", 1),
+        ("$$" + "x + " * 800 + "x$$\n", "limit", 1),
+    ],
+)
+def test_bad_line_fails_at_its_position_and_the_rest_is_checked(tmp_path, text, needle, line):
+    """Issue 11: one line that cannot be read fails there (exit 1) with file:line:col; a derivation after
+    it is still checked."""
+    f = tmp_path / "bad.md"
+    f.write_text(text + "\n" + LINEAR_BIAS, encoding="utf-8")
+    r = run("check", str(f))
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stdout + r.stderr
+    bad = [x for x in r.stdout.splitlines() if needle in x]
+    assert bad and bad[0].startswith(f"{f}:{line}:") and bad[0].split(":")[2].isdigit(), r.stdout
+    assert "✓ perturbation" in r.stdout  # the derivation after the bad line is checked
 
 
 def test_binary_and_non_utf8(tmp_path):
@@ -289,7 +307,7 @@ def test_check_cli_text_and_json(tmp_path):
     f.write_text(LINEAR_BIAS, encoding="utf-8")
     r = run("check", str(f))
     assert r.returncode == 0, r.stdout
-    assert f"{f}:10: ✓ perturbation" in r.stdout
+    assert f"{f}:10:3: ✓ perturbation" in r.stdout  # every step names file:line:col
     r = run("check", str(f), "--format", "json")
     data = json.loads(r.stdout)
     (entry,) = data["files"]

@@ -31,7 +31,15 @@ def test_a_wrong_step_is_an_error_at_its_line_with_its_counterexample(tmp_path):
 
 def test_an_unreadable_file_is_an_error_at_its_position(tmp_path):
     f = tmp_path / "bad.md"
-    f.write_text("# T\n\n$$x = \\frac{1}{$$\n", encoding="utf-8")
+    f.write_text("# T\n\n$$x = \\frac{1}{2}\n", encoding="utf-8")  # never closed: the file cannot be read
     r = run_main("check", "--format", "github", str(f))
     assert r.returncode == 2
     assert r.stdout.startswith("::error file=") and ",line=3" in r.stdout
+
+
+def test_an_unreadable_line_is_an_error_at_its_position(tmp_path):
+    f = tmp_path / "bad.md"
+    f.write_text("# T\n\n$$x = \\frac{1}{$$\n", encoding="utf-8")
+    r = run_main("check", "--format", "github", str(f))
+    assert r.returncode == 1
+    assert r.stdout.startswith("::error file=") and ",line=3,col=" in r.stdout

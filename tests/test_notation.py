@@ -16,6 +16,7 @@ from notation_gallery import ACCEPTED, DECLARATIONS, OPERATORS, REFUSED  # noqa:
 from symderiv.documents.interpret import Interpreter, Scope  # noqa: E402
 from symderiv.documents.reader import MathLine, read_math  # noqa: E402
 from symderiv.errors import SymderivError  # noqa: E402
+from symderiv.lang.greek import greek_text  # noqa: E402
 from symderiv.lang.operators import Sym  # noqa: E402
 from symderiv.lang.printing import plain  # noqa: E402
 
@@ -48,8 +49,8 @@ def _cell(text: str) -> str:
 
 
 def render() -> str:
-    decl = ", ".join(f"{n} ∈ R^{{{r}×{c}}}" if c != 1 else (f"{n} ∈ R^{r}" if r != 1 else f"{n} ∈ R")
-                     for n, r, c in DECLARATIONS)
+    decl = ", ".join(f"{greek_text(n)} ∈ R^{{{r}×{c}}}" if c != 1 else
+                     (f"{greek_text(n)} ∈ R^{r}" if r != 1 else f"{greek_text(n)} ∈ R") for n, r, c in DECLARATIONS)
     lines = ["# Notation gallery", "",
              "Generated from `tests/notation_gallery.py` by `python tests/test_notation.py`; "
              "`tests/test_notation.py` checks every row against the reader.", "",
@@ -62,6 +63,15 @@ def render() -> str:
             lines += ["", f"## {t[0].upper() + t[1:]}", "", "| written | read as |", "|---|---|"]
             topic = t
         lines.append(f"| `{_cell(tex)}` | {_cell(meaning)} |")
+    lines += ["", "## Differentials", "",
+              "A differential `dx` (d not a declared symbol) or `\\mathrm{d}x` is read as the perturbation `\\Delta x`, "
+              "and a line written with differentials states equality to first order: `dL = (x - t)^T dx` is checked "
+              "as `\\Delta L \\approx (x - t)^T \\Delta x`. Each side must be linear in the differentials (`dx^T dx` is "
+              "refused), and d applies to one name (`dWx` is refused: write `dW\\, x` or `\\mathrm{d}W x`)."]
+    lines += ["", "## Perturbation sign", "",
+              "`<!-- symderiv: \\delta = perturbation -->` in a document makes `\\delta x` its perturbation, read as "
+              "`\\Delta x` (a finite perturbation: write `\\approx` where a line holds to first order); "
+              "`tests/test_notation_documents.py` checks a derivation written so, and its wrong twin."]
     lines += ["", "## Refused", "",
               "A line that can be read two ways, or that uses notation symderiv does not know, is refused at its "
               "line and column with a message; it is never guessed.", "", "| written | message contains |", "|---|---|"]

@@ -79,6 +79,7 @@ class Step:
         v = self.verdict
         return {
             "line": self.line,
+            "column": self.col,
             "latex": self.latex(**settings),
             "text": self.plain(**settings),
             "rule": self.rule,
@@ -211,7 +212,7 @@ class Derivation:
         if self.heading:
             from symderiv.lang.printing import plain
 
-            self.title = f"{self.heading}: {plain(self.grad)[:1]}{plain(Sym(loss, 1, 1))}/d{self.wrt.name}"
+            self.title = f"{self.heading}: {plain(self.grad)[:1]}{plain(Sym(loss, 1, 1))}/d{plain(self.wrt)}"
         for s in self.steps:
             if s.kind == "define" and isinstance(s.lhs, Sym) and s.lhs.name == self.delta_out.name:
                 s.lhs = self.delta_out

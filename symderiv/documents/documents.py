@@ -76,6 +76,7 @@ from symderiv.lang.operators import (
     Sym,
     Trace,
     Transpose,
+    delta_degree,
     substitute,
 )
 from symderiv.lang.printing import plain
@@ -119,6 +120,10 @@ class CheckedDocument:
     #: (line, col) of self-contained operator definitions "(x ⊙ w)_i = Σ_j x_{i+j} w_j": definitions, not claims
     operator_definitions: set = field(default_factory=set)
 
+    #: math lines found unreadable while reading the declarations: (line, col) -> (line, col, message)
+    unreadable: dict = field(default_factory=dict)
+    #: names whose declaration could not be read: name as written -> (line, col) of that declaration
+    failed_declarations: dict = field(default_factory=dict)
     nothing_reason: str = ""  # set when no statement was found to check: why
     #: the hypotheses in force at each math line (from <!-- symderiv: assume ... --> in its section)
     hypotheses_at: dict[int, tuple] = field(default_factory=dict)
@@ -204,8 +209,10 @@ def check_text(text: str, path: str = "<input>", check: bool = True,
         if used > budget.math_chars:
             cut = k
             break
+    _perturbation_sign(blocks, path)
     scopes = _pass1(blocks[:cut], path, doc)
     _pass2(blocks[:cut], scopes, path, doc)
+    _locate_every_step(doc, blocks[:cut])
     if cut < len(blocks):
         b = blocks[cut]
         s = ClaimStep(None, None, "problem", None, "", b.line)
@@ -220,6 +227,49 @@ def check_text(text: str, path: str = "<input>", check: bool = True,
     if check:
         check_document(doc)
     return doc
+
+
+_DELTA_DIRECTIVE = re.compile(r"\s*\\delta\s*=\s*perturbation\s*", re.I)
+_SMALL_DELTA = re.compile(r"\\delta(?![a-zA-Z])")
+
+
+def _perturbation_sign(blocks: list[Block], path: str) -> None:
+    """``<!-- symderiv: \\delta = perturbation -->``: the author writes the perturbation as \\delta x. Then
+    \\delta is \\Delta in every math line of the document (same length, so every column stays valid),
+    with \\Delta's meaning: a finite perturbation, \\approx where a line holds to first order. Without the
+    directive \\delta is a Greek letter like any other; with it, \\delta can no longer name a symbol."""
+    at = None
+    for b in blocks:
+        if b.kind == "prose" and not b.code:
+            for m in _NOTATION_COMMENT.finditer(b.text):
+                if any(_DELTA_DIRECTIVE.fullmatch(part) for part in m.group(1).split(",")):
+                    at = at or (b.line, m.start() + 1)
+    if at is None:
+        return
+    for b in blocks:
+        for ml in b.math:
+            declared = re.search(r"\\delta(?![a-zA-Z])\s*(?:_\s*\S+\s*)?(?:\\in(?![a-zA-Z])|:=)", ml.text)
+            if declared:
+                raise ReadError(path, ml.line, ml.col + declared.start(), "\\delta is declared as a symbol here, and "
+                                f"as the perturbation by the directive at line {at[0]}; keep one meaning")
+            ml.text = _SMALL_DELTA.sub(lambda _: "\\Delta", ml.text)
+
+
+def _locate_every_step(doc: CheckedDocument, blocks: list[Block]) -> None:
+    """Every step names its column (file:line:col): a step recorded with its line only (a read-off, a
+    chain step) gets the column where the math of that line starts."""
+    first_col: dict[int, int] = {}
+    for b in blocks:
+        for ml in b.math:
+            first_col.setdefault(ml.line, ml.col)
+    for d in doc.derivations:
+        for s in d.steps:
+            if s.col is None and s.line in first_col:
+                s.col = first_col[s.line]
+    for c in doc.claims:
+        for s in c.steps:
+            if s.col is None and s.line in first_col:
+                s.col = first_col[s.line]
 
 
 def _why_nothing(text: str, blocks: list[Block]) -> str:
@@ -367,10 +417,12 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                         scope.assumed.append(_parse_hypothesis(part, path, b.line, m.start() + 1))
                     continue
                 for part in m.group(1).split(","):
+                    if _DELTA_DIRECTIVE.fullmatch(part):
+                        continue  # \delta = perturbation: applied to the math before reading (_perturbation_sign)
                     if "=" in part:
                         op, meaning = (x.strip() for x in part.split("=", 1))
                         if op.strip().lstrip("\\") not in ("odot", "otimes", "star", "ast", "circ"):
-                            raise ReadError(path, b.line, m.start() + 1, f"{op.strip()} cannot be given a meaning; only "
+                            raise ReadError(path, b.line, m.start() + 1, f"'{op.strip()}' cannot be given a meaning; only "
                                             "\\odot, \\otimes, \\star, \\ast and \\circ can")
                         if meaning.lower() not in _OPS:
                             raise ReadError(path, b.line, m.start() + 1, f"unknown operator meaning {meaning!r}; use correlation, convolution or hadamard")
@@ -380,7 +432,12 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
             if b.kind == "prose" and "\\in" not in ml.text and ":=" not in ml.text and not self_contained:
                 continue  # prose math that declares nothing is left as prose
             interp = Interpreter(scope, ml, path)
-            pl = interp.line(read_math(ml, path))
+            try:
+                pl = interp.line(read_math(ml, path))
+            except ReadError as exc:
+                # one line that cannot be parsed fails at its position; the rest of the document is read
+                _declaration_problem(doc, b, ml, exc.line, exc.col, exc.message)
+                continue
             if self_contained:
                 operands = _self_contained_operands(pl, interp)
                 if operands is not None:
@@ -396,11 +453,14 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                     _declare(interp, pl, scope, path, doc)
                 elif pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Word):
                     _declare(interp, pl, scope, path, doc)  # an alias: dy := \frac{dL}{dy}
-            except LineError as exc:
-                # a malformed declaration makes the rest unreadable: located, exit 2
-                raise ReadError(path, exc.line, exc.col, exc.message) from None
+            except (LineError, ReadError) as exc:
+                # a malformed declaration fails at its position; the lines that use what it declares are
+                # reported as depending on it (see _line_problem), the rest of the document is checked
+                _declaration_problem(doc, b, ml, exc.line, exc.col, exc.message)
+                continue
             except RecursionError:
-                raise ReadError(path, ml.line, ml.col, "declaration nested too deeply") from None
+                _declaration_problem(doc, b, ml, ml.line, ml.col, "declaration nested too deeply")
+                continue
             if b.kind == "math":
                 op = _forward_operator(pl)
                 if op:
@@ -416,6 +476,39 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
                         _set_operator(root, op_tok, meaning, path, ml.line, ml.col, doc,
                                       f"defined by the index formula at line {ml.line}")
     return scopes
+
+
+# the name on the left of a declaration as written (x, W_1, \hat{y}, \mathbf{W}_{1}), for messages only
+_DECLARED_TEXT = re.compile(r"^\s*((?:\\[A-Za-z]+\s*\{[^{}]*\}|\\[A-Za-z]+|[A-Za-z]+)(?:\s*_\s*(?:\{[^{}]*\}|\w))?)\s*"
+                            r"(?:\\in(?![A-Za-z])|:=)")
+
+
+def _written_name(text: str) -> str | None:
+    """The declared name as later lines write it: W_{1} as W_1, \\mathbf{x} as x."""
+    m = _DECLARED_TEXT.match(text)
+    if m is None:
+        return None
+    name = re.sub(r"\s+", "", m.group(1))
+    name = re.sub(r"_\{(\w+)\}", r"_\1", name)
+    return re.sub(r"\\(?:mathbf|boldsymbol|bm)\{(\w+)\}", r"\1", name)
+
+
+def _declaration_problem(doc: CheckedDocument, b: Block, ml: MathLine, line: int, col: int, message: str) -> None:
+    """A declaration (or any math line read while collecting declarations) that cannot be read fails
+    at its position, once; the name it meant to declare is remembered so that the lines using it
+    point here instead of repeating "unknown symbol"."""
+    doc.unreadable[(ml.line, ml.col)] = (line, col, message)
+    name = _written_name(ml.text)
+    if b.kind == "math" and name is None:
+        return  # a display line: reported where pass 2 reads it, in its derivation
+    if name is not None:
+        doc.failed_declarations.setdefault(name, (line, col))
+    s = ClaimStep(None, None, "problem", None, "", line)
+    what = f"the declaration of {name}" if name else "this math"
+    s.verdict = ill_formed(f"{what} cannot be read: {message}", "reading the line")
+    s.col = col
+    s.text_override = s.raw = ml.text.strip()
+    doc.claims.append(Claim(f"line {line} (declaration)", [s]))
 
 
 # "(x \odot w)_i = \sum_j x_{i+j} w_j": an operator defined by its own index formula, in prose or display
@@ -612,10 +705,14 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
         for ml in b.math:
             if (ml.line, ml.col) in doc.operator_definitions:
                 continue  # an operator's own index formula was read in pass 1: a definition, not a claim
+            if (ml.line, ml.col) in doc.unreadable:
+                if _written_name(ml.text) is None:
+                    # a display line that cannot be read fails at its position, in its derivation
+                    _line_problem(doc, st, ml, *doc.unreadable[(ml.line, ml.col)])
+                continue  # a declaration that cannot be read was reported in pass 1
             if st.derivation is None and CONDITION_NOTE.match(ml.note):
                 # "AB = BA \quad \text{if } B = A": the hypothesis is not assumed, so the bare equation is
                 # neither verified nor refuted (a counterexample could violate the hypothesis)
-                read_math(ml, path)
                 s = ClaimStep(None, None, "problem", None, ml.note, ml.line)
                 s.verdict = undecided("not checked", reason=f"a condition ('{ml.note}') is not assumed: the "
                                       "equation is not checked under it")
@@ -667,9 +764,12 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                     head = ParsedLine(pl.lead, pl.items[:k + 1], pl.rels[:k], pl.cols[:k + 1], pl.ml)
                     tail = ParsedLine("⇒", pl.items[k + 1:], pl.rels[k + 1:], pl.cols[k + 1:], pl.ml)
                     if head.rels or head.lead:
+                        head = _differential_line(head, interp, ml)
                         _role(head, interp, scope, st, doc, ml)
                         st.after_unreadable = False  # the read-off follows the head, which was read
                     pl = tail
+                interp.differentials = False
+                pl = _differential_line(pl, interp, ml)
                 _refuse_ambiguous_delta_runs(pl, interp, scope, st, ml)
                 _role(pl, interp, scope, st, doc, ml)
             except LineError as exc:
@@ -831,6 +931,23 @@ def _refuse_ambiguous_delta_runs(pl: ParsedLine, interp: Interpreter, scope: Sco
                             f"(\\Delta {name}) {text[len(name):]}")
 
 
+def _differential_line(pl: ParsedLine, interp: Interpreter, ml: MathLine) -> ParsedLine:
+    """A line written with differentials (dL = (x - t)^T dx, \\mathrm{d}L = ...): the differentials are read
+    as perturbations, and each '=' as equality to first order (≈), which is what an equation between
+    differentials states. Every side must be linear in the differentials: dx^T dx, or exp(dx), is
+    not a differential expression, and such a line is refused rather than compared to first order."""
+    values = _values(pl, interp)
+    if not interp.differentials:
+        return pl
+    for v, col in zip(values, pl.cols):
+        if isinstance(v, Expr) and delta_degree(v) > 1:
+            raise LineError(ml.line, col, "a side written with differentials must be linear in them (a product of "
+                            "two differentials, or one inside a function, is not a differential); write \\Delta x "
+                            "and \\approx to keep higher-order terms")
+    rel = lambda r: "≈" if r == "=" else r  # noqa: E731
+    return ParsedLine(rel(pl.lead) if pl.lead else None, pl.items, [rel(r) for r in pl.rels], pl.cols, pl.ml)
+
+
 def _values(pl: ParsedLine, interp: Interpreter) -> list:
     out = []
     for t in pl.items:
@@ -917,7 +1034,7 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
                                 f"the forward definition {plain(out)} = {plain(f)}")
             st.used.add((out.name, plain(written)))  # checked through its composite
             is_loss = out.is_scalar  # until a ΔL line for another loss says otherwise
-            d = Derivation(f"{st.heading}: d{'L' if not is_loss else out.name}/d{wrt.name}", out, f, wrt, is_loss=is_loss,
+            d = Derivation(f"{st.heading}: d{'L' if not is_loss else plain(out)}/d{plain(wrt)}", out, f, wrt, is_loss=is_loss,
                            name=st.heading)
             d.hypotheses = _hypotheses(scope, doc.path)
             # in the author's steps the output and the substituted intermediates stand for their values
@@ -1008,8 +1125,20 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             bad = next(G for G in vals[1:] if not isinstance(G, Expr)) if len(vals) > 1 else None
             raise LineError(ml.line, ml.col, _why_not_expr(bad) if bad is not None else "expected dL/dx = G")
         if d is not None and grad_lhs is None and pl.lead == "⇒":
-            raise LineError(ml.line, ml.col, f"after ⇒ expected the gradient d{d.loss}/d{d.wrt.name} = ...")
+            raise LineError(ml.line, ml.col, f"after ⇒ expected the gradient {plain(d.grad)} = ...")
         claim = Claim(f"gradient statement ({st.heading})")
+        same_shape = all(isinstance(v, Expr) for v in vals) and len({v.shape for v in vals}) == 1
+        if d is None and pl.lead == "⇒" and st.after_unreadable and same_shape:
+            # "⇒ dL/dx = G" reads off a derivation whose lines could not be read: dL/dx would be compared
+            # as a free symbol and refuted although the author may be right; not checked, and says why
+            # (sides of different shapes are still ill-formed, whatever came before)
+            s = ClaimStep(None, None, "problem", None, note, ml.line)
+            s.verdict = undecided("not checked", reason=UNREADABLE_BEFORE)
+            s.col = ml.col
+            s.text_override = s.raw = ml.text.strip()
+            claim.steps.append(s)
+            doc.claims.append(claim)
+            return
         for a, b, rel in zip(vals, vals[1:], pl.rels):
             claim.steps.append(_claim_step(a, b, ml, note or "gradient statement", rel, budget=doc.budget.kernel))
         if not claim.steps:
@@ -1145,7 +1274,13 @@ def _claim_verdict(s: ClaimStep, budget: Budget = DEFAULT_BUDGET, hypotheses: tu
 
 def _line_problem(doc: CheckedDocument, st: _State, ml: MathLine, line: int, col: int, message: str) -> None:
     """A line that cannot be read fails at its position. Inside a derivation's chain it stays one of
-    that derivation's steps, in document order (the chain after it is not compared across it)."""
+    that derivation's steps, in document order (the chain after it is not compared across it).
+    A line that fails only because a declaration could not be read names that root cause."""
+    unknown = re.match(r"unknown symbol '([^']+)'", message)
+    if unknown and unknown.group(1) in doc.failed_declarations:
+        at_line, at_col = doc.failed_declarations[unknown.group(1)]
+        message = (f"{unknown.group(1)} is not declared because its declaration at line {at_line}, column {at_col} "
+                   "cannot be read; fix that declaration")
     s = ClaimStep(None, None, "problem", None, ml.note, line)
     s.verdict = ill_formed(message, "reading the line")
     s.col = col

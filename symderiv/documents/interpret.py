@@ -23,6 +23,7 @@ import sympy
 from symderiv.documents import syntax as S
 from symderiv.documents.reader import MathLine
 from symderiv.errors import LineError, ReadError, ShapeError
+from symderiv.lang.greek import greek_text
 from symderiv.lang.index import Index, IndexNotation, IndexSum
 from symderiv.lang.operators import (
     Add,
@@ -96,6 +97,12 @@ class TraceWord:
 
 
 @dataclass(frozen=True)
+class DiffMark:
+    """\\mathrm{d} (d not a declared symbol): the differential sign, read only in a derivative
+    \\frac{\\mathrm{d}L}{\\mathrm{d}x}."""
+
+
+@dataclass(frozen=True)
 class Grouped:
     """A product written in parentheses, (gᵀw)Δx: kept grouped as the author wrote it."""
 
@@ -117,7 +124,7 @@ class NormOf:
 
 #: what a node of the syntax means, before the factors of a product are combined
 Value: TypeAlias = (Expr | Fraction | IndexNotation | IndexSum | FuncApp | FuncWord | OnesWord | Indexed | TraceWord
-                    | Grouped | NormOf
+                    | Grouped | NormOf | DiffMark
                    | S.Word | S.Paren | S.SumSign | S.Partial | S.Space | list | sympy.Basic)
 #: a node that has a position in the math text
 Located: TypeAlias = S.Syntax | S.Script | S.Relation
@@ -177,6 +184,20 @@ def _edge(t: S.Syntax, side: int) -> S.Syntax:
             return t
 
 
+def _closed_operand(t: S.Syntax) -> bool:
+    """An operand of ':' that is one factor (A, A^T, (AB), \\frac{dL}{dY}), or a number times one factor
+    (2A): never a bare product, whose grouping against ':' two readers can see differently."""
+    if isinstance(t, S.Juxt):
+        return isinstance(t.left, (S.Number, S.Frac)) and _closed_operand(t.right)
+    if isinstance(t, S.Word):
+        return True  # a run of letters that splits into several names is refused when it is resolved
+    return not isinstance(t, (S.Dot, S.SeqOp, S.Div, S.Colon, S.Neg, S.Plus, S.Minus))
+
+
+def _dim_text(d) -> str:
+    return str(d)
+
+
 def _describe(v) -> str:
     from symderiv.lang.printing import plain
 
@@ -199,7 +220,7 @@ _FUNC_COMMANDS = {"\\exp": "exp", "\\log": "log", "\\ln": "log", "\\tanh": "tanh
                   "\\det": "det"}
 _FUNC_ROMAN = {"relu": "relu", "softplus": "softplus", "softmax": "softmax", "sigmoid": "sigmoid", "step": "step",
                "exp": "exp", "log": "log", "tanh": "tanh", "sqrt": "sqrt", "heaviside": "step"}
-_TRANSPOSE_MARKS = ("T", "\\top", "\\intercal")
+_TRANSPOSE_MARKS = ("T", "\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}")
 _INVERSE_MARKS = ("-1", "-T")
 
 
@@ -211,6 +232,28 @@ def _inverse_mark(script: S.Script) -> str | None:
     if isinstance(arg, S.Neg) and isinstance(arg.body, S.Word) and arg.body.text == "T":
         return "-T"
     return None
+
+
+#: accents by command: \widehat{y} is \hat{y}, \overline{x} is \bar{x}; \mathcal{L} is the name L__cal
+_ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde",
+            "widetilde": "tilde", "check": "check", "breve": "breve", "mathcal": "cal"}
+_PERTURBATION_HINT = "for a perturbation write \\Delta x (and \\approx where a line holds to first order)"
+
+
+def accent_name(t: S.Accent) -> str | None:
+    """The symbol name of a decorated letter: \\hat{y} is ``y__hat``, \\mathcal{L} is ``L__cal``,
+    \\bar{\\alpha} is ``alpha__bar`` (None over several letters, \\hat{xy}). No other spelling reaches a name
+    with a double underscore (a subscripted name has one), so \\hat{y} is never y, y_hat or yhat."""
+    letter = t.letter
+    if letter.startswith("\\"):
+        letter = letter[1:]
+    elif len(letter) != 1:
+        return None
+    return f"{letter}__{_ACCENTS[t.command]}"
+
+
+def _accent_source(t: S.Accent) -> str:
+    return f"\\{t.command}{{{t.letter}}}"
 
 
 @dataclass
@@ -288,6 +331,9 @@ class Interpreter:
         self.scope, self.ml, self.path = scope, ml, path
         # \Delta runs read as (ΔA)·rest: (line, col, run text, name of A, names in the rest)
         self.delta_runs: list[tuple[int, int, str, str, frozenset[str]]] = []
+        #: a differential dx or \mathrm{d}x was read (as Δx): the line's '=' then holds to first order
+        self.differentials = False
+        self._in_derivative = 0  # inside \frac{..}{..}: dL and \mathrm{d}L are parts of a derivative
         scope.clock[0] = ml.line  # declarations in force are those made up to this line
 
     # positions
@@ -333,6 +379,12 @@ class Interpreter:
                 return self.apply(FuncWord("sqrt"), t.body, t)
             case S.Bold():
                 return self.bold(t)
+            case S.Accent():
+                return self.accent(t)
+            case S.Nabla():
+                return self.nabla(t)
+            case S.Colon():
+                return self.colon(t)
             case S.Prime():
                 base = self.value(t.base)
                 if not isinstance(base, FuncWord) or base.prime or base.name == "softmax":
@@ -357,6 +409,10 @@ class Interpreter:
                 return self.star(t)
             case S.Subscript():
                 return self.subscript(t)
+            case S.SumRange():
+                self.fail(t, f"a sum with a range (\\sum_{{{t.index}=...}}^{{...}}) is not read: symderiv's index sums "
+                          f"run over every index; write \\sum_{t.index} (a range that differs from the whole vector "
+                          "is a different sum), or x^T y for vectors")
             case S.SumSign():
                 if t.index.text is None:
                     self.fail(t, "a sum needs a single index, as in \\sum_j")
@@ -406,6 +462,9 @@ class Interpreter:
             self.fail(t, "index notation here")
         if isinstance(v, NormOf):
             self.fail(t, "only the squared norm ||v||^2 (or \\|A\\|_F^2) is supported")
+        if isinstance(v, DiffMark):
+            self.fail(t, "\\mathrm{d} is read only in a derivative such as \\frac{\\mathrm{d}L}{\\mathrm{d}x}; "
+                      + _PERTURBATION_HINT)
         if isinstance(v, (TraceWord, S.Partial, S.SumSign, S.Space)):
             self.fail(t, "expected a matrix expression here")
         self.fail(t, "expected a matrix expression")
@@ -422,12 +481,21 @@ class Interpreter:
         if not splits:
             if self.scope.lookup(text) is not None:
                 return self.scope.lookup(text)
+            differential = self._differential(text)
+            if differential is not None:
+                return differential
             dim = self.dimension(text)
             if dim is not None:  # a dimension that is not a symbol: its value, as in \frac{1}{\sqrt{d}}
                 return DimScalar(dim)
             bad = _unknown_part(text, names)
+            hint = f"; a differential d{text[1:]} is read only in a derivative such as \\frac{{dL}}{{dx}}, " \
+                + _PERTURBATION_HINT if bad == "d" and len(text) > 1 else ""
+            subscripted = sorted(n for n in names if n.startswith(bad + "_") and "__" not in n)
+            if subscripted and not hint:
+                # W_1 is declared and W is not: the subscript was probably dropped
+                hint = f"; declared with a subscript: {', '.join(subscripted[:3])}"
             self.fail(t, f"unknown symbol '{bad}'" + (f" in '{text}'" if bad != text else "")
-                      + f": declare it in the text, e.g. ${bad} \\in \\mathbf{{R}}^n$")
+                      + f": declare it in the text, e.g. ${bad} \\in \\mathbf{{R}}^n${hint}")
         readings = [[self.scope.lookup(nm) for nm in sp] for sp in splits]
         if len(splits) > 1:
             keys = {tuple(_key(v) for v in r) for r in readings}
@@ -437,6 +505,18 @@ class Interpreter:
                           f"or braces, or rename a symbol")
         out = readings[0]
         return out[0] if len(out) == 1 else out
+
+    def _differential(self, text: str) -> Expr | None:
+        """dx, with d not a declared symbol and x a declared variable: the differential of x, read as the
+        perturbation Δx (the line it stands in then holds to first order). Only d before exactly one
+        name: dWx (d(Wx) or (dW)x?) stays an unknown run."""
+        if self._in_derivative or len(text) < 2 or text[0] != "d" or self.scope.lookup("d") is not None:
+            return None
+        target = self.scope.lookup(text[1:])
+        if isinstance(target, Sym) and target.kind == "plain":
+            self.differentials = True
+            return delta_of(target)
+        return None
 
     def split_last(self, text: str, t: Located) -> tuple[list, Any]:
         """A run of letters as (leading factors, last factor): a superscript binds to the last one."""
@@ -462,7 +542,9 @@ class Interpreter:
         if v is None and t.name == "sigma":
             return FuncWord("sigmoid")  # σ not declared as a symbol: the logistic sigmoid
         if v is None:
-            self.fail(t, f"unknown symbol '\\{t.name}': declare it in the text")
+            hint = (f"; {_PERTURBATION_HINT}, or write \\delta x for it after the comment "
+                    "<!-- symderiv: \\delta = perturbation -->") if t.name == "delta" else ""
+            self.fail(t, f"unknown symbol '\\{t.name}': declare it in the text{hint}")
         return v
 
     def roman(self, t: S.Roman) -> TraceWord | S.Word | FuncWord:
@@ -471,6 +553,8 @@ class Interpreter:
             return TraceWord()
         if segmentations(name, self.scope.names()) or self.scope.lookup(name) is not None:
             return S.Word(t.pos, name)
+        if name == "d":
+            return DiffMark()
         if name.lower() in _FUNC_ROMAN:
             return FuncWord(_FUNC_ROMAN[name.lower()])
         self.fail(t, f"{_FUNCTION_MSG}: {t.command}{{{name}}} is not a declared symbol or the trace")
@@ -499,6 +583,49 @@ class Interpreter:
             return self.greek(S.Greek(t.pos, t.text[1:]))
         return S.Word(t.pos, t.text)
 
+    def accent(self, t: S.Accent) -> Expr:
+        """\\hat{y}: the declared name y__hat, a symbol of its own (never y)."""
+        name = accent_name(t)
+        if name is None:
+            self.fail(t, f"{_accent_source(t)}: an accent is read over one letter, as in \\{t.command}{{y}}")
+        v = self.scope.lookup(name)
+        if not isinstance(v, Expr):
+            src = _accent_source(t)
+            self.fail(t, f"unknown symbol '{src}': declare it in the text, e.g. ${src} \\in \\mathbf{{R}}^n$ "
+                      f"(it is a name of its own, not {t.letter})")
+        return v
+
+    def nabla(self, t: S.Nabla) -> Value:
+        """\\nabla_x L: the gradient dL/dx of the scalar named right after it."""
+        wrt = t.wrt.arg if t.wrt is not None else None
+        b = wrt if isinstance(wrt, str) and re.fullmatch(r"[A-Za-z]", wrt) else \
+            declared_name(self, wrt) if wrt is not None and not isinstance(wrt, str) else None
+        a = declared_name(self, t.of)
+        if b is None:
+            self.fail(t, "\\nabla needs the variable as its subscript, as in \\nabla_x L or \\nabla_{W_1} L")
+        if a is None or self.scope.lookup(a) is None:
+            self.fail(t.of, "\\nabla_x takes the gradient of one declared scalar written right after it, "
+                      "as in \\nabla_x L")
+        return self._gradient(a, b, t)
+
+    def colon(self, t: S.Colon) -> Expr:
+        """A : B = Σ_ij A_ij B_ij = ⟨A, B⟩, read only between two matrices of the same shape (between
+        vectors or scalars a colon has other meanings: a ratio, a range)."""
+        for side in (t.left, t.right):
+            run = isinstance(side, S.Word) and isinstance(self.resolve(side.text, side), list)  # AB : C
+            if run or not _closed_operand(side):
+                self.fail(side, "ambiguous: a product next to ':' can be read as (A : B) C or A : (BC); put the "
+                          "product in parentheses, as in A : (BC)")
+        a, b = self.expr(t.left), self.expr(t.right)
+        for e, side in ((a, t.left), (b, t.right)):
+            if e.shape[0] == 1 or e.shape[1] == 1:
+                self.fail(side, f"A : B (the Frobenius product) is read only between matrices; {_describe(e)} is "
+                          f"{_dim_text(e.shape[0])}×{_dim_text(e.shape[1])}: write x^T y or \\langle x, y \\rangle")
+        try:
+            return Inner(a, b)
+        except ShapeError as exc:
+            self.fail(t, str(exc))
+
     def paren(self, t: S.Paren) -> Value:
         if len(t.items) > 1:
             return t  # a parenthesised list: function notation after a name, else an error
@@ -514,6 +641,8 @@ class Interpreter:
     def delta(self, t: S.Delta) -> Value:
         arg = t.arg
         v = self.resolve(arg.text, arg) if isinstance(arg, S.Word) else self.value(arg)
+        if isinstance(v, S.Word):  # \Delta \mathbf{x}: bold is typography
+            v = self.resolve(v.text, arg)
         first, rest = (v[0], v[1:]) if isinstance(v, list) else (v, [])
         if isinstance(first, Grouped):
             first = first.e
@@ -529,6 +658,13 @@ class Interpreter:
         return [d] + rest if rest else d
 
     def frac(self, t: S.Frac) -> Value:
+        self._in_derivative += 1
+        try:
+            return self._frac(t)
+        finally:
+            self._in_derivative -= 1
+
+    def _frac(self, t: S.Frac) -> Value:
         sub_den = self._subscripted_derivative(t.den)
         if sub_den is not None:  # \frac{dL}{dW_1}: the gradient with respect to the declared W_1
             return self._gradient(self._derivative_part(self.value(t.num)), sub_den, t)
@@ -542,6 +678,11 @@ class Interpreter:
             if den == 0:
                 self.fail(t, "division by zero")
             return Scale(1 / den, self.as_expr(num, t.num))
+        for part, side in ((num, t.num), (den, t.den)):
+            if isinstance(part, list) and part and isinstance(part[0], S.Word) and part[0].text == "d" \
+                    and self.scope.lookup("d") is not None:
+                self.fail(side, "ambiguous: 'd' is a declared symbol, so d before a name is a product or a "
+                          "differential; write \\mathrm{d} or \\partial for the differential, or rename d")
         a, b = self._derivative_part(num), self._derivative_part(den)
         if a is None or b is None:
             return self._quotient(num, den, t)
@@ -564,20 +705,21 @@ class Interpreter:
                     return name
         return None
 
-    def _gradient(self, a: str | None, b: str, t: S.Frac) -> Value:
+    def _gradient(self, a: str | None, b: str, t: S.Frac | S.Nabla) -> Value:
         if a is None:
             self.fail(t, "\\frac{..}{..} must be a number or a derivative such as \\frac{dL}{dy}")
         loss, wrt = self.scope.lookup(a), self.scope.lookup(b)
+        sa, sb = greek_text(a), greek_text(b)  # as an author reads them: ŷ, λ (never y__hat, lambda)
         if wrt is None:
-            self.fail(t, f"unknown symbol '{b}' in the derivative: declare it in the text")
+            self.fail(t, f"unknown symbol '{sb}' in the derivative: declare it in the text")
         if not isinstance(wrt, Sym) or wrt.kind != "plain":
-            self.fail(t, f"d{a}/d{b}: '{b}' stands for {_describe(wrt)}, not a declared variable; "
+            self.fail(t, f"d{sa}/d{sb}: '{sb}' stands for {_describe(wrt)}, not a declared variable; "
                       f"a derivative is taken with respect to a variable such as x")
         if not isinstance(loss, Expr):
-            self.fail(t, f"d{a}/d{b}: '{a}' is not a declared quantity")
+            self.fail(t, f"d{sa}/d{sb}: '{sa}' is not a declared quantity")
         if not loss.is_scalar:
-            self.fail(t, f"d{a}/d{b}: only derivatives of a scalar are gradients; "
-                      f"{a} is {loss.shape[0]}×{loss.shape[1]}")
+            self.fail(t, f"d{sa}/d{sb}: only derivatives of a scalar are gradients; "
+                      f"{sa} is {loss.shape[0]}×{loss.shape[1]}")
         return grad_of(wrt, a)
 
     def _quotient(self, num: Value, den: Value, t: S.Frac) -> Value:
@@ -605,9 +747,13 @@ class Interpreter:
         """'dL' (a word starting with d) or \\partial L, as the name L."""
         if isinstance(v, S.Word) and len(v.text) >= 2 and v.text[0] == "d":
             return v.text[1:]
-        if isinstance(v, list) and len(v) == 2 and isinstance(v[0], S.Partial):
+        if isinstance(v, list) and len(v) == 2 and isinstance(v[0], (S.Partial, DiffMark)):
             w = v[1]
             return w.text if isinstance(w, S.Word) else w.name if isinstance(w, Sym) else None
+        if isinstance(v, list) and len(v) == 2 and isinstance(v[0], S.Word) and v[0].text == "d":
+            # d\hat{y}, d\mathcal{L}, d\mathbf{x}: the d before a name that is not a run of letters
+            w = v[1]
+            return w.name if isinstance(w, Sym) and w.kind == "plain" else w.text if isinstance(w, S.Word) else None
         return None
 
     def inner(self, t: S.Angle) -> Expr:
@@ -705,8 +851,15 @@ class Interpreter:
             return Transpose(Ones(n, 1)) if base.transposed else Ones(n, 1)
         if isinstance(base, S.Word) and base.text == "I" and self.scope.lookup("I") is None and subtext is not None:
             return Identity(self._size(subtext, t))  # I_n, with I not a declared symbol: the identity
-        if isinstance(sub, S.Roman) and sub.name == "F" and (isinstance(base, NormOf) or isinstance(base_t, S.Power)):
+        if isinstance(sub, S.Roman) and sub.name == "F" and (isinstance(base, NormOf)
+                                                             or isinstance(base_t, (S.Power, S.Angle))):
             subtext = "F"  # \|A\|_{\mathrm{F}}: the Frobenius norm, as \|A\|_F
+        if isinstance(base_t, S.Angle):
+            # \langle A, B \rangle_F: the Frobenius inner product, which \langle A, B \rangle already is
+            if subtext == "F":
+                return base
+            self.fail(t, "only the Frobenius inner product \\langle A, B \\rangle_F is read, "
+                      f"not _{subtext or _source_of(sub)}")
         if isinstance(base, NormOf):
             if subtext == "F" or (subtext == "2" and base.e.shape[1] == 1):
                 return base  # the Frobenius norm (for a vector, the Euclidean norm)
@@ -724,6 +877,12 @@ class Interpreter:
             name = f"{base.text}_{subtext}"
             if self.scope.lookup(name) is not None:
                 return self.scope.lookup(name)
+            dim = self.dimension(name)
+            if dim is not None:  # d_k, a dimension that is not a symbol: its value, as in \sqrt{d_k}
+                if self.scope.lookup(base.text) is not None:
+                    self.fail(t, f"ambiguous: '{name}' names a dimension, and '{base.text}' is a declared symbol "
+                              f"(an entry {base.text}_{subtext}?); rename the dimension or the symbol")
+                return DimScalar(dim)
             if len(base.text) > 1 and self.scope.lookup(base.text) is None:
                 # wy_m: the subscript binds to the last name of the run
                 for k in range(1, len(base.text)):
@@ -905,6 +1064,13 @@ class Interpreter:
         return head + [out] if head else out
 
     def juxt(self, t: S.Juxt) -> Value:
+        last = t.left
+        while isinstance(last, (S.Juxt, S.Power, S.Subscript, S.Prime, S.Star)):
+            last = last.right if isinstance(last, S.Juxt) else last.base
+        if isinstance(last, S.Nabla):
+            # \nabla_W L x^T: (∇_W L)·xᵀ, or the gradient of L xᵀ? Refused, never guessed
+            self.fail(t, "ambiguous: a factor written after \\nabla_x L (the gradient of L times it, or the gradient "
+                      "of the product?); write (\\nabla_x L) y for the product")
         applied = self._applied(t)
         if applied is not None:
             return applied
@@ -932,6 +1098,19 @@ class Interpreter:
             # to the trace value (a scalar: tr(A)^T = tr A, tr(A)^2 = tr(A)·tr(A)), never to A
             return head + [self._power_of(self._trace_of(right_t.base, t), right_t.sup.text, right_t)]
         right = self.value(right_t)
+        if (isinstance(left, DiffMark) or isinstance(left, list) and left and isinstance(left[-1], DiffMark)) \
+                and not self._in_derivative:
+            # \mathrm{d}x: the differential of the one name right after it, read as Δx
+            target = self.resolve(right.text, right_t) if isinstance(right, S.Word) else right
+            if isinstance(target, Transpose) and isinstance(target.arg, Sym) and target.arg.kind == "plain":
+                # \mathrm{d}x^T: d(xᵀ) = (dx)ᵀ, the same whichever the superscript binds to
+                self.differentials = True
+                return head + [Transpose(delta_of(target.arg))] if head else Transpose(delta_of(target.arg))
+            if not (isinstance(target, Sym) and target.kind == "plain"):
+                self.fail(t, "\\mathrm{d} applies to one declared variable right after it, as in \\mathrm{d}x or "
+                          "\\mathrm{d}W\\, x; write \\mathrm{d}(...) out as a sum of differentials")
+            self.differentials = True
+            return head + [delta_of(target)] if head else delta_of(target)
         return (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
 
     def _refuse_juxtaposed_denominator(self, t: S.Juxt, right_t: S.Syntax) -> None:
@@ -954,6 +1133,16 @@ class Interpreter:
             last = last.right
         if isinstance(last, S.Greek):
             name = last.name
+        elif isinstance(last, (S.Accent, S.Bold)):
+            # \hat{f}(x), \mathbf{f}(x): a function name however decorated, never silently a product
+            letter = (last.letter if isinstance(last, S.Accent) else last.text).lstrip("\\")
+            v = self.value(last)
+            if isinstance(v, S.Word):
+                v = self.scope.lookup(v.text)
+            if letter in _FUNCTION_NAMES and isinstance(v, Expr) and v.is_scalar:
+                self.fail(last, f"ambiguous: '{letter}(...)' with a decorated {letter} reads as a function application "
+                          "or as a scalar times the parenthesis; write \\cdot (...) for a product")
+            return
         elif isinstance(last, S.Word):
             text = last.text
             if text in _TRACE_NAMES:
@@ -1165,6 +1354,9 @@ def _dims(arg: str | S.Syntax) -> tuple | None:
         return _dims(arg.text)
     if isinstance(arg, S.Infinity):
         return ("oo", 1)
+    if isinstance(arg, S.Subscript) and isinstance(arg.base, S.Word) and arg.sub.text is not None \
+            and re.fullmatch(r"[A-Za-z0-9]+", arg.sub.text):
+        return (f"{arg.base.text}_{arg.sub.text}", 1)  # d_k, d_{model}: a subscripted dimension name
     if isinstance(arg, S.SeqOp) and arg.op == "\\times":
         r, c = _dims(arg.left), _dims(arg.right)
         if r and c and r[1] == 1 and c[1] == 1:
@@ -1178,6 +1370,12 @@ def declared_name(interp: Interpreter, t: S.Syntax) -> str | None:
         return t.text
     if isinstance(t, S.Greek):
         return t.name
+    if isinstance(t, S.Accent):
+        return accent_name(t)
+    if isinstance(t, S.Bold) and re.fullmatch(r"[A-Za-z]+|\\[A-Za-z]+", t.text):
+        return t.text.lstrip("\\")  # \mathbf{W}_1 \in ...: bold is typography
+    if isinstance(t, S.Group):
+        return declared_name(interp, t.body)
     if isinstance(t, S.Star):
         inner = declared_name(interp, t.base)
         return inner + "*" if inner else None

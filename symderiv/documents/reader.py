@@ -627,6 +627,14 @@ _FRIENDLY = {
     "RPAR": "')'", "LPAR": "'('", "RBRACE": "'}'", "LBRACE": "'{'", "RSQB": "']'", "LSQB": "'['",
     "WORD": "a symbol", "NUMBER": "a number", "REL": "'='", "COMMA": "','", "RANGLE": "'\\rangle'",
     "LANGLE": "'\\langle'", "MINUS": "'-'", "PLUS": "'+'", "NORM": "'\\|'", "FRAC": "\\frac",
+    # every other terminal of grammar/math.lark by what an author writes (a message never names a terminal)
+    "ARG_CHAR": "a letter or digit", "INFTY": "\\infty", "PRIMECMD": "\\prime", "STAR": "'*'", "TOP": "T or \\top",
+    "ACCENT": "\\hat{...}", "BOLD": "\\mathbf{...}", "FUNC": "a function such as \\exp", "GREEK": "a Greek letter",
+    "SPACE": "\\mathbf{R}", "SUM": "\\sum", "SQRT": "\\sqrt", "ROMAN": "\\mathrm{...}", "PARTIAL": "\\partial",
+    "IMPLIES": "\\Rightarrow", "IN": "\\in", "SEQOP": "an operator such as \\odot", "COLON": "':'",
+    "TRACE": "\\tr", "PRIME": "a prime '", "_NABLA": "\\nabla", "_DELTA": "\\Delta", "_CDOT": "\\cdot",
+    "_LVERT": "\\lVert", "_RVERT": "\\rVert", "CIRCUMFLEX": "'^'", "UNDERSCORE": "'_'", "SLASH": "'/'",
+    "EQUAL": "'='", "COLON_": "':'",
 }
 
 
@@ -646,7 +654,7 @@ def _refuse_space_runs(ml: MathLine, path: str) -> None:
             continue
         if text[:m.start()].strip(" \t\n&") and text[m.end():].strip(" \t\n&"):
             raise ReadError(path, *_pos(ml, m.start()),
-                            f"a run of small spaces {m.group(0)!r} between expressions is ambiguous (two equations "
+                            f"a run of small spaces '{m.group(0)}' between expressions is ambiguous (two equations "
                             "or one product?); use \\quad between equations, or a single \\, between factors")
 
 
@@ -668,7 +676,7 @@ def parse_math(ml: MathLine, path: str):
     except UnexpectedCharacters as exc:
         expected = sorted({_FRIENDLY.get(e, e) for e in exc.allowed if not e.startswith("__")})[:8]
         got = ml.text[exc.pos_in_stream: exc.pos_in_stream + 12]
-        raise ReadError(path, *_pos(ml, exc.pos_in_stream), f"unexpected {got!r} in math; expected "
+        raise ReadError(path, *_pos(ml, exc.pos_in_stream), f"unexpected '{got.strip()}' in math; expected "
                         + (", ".join(expected) if expected else "a LaTeX expression")) from None
     except UnexpectedEOF as exc:
         expected = sorted({_FRIENDLY.get(e, e) for e in exc.expected if not e.startswith("__")})[:8]

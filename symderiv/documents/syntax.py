@@ -118,6 +118,14 @@ class SumSign:
 
 
 @dataclass(frozen=True)
+class SumRange:
+    """``\\sum_{i=1}^{n}``: a sum sign with a range, which is refused (index sums run over every index)."""
+
+    pos: Pos
+    index: str
+
+
+@dataclass(frozen=True)
 class Space:
     """``\\mathbf{R}`` (or ``\\mathbb{R}``, ``\\mathcal{R}``, ℝ)."""
 
@@ -152,6 +160,25 @@ class Bold:
     pos: Pos
     command: str
     text: str
+
+
+@dataclass(frozen=True)
+class Accent:
+    """``\\hat{y}``, ``\\bar{x}``, ``\\tilde{x}``, ``\\mathcal{L}``: the command (without the backslash) and
+    the letters under it as written (a Greek letter with its backslash, ``\\alpha``)."""
+
+    pos: Pos
+    command: str
+    letter: str
+
+
+@dataclass(frozen=True)
+class Nabla:
+    """``\\nabla_x L``: the variable (the subscript as written; None for ``\\nabla L``) and the name after it."""
+
+    pos: Pos
+    wrt: Script | None
+    of: Syntax
 
 
 @dataclass(frozen=True)
@@ -205,6 +232,15 @@ class SeqOp:
     pos: Pos
     left: Syntax
     op: str
+    right: Syntax
+
+
+@dataclass(frozen=True)
+class Colon:
+    """``A : B``: the Frobenius product as written with a colon."""
+
+    pos: Pos
+    left: Syntax
     right: Syntax
 
 
@@ -275,7 +311,7 @@ class Star:
 #: every node of an expression; a reader function matches on these classes
 Syntax: TypeAlias = (Word | Greek | Number | Infinity | Delta | Frac | Paren | Group | Angle | Norm | Roman
                     | SumSign | Space | Partial | Func | Plus | Minus | Neg | Dot | SeqOp | Juxt | Div | Power
-                    | Subscript | Star | Sqrt | Bold | Prime)
+                    | Subscript | Star | Sqrt | Bold | Prime | Accent | Nabla | Colon | SumRange)
 
 
 @dataclass(frozen=True)
@@ -371,6 +407,9 @@ class ToSyntax(Transformer_NonRecursive):  # type: ignore[type-arg]
     def sumop(self, meta: Meta, children: list[Any]) -> SumSign:
         return SumSign(_pos(meta), children[1])
 
+    def sumrange(self, meta: Meta, children: list[Any]) -> SumRange:
+        return SumRange(_pos(meta), str(children[1]))
+
     def space(self, meta: Meta, children: list[Any]) -> Space:
         return Space(_pos(meta))
 
@@ -386,6 +425,34 @@ class ToSyntax(Transformer_NonRecursive):  # type: ignore[type-arg]
 
     def bold(self, meta: Meta, children: list[Any]) -> Bold:
         return Bold(_pos(meta), str(children[0]), str(children[1]))
+
+    def accent(self, meta: Meta, children: list[Any]) -> Accent:
+        command, letter = children
+        return Accent(_pos(meta), str(command).lstrip("\\"), letter)
+
+    def accent_arg(self, meta: Meta, children: list[Any]) -> str:
+        # the letters under an accent as written (braces dropped), a Greek letter with its backslash
+        return str(children[0])
+
+    def nabla(self, meta: Meta, children: list[Any]) -> Nabla:
+        if len(children) == 2 and isinstance(children[0], Token):  # \nabla_\theta L: an unbraced Greek subscript
+            greek = Greek(_pos(meta), str(children[0]).lstrip("\\"))
+            return Nabla(_pos(meta), Script(_pos(meta), greek), children[1])
+        parts = _exprs(children)
+        return Nabla(_pos(meta), parts[0] if len(parts) == 2 else None, parts[-1])
+
+    def tracecmd(self, meta: Meta, children: list[Any]) -> Roman:
+        # \tr is written as \mathrm{tr}: one node, one meaning (the trace)
+        return Roman(_pos(meta), str(children[0]), "tr")
+
+    def char_arg(self, meta: Meta, children: list[Any]) -> Number | Word:
+        # \frac12: an unbraced argument is one character, a digit or a letter
+        text = str(children[0])
+        return Number(_pos(meta), text) if text.isdigit() else Word(_pos(meta), text)
+
+    def colon(self, meta: Meta, children: list[Any]) -> Colon:
+        left, right = _exprs(children)
+        return Colon(_pos(meta), left, right)
 
     def prime(self, meta: Meta, children: list[Any]) -> Prime:
         return Prime(_pos(meta), children[0])

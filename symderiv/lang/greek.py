@@ -42,8 +42,29 @@ GREEK_TEX_PATTERN = r"\\(" + "|".join(sorted(GREEK_SYMBOL_NAMES, key=lambda n: (
 _LEADING_WORD = re.compile(r"[A-Za-z]+")
 
 
+#: A decorated letter's name is ``letter__accent`` (``y__hat`` for \\hat{y}, ``L__cal`` for \\mathcal{L}); the
+#: reader makes these names and no other spelling reaches a double underscore.
+ACCENT_NAME = re.compile(r"([A-Za-z]+)__(hat|bar|tilde|check|breve|cal)(.*)")
+#: the combining mark of each accent, for plain text (ŷ, x̄, x̃)
+_ACCENT_MARKS = {"hat": "\u0302", "bar": "\u0304", "tilde": "\u0303", "check": "\u030c", "breve": "\u0306"}
+#: \\mathcal capitals in plain text: the Unicode script letters
+_SCRIPT = dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "𝒜ℬ𝒞𝒟ℰℱ𝒢ℋℐ𝒥𝒦ℒℳ𝒩𝒪𝒫𝒬ℛ𝒮𝒯𝒰𝒱𝒲𝒳𝒴𝒵"))
+
+
+def accent_text(letter: str, accent: str) -> str:
+    """ŷ for (y, hat), ℒ for (L, cal); a letter with no script form keeps the word: cal(l)."""
+    letter = GREEK.get(letter, letter)
+    if accent == "cal":
+        return _SCRIPT.get(letter, f"cal({letter})")
+    return letter + _ACCENT_MARKS[accent]
+
+
 def greek_text(name: str) -> str:
-    """alpha -> α, ell -> ℓ (whole leading word only: 'alpha_1' -> 'α_1', 'beta*' -> 'β*')."""
+    """alpha -> α, ell -> ℓ (whole leading word only: 'alpha_1' -> 'α_1', 'beta*' -> 'β*'),
+    y__hat -> ŷ, L__cal -> ℒ."""
+    a = ACCENT_NAME.fullmatch(name)
+    if a:
+        return accent_text(a.group(1), a.group(2)) + a.group(3)
     m = _LEADING_WORD.match(name)
     if m and m.group(0) in GREEK:
         return GREEK[m.group(0)] + name[m.end():]

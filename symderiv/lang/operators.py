@@ -1177,6 +1177,22 @@ def delta_of(x: Sym) -> Sym:
     return Sym(delta_name(x.name), x.shape[0], x.shape[1], kind="delta")
 
 
+def delta_degree(e: Expr) -> int:
+    """How many perturbations Δ a product term of ``e`` holds at most, read syntactically: 0, 1, or 2
+    for anything more (a product of two Δ, a Δ inside a nonlinear function such as exp or recip).
+    An expression of degree ≤ 1 is linear in the perturbations as written."""
+    if isinstance(e, Sym):
+        return 1 if e.kind == "delta" else 0
+    kids = [delta_degree(c) for c in e.children]
+    if isinstance(e, Add):
+        return max(kids, default=0)
+    if isinstance(e, (Scale, Transpose, Trace)):
+        return kids[0]
+    if isinstance(e, (MatMul, Inner, Hadamard, SeqOp)):
+        return min(sum(kids), 2)
+    return 2 if any(kids) else 0
+
+
 def grad_of(y: Sym, loss: str = "L") -> Sym:
     return Sym(grad_name(loss, y.name), y.shape[0], y.shape[1], kind="grad")
 

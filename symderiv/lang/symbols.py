@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 import sympy
 
 from symderiv.errors import NameError_, ShapeError
-from symderiv.lang.greek import GREEK_NAMES, UNICODE_GREEK
+from symderiv.lang.greek import ACCENT_NAME, GREEK_NAMES, UNICODE_GREEK
 
 # SymPy has no type information, so these aliases are Any to mypy; they document intent.
 Dim: TypeAlias = Any
@@ -118,6 +118,12 @@ def name_latex(name: str, kind: str = "plain") -> str:
     if kind == "grad":
         loss, wrt = name[1:].split("/d", 1)
         return r"\frac{d" + name_latex(loss) + "}{d" + name_latex(wrt) + "}"
+    accent = ACCENT_NAME.fullmatch(name)
+    if accent:
+        # y__hat -> \\hat{y}, L__cal_1 -> \\mathcal{L}_{1}: the reader's names of decorated letters
+        command = "mathcal" if accent.group(2) == "cal" else accent.group(2)
+        rest = name_latex("Z" + accent.group(3))[1:]
+        return f"\\{command}{{{name_latex(accent.group(1))}}}" + rest
     primes = ""
     while name.endswith("'"):
         primes += "'"

@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from symderiv.lang.greek import UNICODE_GREEK, greek_latex
+from symderiv.lang.greek import ACCENT_NAME, UNICODE_GREEK, greek_latex
+from symderiv.lang.symbols import name_latex
 
 # ---------------------------------------------------------------------------------------------
 # Text inside math (\text{...}): only characters that cannot close the group or start a command
@@ -70,12 +71,14 @@ def _number(v: Any) -> str:
 
 def _name(name: str) -> str:
     """A counterexample's operand name as math: ``A``, ``y*``, ``dL/dy``, ``Δx``; anything else as text."""
-    if name.startswith("Δ") and _NAME.fullmatch(name[1:]):
+    if name.startswith("Δ") and (_NAME.fullmatch(name[1:]) or ACCENT_NAME.fullmatch(name[1:])):
         return r"\Delta " + _name(name[1:])
     if name.startswith("d") and "/d" in name:
         loss, wrt = name[1:].split("/d", 1)
-        if _NAME.fullmatch(loss) and _NAME.fullmatch(wrt):
+        if all(_NAME.fullmatch(n) or ACCENT_NAME.fullmatch(n) for n in (loss, wrt)):
             return r"\frac{d" + _name(loss) + "}{d" + _name(wrt) + "}"
+    if ACCENT_NAME.fullmatch(name):
+        return name_latex(name)  # y__hat, the reader's name of \hat{y}
     if _NAME.fullmatch(name):
         star = "^{*}" if name.rstrip("'").endswith("*") else ""
         base = name.replace("*", "")
@@ -149,11 +152,16 @@ def _greek(ch: str) -> str:
     return g + " " if g else ch
 
 
+_COMBINING_MARKS = frozenset("\u0302\u0304\u0303\u030c\u0306")
+
+
 def prose_math(text: str, outside: Callable[[str], str], inside: Callable[[str], str]) -> str:
     """Text with recognised plain-text formulas (``R^n``, ``dL/dy``, ``g_i``) set as math:
     ``outside`` escapes the text between them, ``inside`` wraps the LaTeX of each formula."""
     out, last = [], 0
     for m in _PROSE_MATH.finditer(text):
+        if text[m.end(): m.end() + 1] in _COMBINING_MARKS:
+            continue  # dL/dŷ: the formula's last letter carries an accent; left as text, escaped whole
         out.append(outside(text[last: m.start()]))
         out.append(inside(_prose_math_latex(m)))
         last = m.end()

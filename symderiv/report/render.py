@@ -108,14 +108,18 @@ _TEX_CHARS.update({ch: "$" + tex + "$" for ch in UNICODE_GREEK if (tex := greek_
 
 def tex_escape(text: str) -> str:
     """Escape free text for LaTeX; characters without a known LaTeX form are spelled out."""
-    out = []
-    for run, script in _SCRIPT_RUN.findall(text):
+    out: list[str] = []
+    for ch, script in _SCRIPT_RUN.findall(text):
         if script:  # a run of superscripts (X⁻¹ᵀ) or subscripts is one script: two would be a double superscript
             sup = script[0] in _SUPERSCRIPTS
             table = _SUPERSCRIPTS if sup else _SUBSCRIPTS
             out.append("$" + ("^" if sup else "_") + "{" + "".join(table[c] for c in script) + "}$")
-            continue
-        out.extend(_tex_char(ch) for ch in run)
+        elif ch in _COMBINING and out and len(out[-1]) == 1 and out[-1].isalpha():
+            out[-1] = _COMBINING[ch] + "{" + out[-1] + "}"  # ŷ (y + U+0302) -> \^{y}, x̄ -> \={x}
+        elif ch in _SCRIPT_CAPITALS:
+            out.append(f"$\\mathcal{{{_SCRIPT_CAPITALS[ch]}}}$")
+        else:
+            out.append(_tex_char(ch))
     # adjacent formulas are one formula: $\Delta$$\theta$ -> $\Delta \theta$ (an escaped \$ is not a delimiter)
     return _ADJACENT_MATH.sub(" ", "".join(out))
 
@@ -139,6 +143,9 @@ def _tex_char(ch: str) -> str:
 
 
 _LATIN = frozenset(chr(c) for c in range(0xC0, 0x180) if c not in (0xD7, 0xF7))
+# the accents of decorated names (\hat{y} prints as y + U+0302) and the script capitals of \mathcal
+_COMBINING = {"\u0302": "\\^", "\u0304": "\\=", "\u0303": "\\~", "\u030c": "\\v", "\u0306": "\\u"}
+_SCRIPT_CAPITALS = {c: chr(ord("A") + k) for k, c in enumerate("𝒜ℬ𝒞𝒟ℰℱ𝒢ℋℐ𝒥𝒦ℒℳ𝒩𝒪𝒫𝒬ℛ𝒮𝒯𝒰𝒱𝒲𝒳𝒴𝒵")}
 _ADJACENT_MATH = re.compile(r"(?<!\\)\$\$")
 
 
@@ -374,7 +381,11 @@ _TOKEN_LATEX: dict[str, dict[str, str]] = {
     "MINUS": {"-": "-", "\u2212": "-"},
     "SEQOP": {k: k for k in ("\\odot", "\\otimes", "\\star", "\\ast", "\\circ", "\\times")},
     "STAR": {"*": "*"},
-    "TOP": {"\\top": "\\top", "\\intercal": "\\intercal"},
+    "TOP": {"\\top": "\\top", "\\intercal": "\\intercal", "\\mathsf{T}": "\\mathsf{T}", "\\mathrm{T}": "\\mathrm{T}"},
+    "ACCENT": {f"\\{a}": f"\\{a}" for a in ("hat", "bar", "tilde", "widehat", "widetilde", "overline", "check",
+                                          "breve", "mathcal")},
+    "TRACE": {"\\tr": "\\operatorname{tr}", "\\Tr": "\\operatorname{Tr}", "\\trace": "\\operatorname{trace}"},
+    "COLON": {":": ":"},
     "INFTY": {"\\infty": "\\infty", "\u221e": "\\infty"},
     "FRAC": {"\\frac": "\\frac", "\\dfrac": "\\dfrac", "\\tfrac": "\\tfrac"},
     "PARTIAL": {"\\partial": "\\partial"},
@@ -425,8 +436,14 @@ def _tree_latex(t) -> str:
         return " ".join(k)
     if rule in ("lead", "rel", "number", "word", "greek", "infty", "space", "partial", "func") and len(k) == 1:
         return k[0]
-    if rule in ("sup", "sub") and len(k) == 1:
+    if rule in ("sup", "sub", "accent_arg", "char_arg", "tracecmd") and len(k) == 1:
         return k[0]
+    if rule == "accent" and len(k) == 2:
+        return f"{k[0]}{{{k[1]}}}"
+    if rule == "nabla" and len(k) in (1, 2):
+        return f"\\nabla_{{{k[0]}}} {k[1]}" if len(k) == 2 else f"\\nabla {k[0]}"
+    if rule == "colon" and len(k) == 3:
+        return f"{k[0]} : {k[2]}"
     if rule == "add" and len(k) == 2:
         return f"{k[0]} + {k[1]}"
     if rule == "sub" and len(k) == 3:  # the binary rule named "sub" by its alias: a MINUS b
@@ -486,6 +503,7 @@ _SAFE_TEX_COMMANDS = {
     "top", "infty", "partial", "odot", "otimes", "star", "ast", "circ", "cdot", "sum", "Sigma", "left", "right",
     "quad", "qquad", "ldots", "dots", "cdots", "Rightarrow", "approx", "le", "ge", "leq", "geq", "neq", "mid",
     "lVert", "rVert", "Vert", "big", "Big", "text", "sqrt", "exp", "log", "ln", "tanh", "prime", "boldsymbol",
+    "hat", "bar", "tilde", "widehat", "widetilde", "overline", "mathcal", "nabla", "mathsf",
     *GREEK_NAMES,
 }
 _CMD = re.compile(r"\\([A-Za-z]+|.)")
