@@ -90,6 +90,12 @@ ACCEPTED = [
     ("entrywise functions", r"\sqrt{x^T x}", "sqrt(x^T·x)"),
     ("entrywise functions", r"\mathrm{softmax}(x)", "softmax(x)"),
     ("entrywise functions", r"x \circ y", "x ∘ y"),
+    ("inverses and determinants", r"A^{-1} x", "A^-1·x"),
+    ("inverses and determinants", r"AB^{-1}", "A·B^-1"),
+    ("inverses and determinants", r"(AB)^{-1}", "(A·B)^-1"),
+    ("inverses and determinants", r"A^{-T} x", "(A^-1)^T·x"),
+    ("inverses and determinants", r"\det(A)", "det(A)"),
+    ("inverses and determinants", r"\log\det(A B)", "log det(A·B)"),
 ]
 
 #: (LaTeX as written, a phrase of the message it gets)
@@ -108,6 +114,8 @@ REFUSED = [
     (r"\frac{x}{y}", "divides by a scalar only"),
     (r"q", "unknown symbol 'q'"),
     (r"A^3", "unsupported exponent"),
+    (r"A^{-2}", "unsupported exponent"),
+    (r"W^{-1}", "needs a square matrix"),
     (r"x : y", "read only between matrices"),
     (r"AB : B", "put the product in parentheses"),
     (r"\langle A, B \rangle_2", "only the Frobenius inner product"),
