@@ -57,6 +57,7 @@ from symderiv.lang.tensor2d import (
     TensorExpr,
     TExt,
     TScale,
+    TShift,
     TSym,
     TWindow,
     Up,
@@ -138,6 +139,8 @@ class _Ctx:
             raise NotInFragment("an unbounded length where a finite one is needed")
         v = sympy.expand(sympy.sympify(x).subs(self.subs)) if self.subs else sympy.expand(x)
         if v.has(sympy.floor):
+            v = sympy.expand(sympy.simplify(v))
+        if v.has(sympy.floor):
             raise NotInFragment(f"the length {v} is not linear in the sizes")
         return v
 
@@ -159,6 +162,8 @@ def _elab(e: Expr, legs: tuple[int, ...], at: tuple[Aff, Aff], cx: _Ctx) -> list
         for m in out:
             m.cons += [(ax, at[ax], sympy.Integer(0), cx.lin(e.length[ax])) for ax in (0, 1)]
         return out
+    if isinstance(e, TShift):
+        return _elab(e.arg, legs, (_ashift(at[0], -cx.lin(e.by[0])), _ashift(at[1], -cx.lin(e.by[1]))), cx)
     if isinstance(e, Rot180):
         return _elab(e.arg, legs, tuple(_ascale(_ashift(at[ax], 1 - cx.lin(e.arg.ext[ax])), -1)  # type: ignore[arg-type]
                                         for ax in (0, 1)), cx)
@@ -305,8 +310,10 @@ def class_key(m: Mono, vtypes: list[str]) -> ClassKey:
 
 
 def _cases(*exprs: Expr) -> list[dict[Any, Lin]]:
-    """Parity cases for lengths under ⌊·/2⌋: k = 2κ + 1 + r, r ∈ {0, 1}, so every form is linear."""
-    syms: set[sympy.Symbol] = set()
+    """Cases that make every length linear: for each ⌊N/q⌋ (N integer-linear), a size X with coefficient ±1
+    in N is written X = ±(q·μ + r − rest), r ∈ {0, …, q − 1}, so that ⌊N/q⌋ = μ. Each substitution is a
+    bijection of the integers, so proving every case proves the claim."""
+    floors: list[Any] = []
     for e in exprs:
         for n in e.walk():
             forms: list[Lin] = []
@@ -314,15 +321,31 @@ def _cases(*exprs: Expr) -> list[dict[Any, Lin]]:
                 forms += [x for x in n.ext if x is not INF]
             if isinstance(n, TWindow):
                 forms += list(n.offset)
+            if isinstance(n, TShift):
+                forms += list(n.by)
             if isinstance(n, _Op2) and n.mode is not None:
                 forms += [x for ax in (0, 1) for x in n.window(ax)]
             for f in forms:
                 for fl in sympy.sympify(f).atoms(sympy.floor):
-                    syms |= fl.free_symbols
+                    if fl not in floors:
+                        floors.append(fl)
     out: list[dict[Any, Lin]] = [{}]
-    for s in sorted(syms, key=str):
-        kappa = sympy.Symbol(f"kappa_{s}", integer=True, nonnegative=True)
-        out = [{**c, s: 2 * kappa + 1 + r} for c in out for r in (0, 1)]
+    done: set[Any] = set()
+    for fl in sorted(floors, key=str):
+        if all(not sympy.simplify(fl.subs(case)).has(sympy.floor) for case in out):
+            continue  # already linear in every case (another floor of the same size split it)
+        arg = sympy.expand(fl.args[0])
+        q = math.lcm(*[int(sympy.fraction(c)[1]) for c in arg.as_coefficients_dict().values()])
+        num = sympy.expand(q * arg)
+        unit = [x for x in sorted(num.free_symbols, key=str) if abs(num.coeff(x)) == 1 and x not in done]
+        if not unit:
+            raise NotInFragment(f"the length {fl} cannot be made linear")
+        X = unit[0]
+        c = int(num.coeff(X))
+        rest = sympy.expand(num - c * X)
+        mu = sympy.Symbol(f"mu_{X}", integer=True)
+        done.add(X)
+        out = [{**case, X: sympy.expand(c * (q * mu + r - rest))} for case in out for r in range(int(q))]
     return out
 
 
@@ -445,6 +468,9 @@ def evaluate(e: Expr, env: dict[str, Tensor], point: dict[Any, int]) -> Tensor |
     a = args[0]
     if isinstance(e, TExt):
         return a
+    if isinstance(e, TShift):
+        d = [_num(x, point) for x in e.by]
+        return {k[:-2] + (k[-2] + d[0], k[-1] + d[1]): v for k, v in a.items()}
     if isinstance(e, TWindow):
         o = [_num(x, point) for x in e.offset]
         L = [_num(x, point) for x in e.length]
@@ -555,7 +581,7 @@ def size_points(exprs: list[Expr], count: int = 6, seed: int = 0) -> list[tuple[
     tries = 0
     while len(out) < count and tries < 400:
         tries += 1
-        point = {p: rng.randint(2, 5) if not str(p).startswith("kappa") else rng.randint(1, 2) for p in params}
+        point = {p: rng.randint(2, 6) for p in params}
         cs = dict(zip(chans, rng.sample(range(2, 6), len(chans)))) if len(chans) <= 4 else {c: 2 for c in chans}
         try:
             if not _well_sized(exprs, point):

@@ -78,11 +78,7 @@ def window_of(op: str, mode: str, n: Lin, k: Lin, s: int = 1) -> tuple[Lin, Lin]
     else:
         o = {"valid": k - 1, "full": sympy.Integer(0), "same": sympy.floor(k / sympy.Integer(2))}[mode]
     L = {"valid": sympy.floor((n - k) / sympy.Integer(s)) + 1, "full": n + k - 1, "same": n}[mode]
-    L = _lin(L)
-    if L is not INF and L.has(sympy.floor):
-        raise ShapeError(f"the output length {L} is not linear in the sizes; write the input length as "
-                         f"k + {s}(L − 1) + r with a numeric remainder r")
-    return _lin(o), L
+    return _lin(o), _lin(L)
 
 
 class TensorExpr(Expr):
@@ -223,7 +219,7 @@ class _Unary2(TensorExpr):
 
 def _wrap(p: Printer, a: TensorExpr, tex: bool) -> str:
     t = p(a)
-    if isinstance(a, (TSym, TExt, Rot180, Flip, SwapHW, ChanT, Up, TWindow)):
+    if isinstance(a, (TSym, TExt, Rot180, Flip, SwapHW, ChanT, Up, TWindow, TShift)):
         return t
     return (r"\left(" + t + r"\right)") if tex else f"({t})"
 
@@ -328,6 +324,33 @@ class Up(TensorExpr):
     def render(self, p: Printer, tex: bool) -> str:
         s = ",".join(map(str, self.stride))
         return (rf"U_{{{s}}}" if tex else f"U{s}") + "(" + p(self.arg) + ")"
+
+
+class TShift(TensorExpr):
+    """τ_d a: an image on ℤ² delayed by d = (d₁, d₂), (τ_d a)[·, i, j] = a[·, i − d₁, j − d₂]."""
+
+    __slots__ = ("arg", "by")
+
+    def __init__(self, arg: TensorExpr, by: tuple[object, object]) -> None:
+        arg = _tensor(arg, "shift")
+        if not arg.on_z:
+            raise ShapeError("a shift acts on images on ℤ² (zero-extend finite ones with E)")
+        self.arg, self.chans, self.ext, self.shape = arg, arg.chans, arg.ext, arg.shape
+        self.by = (_lin(by[0]), _lin(by[1]))
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+    def with_children(self, *children: Expr) -> Expr:
+        return TShift(_tensor(children[0], "shift"), self.by)
+
+    def _make_key(self) -> tuple[Any, ...]:
+        return ("TShift", tuple(map(str, self.by)), self.arg.key())
+
+    def render(self, p: Printer, tex: bool) -> str:
+        d = ", ".join((sympy.latex(x) if tex else str(x)) for x in self.by)
+        return (rf"\tau_{{({d})}}\," if tex else f"τ({d}) ") + _wrap(p, self.arg, tex)
 
 
 class TWindow(TensorExpr):
