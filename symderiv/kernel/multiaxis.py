@@ -32,6 +32,7 @@ kernel, a single output row or C = O = 1 cannot hide a wrong flip, stride or cha
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import random
@@ -137,12 +138,18 @@ class _Ctx:
     def lin(self, x: Lin) -> Lin:
         if x is INF:
             raise NotInFragment("an unbounded length where a finite one is needed")
-        v = sympy.expand(sympy.sympify(x).subs(self.subs)) if self.subs else sympy.expand(x)
-        if v.has(sympy.floor):
-            v = sympy.expand(sympy.simplify(v))
-        if v.has(sympy.floor):
-            raise NotInFragment(f"the length {v} is not linear in the sizes")
-        return v
+        return _linear(x, tuple(sorted(self.subs.items(), key=str)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _linear(x: Lin, subs: tuple[tuple[Any, Lin], ...]) -> Lin:
+    """``x`` with the case substitution applied, as a linear form (floors resolved)."""
+    v = sympy.expand(sympy.sympify(x).subs(dict(subs))) if subs else sympy.expand(x)
+    if v.has(sympy.floor):
+        v = sympy.expand(sympy.simplify(v))
+    if v.has(sympy.floor):
+        raise NotInFragment(f"the length {v} is not linear in the sizes")
+    return v
 
 
 def _elab(e: Expr, legs: tuple[int, ...], at: tuple[Aff, Aff], cx: _Ctx) -> list[Mono]:
@@ -332,7 +339,7 @@ def _cases(*exprs: Expr) -> list[dict[Any, Lin]]:
     out: list[dict[Any, Lin]] = [{}]
     done: set[Any] = set()
     for fl in sorted(floors, key=str):
-        if all(not sympy.simplify(fl.subs(case)).has(sympy.floor) for case in out):
+        if all(not _simplified(fl, tuple(sorted(case.items(), key=str))).has(sympy.floor) for case in out):
             continue  # already linear in every case (another floor of the same size split it)
         arg = sympy.expand(fl.args[0])
         q = math.lcm(*[int(sympy.fraction(c)[1]) for c in arg.as_coefficients_dict().values()])
@@ -347,6 +354,11 @@ def _cases(*exprs: Expr) -> list[dict[Any, Lin]]:
         done.add(X)
         out = [{**case, X: sympy.expand(c * (q * mu + r - rest))} for case in out for r in range(int(q))]
     return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _simplified(x: Lin, subs: tuple[tuple[Any, Lin], ...]) -> Lin:
+    return sympy.simplify(x.subs(dict(subs)))
 
 
 def _classes(e: Expr, subs: dict[Any, Lin]) -> dict[ClassKey, Fraction]:
@@ -424,7 +436,12 @@ Tensor = dict[tuple[Any, ...], int]  # (channel indices..., i, j) -> value, nonz
 
 
 def _num(x: Lin, point: dict[Any, int]) -> int:
-    v = sympy.sympify(x).subs(point)
+    return _num_cached(x, tuple(sorted(point.items(), key=str)))
+
+
+@functools.lru_cache(maxsize=8192)
+def _num_cached(x: Lin, point: tuple[tuple[Any, int], ...]) -> int:
+    v = sympy.sympify(x).subs(dict(point))
     if not v.is_Integer:
         raise ShapeError(f"the length {x} is not an integer at {point}")
     return int(v)

@@ -57,10 +57,7 @@ def size(name: str) -> sympy.Symbol:
 
 
 def _lin(x: object) -> Lin:
-    v = sympy.expand(sympy.sympify(x))
-    if v is not INF and v.has(sympy.floor):
-        v = sympy.expand(sympy.simplify(v))
-    return v
+    return sympy.expand(sympy.sympify(x))
 
 
 def _same(a: Lin, b: Lin) -> bool:
@@ -386,7 +383,7 @@ class TWindow(TensorExpr):
 class _Op2(TensorExpr):
     """Base of the bilinear operators: two operands, a mode (None on ℤ²) and strides."""
 
-    __slots__ = ("left", "right", "mode", "stride")
+    __slots__ = ("left", "right", "mode", "stride", "_win")
     op = ""
     left: TensorExpr
     right: TensorExpr
@@ -415,13 +412,14 @@ class _Op2(TensorExpr):
             raise ShapeError(f"unknown mode {mode!r}; use one of {', '.join(MODES2)}")
         if a.on_z or b.on_z:
             raise ShapeError(f"mode {mode!r} needs finite images")
-        self.ext = tuple(self.window(ax)[1] for ax in (0, 1))
+        self._win = tuple(window_of("conv" if isinstance(self, Conv2) else "corr", mode, a.ext[ax], b.ext[ax],
+                                    self.stride[ax]) for ax in (0, 1))
+        self.ext = (self._win[0][1], self._win[1][1])
 
     def window(self, axis: int) -> tuple[Lin, Lin]:
         """(offset, length) of this operator's window on ``axis`` within the operator on ℤ."""
         assert self.mode is not None
-        return window_of("conv" if isinstance(self, Conv2) else "corr", self.mode, self.left.ext[axis],
-                         self.right.ext[axis], self.stride[axis])
+        return self._win[axis]  # type: ignore[no-any-return]
 
     def _sub(self, tex: bool) -> str:
         parts = []
