@@ -49,6 +49,8 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("mlp2", "y = W_2 relu(W_1 x + b_1) + b_2", ("W_1", "W_2")),
     Entry("layer-norm", "y = (x − μ1)/σ, μ = 1ᵀx/n, σ = √(‖x − μ1‖²/n + ε)", ("x",)),
     Entry("attention", "Y = softmax_row(QKᵀ/√d) V", ("V", "Q", "K")),
+    Entry("conv2d", "y[o,i,j] = Σ_{c,p,q} x[c, s·i+p, s·j+q] w[o,c,p,q] (PyTorch's conv2d)", ("x", "w"),
+          ("valid", "full", "same", "valid-stride2")),
 )
 _ENTRY = {e.name: e for e in ENTRIES}
 
@@ -338,9 +340,40 @@ def _chain_layers() -> dict[str, ChainLayer]:
     return out
 
 
+@dataclass(frozen=True)
+class Conv2dLayer:
+    """y = x ⋆ w with channels (:mod:`symderiv.derive.conv2d`): modes valid, full, same, and strides in valid mode."""
+
+    name: str
+    summary: str
+    wrt: tuple[str, ...]
+    modes: tuple[str, ...]
+
+    def derive(self, wrt: str | None = None, check: bool = True, mode: str | None = None,
+               stride: int | None = None) -> Derivation:
+        from symderiv.derive.conv2d import derive_conv2d
+
+        wrt = wrt or self.wrt[0]
+        if wrt not in self.wrt:
+            raise SymderivError(
+                f"layer {self.name!r} has no variable {wrt!r} to differentiate by; choose one of {', '.join(self.wrt)}"
+            )
+        mode = mode or "valid"
+        if mode.startswith("valid-stride"):
+            mode, stride = "valid", int(mode.removeprefix("valid-stride"))
+        if mode not in ("valid", "full", "same"):
+            raise SymderivError(f"unknown mode {mode!r} for {self.name}; choose one of valid, full, same")
+        stride = stride or 1
+        if stride < 1 or stride > 4:
+            raise SymderivError("--stride must be between 1 and 4")
+        if stride != 1 and mode != "valid":
+            raise SymderivError("a stride is supported in valid mode only")
+        return derive_conv2d(wrt, mode, stride, check=check)
+
+
 @functools.cache
-def _catalog() -> dict[str, Layer | SequenceLayer | ChainLayer]:
-    out: dict[str, Layer | SequenceLayer | ChainLayer] = dict(_layers())
+def _catalog() -> dict[str, Layer | SequenceLayer | ChainLayer | Conv2dLayer]:
+    out: dict[str, Layer | SequenceLayer | ChainLayer | Conv2dLayer] = dict(_layers())
     for name, op in (("correlation1d", "corr"), ("convolution1d", "conv")):
         e = _ENTRY[name]
         out[name] = SequenceLayer(name, op, e.summary, e.wrt, e.modes)
@@ -348,6 +381,8 @@ def _catalog() -> dict[str, Layer | SequenceLayer | ChainLayer]:
         e = _ENTRY[name]
         assert (layer.summary, layer.wrt) == (e.summary, e.wrt), f"ENTRIES and the layer {name} agree"
         out[name] = layer
+    e = _ENTRY["conv2d"]
+    out["conv2d"] = Conv2dLayer("conv2d", e.summary, e.wrt, e.modes)
     assert list(out) == list(_ENTRY), "ENTRIES and the built layers list the same names in the same order"
     return out
 
@@ -359,7 +394,7 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def get_layer(name: str) -> Layer | SequenceLayer | ChainLayer:
+def get_layer(name: str) -> Layer | SequenceLayer | ChainLayer | Conv2dLayer:
     if name.lower() not in _ENTRY:
         raise SymderivError(f"unknown layer {name!r}; the catalog has: {', '.join(_ENTRY)}")
     return _catalog()[name.lower()]

@@ -31,7 +31,7 @@ def _corr_swap(*a: Any) -> None:
     """Moving the perturbed kernel out: the correlation of every input channel with every output channel."""
 
 
-@rule("rotation-180", "a ∗ K = τ_{k−1}(a ⋆ rot₁₈₀ K): both axes flipped",
+@rule("rotation-180", "convolution as correlation with the kernel rotated by 180 degrees (both axes flipped)",
       r"a \ast K = \tau_{(k_1 - 1,\, k_2 - 1)}\left(a \star \operatorname{rot}_{180} K\right)")
 def _rotation(*a: Any) -> None:
     """Convolution as correlation with the kernel rotated by 180° (flipped in both axes, not transposed)."""
