@@ -1,0 +1,201 @@
+"""2-D correlation with channels (issue 14): derivations proved for every size and channel count, and
+wrong twins that must FAIL with an exact counterexample (never undecided), at sizes that expose them."""
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symderiv.derive.catalog import get_layer
+from symderiv.kernel.multiaxis import check_tensor_gradient, decide_tensor, evaluate, random_env
+from symderiv.lang.tensor2d import (
+    ChanCorr, ChanT, Conv2, Corr2, Flip, Inner2, Rot180, SwapHW, TExt, TSym, TWindow, Up, size,
+)
+
+H, W, KH, KW = (size(n) for n in ("H", "W", "k_h", "k_w"))
+X = TSym("x", ("C",), (H, W))
+Wt = TSym("w", ("O", "C"), (KH, KW))
+
+
+def layer(mode: str = "valid", stride: int = 1) -> tuple[Corr2, TSym]:
+    f = Corr2(X, Wt, mode, (stride, stride))
+    return f, TSym("y", ("O",), f.ext, "grad")
+
+
+CASES = [("x", "valid", 1), ("w", "valid", 1), ("x", "full", 1), ("w", "full", 1), ("x", "same", 1), ("w", "same", 1),
+         ("x", "valid", 2), ("w", "valid", 2)]
+
+
+@pytest.mark.parametrize("wrt,mode,stride", CASES)
+def test_catalog_derivation_is_verified_step_by_step(wrt: str, mode: str, stride: int) -> None:
+    d = get_layer("conv2d").derive(wrt, mode=mode, stride=stride)
+    assert d.status == "verified", d.explain()
+    assert all("multiaxis-classes" in s.verdict.methods for s in d.steps if s.kind != "readoff" or True)
+    assert d.jacobian is not None and "directional-derivative" in d.jacobian.methods
+    rules = [s.rule for s in d.steps]
+    if wrt == "x":
+        assert "corr-to-conv-2d" in rules and "rotation-180" in rules
+
+
+def _fails_with_counterexample(forward: Corr2, wrt: TSym, G, g: TSym) -> dict:
+    v = check_tensor_gradient(forward, wrt, G, g)
+    assert v.status == "failed", v.method
+    assert v.counterexample is not None and "exact-integer-evaluation" in v.methods, v.method
+    return v.counterexample.sizes
+
+
+def test_wrong_twins_of_dx_valid_fail_with_exact_counterexamples() -> None:
+    f, g = layer()
+    right = Corr2(g, ChanT(Rot180(Wt)), "full")
+    assert check_tensor_gradient(f, X, right, g).status == "verified"
+    # flip by spatial transpose instead of 180° rotation (square kernel box so that it is well typed)
+    Wsq = TSym("w", ("O", "C"), (KH, KH))
+    fs = Corr2(X, Wsq, "valid")
+    gs = TSym("y", ("O",), fs.ext, "grad")
+    assert check_tensor_gradient(fs, X, Corr2(gs, ChanT(Rot180(Wsq)), "full"), gs).status == "verified"
+    _fails_with_counterexample(fs, X, Corr2(gs, ChanT(SwapHW(Wsq)), "full"), gs)
+    # flip in one axis only, each axis
+    for ax in (0, 1):
+        _fails_with_counterexample(f, X, Corr2(g, ChanT(Flip(Wt, ax)), "full"), g)
+    # no flip at all (correlation where a convolution is needed)
+    _fails_with_counterexample(f, X, Corr2(g, ChanT(Wt), "full"), g)
+    # wrong mode: a same-sized window shifted (the valid-mode gradient of a full forward)
+    sizes = _fails_with_counterexample(f, X, TWindow(Corr2(TExt(g), TExt(ChanT(Rot180(Wt)))), (0, 0), (H, W)), g)
+    assert sizes["k_h"] >= 2 and sizes["k_w"] >= 2  # a 1×1 kernel would hide it
+
+
+def test_channel_legs_not_transposed_fail_even_with_equal_channel_counts() -> None:
+    """w[o, c] used where w[c, o] is needed: with C = O the shapes agree and only the structure tells."""
+    Wsq = TSym("w", ("C", "C"), (KH, KW))
+    f = Corr2(X, Wsq, "valid")
+    g = TSym("y", ("C",), f.ext, "grad")
+    assert check_tensor_gradient(f, X, Corr2(g, ChanT(Rot180(Wsq)), "full"), g).status == "verified"
+    sizes = _fails_with_counterexample(f, X, Corr2(g, Rot180(Wsq), "full"), g)
+    assert sizes["#C"] >= 2  # C = 1 would hide the missing transpose
+
+
+def test_wrong_twins_of_dw_fail() -> None:
+    f, g = layer()
+    assert check_tensor_gradient(f, Wt, ChanCorr(X, g, "valid"), g).status == "verified"
+    _fails_with_counterexample(f, Wt, Rot180(ChanCorr(X, g, "valid")), g)  # rotated-kernel gradient
+    _fails_with_counterexample(f, Wt, Flip(ChanCorr(X, g, "valid"), 1), g)
+
+
+def test_stride_without_upsampling_fails() -> None:
+    f, g = layer("valid", 2)
+    right = TWindow(Corr2(TExt(Up(g, (2, 2))), TExt(ChanT(Rot180(Wt)))), (-(KH - 1), -(KW - 1)), (H, W))
+    assert check_tensor_gradient(f, X, right, g).status == "verified"
+    wrong = TWindow(Corr2(TExt(g), TExt(ChanT(Rot180(Wt)))), (-(KH - 1), -(KW - 1)), (H, W))
+    sizes = _fails_with_counterexample(f, X, wrong, g)
+    # a single output row would hide the missing upsampling
+    assert sympy.floor((sizes["H"] - sizes["k_h"]) / 2) + 1 >= 2 or sympy.floor((sizes["W"] - sizes["k_w"]) / 2) + 1 >= 2
+    # upsampling in one axis only
+    half = TWindow(Corr2(TExt(Up(g, (2, 1))), TExt(ChanT(Rot180(Wt)))), (-(KH - 1), -(KW - 1)), (H, W))
+    assert decide_tensor(Inner2(half, TSym("x", ("C",), (H, W), "delta")),
+                         Inner2(right, TSym("x", ("C",), (H, W), "delta"))).status == "failed"
+
+
+def test_same_mode_even_kernel_pads_the_gradient_the_other_way() -> None:
+    """PyTorch's 'same' puts the extra zero right/bottom for even k; the gradient's window starts at −⌊k/2⌋,
+    so corr_same(g, rot w) is right for odd k only: the twin fails (at an even k), never undecided."""
+    f, g = layer("same")
+    right = TWindow(Corr2(TExt(g), TExt(ChanT(Rot180(Wt)))), (-sympy.floor(KH / 2), -sympy.floor(KW / 2)), (H, W))
+    assert check_tensor_gradient(f, X, right, g).status == "verified"
+    sizes = _fails_with_counterexample(f, X, Corr2(g, ChanT(Rot180(Wt)), "same"), g)
+    assert sizes["k_h"] % 2 == 0 or sizes["k_w"] % 2 == 0
+
+
+def test_a_wrong_step_in_a_derivation_is_failed_not_undecided() -> None:
+    d = get_layer("conv2d").derive("x", mode="valid", check=False)
+    step = next(s for s in d.steps if s.rule == "rotation-180")
+    inner = step.rhs
+    bad = Inner2(inner.left, TWindow(Corr2(TExt(d.grad), TExt(ChanT(Flip(Wt, 0)))), inner.right.offset,
+                                     inner.right.length))
+    step.rhs = bad
+    d.check()
+    assert step.verdict.status == "failed" and step.verdict.counterexample is not None
+
+
+def test_true_convolution_identity_and_rotation() -> None:
+    g = TSym("g", ("O",), (H, W))
+    lhs = Conv2(g, ChanT(Wt), "full")
+    assert decide_tensor(lhs, Corr2(g, ChanT(Rot180(Wt)), "full")).status == "verified"
+    assert decide_tensor(lhs, Corr2(g, ChanT(Wt), "full")).status == "failed"
+
+
+# --- exact brute force from the definition, random small shapes (hypothesis) ---------------------
+def _brute_dx(xv, wv, gv, C, O, n, k, s):
+    """dL/dx[c, a, b] = Σ_{o,i,j,p,q} g[o,i,j] w[o,c,p,q] [s i + p = a][s j + q = b], from the definition."""
+    L = [(n[0] - k[0]) // s + 1, (n[1] - k[1]) // s + 1]
+    out = {}
+    for o in range(O):
+        for c in range(C):
+            for i in range(L[0]):
+                for j in range(L[1]):
+                    for p in range(k[0]):
+                        for q in range(k[1]):
+                            key = (c, s * i + p, s * j + q)
+                            out[key] = out.get(key, 0) + gv.get((o, i, j), 0) * wv.get((o, c, p, q), 0)
+    return {kk: v for kk, v in out.items() if v}
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(0, 3), st.integers(0, 3),
+       st.integers(1, 2), st.integers(0, 10**6))
+def test_derived_gradient_matches_the_definition(C, O, kh, kw, eh, ew, s, seed):
+    d = get_layer("conv2d").derive("x", mode="valid", stride=s)
+    point = {H: kh + eh, W: kw + ew, KH: kh, KW: kw}
+    env = random_env([d.forward, d.gradient, d.grad], point, random.Random(seed), {"C": C, "O": O})
+    G = evaluate(d.gradient, env, point)
+    assert G == _brute_dx(env["x"], env["w"], env["dL/dy"], C, O, (kh + eh, kw + ew), (kh, kw), s)
+
+
+# --- PyTorch autograd (CI installs torch) ---------------------------------------------------------
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("PyTorch is required in CI (.ci/run installs torch==2.13.0)")
+        pytest.skip("PyTorch is not installed (pip install torch==2.13.0)")
+    return torch
+
+
+def _dense(t: dict, shape: tuple) -> list:
+    import itertools
+
+    import numpy as np
+
+    a = np.zeros(shape, dtype=np.int64)
+    for idx in itertools.product(*[range(n) for n in shape]):
+        a[idx] = t.get(idx, 0)
+    return a
+
+
+@pytest.mark.parametrize("mode,stride", [("valid", 1), ("full", 1), ("same", 1), ("valid", 2)])
+def test_pytorch_conv2d_autograd(mode: str, stride: int) -> None:
+    """The symbolic gradients, evaluated with exact integers, equal torch's autograd of conv2d (float64 on
+    small integers is exact), at several shapes including even kernels (asymmetric 'same' padding)."""
+    torch = _torch()
+    F = torch.nn.functional
+    dx_d = get_layer("conv2d").derive("x", mode=mode, stride=stride)
+    dw_d = get_layer("conv2d").derive("w", mode=mode, stride=stride)
+    rng = random.Random(14)
+    for C, O, h, w_, kh, kw in [(2, 3, 5, 6, 2, 3), (3, 2, 6, 5, 3, 2), (1, 2, 4, 7, 4, 1), (2, 2, 7, 7, 2, 2)]:
+        point = {H: h, W: w_, KH: kh, KW: kw}
+        env = random_env([dx_d.forward, dx_d.gradient, dw_d.gradient, dx_d.grad], point, rng, {"C": C, "O": O})
+        y_ext = [int(sympy.sympify(e).subs(point)) for e in dx_d.forward.ext]
+        xt = torch.tensor(_dense(env["x"], (C, h, w_)), dtype=torch.float64, requires_grad=True)
+        wt = torch.tensor(_dense(env["w"], (O, C, kh, kw)), dtype=torch.float64, requires_grad=True)
+        pad = {"valid": 0, "full": (kh - 1, kw - 1), "same": "same"}[mode]
+        yt = F.conv2d(xt[None], wt, stride=stride, padding=pad)[0]
+        assert list(yt.shape) == [O] + y_ext
+        yt.backward(torch.tensor(_dense(env["dL/dy"], (O, *y_ext)), dtype=torch.float64))
+        gx = evaluate(dx_d.gradient, env, point)
+        gw = evaluate(dw_d.gradient, env, point)
+        assert (xt.grad.numpy() == _dense(gx, (C, h, w_))).all()
+        assert (wt.grad.numpy() == _dense(gw, (O, C, kh, kw))).all()
