@@ -13,7 +13,19 @@ from hypothesis import strategies as st
 from symderiv.derive.catalog import get_layer
 from symderiv.kernel.multiaxis import check_tensor_gradient, decide_tensor, evaluate, random_env
 from symderiv.lang.tensor2d import (
-    ChanCorr, ChanT, Conv2, Corr2, Flip, Inner2, Rot180, SwapHW, TExt, TSym, TWindow, Up, size,
+    ChanCorr,
+    ChanT,
+    Conv2,
+    Corr2,
+    Flip,
+    Inner2,
+    Rot180,
+    SwapHW,
+    TExt,
+    TSym,
+    TWindow,
+    Up,
+    size,
 )
 
 H, W, KH, KW = (size(n) for n in ("H", "W", "k_h", "k_w"))
@@ -128,12 +140,12 @@ def test_true_convolution_identity_and_rotation() -> None:
 
 
 # --- exact brute force from the definition, random small shapes (hypothesis) ---------------------
-def _brute_dx(xv, wv, gv, C, O, n, k, s):
+def _brute_dx(xv, wv, gv, n_in, n_out, n, k, s):
     """dL/dx[c, a, b] = Σ_{o,i,j,p,q} g[o,i,j] w[o,c,p,q] [s i + p = a][s j + q = b], from the definition."""
     L = [(n[0] - k[0]) // s + 1, (n[1] - k[1]) // s + 1]
     out = {}
-    for o in range(O):
-        for c in range(C):
+    for o in range(n_out):
+        for c in range(n_in):
             for i in range(L[0]):
                 for j in range(L[1]):
                     for p in range(k[0]):
@@ -146,12 +158,12 @@ def _brute_dx(xv, wv, gv, C, O, n, k, s):
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(0, 3), st.integers(0, 3),
        st.integers(1, 2), st.integers(0, 10**6))
-def test_derived_gradient_matches_the_definition(C, O, kh, kw, eh, ew, s, seed):
+def test_derived_gradient_matches_the_definition(n_in, n_out, kh, kw, eh, ew, s, seed):
     d = get_layer("conv2d").derive("x", mode="valid", stride=s)
     point = {H: kh + eh, W: kw + ew, KH: kh, KW: kw}
-    env = random_env([d.forward, d.gradient, d.grad], point, random.Random(seed), {"C": C, "O": O})
+    env = random_env([d.forward, d.gradient, d.grad], point, random.Random(seed), {"C": n_in, "O": n_out})
     G = evaluate(d.gradient, env, point)
-    assert G == _brute_dx(env["x"], env["w"], env["dL/dy"], C, O, (kh + eh, kw + ew), (kh, kw), s)
+    assert G == _brute_dx(env["x"], env["w"], env["dL/dy"], n_in, n_out, (kh + eh, kw + ew), (kh, kw), s)
 
 
 # --- PyTorch autograd (CI installs torch) ---------------------------------------------------------
@@ -185,17 +197,17 @@ def test_pytorch_conv2d_autograd(mode: str, stride: int) -> None:
     dx_d = get_layer("conv2d").derive("x", mode=mode, stride=stride)
     dw_d = get_layer("conv2d").derive("w", mode=mode, stride=stride)
     rng = random.Random(14)
-    for C, O, h, w_, kh, kw in [(2, 3, 5, 6, 2, 3), (3, 2, 6, 5, 3, 2), (1, 2, 4, 7, 4, 1), (2, 2, 7, 7, 2, 2)]:
+    for n_in, n_out, h, w_, kh, kw in [(2, 3, 5, 6, 2, 3), (3, 2, 6, 5, 3, 2), (1, 2, 4, 7, 4, 1), (2, 2, 7, 7, 2, 2)]:
         point = {H: h, W: w_, KH: kh, KW: kw}
-        env = random_env([dx_d.forward, dx_d.gradient, dw_d.gradient, dx_d.grad], point, rng, {"C": C, "O": O})
+        env = random_env([dx_d.forward, dx_d.gradient, dw_d.gradient, dx_d.grad], point, rng, {"C": n_in, "O": n_out})
         y_ext = [int(sympy.sympify(e).subs(point)) for e in dx_d.forward.ext]
-        xt = torch.tensor(_dense(env["x"], (C, h, w_)), dtype=torch.float64, requires_grad=True)
-        wt = torch.tensor(_dense(env["w"], (O, C, kh, kw)), dtype=torch.float64, requires_grad=True)
+        xt = torch.tensor(_dense(env["x"], (n_in, h, w_)), dtype=torch.float64, requires_grad=True)
+        wt = torch.tensor(_dense(env["w"], (n_out, n_in, kh, kw)), dtype=torch.float64, requires_grad=True)
         pad = {"valid": 0, "full": (kh - 1, kw - 1), "same": "same"}[mode]
         yt = F.conv2d(xt[None], wt, stride=stride, padding=pad)[0]
-        assert list(yt.shape) == [O] + y_ext
-        yt.backward(torch.tensor(_dense(env["dL/dy"], (O, *y_ext)), dtype=torch.float64))
+        assert list(yt.shape) == [n_out] + y_ext
+        yt.backward(torch.tensor(_dense(env["dL/dy"], (n_out, *y_ext)), dtype=torch.float64))
         gx = evaluate(dx_d.gradient, env, point)
         gw = evaluate(dw_d.gradient, env, point)
-        assert (xt.grad.numpy() == _dense(gx, (C, h, w_))).all()
-        assert (wt.grad.numpy() == _dense(gw, (O, C, kh, kw))).all()
+        assert (xt.grad.numpy() == _dense(gx, (n_in, h, w_))).all()
+        assert (wt.grad.numpy() == _dense(gw, (n_out, n_in, kh, kw))).all()

@@ -8,14 +8,35 @@ from __future__ import annotations
 
 from typing import Any
 
+import sympy
+
 from symderiv.derive.derivation import Derivation, Step, error_verdict
 from symderiv.derive.rules import rule
 from symderiv.kernel.decide import UNDECIDED, VERIFIED, Verdict, annotate, ill_formed
 from symderiv.kernel.multiaxis import check_tensor_gradient, decide_tensor
 from symderiv.lang.printing import latex, plain
 from symderiv.lang.tensor2d import (
-    ChanCorr, ChanT, Conv2, Corr2, Expr, Inner2, Rot180, TAdd, TensorExpr, TExt, TScale, TShift, TSym, TWindow,
-    Up, delta, grad, has_tdelta, shape_text, size, tsubstitute,
+    ChanCorr,
+    ChanT,
+    Conv2,
+    Corr2,
+    Expr,
+    Inner2,
+    Rot180,
+    TAdd,
+    TensorExpr,
+    TExt,
+    TScale,
+    TShift,
+    TSym,
+    TWindow,
+    Up,
+    delta,
+    grad,
+    has_tdelta,
+    shape_text,
+    size,
+    tsubstitute,
 )
 
 
@@ -25,7 +46,7 @@ def _corr_to_conv(*a: Any) -> None:
     """Moving the perturbed image out of a correlation: a convolution with the kernel's channel legs swapped."""
 
 
-@rule("corr-swap-2d", "⟨A, B ⋆ C⟩ = ⟨C, B ⋆̄ A⟩ in both axes (every channel pair)",
+@rule("corr-swap-2d", "⟨A, B ⋆ C⟩ = ⟨C, B ⋆ A⟩ in both axes, for every channel pair",
       r"\langle A, B \star C \rangle = \langle C, B \mathbin{\bar\star} A \rangle")
 def _corr_swap(*a: Any) -> None:
     """Moving the perturbed kernel out: the correlation of every input channel with every output channel."""
@@ -122,11 +143,12 @@ class TensorDerivation(Derivation):
         assert isinstance(a, TensorExpr)
         if step.kind == "readoff":
             if has_tdelta(step.rhs):
-                return ill_formed("the gradient still contains a perturbation Δ", "read-off", lhs=step.lhs, rhs=step.rhs)
+                return ill_formed("the gradient still contains a perturbation Δ", "read-off",
+                                  lhs=step.lhs, rhs=step.rhs)
             b: Expr = Inner2(step.rhs, self.delta_wrt)  # type: ignore[arg-type]
             assert isinstance(b, TensorExpr)
-            return annotate(decide_tensor(a, b), method_prefix=f"the previous line equals ⟨G, Δ{self.wrt.name}⟩ with G free "
-                            "of Δ: ")
+            return annotate(decide_tensor(a, b),
+                            method_prefix=f"the previous line equals ⟨G, Δ{self.wrt.name}⟩ with G free of Δ: ")
         b = self._value(step.rhs)
         assert isinstance(b, TensorExpr)
         return decide_tensor(a, b)
@@ -144,17 +166,20 @@ class TensorDerivation(Derivation):
 
     def definitions(self) -> list[str]:
         return [
-            r"(a \star K)[o, i, j] := \sum_{c, p, q} a[c, i + p, j + q]\, K[o, c, p, q] \quad\text{(correlation; PyTorch's conv2d)}",
+            r"(a \star K)[o, i, j] := \sum_{c, p, q} a[c, i + p, j + q]\, K[o, c, p, q] \quad\text{(correlation)}",
             r"(a \ast K)[o, i, j] := \sum_{c, p, q} a[c, i - p, j - q]\, K[o, c, p, q] \quad\text{(convolution)}",
-            r"(a \mathbin{\bar\star} b)[o, c, i, j] := \sum_{p, q} a[c, i + p, j + q]\, b[o, p, q] \quad\text{(every channel pair)}",
-            r"\operatorname{rot}_{180}(w)[o, c, p, q] := w[o, c, k_h - 1 - p, k_w - 1 - q],\quad "
+            r"(a \mathbin{\bar\star} b)[o, c, i, j] := \sum_{p, q} a[c, i + p, j + q]\, b[o, p, q]",
+            r"\operatorname{rot}_{180}(w)[o, c, p, q] := w[o, c, k_h - 1 - p, k_w - 1 - q]",
             r"w^{\top_{\mathrm{ch}}}[c, o, p, q] := w[o, c, p, q]",
-            r"\langle a, b \rangle := \sum_{\text{all indices}} a\, b,\quad E\,a \text{: zero-extension to } \mathbb{Z}^2,"
-            r"\quad (\tau_d a)[\cdot, i, j] := a[\cdot, i - d_1, j - d_2]",
-            r"\left(R_{[a_1, b_1] \times [a_2, b_2]}\, s\right)[\cdot, i, j] := s[\cdot, a_1 + i, a_2 + j],\quad "
+            r"\langle a, b \rangle := \sum_{\text{all indices}} a\, b",
+            r"E\,a \text{: zero-extension to } \mathbb{Z}^2",
+            r"(\tau_d a)[\cdot, i, j] := a[\cdot, i - d_1, j - d_2]",
+            r"\left(R_{[a_1, b_1] \times [a_2, b_2]}\, s\right)[\cdot, i, j] := s[\cdot, a_1 + i, a_2 + j]",
             r"(U_s a)[\cdot, s i, s j] := a[\cdot, i, j] \text{ (zeros elsewhere)}",
-            r"\text{modes per axis } (o, L)\text{: valid } (0, \lfloor (n - k)/s \rfloor + 1),\ \text{full } (-(k-1), n+k-1),\ "
-            r"\text{same } (-\lfloor (k-1)/2 \rfloor, n) \text{ (PyTorch's padding='same')}",
+            r"\star_{m}\text{: window } (o, L) \text{ per axis of the operator on } \mathbb{Z}^2"
+            r"\text{, output } i \mapsto o + s\,i",
+            r"\text{valid: } (0,\ \lfloor (n - k)/s \rfloor + 1),\quad \text{full: } (-(k-1),\ n+k-1)",
+            r"\text{same: } (-\lfloor (k-1)/2 \rfloor,\ n) \quad\text{(PyTorch's padding='same')}",
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,8 +195,8 @@ class TensorDerivation(Derivation):
             "jacobian_method": j.method if j else "not run: no gradient was read off",
             "jacobian_methods": list(j.methods) if j else [],
             "jacobian_counterexample": j.counterexample.to_dict() if j and j.counterexample else None,
-            "symbols": [{"name": s.name, "latex": latex(s, **st), "shape": [", ".join(s.chans) or "—",
-                                                                          " × ".join(map(str, s.ext))],
+            "symbols": [{"name": s.name, "latex": latex(s, **st),
+                         "shape": [r" \times ".join(s.chans) or "1", r" \times ".join(sympy.latex(e) for e in s.ext)],
                          "description": self.descriptions.get(plain(s), "")} for s in self.symbols()],
             "steps": [s.to_dict(**st) for s in self.steps],
         }

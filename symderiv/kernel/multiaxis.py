@@ -47,6 +47,7 @@ from symderiv.kernel.evaluate import Counterexample
 from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Verdict, decided
 from symderiv.lang.operators import INF, Expr
 from symderiv.lang.tensor2d import (
+    BilinearOp,
     ChanCorr,
     ChanT,
     Conv2,
@@ -62,7 +63,6 @@ from symderiv.lang.tensor2d import (
     TSym,
     TWindow,
     Up,
-    _Op2,
     shape_text,
 )
 
@@ -188,7 +188,7 @@ def _elab(e: Expr, legs: tuple[int, ...], at: tuple[Aff, Aff], cx: _Ctx) -> list
         for m in out:
             m.eqs += [(ax, _acomb(at[ax], 1, _avar(us[ax]), -e.stride[ax])) for ax in (0, 1)]
         return out
-    if isinstance(e, _Op2):
+    if isinstance(e, BilinearOp):
         base = list(at)
         cons: list[tuple[int, Aff, Lin, Lin]] = []
         if e.mode is not None:
@@ -330,7 +330,7 @@ def _cases(*exprs: Expr) -> list[dict[Any, Lin]]:
                 forms += list(n.offset)
             if isinstance(n, TShift):
                 forms += list(n.by)
-            if isinstance(n, _Op2) and n.mode is not None:
+            if isinstance(n, BilinearOp) and n.mode is not None:
                 forms += [x for ax in (0, 1) for x in n.window(ax)]
             for f in forms:
                 for fl in sympy.sympify(f).atoms(sympy.floor):
@@ -420,7 +420,8 @@ def decide_tensor(lhs: TensorExpr, rhs: TensorExpr, seed: int = 0) -> Verdict:
         return decided(FAILED, f"refuted: exact integer evaluation at {_fmt(cex.sizes)} gives different values; "
                        + reason, reason=reason, counterexample=cex,
                        methods=["exact-integer-evaluation", "multiaxis-classes"], lhs=lhs, rhs=rhs)
-    return decided(UNDECIDED, f"undecided: {reason}", reason=reason + "; no counterexample was found at the sizes tried "
+    return decided(UNDECIDED, f"undecided: {reason}",
+                   reason=reason + "; no counterexample was found at the sizes tried "
                    "(finite images have fixed supports, so different classes alone do not prove inequality)",
                    methods=["multiaxis-classes"], lhs=lhs, rhs=rhs)
 
@@ -512,7 +513,7 @@ def evaluate(e: Expr, env: dict[str, Tensor], point: dict[Any, int]) -> Tensor |
         return {(k[1], k[0]) + k[2:]: v for k, v in a.items()}
     if isinstance(e, Up):
         return {k[:-2] + (e.stride[0] * k[-2], e.stride[1] * k[-1]): v for k, v in a.items()}
-    if isinstance(e, _Op2):
+    if isinstance(e, BilinearOp):
         b = args[1]
         z: Tensor = {}  # the operator on ℤ², at every position where it can be nonzero
         for ka, va in a.items():
@@ -583,7 +584,7 @@ def _well_sized(exprs: list[Expr], point: dict[Any, int]) -> bool:
                 continue
             if any(x is not INF and _num(x, point) < 1 for x in n.ext):
                 return False
-            if isinstance(n, _Op2) and n.mode in ("valid", "same") and any(
+            if isinstance(n, BilinearOp) and n.mode in ("valid", "same") and any(
                     _num(n.left.ext[ax], point) < _num(n.right.ext[ax], point) for ax in (0, 1)):
                 return False
     return True

@@ -280,7 +280,8 @@ class Flip(_Spatial):
         return Flip(_tensor(children[0], "flip"), self.axis)
 
     def render(self, p: Printer, tex: bool) -> str:
-        return (rf"\operatorname{{flip}}_{{{self.axis + 1}}}" if tex else f"flip{self.axis + 1}") + "(" + p(self.arg) + ")"
+        name = rf"\operatorname{{flip}}_{{{self.axis + 1}}}" if tex else f"flip{self.axis + 1}"
+        return name + "(" + p(self.arg) + ")"
 
 
 class ChanT(_Unary2):
@@ -377,10 +378,12 @@ class TWindow(TensorExpr):
             last = sympy.expand(o + L - 1)
             return (f"[{sympy.latex(o)},\\, {sympy.latex(last)}]" if tex else f"[{o}..{last}]")
         box = (r"\times " if tex else "×").join(rng(o, L) for o, L in zip(self.offset, self.length))
-        return (rf"R_{{{box}}}" if tex else f"R{box}") + (r"\left(" if tex else "(") + p(self.arg) + (r"\right)" if tex else ")")
+        if tex:
+            return rf"R_{{{box}}}" + r"\left(" + p(self.arg) + r"\right)"
+        return f"R{box}(" + p(self.arg) + ")"
 
 
-class _Op2(TensorExpr):
+class BilinearOp(TensorExpr):
     """Base of the bilinear operators: two operands, a mode (None on ℤ²) and strides."""
 
     __slots__ = ("left", "right", "mode", "stride", "_win")
@@ -399,8 +402,10 @@ class _Op2(TensorExpr):
         return type(self)(_tensor(children[0], self.op), _tensor(children[1], self.op),  # type: ignore[call-arg]
                           self.mode, self.stride)
 
-    def _setup(self, a: TensorExpr, b: TensorExpr, mode: str | None, stride: tuple[int, int], chans: tuple[str, ...]) -> None:
-        self.left, self.right, self.mode, self.stride, self.chans, self.shape = a, b, mode, tuple(stride), chans, _TENSOR_SHAPE
+    def _setup(self, a: TensorExpr, b: TensorExpr, mode: str | None, stride: tuple[int, int],
+               chans: tuple[str, ...]) -> None:
+        self.left, self.right, self.mode, self.stride = a, b, mode, tuple(stride)
+        self.chans, self.shape = chans, _TENSOR_SHAPE
         if mode is None:
             if not (a.on_z and b.on_z):
                 raise ShapeError("an operator on ℤ² needs images on ℤ² (zero-extend finite ones with E)")
@@ -419,7 +424,7 @@ class _Op2(TensorExpr):
     def window(self, axis: int) -> tuple[Lin, Lin]:
         """(offset, length) of this operator's window on ``axis`` within the operator on ℤ."""
         assert self.mode is not None
-        return self._win[axis]  # type: ignore[no-any-return]
+        return self._win[axis]
 
     def _sub(self, tex: bool) -> str:
         parts = []
@@ -432,7 +437,7 @@ class _Op2(TensorExpr):
         return ("_{" + r",\,".join(parts) + "}") if tex else ("_" + ",".join(parts))
 
 
-class Corr2(_Op2):
+class Corr2(BilinearOp):
     """y[b, i, j] = Σ_{c,p,q} a[c, s₁i + o₁ + p, s₂j + o₂ + q] K[b, c, p, q] (PyTorch's conv2d)."""
 
     op = "corr2"
@@ -445,10 +450,11 @@ class Corr2(_Op2):
         self._setup(a, K, mode, stride, (K.chans[0],))
 
     def render(self, p: Printer, tex: bool) -> str:
-        return _wrap(p, self.left, tex) + (r" \star" if tex else " ⋆") + self._sub(tex) + " " + _wrap(p, self.right, tex)
+        sym = r" \star" if tex else " ⋆"
+        return _wrap(p, self.left, tex) + sym + self._sub(tex) + " " + _wrap(p, self.right, tex)
 
 
-class Conv2(_Op2):
+class Conv2(BilinearOp):
     """y[b, i, j] = Σ_{c,p,q} a[c, s₁i + o₁ − p, s₂j + o₂ − q] K[b, c, p, q] (true convolution)."""
 
     op = "conv2"
@@ -464,7 +470,7 @@ class Conv2(_Op2):
         return _wrap(p, self.left, tex) + (r" \ast" if tex else " ∗") + self._sub(tex) + " " + _wrap(p, self.right, tex)
 
 
-class ChanCorr(_Op2):
+class ChanCorr(BilinearOp):
     """y[β, α, i, j] = Σ_{u,v} a[α, i + o₁ + u, j + o₂ + v] b[β, u, v]: every channel pair correlated."""
 
     op = "chancorr"
@@ -477,7 +483,8 @@ class ChanCorr(_Op2):
         self._setup(a, b, mode, stride, (b.chans[0], a.chans[0]))
 
     def render(self, p: Printer, tex: bool) -> str:
-        return _wrap(p, self.left, tex) + (r" \mathbin{\bar\star}" if tex else " ⋆̄") + self._sub(tex) + " " + _wrap(p, self.right, tex)
+        sym = r" \mathbin{\bar\star}" if tex else " ⋆ch"
+        return _wrap(p, self.left, tex) + sym + self._sub(tex) + " " + _wrap(p, self.right, tex)
 
 
 class Inner2(TensorExpr):
@@ -502,7 +509,9 @@ class Inner2(TensorExpr):
         return ("Inner2", self.left.key(), self.right.key())
 
     def render(self, p: Printer, tex: bool) -> str:
-        return (r"\left\langle " if tex else "⟨") + p(self.left) + ", " + p(self.right) + (r" \right\rangle" if tex else "⟩")
+        if tex:
+            return r"\left\langle " + p(self.left) + ", " + p(self.right) + r" \right\rangle"
+        return "⟨" + p(self.left) + ", " + p(self.right) + "⟩"
 
 
 def tsymbols(e: Expr) -> list[TSym]:
