@@ -211,3 +211,94 @@ def test_pytorch_conv2d_autograd(mode: str, stride: int) -> None:
         gw = evaluate(dw_d.gradient, env, point)
         assert (xt.grad.numpy() == _dense(gx, (n_in, h, w_))).all()
         assert (wt.grad.numpy() == _dense(gw, (n_out, n_in, kh, kw))).all()
+
+
+def test_one_name_with_two_shapes_is_ill_typed_not_verified() -> None:
+    """The classes identify tensors by name: a name used with two shapes must be refused first."""
+    a, b = TSym("w", ("O", "C"), (KH, KW)), TSym("w", ("O", "C"), (KW, KH))
+    v = decide_tensor(Inner2(a, a), Inner2(b, b))
+    assert v.status == "failed" and v.method == "shape check" and "two shapes" in v.reason
+
+
+@pytest.mark.parametrize("trap", ["1x1 kernel", "single output row", "one channel"])
+def test_the_traps_are_real_and_the_search_avoids_them(trap: str) -> None:
+    """At the trap sizes the wrong twin really agrees with the right gradient (exactly), so a numeric test
+    there would pass it; the kernel's counterexample search still refutes it (see the twins above)."""
+    if trap == "1x1 kernel":
+        f, g = layer()
+        right, wrong, point, chans = (Corr2(g, ChanT(Rot180(Wt)), "full"), Corr2(g, ChanT(Wt), "full"),
+                                      {H: 4, W: 5, KH: 1, KW: 1}, {"C": 2, "O": 3})
+        wrt = X
+    elif trap == "single output row":
+        f, g = layer("valid", 2)
+        win = ((-(KH - 1), -(KW - 1)), (H, W))
+        right = TWindow(Corr2(TExt(Up(g, (2, 2))), TExt(ChanT(Rot180(Wt)))), *win)
+        wrong = TWindow(Corr2(TExt(g), TExt(ChanT(Rot180(Wt)))), *win)
+        point, chans, wrt = {H: 3, W: 3, KH: 2, KW: 2}, {"C": 2, "O": 3}, X  # output 1×1
+    else:
+        Wsq = TSym("w", ("C", "C"), (KH, KW))
+        f = Corr2(X, Wsq, "valid")
+        g = TSym("y", ("C",), f.ext, "grad")
+        right, wrong = Corr2(g, ChanT(Rot180(Wsq)), "full"), Corr2(g, Rot180(Wsq), "full")
+        point, chans, wrt = {H: 5, W: 4, KH: 2, KW: 3}, {"C": 1}, X
+    for seed in range(3):
+        env = random_env([f, right, wrong, g], point, random.Random(seed), chans)
+        assert evaluate(right, env, point) == evaluate(wrong, env, point)
+    v = check_tensor_gradient(f, wrt, wrong, g)
+    assert v.status == "failed" and v.counterexample is not None
+
+
+KERNEL_TRANSFORMS = {
+    "id": lambda k: k, "rot180": Rot180, "flip1": lambda k: Flip(k, 0), "flip2": lambda k: Flip(k, 1),
+    "transpose": SwapHW, "rot180∘transpose": lambda k: Rot180(SwapHW(k)),
+}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(sorted(KERNEL_TRANSFORMS)), st.booleans(), st.sampled_from(["valid", "full", "same"]),
+       st.sampled_from(["valid", "full", "same"]), st.integers(0, 10**6))
+def test_candidate_input_gradients_are_verified_exactly_when_right(transform, chan_t, fwd_mode, grad_mode, seed):
+    """Candidates dL/dx = g ⋆_m T(w) over kernel transforms T (square kernel box, C = O so every candidate is well
+    typed): the kernel never says undecided, verifies only what exact evaluation from the definition confirms at
+    random sizes, and refutes with a counterexample that re-evaluates to different values."""
+    Wsq = TSym("w", ("C", "C"), (KH, KH))
+    f = Corr2(X, Wsq, fwd_mode)
+    g = TSym("y", ("C",), f.ext, "grad")
+    K = KERNEL_TRANSFORMS[transform](Wsq)
+    K = ChanT(K) if chan_t else K
+    try:
+        G = Corr2(g, K, grad_mode)
+    except Exception:  # noqa: BLE001 — a mode whose shapes do not fit: nothing to check
+        return
+    v = check_tensor_gradient(f, X, G, g)
+    assert v.status in ("verified", "failed"), v.method
+    if v.status == "failed" and v.method != "shape check":
+        assert v.counterexample is not None and "exact-integer-evaluation" in v.methods
+    rng = random.Random(seed)
+    for _ in range(3):
+        k = rng.randint(1, 4)
+        point = {H: k + rng.randint(0, 3), W: k + rng.randint(0, 3), KH: k}
+        if v.status != "verified":
+            break
+        truth = _brute_full(f, Wsq, g, point, rng)
+        env, direct = truth
+        assert evaluate(G, env, point) == direct
+    right = transform == "rot180" and chan_t and (fwd_mode, grad_mode) in (("valid", "full"), ("full", "valid"))
+    assert (v.status == "verified") == right, v.method
+
+
+def _brute_full(f, Wsq, g, point, rng):
+    """dL/dx from the definition (unit perturbations through the forward), exactly."""
+    env = random_env([f, g], point, rng, {"C": 2})
+    shape = [int(sympy.sympify(e).subs(point)) for e in X.ext]
+    out = {}
+    for c in range(2):
+        for i in range(shape[0]):
+            for j in range(shape[1]):
+                e = dict(env)
+                e["x"] = {(c, i, j): 1}
+                y = evaluate(f, e, point)
+                val = sum(v * env["dL/dy"].get(k, 0) for k, v in y.items())
+                if val:
+                    out[(c, i, j)] = val
+    return env, out

@@ -388,8 +388,27 @@ def _same_shape(a: TensorExpr, b: TensorExpr) -> bool:
                for x, y in zip(a.ext, b.ext))
 
 
+def _shape_clash(*exprs: Expr) -> str:
+    """A name used with two shapes denotes no tensor: the claim is ill-typed (and the classes, which identify
+    factors by name, would conflate the two)."""
+    seen: dict[str, TSym] = {}
+    for e in exprs:
+        for n in e.walk():
+            if isinstance(n, TSym):
+                k = _key_name(n)
+                first = seen.setdefault(k, n)
+                if first.chans != n.chans or not all(
+                        (a is INF and b is INF) or (a is not INF and b is not INF and sympy.expand(a - b) == 0)
+                        for a, b in zip(first.ext, n.ext)):
+                    return f"{k} is used with two shapes: {shape_text(first)} and {shape_text(n)}"
+    return ""
+
+
 def decide_tensor(lhs: TensorExpr, rhs: TensorExpr, seed: int = 0) -> Verdict:
     """``lhs = rhs`` for every size and channel count (Theorem G), or an exact counterexample."""
+    clash = _shape_clash(lhs, rhs)
+    if clash:
+        return decided(FAILED, "shape check", reason=clash, methods=["shape-check"], lhs=lhs, rhs=rhs)
     if not _same_shape(lhs, rhs):
         return decided(FAILED, "shape check", reason=f"shapes differ: the left side is {shape_text(lhs)}, the right "
                        f"side is {shape_text(rhs)}", methods=["shape-check"], lhs=lhs, rhs=rhs)
@@ -653,6 +672,9 @@ def check_tensor_gradient(forward: TensorExpr, wrt: TSym, gradient: TensorExpr, 
     if sum(1 for n in forward.walk() if isinstance(n, TSym) and n.name == wrt.name) != 1:
         return decided(UNDECIDED, "undecided", reason="the forward definition must be linear in the variable "
                        "(one occurrence)", methods=["directional-derivative"])
+    if not _same_shape(gradient, wrt):
+        return decided(FAILED, "shape check", reason=f"dL/d{wrt.name} must have the shape of {wrt.name}, "
+                       f"{shape_text(wrt)}, got {shape_text(gradient)}", methods=["shape-check"])
     d = delta(wrt)
     moved = tsubstitute(forward, wrt.name, wrt.kind, TAdd(wrt, d))
     assert isinstance(moved, TensorExpr)
