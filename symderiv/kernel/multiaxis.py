@@ -373,6 +373,13 @@ def _classes(e: Expr, subs: dict[Any, Lin]) -> dict[ClassKey, Fraction]:
     return sums
 
 
+def clear_caches() -> None:
+    """Forget the cached linear forms and lengths (benchmarks measure cold runs)."""
+    _linear.cache_clear()
+    _simplified.cache_clear()
+    _num_cached.cache_clear()
+
+
 def _probe(lhs: TensorExpr, rhs: TensorExpr) -> TSym:
     names = {s.name for e in (lhs, rhs) for s in e.walk() if isinstance(s, TSym)}
     name = "D"
