@@ -12,8 +12,15 @@ import sympy
 
 from symderiv.derive.derivation import Derivation, Step, error_verdict
 from symderiv.derive.rules import rule
-from symderiv.kernel.decide import UNDECIDED, VERIFIED, Verdict, annotate, ill_formed
-from symderiv.kernel.multiaxis import check_tensor_gradient, decide_tensor
+from symderiv.kernel.decide import (
+    UNDECIDED,
+    VERIFIED,
+    Verdict,
+    annotate,
+    check_tensor_gradient,
+    decide_tensor,
+    ill_formed,
+)
 from symderiv.lang.printing import latex, plain
 from symderiv.lang.tensor2d import (
     ChanCorr,
