@@ -28,7 +28,7 @@ from benchmarks.bench_core import machine  # noqa: E402
 from symderiv.derive.catalog import get_layer  # noqa: E402
 from symderiv.kernel.multiaxis import clear_caches  # noqa: E402
 
-CASES = [("valid", None), ("full", None), ("same", None), ("valid", 2)]
+CASES = [("valid", None, None), ("full", None, None), ("same", None, None), ("valid", 2, None), ("valid", None, 2)]
 
 
 def median_time(fn, repeat: int) -> float:
@@ -44,7 +44,7 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
-def explicit_baseline(mode: str, stride: int, wrt: str, size: int) -> None:
+def explicit_baseline(mode: str, stride: int, wrt: str, size: int, dil: int = 1) -> None:
     """L = Σ g[o,i,j] y[o,i,j] with y = conv2d(x, w) (PyTorch's definition) over symbolic entries, then
     sympy.diff by every entry of the variable."""
     C = O = 2
@@ -53,7 +53,8 @@ def explicit_baseline(mode: str, stride: int, wrt: str, size: int) -> None:
     x = [[[sympy.Symbol(f"x_{c}_{i}_{j}") for j in range(size)] for i in range(size)] for c in range(C)]
     w = [[[[sympy.Symbol(f"w_{o}_{c}_{p}_{q}") for q in range(k)] for p in range(k)] for c in range(C)]
          for o in range(O)]
-    n_out = size if mode == "same" else (size + 2 * pad - k) // stride + 1
+    ke = dil * (k - 1) + 1
+    n_out = size if mode == "same" else (size + 2 * pad - ke) // stride + 1
 
     def xv(c: int, i: int, j: int):
         return x[c][i][j] if 0 <= i < size and 0 <= j < size else 0
@@ -62,7 +63,7 @@ def explicit_baseline(mode: str, stride: int, wrt: str, size: int) -> None:
     for o in range(O):
         for i in range(n_out):
             for j in range(n_out):
-                y = sum(xv(c, stride * i - pad + p, stride * j - pad + q) * w[o][c][p][q]
+                y = sum(xv(c, stride * i - pad + dil * p, stride * j - pad + dil * q) * w[o][c][p][q]
                         for c in range(C) for p in range(k) for q in range(k))
                 L += sympy.Symbol(f"g_{o}_{i}_{j}") * y
     var = x if wrt == "x" else w
@@ -80,12 +81,12 @@ def main() -> None:
           f"H = W = {args.size}, k = 2 (one size, not a proof)\n")
     print(f"{'derivation':32s} {'symderiv':>12s} {'explicit diff':>14s} {'ratio':>8s}  status")
     layer = get_layer("conv2d")
-    for mode, stride in CASES:
+    for mode, stride, dil in CASES:
         for wrt in ("x", "w"):
-            d = layer.derive(wrt, mode=mode, stride=stride)
-            t = median_time(lambda: layer.derive(wrt, mode=mode, stride=stride), args.repeat)
-            b = median_time(lambda: explicit_baseline(mode, stride or 1, wrt, args.size), args.repeat)
-            name = f"conv2d {mode}{'-stride' + str(stride) if stride else ''} d/d{wrt}"
+            d = layer.derive(wrt, mode=mode, stride=stride, dilation=dil)
+            t = median_time(lambda: layer.derive(wrt, mode=mode, stride=stride, dilation=dil), args.repeat)
+            b = median_time(lambda: explicit_baseline(mode, stride or 1, wrt, args.size, dil or 1), args.repeat)
+            name = f"conv2d {d.mode} d/d{wrt}"
             print(f"{name:32s} {t * 1000:9.1f} ms {b * 1000:11.1f} ms {t / b:8.2f}  {d.status}, {len(d.steps)} steps")
 
 

@@ -39,7 +39,7 @@ def layer(mode: str = "valid", stride: int = 1) -> tuple[Corr2, TSym]:
 
 
 CASES = [("x", "valid", 1), ("w", "valid", 1), ("x", "full", 1), ("w", "full", 1), ("x", "same", 1), ("w", "same", 1),
-         ("x", "valid", 2), ("w", "valid", 2)]
+         ("x", "valid", 2), ("w", "valid", 2), ("x", "valid-dilation2", 1), ("w", "valid-dilation2", 1)]
 
 
 @pytest.mark.parametrize("wrt,mode,stride", CASES)
@@ -51,6 +51,7 @@ def test_catalog_derivation_is_verified_step_by_step(wrt: str, mode: str, stride
     rules = [s.rule for s in d.steps]
     if wrt == "x":
         assert "corr-to-conv-2d" in rules and "rotation-180" in rules
+    assert d.mode == (mode if stride == 1 else f"{mode}-stride{stride}")  # the report file name
 
 
 def _fails_with_counterexample(forward: Corr2, wrt: TSym, G, g: TSym) -> dict:
@@ -109,6 +110,18 @@ def test_stride_without_upsampling_fails() -> None:
     half = TWindow(Corr2(TExt(Up(g, (2, 1))), TExt(ChanT(Rot180(Wt)))), (-(KH - 1), -(KW - 1)), (H, W))
     assert decide_tensor(Inner2(half, TSym("x", ("C",), (H, W), "delta")),
                          Inner2(right, TSym("x", ("C",), (H, W), "delta"))).status == "failed"
+
+
+def test_dilation_dropped_or_moved_fails() -> None:
+    f = Corr2(X, Wt, "valid", (1, 1), (2, 2))
+    g = TSym("y", ("O",), f.ext, "grad")
+    assert check_tensor_gradient(f, X, Corr2(g, ChanT(Rot180(Wt)), "full", (1, 1), (2, 2)), g).status == "verified"
+    # the rotation without the dilation, zero-padded to the right size
+    _fails_with_counterexample(f, X, TWindow(Corr2(TExt(g), TExt(ChanT(Rot180(Wt)))), (-2 * (KH - 1), -2 * (KW - 1)),
+                                             (H, W)), g)
+    assert check_tensor_gradient(f, Wt, ChanCorr(X, g, "valid", (2, 2)), g).status == "verified"
+    # the weight gradient without the stride that the dilation becomes
+    _fails_with_counterexample(f, Wt, TWindow(ChanCorr(TExt(X), TExt(g)), (0, 0), (KH, KW)), g)
 
 
 def test_same_mode_even_kernel_pads_the_gradient_the_other_way() -> None:
@@ -188,23 +201,27 @@ def _dense(t: dict, shape: tuple) -> list:
     return a
 
 
-@pytest.mark.parametrize("mode,stride", [("valid", 1), ("full", 1), ("same", 1), ("valid", 2)])
-def test_pytorch_conv2d_autograd(mode: str, stride: int) -> None:
+@pytest.mark.parametrize("mode,stride,dilation", [("valid", 1, 1), ("full", 1, 1), ("same", 1, 1), ("valid", 2, 1),
+                                                  ("valid", 1, 2)])
+def test_pytorch_conv2d_autograd(mode: str, stride: int, dilation: int) -> None:
     """The symbolic gradients, evaluated with exact integers, equal torch's autograd of conv2d (float64 on
     small integers is exact), at several shapes including even kernels (asymmetric 'same' padding)."""
     torch = _torch()
     F = torch.nn.functional
-    dx_d = get_layer("conv2d").derive("x", mode=mode, stride=stride)
-    dw_d = get_layer("conv2d").derive("w", mode=mode, stride=stride)
+    dx_d = get_layer("conv2d").derive("x", mode=mode, stride=stride, dilation=dilation)
+    dw_d = get_layer("conv2d").derive("w", mode=mode, stride=stride, dilation=dilation)
+    assert dx_d.status == dw_d.status == "verified"
     rng = random.Random(14)
     for n_in, n_out, h, w_, kh, kw in [(2, 3, 5, 6, 2, 3), (3, 2, 6, 5, 3, 2), (1, 2, 4, 7, 4, 1), (2, 2, 7, 7, 2, 2)]:
+        if dilation * (max(kh, kw) - 1) + 1 > min(h, w_):
+            kh, kw = 2, 2
         point = {H: h, W: w_, KH: kh, KW: kw}
         env = random_env([dx_d.forward, dx_d.gradient, dw_d.gradient, dx_d.grad], point, rng, {"C": n_in, "O": n_out})
         y_ext = [int(sympy.sympify(e).subs(point)) for e in dx_d.forward.ext]
         xt = torch.tensor(_dense(env["x"], (n_in, h, w_)), dtype=torch.float64, requires_grad=True)
         wt = torch.tensor(_dense(env["w"], (n_out, n_in, kh, kw)), dtype=torch.float64, requires_grad=True)
         pad = {"valid": 0, "full": (kh - 1, kw - 1), "same": "same"}[mode]
-        yt = F.conv2d(xt[None], wt, stride=stride, padding=pad)[0]
+        yt = F.conv2d(xt[None], wt, stride=stride, padding=pad, dilation=dilation)[0]
         assert list(yt.shape) == [n_out] + y_ext
         yt.backward(torch.tensor(_dense(env["dL/dy"], (n_out, *y_ext)), dtype=torch.float64))
         gx = evaluate(dx_d.gradient, env, point)

@@ -50,7 +50,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("layer-norm", "y = (x − μ1)/σ, μ = 1ᵀx/n, σ = √(‖x − μ1‖²/n + ε)", ("x",)),
     Entry("attention", "Y = softmax_row(QKᵀ/√d) V", ("V", "Q", "K")),
     Entry("conv2d", "y[o,i,j] = Σ_{c,p,q} x[c, s·i+p, s·j+q] w[o,c,p,q] (PyTorch's conv2d)", ("x", "w"),
-          ("valid", "full", "same", "valid-stride2")),
+          ("valid", "full", "same", "valid-stride2", "valid-dilation2")),
 )
 _ENTRY = {e.name: e for e in ENTRIES}
 
@@ -342,7 +342,8 @@ def _chain_layers() -> dict[str, ChainLayer]:
 
 @dataclass(frozen=True)
 class Conv2dLayer:
-    """y = x ⋆ w with channels (:mod:`symderiv.derive.conv2d`): modes valid, full, same, and strides in valid mode."""
+    """y = x ⋆ w with channels (:mod:`symderiv.derive.conv2d`): modes valid, full, same; strides and dilations in
+    valid mode."""
 
     name: str
     summary: str
@@ -350,7 +351,7 @@ class Conv2dLayer:
     modes: tuple[str, ...]
 
     def derive(self, wrt: str | None = None, check: bool = True, mode: str | None = None,
-               stride: int | None = None) -> Derivation:
+               stride: int | None = None, dilation: int | None = None) -> Derivation:
         from symderiv.derive.conv2d import derive_conv2d
 
         wrt = wrt or self.wrt[0]
@@ -361,6 +362,8 @@ class Conv2dLayer:
         mode = mode or "valid"
         if mode.startswith("valid-stride"):
             mode, stride = "valid", int(mode.removeprefix("valid-stride"))
+        if mode.startswith("valid-dilation"):
+            mode, dilation = "valid", int(mode.removeprefix("valid-dilation"))
         if mode not in ("valid", "full", "same"):
             raise SymderivError(f"unknown mode {mode!r} for {self.name}; choose one of valid, full, same")
         stride = stride or 1
@@ -368,7 +371,12 @@ class Conv2dLayer:
             raise SymderivError("--stride must be between 1 and 4")
         if stride != 1 and mode != "valid":
             raise SymderivError("a stride is supported in valid mode only")
-        return derive_conv2d(wrt, mode, stride, check=check)
+        dilation = dilation or 1
+        if dilation < 1 or dilation > 4:
+            raise SymderivError("--dilation must be between 1 and 4")
+        if dilation != 1 and (mode != "valid" or stride != 1):
+            raise SymderivError("a dilation is supported in valid mode with stride 1 only")
+        return derive_conv2d(wrt, mode, stride, check=check, dilation=dilation)
 
 
 @functools.cache

@@ -77,6 +77,13 @@ def _window_adjoint(*a: Any) -> None:
     """⟨g, R s⟩ = ⟨τ_o E g, s⟩."""
 
 
+@rule("dilation-swap", "⟨A, B ⋆ C⟩ = ⟨C, B ⋆ A⟩ per channel pair; a dilation of C becomes a stride",
+      r"\langle A, B \star_{d=\delta} C \rangle = \langle C, B \mathbin{\bar\star}_{s=\delta} A \rangle")
+def _dilation_swap(*a: Any) -> None:
+    """Σ g[i] x[i + δp] Δw[p] = Σ_p Δw[p] (x ⋆ch g)[δp]: the weight gradient of a dilated kernel is a strided
+    correlation of every channel pair."""
+
+
 class TensorDerivation(Derivation):
     """A derivation over images with channels: the same chain of steps, checked by the multi-axis kernel."""
 
@@ -183,10 +190,13 @@ class TensorDerivation(Derivation):
             r"(\tau_d a)[\cdot, i, j] := a[\cdot, i - d_1, j - d_2]",
             r"\left(R_{[a_1, b_1] \times [a_2, b_2]}\, s\right)[\cdot, i, j] := s[\cdot, a_1 + i, a_2 + j]",
             r"(U_s a)[\cdot, s i, s j] := a[\cdot, i, j] \text{ (zeros elsewhere)}",
+            r"\star_{d=\delta}\text{: the kernel dilated, } K[\cdot, p, q]"
+            r"\text{ read at } (i + \delta p,\, j + \delta q)",
             r"\star_{m}\text{: window } (o, L) \text{ per axis of the operator on } \mathbb{Z}^2"
             r"\text{, output } i \mapsto o + s\,i",
-            r"\text{valid: } (0,\ \lfloor (n - k)/s \rfloor + 1),\quad \text{full: } (-(k-1),\ n+k-1)",
-            r"\text{same: } (-\lfloor (k-1)/2 \rfloor,\ n) \quad\text{(PyTorch's padding='same')}",
+            r"\text{valid: } (0,\ \lfloor (n - k')/s \rfloor + 1),\quad \text{full: } (-(k'-1),\ n+k'-1),\quad "
+            r"k' = \delta (k - 1) + 1",
+            r"\text{same: } (-\lfloor (k'-1)/2 \rfloor,\ n) \quad\text{(PyTorch's padding='same')}",
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -209,13 +219,14 @@ class TensorDerivation(Derivation):
         }
 
 
-def _recognise(g: TensorExpr, K: TensorExpr, offset: tuple[Any, Any], length: tuple[Any, Any]) -> TensorExpr | None:
+def _recognise(g: TensorExpr, K: TensorExpr, offset: tuple[Any, Any], length: tuple[Any, Any],
+               dilation: tuple[int, int] = (1, 1)) -> TensorExpr | None:
     """R_{[o, o+L)}(E g ⋆ E K) as a named mode, when its window is one."""
     import sympy
 
     for mode in ("valid", "full", "same"):
         try:
-            cand = Corr2(g, K, mode)
+            cand = Corr2(g, K, mode, (1, 1), dilation)
         except Exception:  # noqa: BLE001 — a mode whose shapes do not fit
             continue
         if all(sympy.expand(cand.window(ax)[0] - offset[ax]) == 0 and sympy.expand(cand.window(ax)[1] - length[ax]) == 0
@@ -224,28 +235,32 @@ def _recognise(g: TensorExpr, K: TensorExpr, offset: tuple[Any, Any], length: tu
     return None
 
 
-def derive_conv2d(wrt: str = "x", mode: str = "valid", stride: int = 1, check: bool = True) -> TensorDerivation:
-    """dL/dx or dL/dw for y = x ⋆ w (PyTorch's conv2d, no bias) with channels, in ``mode`` with ``stride``."""
-    import sympy
+def derive_conv2d(wrt: str = "x", mode: str = "valid", stride: int = 1, check: bool = True,
+                  dilation: int = 1) -> TensorDerivation:
+    """dL/dx or dL/dw for y = x ⋆ w (PyTorch's conv2d, no bias) with channels, in ``mode`` with ``stride``
+    (valid mode) or ``dilation`` (valid mode, stride 1)."""
+    if dilation != 1 and (mode != "valid" or stride != 1):
+        raise ValueError("a dilation is derived in valid mode with stride 1 only")
+    dl = (dilation, dilation)
 
     H, W, kh, kw = (size(n) for n in ("H", "W", "k_h", "k_w"))
     x, w = TSym("x", ("C",), (H, W)), TSym("w", ("O", "C"), (kh, kw))
     s = (stride, stride)
-    f = Corr2(x, w, mode, s)
+    f = Corr2(x, w, mode, s, dl)
     y = TSym("y", ("O",), f.ext)
     theta = x if wrt == "x" else w
     what = "input gradient (backward pass)" if wrt == "x" else "weight gradient (gradient pass)"
-    stride_text = f", stride {stride}" if stride != 1 else ""
+    stride_text = (f", stride {stride}" if stride != 1 else "") + (f", dilation {dilation}" if dilation != 1 else "")
     title = (f"2-D correlation with channels (conv2d), {mode} mode{stride_text}, x ∈ R^(C×H×W), w ∈ R^(O×C×k_h×k_w): "
              f"{what}, dL/d{wrt}")
     desc = {"x": "input image with C channels", "w": "kernel: O output channels × C input channels",
             "y": "output image with O channels", "dL/dy": "upstream gradient of the loss"}
-    name_mode = mode if stride == 1 else f"{mode}-stride{stride}"
+    name_mode = mode + (f"-stride{stride}" if stride != 1 else "") + (f"-dilation{dilation}" if dilation != 1 else "")
     d = TensorDerivation(title, y, f, theta, "conv2d", name_mode, desc)
     g, dth = d.grad, d.delta_wrt
     assert isinstance(g, TSym) and isinstance(dth, TSym)
     d.steps.append(Step(d._perturbation(), d.delta_out, "define", "perturbation"))
-    lin = Corr2(dth, w, mode, s) if wrt == "x" else Corr2(x, dth, mode, s)
+    lin = Corr2(dth, w, mode, s, dl) if wrt == "x" else Corr2(x, dth, mode, s, dl)
     d.steps.append(Step(lin, None, "chain", "expansion"))
     from symderiv.lang.operators import Sym
 
@@ -257,24 +272,27 @@ def derive_conv2d(wrt: str = "x", mode: str = "valid", stride: int = 1, check: b
     zg: TensorExpr = TExt(g) if stride == 1 else TExt(Up(g, s))
     if any(sympy.expand(v) != 0 for v in o):
         zg = TShift(zg, o)
-    onz = Corr2(TExt(A), TExt(B))
+    onz = Corr2(TExt(A), TExt(B), None, (1, 1), dl)
     if stride == 1:
         d.steps.append(Step(Inner2(g, TWindow(onz, o, L)), None, "chain", "mode-definition"))
         d.steps.append(Step(Inner2(zg, onz), None, "chain", "window-adjoint-2d"))
     else:
         d.steps.append(Step(Inner2(zg, onz), None, "chain", "stride-adjoint"))
-    if wrt == "x":
-        moved = Conv2(zg, ChanT(TExt(w)))
+    if wrt == "w" and dilation != 1:
+        G = ChanCorr(x, g, "valid", dl)
+        d.steps.append(Step(Inner2(dth, G), None, "chain", "dilation-swap"))
+    elif wrt == "x":
+        moved = Conv2(zg, ChanT(TExt(w)), None, (1, 1), dl)
         d.steps.append(Step(Inner2(TExt(dth), moved), None, "chain", "corr-to-conv-2d"))
         restricted = TWindow(moved, (0, 0), (H, W))
         d.steps.append(Step(Inner2(dth, restricted), None, "chain", "support-restriction"))
-        shift = tuple(sympy.expand((v if v is not None else 0) + k - 1) for v, k in zip(
+        shift = tuple(sympy.expand((v if v is not None else 0) + dilation * (k - 1)) for v, k in zip(
             (o[0] if stride == 1 else 0, o[1] if stride == 1 else 0), (kh, kw)))
         gz: TensorExpr = TExt(g) if stride == 1 else TExt(Up(g, s))
-        rot = TWindow(Corr2(gz, TExt(ChanT(Rot180(w)))), (-shift[0], -shift[1]), (H, W))
+        rot = TWindow(Corr2(gz, TExt(ChanT(Rot180(w))), None, (1, 1), dl), (-shift[0], -shift[1]), (H, W))
         d.steps.append(Step(Inner2(dth, rot), None, "chain", "rotation-180"))
         G: TensorExpr = rot
-        named = _recognise(g if stride == 1 else Up(g, s), ChanT(Rot180(w)), (-shift[0], -shift[1]), (H, W))
+        named = _recognise(g if stride == 1 else Up(g, s), ChanT(Rot180(w)), (-shift[0], -shift[1]), (H, W), dl)
         if named is not None:
             d.steps.append(Step(Inner2(dth, named), None, "chain", "mode-recognition"))
             G = named

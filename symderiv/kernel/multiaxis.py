@@ -198,7 +198,8 @@ def _elab(e: Expr, legs: tuple[int, ...], at: tuple[Aff, Aff], cx: _Ctx) -> list
                 cons.append((ax, at[ax], sympy.Integer(0), cx.lin(L)))
         ps = (cx.var(0), cx.var(1))
         sign = -1 if isinstance(e, Conv2) else 1
-        shifted = (_acomb(base[0], 1, _avar(ps[0]), sign), _acomb(base[1], 1, _avar(ps[1]), sign))
+        shifted = (_acomb(base[0], 1, _avar(ps[0]), sign * e.dilation[0]),
+                   _acomb(base[1], 1, _avar(ps[1]), sign * e.dilation[1]))
         a_legs: tuple[int, ...]
         b_legs: tuple[int, ...]
         if isinstance(e, ChanCorr):
@@ -544,10 +545,12 @@ def evaluate(e: Expr, env: dict[str, Tensor], point: dict[Any, int]) -> Tensor |
         z: Tensor = {}  # the operator on ℤ², at every position where it can be nonzero
         for ka, va in a.items():
             for kb, vb in b.items():
+                dl = e.dilation
                 if isinstance(e, ChanCorr):
-                    _put(z, (kb[0], ka[0], ka[1] - kb[1], ka[2] - kb[2]), va * vb)
+                    _put(z, (kb[0], ka[0], ka[1] - dl[0] * kb[1], ka[2] - dl[1] * kb[2]), va * vb)
                 elif kb[1] == ka[0]:
-                    pos = (ka[1] + kb[2], ka[2] + kb[3]) if isinstance(e, Conv2) else (ka[1] - kb[2], ka[2] - kb[3])
+                    pos = ((ka[1] + dl[0] * kb[2], ka[2] + dl[1] * kb[3]) if isinstance(e, Conv2)
+                           else (ka[1] - dl[0] * kb[2], ka[2] - dl[1] * kb[3]))
                     _put(z, (kb[0],) + pos, va * vb)
         if e.mode is None:
             return z
@@ -611,7 +614,8 @@ def _well_sized(exprs: list[Expr], point: dict[Any, int]) -> bool:
             if any(x is not INF and _num(x, point) < 1 for x in n.ext):
                 return False
             if isinstance(n, BilinearOp) and n.mode in ("valid", "same") and any(
-                    _num(n.left.ext[ax], point) < _num(n.right.ext[ax], point) for ax in (0, 1)):
+                    _num(n.left.ext[ax], point) < n.dilation[ax] * (_num(n.right.ext[ax], point) - 1) + 1
+                    for ax in (0, 1)):
                 return False
     return True
 

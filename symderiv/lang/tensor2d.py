@@ -66,10 +66,12 @@ def _same(a: Lin, b: Lin) -> bool:
     return bool(sympy.expand(a - b) == 0)
 
 
-def window_of(op: str, mode: str, n: Lin, k: Lin, s: int = 1) -> tuple[Lin, Lin]:
-    """(offset, length) of one axis of a finite-mode operator within the operator on ℤ."""
+def window_of(op: str, mode: str, n: Lin, k: Lin, s: int = 1, d: int = 1) -> tuple[Lin, Lin]:
+    """(offset, length) of one axis of a finite-mode operator within the operator on ℤ; a kernel dilated by d
+    acts as one of length d(k − 1) + 1."""
     if s != 1 and mode != "valid":
         raise ShapeError(f"a stride is supported in valid mode only, not {mode!r}")
+    k = d * (k - 1) + 1
     if op == "corr":
         o = {"valid": sympy.Integer(0), "full": -(k - 1), "same": -sympy.floor((k - 1) / sympy.Integer(2))}[mode]
     else:
@@ -386,7 +388,7 @@ class TWindow(TensorExpr):
 class BilinearOp(TensorExpr):
     """Base of the bilinear operators: two operands, a mode (None on ℤ²) and strides."""
 
-    __slots__ = ("left", "right", "mode", "stride", "_win")
+    __slots__ = ("left", "right", "mode", "stride", "dilation", "_win")
     op = ""
     left: TensorExpr
     right: TensorExpr
@@ -396,15 +398,18 @@ class BilinearOp(TensorExpr):
         return (self.left, self.right)
 
     def _make_key(self) -> tuple[Any, ...]:
-        return (type(self).__name__, self.mode, self.stride, self.left.key(), self.right.key())
+        return (type(self).__name__, self.mode, self.stride, self.dilation, self.left.key(), self.right.key())
 
     def with_children(self, *children: Expr) -> Expr:
         return type(self)(_tensor(children[0], self.op), _tensor(children[1], self.op),  # type: ignore[call-arg]
-                          self.mode, self.stride)
+                          self.mode, self.stride, self.dilation)
 
     def _setup(self, a: TensorExpr, b: TensorExpr, mode: str | None, stride: tuple[int, int],
-               chans: tuple[str, ...]) -> None:
+               chans: tuple[str, ...], dilation: tuple[int, int] = (1, 1)) -> None:
         self.left, self.right, self.mode, self.stride = a, b, mode, tuple(stride)
+        self.dilation = tuple(dilation)
+        if any(int(v) < 1 for v in self.stride + self.dilation):
+            raise ShapeError("strides and dilations are positive integers")
         self.chans, self.shape = chans, _TENSOR_SHAPE
         if mode is None:
             if not (a.on_z and b.on_z):
@@ -418,7 +423,7 @@ class BilinearOp(TensorExpr):
         if a.on_z or b.on_z:
             raise ShapeError(f"mode {mode!r} needs finite images")
         self._win = tuple(window_of("conv" if isinstance(self, Conv2) else "corr", mode, a.ext[ax], b.ext[ax],
-                                    self.stride[ax]) for ax in (0, 1))
+                                    self.stride[ax], self.dilation[ax]) for ax in (0, 1))
         self.ext = (self._win[0][1], self._win[1][1])
 
     def window(self, axis: int) -> tuple[Lin, Lin]:
@@ -432,6 +437,8 @@ class BilinearOp(TensorExpr):
             parts.append(rf"\mathrm{{{self.mode}}}" if tex else self.mode)
         if self.stride != (1, 1):
             parts.append(("s=" if not tex else r"s=") + ",".join(map(str, self.stride)))
+        if self.dilation != (1, 1):
+            parts.append("d=" + ",".join(map(str, self.dilation)))
         if not parts:
             return ""
         return ("_{" + r",\,".join(parts) + "}") if tex else ("_" + ",".join(parts))
@@ -442,12 +449,13 @@ class Corr2(BilinearOp):
 
     op = "corr2"
 
-    def __init__(self, a: TensorExpr, K: TensorExpr, mode: str | None = None, stride: tuple[int, int] = (1, 1)) -> None:
+    def __init__(self, a: TensorExpr, K: TensorExpr, mode: str | None = None, stride: tuple[int, int] = (1, 1),
+                 dilation: tuple[int, int] = (1, 1)) -> None:
         a, K = _tensor(a, "correlation"), _tensor(K, "correlation")
         if len(a.chans) != 1 or len(K.chans) != 2 or K.chans[1] != a.chans[0]:
             raise ShapeError(f"correlation needs an image [A, ·, ·] and a kernel [B, A, ·, ·], got {shape_text(a)} and "
                              f"{shape_text(K)}")
-        self._setup(a, K, mode, stride, (K.chans[0],))
+        self._setup(a, K, mode, stride, (K.chans[0],), dilation)
 
     def render(self, p: Printer, tex: bool) -> str:
         sym = r" \star" if tex else " ⋆"
@@ -459,12 +467,13 @@ class Conv2(BilinearOp):
 
     op = "conv2"
 
-    def __init__(self, a: TensorExpr, K: TensorExpr, mode: str | None = None, stride: tuple[int, int] = (1, 1)) -> None:
+    def __init__(self, a: TensorExpr, K: TensorExpr, mode: str | None = None, stride: tuple[int, int] = (1, 1),
+                 dilation: tuple[int, int] = (1, 1)) -> None:
         a, K = _tensor(a, "convolution"), _tensor(K, "convolution")
         if len(a.chans) != 1 or len(K.chans) != 2 or K.chans[1] != a.chans[0]:
             raise ShapeError(f"convolution needs an image [A, ·, ·] and a kernel [B, A, ·, ·], got {shape_text(a)} and "
                              f"{shape_text(K)}")
-        self._setup(a, K, mode, stride, (K.chans[0],))
+        self._setup(a, K, mode, stride, (K.chans[0],), dilation)
 
     def render(self, p: Printer, tex: bool) -> str:
         return _wrap(p, self.left, tex) + (r" \ast" if tex else " ∗") + self._sub(tex) + " " + _wrap(p, self.right, tex)
@@ -475,12 +484,13 @@ class ChanCorr(BilinearOp):
 
     op = "chancorr"
 
-    def __init__(self, a: TensorExpr, b: TensorExpr, mode: str | None = None, stride: tuple[int, int] = (1, 1)) -> None:
+    def __init__(self, a: TensorExpr, b: TensorExpr, mode: str | None = None, stride: tuple[int, int] = (1, 1),
+                 dilation: tuple[int, int] = (1, 1)) -> None:
         a, b = _tensor(a, "channel-pair correlation"), _tensor(b, "channel-pair correlation")
         if len(a.chans) != 1 or len(b.chans) != 1:
             raise ShapeError(f"channel-pair correlation needs two images [A, ·, ·] and [B, ·, ·], got {shape_text(a)} "
                              f"and {shape_text(b)}")
-        self._setup(a, b, mode, stride, (b.chans[0], a.chans[0]))
+        self._setup(a, b, mode, stride, (b.chans[0], a.chans[0]), dilation)
 
     def render(self, p: Printer, tex: bool) -> str:
         sym = r" \mathbin{\bar\star}" if tex else " ⋆ch"
