@@ -421,6 +421,10 @@ def decide_tensor(lhs: TensorExpr, rhs: TensorExpr, seed: int = 0) -> Verdict:
         return decided(FAILED, "shape check", reason=f"shapes differ: the left side is {shape_text(lhs)}, the right "
                        f"side is {shape_text(rhs)}", methods=["shape-check"], lhs=lhs, rhs=rhs)
     pl, pr = lhs, rhs
+    if not isinstance(lhs, Inner2) and lhs.on_z:
+        return decided(UNDECIDED, "undecided: images on ℤ² are compared only inside an inner product",
+                       reason="a claim between images on ℤ² needs a finitely supported probe of unbounded size; "
+                       "state it as ⟨D, lhs⟩ = ⟨D, rhs⟩ with a finite D", methods=["multiaxis-classes"], lhs=lhs, rhs=rhs)
     if not isinstance(lhs, Inner2):
         d = _probe(lhs, rhs)
         pl, pr = Inner2(d, lhs), Inner2(d, rhs)
@@ -656,8 +660,8 @@ def find_counterexample(lhs: TensorExpr, rhs: TensorExpr, seed: int = 0) -> Coun
     for point, chans in size_points(exprs, seed=seed):
         for draw in range(2):
             rng = random.Random(hash((seed, draw, tuple(sorted(point.values())))) & 0xFFFF)
-            env = random_env(exprs, point, rng, chans)
             try:
+                env = random_env(exprs, point, rng, chans)
                 a, b = evaluate(lhs, env, point), evaluate(rhs, env, point)
             except (ShapeError, NotInFragment):
                 continue
