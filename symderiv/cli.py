@@ -210,7 +210,7 @@ def cmd_list(args) -> int:
 def cmd_derive(args) -> int:
     layer = get_layer(args.layer)
     if args.stride is not None or args.dilation is not None:
-        if layer.name != "conv2d":
+        if layer.name not in ("conv2d", "conv2d-batch"):
             raise SymderivError(f"--stride and --dilation apply to conv2d, not {layer.name!r}")
         d = layer.derive(args.wrt, mode=args.mode, stride=args.stride, dilation=args.dilation)
     else:

@@ -112,6 +112,24 @@ def test_stride_without_upsampling_fails() -> None:
                          Inner2(right, TSym("x", ("C",), (H, W), "delta"))).status == "failed"
 
 
+@pytest.mark.parametrize("wrt,mode", [(w, m) for w in "xw" for m in ("valid", "full", "same")])
+def test_batched_layer_is_verified(wrt: str, mode: str) -> None:
+    d = get_layer("conv2d-batch").derive(wrt, mode=mode)
+    assert d.status == "verified", d.explain()
+    assert d.wrt.chans == (("N", "C") if wrt == "x" else ("O", "C"))
+
+
+def test_batched_twins_fail() -> None:
+    """A batch leg must be carried by dL/dx and summed by dL/dw; a twin that pairs different batch entries fails."""
+    Xb = TSym("x", ("N", "C"), (H, W))
+    f = Corr2(Xb, Wt, "valid")
+    g = TSym("y", ("N", "O"), f.ext, "grad")
+    assert check_tensor_gradient(f, Wt, ChanCorr(Xb, g, "valid"), g).status == "verified"
+    assert check_tensor_gradient(f, Xb, Corr2(g, ChanT(Rot180(Wt)), "full"), g).status == "verified"
+    _fails_with_counterexample(f, Xb, Corr2(g, ChanT(Wt), "full"), g)
+    _fails_with_counterexample(f, Wt, Rot180(ChanCorr(Xb, g, "valid")), g)
+
+
 def test_dilation_dropped_or_moved_fails() -> None:
     f = Corr2(X, Wt, "valid", (1, 1), (2, 2))
     g = TSym("y", ("O",), f.ext, "grad")
@@ -201,32 +219,38 @@ def _dense(t: dict, shape: tuple) -> list:
     return a
 
 
-@pytest.mark.parametrize("mode,stride,dilation", [("valid", 1, 1), ("full", 1, 1), ("same", 1, 1), ("valid", 2, 1),
-                                                  ("valid", 1, 2)])
-def test_pytorch_conv2d_autograd(mode: str, stride: int, dilation: int) -> None:
+@pytest.mark.parametrize("mode,stride,dilation,batch", [
+    ("valid", 1, 1, False), ("full", 1, 1, False), ("same", 1, 1, False), ("valid", 2, 1, False), ("valid", 1, 2, False),
+    ("valid", 1, 1, True), ("full", 1, 1, True), ("same", 1, 1, True)])
+def test_pytorch_conv2d_autograd(mode: str, stride: int, dilation: int, batch: bool) -> None:
     """The symbolic gradients, evaluated with exact integers, equal torch's autograd of conv2d (float64 on
     small integers is exact), at several shapes including even kernels (asymmetric 'same' padding)."""
     torch = _torch()
     F = torch.nn.functional
-    dx_d = get_layer("conv2d").derive("x", mode=mode, stride=stride, dilation=dilation)
-    dw_d = get_layer("conv2d").derive("w", mode=mode, stride=stride, dilation=dilation)
+    name = "conv2d-batch" if batch else "conv2d"
+    kw_ = {} if batch else {"stride": stride, "dilation": dilation}
+    dx_d = get_layer(name).derive("x", mode=mode, **kw_)
+    dw_d = get_layer(name).derive("w", mode=mode, **kw_)
+    nb = (3,) if batch else ()
     assert dx_d.status == dw_d.status == "verified"
     rng = random.Random(14)
     for n_in, n_out, h, w_, kh, kw in [(2, 3, 5, 6, 2, 3), (3, 2, 6, 5, 3, 2), (1, 2, 4, 7, 4, 1), (2, 2, 7, 7, 2, 2)]:
         if dilation * (max(kh, kw) - 1) + 1 > min(h, w_):
             kh, kw = 2, 2
         point = {H: h, W: w_, KH: kh, KW: kw}
-        env = random_env([dx_d.forward, dx_d.gradient, dw_d.gradient, dx_d.grad], point, rng, {"C": n_in, "O": n_out})
+        env = random_env([dx_d.forward, dx_d.gradient, dw_d.gradient, dx_d.grad], point, rng,
+                         {"C": n_in, "O": n_out, "N": 3})
         y_ext = [int(sympy.sympify(e).subs(point)) for e in dx_d.forward.ext]
-        xt = torch.tensor(_dense(env["x"], (n_in, h, w_)), dtype=torch.float64, requires_grad=True)
+        xt = torch.tensor(_dense(env["x"], nb + (n_in, h, w_)), dtype=torch.float64, requires_grad=True)
         wt = torch.tensor(_dense(env["w"], (n_out, n_in, kh, kw)), dtype=torch.float64, requires_grad=True)
         pad = {"valid": 0, "full": (kh - 1, kw - 1), "same": "same"}[mode]
-        yt = F.conv2d(xt[None], wt, stride=stride, padding=pad, dilation=dilation)[0]
-        assert list(yt.shape) == [n_out] + y_ext
-        yt.backward(torch.tensor(_dense(env["dL/dy"], (n_out, *y_ext)), dtype=torch.float64))
+        yt = F.conv2d(xt if batch else xt[None], wt, stride=stride, padding=pad, dilation=dilation)
+        yt = yt if batch else yt[0]
+        assert list(yt.shape) == list(nb) + [n_out] + y_ext
+        yt.backward(torch.tensor(_dense(env["dL/dy"], nb + (n_out, *y_ext)), dtype=torch.float64))
         gx = evaluate(dx_d.gradient, env, point)
         gw = evaluate(dw_d.gradient, env, point)
-        assert (xt.grad.numpy() == _dense(gx, (n_in, h, w_))).all()
+        assert (xt.grad.numpy() == _dense(gx, nb + (n_in, h, w_))).all()
         assert (wt.grad.numpy() == _dense(gw, (n_out, n_in, kh, kw))).all()
 
 

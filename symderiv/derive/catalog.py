@@ -51,6 +51,8 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("attention", "Y = softmax_row(QKᵀ/√d) V", ("V", "Q", "K")),
     Entry("conv2d", "y[o,i,j] = Σ_{c,p,q} x[c, s·i+p, s·j+q] w[o,c,p,q] (PyTorch's conv2d)", ("x", "w"),
           ("valid", "full", "same", "valid-stride2", "valid-dilation2")),
+    Entry("conv2d-batch", "y[n,o,i,j] = Σ_{c,p,q} x[n,c,i+p,j+q] w[o,c,p,q] (a batch of N images)", ("x", "w"),
+          ("valid", "full", "same")),
 )
 _ENTRY = {e.name: e for e in ENTRIES}
 
@@ -349,6 +351,7 @@ class Conv2dLayer:
     summary: str
     wrt: tuple[str, ...]
     modes: tuple[str, ...]
+    batch: bool = False
 
     def derive(self, wrt: str | None = None, check: bool = True, mode: str | None = None,
                stride: int | None = None, dilation: int | None = None) -> Derivation:
@@ -376,7 +379,9 @@ class Conv2dLayer:
             raise SymderivError("--dilation must be between 1 and 4")
         if dilation != 1 and (mode != "valid" or stride != 1):
             raise SymderivError("a dilation is supported in valid mode with stride 1 only")
-        return derive_conv2d(wrt, mode, stride, check=check, dilation=dilation)
+        if (stride != 1 or dilation != 1) and self.batch:
+            raise SymderivError("the batched layer is derived without stride or dilation (see conv2d for those)")
+        return derive_conv2d(wrt, mode, stride, check=check, dilation=dilation, batch=self.batch)
 
 
 @functools.cache
@@ -389,8 +394,9 @@ def _catalog() -> dict[str, Layer | SequenceLayer | ChainLayer | Conv2dLayer]:
         e = _ENTRY[name]
         assert (layer.summary, layer.wrt) == (e.summary, e.wrt), f"ENTRIES and the layer {name} agree"
         out[name] = layer
-    e = _ENTRY["conv2d"]
-    out["conv2d"] = Conv2dLayer("conv2d", e.summary, e.wrt, e.modes)
+    for name in ("conv2d", "conv2d-batch"):
+        e = _ENTRY[name]
+        out[name] = Conv2dLayer(name, e.summary, e.wrt, e.modes, batch=name == "conv2d-batch")
     assert list(out) == list(_ENTRY), "ENTRIES and the built layers list the same names in the same order"
     return out
 

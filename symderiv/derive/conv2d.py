@@ -179,7 +179,9 @@ class TensorDerivation(Derivation):
         return True
 
     def definitions(self) -> list[str]:
-        return [
+        batch = [r"\text{batched: } \star \text{ and } \ast \text{ carry the batch index } n \text{ of } a;\ "
+                 r"\mathbin{\bar\star} \text{ sums over it}"] if self.name == "conv2d-batch" else []
+        return batch + [
             r"(a \star K)[o, i, j] := \sum_{c, p, q} a[c, i + p, j + q]\, K[o, c, p, q] \quad\text{(correlation)}",
             r"(a \ast K)[o, i, j] := \sum_{c, p, q} a[c, i - p, j - q]\, K[o, c, p, q] \quad\text{(convolution)}",
             r"(a \mathbin{\bar\star} b)[o, c, i, j] := \sum_{p, q} a[c, i + p, j + q]\, b[o, p, q]",
@@ -236,7 +238,7 @@ def _recognise(g: TensorExpr, K: TensorExpr, offset: tuple[Any, Any], length: tu
 
 
 def derive_conv2d(wrt: str = "x", mode: str = "valid", stride: int = 1, check: bool = True,
-                  dilation: int = 1) -> TensorDerivation:
+                  dilation: int = 1, batch: bool = False) -> TensorDerivation:
     """dL/dx or dL/dw for y = x ⋆ w (PyTorch's conv2d, no bias) with channels, in ``mode`` with ``stride``
     (valid mode) or ``dilation`` (valid mode, stride 1)."""
     if dilation != 1 and (mode != "valid" or stride != 1):
@@ -244,19 +246,24 @@ def derive_conv2d(wrt: str = "x", mode: str = "valid", stride: int = 1, check: b
     dl = (dilation, dilation)
 
     H, W, kh, kw = (size(n) for n in ("H", "W", "k_h", "k_w"))
-    x, w = TSym("x", ("C",), (H, W)), TSym("w", ("O", "C"), (kh, kw))
+    nb: tuple[str, ...] = ("N",) if batch else ()
+    x, w = TSym("x", nb + ("C",), (H, W)), TSym("w", ("O", "C"), (kh, kw))
     s = (stride, stride)
     f = Corr2(x, w, mode, s, dl)
-    y = TSym("y", ("O",), f.ext)
+    y = TSym("y", nb + ("O",), f.ext)
     theta = x if wrt == "x" else w
     what = "input gradient (backward pass)" if wrt == "x" else "weight gradient (gradient pass)"
     stride_text = (f", stride {stride}" if stride != 1 else "") + (f", dilation {dilation}" if dilation != 1 else "")
-    title = (f"2-D correlation with channels (conv2d), {mode} mode{stride_text}, x ∈ R^(C×H×W), w ∈ R^(O×C×k_h×k_w): "
+    xshape = "N×C×H×W" if batch else "C×H×W"
+    title = (f"2-D correlation with channels (conv2d{', batched' if batch else ''}), {mode} mode{stride_text}, "
+             f"x ∈ R^({xshape}), w ∈ R^(O×C×k_h×k_w): "
              f"{what}, dL/d{wrt}")
     desc = {"x": "input image with C channels", "w": "kernel: O output channels × C input channels",
             "y": "output image with O channels", "dL/dy": "upstream gradient of the loss"}
     name_mode = mode + (f"-stride{stride}" if stride != 1 else "") + (f"-dilation{dilation}" if dilation != 1 else "")
-    d = TensorDerivation(title, y, f, theta, "conv2d", name_mode, desc)
+    if batch:
+        desc = {**desc, "x": "a batch of N input images with C channels", "y": "N output images with O channels"}
+    d = TensorDerivation(title, y, f, theta, "conv2d-batch" if batch else "conv2d", name_mode, desc)
     g, dth = d.grad, d.delta_wrt
     assert isinstance(g, TSym) and isinstance(dth, TSym)
     d.steps.append(Step(d._perturbation(), d.delta_out, "define", "perturbation"))

@@ -203,10 +203,11 @@ def _elab(e: Expr, legs: tuple[int, ...], at: tuple[Aff, Aff], cx: _Ctx) -> list
         a_legs: tuple[int, ...]
         b_legs: tuple[int, ...]
         if isinstance(e, ChanCorr):
-            a_legs, b_legs = (legs[1],), (legs[0],)
+            batch = tuple(cx.vertex(t) for t in e.left.chans[:-1])  # a batch leg is summed
+            a_legs, b_legs = batch + (legs[1],), batch + (legs[0],)
         else:
-            c = cx.vertex(e.left.chans[0])
-            a_legs, b_legs = (c,), (legs[0], c)
+            c = cx.vertex(e.left.chans[-1])
+            a_legs, b_legs = legs[:-1] + (c,), (legs[-1], c)
         out = _times(_elab(e.left, a_legs, shifted, cx), _elab(e.right, b_legs, (_avar(ps[0]), _avar(ps[1])), cx))
         for m in out:
             m.cons += cons
@@ -424,7 +425,8 @@ def decide_tensor(lhs: TensorExpr, rhs: TensorExpr, seed: int = 0) -> Verdict:
     if not isinstance(lhs, Inner2) and lhs.on_z:
         return decided(UNDECIDED, "undecided: images on ℤ² are compared only inside an inner product",
                        reason="a claim between images on ℤ² needs a finitely supported probe of unbounded size; "
-                       "state it as ⟨D, lhs⟩ = ⟨D, rhs⟩ with a finite D", methods=["multiaxis-classes"], lhs=lhs, rhs=rhs)
+                       "state it as ⟨D, lhs⟩ = ⟨D, rhs⟩ with a finite D", methods=["multiaxis-classes"],
+                       lhs=lhs, rhs=rhs)
     if not isinstance(lhs, Inner2):
         d = _probe(lhs, rhs)
         pl, pr = Inner2(d, lhs), Inner2(d, rhs)
@@ -551,11 +553,12 @@ def evaluate(e: Expr, env: dict[str, Tensor], point: dict[Any, int]) -> Tensor |
             for kb, vb in b.items():
                 dl = e.dilation
                 if isinstance(e, ChanCorr):
-                    _put(z, (kb[0], ka[0], ka[1] - dl[0] * kb[1], ka[2] - dl[1] * kb[2]), va * vb)
-                elif kb[1] == ka[0]:
-                    pos = ((ka[1] + dl[0] * kb[2], ka[2] + dl[1] * kb[3]) if isinstance(e, Conv2)
-                           else (ka[1] - dl[0] * kb[2], ka[2] - dl[1] * kb[3]))
-                    _put(z, (kb[0],) + pos, va * vb)
+                    if ka[:-3] == kb[:-3]:  # the same batch entry (summed)
+                        _put(z, (kb[-3], ka[-3], ka[-2] - dl[0] * kb[-2], ka[-1] - dl[1] * kb[-1]), va * vb)
+                elif kb[1] == ka[-3]:
+                    pos = ((ka[-2] + dl[0] * kb[2], ka[-1] + dl[1] * kb[3]) if isinstance(e, Conv2)
+                           else (ka[-2] - dl[0] * kb[2], ka[-1] - dl[1] * kb[3]))
+                    _put(z, ka[:-3] + (kb[0],) + pos, va * vb)
         if e.mode is None:
             return z
         win = [e.window(ax) for ax in (0, 1)]

@@ -11,9 +11,11 @@ TSym                 a tensor symbol x[c, i, j], w[o, c, p, q], Δx, dL/dy      
 TAdd, TScale         sums and rational multiples                                common
 TExt(a)              E a: a finite image as an image on ℤ² (same entries)        legs(a)
 TWindow(a, o, L)     (R a)[·, i, j] = a[·, o₁ + i, o₂ + j], 0 ≤ i < L₁, 0 ≤ j < L₂ legs(a)
-Corr2(a, K, m, s)    y[b, i, j] = Σ_{c,p,q} a[c, s₁i + o₁ + p, s₂j + o₂ + q] K[b, c, p, q]  (B,) from a: (A,), K: (B, A)
+Corr2(a, K, m, s)    y[b, i, j] = Σ_{c,p,q} a[c, s₁i + o₁ + p, s₂j + o₂ + q] K[b, c, p, q]  (B,) from (A,), (B, A);
+                     a batch leg is carried: a: (N, A) gives (N, B)
 Conv2(a, K, m, s)    y[b, i, j] = Σ_{c,p,q} a[c, s₁i + o₁ − p, s₂j + o₂ − q] K[b, c, p, q]
-ChanCorr(a, b, m)    y[β, α, i, j] = Σ_{u,v} a[α, i + o₁ + u, j + o₂ + v] b[β, u, v]       (B, A) from (A,), (B,)
+ChanCorr(a, b, m)    y[β, α, i, j] = Σ_{u,v} a[α, i + o₁ + u, j + o₂ + v] b[β, u, v]       (B, A) from (A,), (B,);
+                     with a batch leg (N, A), (N, B) the batch is summed
 Rot180(a)            a[·, k₁−1−p, k₂−1−q]: the 180° rotation (both axes flipped)   legs(a)
 Flip(a, axis)        one axis flipped (a wrong 'rotation' the tests use)          legs(a)
 SwapHW(a)            a[·, q, p]: the spatial transpose (not a rotation)            legs(a)
@@ -452,10 +454,10 @@ class Corr2(BilinearOp):
     def __init__(self, a: TensorExpr, K: TensorExpr, mode: str | None = None, stride: tuple[int, int] = (1, 1),
                  dilation: tuple[int, int] = (1, 1)) -> None:
         a, K = _tensor(a, "correlation"), _tensor(K, "correlation")
-        if len(a.chans) != 1 or len(K.chans) != 2 or K.chans[1] != a.chans[0]:
-            raise ShapeError(f"correlation needs an image [A, ·, ·] and a kernel [B, A, ·, ·], got {shape_text(a)} and "
-                             f"{shape_text(K)}")
-        self._setup(a, K, mode, stride, (K.chans[0],), dilation)
+        if not a.chans or len(K.chans) != 2 or K.chans[1] != a.chans[-1]:
+            raise ShapeError(f"correlation needs an image [(N,) A, ·, ·] and a kernel [B, A, ·, ·], got "
+                             f"{shape_text(a)} and {shape_text(K)}")
+        self._setup(a, K, mode, stride, a.chans[:-1] + (K.chans[0],), dilation)
 
     def render(self, p: Printer, tex: bool) -> str:
         sym = r" \star" if tex else " ⋆"
@@ -470,10 +472,10 @@ class Conv2(BilinearOp):
     def __init__(self, a: TensorExpr, K: TensorExpr, mode: str | None = None, stride: tuple[int, int] = (1, 1),
                  dilation: tuple[int, int] = (1, 1)) -> None:
         a, K = _tensor(a, "convolution"), _tensor(K, "convolution")
-        if len(a.chans) != 1 or len(K.chans) != 2 or K.chans[1] != a.chans[0]:
-            raise ShapeError(f"convolution needs an image [A, ·, ·] and a kernel [B, A, ·, ·], got {shape_text(a)} and "
-                             f"{shape_text(K)}")
-        self._setup(a, K, mode, stride, (K.chans[0],), dilation)
+        if not a.chans or len(K.chans) != 2 or K.chans[1] != a.chans[-1]:
+            raise ShapeError(f"convolution needs an image [(N,) A, ·, ·] and a kernel [B, A, ·, ·], got "
+                             f"{shape_text(a)} and {shape_text(K)}")
+        self._setup(a, K, mode, stride, a.chans[:-1] + (K.chans[0],), dilation)
 
     def render(self, p: Printer, tex: bool) -> str:
         return _wrap(p, self.left, tex) + (r" \ast" if tex else " ∗") + self._sub(tex) + " " + _wrap(p, self.right, tex)
@@ -487,10 +489,10 @@ class ChanCorr(BilinearOp):
     def __init__(self, a: TensorExpr, b: TensorExpr, mode: str | None = None, stride: tuple[int, int] = (1, 1),
                  dilation: tuple[int, int] = (1, 1)) -> None:
         a, b = _tensor(a, "channel-pair correlation"), _tensor(b, "channel-pair correlation")
-        if len(a.chans) != 1 or len(b.chans) != 1:
-            raise ShapeError(f"channel-pair correlation needs two images [A, ·, ·] and [B, ·, ·], got {shape_text(a)} "
-                             f"and {shape_text(b)}")
-        self._setup(a, b, mode, stride, (b.chans[0], a.chans[0]), dilation)
+        if not a.chans or len(a.chans) != len(b.chans) or a.chans[:-1] != b.chans[:-1]:
+            raise ShapeError(f"channel-pair correlation needs two images [(N,) A, ·, ·] and [(N,) B, ·, ·], got "
+                             f"{shape_text(a)} and {shape_text(b)}")
+        self._setup(a, b, mode, stride, (b.chans[-1], a.chans[-1]), dilation)
 
     def render(self, p: Printer, tex: bool) -> str:
         sym = r" \mathbin{\bar\star}" if tex else " ⋆ch"
