@@ -343,3 +343,19 @@ def _brute_full(f, Wsq, g, point, rng):
                 if val:
                     out[(c, i, j)] = val
     return env, out
+
+
+def test_cli_derive_conv2d_exit_codes() -> None:
+    import json
+
+    from cli_run import run_main
+
+    r = run_main("derive", "conv2d", "--wrt", "x", "--stride", "2", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)["derivations"][0]
+    assert d["status"] == "verified" and d["mode"] == "valid-stride2" and "U_{2,2}" in d["gradient"]
+    for bad in (["--stride", "2", "--mode", "same"], ["--dilation", "2", "--stride", "2"], ["--stride", "0"]):
+        r = run_main("derive", "conv2d", *bad)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (bad, r.stderr)
+    r = run_main("derive", "linear", "--stride", "2")
+    assert r.returncode == 2 and "conv2d" in r.stderr

@@ -369,12 +369,12 @@ class Conv2dLayer:
             mode, dilation = "valid", int(mode.removeprefix("valid-dilation"))
         if mode not in ("valid", "full", "same"):
             raise SymderivError(f"unknown mode {mode!r} for {self.name}; choose one of valid, full, same")
-        stride = stride or 1
+        stride = 1 if stride is None else stride
         if stride < 1 or stride > 4:
             raise SymderivError("--stride must be between 1 and 4")
         if stride != 1 and mode != "valid":
             raise SymderivError("a stride is supported in valid mode only")
-        dilation = dilation or 1
+        dilation = 1 if dilation is None else dilation
         if dilation < 1 or dilation > 4:
             raise SymderivError("--dilation must be between 1 and 4")
         if dilation != 1 and (mode != "valid" or stride != 1):
