@@ -55,7 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("layer", help="layer name (see 'symderiv list')")
     d.add_argument("--wrt", help="variable to differentiate by (default: the layer's input)")
     d.add_argument("--mode", choices=["infinite", "valid", "full", "same"],
-                   help="for correlation1d/convolution1d: sequences on ℤ (default) or a finite mode")
+                   help="for correlation1d/convolution1d: sequences on ℤ (default) or a finite mode; for conv2d: "
+                   "valid (default), full or same")
+    d.add_argument("--stride", type=int, help="for conv2d in valid mode: the stride in both axes (default 1)")
+    d.add_argument("--dilation", type=int, help="for conv2d in valid mode with stride 1: the kernel's dilation "
+                   "in both axes (default 1)")
     d.add_argument("--format", default="text", choices=["text", "md", "tex", "json"])
     d.add_argument("-o", "--output", help="write to this file instead of standard output")
     d.add_argument("--double-check", action="store_true", help=_DOUBLE_CHECK_HELP)
@@ -205,7 +209,12 @@ def cmd_list(args) -> int:
 
 def cmd_derive(args) -> int:
     layer = get_layer(args.layer)
-    d = layer.derive(args.wrt, mode=args.mode)
+    if args.stride is not None or args.dilation is not None:
+        if layer.name not in ("conv2d", "conv2d-batch"):
+            raise SymderivError(f"--stride and --dilation apply to conv2d, not {layer.name!r}")
+        d = layer.derive(args.wrt, mode=args.mode, stride=args.stride, dilation=args.dilation)
+    else:
+        d = layer.derive(args.wrt, mode=args.mode)
     if args.format == "text":  # plain text needs neither jinja2 nor the reader's lark (~25 ms of imports)
         text = d.explain() + "\n"
     else:

@@ -53,6 +53,10 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("determinant", "L = det X, under X invertible", ("X",)),
     Entry("trace-inverse", "L = tr(A X⁻¹ B)", ("X",)),
     Entry("gaussian-nll", "L = ½ log det Σ + ½ (x − μ)ᵀ Σ⁻¹ (x − μ), Σ = Σᵀ, det Σ > 0", ("mu", "Sigma")),
+    Entry("conv2d", "y[o,i,j] = Σ_{c,p,q} x[c, s·i+p, s·j+q] w[o,c,p,q] (PyTorch's conv2d)", ("x", "w"),
+          ("valid", "full", "same", "valid-stride2", "valid-dilation2")),
+    Entry("conv2d-batch", "y[n,o,i,j] = Σ_{c,p,q} x[n,c,i+p,j+q] w[o,c,p,q] (a batch of N images)", ("x", "w"),
+          ("valid", "full", "same")),
 )
 _ENTRY = {e.name: e for e in ENTRIES}
 
@@ -378,9 +382,51 @@ def _chain_layers() -> dict[str, ChainLayer]:
     return out
 
 
+@dataclass(frozen=True)
+class Conv2dLayer:
+    """y = x ⋆ w with channels (:mod:`symderiv.derive.conv2d`): modes valid, full, same; strides and dilations in
+    valid mode."""
+
+    name: str
+    summary: str
+    wrt: tuple[str, ...]
+    modes: tuple[str, ...]
+    batch: bool = False
+
+    def derive(self, wrt: str | None = None, check: bool = True, mode: str | None = None,
+               stride: int | None = None, dilation: int | None = None) -> Derivation:
+        from symderiv.derive.conv2d import derive_conv2d
+
+        wrt = wrt or self.wrt[0]
+        if wrt not in self.wrt:
+            raise SymderivError(
+                f"layer {self.name!r} has no variable {wrt!r} to differentiate by; choose one of {', '.join(self.wrt)}"
+            )
+        mode = mode or "valid"
+        if mode.startswith("valid-stride"):
+            mode, stride = "valid", int(mode.removeprefix("valid-stride"))
+        if mode.startswith("valid-dilation"):
+            mode, dilation = "valid", int(mode.removeprefix("valid-dilation"))
+        if mode not in ("valid", "full", "same"):
+            raise SymderivError(f"unknown mode {mode!r} for {self.name}; choose one of valid, full, same")
+        stride = 1 if stride is None else stride
+        if stride < 1 or stride > 4:
+            raise SymderivError("--stride must be between 1 and 4")
+        if stride != 1 and mode != "valid":
+            raise SymderivError("a stride is supported in valid mode only")
+        dilation = 1 if dilation is None else dilation
+        if dilation < 1 or dilation > 4:
+            raise SymderivError("--dilation must be between 1 and 4")
+        if dilation != 1 and (mode != "valid" or stride != 1):
+            raise SymderivError("a dilation is supported in valid mode with stride 1 only")
+        if (stride != 1 or dilation != 1) and self.batch:
+            raise SymderivError("the batched layer is derived without stride or dilation (see conv2d for those)")
+        return derive_conv2d(wrt, mode, stride, check=check, dilation=dilation, batch=self.batch)
+
+
 @functools.cache
-def _catalog() -> dict[str, Layer | SequenceLayer | ChainLayer]:
-    out: dict[str, Layer | SequenceLayer | ChainLayer] = dict(_layers())
+def _catalog() -> dict[str, Layer | SequenceLayer | ChainLayer | Conv2dLayer]:
+    out: dict[str, Layer | SequenceLayer | ChainLayer | Conv2dLayer] = dict(_layers())
     for name, op in (("correlation1d", "corr"), ("convolution1d", "conv")):
         e = _ENTRY[name]
         out[name] = SequenceLayer(name, op, e.summary, e.wrt, e.modes)
@@ -388,6 +434,9 @@ def _catalog() -> dict[str, Layer | SequenceLayer | ChainLayer]:
         e = _ENTRY[name]
         assert (layer.summary, layer.wrt) == (e.summary, e.wrt), f"ENTRIES and the layer {name} agree"
         out[name] = layer
+    for name in ("conv2d", "conv2d-batch"):
+        e = _ENTRY[name]
+        out[name] = Conv2dLayer(name, e.summary, e.wrt, e.modes, batch=name == "conv2d-batch")
     assert list(out) == list(_ENTRY), "ENTRIES and the built layers list the same names in the same order"
     return out
 
@@ -399,7 +448,7 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def get_layer(name: str) -> Layer | SequenceLayer | ChainLayer:
+def get_layer(name: str) -> Layer | SequenceLayer | ChainLayer | Conv2dLayer:
     if name.lower() not in _ENTRY:
         raise SymderivError(f"unknown layer {name!r}; the catalog has: {', '.join(_ENTRY)}")
     return _catalog()[name.lower()]

@@ -6,6 +6,8 @@
   procedure (:mod:`symderiv.kernel.convolution`).
 * :func:`decide_index`: an equation written in index notation (Σ_i A_i B_{i+j} C_j).
 * :func:`check_gradient`: the Jacobian cross-check of a claimed gradient.
+* :func:`decide_tensor` / :func:`check_tensor_gradient`: images with channels (2-D correlation layers),
+  decided by the multi-axis procedure (:mod:`symderiv.kernel.multiaxis`, Theorem G).
 * :func:`forms_equal` / :func:`seq_evaluate`: the exact sequence normal form and evaluator that
   derivation rules use to recognise a correlation or convolution mode.
 * :func:`discharge`: the one door for derivations and documents (the Lean ``calc`` model): they
@@ -25,6 +27,7 @@ from symderiv.kernel.convolution import decide_index
 from symderiv.kernel.domains import forms_equal
 from symderiv.kernel.hypotheses import Hypothesis
 from symderiv.kernel.jacobian import check_gradient
+from symderiv.kernel.multiaxis import check_tensor_gradient, decide_tensor
 from symderiv.kernel.seqeval import seq_evaluate
 from symderiv.kernel.verdict import (
     DEFAULT_BUDGET,
@@ -82,5 +85,5 @@ def decide_numbers(a: Fraction, b: Fraction) -> Verdict:
 
 __all__ = [
     "DEFAULT_BUDGET", "FAILED", "UNDECIDED", "VERIFIED", "Budget", "Hypothesis", "Obligation", "Term", "Verdict",
-    "annotate", "check_gradient", "decide_numbers", "discharge", "ill_formed", "undecided", "decide_index", "forms_equal", "seq_evaluate", "verify_equal", "verify_first_order",
+    "annotate", "check_gradient", "check_tensor_gradient", "decide_tensor", "decide_numbers", "discharge", "ill_formed", "undecided", "decide_index", "forms_equal", "seq_evaluate", "verify_equal", "verify_first_order",
 ]

@@ -322,11 +322,19 @@ class LatexPrinter(Printer):
     def _print_Softmax(self, e: Softmax) -> str:
         return r"\operatorname{softmax}\left(" + self._print(e.arg) + r"\right)"
 
+    def _print_TensorExpr(self, e: Any) -> str:
+        """Images with channels (:mod:`symderiv.lang.tensor2d`) print themselves."""
+        return cast(str, e.render(self._print, True))
+
 
 class PlainPrinter(Printer):
     """Unicode plain text for terminals and assertion messages: ⟨A, B⟩, tr(·), ᵀ as ^T."""
 
     settings = {"notation": "seed"}
+
+    def _print_TensorExpr(self, e: Any) -> str:
+        """Images with channels (:mod:`symderiv.lang.tensor2d`) print themselves."""
+        return cast(str, e.render(self._print, False))
 
     def _seqop(self, e: SeqOp) -> str:
         if e.mode:

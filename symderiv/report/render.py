@@ -51,6 +51,10 @@ METHOD_LEGEND = {
     "canonical forms, with entrywise functions abstracted to atoms, for matrices)",
     "index-notation": "sums over indices translated into z-transform classes: a sum Σ_t Π_f V_f[a_f·t + b_f] "
     "with a unimodular index map is the constant term over the hyperplane n·i = n·b, n the signed maximal minors",
+    "multiaxis-classes": "images with channels: both sides expanded into index monomials, each restriction removed "
+    "by the support of the tensor it pairs with, and the tagged channel graphs with per-axis exponents and shifts "
+    "compared up to a sign per axis (Theorem G: members of a class are equal for every size and channel count); a "
+    "difference is refuted only by an exact integer counterexample",
     "typo-detection": "a line that disagrees with both neighbours while they agree with each other",
     "domain-check": "the right side must be defined for every length the left side allows",
     "budget": "the check ran out of its budget: undecided",
