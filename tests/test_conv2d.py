@@ -359,3 +359,33 @@ def test_cli_derive_conv2d_exit_codes() -> None:
         assert r.returncode == 2 and "Traceback" not in r.stderr, (bad, r.stderr)
     r = run_main("derive", "linear", "--stride", "2")
     assert r.returncode == 2 and "conv2d" in r.stderr
+
+
+class _TensorLiar:
+    """An untrusted search that proposes what is not a point of the claim."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def tensor_candidates(self, lhs, rhs, seed=0):
+        return [self.make()]
+
+
+_k = sympy.Symbol("k")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ({_k: 2}, {}, {"a": {(0, 0): 1, (5, 0): 1}}),     # a key outside a's extent k × k
+    lambda: ({_k: 2}, {}, {"a": {(0, 0): 1, (-1, 0): 1}}),    # a negative key
+    lambda: ({_k: 2}, {}, {"a": {(0, 0): 1, (0, 1): True}}),  # an entry that is not an int
+    lambda: ({_k: 0}, {}, {"a": {}}),                          # a length 0
+    lambda: ({}, {}, {"a": {(0, 0): 1}}),                      # a size missing
+], ids=["outside-extent", "negative-key", "bool-entry", "zero-length", "missing-size"])
+def test_a_lying_tensor_search_never_supplies_the_evidence(monkeypatch: pytest.MonkeyPatch, make) -> None:
+    """R_[0,k)×[0,k)(E a) = a holds for every a of extent k × k; an entry outside the extent (which only the
+    right side would read) must not make it look refuted: the kernel checks what the search proposes."""
+    from symderiv.kernel import multiaxis, refute
+
+    a = TSym("a", (), (_k, _k))
+    monkeypatch.setattr(refute, "_installed", _TensorLiar(make))
+    assert multiaxis.find_counterexample(TWindow(TExt(a), (0, 0), (_k, _k)), a) is None

@@ -43,6 +43,7 @@ from typing import Any
 import sympy
 
 from symderiv.errors import NotInFragment, ShapeError
+from symderiv.kernel import refute
 from symderiv.kernel.evaluate import Counterexample
 from symderiv.kernel.verdict import FAILED, UNDECIDED, VERIFIED, Verdict, decided
 from symderiv.lang.operators import INF, Expr
@@ -658,21 +659,50 @@ def _listing(t: Tensor | int) -> Any:
 
 
 def find_counterexample(lhs: TensorExpr, rhs: TensorExpr, seed: int = 0) -> Counterexample | None:
-    """Sizes and integer entries where ``lhs`` and ``rhs`` evaluate differently (exactly), or None."""
+    """Sizes and integer entries where ``lhs`` and ``rhs`` evaluate differently, exactly: the untrusted
+    search (:mod:`symderiv.search.tensor`) proposes candidates, and each is checked here (integer
+    entries at keys inside the tensors' extents at those sizes, channel counts ≥ 1, both sides
+    evaluated with this module's evaluator) before it counts."""
     exprs: list[Expr] = [lhs, rhs]
-    for point, chans in size_points(exprs, seed=seed):
-        for draw in range(2):
-            rng = random.Random(hash((seed, draw, tuple(sorted(point.values())))) & 0xFFFF)
-            try:
-                env = random_env(exprs, point, rng, chans)
-                a, b = evaluate(lhs, env, point), evaluate(rhs, env, point)
-            except (ShapeError, NotInFragment):
+    for point, chans, env in refute.current().tensor_candidates(lhs, rhs, seed):
+        try:
+            if not _valid_candidate(exprs, point, chans, env):
                 continue
-            if a != b:
-                sizes = {str(k): v for k, v in point.items()} | {f"#{c}": v for c, v in chans.items()}
-                return Counterexample(sizes, {k: _listing(v) for k, v in env.items()}, _listing(a), _listing(b),
-                                      note="entries indexed (channels..., row, column); #C is the number of channels")
+            a, b = evaluate(lhs, env, point), evaluate(rhs, env, point)
+        except (ShapeError, NotInFragment, KeyError, TypeError):
+            continue
+        if a != b:
+            sizes = {str(k): v for k, v in point.items()} | {f"#{c}": v for c, v in chans.items()}
+            return Counterexample(sizes, {k: _listing(v) for k, v in env.items()}, _listing(a), _listing(b),
+                                  note="entries indexed (channels..., row, column); #C is the number of channels")
     return None
+
+
+def _valid_candidate(exprs: list[Expr], point: dict[Any, int], chans: dict[str, int], env: dict[str, Tensor]) -> bool:
+    """Every size parameter and channel count an integer ≥ 1, the sizes inside the operators' domain, and
+    every symbol's entries integers at keys inside its extent (a key outside would never be read)."""
+    if not (all(type(v) is int and v >= 1 for v in point.values())
+            and all(type(v) is int and v >= 1 for v in chans.values())
+            and set(point) >= set(_params(*exprs)) and set(chans) >= set(_chans(*exprs))):
+        return False
+    if not _well_sized(exprs, point):
+        return False
+    for e in exprs:
+        for s in e.walk():
+            if isinstance(s, TSym):
+                t = env.get(_key_name(s))
+                if not isinstance(t, dict):
+                    return False
+                n = [_num(x, point) for x in s.ext]
+                for k, v in t.items():
+                    if type(v) is not int or not isinstance(k, tuple) or len(k) != len(s.chans) + 2:
+                        return False
+                    if any(type(i) is not int for i in k):
+                        return False
+                    if any(not 0 <= k[i] < chans[c] for i, c in enumerate(s.chans)) or \
+                            not (0 <= k[-2] < n[0] and 0 <= k[-1] < n[1]):
+                        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------

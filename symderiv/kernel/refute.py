@@ -10,7 +10,7 @@ cannot be evaluated, is dropped (the search never makes a verdict, it can only f
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from importlib import import_module
 from typing import Any, Protocol
@@ -62,6 +62,12 @@ class Refuter(Protocol):
     ) -> list[tuple[dict[str, int], dict[str, Matrix]]]:
         """Sizes and exact rational entries at which to evaluate two expressions with entrywise
         functions (the kernel certifies a difference there with interval arithmetic)."""
+
+    def tensor_candidates(
+        self, lhs: Expr, rhs: Expr, seed: int = 0,
+    ) -> Iterable[tuple[dict[Any, int], dict[str, int], dict[str, dict[tuple[int, ...], int]]]]:
+        """(sizes, channel counts, entries) at which two 2-D convolution claims may differ (the kernel
+        re-evaluates both sides there, :func:`symderiv.kernel.multiaxis.find_counterexample`)."""
 
 
 _installed: Refuter | None = None

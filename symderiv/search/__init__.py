@@ -6,7 +6,7 @@ kernel re-checks every candidate exactly before it reports ``failed``.
 from __future__ import annotations
 
 from symderiv.kernel import refute
-from symderiv.search import counterexample
+from symderiv.search import counterexample, tensor
 
 
 class SearchRefuter:
@@ -18,6 +18,7 @@ class SearchRefuter:
     find_index_candidate = staticmethod(counterexample.find_index_candidate)
     find_jacobian_candidate = staticmethod(counterexample.find_jacobian_candidate)
     certified_points = staticmethod(counterexample.certified_points)
+    tensor_candidates = staticmethod(tensor.tensor_candidates)
 
 
 #: the search the kernel loads by name when none is installed (:data:`symderiv.kernel.refute.DEFAULT_SEARCH`)
