@@ -114,3 +114,15 @@ def test_a_display_line_whose_declaration_cannot_be_read_fails_and_is_never_drop
     doc = check_text(HEAD + f"$${math}$$\n", "t.md")
     (s,) = [s for s, _ in doc.all_steps()]
     assert s.status == "failed" and s.line == 5 and s.col > 3
+
+
+def test_counterexamples_name_symbols_as_authors_read_them():
+    """The text output's counterexample shows λ and ŷ, never the reader's internal lambda or y__hat."""
+    from symderiv.documents.documents import check_text
+
+    d = check_text("Let $x \\in \\mathbf{R}^n$, $\\hat{y} \\in \\mathbf{R}^n$, $\\lambda \\in \\mathbf{R}$.\n\n"
+                   "$$\\lambda \\hat{y} + x = \\hat{y} + x$$\n", "t.md")
+    (step, _), = d.all_steps()
+    text = step.verdict.counterexample.describe()
+    assert "λ = " in text and "ŷ = " in text
+    assert "lambda" not in text and "__" not in text

@@ -10,6 +10,7 @@ evaluations into :class:`BudgetExceeded` instead of a hang, at the same point on
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -408,12 +409,24 @@ class Counterexample:
         if self.sizes:
             lines.append(indent + "sizes: " + ", ".join(f"{k} = {v}" for k, v in self.sizes.items()))
         for k, v in self.values.items():
-            lines.append(indent + f"{k} = {_fmt_matrix(v)}")
+            lines.append(indent + f"{_shown(k)} = {_fmt_matrix(v)}")
         lines.append(indent + f"left side  = {_fmt_matrix(self.lhs)}")
         lines.append(indent + f"right side = {_fmt_matrix(self.rhs)}")
         if self.note:
             lines.append(indent + self.note)
         return "\n".join(lines)
+
+
+def _shown(name: str) -> str:
+    """A symbol's name as the author reads it: λ for lambda, ŷ for the reader's y__hat, Δμ, dL/dŷ."""
+    from symderiv.lang.greek import greek_text
+
+    if name.startswith("Δ"):
+        return "Δ" + greek_text(name[1:])
+    m = re.fullmatch(r"d([^/]+)/d(.+)", name)
+    if m:
+        return f"d{greek_text(m.group(1))}/d{greek_text(m.group(2))}"
+    return greek_text(name)
 
 
 def _num(v: Any) -> Any:
