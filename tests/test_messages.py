@@ -124,5 +124,5 @@ def test_counterexamples_name_symbols_as_authors_read_them():
                    "$$\\lambda \\hat{y} + x = \\hat{y} + x$$\n", "t.md")
     (step, _), = d.all_steps()
     text = step.verdict.counterexample.describe()
-    assert "λ = " in text and "ŷ = " in text
+    assert "λ = " in text and "y\u0302 = " in text
     assert "lambda" not in text and "__" not in text
