@@ -10,10 +10,9 @@ from typing import Any
 
 import sympy
 
-from symderiv.derive.derivation import Derivation, Step, error_verdict
+from symderiv.derive.derivation import Derivation, Step, error_verdict, jacobian_fields
 from symderiv.derive.rules import rule
 from symderiv.kernel.decide import (
-    UNDECIDED,
     VERIFIED,
     Verdict,
     annotate,
@@ -210,10 +209,7 @@ class TensorDerivation(Derivation):
             "forward": latex(self.output, **st) + " = " + latex(self.forward, **st),
             "gradient": latex(self.gradient, **st) if self.gradient is not None else None,
             "gradient_text": plain(self.gradient, **st) if self.gradient is not None else None,
-            "jacobian_check": j.status if j else UNDECIDED,
-            "jacobian_method": j.method if j else "not run: no gradient was read off",
-            "jacobian_methods": list(j.methods) if j else [],
-            "jacobian_counterexample": j.counterexample.to_dict() if j and j.counterexample else None,
+            **jacobian_fields(j),
             "symbols": [{"name": s.name, "latex": latex(s, **st),
                          "shape": [r" \times ".join(s.chans) or "1", r" \times ".join(sympy.latex(e) for e in s.ext)],
                          "description": self.descriptions.get(plain(s), "")} for s in self.symbols()],

@@ -456,10 +456,7 @@ class Derivation:
             "forward": latex(self.output, **st) + " = " + latex(self.shown_forward(), **st),
             "gradient": latex(self.gradient, **st) if self.gradient is not None else None,
             "gradient_text": plain(self.gradient, **st) if self.gradient is not None else None,
-            "jacobian_check": j.status if j else UNDECIDED,
-            "jacobian_method": j.method if j else "not run: no gradient was read off",
-            "jacobian_methods": list(j.methods) if j else [],
-            "jacobian_counterexample": j.counterexample.to_dict() if j and j.counterexample else None,
+            **jacobian_fields(j),
             "symbols": [
                 {
                     "name": s.name,
@@ -544,6 +541,16 @@ def register_display(hook: Callable[[Derivation], dict[str, str]]) -> None:
     """Install the notebook display of derivations (the report layer calls this on import)."""
     global _DISPLAY_HOOK
     _DISPLAY_HOOK = hook
+
+
+def jacobian_fields(j: Verdict | None) -> dict[str, Any]:
+    """The Jacobian cross-check's part of a derivation's JSON (one shape for every kind of derivation)."""
+    return {
+        "jacobian_check": j.status if j else UNDECIDED,
+        "jacobian_method": j.method if j else "not run: no gradient was read off",
+        "jacobian_methods": list(j.methods) if j else [],
+        "jacobian_counterexample": j.counterexample.to_dict() if j and j.counterexample else None,
+    }
 
 
 def hypothesis_phrase(h: Hypothesis) -> str:
