@@ -160,3 +160,30 @@ def test_a_point_outside_the_written_left_side_refutes_nothing():
     env["B"] = [[Fraction(0), Fraction(0)], [Fraction(0), Fraction(1)]]  # A + B = I: now a real refutation
     out = certify_at(lowered_left, right, {"n": 2}, env, meter, (written_left, right))
     assert not isinstance(out, str) and out.sizes == {"n": 2}
+
+
+def test_an_exact_claim_reads_its_domain_with_the_perturbation_as_a_variable():
+    """In an exact claim ΔX is a variable like any other: (X + ΔX)⁻¹ needs X + ΔX invertible, not X
+    (found by the soundness hunt: these were verified when the domain was read at Δ = 0, although
+    X = I, ΔX = −I makes the right side undefined where the left is defined)."""
+    from symderiv.kernel.decide import Hypothesis
+    from symderiv.lang.operators import LogDet, Scale
+
+    A, B, X = SYMS
+    dX = Sym("ΔX", n, n)
+    M, I = Add(X, dX), Identity(n)
+    claims = [
+        (Inv(X), Add(Inv(X), MatMul(M, Inv(M)), Scale(-1, I)), ()),
+        (MatMul(A, Inv(X)), MatMul(A, Inv(M), M, Inv(X)), ()),
+        (I, MatMul(M, Inv(M)), (Hypothesis("invertible", X),)),
+        (LogDet(X), Add(LogDet(X), LogDet(M), Scale(-1, LogDet(M))), ()),
+    ]
+    for lhs, rhs, hyps in claims:
+        v = verify_equal(lhs, rhs, hypotheses=hyps)
+        assert v.status != "verified", v.method
+    # a counterexample of an exact claim lies in the left side's domain at the Δ it shows
+    v = verify_equal(MatMul(M, Inv(M)), Add(I, Scale(0, Inv(A))))
+    assert v.status == "failed"
+    cex = v.counterexample
+    env = {k: [[Fraction(x) for x in row] for row in m] for k, m in cex.values.items()}
+    assert _value(MatMul(M, Inv(M)), env, cex.sizes) is not None

@@ -576,9 +576,19 @@ _IMPLIES = {"pos": {"pos", "nonneg", "nonzero"}, "nonneg": {"nonneg"}, "nonzero"
 
 
 def transpose_key(m: Expr, ab: Abstraction) -> tuple[Any, ...]:
-    """The value key of M or of Mᵀ, whichever is smaller: M is invertible (or has det M > 0) iff Mᵀ is."""
-    m = lower(_zero_deltas(m))
+    """The value key of M or of Mᵀ, whichever is smaller: M is invertible (or has det M > 0) iff Mᵀ is.
+    Perturbations are variables like any other here: a first-order claim's sides are given with every Δ
+    already replaced by 0 (:func:`at_base_point`), an exact claim's as written (X + ΔX invertible is not X
+    invertible)."""
+    m = lower(map_bottom_up(m, _drop_zeros))  # (X + 0)⁻¹ at the base point is X⁻¹
     return min(ab.key(ab(m)), ab.key(ab(Transpose(m))))
+
+
+def at_base_point(e: Expr) -> Expr:
+    """``e`` with every perturbation Δ replaced by a zero matrix and nothing simplified, so that each
+    inverse and log-determinant stays, with its argument at the base point Δ = 0 (−X⁻¹ΔXX⁻¹ still needs
+    X invertible): the domain of a first-order claim (§1.2)."""
+    return map_bottom_up(e, lambda n: Zero(*n.shape) if isinstance(n, Sym) and n.kind == "delta" else n)
 
 
 def _invertible_conditions(m: Expr, ab: Abstraction, out: set[tuple[str, tuple[Any, ...]]]) -> None:
@@ -595,8 +605,7 @@ def _invertible_conditions(m: Expr, ab: Abstraction, out: set[tuple[str, tuple[A
 
 def matrix_domain_conditions(e: Expr, ab: Abstraction) -> set[tuple[str, tuple[Any, ...]]]:
     """The conditions of the inverses and log-determinants in ``e`` as written (§1.6): M⁻¹ needs M
-    invertible, log det M needs det M > 0. Arguments with perturbations are taken at Δ = 0 (the
-    base point of a first-order claim)."""
+    invertible, log det M needs det M > 0."""
     out: set[tuple[str, tuple[Any, ...]]] = set()
     for n in e.walk():
         if isinstance(n, Inv):

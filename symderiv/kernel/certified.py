@@ -189,16 +189,9 @@ def _texts(m: Matrix) -> Matrix:
 
 def _defined(e: Expr, ienv: dict[str, Any], sizes: dict[str, int], deadline: Meter) -> str:
     """"yes", "no" (certainly undefined: an exact singular matrix, a log of an enclosure ≤ 0) or
-    "unknown", for ``e`` as written at the base point (every perturbation Δ set to 0)."""
-    from symderiv.lang.operators import Sym
-
-    base = dict(ienv)
-    for n in e.walk():
-        if isinstance(n, Sym) and n.kind == "delta":
-            rows, cols = (len(ienv[n.name]), len(ienv[n.name][0])) if n.name in ienv else (0, 0)
-            base[n.name] = [[IV.mpf(0)] * cols for _ in range(rows)]
+    "unknown", for ``e`` as written (a first-order claim's sides come with Δ already replaced by 0)."""
     try:
-        evaluate(e, base, sizes, INTERVAL, deadline)
+        evaluate(e, ienv, sizes, INTERVAL, deadline)
     except OutsideDomain as exc:
         return "no" if exc.certain else "unknown"
     except (NotExact, ZeroDivisionError, KeyError):

@@ -30,7 +30,7 @@ from dataclasses import replace
 from fractions import Fraction
 
 from symderiv.errors import BudgetExceeded, NotInFragment, SymderivError
-from symderiv.kernel.atoms import has_atoms, has_matrix_functions, linearize, lower
+from symderiv.kernel.atoms import at_base_point, has_atoms, has_matrix_functions, linearize, lower
 from symderiv.kernel.evaluate import INT, Counterexample, evaluate
 from symderiv.kernel.hypotheses import Hypothesis, describe, guards, matrix_conditions, positive_names, substitution
 from symderiv.kernel.expand import delta_degree, expand
@@ -162,7 +162,11 @@ def _prepare(
     sub = substitution(hypotheses)
     if sub:
         nl, nr = substitute(nl, sub), substitute(nr, sub)
-    written = (nl, nr) if has_matrix_functions(nl, nr) else None
+    # an exact claim's domain is that of its sides as written, with Δ a variable like any other; a
+    # first-order claim's is at the base point Δ = 0 (§1.2)
+    written = None
+    if has_matrix_functions(nl, nr):
+        written = (nl, nr) if relation == "exact" else (at_base_point(nl), at_base_point(nr))
     if has_atoms(nl, nr):
         nl, nr = lower(nl), lower(nr)
         if relation == "first-order":
