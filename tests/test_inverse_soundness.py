@@ -171,7 +171,7 @@ def test_an_exact_claim_reads_its_domain_with_the_perturbation_as_a_variable():
 
     A, B, X = SYMS
     dX = Sym("ΔX", n, n)
-    M, I = Add(X, dX), Identity(n)
+    M, I = Add(X, dX), Identity(n)  # noqa: E741 — the identity matrix
     claims = [
         (Inv(X), Add(Inv(X), MatMul(M, Inv(M)), Scale(-1, I)), ()),
         (MatMul(A, Inv(X)), MatMul(A, Inv(M), M, Inv(X)), ()),
