@@ -187,3 +187,21 @@ def test_an_exact_claim_reads_its_domain_with_the_perturbation_as_a_variable():
     cex = v.counterexample
     env = {k: [[Fraction(x) for x in row] for row in m] for k, m in cex.values.items()}
     assert _value(MatMul(M, Inv(M)), env, cex.sizes) is not None
+
+
+def test_a_counterexample_satisfies_the_open_hypotheses():
+    """XB = BX under det X > 0 (or X invertible), x ∘ x = x under x > 0: refuted, and the point shown
+    satisfies the hypotheses (found by the hunt: the matrix procedure showed a singular X, a negative x)."""
+    from symderiv.kernel.decide import Hypothesis
+    from symderiv.kernel.evaluate import exact_eliminate
+    from symderiv.lang.operators import Hadamard
+
+    A, B, X = SYMS
+    for kind in ("detpos", "invertible"):
+        v = verify_equal(MatMul(X, B), MatMul(B, X), hypotheses=(Hypothesis(kind, X),))
+        assert v.status == "failed" and v.counterexample is not None
+        det, _ = exact_eliminate([[Fraction(q) for q in row] for row in v.counterexample.values["X"]], False)
+        assert det > 0 if kind == "detpos" else det != 0
+    x = Sym("x", n, 1)
+    v = verify_equal(Hadamard(x, x), x, hypotheses=(Hypothesis("positive", x),))
+    assert v.status == "failed" and all(q > 0 for row in v.counterexample.values["x"] for q in row)

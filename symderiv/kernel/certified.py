@@ -236,7 +236,7 @@ def certify_at(
     return "agree"
 
 
-def _guards_hold(guards: tuple[Expr, ...], sizes: dict[str, int], env: dict[str, Matrix], deadline: Meter) -> bool:
+def guards_hold(guards: tuple[Expr, ...], sizes: dict[str, int], env: dict[str, Matrix], deadline: Meter) -> bool:
     """Every entry of every guard expression is certainly > 0 at this point."""
     ienv = {n: [[_iv(v) for v in row] for row in m] for n, m in env.items()}
     for g in guards:
@@ -265,7 +265,7 @@ def certified_counterexample(
     hint_l, hint_r = (lhs, rhs) if domain is None else (Add(lhs, Scale(0, domain[0])), Add(rhs, Scale(0, domain[1])))
     for sizes, env in refute.current().certified_points(hint_l, hint_r, bound, positive, seed, points):
         if not (refute.exact_point(hint_l, hint_r, sizes, env) and refute.fits_hypotheses(env, positive)
-                and _guards_hold(guards, sizes, env, deadline)):
+                and guards_hold(guards, sizes, env, deadline)):
             seen["invalid"] += 1
             continue
         try:
