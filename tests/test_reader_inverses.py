@@ -69,3 +69,25 @@ def test_unknown_matrix_hypothesis_is_refused():
     with pytest.raises(ReadError) as exc:
         check_text(HEAD + "<!-- symderiv: assume X is regular -->\n\n$$X = X$$\n", "t.md")
     assert "X invertible" in str(exc.value)
+
+
+@pytest.mark.parametrize("note", [r"\text{ is false}", r"\quad\text{does not hold}", r"\quad \text{(wrong!)}",
+                                  r"\quad \text{for } n \geq 2 \text{ this fails}"])
+def test_a_note_that_denies_the_equation_is_not_ticked(note):
+    """'(AB)^T = B^T A^T \\text{ is false}' asserts that the equation fails: never a ✓ of the bare
+    equation (found by the soundness hunt)."""
+    assert _statuses(r"(AB)^T = B^T A^T " + note) == ["failed"]
+
+
+def test_a_justifying_note_is_still_read():
+    assert _statuses(r"(AB)^T = B^T A^T \quad \text{by the transpose of a product}") == ["verified"]
+
+
+@pytest.mark.parametrize("line", [r"d x^T A x = x^T A d x", r"dx^T A x = x^T A dx"])
+def test_d_is_refused_where_it_is_also_a_dimension(line):
+    """With x ∈ R^d, 'd x' and 'dx' (typeset alike) could be the dimension d times x or the differential
+    of x: refused, never read one way on one side and the other way on the other (found by the hunt)."""
+    head = "Let $x \\in \\mathbf{R}^d$, $A \\in \\mathbf{R}^{d \\times d}$.\n\n"
+    d = check_text(head + f"$${line}$$\n", "t.md")
+    (step, _), = d.all_steps()
+    assert step.status == "failed" and "ambiguous" in step.verdict.reason

@@ -41,7 +41,16 @@ from symderiv.documents.interpret import (
     parse_space,
     segmentations,
 )
-from symderiv.documents.reader import CONDITION_NOTE, Block, MathLine, decode, has_relation, read_math, scan_markdown
+from symderiv.documents.reader import (
+    CONDITION_NOTE,
+    NEGATING_NOTE,
+    Block,
+    MathLine,
+    decode,
+    has_relation,
+    read_math,
+    scan_markdown,
+)
 from symderiv.errors import LineError, ReadError, SymderivError
 from symderiv.kernel.decide import (
     DEFAULT_BUDGET,
@@ -710,6 +719,12 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                     # a display line that cannot be read fails at its position, in its derivation
                     _line_problem(doc, st, ml, *doc.unreadable[(ml.line, ml.col)])
                 continue  # a declaration that cannot be read was reported in pass 1
+            if ml.note and NEGATING_NOTE.search(ml.note):
+                _line_problem(doc, st, ml, ml.line, ml.col or 1,
+                              f"the note '{ml.note.strip()}' may deny the equation before it, so the line is not read "
+                              "as asserting the equation; write the equation without the note (or with \\neq), and "
+                              "the remark in the prose")
+                continue
             if st.derivation is None and CONDITION_NOTE.match(ml.note):
                 # "AB = BA \quad \text{if } B = A": the hypothesis is not assumed, so the bare equation is
                 # neither verified nor refuted (a counterexample could violate the hypothesis)

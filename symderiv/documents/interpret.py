@@ -173,6 +173,10 @@ def _unknown_part(text: str, names) -> str:
     return text[i:j]
 
 
+class _Ambiguous(Exception):
+    """A reading with two meanings, raised where no syntax node is at hand to locate it."""
+
+
 def _edge(t: S.Syntax, side: int) -> S.Syntax:
     """The leftmost (side 0) or rightmost (side -1) primary of a product."""
     while True:
@@ -481,7 +485,10 @@ class Interpreter:
         if not splits:
             if self.scope.lookup(text) is not None:
                 return self.scope.lookup(text)
-            differential = self._differential(text)
+            try:
+                differential = self._differential(text)
+            except _Ambiguous as exc:
+                self.fail(t, str(exc))
             if differential is not None:
                 return differential
             dim = self.dimension(text)
@@ -514,6 +521,10 @@ class Interpreter:
             return None
         target = self.scope.lookup(text[1:])
         if isinstance(target, Sym) and target.kind == "plain":
+            if self.dimension("d") is not None:
+                raise _Ambiguous(f"ambiguous: d is a declared dimension, so '{text}' can be d·{text[1:]} or the "
+                                 rf"differential of {text[1:]}; write \Delta {text[1:]} for a perturbation, or "
+                                 rf"d \cdot {text[1:]} for the product")
             self.differentials = True
             return delta_of(target)
         return None
@@ -1087,6 +1098,13 @@ class Interpreter:
                       "write the coefficient first (2A) or brace the subscript (W_{12})")
         if isinstance(right_t, S.Paren):
             self._refuse_function_application(left_t, right_t)
+        last, first = _edge(left_t, -1), _edge(right_t, 0)
+        if isinstance(last, S.Word) and last.text == "d" and self.dimension("d") is not None \
+                and isinstance(first, S.Word) and not self._in_derivative:
+            # 'd x' is typeset exactly as 'dx': the dimension d times x, or the differential of x?
+            self.fail(t, "ambiguous: d is a declared dimension, so 'd " + first.text + "' can be a product or a "
+                      r"differential; write d \cdot " + first.text + r" for the product, or \Delta "
+                      + first.text + " for a perturbation")
         left = self.value(left_t)
         after_trace = isinstance(left, TraceWord) or (isinstance(left, list) and isinstance(left[-1], TraceWord))
         head = left[:-1] if isinstance(left, list) else []

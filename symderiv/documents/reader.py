@@ -122,6 +122,11 @@ _JUSTIFYING = re.compile(r"\s*(?:\\q?quad\s*)*\\(?:text|textrm|mbox)\{\s*(?:with
                          r"as|from|see|cf\.?|i\.e\.?|e\.g\.?|for|note|if|when|whenever|provided|given|assuming|"
                          r"unless)\b", re.I)
 # a note that states a hypothesis (``\quad \text{if } B = A``): the equation holds only under it
+# a note that may deny the equation it follows (``\text{is false}``, ``\text{(wrong!)}``, ``\text{does not hold}``):
+# the line then asserts that the equation fails, which the checker must not tick as the bare equation
+NEGATING_NOTE = re.compile(r"\b(?:not|false|wrong|fails?|failing|incorrect|never|untrue|invalid|no|nor|mistake|"
+                           r"error|erroneous|bogus|counterexample|isn't|doesn't|don't|won't|can't|cannot)\b|n't\b",
+                           re.I)
 CONDITION_NOTE = re.compile(r"^\s*(?:if|iff|only if|for|when|whenever|provided|given|assuming|unless)\b.*"
                             r"(?:=|\\approx|\\equiv|\\neq|\\ne\b|<|>|\\le|\\ge|\\in\b)", re.I | re.S)
 
