@@ -19,7 +19,21 @@ from typing import Callable, Optional
 from symderiv.errors import DerivationError
 from symderiv.kernel.expand import push_transpose
 from symderiv.kernel.indexgraph import canonical_form, compile_monomial
-from symderiv.lang.operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose, add, as_expr, mul, sym_from
+from symderiv.lang.operators import (
+    Add,
+    Expr,
+    Identity,
+    Inner,
+    MatMul,
+    Scale,
+    Sym,
+    Trace,
+    Transpose,
+    add,
+    as_expr,
+    mul,
+    sym_from,
+)
 from symderiv.derive.derivation import Derivation
 from symderiv.derive import rules as R
 
@@ -538,8 +552,6 @@ def _as_inner(t: Expr) -> tuple[str, Expr] | None:
             raise DerivationError(f"{t!r} is not linear in a single factor")
         rotated = fs[j + 1:] + fs[:j]
         if not rotated:
-            from symderiv.lang.operators import Identity
-
             return "trace-as-inner", Inner(Identity(fs[j].shape[0]), fs[j])
         return ("trace-as-inner" if j == len(fs) - 1 else "cyclic-trace+trace-as-inner",
                 R.trace_as_inner(rotated, fs[j]))

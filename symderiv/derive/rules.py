@@ -12,6 +12,8 @@ from typing import Callable
 
 from symderiv.kernel.expand import delta_degree, delta_expand, push_transpose
 from symderiv.lang.operators import (
+    Det,
+    Inv,
     Add,
     Expr,
     Inner,
@@ -398,24 +400,18 @@ def jet_square(m: Expr, dm: Expr) -> Expr:
 @rule("jet-inverse", "differential of the inverse", r"\Delta (M^{-1}) \doteq -M^{-1}\, \Delta M\, M^{-1}")
 def jet_inverse(m: Expr, dm: Expr) -> Expr:
     """(M + ΔM)⁻¹ − M⁻¹ ≐ −M⁻¹ ΔM M⁻¹ where M is invertible (from (M + ΔM)(M⁻¹ + D) ≐ I)."""
-    from symderiv.lang.operators import Inv
-
     return Scale(-1, MatMul(Inv(m), dm, Inv(m)))
 
 
 @rule("jet-det", "Jacobi's formula", r"\Delta \det M \doteq \det M \operatorname{tr}(M^{-1} \Delta M)")
 def jet_det(m: Expr, dm: Expr) -> Expr:
     """det(M + ΔM) − det M ≐ det M · tr(M⁻¹ ΔM) where M is invertible (Jacobi)."""
-    from symderiv.lang.operators import Det, Inv
-
     return MatMul(Det(m), Trace(MatMul(Inv(m), dm)))
 
 
 @rule("jet-logdet", "differential of log det", r"\Delta \log\det M \doteq \operatorname{tr}(M^{-1} \Delta M)")
 def jet_logdet(m: Expr, dm: Expr) -> Expr:
     """log det(M + ΔM) − log det M ≐ tr(M⁻¹ ΔM) where det M > 0."""
-    from symderiv.lang.operators import Inv
-
     return Trace(MatMul(Inv(m), dm))
 
 

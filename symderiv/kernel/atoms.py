@@ -455,7 +455,7 @@ def atom_symbol(label: str, rows: Any, cols: Any) -> Sym:
     return s
 
 
-def _symmetrized(label: Sym) -> Expr:
+def symmetrized_label(label: Sym) -> Expr:
     """½(L + Lᵀ) for the label L of an atom whose argument is symmetric (M = Mᵀ for all values, by
     equal value keys): then f(M)ᵀ = f(Mᵀ) = f(M) and (M⁻¹)ᵀ = M⁻¹, so L = ½(L + Lᵀ) at its value,
     and an identity proved for every L in this form holds at it (the onto substitution of Theorem
@@ -484,6 +484,8 @@ class Abstraction:
         self.argument: dict[str, tuple[str, Expr]] = {}
         self.labels_by_name: dict[str, Sym] = {}
         self._keys: dict[Expr, tuple[Any, ...]] = {}
+        #: whether some label was written ½(L + Lᵀ): abstracted monomials may then be sums
+        self.symmetrized = False
         self._abstracted: dict[Expr, Expr] = {}
 
     def __call__(self, e: Expr) -> Expr:
@@ -516,7 +518,7 @@ class Abstraction:
             return Transpose(out)
         out = self._label(n.name, k, m.shape, n)
         self.argument.setdefault(out.name, (n.name, m))
-        return _symmetrized(out) if k == kt else out
+        return self._symmetrized(out) if k == kt else out
 
     def _inverse(self, n: Inv) -> Expr:
         """X⁻¹ of a symbol (or of Xᵀ) becomes the edge X⁻¹, which cancels against X on index graphs
@@ -535,7 +537,12 @@ class Abstraction:
             return Transpose(out)
         out = self._label("inv", k, m.shape, n)
         self.argument.setdefault(out.name, ("inv", m))
-        return _symmetrized(out) if k == kt else out
+        return self._symmetrized(out) if k == kt else out
+
+    def _symmetrized(self, label: Sym) -> Expr:
+        out = symmetrized_label(label)
+        self.symmetrized = self.symmetrized or out is not label
+        return out
 
     def key(self, e: Expr) -> tuple[Any, ...]:
         """:func:`value_key`, computed once per expression (the same argument recurs in many terms)."""

@@ -21,7 +21,18 @@ from typing import Literal
 
 import sympy
 
-from symderiv.lang.operators import Add, DimScalar, Expr, MatMul, Ones, Scale, Sym, Transpose
+from symderiv.lang.operators import (
+    Add,
+    Det,
+    DimScalar,
+    Expr,
+    Hadamard,
+    MatMul,
+    Ones,
+    Scale,
+    Sym,
+    Transpose,
+)
 from symderiv.lang.printing import plain
 
 Kind = Literal["symmetric", "sums-to", "positive", "invertible", "detpos"]
@@ -109,8 +120,6 @@ def guards(hyps: tuple[Hypothesis, ...]) -> tuple[Expr, ...]:
     and π(u) has an entry ≤ 0 lies outside the hypotheses, so it refutes nothing (1ᵀy = 1, y > 0:
     relu(y) = y is true). Verification is unaffected: every y in the hypothesis set is π(y) with
     y > 0, so treating u as positive still covers it."""
-    from symderiv.lang.operators import Det, Hadamard
-
     sub = substitution(hyps)
     out = [sub[h.symbol.name] for h in hyps if h.kind == "positive" and h.symbol.name in sub]
     for kind, m in matrix_conditions(hyps):  # det M > 0, or (det M)² > 0 for M invertible

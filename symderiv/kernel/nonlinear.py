@@ -146,10 +146,9 @@ def decide_nonlinear(
     of inverses and log-determinants are read; ``conditions`` are the hypotheses' (invertible M,
     det M > 0)."""
     ab = Abstraction(budget.max_terms, budget.max_leaves)
-    # abstraction can turn a monomial into a sum (the label of an atom with a symmetric argument is
-    # ½(L + Lᵀ)), so the abstracted terms are expanded again
-    all_terms = [(c * c2, m2) for c, m in lterms for c2, m2 in expand(ab(m), budget.max_terms)] + \
-        [(-c * c2, m2) for c, m in rterms for c2, m2 in expand(ab(m), budget.max_terms)]
+    all_terms = [(c, ab(m)) for c, m in lterms] + [(-c, ab(m)) for c, m in rterms]
+    if ab.symmetrized:  # the label of an atom with a symmetric argument is ½(L + Lᵀ): expand again
+        all_terms = [(c * c2, m2) for c, m in all_terms for c2, m2 in expand(m, budget.max_terms)]
     classes, bound = class_sums(all_terms, budget.max_leaves)
     diff = class_terms(classes, ab)
     gap = domain_gap(leval, reval, ab, positive)

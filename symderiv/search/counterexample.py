@@ -22,7 +22,14 @@ from symderiv.kernel.evaluate import (
 from symderiv.kernel.refute import EntryKey, SeqEnv, as_fraction
 from symderiv.kernel.seqeval import IndexValue, clean, index_terms, index_value_of, seq_evaluate
 from symderiv.lang.index import IndexNotation, IndexSum
-from symderiv.lang.operators import INF, Expr
+from symderiv.lang.operators import (
+    Det,
+    Expr,
+    INF,
+    Inv,
+    LogDet,
+    Sym,
+)
 
 #: A place holding one entry of a candidate: (a matrix row or a sequence, index or key).
 Cell = tuple[MutableMapping[Any, int] | list[int], Any]
@@ -275,8 +282,6 @@ def certified_points(
 
 def _under_matrix_functions(*exprs: Expr) -> list[str]:
     """Square symbols that occur inside an inverse, a determinant or a log-determinant, sorted."""
-    from symderiv.lang.operators import Det, Inv, LogDet, Sym
-
     names = {s.name for e in exprs for n in e.walk() if isinstance(n, (Inv, Det, LogDet))
              for s in n.arg.walk() if isinstance(s, Sym) and s.kind != "delta" and s.shape[0] == s.shape[1]}
     return sorted(names)
