@@ -414,3 +414,39 @@ def test_a_second_proof_that_did_not_run_is_never_claimed():
         assert "was not run" in verdict.method and "explicit-polynomial" not in verdict.methods
         full = verify_equal(lhs, rhs, Budget(double_check=True))
         assert "explicit-polynomial" in full.methods and "was not run" not in full.method
+
+
+# ---------------------------------------------------------------------------------------
+# √ on the left side supplies the domain of 1/u on the right (u ≥ 0 and √u ≠ 0 give u > 0)
+# ---------------------------------------------------------------------------------------
+u_s = Sym("u", 1, 1)
+
+
+def test_one_over_root_squared_is_one_over_the_radicand():
+    """recip(√u)·recip(√u) = recip(u): the left side is defined only where u > 0, which is where the
+    right side needs u ≠ 0 (C1 clears both reciprocals, C2 reduces √u·√u)."""
+    r = Fn("recip", Fn("sqrt", u_s))
+    v = verify_equal(MatMul(r, r), recip(u_s))
+    assert v.status == "verified", v.reason
+
+
+def test_root_alone_does_not_supply_a_nonzero_radicand():
+    """√u on the left is defined at u = 0, where u·recip(√u) on the right is not: never verified."""
+    root = Fn("sqrt", u_s)
+    v = verify_equal(root, MatMul(u_s, Fn("recip", root)))
+    assert v.status != "verified", v.reason
+
+
+def test_wrong_power_of_the_radicand_fails():
+    r = Fn("recip", Fn("sqrt", u_s))
+    v = verify_equal(MatMul(r, r, r, r), recip(u_s))
+    assert v.status == "failed", v.reason
+
+
+def test_a_dimension_with_assumptions_is_the_dimension_of_the_shapes():
+    """SymPy's n declared integer and positive, used in a coefficient, is the n of the shapes (by name,
+    as dimensions are compared), so n·x/n = x; the slip n·x/(n + 1) = x fails."""
+    npos = sympy.Symbol("n", integer=True, positive=True)
+    assert DimScalar(npos / n).value == 1
+    assert verify_equal(MatMul(DimScalar(npos), DimScalar(1 / n), x), x).status == "verified"
+    assert verify_equal(MatMul(DimScalar(npos / (n + 1)), x), x).status == "failed"

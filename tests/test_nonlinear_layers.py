@@ -684,10 +684,9 @@ def _layer_norm_sympy():
     return sp.Trace(g.T * y), x, g, J, r, y
 
 
-@pytest.mark.xfail(strict=True, reason="kernel: SymPy turns (1/√u)·(1/√u) into 1/u, and the kernel has no "
-                   "rewrite √u ⊙ √u = u (Theorem C2), so recip(u) and recip(√u)² are unrelated atoms: undecided; "
-                   "the catalog's own layer-norm derivation keeps 1/σ as one atom and is verified")
 def test_layer_norm_written_with_sympy_is_verified():
+    """SymPy folds (1/√u)·(1/√u) into 1/u, and its n is declared integer and positive: the kernel
+    reads 1/u as defined where 1/√u is (u > 0) and that n as the dimension n of the shapes."""
     L, x, g, J, r, y = _layer_norm_sympy()
     assert_gradient(L, x, r * (g - J * g / n - y * sp.Trace(y.T * g) / n))
 

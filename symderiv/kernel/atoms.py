@@ -639,11 +639,18 @@ def required_matrix_conditions(e: Expr, ab: Abstraction) -> list[tuple[str, tupl
 
 
 def domain_conditions(e: Expr, abstraction: Abstraction) -> set[tuple[str, tuple[Any, ...]]]:
-    """(condition, value key of the argument) for every log, sqrt and recip in ``e``."""
+    """(condition, value key of the argument) for every log, sqrt and recip in ``e``.
+
+    Where √u itself must be non-zero (recip(√u), log √u), u ≥ 0 and √u ≠ 0 give u > 0: the left side
+    of layer norm written 1/√v supplies v > 0 to a right side written 1/v."""
     out: set[tuple[str, tuple[Any, ...]]] = set()
     for n in e.walk():
         if isinstance(n, Fn) and n.name in NEEDS:
             out.add((NEEDS[n.name], abstraction.key(abstraction(n.arg))))
+            root = n.arg
+            if NEEDS[n.name] in ("nonzero", "pos") and isinstance(root, Fn) and root.name == "sqrt" \
+                    and not root.prime:
+                out.add(("pos", abstraction.key(abstraction(root.arg))))
     return out
 
 

@@ -499,7 +499,10 @@ class DimScalar(Expr):
     __slots__ = ("value",)
 
     def __init__(self, value: Any) -> None:
-        v = sympy.cancel(sympy.sympify(value))
+        v = sympy.sympify(value)
+        # compared by name only, as dimensions are (symbols.dim): the n of a shape and an n declared
+        # integer=True, positive=True in a coefficient are one dimension, so n/n cancels
+        v = sympy.cancel(v.xreplace({s: sympy.Symbol(s.name) for s in v.free_symbols if isinstance(s, sympy.Symbol)}))
         for s in v.free_symbols:
             if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", str(s)):
                 raise ShapeError(f"a dimension coefficient may use dimension names only, got {s}")
