@@ -259,3 +259,42 @@ def test_course_has_title_contents_and_summary_and_fits_the_page(tmp_path):
                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stdout[-2000:]
     assert not _overfull((tmp_path / "course.log").read_text(encoding="latin-1"))
+
+
+def test_compiled_template_cache_never_changes_output_and_never_fails(tmp_path, monkeypatch):
+    """The jinja2 bytecode cache is an optimisation only: the same bytes with it, without it
+    (SYMDERIV_NO_CACHE) and when its directory cannot be used or written."""
+    import jinja2
+
+    import symderiv.report.render as R
+
+    d = get_layer("linear").derive("x")
+
+    def fresh(**env: str) -> str:
+        R._env.cache_clear()
+        R._bytecode_cache.cache_clear()
+        for k in ("SYMDERIV_NO_CACHE",):
+            monkeypatch.delenv(k, raising=False)
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        return render([d], "md")
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    first, second = fresh(), fresh()
+    assert (tmp_path / f"_jinja2-cache-{os.getuid()}").is_dir()
+    assert fresh(SYMDERIV_NO_CACHE="1") == first == second
+    assert R._bytecode_cache() is None  # disabled by the variable
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    monkeypatch.setattr("tempfile.tempdir", str(blocked))  # the cache directory cannot be created
+    assert fresh() == first and R._bytecode_cache() is None
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(ro))
+    cache = (R._bytecode_cache.cache_clear(), R._bytecode_cache())[1]
+    assert isinstance(cache, jinja2.BytecodeCache)
+    cache.directory = str(ro / "missing")  # every write fails: compiled again, no error
+    R._env.cache_clear()
+    monkeypatch.setattr(R, "_bytecode_cache", lambda: cache)
+    assert render([d], "md") == first
+    R._env.cache_clear()
