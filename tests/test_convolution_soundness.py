@@ -7,6 +7,8 @@ a dropped term, a wrong finite mode)."""
 import random
 
 import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from symderiv import verify_equal
 from symderiv.kernel.seqeval import seq_evaluate
@@ -43,29 +45,53 @@ def variants(e):
     return out
 
 
-def test_random_sequence_identities_agree_with_evaluation():
-    rng = random.Random(5)
-    verified = failed = 0
-    for _ in range(80):
-        e = rand_seq(rng, 2)
-        probe = rng.choice(SEQ)
-        for f in variants(e) + [e]:
-            for lhs, rhs in [(e, f), (Inner(probe, e), Inner(probe, f))]:
-                v = verify_equal(lhs, rhs)
-                names = sorted({s.name for s in lhs.symbols() + rhs.symbols()})
-                if v.status == "verified":
-                    verified += 1
-                    for _ in range(4):
-                        env = rand_env(rng, names)
-                        assert clean(seq_evaluate(lhs, env, {})) == clean(seq_evaluate(rhs, env, {})), (lhs, rhs)
-                elif v.status == "failed":
-                    failed += 1
-                    cex = v.counterexample
-                    assert cex is not None, (lhs, rhs)
-                    env = {k: {int(i): x for i, x in val.items()} if isinstance(val, dict) else
-                           {i: row[0] for i, row in enumerate(val)} for k, val in cex.values.items()}
-                    assert clean(seq_evaluate(lhs, env, {})) != clean(seq_evaluate(rhs, env, {})), (lhs, rhs)
-    assert verified > 50 and failed > 50
+_seq_exprs = st.recursive(
+    st.sampled_from(SEQ),
+    lambda inner: st.one_of(
+        st.builds(Corr, inner, inner), st.builds(Conv, inner, inner), st.builds(Add, inner, inner),
+        st.builds(Scale, st.sampled_from([2, -1]), inner)),
+    max_leaves=4,
+)
+_sequences = (st.builds(
+    lambda lo, vals: {lo + i: v for i, v in enumerate(vals)},
+    st.integers(-2, 0), st.lists(st.integers(-3, 3), min_size=1, max_size=5)))
+
+
+def _check_against_evaluation(lhs, rhs, envs) -> str:
+    """The verdict on lhs = rhs must agree with exact evaluation: verified ⇒ equal on every env;
+    failed ⇒ its counterexample separates the sides."""
+    v = verify_equal(lhs, rhs)
+    if v.status == "verified":
+        for env in envs:
+            assert clean(seq_evaluate(lhs, env, {})) == clean(seq_evaluate(rhs, env, {})), (lhs, rhs, env)
+    elif v.status == "failed":
+        cex = v.counterexample
+        assert cex is not None, (lhs, rhs)
+        env = {k: {int(i): x for i, x in val.items()} if isinstance(val, dict) else
+               {i: row[0] for i, row in enumerate(val)} for k, val in cex.values.items()}
+        assert clean(seq_evaluate(lhs, env, {})) != clean(seq_evaluate(rhs, env, {})), (lhs, rhs, env)
+    return v.status
+
+
+@settings(max_examples=60, deadline=None)
+@given(e=_seq_exprs, probe=st.sampled_from(SEQ), envs=st.lists(
+    st.fixed_dictionaries({s.name: _sequences for s in SEQ}), min_size=1, max_size=4))
+def test_random_sequence_identities_agree_with_evaluation(e, probe, envs):
+    """Sound rewrites and typical mistakes of a random sequence expression (hypothesis shrinks a
+    disagreement to the smallest expression and sequences)."""
+    for f in variants(e) + [e]:
+        for lhs, rhs in [(e, f), (Inner(probe, e), Inner(probe, f))]:
+            _check_against_evaluation(lhs, rhs, envs)
+
+
+def test_the_sequence_cross_check_sees_both_verdicts():
+    """The property above is not vacuous: on fixed expressions it meets verified and failed claims."""
+    A, B, C = SEQ[:3]
+    envs = [{n: {0: 1, 1: -2, 2: 3} for n in "ABCD"}]
+    assert _check_against_evaluation(Conv(A, B), Conv(B, A), envs) == "verified"
+    assert _check_against_evaluation(Corr(A, B), Corr(B, A), envs) == "failed"
+    assert _check_against_evaluation(Add(Conv(A, B), C), Conv(A, B), envs) == "failed"
+    assert _check_against_evaluation(Inner(C, Corr(A, B)), Inner(Corr(A, B), C), envs) == "verified"
 
 
 def test_random_finite_mode_gradients_agree_with_evaluation():
