@@ -450,3 +450,17 @@ def test_a_dimension_with_assumptions_is_the_dimension_of_the_shapes():
     assert DimScalar(npos / n).value == 1
     assert verify_equal(MatMul(DimScalar(npos), DimScalar(1 / n), x), x).status == "verified"
     assert verify_equal(MatMul(DimScalar(npos / (n + 1)), x), x).status == "failed"
+
+
+def test_log_prime_is_defined_where_log_is():
+    """log′(u) = 1/u only on (0, ∞), log's domain (§3.1): 1/u = log′(u) is refuted at a u < 0 where the
+    left side is defined; log′(u) = 1/u and, under u > 0, 1/u = log′(u) are verified."""
+    from symderiv import positive
+
+    lp = Fn("log", u_s, prime=1)
+    v = verify_equal(recip(u_s), lp)
+    assert v.status == "failed" and "domain-witness" in v.methods, v.reason
+    assert v.counterexample.values["u"][0][0] < 0 and v.counterexample.rhs == [["undefined"]]
+    assert "right side is not" in v.reason
+    assert verify_equal(lp, recip(u_s)).status == "verified"
+    assert verify_equal(recip(u_s), lp, hypotheses=(positive(u_s),)).status == "verified"

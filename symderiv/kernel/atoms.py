@@ -111,7 +111,12 @@ def _lower_node(e: Expr) -> Expr:
     if not isinstance(e, Fn):
         return e
     if e.prime:
-        return lower(derivative(e.name, e.arg))
+        low = lower(derivative(e.name, e.arg))
+        if e.name == "log":
+            # log′ = 1/x is the derivative of log, defined on (0, ∞) like log itself (§3.1), not on
+            # x ≠ 0: + 0·log(M) keeps the written side's condition M > 0 for the domain check
+            return Add(low, Scale(0, Fn("log", e.arg)))
+        return low
     if e.name == "square":
         return Hadamard(e.arg, e.arg)
     if e.name == "relu":

@@ -203,7 +203,9 @@ def decide_nonlinear(
             return Decision(FAILED, (
                 f"refuted on domain grounds: at {at} the left side is defined and the right side is certainly "
                 "undefined (exact or interval evaluation)"
-            ), ["certified-interval", "domain-witness"], bound, diff, cex, "")
+            ), ["certified-interval", "domain-witness"], bound, diff, cex,
+                "the left side is defined there and the right side is not (a claim must hold wherever its "
+                "left side is defined)")
         return Decision(FAILED, (
             f"refuted: interval evaluation at {at} "
             "gives provably different values (certified enclosures are disjoint)"
