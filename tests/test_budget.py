@@ -219,3 +219,28 @@ def Ones_n():  # noqa: N802
     from symderiv.lang.operators import Ones
 
     return Ones("n", "n")
+
+
+def test_memoised_certificates_are_the_computed_ones_and_refusals_are_never_cached():
+    """The kernel memoises (monomial -> graph, certificate); a warm lookup must equal a cold
+    computation, and a monomial over the leaf budget is refused on every call."""
+    import pytest
+
+    from symderiv.errors import BudgetExceeded
+    from symderiv.kernel.indexgraph import canonical_form, class_sums, clear_caches, compile_monomial
+    from symderiv.lang.operators import MatMul, Sym, Trace, Transpose
+
+    A, B = Sym("A", "n", "n"), Sym("B", "n", "n")
+    Am = Sym("A", "m", "m")
+    monos = [MatMul(A, B), MatMul(B, A), Trace(MatMul(A, B)), Trace(MatMul(B, A)), MatMul(A, Transpose(B)),
+             MatMul(Am, Am)]
+    clear_caches()
+    cold = [class_sums([(1, m)])[0] for m in monos]
+    warm = [class_sums([(1, m)])[0] for m in monos]
+    assert [list(c) for c in cold] == [list(c) for c in warm]
+    assert [list(c) for c in cold] == [[canonical_form(compile_monomial(m))] for m in monos]
+    assert list(cold[2]) == list(cold[3]) and list(cold[0]) != list(cold[1])  # tr(AB) = tr(BA); AB ≠ BA
+    big = Trace(MatMul(*[A] * 12))  # 12 symmetric rotations: more leaves than a budget of 2
+    for _ in range(2):
+        with pytest.raises(BudgetExceeded):
+            class_sums([(1, big)], max_leaves=2)
