@@ -418,6 +418,29 @@ def test_read_off_after_implication_on_the_same_line():
     assert check_text(text.replace("W{}", "W"), "t.md").status == "failed"
 
 
+def test_perturbation_and_read_off_on_one_line_start_a_derivation():
+    """ΔL ≈ ⟨x − t, Δx⟩ ⇒ dL/dx = x − t right after L's definition is the perturbation line and the
+    read-off, each checked: the exact '=' fails (½‖Δx‖² is left), a wrong read-off fails, and an
+    implication whose left part perturbs nothing defined stays unchecked."""
+    head = "# T\n\nLet $x \\in \\mathbf{R}^n$, $t \\in \\mathbf{R}^n$ and $L \\in \\mathbf{R}$.\n\n"
+    defn = "$$L = \\frac{1}{2} \\|x - t\\|^2$$\n\n"
+    line = "$$\\Delta L REL \\langle x - t, \\Delta x \\rangle \\Rightarrow \\frac{dL}{dx} = G$$\n"
+
+    def run(rel: str, g: str, with_definition: bool = True):
+        return check_text(head + (defn if with_definition else "") + line.replace("REL", rel).replace("G", g), "t.md")
+
+    right = run("\\approx", "x - t")
+    assert right.status == "verified" and len(right.derivations) == 1
+    assert [s.kind for s in right.derivations[0].steps][-1] == "readoff"
+    assert [s.line for s, _ in right.all_steps() if s.status == "failed"] == []
+    exact = run("=", "x - t")
+    assert exact.status == "failed" and [s.line for s, _ in exact.all_steps() if s.status == "failed"] == [7]
+    wrong = run("\\approx", "x + t")
+    assert wrong.status == "failed" and [s.line for s, _ in wrong.all_steps() if s.status == "failed"] == [7]
+    orphan = run("\\approx", "x - t", with_definition=False)
+    assert orphan.status != "verified" and not orphan.derivations
+
+
 def test_implication_between_equations_is_not_checked_as_a_chain():
     d = doc(r"AB = BA \Rightarrow BA = AB")
     (s,) = steps(d)

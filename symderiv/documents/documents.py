@@ -766,7 +766,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                     pl = ParsedLine(pl.lead, pl.items[1:], pl.rels[1:], pl.cols[1:], pl.ml)  # dx := dL/dx = G
                 if "⇒" in pl.rels:
                     k = pl.rels.index("⇒")
-                    if st.derivation is None:
+                    if st.derivation is None and not _starts_a_derivation(pl, k, interp, scope):
                         # "AB = BA ⇒ BA = AB" asserts an implication, not its hypothesis: not checked
                         s = ClaimStep(None, None, "problem", None, ml.note, ml.line)
                         s.verdict = undecided("not checked", reason="an implication between equations is not "
@@ -973,6 +973,19 @@ def _values(pl: ParsedLine, interp: Interpreter) -> list:
             v = interp.as_expr(v, t)  # a helper value (a word, a bare norm, ...): an expression, or a located error
         out.append(v)
     return out
+
+
+def _starts_a_derivation(pl: ParsedLine, k: int, interp: Interpreter, scope: Scope) -> bool:
+    """Whether the part of a line before its ⇒ at relation ``k`` is a perturbation line ΔL = … of a
+    forward definition in scope: "ΔL = ⟨x − t, Δx⟩ ⇒ dL/dx = x − t" on one line is then the two lines
+    ΔL = ⟨x − t, Δx⟩ and ⇒ dL/dx = x − t, each checked (never the implication alone)."""
+    if pl.lead is not None or k == 0:
+        return False
+    try:
+        first = _values(ParsedLine(None, pl.items[:1], [], pl.cols[:1], pl.ml), interp)[0]
+    except (LineError, SymderivError):
+        return False
+    return isinstance(first, Sym) and first.kind == "delta" and _forward_of(scope, first.name[1:]) is not None
 
 
 def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: CheckedDocument, ml: MathLine) -> None:
