@@ -126,3 +126,14 @@ def test_counterexamples_name_symbols_as_authors_read_them():
     text = step.verdict.counterexample.describe()
     assert "λ = " in text and "y\u0302 = " in text
     assert "lambda" not in text and "__" not in text
+
+
+def test_jacobian_line_names_the_variable_as_authors_read_it():
+    from symderiv.report.text import render_check
+
+    text = ("# Mean\n\nLet $\\mu \\in \\mathbf{R}^n$, $t \\in \\mathbf{R}^n$ and $L \\in \\mathbf{R}$.\n\n"
+            "$$L = \\frac{1}{2} \\|\\mu - t\\|^2$$\n\n$$\\Delta L \\approx \\langle \\mu - t, \\Delta \\mu \\rangle$$\n"
+            "$$\\Rightarrow \\frac{dL}{d\\mu} = \\mu - t$$\n")
+    out = render_check(check_text(text, "mu.md"))
+    assert "Jacobian cross-check of Mean: dL/dμ: dL/dμ = μ - t (verified)" in out
+    assert "mu " not in out.replace("Mean", "")

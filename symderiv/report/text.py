@@ -28,7 +28,7 @@ def render_check(doc) -> str:
         j = d.jacobian
         if j is not None:
             lines.append(f"{doc.path}: {marks[j.status]} Jacobian cross-check of {d.title}: "
-                         f"d{greek_text(d.loss)}/d{d.wrt.name} = {d.to_dict()['gradient_text']} ({j.status})")
+                         f"d{greek_text(d.loss)}/d{greek_text(d.wrt.name)} = {d.to_dict()['gradient_text']} ({j.status})")
     if doc.nothing_checked:
         lines.append(f"{doc.path}: {doc.nothing_reason} — not verified")
     else:
