@@ -1,5 +1,6 @@
 """Reports: deterministic, escaped, up to date in reports/, and the LaTeX compiles."""
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -298,3 +299,17 @@ def test_compiled_template_cache_never_changes_output_and_never_fails(tmp_path, 
     monkeypatch.setattr(R, "_bytecode_cache", lambda: cache)
     assert render([d], "md") == first
     R._env.cache_clear()
+
+
+def test_forward_definitions_in_the_summary_are_typeset(tmp_path):
+    """The summary lists each forward definition as math in every format, never as plain text (w·x)."""
+    from symderiv.documents.documents import check_text
+    from symderiv.report.render import render_document
+
+    doc = check_text("# T\n\nLet $x \\in \\mathbf{R}^n$, $W \\in \\mathbf{R}^{m \\times n}$, $y \\in \\mathbf{R}^m$.\n\n"
+                     "$$y = W x$$\n\n$$\\Delta y = W \\Delta x$$\n", "t.md")
+    md, tex, html = (render_document(doc, f) for f in ("md", "tex", "html"))
+    assert "Definition (line 5): $y = W x$ (forward definition)" in md
+    assert "Definition (line 5): $y = W x$ (forward definition)" in tex
+    assert re.search(r"Definition \(line 5\): <math[^>]*>.*</math> \(forward definition\)", html)
+    assert "W·x" not in md + tex + html

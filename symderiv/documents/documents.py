@@ -88,7 +88,7 @@ from symderiv.lang.operators import (
     delta_degree,
     substitute,
 )
-from symderiv.lang.printing import plain
+from symderiv.lang.printing import latex, plain
 
 
 @dataclass
@@ -1010,7 +1010,8 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
                                 f"{first.name} is declared {first.shape[0]}×{first.shape[1]}")
             _set_forward(scope, first, f)
             st.derivation, st.claim = None, None
-            doc.definitions.append({"line": ml.line, "text": f"forward definition {plain(first)} = {plain(f)}"})
+            doc.definitions.append({"line": ml.line, "text": f"forward definition {plain(first)} = {plain(f)}",
+                                    "latex": f"{latex(first)} = {latex(f)}"})
             if not _declared_at(scope, first.name, ml.line):
                 # "s = xᵀAx ∈ R" names a new value on its own line: a definition; "A = Bᵀ" of a
                 # symbol declared before constrains it, and is reported when nothing derives from it

@@ -880,6 +880,8 @@ def _definition(d: dict[str, Any]) -> dict[str, Any]:
         name, sign = _SEQ_SIGN[meaning]
         how = d["text"].split(", ", 1)[1] if ", " in d["text"] else ""
         return {"line": d["line"], "math": f"(x {op} w)_i = \\sum_j x_{{i{sign}j}}\\, w_j", "name": name, "text": how}
+    if d.get("latex"):  # a forward definition: its formula typeset, as the author's line was read
+        return {"line": d["line"], "math": d["latex"], "name": "forward definition", "text": ""}
     return {"line": d["line"], "math": None, "name": "", "text": d["text"]}
 
 
