@@ -27,8 +27,9 @@ def render_check(doc) -> str:
     for d in doc.derivations:
         j = d.jacobian
         if j is not None:
+            grad = f"d{greek_text(d.loss)}/d{greek_text(d.wrt.name)}"
             lines.append(f"{doc.path}: {marks[j.status]} Jacobian cross-check of {d.title}: "
-                         f"d{greek_text(d.loss)}/d{greek_text(d.wrt.name)} = {d.to_dict()['gradient_text']} ({j.status})")
+                         f"{grad} = {d.to_dict()['gradient_text']} ({j.status})")
     if doc.nothing_checked:
         lines.append(f"{doc.path}: {doc.nothing_reason} — not verified")
     else:
