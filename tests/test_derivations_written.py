@@ -124,3 +124,15 @@ def test_to_dict_keeps_failure_details():
     step = d.to_dict()["steps"][3]
     assert step["status"] == "failed"
     assert step["counterexample"] is not None and step["reason"] and step["method"] != "not checked"
+
+
+def test_read_off_after_a_vector_line_says_what_it_needs():
+    """⇒ dL/dx = G right after Δy = WΔx (no ΔL line): the read-off fails as ill-formed, and the reason
+    says that the line before must be the scalar ΔL = ⟨G, Δx⟩, not only that shapes differ."""
+    from symderiv.documents.documents import check_text
+
+    doc = check_text("# Linear\n\nLet $x \\in \\mathbf{R}^n$, $W \\in \\mathbf{R}^{m \\times n}$, $y \\in \\mathbf{R}^m$ "
+                     "and $L \\in \\mathbf{R}$.\n\n$$y = W x$$\n\n$$\\Delta y = W \\Delta x$$\n"
+                     "$$\\Rightarrow \\frac{dL}{dx} = W^T \\frac{dL}{dy}$$\n", "lin.md")
+    (bad,) = [s for s, _ in doc.all_steps() if s.status == "failed"]
+    assert bad.line == 8 and "needs the line before it to be the scalar ΔL = ⟨G, Δx⟩" in bad.verdict.reason

@@ -376,6 +376,14 @@ class Derivation:
                         f"({self.wrt.shape[0]}×{self.wrt.shape[1]}), got {step.rhs.shape[0]}×{step.rhs.shape[1]}",
                         lhs=step.lhs, rhs=step.rhs,
                     )
+                if not a.is_scalar:
+                    return ill_formed(
+                        method="shape check",
+                        reason=f"a read-off ⇒ dL/d{self.wrt.name} = G needs the line before it to be the scalar "
+                        f"ΔL = ⟨G, Δ{self.wrt.name}⟩; the line before is {a.shape[0]}×{a.shape[1]} (write ΔL = ⟨dL/d"
+                        f"{self.output.name}, Δ{self.output.name}⟩ = … first)",
+                        lhs=step.lhs, rhs=step.rhs,
+                    )
                 b = Inner(self.unfold(step.rhs), self.delta_wrt)
                 v = self._compare(a, b, budget)
                 return annotate(v, method_prefix=f"the previous line equals ⟨G, Δ{self.wrt.name}⟩ with G free of Δ: ")
