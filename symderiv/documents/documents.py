@@ -52,6 +52,7 @@ from symderiv.documents.reader import (
     scan_markdown,
 )
 from symderiv.errors import LineError, ReadError, SymderivError
+from symderiv.kernel.hypotheses import substitution
 from symderiv.kernel.decide import (
     DEFAULT_BUDGET,
     FAILED,
@@ -355,7 +356,7 @@ _HYPOTHESIS_FORMS = (
     ("positive", re.compile(rf"^(?P<name>{_NAME})\s*>\s*0$")),
     ("symmetric", re.compile(rf"^(?P<name>{_NAME})\s*=\s*(?P<other>{_NAME})\s*{_TRANSPOSE}$")),
     ("symmetric", re.compile(rf"^(?P<other>{_NAME})\s*{_TRANSPOSE}\s*=\s*(?P<name>{_NAME})$")),
-    ("sums-to", re.compile(rf"^\\(?:mathbf|mathbb|boldsymbol)\{{1\}}(?:_(?:\{{\s*\w+\s*\}}|\w))?\s*{_TRANSPOSE}\s*"
+    ("sums-to", re.compile(rf"^\\(?:mathbf|mathbb|boldsymbol)\{{1\}}(?:_(?:\{{\s*(?P<len>\w+)\s*\}}|(?P<len1>\w)))?\s*{_TRANSPOSE}\s*"
                            rf"(?P<name>{_NAME})\s*=\s*(?P<value>-?\d+(?:/\d+)?)$")),
     ("detpos", re.compile(rf"^\\det\s*(?:\(\s*(?P<name>{_NAME})\s*\)|\{{\s*(?P<n2>{_NAME})\s*\}}|(?P<n3>{_NAME}))"
                           rf"\s*>\s*0$")),
@@ -363,7 +364,7 @@ _HYPOTHESIS_FORMS = (
 )
 
 
-def _parse_hypothesis(text: str, path: str, line: int, col: int) -> tuple[str, str, Fraction, int, int]:
+def _parse_hypothesis(text: str, path: str, line: int, col: int) -> tuple[str, str, Fraction, int, int, str | None]:
     """One stated hypothesis of ``<!-- symderiv: assume ... -->``: ``x > 0`` (entrywise positive),
     ``A = A^T`` (symmetric), ``\\mathbf{1}_n^T y = c`` (sums to c), ``X invertible``, ``\\det X > 0``. Anything else is refused with its
     location: a hypothesis the checker does not understand must never be silently ignored."""
@@ -376,7 +377,9 @@ def _parse_hypothesis(text: str, path: str, line: int, col: int) -> tuple[str, s
         if kind == "symmetric" and m.group("other") != name:
             continue
         value = Fraction(m.group("value")) if kind == "sums-to" else Fraction(1)
-        return kind, _plain_name(name), value, line, col
+        # the length written on 𝟏 (𝟏_m in 𝟏_mᵀy = 1), checked against y's declared length in its scope
+        length = (m.group("len") or m.group("len1")) if kind == "sums-to" else None
+        return kind, _plain_name(name), value, line, col, length
     raise ReadError(path, line, col, f"unknown hypothesis {t!r}: symderiv understands x > 0 (entrywise positive), "
                     "A = A^T (symmetric), \\mathbf{1}_n^T y = c (entries sum to c), X invertible and \\det X > 0, "
                     "separated by ';'")
@@ -393,14 +396,27 @@ def _hypotheses(scope: Scope, path: str) -> tuple:
     out = []
     s: Scope | None = scope
     while s is not None:
-        for kind, name, value, line, col in s.assumed:
+        for kind, name, value, line, col, length in s.assumed:
             sym = scope.lookup(name)
             if not isinstance(sym, Sym) or sym.kind != "plain":
                 raise ReadError(path, line, col, f"the hypothesis speaks of {name!r}, which is not a declared symbol")
+            if length is not None and str(sym.shape[0]) != length:
+                # 𝟏_mᵀy with y ∈ R^n does not typeset a condition on y: refused, never read as 𝟏_nᵀy
+                raise ReadError(path, line, col, f"the hypothesis sums {name} with a ones vector of length {length}, "
+                                f"but {name} has length {sym.shape[0]}")
             try:
-                out.append(Hypothesis(kind, sym, value))  # type: ignore[arg-type]
+                h = Hypothesis(kind, sym, value)  # type: ignore[arg-type]
             except ValueError as exc:
                 raise ReadError(path, line, col, str(exc)) from None
+            if h in out:
+                continue  # restated in a subsection (or twice): the same condition, stated once
+            try:
+                # two conditions on one symbol, or none satisfiable (y > 0 and 1ᵀy = 0), are refused where
+                # they are written: under them every claim would hold vacuously, or none could be checked
+                substitution(tuple(out) + (h,))
+            except ValueError as exc:
+                raise ReadError(path, line, col, str(exc)) from None
+            out.append(h)
         s = s.parent
     return tuple(out)
 

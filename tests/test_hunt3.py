@@ -1,0 +1,97 @@
+"""Soundness hunt 3 (chain rule across intermediates, hypotheses in documents, domains, the Python API,
+the CLI): each test reproduces a defect that was found, with a right twin and a wrong twin."""
+from __future__ import annotations
+
+import pytest
+import sympy
+from sympy import OneMatrix
+
+from symderiv import sums_to, vector
+from symderiv.documents.documents import check_text
+from symderiv.errors import ReadError, SymderivError
+from symderiv.testing import assert_gradient
+
+SOFTMAX_CE = r"""# Softmax
+
+Let $z \in \mathbf{R}^n$, $y \in \mathbf{R}^n$ and $L \in \mathbf{R}$.
+<!-- symderiv: assume \mathbf{1}_n^T y = 1 -->
+
+$$L = -\langle y, \log(\mathrm{softmax}(z)) \rangle$$
+
+## Gradient
+
+HYPOTHESIS
+
+$$\Delta L = -\langle y, \log(\mathrm{softmax}(z + \Delta z)) \rangle + \langle y, \log(\mathrm{softmax}(z)) \rangle \approx \langle \mathrm{softmax}(z) - y, \Delta z \rangle$$
+
+$$\Rightarrow \frac{dL}{dz} = GRADIENT$$
+"""
+
+
+def _softmax_ce(hypothesis: str, gradient: str = r"\mathrm{softmax}(z) - y"):
+    return check_text(SOFTMAX_CE.replace("HYPOTHESIS", hypothesis).replace("GRADIENT", gradient), "s.md")
+
+
+def test_a_hypothesis_restated_in_a_subsection_is_the_same_hypothesis():
+    """Restating 1ᵀy = 1 in a subsection made every step under it 'undecided (ValueError: two
+    hypotheses constrain y ...; please report it)', and the Jacobian cross-check, retried under the
+    hypotheses, crashed and kept the unconditional verdict: *failed*, with y = [3; 1] (1ᵀy = 4) as its
+    counterexample — a true gradient refuted by a point outside the stated hypothesis."""
+    doc = _softmax_ce(r"The labels sum to one. <!-- symderiv: assume \mathbf{1}_n^T y = 1 -->")
+    (d,) = doc.derivations
+    assert [s.status for s in d.steps] == ["verified"] * 3
+    assert d.jacobian.status == "verified"
+    assert doc.status == "verified"
+    # wrong twin: the gradient without "- y" still fails under the restated hypothesis
+    wrong = _softmax_ce(r"<!-- symderiv: assume \mathbf{1}_n^T y = 1 -->", r"\mathrm{softmax}(z)")
+    assert wrong.status == "failed"
+    assert wrong.derivations[0].jacobian.status == "failed"
+
+
+@pytest.mark.parametrize("hypothesis, message", [
+    (r"<!-- symderiv: assume \mathbf{1}_n^T y = 2 -->", "two hypotheses constrain y"),
+    (r"<!-- symderiv: assume y > 0; \mathbf{1}_n^T y = 0 -->", "no common solution|two hypotheses"),
+])
+def test_conflicting_hypotheses_are_refused_where_written(hypothesis, message):
+    """Two different conditions on one symbol (1ᵀy = 1 in the section, 1ᵀy = 2 in its subsection) were
+    accepted and every statement under them became an internal error; now the document is refused at
+    the hypothesis (exit 2), as an unreadable hypothesis is."""
+    with pytest.raises(ReadError, match=message):
+        _softmax_ce(hypothesis)
+
+
+def test_contradictory_hypotheses_are_refused_where_written():
+    """x > 0 and 1ᵀx = −1 have no common solution: refused at the line, never checked vacuously."""
+    text = ("# C\n\nLet $x \\in \\mathbf{R}^n$ and $A \\in \\mathbf{R}^{n \\times n}$.\n"
+            "<!-- symderiv: assume x > 0; \\mathbf{1}_n^T x = -1 -->\n\n$$A x = A^T x$$\n")
+    with pytest.raises(ReadError, match="no common solution") as info:
+        check_text(text, "c.md")
+    assert info.value.line == 4
+
+
+@pytest.mark.parametrize("ones, ok", [("_m", False), ("_3", False), ("_{m}", False), ("_n", True),
+                                       ("_{n}", True), ("", True)])
+def test_sums_to_with_a_ones_vector_of_another_length_is_refused(ones, ok):
+    """𝟏_mᵀy = 1 with y ∈ Rⁿ was read as 𝟏_nᵀy = 1 (the subscript was ignored), so a typo in the
+    hypothesis silently became the condition that makes 1ᵀy = 1 verify."""
+    text = ("# C\n\nLet $y \\in \\mathbf{R}^n$ and $m \\in \\mathbf{R}$.\n"
+            f"<!-- symderiv: assume \\mathbf{{1}}{ones}^T y = 1 -->\n\n$$\\mathbf{{1}}_n^T y = 1$$\n")
+    if ok:
+        assert check_text(text, "c.md").status == "verified"
+    else:
+        with pytest.raises(ReadError, match="ones vector of length"):
+            check_text(text, "c.md")
+
+
+def test_api_hypotheses_stated_twice_or_conflicting():
+    """assert_gradient(..., assume=[sums_to(y), sums_to(y)]) raised a bare ValueError from the kernel."""
+    n = sympy.Symbol("n")
+    z, y = vector("z", n), vector("y", n)
+    ez = z.applyfunc(sympy.exp)
+    p = ez * (1 / sympy.Trace(OneMatrix(1, n) * ez))
+    loss = -sympy.Trace(y.T * p.applyfunc(sympy.log))
+    assert_gradient(loss, z, p - y, assume=[sums_to(y), sums_to(y)])
+    with pytest.raises(AssertionError):
+        assert_gradient(loss, z, p, assume=[sums_to(y), sums_to(y)])
+    with pytest.raises(SymderivError, match="two hypotheses constrain y"):
+        assert_gradient(loss, z, p - y, assume=[sums_to(y), sums_to(y, 2)])
