@@ -52,7 +52,6 @@ from symderiv.documents.reader import (
     scan_markdown,
 )
 from symderiv.errors import LineError, ReadError, SymderivError
-from symderiv.kernel.hypotheses import substitution
 from symderiv.kernel.decide import (
     DEFAULT_BUDGET,
     FAILED,
@@ -69,6 +68,7 @@ from symderiv.kernel.decide import (
     ill_formed,
     undecided,
 )
+from symderiv.kernel.hypotheses import substitution
 from symderiv.lang.index import IndexNotation, IndexSum
 from symderiv.lang.operators import (
     Add,
