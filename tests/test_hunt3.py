@@ -95,3 +95,60 @@ def test_api_hypotheses_stated_twice_or_conflicting():
         assert_gradient(loss, z, p, assume=[sums_to(y), sums_to(y)])
     with pytest.raises(SymderivError, match="two hypotheses constrain y"):
         assert_gradient(loss, z, p - y, assume=[sums_to(y), sums_to(y, 2)])
+
+
+MLP = r"""# MLP
+
+Let $x \in \mathbf{R}^n$, $W_1 \in \mathbf{R}^{k \times n}$, $h \in \mathbf{R}^k$, $W_2 \in \mathbf{R}^{k \times k}$, $y \in \mathbf{R}^k$ and $L \in \mathbf{R}$.
+
+$$h = W_1 x$$
+
+$$y = W_2 h$$
+
+## First weights
+
+$$CLAIM$$
+
+$$\Delta y = W_2 \Delta W_1 x$$
+
+$$\Delta L = \langle \frac{dL}{dy}, W_2 \Delta W_1 x \rangle = \langle STEP, \Delta W_1 x \rangle = \langle STEP x^T, \Delta W_1 \rangle$$
+
+$$\Rightarrow \frac{dL}{dW_1} = STEP x^T$$
+"""
+
+
+def _mlp(claim: str, step: str):
+    return check_text(MLP.replace("CLAIM", claim).replace("STEP", step), "mlp.md")
+
+
+def test_the_gradient_of_an_intermediate_is_not_refuted_as_a_free_symbol():
+    """With h = W₁x and y = W₂h, dL/dh is W₂ᵀ dL/dy (the chain rule). The checker reads dL/dh as a free
+    symbol: dL/dh = W₂ᵀ dL/dy, ⟨dL/dy, W₂ΔW₁x⟩ = ⟨dL/dh, ΔW₁x⟩ and the Jacobian cross-check of
+    dL/dW₁ = dL/dh xᵀ all 'failed', with dL/dh = 0 and dL/dy = 1 as counterexample — true statements
+    refuted by a point that is not one. Independently: for k = n = 1, W₂ = 2, dL/dy = 3, x = 5,
+    ⟨dL/dy, W₂ΔW₁x⟩ = 30ΔW₁ and ⟨W₂ᵀdL/dy, ΔW₁x⟩ = 30ΔW₁."""
+    doc = _mlp(r"\frac{dL}{dh} = W_2^T \frac{dL}{dy}", r"\frac{dL}{dh}")
+    statuses = [s.status for s, _ in doc.all_steps()]
+    assert "failed" not in statuses
+    assert doc.claims[0].steps[0].status == "undecided"
+    assert "chain rule" in doc.claims[0].steps[0].verdict.reason
+    assert doc.derivations[0].jacobian.status == "undecided"
+    # written out, the same derivation verifies
+    assert _mlp(r"W_2^T \frac{dL}{dy} = W_2^T \frac{dL}{dy}", r"W_2^T \frac{dL}{dy}").status == "verified"
+    # wrong twin written out (W₂ for W₂ᵀ) still fails, Jacobian included
+    wrong = _mlp(r"W_2 \frac{dL}{dy} = W_2 \frac{dL}{dy}", r"W_2 \frac{dL}{dy}")
+    assert wrong.status == "failed"
+    assert wrong.derivations[0].jacobian.status == "failed"
+    # a step that mentions only the upstream dL/dy is decided as before
+    assert any(s.status == "failed" and "dL/dh" not in s.plain() for s in wrong.derivations[0].steps)
+
+
+def test_the_gradient_of_a_variable_of_the_loss_definition_is_not_free():
+    """L = ½‖h‖² fixes dL/dh = h; the claim dL/dh = h was 'refuted' with dL/dh = 0."""
+    text = ("# L\n\nLet $h \\in \\mathbf{R}^n$ and $L \\in \\mathbf{R}$.\n\n$$L = \\frac{1}{2} \\|h\\|^2$$\n\n"
+            "## G\n\n$$\\frac{dL}{dh} = h$$\n")
+    doc = check_text(text, "l.md")
+    assert doc.claims[0].steps[0].status == "undecided"
+    # an unrelated gradient symbol stays free: dL/dh = h with no definition of L is refuted
+    free = check_text(text.replace("$$L = \\frac{1}{2} \\|h\\|^2$$\n\n", ""), "l.md")
+    assert free.claims[0].steps[0].status == "failed"

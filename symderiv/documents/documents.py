@@ -109,6 +109,8 @@ class Claim:
 
     title: str
     steps: list[ClaimStep] = field(default_factory=list)
+    #: the section it was stated in (its forward definitions relate the gradient symbols it mentions)
+    scope: Any = None
 
     @property
     def status(self) -> str:
@@ -340,7 +342,73 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
             if s.verdict is None:
                 s.verdict = _claim_verdict(s, budget.kernel, doc.hypotheses_at.get(s.line or 0, ()))
         _claim_typos(c, budget.kernel)
+    for d in doc.derivations if derivations else ():
+        _tied_gradients(d, getattr(d, "scope", None), d.grad)
+    for c in doc.claims:
+        _tied_gradients(c, c.scope, None)
     return doc
+
+
+_GRAD_NAME = re.compile(r"d(?P<loss>[^/]+)/d(?P<var>.+)")
+
+
+def _tied_gradients(owner, scope, upstream: Sym | None) -> None:
+    """A failure that may come only from reading a gradient as a free symbol becomes undecided.
+
+    With h = W₁x and y = W₂h in force, dL/dh is not free: L depends on h through y, so
+    dL/dh = W₂ᵀ dL/dy. The checker reads every dL/dv as an independent symbol, which keeps each ✓
+    sound (it holds for every value, the true one included) but makes a true chain-rule statement
+    (⟨dL/dy, W₂ΔW₁x⟩ = ⟨dL/dh, ΔW₁x⟩, dL/dh = W₂ᵀ dL/dy) "fail" at a point where dL/dh has another
+    value — not a counterexample to what the author wrote. So a failed verdict is undecided, with the
+    reason, when the gradients it involves (those its statement mentions, and a derivation's upstream
+    dL/dy) include two of one loss whose variables are tied by the forward definitions in scope, or one
+    of a loss whose own forward definition depends on its variable (L = ½‖h‖² fixes dL/dh = h). For a
+    derivation this covers every step and the Jacobian cross-check of its read-off gradient."""
+    if scope is None:
+        return
+
+    def grads(*es) -> dict[str, re.Match]:
+        out = {}
+        for e in es:
+            for x in (e.symbols() if isinstance(e, Expr) else ()):
+                m = _GRAD_NAME.fullmatch(x.name) if x.kind == "grad" else None
+                if m is not None:
+                    out[x.name] = m
+        return out
+
+    def depends(a: str, b: str) -> bool:
+        known = _forward_of(scope, a)
+        return known is not None and _depends_on(scope, known[1], b, 8)
+
+    def tie(involved: dict[str, re.Match]) -> str | None:
+        for b, mb in sorted(involved.items()):
+            if depends(mb["loss"], mb["var"]):
+                return (f"{b} is the gradient with respect to {mb['var']}, and {mb['loss']} is defined here as a "
+                        f"function of {mb['var']}: its value is fixed, but it is read as a free symbol, so a point "
+                        f"with another value of {b} refutes nothing; write its value instead")
+            for a, ma in sorted(involved.items()):
+                if a != b and ma["loss"] == mb["loss"] and depends(ma["var"], mb["var"]):
+                    return (f"{b} is the gradient with respect to {mb['var']}, and {ma['var']} depends on "
+                            f"{mb['var']} through the forward definitions here: its value is fixed by {a} (the "
+                            f"chain rule), but both are read as free symbols, so a point where they are not related "
+                            f"refutes nothing; write {b} in terms of {a}, or derive it in a section of its own")
+        return None
+
+    extra = [upstream] if upstream is not None else []
+    for st_ in owner.steps:
+        if st_.verdict is None or st_.verdict.status != FAILED:
+            continue
+        # the read-off's dL/dx is what the derivation derives, not a symbol of its statement
+        sides = (st_.rhs,) if st_.kind == "readoff" else (st_.lhs, st_.rhs)
+        why = tie(grads(*sides, getattr(st_, "value", None), getattr(st_, "value_left", None), *extra))
+        if why is not None:
+            st_.verdict = undecided("not decided", reason=why)
+    jac = getattr(owner, "jacobian", None)
+    gradient = getattr(owner, "gradient", None)
+    if jac is not None and jac.status == FAILED and isinstance(gradient, Expr):
+        why = tie(grads(gradient, *extra))
+        if why is not None:
+            owner.jacobian = undecided("not decided", reason=why)
 
 
 # ---------------------------------------------------------------------------------------
@@ -802,7 +870,10 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                 interp.differentials = False
                 pl = _differential_line(pl, interp, ml)
                 _refuse_ambiguous_delta_runs(pl, interp, scope, st, ml)
+                n_claims, n_derivations = len(doc.claims), len(doc.derivations)
                 _role(pl, interp, scope, st, doc, ml)
+                for owner in doc.claims[n_claims:] + doc.derivations[n_derivations:]:
+                    owner.scope = scope  # the forward definitions its gradient symbols are related by
             except LineError as exc:
                 _line_problem(doc, st, ml, exc.line, exc.col, exc.message)
             except ReadError:
