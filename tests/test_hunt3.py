@@ -152,3 +152,21 @@ def test_the_gradient_of_a_variable_of_the_loss_definition_is_not_free():
     # an unrelated gradient symbol stays free: dL/dh = h with no definition of L is refuted
     free = check_text(text.replace("$$L = \\frac{1}{2} \\|h\\|^2$$\n\n", ""), "l.md")
     assert free.claims[0].steps[0].status == "failed"
+
+
+def test_one_name_with_two_shapes_on_one_side_is_refused():
+    """x ∈ Rⁿ and x ∈ Rᵐ (two SymPy MatrixSymbols named x) were refused only when the two shapes first
+    appeared on different sides: the check took one symbol per name from each side, so
+    xᵀx − xᵀx = 0 with the two x was 'refuted' with the message "left minus right leaves xᵀ·x − xᵀ·x",
+    and tr(B₁B₂) = tr(B₁ᵀB₂ᵀ) with B₁ ∈ R^{n×m}, B₂ ∈ R^{m×n} both named B was verified."""
+    from symderiv import matrix, verify_equal
+    n, m = sympy.symbols("n m")
+    x1, x2 = vector("x", n), vector("x", m)
+    b1, b2 = matrix("B", n, m), matrix("B", m, n)
+    for lhs, rhs in [(x1.T * x1 - x2.T * x2, sympy.ZeroMatrix(1, 1)),
+                     (x2.T * x2 + x1.T * x1, 2 * x2.T * x2),
+                     (sympy.Trace(b1 * b2), sympy.Trace(b1.T * b2.T))]:
+        with pytest.raises(SymderivError, match="used with two shapes"):
+            verify_equal(lhs, rhs)
+    # one shape per name: decided as before
+    assert verify_equal(sympy.Trace(b1 * matrix("C", m, n)), sympy.Trace(matrix("C", m, n) * b1)).status == "verified"
