@@ -170,3 +170,46 @@ def test_one_name_with_two_shapes_on_one_side_is_refused():
             verify_equal(lhs, rhs)
     # one shape per name: decided as before
     assert verify_equal(sympy.Trace(b1 * matrix("C", m, n)), sympy.Trace(matrix("C", m, n) * b1)).status == "verified"
+
+
+QUAD = r"""# Quadratic form
+
+Let $x \in \mathbf{R}^n$, $A \in \mathbf{R}^{n \times n}$, $S \in \mathbf{R}^{n \times n}$ and $y \in \mathbf{R}$.
+
+$$S = A + A^T$$
+
+$$y = x^T A x$$
+
+## Gradient
+
+$$\Delta y \approx x^T A \Delta x + \Delta x^T A x = \langle GRADIENT, \Delta x \rangle$$
+
+$$\Rightarrow \frac{dy}{dx} = GRADIENT$$
+
+## Claims
+
+$$CLAIM$$
+"""
+
+
+@pytest.mark.parametrize("gradient, claim, ok", [
+    ("S x", r"x^T S x = 2 x^T A x", True),
+    ("S^T x", r"S = S^T", True),
+    ("2 S x", r"x^T S x = x^T A x", False),
+    ("A x", r"S = A", False),
+])
+def test_a_value_defined_in_scope_means_its_value_in_steps_and_claims(gradient, claim, ok):
+    """With S = A + Aᵀ defined above, ⟨Sx, Δx⟩ as the differential of xᵀAx, dy/dx = Sx, S = Sᵀ and
+    xᵀSx = 2xᵀAx are true (independently, at n = 2, A = [1 2; 3 4], x = [1; 1]: S = [2 5; 5 8],
+    xᵀSx = 20 = 2·10). S does not occur in the composite, so it stayed a free symbol and every one of
+    them 'failed' with a counterexample where S ≠ A + Aᵀ. Wrong twins (2Sx, xᵀSx = xᵀAx, S = A) fail."""
+    doc = check_text(QUAD.replace("GRADIENT", gradient).replace("CLAIM", claim), "q.md")
+    (d,) = doc.derivations
+    (claim,) = [s for c in doc.claims for s in c.steps if s.line == 17]
+    if ok:
+        assert [s.status for s in d.steps] == ["verified"] * len(d.steps), [s.verdict for s in d.steps]
+        assert d.jacobian.status == "verified"
+        assert claim.status == "verified"
+    else:
+        assert d.jacobian.status == "failed"
+        assert claim.status == "failed"

@@ -101,6 +101,8 @@ class ClaimStep(Step):
     value_left: Any = None
     #: the author claimed equality to first order (≈)
     first_order: bool = False
+    #: values defined in force at the line (S = A + Aᵀ): name -> value, expanded on both sides when checked
+    defined: dict | None = None
 
 
 @dataclass
@@ -871,9 +873,11 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                 pl = _differential_line(pl, interp, ml)
                 _refuse_ambiguous_delta_runs(pl, interp, scope, st, ml)
                 n_claims, n_derivations = len(doc.claims), len(doc.derivations)
+                steps_before = {id(c): len(c.steps) for c in doc.claims}
                 _role(pl, interp, scope, st, doc, ml)
                 for owner in doc.claims[n_claims:] + doc.derivations[n_derivations:]:
                     owner.scope = scope  # the forward definitions its gradient symbols are related by
+                _expand_defined_values(doc.claims, steps_before, scope, ml)
             except LineError as exc:
                 _line_problem(doc, st, ml, exc.line, exc.col, exc.message)
             except ReadError:
@@ -904,6 +908,11 @@ def _report_unused_definitions(st: _State, doc: CheckedDocument) -> None:
     for out, f, line, col in st.defined:
         if any(d.output.name == out.name and plain(d.forward) == plain(f) for d in doc.derivations):
             continue
+        if any((out.name, plain(f)) in getattr(d, "constants", ()) and
+               any(out.name in {x.name for x in e.symbols()} for stp in d.steps for e in (stp.lhs, stp.rhs)
+                   if isinstance(e, Expr))
+               for d in doc.derivations):
+            continue  # its value is expanded in a derivation's steps that name it
         if (out.name, plain(f)) in st.used:
             continue
         s = ClaimStep(None, None, "problem", None, "", line)
@@ -951,6 +960,44 @@ def _through_intermediates(scope: Scope, f: Expr, wrt: Sym, st: _State, depth: i
         f = substitute(f, mapping)
     raise LineError(line, col, f"the forward definitions leading to {plain(wrt)} nest deeper than {depth} "
                     "levels (or refer to each other); the chain rule through them is not followed")
+
+
+def _expand_defined_values(claims: list, steps_before: dict, scope: Scope, ml: MathLine) -> None:
+    """The claim steps this line added mean the values defined in force (S = A + Aᵀ before
+    xᵀSx = 2xᵀAx): read as free symbols, a true claim would be "refuted" where S ≠ A + Aᵀ."""
+    new = [s for c in claims for s in c.steps[steps_before.get(id(c), 0):]
+           if s.verdict is None and isinstance(s.rhs, Expr)]
+    if not new:
+        return
+    values = _defined_values(scope, Ones(1, 1), Ones(1, 1), Ones(1, 1), {}, ml.line, ml.col)
+    for s in new:
+        names = {x.name for e in (s.rhs, s.lhs, s.value_left) if isinstance(e, Expr) for x in e.symbols()}
+        used = {k: v for k, v in values.items() if k in names}
+        if used:
+            s.defined = values
+
+
+def _defined_values(scope: Scope, f: Expr, wrt: Sym, out: Sym, intermediates: dict, line: int, col: int,
+                    depth: int = 8) -> dict[str, Expr]:
+    """The forward definitions in force whose names the composite ``f`` does not mention (and that are
+    neither the variable, the output nor an intermediate already substituted), each written with the
+    others expanded: name -> value."""
+    found: dict[str, Expr] = {}
+    s: Scope | None = scope
+    while s is not None:
+        for name, (_sym, body) in s.forwards.items():
+            if name not in found:  # the innermost definition of a name is the one in force
+                found[name] = body
+        s = s.parent
+    skip = {x.name for x in f.symbols()} | {x.name for x in (wrt, out) if isinstance(x, Sym)} | set(intermediates)
+    values = {k: v for k, v in found.items() if k not in skip}
+    for _ in range(depth):
+        expanded = {k: substitute(v, values) for k, v in values.items()}
+        if all(plain(expanded[k]) == plain(values[k]) for k in values):
+            return values
+        values = expanded
+    raise LineError(line, col, f"the forward definitions in force nest deeper than {depth} levels (or refer to "
+                    "each other)")
 
 
 def _depends_on(scope: Scope, f: Expr, name: str, depth: int) -> bool:
@@ -1146,6 +1193,15 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
                 if isinstance(sym, Sym):
                     d.abbreviations.append((sym, body))
             d.abbreviations.append((out, f))
+            # a value defined in scope that the composite does not contain (S = A + Aᵀ, g = W₂ᵀ dL/dy)
+            # means that value in the author's steps too; read as a free symbol, a true step would be
+            # "refuted" at a point where S ≠ A + Aᵀ. Expanded first (appended last: unfold goes backwards).
+            d.constants = set()
+            for name, body in _defined_values(scope, f, wrt, out, intermediates, ml.line, ml.col).items():
+                sym = scope.lookup(name)
+                if isinstance(sym, Sym) and sym.shape == body.shape:
+                    d.abbreviations.append((sym, body))
+                    d.constants.add((name, plain(_forward_of(scope, name)[1])))
             d.heading = st.heading
             d.mode = None
             d.perturb(vals[1], line=ml.line, note=note)
@@ -1359,6 +1415,8 @@ def _claim_verdict(s: ClaimStep, budget: Budget = DEFAULT_BUDGET, hypotheses: tu
 
     a, b = (s.value_left if s.value_left is not None else s.lhs), s.rhs
     try:
+        if s.defined:
+            a, b = substitute(a, s.defined), substitute(b, s.defined)
         if s.first_order:
             return compare(a, b, budget, hypotheses)
         v = discharge(Obligation(a, b, "exact"), budget)
