@@ -213,3 +213,27 @@ def test_a_value_defined_in_scope_means_its_value_in_steps_and_claims(gradient, 
     else:
         assert d.jacobian.status == "failed"
         assert claim.status == "failed"
+
+
+def test_an_intermediate_defined_below_its_consumer_is_not_refuted():
+    """y = W₂h + b₂ and then h = relu(W₁x + b₁): h is a variable of y's definition, so the line was read as
+    an identity claim about a free h and 'refuted' with h ≠ relu(W₁x + b₁) — not a counterexample to a
+    definition. Now it is undecided and says to define h first; written first, it is a definition."""
+    head = ("# MLP\n\nLet $x \\in \\mathbf{R}^n$, $W_1 \\in \\mathbf{R}^{k \\times n}$, $b_1 \\in \\mathbf{R}^k$, "
+            "$h \\in \\mathbf{R}^k$, $W_2 \\in \\mathbf{R}^{m \\times k}$, $b_2 \\in \\mathbf{R}^m$, "
+            "$y \\in \\mathbf{R}^m$ and $L \\in \\mathbf{R}$.\n\n")
+    h, y = "$$h = \\operatorname{relu}(W_1 x + b_1)$$\n\n", "$$y = W_2 h + b_2$$\n\n"
+    grad = ("## W2\n\n$$\\Delta y = \\Delta W_2 h$$\n\n$$\\Delta L = \\langle \\frac{dL}{dy}, \\Delta W_2 h \\rangle "
+            "= \\langle \\frac{dL}{dy} h^T, \\Delta W_2 \\rangle$$\n\n$$\\Rightarrow \\frac{dL}{dW_2} = \\frac{dL}{dy} h^T$$\n")
+    late = check_text(head + y + h + grad, "m.md")
+    (step,) = [s for s, _ in late.all_steps() if s.line == 7]
+    assert step.status == "undecided" and "define h before y" in step.verdict.reason
+    assert "failed" not in [s.status for s, _ in late.all_steps()]
+    # written first, it is a definition (here used by no derivation of W₁, so reported as unused, as before)
+    first = check_text(head + h + y + grad, "m.md")
+    assert [s.status for s in first.derivations[0].steps] == ["verified"] * 4
+    assert "no derivation uses it" in first.claims[0].steps[0].verdict.reason
+    # an equation whose left side also occurs on the right is still a claim: W = W^T fails
+    text = head + y + "$$W_2 = W_2^T$$\n"
+    assert check_text(text.replace("\\mathbf{R}^{m \\times k}", "\\mathbf{R}^{k \\times k}").replace(
+        "\\mathbf{R}^m$", "\\mathbf{R}^k$"), "m.md").status == "failed"

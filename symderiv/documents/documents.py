@@ -1320,8 +1320,35 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
     claim = Claim(f"identity ({st.heading})")
     for a, b, rel in zip(vals, vals[1:], pl.rels):
         claim.steps.append(_claim_step(a, b, ml, note or "identity", rel, budget=doc.budget.kernel))
+    late = _late_definition(pl, vals, scope)
+    if late is not None:
+        # "h = relu(W₁x + b₁)" below "y = W₂h + b₂": as a claim about a free h it could only fail, and the
+        # counterexample (h ≠ relu(W₁x + b₁)) would refute nothing the author wrote; as a definition it
+        # comes after the lines that use h. Neither reading is taken.
+        step = claim.steps[0]
+        step.verdict = undecided("not checked", reason=late)
     doc.claims.append(claim)
     st.claim, st.derivation = claim, None
+
+
+def _late_definition(pl: ParsedLine, vals: list, scope: Scope) -> str | None:
+    """Why ``h = f`` is read neither as a claim nor as a definition, or None: h is a plain symbol with no
+    definition of its own, a variable of a forward definition in force, and f does not mention h."""
+    first = vals[0]
+    if not (pl.lead is None and isinstance(first, Sym) and first.kind == "plain" and pl.rels
+            and pl.rels[0] == "=" and isinstance(vals[1], Expr) and not vals[1].has_delta()
+            and first.name not in {x.name for x in vals[1].symbols()}
+            and _forward_of(scope, first.name) is None and _input_of_forward(scope, first.name)):
+        return None
+    users = []
+    s: Scope | None = scope
+    while s is not None:
+        users += [plain(o) for o, f in s.forwards.values() if first.name in {x.name for x in f.symbols()}]
+        s = s.parent
+    return (f"{first.name} is a variable of the forward definition of {', '.join(users)} above, so this line is "
+            f"not read as its definition (definitions come before the lines that use them), and as an identity it "
+            f"would have to hold for every {first.name}, which it cannot; define {first.name} before "
+            f"{', '.join(users)}, or write the claim expression first ({plain(vals[1])} = {first.name})")
 
 
 def _eq(d: Derivation, v, ml: MathLine, note: str) -> None:
