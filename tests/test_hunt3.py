@@ -237,3 +237,14 @@ def test_an_intermediate_defined_below_its_consumer_is_not_refuted():
     text = head + y + "$$W_2 = W_2^T$$\n"
     assert check_text(text.replace("\\mathbf{R}^{m \\times k}", "\\mathbf{R}^{k \\times k}").replace(
         "\\mathbf{R}^m$", "\\mathbf{R}^k$"), "m.md").status == "failed"
+
+
+def test_the_text_output_says_when_a_check_needed_the_hypotheses():
+    """`symderiv check` printed "✓ equality  = ⟨softmax(z) − y, Δz⟩" and "Jacobian cross-check ... (verified)"
+    for steps that hold only under 1ᵀy = 1: the JSON method named the hypothesis, the text did not."""
+    from symderiv.report.text import render_check
+    out = render_check(_softmax_ce(""))
+    assert "(under 1ᵀy = 1)  = ⟨softmax(z) - y, Δz⟩" in out
+    assert "(verified under 1ᵀy = 1)" in out
+    # a step that holds without the hypothesis says nothing
+    assert "✓ perturbation  ΔL" in out
