@@ -248,3 +248,37 @@ def test_the_text_output_says_when_a_check_needed_the_hypotheses():
     assert "(verified under 1ᵀy = 1)" in out
     # a step that holds without the hypothesis says nothing
     assert "✓ perturbation  ΔL" in out
+
+
+SYM_DECL = "# F\n\nLet $A \\in \\mathbf{R}^{n \\times n}$ and $x \\in \\mathbf{R}^n$.\n\n"
+
+
+@pytest.mark.parametrize("shown", [
+    "Write `<!-- symderiv: assume A = A^T -->` to assume symmetry.",
+    "Write ``<!-- symderiv: assume A = A^T -->`` to assume symmetry.",
+    "`<!-- symderiv: \\delta = perturbation -->` and `<!-- symderiv: assume A = A^T -->`",
+])
+def test_a_directive_in_a_code_span_is_not_stated(shown):
+    """A course documenting the syntax in a code span (`<!-- symderiv: assume A = A^T -->`) had the
+    hypothesis applied to its section: Ax = Aᵀx, false (A = [0 1; 0 0], x = [0; 1]: Ax = [1; 0],
+    Aᵀx = [0; 0]), was verified 'under A = Aᵀ', a hypothesis the author never stated."""
+    doc = check_text(SYM_DECL + shown + "\n\n$$A x = A^T x$$\n", "f.md")
+    assert doc.status == "failed"
+    # stated, it applies
+    assert check_text(SYM_DECL + "<!-- symderiv: assume A = A^T -->\n\n$$A x = A^T x$$\n", "f.md").status == "verified"
+
+
+@pytest.mark.parametrize("directive", [
+    "<!--\nsymderiv: assume A = A^T\n-->",
+    "<!-- symderiv: assume\nA = A^T -->",
+    "<!-- symderiv:\n\\circ = hadamard -->",
+])
+def test_a_directive_over_several_lines_is_refused_not_skipped(directive):
+    """A directive broken over lines was skipped without a word (the reader matches one line), so the
+    author's hypothesis was dropped and Ax = Aᵀx 'refuted' with a non-symmetric A."""
+    with pytest.raises(ReadError, match="on one line") as info:
+        check_text(SYM_DECL + directive + "\n\n$$A x = A^T x$$\n", "f.md")
+    assert info.value.line == 5
+    # in a code fence it is code, not a directive
+    fenced = check_text(SYM_DECL + "```\n" + directive + "\n```\n\n$$A x = A^T x$$\n", "f.md")
+    assert fenced.status == "failed"

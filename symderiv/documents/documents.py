@@ -46,6 +46,7 @@ from symderiv.documents.reader import (
     NEGATING_NOTE,
     Block,
     MathLine,
+    _without_code_spans,
     decode,
     has_relation,
     read_math,
@@ -255,7 +256,8 @@ def _perturbation_sign(blocks: list[Block], path: str) -> None:
     at = None
     for b in blocks:
         if b.kind == "prose" and not b.code:
-            for m in _NOTATION_COMMENT.finditer(b.text):
+            # a directive in a `code span` is shown, not stated (a course documenting the syntax)
+            for m in _NOTATION_COMMENT.finditer(_without_code_spans(b.text)):
                 if any(_DELTA_DIRECTIVE.fullmatch(part) for part in m.group(1).split(",")):
                     at = at or (b.line, m.start() + 1)
     if at is None:
@@ -506,7 +508,8 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
         scope = stack[-1][1]
         scopes.append(scope)
         if b.kind == "prose" and not b.code:
-            for m in _NOTATION_COMMENT.finditer(b.text):
+            # a directive in a `code span` is shown, not stated (a course documenting the syntax)
+            for m in _NOTATION_COMMENT.finditer(_without_code_spans(b.text)):
                 if re.match(r"\s*assume\b", m.group(1)):
                     for part in re.sub(r"^\s*assume\b", "", m.group(1)).split(";"):
                         scope.assumed.append(_parse_hypothesis(part, path, b.line, m.start() + 1))

@@ -481,7 +481,21 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
                             "not read; start it on its own line, or write the math in $$ ... $$")
         blocks.append(Block("prose", orig[i], i + 1, math=prose_math))
         i += 1
+    _refuse_split_directives(text, blocks, path)
     return blocks
+
+
+def _refuse_split_directives(text: str, blocks: list[Block], path: str) -> None:
+    """A ``<!-- symderiv: ... -->`` directive is read on one line; one broken over several lines (outside
+    code) would be skipped without a word, and with it the author's hypothesis or operator meaning, so it
+    is refused where it starts."""
+    code = {b.line for b in blocks if b.code}
+    for m in re.finditer(r"<!--\s*symderiv:.*?-->", text, flags=re.S):
+        if "\n" in m.group(0):
+            line = text.count("\n", 0, m.start()) + 1
+            if line not in code:
+                col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+                raise ReadError(path, line, col, "a <!-- symderiv: ... --> directive must be written on one line")
 
 
 def _blank_comments(text: str) -> str:
@@ -560,7 +574,8 @@ def _paren_delimiters(text: str) -> list[tuple[int, str]]:
 
 def _without_code_spans(text: str) -> str:
     """The line with `code spans` blanked (a $ inside code is not math)."""
-    return re.sub(r"`[^`]*`", lambda m: " " * len(m.group(0)), text)
+    # CommonMark: a run of N backticks opens a span that the next run of exactly N closes (``a `b` c``)
+    return re.sub(r"(?<!`)(`+)(?!`)(.*?)(?<!`)\1(?!`)", lambda m: " " * len(m.group(0)), text)
 
 
 # ---------------------------------------------------------------------------------------
