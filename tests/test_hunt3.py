@@ -282,3 +282,19 @@ def test_a_directive_over_several_lines_is_refused_not_skipped(directive):
     # in a code fence it is code, not a directive
     fenced = check_text(SYM_DECL + "```\n" + directive + "\n```\n\n$$A x = A^T x$$\n", "f.md")
     assert fenced.status == "failed"
+
+
+def test_a_hypothesis_does_not_silently_follow_a_name_declared_again_below():
+    """'Here A ∈ R^{n×n} is any matrix' in a subsection took the parent's A = Aᵀ: Ax = Aᵀx (false for
+    A = [0 1; 0 0], x = [0; 1]) was verified 'under A = Aᵀ'. The same shape is ambiguous (a reminder or a
+    new variable): refused unless restated; another shape is a new variable, not under the hypothesis."""
+    head = "# S\n\nLet $A \\in \\mathbf{R}^{n \\times n}$ and $x \\in \\mathbf{R}^n$.\n<!-- symderiv: assume A = A^T -->\n\n"
+    claim = "$$A x = A^T x$$\n"
+    with pytest.raises(ReadError, match="declared again") as info:
+        check_text(head + "## Other\n\nHere $A \\in \\mathbf{R}^{n \\times n}$ is any matrix.\n\n" + claim, "s.md")
+    assert info.value.line == 8
+    restated = ("## Same\n\nHere $A \\in \\mathbf{R}^{n \\times n}$ again. <!-- symderiv: assume A = A^T -->\n\n")
+    assert check_text(head + restated + claim, "s.md").status == "verified"
+    assert check_text(head + "## Plain\n\n" + claim, "s.md").status == "verified"
+    other = "## Other\n\nHere $A \\in \\mathbf{R}^{m \\times m}$ and $x \\in \\mathbf{R}^m$.\n\n"
+    assert check_text(head + other + claim, "s.md").status == "failed"

@@ -469,9 +469,11 @@ def _hypotheses(scope: Scope, path: str) -> tuple:
     s: Scope | None = scope
     while s is not None:
         for kind, name, value, line, col, length in s.assumed:
-            sym = scope.lookup(name)
+            sym = s.lookup(name)  # the symbol of the hypothesis's own section
             if not isinstance(sym, Sym) or sym.kind != "plain":
                 raise ReadError(path, line, col, f"the hypothesis speaks of {name!r}, which is not a declared symbol")
+            if _redeclared_below(scope, s, name, sym, (kind, name, value), path, line):
+                continue
             if length is not None and str(sym.shape[0]) != length:
                 # 𝟏_mᵀy with y ∈ R^n does not typeset a condition on y: refused, never read as 𝟏_nᵀy
                 raise ReadError(path, line, col, f"the hypothesis sums {name} with a ones vector of length {length}, "
@@ -491,6 +493,29 @@ def _hypotheses(scope: Scope, path: str) -> tuple:
             out.append(h)
         s = s.parent
     return tuple(out)
+
+
+def _redeclared_below(scope: Scope, owner: Scope, name: str, sym: Sym, stated: tuple, path: str, line: int) -> bool:
+    """Is the hypothesis on ``name`` (stated in ``owner``) out of force in ``scope`` because a section in
+    between declares ``name`` again? With another shape the name is a new variable there, and the
+    hypothesis is not about it (True). With the same shape, "Here A ∈ R^{n×n} is any matrix" and a
+    reminder of the declaration typeset alike: the symmetric A of the section above would make Ax = Aᵀx
+    verify for "any matrix", so this is refused unless the section restates the hypothesis."""
+    t: Scope | None = scope
+    chain: list[Scope] = []
+    while t is not None and t is not owner:
+        chain.append(t)
+        if name in t.entries:
+            here = scope.lookup(name)
+            if not isinstance(here, Sym) or here.shape != sym.shape:
+                return True
+            if any(tuple(a[:3]) == stated for u in chain for a in u.assumed):
+                return False
+            raise ReadError(path, t.entries[name][0][0], 1, f"{name} is declared again here, below the section "
+                            f"that assumes it (line {line}): is it the same {name}, under that hypothesis, or a new "
+                            f"one? Restate the hypothesis in this section, or give the new variable another name")
+        t = t.parent
+    return False
 
 
 def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
