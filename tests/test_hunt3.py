@@ -298,3 +298,14 @@ def test_a_hypothesis_does_not_silently_follow_a_name_declared_again_below():
     assert check_text(head + "## Plain\n\n" + claim, "s.md").status == "verified"
     other = "## Other\n\nHere $A \\in \\mathbf{R}^{m \\times m}$ and $x \\in \\mathbf{R}^m$.\n\n"
     assert check_text(head + other + claim, "s.md").status == "failed"
+
+
+def test_a_defined_symbol_under_a_hypothesis_stays_a_symbol():
+    """Expanding defined values (S = A + Aᵀ) must not expand a symbol the section makes a hypothesis about:
+    with 𝟏ᵀy = 1 assumed and y = Wx defined, 1ᵀy = 1 holds under the hypothesis; expanded to 1ᵀWx = 1 it
+    would be 'refuted' at a point outside it."""
+    text = ("# H\n\nLet $x \\in \\mathbf{R}^n$, $W \\in \\mathbf{R}^{n \\times n}$, $y \\in \\mathbf{R}^n$.\n"
+            "<!-- symderiv: assume \\mathbf{1}_n^T y = 1 -->\n\n$$y = W x$$\n\n$$\\mathbf{1}_n^T y = 1$$\n")
+    (step,) = [s for s, _ in check_text(text, "h.md").all_steps() if s.line == 8]
+    assert step.status == "verified"
+    assert check_text(text.replace("= 1$$", "= 2$$"), "h.md").status == "failed"

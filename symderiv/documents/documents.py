@@ -1018,6 +1018,12 @@ def _defined_values(scope: Scope, f: Expr, wrt: Sym, out: Sym, intermediates: di
                 found[name] = body
         s = s.parent
     skip = {x.name for x in f.symbols()} | {x.name for x in (wrt, out) if isinstance(x, Sym)} | set(intermediates)
+    # a symbol under a stated hypothesis (𝟏ᵀy = 1 with y = Wx) stays a symbol: expanded, the hypothesis
+    # would constrain nothing, and a counterexample could violate it
+    t: Scope | None = scope
+    while t is not None:
+        skip |= {a[1] for a in t.assumed}
+        t = t.parent
     values = {k: v for k, v in found.items() if k not in skip}
     for _ in range(depth):
         expanded = {k: substitute(v, values) for k, v in values.items()}
