@@ -46,11 +46,11 @@ from symderiv.documents.reader import (
     NEGATING_NOTE,
     Block,
     MathLine,
-    _without_code_spans,
     decode,
     has_relation,
     read_math,
     scan_markdown,
+    without_code_spans,
 )
 from symderiv.errors import LineError, ReadError, SymderivError
 from symderiv.kernel.decide import (
@@ -257,7 +257,7 @@ def _perturbation_sign(blocks: list[Block], path: str) -> None:
     for b in blocks:
         if b.kind == "prose" and not b.code:
             # a directive in a `code span` is shown, not stated (a course documenting the syntax)
-            for m in _NOTATION_COMMENT.finditer(_without_code_spans(b.text)):
+            for m in _NOTATION_COMMENT.finditer(without_code_spans(b.text)):
                 if any(_DELTA_DIRECTIVE.fullmatch(part) for part in m.group(1).split(",")):
                     at = at or (b.line, m.start() + 1)
     if at is None:
@@ -534,7 +534,7 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
         scopes.append(scope)
         if b.kind == "prose" and not b.code:
             # a directive in a `code span` is shown, not stated (a course documenting the syntax)
-            for m in _NOTATION_COMMENT.finditer(_without_code_spans(b.text)):
+            for m in _NOTATION_COMMENT.finditer(without_code_spans(b.text)):
                 if re.match(r"\s*assume\b", m.group(1)):
                     for part in re.sub(r"^\s*assume\b", "", m.group(1)).split(";"):
                         scope.assumed.append(_parse_hypothesis(part, path, b.line, m.start() + 1))
