@@ -309,3 +309,19 @@ def test_a_defined_symbol_under_a_hypothesis_stays_a_symbol():
     (step,) = [s for s, _ in check_text(text, "h.md").all_steps() if s.line == 8]
     assert step.status == "verified"
     assert check_text(text.replace("= 1$$", "= 2$$"), "h.md").status == "failed"
+
+
+@pytest.mark.parametrize("decl", [
+    "Let $s := 2 x$ and $x \\in \\mathbf{R}^n$.",
+    "Let $s := 2 q \\in \\mathbf{R}^n$, $x \\in \\mathbf{R}^n$.",
+])
+def test_an_alias_that_cannot_be_read_is_reported_where_it_is(decl):
+    """An alias whose right side uses a symbol not declared before it was dropped without a word: every use
+    said "unknown symbol 's'" with nothing pointing to the alias."""
+    doc = check_text(f"# A\n\n{decl}\n\n$$s = 2 x$$\n", "a.md")
+    reasons = [s.verdict.reason for s, _ in doc.all_steps()]
+    assert any("alias s :=" in r for r in reasons)
+    assert any("declaration at line 3" in r for r in reasons)
+    assert doc.status == "failed"
+    ok = check_text("# A\n\nLet $x \\in \\mathbf{R}^n$ and $s := 2 x$.\n\n$$s = 2 x$$\n", "a.md")
+    assert ok.status == "verified"

@@ -699,8 +699,10 @@ def _declare(interp: Interpreter, pl: ParsedLine, scope: Scope, path: str, doc: 
             return
         try:
             value = interp.expr(items[1])
-        except LineError:
-            return  # an alias whose right side needs symbols not declared yet stays undefined
+        except LineError as exc:
+            # an alias whose right side needs a symbol not declared yet (or not at all) is reported here;
+            # silently left undefined, every use said "unknown symbol" with no pointer to this line
+            raise ReadError(path, exc.line, exc.col, f"the alias {name} := ... uses what is not declared before it: {exc.message}") from None
         _define(scope, name, value, interp, doc)
 
 
