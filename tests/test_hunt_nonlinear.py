@@ -186,8 +186,10 @@ def test_first_order_claims_keep_the_domain_of_their_higher_order_terms():
 # evaluator in mpmath (hunting tool: a verified claim must agree wherever both sides are defined
 # and no step sits at 0; a failed claim's counterexample must really separate the sides)
 # ---------------------------------------------------------------------------------------
+import random  # noqa: E402
+
 import mpmath  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from symderiv.lang.operators import (  # noqa: E402
@@ -291,6 +293,8 @@ def _rewrite(e, k):
 
 @settings(max_examples=25, deadline=None)
 @given(_with_function, st.integers(0, 40), st.randoms(use_true_random=False))
+@example(e=Fn("tanh", Hadamard(MatMul(Fn("exp", Inner(Sym("x", "n", 1), Sym("x", "n", 1))), Sym("x", "n", 1)),
+                               Ones("n", 1))), k=2, rnd=random.Random(0))  # refuted at x = 2 by 7.5e−48
 def test_random_claims_with_functions_agree_with_an_independent_evaluator(e, k, rnd):
     e2 = _rewrite(e, k)
     if e2 is None:
@@ -316,7 +320,10 @@ def test_random_claims_with_functions_agree_with_an_independent_evaluator(e, k, 
     if v.status == "failed" and v.counterexample is not None and v.counterexample.rhs != [["undefined"]]:
         cex = v.counterexample
         n = cex.sizes.get("n", 1)
+        # the refutation is certified at 200 bits (about 60 digits): the independent check must look finer
+        # than that (tanh(u) − (2σ(u) − 1) at u = 2e⁴ ≈ 109 is 7.5e−48, invisible at 60 digits and 1e−40)
+        mpmath.mp.dps = 150
         env = {name: [[mpmath.mpf(q.numerator) / q.denominator for q in row] for row in m]
                for name, m in cex.values.items()}
         a, b = _mp(e, env, n), _mp(e2, env, n)
-        assert any(abs(p - q) > mpmath.mpf(10) ** -40 for ra, rb in zip(a, b) for p, q in zip(ra, rb)), (e, e2)
+        assert any(abs(p - q) > mpmath.mpf(10) ** -120 for ra, rb in zip(a, b) for p, q in zip(ra, rb)), (e, e2)

@@ -12,6 +12,7 @@ from typing import Any
 
 from symderiv.errors import SymderivError
 from symderiv.kernel.decide import Hypothesis
+from symderiv.kernel.hypotheses import substitution
 from symderiv.lang.operators import sym_from
 
 KINDS = ("symmetric", "sums-to", "positive", "invertible", "detpos")
@@ -59,4 +60,15 @@ def as_hypothesis(h: Any) -> Hypothesis:
 
 
 def as_hypotheses(items: Iterable[Any] | None) -> tuple[Hypothesis, ...]:
-    return tuple(as_hypothesis(h) for h in (items or ()))
+    """The hypotheses, each stated once. Two different conditions on one symbol, or conditions no value
+    satisfies (positive(y) with sums_to(y, 0)), are refused here with a SymderivError: under them a claim
+    would hold vacuously, or the check would stop with an internal error."""
+    out: list[Hypothesis] = []
+    for h in (as_hypothesis(h) for h in (items or ())):
+        if h not in out:
+            out.append(h)
+    try:
+        substitution(tuple(out))
+    except ValueError as exc:
+        raise SymderivError(str(exc)) from None
+    return tuple(out)

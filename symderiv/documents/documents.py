@@ -50,6 +50,7 @@ from symderiv.documents.reader import (
     has_relation,
     read_math,
     scan_markdown,
+    without_code_spans,
 )
 from symderiv.errors import LineError, ReadError, SymderivError
 from symderiv.kernel.decide import (
@@ -68,6 +69,7 @@ from symderiv.kernel.decide import (
     ill_formed,
     undecided,
 )
+from symderiv.kernel.hypotheses import substitution
 from symderiv.lang.index import IndexNotation, IndexSum
 from symderiv.lang.operators import (
     Add,
@@ -100,6 +102,8 @@ class ClaimStep(Step):
     value_left: Any = None
     #: the author claimed equality to first order (≈)
     first_order: bool = False
+    #: values defined in force at the line (S = A + Aᵀ): name -> value, expanded on both sides when checked
+    defined: dict | None = None
 
 
 @dataclass
@@ -108,6 +112,8 @@ class Claim:
 
     title: str
     steps: list[ClaimStep] = field(default_factory=list)
+    #: the section it was stated in (its forward definitions relate the gradient symbols it mentions)
+    scope: Any = None
 
     @property
     def status(self) -> str:
@@ -250,7 +256,8 @@ def _perturbation_sign(blocks: list[Block], path: str) -> None:
     at = None
     for b in blocks:
         if b.kind == "prose" and not b.code:
-            for m in _NOTATION_COMMENT.finditer(b.text):
+            # a directive in a `code span` is shown, not stated (a course documenting the syntax)
+            for m in _NOTATION_COMMENT.finditer(without_code_spans(b.text)):
                 if any(_DELTA_DIRECTIVE.fullmatch(part) for part in m.group(1).split(",")):
                     at = at or (b.line, m.start() + 1)
     if at is None:
@@ -339,7 +346,73 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
             if s.verdict is None:
                 s.verdict = _claim_verdict(s, budget.kernel, doc.hypotheses_at.get(s.line or 0, ()))
         _claim_typos(c, budget.kernel)
+    for d in doc.derivations if derivations else ():
+        _tied_gradients(d, getattr(d, "scope", None), d.grad)
+    for c in doc.claims:
+        _tied_gradients(c, c.scope, None)
     return doc
+
+
+_GRAD_NAME = re.compile(r"d(?P<loss>[^/]+)/d(?P<var>.+)")
+
+
+def _tied_gradients(owner, scope, upstream: Sym | None) -> None:
+    """A failure that may come only from reading a gradient as a free symbol becomes undecided.
+
+    With h = W₁x and y = W₂h in force, dL/dh is not free: L depends on h through y, so
+    dL/dh = W₂ᵀ dL/dy. The checker reads every dL/dv as an independent symbol, which keeps each ✓
+    sound (it holds for every value, the true one included) but makes a true chain-rule statement
+    (⟨dL/dy, W₂ΔW₁x⟩ = ⟨dL/dh, ΔW₁x⟩, dL/dh = W₂ᵀ dL/dy) "fail" at a point where dL/dh has another
+    value — not a counterexample to what the author wrote. So a failed verdict is undecided, with the
+    reason, when the gradients it involves (those its statement mentions, and a derivation's upstream
+    dL/dy) include two of one loss whose variables are tied by the forward definitions in scope, or one
+    of a loss whose own forward definition depends on its variable (L = ½‖h‖² fixes dL/dh = h). For a
+    derivation this covers every step and the Jacobian cross-check of its read-off gradient."""
+    if scope is None:
+        return
+
+    def grads(*es) -> dict[str, re.Match]:
+        out = {}
+        for e in es:
+            for x in (e.symbols() if isinstance(e, Expr) else ()):
+                m = _GRAD_NAME.fullmatch(x.name) if x.kind == "grad" else None
+                if m is not None:
+                    out[x.name] = m
+        return out
+
+    def depends(a: str, b: str) -> bool:
+        known = _forward_of(scope, a)
+        return known is not None and _depends_on(scope, known[1], b, 8)
+
+    def tie(involved: dict[str, re.Match]) -> str | None:
+        for b, mb in sorted(involved.items()):
+            if depends(mb["loss"], mb["var"]):
+                return (f"{b} is the gradient with respect to {mb['var']}, and {mb['loss']} is defined here as a "
+                        f"function of {mb['var']}: its value is fixed, but it is read as a free symbol, so a point "
+                        f"with another value of {b} refutes nothing; write its value instead")
+            for a, ma in sorted(involved.items()):
+                if a != b and ma["loss"] == mb["loss"] and depends(ma["var"], mb["var"]):
+                    return (f"{b} is the gradient with respect to {mb['var']}, and {ma['var']} depends on "
+                            f"{mb['var']} through the forward definitions here: its value is fixed by {a} (the "
+                            f"chain rule), but both are read as free symbols, so a point where they are not related "
+                            f"refutes nothing; write {b} in terms of {a}, or derive it in a section of its own")
+        return None
+
+    extra = [upstream] if upstream is not None else []
+    for st_ in owner.steps:
+        if st_.verdict is None or st_.verdict.status != FAILED:
+            continue
+        # the read-off's dL/dx is what the derivation derives, not a symbol of its statement
+        sides = (st_.rhs,) if st_.kind == "readoff" else (st_.lhs, st_.rhs)
+        why = tie(grads(*sides, getattr(st_, "value", None), getattr(st_, "value_left", None), *extra))
+        if why is not None:
+            st_.verdict = undecided("not decided", reason=why)
+    jac = getattr(owner, "jacobian", None)
+    gradient = getattr(owner, "gradient", None)
+    if jac is not None and jac.status == FAILED and isinstance(gradient, Expr):
+        why = tie(grads(gradient, *extra))
+        if why is not None:
+            owner.jacobian = undecided("not decided", reason=why)
 
 
 # ---------------------------------------------------------------------------------------
@@ -355,7 +428,7 @@ _HYPOTHESIS_FORMS = (
     ("positive", re.compile(rf"^(?P<name>{_NAME})\s*>\s*0$")),
     ("symmetric", re.compile(rf"^(?P<name>{_NAME})\s*=\s*(?P<other>{_NAME})\s*{_TRANSPOSE}$")),
     ("symmetric", re.compile(rf"^(?P<other>{_NAME})\s*{_TRANSPOSE}\s*=\s*(?P<name>{_NAME})$")),
-    ("sums-to", re.compile(rf"^\\(?:mathbf|mathbb|boldsymbol)\{{1\}}(?:_(?:\{{\s*\w+\s*\}}|\w))?\s*{_TRANSPOSE}\s*"
+    ("sums-to", re.compile(rf"^\\(?:mathbf|mathbb|boldsymbol)\{{1\}}(?:_(?:\{{\s*(?P<len>\w+)\s*\}}|(?P<len1>\w)))?\s*{_TRANSPOSE}\s*"
                            rf"(?P<name>{_NAME})\s*=\s*(?P<value>-?\d+(?:/\d+)?)$")),
     ("detpos", re.compile(rf"^\\det\s*(?:\(\s*(?P<name>{_NAME})\s*\)|\{{\s*(?P<n2>{_NAME})\s*\}}|(?P<n3>{_NAME}))"
                           rf"\s*>\s*0$")),
@@ -363,7 +436,7 @@ _HYPOTHESIS_FORMS = (
 )
 
 
-def _parse_hypothesis(text: str, path: str, line: int, col: int) -> tuple[str, str, Fraction, int, int]:
+def _parse_hypothesis(text: str, path: str, line: int, col: int) -> tuple[str, str, Fraction, int, int, str | None]:
     """One stated hypothesis of ``<!-- symderiv: assume ... -->``: ``x > 0`` (entrywise positive),
     ``A = A^T`` (symmetric), ``\\mathbf{1}_n^T y = c`` (sums to c), ``X invertible``, ``\\det X > 0``. Anything else is refused with its
     location: a hypothesis the checker does not understand must never be silently ignored."""
@@ -376,7 +449,9 @@ def _parse_hypothesis(text: str, path: str, line: int, col: int) -> tuple[str, s
         if kind == "symmetric" and m.group("other") != name:
             continue
         value = Fraction(m.group("value")) if kind == "sums-to" else Fraction(1)
-        return kind, _plain_name(name), value, line, col
+        # the length written on 𝟏 (𝟏_m in 𝟏_mᵀy = 1), checked against y's declared length in its scope
+        length = (m.group("len") or m.group("len1")) if kind == "sums-to" else None
+        return kind, _plain_name(name), value, line, col, length
     raise ReadError(path, line, col, f"unknown hypothesis {t!r}: symderiv understands x > 0 (entrywise positive), "
                     "A = A^T (symmetric), \\mathbf{1}_n^T y = c (entries sum to c), X invertible and \\det X > 0, "
                     "separated by ';'")
@@ -393,16 +468,54 @@ def _hypotheses(scope: Scope, path: str) -> tuple:
     out = []
     s: Scope | None = scope
     while s is not None:
-        for kind, name, value, line, col in s.assumed:
-            sym = scope.lookup(name)
+        for kind, name, value, line, col, length in s.assumed:
+            sym = s.lookup(name)  # the symbol of the hypothesis's own section
             if not isinstance(sym, Sym) or sym.kind != "plain":
                 raise ReadError(path, line, col, f"the hypothesis speaks of {name!r}, which is not a declared symbol")
+            if _redeclared_below(scope, s, name, sym, (kind, name, value), path, line):
+                continue
+            if length is not None and str(sym.shape[0]) != length:
+                # 𝟏_mᵀy with y ∈ R^n does not typeset a condition on y: refused, never read as 𝟏_nᵀy
+                raise ReadError(path, line, col, f"the hypothesis sums {name} with a ones vector of length {length}, "
+                                f"but {name} has length {sym.shape[0]}")
             try:
-                out.append(Hypothesis(kind, sym, value))  # type: ignore[arg-type]
+                h = Hypothesis(kind, sym, value)  # type: ignore[arg-type]
             except ValueError as exc:
                 raise ReadError(path, line, col, str(exc)) from None
+            if h in out:
+                continue  # restated in a subsection (or twice): the same condition, stated once
+            try:
+                # two conditions on one symbol, or none satisfiable (y > 0 and 1ᵀy = 0), are refused where
+                # they are written: under them every claim would hold vacuously, or none could be checked
+                substitution(tuple(out) + (h,))
+            except ValueError as exc:
+                raise ReadError(path, line, col, str(exc)) from None
+            out.append(h)
         s = s.parent
     return tuple(out)
+
+
+def _redeclared_below(scope: Scope, owner: Scope, name: str, sym: Sym, stated: tuple, path: str, line: int) -> bool:
+    """Is the hypothesis on ``name`` (stated in ``owner``) out of force in ``scope`` because a section in
+    between declares ``name`` again? With another shape the name is a new variable there, and the
+    hypothesis is not about it (True). With the same shape, "Here A ∈ R^{n×n} is any matrix" and a
+    reminder of the declaration typeset alike: the symmetric A of the section above would make Ax = Aᵀx
+    verify for "any matrix", so this is refused unless the section restates the hypothesis."""
+    t: Scope | None = scope
+    chain: list[Scope] = []
+    while t is not None and t is not owner:
+        chain.append(t)
+        if name in t.entries:
+            here = scope.lookup(name)
+            if not isinstance(here, Sym) or here.shape != sym.shape:
+                return True
+            if any(tuple(a[:3]) == stated for u in chain for a in u.assumed):
+                return False
+            raise ReadError(path, t.entries[name][0][0], 1, f"{name} is declared again here, below the section "
+                            f"that assumes it (line {line}): is it the same {name}, under that hypothesis, or a new "
+                            f"one? Restate the hypothesis in this section, or give the new variable another name")
+        t = t.parent
+    return False
 
 
 def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
@@ -420,7 +533,8 @@ def _pass1(blocks: list[Block], path: str, doc: CheckedDocument) -> list[Scope]:
         scope = stack[-1][1]
         scopes.append(scope)
         if b.kind == "prose" and not b.code:
-            for m in _NOTATION_COMMENT.finditer(b.text):
+            # a directive in a `code span` is shown, not stated (a course documenting the syntax)
+            for m in _NOTATION_COMMENT.finditer(without_code_spans(b.text)):
                 if re.match(r"\s*assume\b", m.group(1)):
                     for part in re.sub(r"^\s*assume\b", "", m.group(1)).split(";"):
                         scope.assumed.append(_parse_hypothesis(part, path, b.line, m.start() + 1))
@@ -585,8 +699,10 @@ def _declare(interp: Interpreter, pl: ParsedLine, scope: Scope, path: str, doc: 
             return
         try:
             value = interp.expr(items[1])
-        except LineError:
-            return  # an alias whose right side needs symbols not declared yet stays undefined
+        except LineError as exc:
+            # an alias whose right side needs a symbol not declared yet (or not at all) is reported here;
+            # silently left undefined, every use said "unknown symbol" with no pointer to this line
+            raise ReadError(path, exc.line, exc.col, f"the alias {name} := ... uses what is not declared before it: {exc.message}") from None
         _define(scope, name, value, interp, doc)
 
 
@@ -786,7 +902,12 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                 interp.differentials = False
                 pl = _differential_line(pl, interp, ml)
                 _refuse_ambiguous_delta_runs(pl, interp, scope, st, ml)
+                n_claims, n_derivations = len(doc.claims), len(doc.derivations)
+                steps_before = {id(c): len(c.steps) for c in doc.claims}
                 _role(pl, interp, scope, st, doc, ml)
+                for owner in doc.claims[n_claims:] + doc.derivations[n_derivations:]:
+                    owner.scope = scope  # the forward definitions its gradient symbols are related by
+                _expand_defined_values(doc.claims, steps_before, scope, ml)
             except LineError as exc:
                 _line_problem(doc, st, ml, exc.line, exc.col, exc.message)
             except ReadError:
@@ -817,6 +938,11 @@ def _report_unused_definitions(st: _State, doc: CheckedDocument) -> None:
     for out, f, line, col in st.defined:
         if any(d.output.name == out.name and plain(d.forward) == plain(f) for d in doc.derivations):
             continue
+        if any((out.name, plain(f)) in getattr(d, "constants", ()) and
+               any(out.name in {x.name for x in e.symbols()} for stp in d.steps for e in (stp.lhs, stp.rhs)
+                   if isinstance(e, Expr))
+               for d in doc.derivations):
+            continue  # its value is expanded in a derivation's steps that name it
         if (out.name, plain(f)) in st.used:
             continue
         s = ClaimStep(None, None, "problem", None, "", line)
@@ -864,6 +990,50 @@ def _through_intermediates(scope: Scope, f: Expr, wrt: Sym, st: _State, depth: i
         f = substitute(f, mapping)
     raise LineError(line, col, f"the forward definitions leading to {plain(wrt)} nest deeper than {depth} "
                     "levels (or refer to each other); the chain rule through them is not followed")
+
+
+def _expand_defined_values(claims: list, steps_before: dict, scope: Scope, ml: MathLine) -> None:
+    """The claim steps this line added mean the values defined in force (S = A + Aᵀ before
+    xᵀSx = 2xᵀAx): read as free symbols, a true claim would be "refuted" where S ≠ A + Aᵀ."""
+    new = [s for c in claims for s in c.steps[steps_before.get(id(c), 0):]
+           if s.verdict is None and isinstance(s.rhs, Expr)]
+    if not new:
+        return
+    values = _defined_values(scope, Ones(1, 1), Ones(1, 1), Ones(1, 1), {}, ml.line, ml.col)
+    for s in new:
+        names = {x.name for e in (s.rhs, s.lhs, s.value_left) if isinstance(e, Expr) for x in e.symbols()}
+        used = {k: v for k, v in values.items() if k in names}
+        if used:
+            s.defined = values
+
+
+def _defined_values(scope: Scope, f: Expr, wrt: Sym, out: Sym, intermediates: dict, line: int, col: int,
+                    depth: int = 8) -> dict[str, Expr]:
+    """The forward definitions in force whose names the composite ``f`` does not mention (and that are
+    neither the variable, the output nor an intermediate already substituted), each written with the
+    others expanded: name -> value."""
+    found: dict[str, Expr] = {}
+    s: Scope | None = scope
+    while s is not None:
+        for name, (_sym, body) in s.forwards.items():
+            if name not in found:  # the innermost definition of a name is the one in force
+                found[name] = body
+        s = s.parent
+    skip = {x.name for x in f.symbols()} | {x.name for x in (wrt, out) if isinstance(x, Sym)} | set(intermediates)
+    # a symbol under a stated hypothesis (𝟏ᵀy = 1 with y = Wx) stays a symbol: expanded, the hypothesis
+    # would constrain nothing, and a counterexample could violate it
+    t: Scope | None = scope
+    while t is not None:
+        skip |= {a[1] for a in t.assumed}
+        t = t.parent
+    values = {k: v for k, v in found.items() if k not in skip}
+    for _ in range(depth):
+        expanded = {k: substitute(v, values) for k, v in values.items()}
+        if all(plain(expanded[k]) == plain(values[k]) for k in values):
+            return values
+        values = expanded
+    raise LineError(line, col, f"the forward definitions in force nest deeper than {depth} levels (or refer to "
+                    "each other)")
 
 
 def _depends_on(scope: Scope, f: Expr, name: str, depth: int) -> bool:
@@ -1073,6 +1243,15 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
                 if isinstance(sym, Sym):
                     d.abbreviations.append((sym, body))
             d.abbreviations.append((out, f))
+            # a value defined in scope that the composite does not contain (S = A + Aᵀ, g = W₂ᵀ dL/dy)
+            # means that value in the author's steps too; read as a free symbol, a true step would be
+            # "refuted" at a point where S ≠ A + Aᵀ. Expanded first (appended last: unfold goes backwards).
+            d.constants = set()
+            for name, body in _defined_values(scope, f, wrt, out, intermediates, ml.line, ml.col).items():
+                sym = scope.lookup(name)
+                if isinstance(sym, Sym) and sym.shape == body.shape:
+                    d.abbreviations.append((sym, body))
+                    d.constants.add((name, plain(_forward_of(scope, name)[1])))
             d.heading = st.heading
             d.mode = None
             d.perturb(vals[1], line=ml.line, note=note)
@@ -1191,8 +1370,35 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
     claim = Claim(f"identity ({st.heading})")
     for a, b, rel in zip(vals, vals[1:], pl.rels):
         claim.steps.append(_claim_step(a, b, ml, note or "identity", rel, budget=doc.budget.kernel))
+    late = _late_definition(pl, vals, scope)
+    if late is not None:
+        # "h = relu(W₁x + b₁)" below "y = W₂h + b₂": as a claim about a free h it could only fail, and the
+        # counterexample (h ≠ relu(W₁x + b₁)) would refute nothing the author wrote; as a definition it
+        # comes after the lines that use h. Neither reading is taken.
+        step = claim.steps[0]
+        step.verdict = undecided("not checked", reason=late)
     doc.claims.append(claim)
     st.claim, st.derivation = claim, None
+
+
+def _late_definition(pl: ParsedLine, vals: list, scope: Scope) -> str | None:
+    """Why ``h = f`` is read neither as a claim nor as a definition, or None: h is a plain symbol with no
+    definition of its own, a variable of a forward definition in force, and f does not mention h."""
+    first = vals[0]
+    if not (pl.lead is None and isinstance(first, Sym) and first.kind == "plain" and pl.rels
+            and pl.rels[0] == "=" and isinstance(vals[1], Expr) and not vals[1].has_delta()
+            and first.name not in {x.name for x in vals[1].symbols()}
+            and _forward_of(scope, first.name) is None and _input_of_forward(scope, first.name)):
+        return None
+    users = []
+    s: Scope | None = scope
+    while s is not None:
+        users += [plain(o) for o, f in s.forwards.values() if first.name in {x.name for x in f.symbols()}]
+        s = s.parent
+    return (f"{first.name} is a variable of the forward definition of {', '.join(users)} above, so this line is "
+            f"not read as its definition (definitions come before the lines that use them), and as an identity it "
+            f"would have to hold for every {first.name}, which it cannot; define {first.name} before "
+            f"{', '.join(users)}, or write the claim expression first ({plain(vals[1])} = {first.name})")
 
 
 def _eq(d: Derivation, v, ml: MathLine, note: str) -> None:
@@ -1286,6 +1492,8 @@ def _claim_verdict(s: ClaimStep, budget: Budget = DEFAULT_BUDGET, hypotheses: tu
 
     a, b = (s.value_left if s.value_left is not None else s.lhs), s.rhs
     try:
+        if s.defined:
+            a, b = substitute(a, s.defined), substitute(b, s.defined)
         if s.first_order:
             return compare(a, b, budget, hypotheses)
         v = discharge(Obligation(a, b, "exact"), budget)

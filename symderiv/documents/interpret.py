@@ -287,7 +287,7 @@ class Scope:
         self.clock: list[int] = parent.clock if parent else [1 << 30]
         self.heading = ""
         #: hypotheses stated in this section (<!-- symderiv: assume ... -->): (kind, name, value, line, col)
-        self.assumed: list[tuple[str, str, Fraction, int, int]] = []
+        self.assumed: list[tuple[str, str, Fraction, int, int, str | None]] = []
 
     def define(self, name: str, value: Any, line: int) -> None:
         self.entries.setdefault(name, []).append((line, value))

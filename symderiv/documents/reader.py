@@ -471,7 +471,7 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
             i = k
             continue
         prose_math = _inline_math(raw, i + 1, 1, path)
-        outside = _without_code_spans(raw)
+        outside = without_code_spans(raw)
         for a, b in inline_math_spans(raw):
             outside = outside[:a] + " " * (b - a) + outside[b:]
         env_in_prose = re.search(r"(?<!\\)\\begin\{", outside)
@@ -481,7 +481,21 @@ def scan_markdown(text: str, path: str = "<input>") -> list[Block]:
                             "not read; start it on its own line, or write the math in $$ ... $$")
         blocks.append(Block("prose", orig[i], i + 1, math=prose_math))
         i += 1
+    _refuse_split_directives(text, blocks, path)
     return blocks
+
+
+def _refuse_split_directives(text: str, blocks: list[Block], path: str) -> None:
+    """A ``<!-- symderiv: ... -->`` directive is read on one line; one broken over several lines (outside
+    code) would be skipped without a word, and with it the author's hypothesis or operator meaning, so it
+    is refused where it starts."""
+    code = {b.line for b in blocks if b.code}
+    for m in re.finditer(r"<!--\s*symderiv:.*?-->", text, flags=re.S):
+        if "\n" in m.group(0):
+            line = text.count("\n", 0, m.start()) + 1
+            if line not in code:
+                col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+                raise ReadError(path, line, col, "a <!-- symderiv: ... --> directive must be written on one line")
 
 
 def _blank_comments(text: str) -> str:
@@ -516,7 +530,7 @@ def inline_math_spans(text: str) -> list[tuple[int, int]]:
     for the checker and for the reports, so a report never shows as math what was not checked as
     math. A ``$`` in a code span is code; an empty ``$$`` pair is not math; an unpaired last ``$``
     (which :func:`scan_markdown` reports as an error) delimits nothing."""
-    return _dollar_spans(_unescaped_dollars(_without_code_spans(text)))
+    return _dollar_spans(_unescaped_dollars(without_code_spans(text)))
 
 
 def _dollar_spans(dollars: list[int]) -> list[tuple[int, int]]:
@@ -524,7 +538,7 @@ def _dollar_spans(dollars: list[int]) -> list[tuple[int, int]]:
 
 
 def _inline_math(text: str, line: int, col: int, path: str) -> list[MathLine]:
-    masked = _without_code_spans(text)
+    masked = without_code_spans(text)
     dollars = _unescaped_dollars(masked)
     # an unpaired $ would silently swallow the math around it: report it where it stands
     if len(dollars) % 2 == 1:
@@ -558,9 +572,10 @@ def _paren_delimiters(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _without_code_spans(text: str) -> str:
+def without_code_spans(text: str) -> str:
     """The line with `code spans` blanked (a $ inside code is not math)."""
-    return re.sub(r"`[^`]*`", lambda m: " " * len(m.group(0)), text)
+    # CommonMark: a run of N backticks opens a span that the next run of exactly N closes (``a `b` c``)
+    return re.sub(r"(?<!`)(`+)(?!`)(.*?)(?<!`)\1(?!`)", lambda m: " " * len(m.group(0)), text)
 
 
 # ---------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from symderiv.kernel.expand import delta_degree, expand
 from symderiv.kernel.dispatch import decide_terms
 from symderiv.kernel.indexgraph import class_sums
 from symderiv.lang.operators import (
-    Add, Expr, Fn, MatMul, Scale, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul, substitute,
+    Add, Expr, Fn, MatMul, Scale, Sym, Transpose, add, as_expr, is_sequence_expr, map_bottom_up, mul, substitute,
 )
 from symderiv.kernel.verdict import (
     DEFAULT_BUDGET, FAILED, UNDECIDED, VERIFIED, Budget, Term, Verdict, decided,
@@ -71,7 +71,9 @@ def _shape_verdict(lhs: Expr, rhs: Expr, relation: str) -> Verdict | None:
 def _check_symbols(*exprs: Expr) -> None:
     seen: dict[str, tuple[object, object]] = {}
     for e in exprs:
-        for s in e.symbols():
+        # every occurrence, not e.symbols() (one per name): x ∈ Rⁿ and x ∈ Rᵐ on the same side would
+        # otherwise pass, and be one symbol to every pass keyed by name
+        for s in (node for node in e.walk() if isinstance(node, Sym)):
             if seen.setdefault(s.name, s.shape) != s.shape:
                 raise SymderivError(
                     f"symbol {s.name} is used with two shapes: {seen[s.name]} and {s.shape}"

@@ -19,7 +19,7 @@ def render_check(doc) -> str:
         text = step.text_override or step.plain()
         if st == "verified":
             order = " (to first order)" if v is not None and v.relation == "first-order" else ""
-            lines.append(head + f"{step.rule or 'claim'}{order}  {text}")
+            lines.append(head + f"{step.rule or 'claim'}{order}{_under(doc, step.line, v)}  {text}")
         else:
             lines.append(head + f"{v.reason or v.method}  [{text}]")
             if v.counterexample is not None:
@@ -28,8 +28,9 @@ def render_check(doc) -> str:
         j = d.jacobian
         if j is not None:
             grad = f"d{greek_text(d.loss)}/d{greek_text(d.wrt.name)}"
+            under = f" under {d.hypothesis_text()}" if j.status == "verified" and "hypotheses" in j.methods else ""
             lines.append(f"{doc.path}: {marks[j.status]} Jacobian cross-check of {d.title}: "
-                         f"{grad} = {d.to_dict()['gradient_text']} ({j.status})")
+                         f"{grad} = {d.to_dict()['gradient_text']} ({j.status}{under})")
     if doc.nothing_checked:
         lines.append(f"{doc.path}: {doc.nothing_reason} — not verified")
     else:
@@ -76,3 +77,11 @@ def render_github(doc) -> str:
     summary = (doc.nothing_reason + " — not verified") if doc.nothing_checked else render_check(doc).splitlines()[-1]
     lines.append(f"::notice file={path}::{gh_data(summary)}")
     return "\n".join(lines) + "\n"
+
+
+def _under(doc, line: int | None, v) -> str:
+    """" (under 1ᵀy = 1)" for a ✓ that needed the hypotheses in force at its line: the ✓ holds only there."""
+    if v is None or "hypotheses" not in v.methods:
+        return ""
+    hyps = doc.hypotheses_at.get(line or 0, ())
+    return f" (under {' and '.join(h.text(unicode=True) for h in hyps)})" if hyps else " (under the stated hypotheses)"
