@@ -474,6 +474,13 @@ def _hypotheses(scope: Scope, path: str) -> tuple:
                 raise ReadError(path, line, col, f"the hypothesis speaks of {name!r}, which is not a declared symbol")
             if _redeclared_below(scope, s, name, sym, (kind, name, value), path, line):
                 continue
+            defined = _forward_of(scope, name)
+            if defined is not None and defined[0].shape == sym.shape:
+                # 𝟏ᵀy = 1 with y = Wx in force is a condition on W and x that the kernel cannot state: with y a
+                # free symbol a claim about Wx is refuted outside it, expanded the hypothesis says nothing
+                raise ReadError(path, line, col, f"the hypothesis speaks of {name}, which a forward definition in "
+                                f"force defines ({name} = {plain(defined[1])}); a hypothesis on a defined value is "
+                                "not read: state it on the variables it depends on, or name the value differently")
             if length is not None and str(sym.shape[0]) != length:
                 # 𝟏_mᵀy with y ∈ R^n does not typeset a condition on y: refused, never read as 𝟏_nᵀy
                 raise ReadError(path, line, col, f"the hypothesis sums {name} with a ones vector of length {length}, "
