@@ -14,11 +14,12 @@ parses with Earley.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from lark import Lark
-from lark.exceptions import UnexpectedInput
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.visitors import CollapseAmbiguities
 
 from symderiv.documents import reader
@@ -29,17 +30,9 @@ GRAMMAR = Path(__file__).resolve().parent / "data" / "math-earley.lark"
 MAX_TREES = 64
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
 def _earley(ambiguity: str) -> Lark:
     return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="earley", propagate_positions=True, ambiguity=ambiguity)
-
-
-def earley_reading(text: str) -> S.SyntaxLine | None:
-    """The typed syntax of Earley's pick (the reader before issue 13), or None if Earley refused."""
-    try:
-        return S.to_syntax(_earley("resolve").parse(text))
-    except (UnexpectedInput, RecursionError):
-        return None
 
 
 def _same_relation(line: S.SyntaxLine) -> S.SyntaxLine:
@@ -52,21 +45,51 @@ def _same_relation(line: S.SyntaxLine) -> S.SyntaxLine:
     return S.SyntaxLine(rel(line.lead), line.items, tuple(rel(r) for r in line.rels))
 
 
-def earley_readings(text: str) -> set[S.SyntaxLine]:
-    """Every distinct typed syntax of the line under Earley's grammar (empty: Earley refused), up to
-    the ``&`` of an aligned relation (:func:`_same_relation`)."""
+@dataclass(frozen=True)
+class Earley:
+    """Earley's outcome on a line: every distinct reading its grammar allows (up to the ``&`` of an
+    aligned relation, :func:`_same_relation`; empty when it refused), the one it picked, and where it
+    stopped with the reader's message before issue 13 when it refused."""
+
+    readings: frozenset[S.SyntaxLine]
+    pick: S.SyntaxLine | None
+    error: tuple[int, str] | None
+
+
+@lru_cache(maxsize=8192)
+def earley(text: str) -> Earley:
+    """One Earley parse with ``ambiguity="explicit"``: when its forest has no ambiguity, its tree is the
+    one ``ambiguity="resolve"`` builds (and a refusal is the same either way); only an ambiguous line is
+    parsed again to see Earley's pick."""
     try:
         forest = _earley("explicit").parse(text)
+    except UnexpectedEOF as exc:
+        return Earley(frozenset(), None, (len(text), "math ends too early; expected " + reader._expected(exc.expected)))
+    except UnexpectedCharacters as exc:
+        pos = exc.pos_in_stream
+        return Earley(frozenset(), None, (pos, f"unexpected '{text[pos: pos + 12].strip()}' in math; expected "
+                                          + (reader._expected(exc.allowed) or "a LaTeX expression")))
     except (UnexpectedInput, RecursionError):
-        return set()
+        return Earley(frozenset(), None, (0, "?"))
     if not any(True for _ in forest.find_data("_ambig")):
-        return {_same_relation(S.to_syntax(forest))}
+        line = S.to_syntax(forest)
+        return Earley(frozenset({_same_relation(line)}), line, None)
     out: set[S.SyntaxLine] = set()
     for tree in CollapseAmbiguities().transform(forest):
         out.add(_same_relation(S.to_syntax(tree)))
         if len(out) > MAX_TREES:
             break
-    return out
+    return Earley(frozenset(out), S.to_syntax(_earley("resolve").parse(text)), None)
+
+
+def earley_reading(text: str) -> S.SyntaxLine | None:
+    """The typed syntax of Earley's pick (the reader before issue 13), or None if Earley refused."""
+    return earley(text).pick
+
+
+def earley_readings(text: str) -> frozenset[S.SyntaxLine]:
+    """Every distinct typed syntax of the line under Earley's grammar (empty: Earley refused)."""
+    return earley(text).readings
 
 
 def lalr_reading(text: str) -> S.SyntaxLine | reader._Unparsable:
@@ -91,23 +114,26 @@ def compare(text: str) -> str:
     """How the LALR reading relates to Earley's:
 
     ``"same"``: both read the line, the same syntax, and Earley had no other reading;
-    ``"both refuse"``; ``"ambiguous, refused"``: Earley's grammar reads the line in several ways and LALR
+    ``"both refuse"``: at the same place, with the same message; ``"ambiguous, refused"``: Earley's grammar reads the line in several ways and LALR
     refuses it; ``"sum range"``: Earley's grammar reads ``\\sum_{i=1}^n`` both as a range sum with its upper
     bound and as the power of a range sum, Earley picked the first, LALR's grammar allows only it, and
     every reading has a range sum, which the interpreter refuses (the line is refused either way);
     anything else is a difference, described."""
     mine = lalr_reading(text)
-    readings = earley_readings(text)
+    oracle = earley(text)
+    readings = oracle.readings
     if isinstance(mine, reader._Unparsable):
         if not readings:
+            if oracle.error != (mine.offset, mine.message):
+                return f"both refuse, LALR at {mine.offset}: {mine.message}; Earley at {oracle.error}"
             return "both refuse"
         if len(readings) > 1:
             return "ambiguous, refused"
-        return f"LALR refuses ({mine.message}) what Earley read unambiguously: {earley_reading(text)}"
+        return f"LALR refuses ({mine.message}) what Earley read unambiguously: {oracle.pick}"
     if len(readings) > 1:
-        if mine == earley_reading(text) and all(has_sum_range(r) for r in readings):
+        if mine == oracle.pick and all(has_sum_range(r) for r in readings):
             return "sum range"
         return f"LALR reads {mine} where Earley's grammar allows {len(readings)} readings"
-    if mine != earley_reading(text):
-        return f"LALR reads {mine}, Earley read {earley_reading(text)}"
+    if mine != oracle.pick:
+        return f"LALR reads {mine}, Earley read {oracle.pick}"
     return "same"

@@ -21,6 +21,7 @@ file:line:col; problems local to one line (an undeclared symbol, a shape mismatc
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -684,39 +685,31 @@ def _bar_groups(text: str) -> list[list[_Bar]]:
 
 def _group_pairings(bars: list[_Bar], limit: int) -> list[tuple[bool, ...]]:
     """Every balanced way (True = opens) to pair one group's bars that the constraints allow, or
-    ``limit`` + 1 of them when there are more. Which prefixes can still be completed is counted first
-    (by bar, open depth and whether the bar before opened), so the enumeration never walks into a dead
-    end: linear in the number of bars for each pairing found."""
+    ``limit`` + 1 of them when there are more. The states (bars read, norms open, whether the last bar
+    opened) that can still end balanced are found first, forwards then backwards, so the listing never
+    walks into a dead end (a long line whose bars are forced is one pass)."""
     n = len(bars)
-    memo: dict[tuple[int, int, bool], int] = {}
-
-    def completions(k: int, depth: int, prev_opened: bool) -> int:  # capped at limit + 1
-        if k == n:
-            return int(depth == 0)
-        key = (k, depth, prev_opened)
-        if key not in memo:
-            total = 0
-            for opens in _roles(bars[k], depth, prev_opened):
-                total += completions(k + 1, depth + (1 if opens else -1), opens)
-            memo[key] = min(total, limit + 1)
-        return memo[key]
-
+    reach: list[set[tuple[int, bool]]] = [{(0, False)}] + [set() for _ in range(n)]
+    for k in range(n):
+        for depth, prev in reach[k]:
+            for opens in _roles(bars[k], depth, prev):
+                if depth + 1 <= n - k - 1 or not opens:
+                    reach[k + 1].add((depth + (1 if opens else -1), opens))
+    good: list[set[tuple[int, bool]]] = [set() for _ in range(n)] + [{s for s in reach[n] if s[0] == 0}]
+    for k in range(n - 1, -1, -1):
+        good[k] = {(depth, prev) for depth, prev in reach[k]
+                   if any((depth + (1 if o else -1), o) in good[k + 1] for o in _roles(bars[k], depth, prev))}
     out: list[tuple[bool, ...]] = []
-
-    def enumerate_from(k: int, depth: int, prev_opened: bool, roles: tuple[bool, ...]) -> None:
-        if len(out) > limit:
-            return
+    stack: list[tuple[int, tuple[int, bool], tuple[bool, ...]]] = [(0, (0, False), ())] if good[0] else []
+    while stack and len(out) <= limit:
+        k, (depth, prev), roles = stack.pop()
         if k == n:
             out.append(roles)
-            return
-        for opens in _roles(bars[k], depth, prev_opened):
-            if completions(k + 1, depth + (1 if opens else -1), opens):
-                enumerate_from(k + 1, depth + (1 if opens else -1), opens, roles + (opens,))
-
-    if n <= 2 * limit and completions(0, 0, False):  # more bars than that: refused as too many
-        enumerate_from(0, 0, False, ())
-    elif n > 2 * limit:
-        out = [()] * (limit + 1)
+            continue
+        for opens in reversed(_roles(bars[k], depth, prev)):
+            nxt = (depth + (1 if opens else -1), opens)
+            if nxt in good[k + 1]:
+                stack.append((k + 1, nxt, roles + (opens,)))
     return out
 
 
@@ -766,36 +759,59 @@ def _fallback_roles(bars: list[_Bar]) -> tuple[bool, ...]:
 
 
 # ---- parsing ---------------------------------------------------------------------------
-def _unparsable(exc: Exception, text: str, parsed: str) -> _Unparsable:
-    """lark's error on ``parsed`` (the line with its bars paired) as a message on ``text`` in the author's
-    terms (never a terminal name): where, and what the parser could have taken there."""
+@dataclass
+class _Stop:
+    """Where a parse of the line stopped, and the terminals the parser could have taken there."""
+
+    offset: int
+    at_end: bool
+    names: set[str]
+    problem: str = ""  # an error lark does not locate (nesting too deep for Python's recursion)
+
+
+def _stop(exc: Exception, parsed: str) -> _Stop:
+    """lark's error on ``parsed`` (the line with its bars paired). An LALR parser may reduce on a token
+    before it finds that the token cannot follow (its states share lookaheads), so the state it stops in
+    can be narrower than what was possible there: the line is parsed again up to the error and each
+    terminal tried (only when a line is refused), which gives what Earley's parser listed."""
     if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" or isinstance(exc, UnexpectedEOF):
-        return _Unparsable(len(text), "math ends too early; expected " + _expected(_accepted(parsed, len(parsed), exc)))
-    if isinstance(exc, (UnexpectedCharacters, UnexpectedToken)):
-        pos = exc.pos_in_stream or 0
-        got = text[pos: pos + 12]
-        return _Unparsable(pos, f"unexpected '{got.strip()}' in math; expected "
-                           + (_expected(_accepted(parsed, pos, exc)) or "a LaTeX expression"))
-    if isinstance(exc, RecursionError):
-        return _Unparsable(0, "expression nested too deeply")
-    return _Unparsable(0, "cannot parse this math")
-
-
-def _accepted(parsed: str, pos: int, exc: Exception) -> set[str]:
-    """The terminals the parser could take at ``pos``. An LALR parser may reduce on a token before it
-    finds that the token cannot follow (its states share lookaheads), so the state it stops in can be
-    narrower than what was possible at ``pos``: the line is parsed again up to ``pos`` and each terminal
-    is tried there (only when a line is refused)."""
+        pos, at_end = len(parsed), True
+    elif isinstance(exc, (UnexpectedCharacters, UnexpectedToken)):
+        pos, at_end = exc.pos_in_stream or 0, False
+        if isinstance(exc, UnexpectedToken) and str(exc.token).startswith("&"):
+            pos += 1  # a relation &= where none may stand: its & is an ignored alignment mark, the error is at =
+    else:
+        return _Stop(0, False, set(), "expression nested too deeply" if isinstance(exc, RecursionError)
+                     else "cannot parse this math")
     try:
         ip = _parser().parse_interactive(parsed[:pos])
         ip.exhaust_lexer()
-        return set(ip.accepts())
+        names = set(ip.accepts())
     except UnexpectedInput:
-        return set(getattr(exc, "allowed", None) or getattr(exc, "expected", None) or ())
+        names = set(getattr(exc, "allowed", None) or getattr(exc, "expected", None) or ())
+    return _Stop(pos, at_end, names)
+
+
+def _unparsable(text: str, stops: list[_Stop]) -> _Unparsable:
+    """The message for a line no parse reads: at the furthest point any parse reached (as Earley, which
+    followed every reading at once, reported), with what any of those parses could have taken there, in
+    the author's terms (never a terminal name)."""
+    far = max(s.offset for s in stops)
+    names = set().union(*(s.names for s in stops if s.offset == far))
+    if any(s.at_end for s in stops if s.offset == far):
+        return _Unparsable(far, "math ends too early; expected " + _expected(names))
+    problems = [s.problem for s in stops if s.offset == far and s.problem]
+    if problems and not names:
+        return _Unparsable(far, problems[0])
+    got = text[far: far + 12].strip()
+    return _Unparsable(far, f"unexpected '{got}' in math; expected " + (_expected(names) or "a LaTeX expression"))
 
 
 def _expected(names: set[str]) -> str:
     return ", ".join(sorted({_FRIENDLY.get(e, e) for e in names if not e.startswith("__")})[:8])
+
+
+_ERROR_SEARCH_BARS = 8  # up to this many bars, an unreadable line's error is placed as Earley placed it
 
 
 def _parse_text(text: str) -> Tree:
@@ -808,16 +824,14 @@ def _parse_text(text: str) -> Tree:
         try:
             return parser.parse(text)
         except (UnexpectedInput, RecursionError) as exc:
-            raise _unparsable(exc, text, text) from None
+            raise _unparsable(text, [_stop(exc, text)]) from None
     bars, pairings = _pair_norm_bars(text)
     trees: list[tuple[tuple[bool, ...], Tree]] = []
-    errors: list[_Unparsable] = []
-    for roles in pairings or [_fallback_roles(bars)]:
-        paired = _with_roles(text, bars, roles)
+    for roles in pairings:
         try:
-            trees.append((roles, parser.parse(paired)))
-        except (UnexpectedInput, RecursionError) as exc:
-            errors.append(_unparsable(exc, text, paired))
+            trees.append((roles, parser.parse(_with_roles(text, bars, roles))))
+        except (UnexpectedInput, RecursionError):
+            continue
         if len(trees) > 1:
             a, b = trees[0][0], trees[1][0]
             k = next(k for k in range(len(bars)) if a[k] != b[k])
@@ -825,7 +839,21 @@ def _parse_text(text: str) -> Tree:
                               "close a norm or open a new one); write each norm as \\lVert ... \\rVert")
     if trees:
         return trees[0][1]
-    raise max(errors, key=lambda e: e.offset)  # as far as any pairing reads
+    # no pairing reads the line: say where reading stops for whichever roles of the bars get furthest
+    every = itertools.product((True, False), repeat=len(bars)) if len(bars) <= _ERROR_SEARCH_BARS else [
+        _fallback_roles(bars)]
+    stops = []
+    for roles in every:
+        paired = _with_roles(text, bars, roles)
+        try:
+            parser.parse(paired)
+        except (UnexpectedInput, RecursionError) as exc:
+            stops.append(_stop(exc, paired))
+            continue
+        # a pairing the constraints had cut reads the line: they are wrong, and the line is refused
+        raise _Unparsable(bars[0].start, "the norm bars \\| cannot be paired safely; write each norm as "
+                          "\\lVert ... \\rVert")
+    raise _unparsable(text, stops)
 
 
 @lru_cache(maxsize=4096)
