@@ -314,3 +314,38 @@ def test_an_error_lists_what_lalr_would_have_reduced_away():
     with pytest.raises(ReadError) as exc:
         read_math(MathLine("x = y \\mapsto", 1, 1), "m.md")
     assert "')'" not in exc.value.message
+
+
+# ---------------------------------------------------------------------------------------
+# the shipped tables
+# ---------------------------------------------------------------------------------------
+def test_the_shipped_tables_are_the_grammars():
+    """math_tables.py was built from the current grammar by the installed lark (else: python -m
+    symderiv.documents.build_tables), and the reader loads its parser from them."""
+    from symderiv.documents import build_tables
+
+    assert build_tables.current()
+    assert reader._shipped_parser(build_tables.grammar_text()) is not None
+
+
+def test_tables_of_another_grammar_are_not_used():
+    from symderiv.documents import build_tables
+
+    assert reader._shipped_parser(build_tables.grammar_text() + "\n// changed\n") is None
+
+
+def _outcome(text: str) -> object:
+    try:
+        return reader._parse_text(text)
+    except reader._Unparsable as exc:
+        return (exc.offset, exc.message)
+
+
+def test_the_shipped_parser_reads_every_line_as_a_freshly_built_one(monkeypatch):
+    from symderiv.documents import build_tables
+
+    lines = [t for ts in CORPUS.values() for t in ts]
+    shipped = [_outcome(t) for t in lines]
+    fresh = Lark(build_tables.grammar_text(), **build_tables.OPTIONS)
+    monkeypatch.setattr(reader, "_parser", lambda: fresh)
+    assert [_outcome(t) for t in lines] == shipped

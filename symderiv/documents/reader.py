@@ -574,7 +574,26 @@ def _parser() -> Lark:
     grammar has no conflict, so a line has at most one parse tree; the norm bars, which the grammar
     cannot pair by itself, are paired before parsing (:func:`_pair_norm_bars`)."""
     grammar = resources.files("symderiv.documents").joinpath("grammar/math.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True)
+    return _shipped_parser(grammar) or Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True)
+
+
+def _shipped_parser(grammar: str) -> Lark | None:
+    """The parser loaded from the tables shipped with the package (``math_tables.py``, written by
+    ``python -m symderiv.documents.build_tables``): lark's analysis of the grammar is about 45 ms of every
+    process that reads a document, loading its result a few. Only when the tables were built from this
+    grammar by this lark; else None (and the parser is built)."""
+    import hashlib
+
+    import lark
+
+    try:
+        from symderiv.documents import math_tables
+    except ImportError:
+        return None
+    if (math_tables.GRAMMAR_SHA256 != hashlib.sha256(grammar.encode("utf-8")).hexdigest()
+            or math_tables.LARK_VERSION != lark.__version__):
+        return None
+    return Lark.load(math_tables.TABLES)
 
 
 class _Unparsable(Exception):
