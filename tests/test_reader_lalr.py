@@ -41,9 +41,11 @@ from symderiv.lang.printing import latex  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 AGREE = ("same", "both refuse", "sum range")
 
-#: lines of the corpora below that LALR refuses because Earley's grammar reads them in several ways
-#: (empty: no document or test corpus has one; the ambiguous spellings are tested below)
-AMBIGUOUS_IN_CORPORA: dict[str, str] = {}
+#: lines of the corpora below that LALR refuses because Earley's grammar reads them in several ways (no
+#: document has one; the ambiguous spellings are tested below), each with why
+AMBIGUOUS_IN_CORPORA: dict[str, str] = {
+    "\\|x\\| y \\|x\\|": "the notation gallery's refused row: ‖x‖ y ‖x‖ or ‖x ‖y‖ x‖ (Earley picked one)",
+}
 
 
 # ---------------------------------------------------------------------------------------

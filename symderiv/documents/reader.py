@@ -5,8 +5,10 @@ Three layers, kept apart as lark keeps grammar and transformer apart:
 1. :func:`scan_markdown` splits a file into headings, prose and display-math lines, with the
    exact line and column of every math line, and picks up justifications (``\\text{...}``,
    ``\\quad ...``, a trailing ``— def of ...``).
-2. :func:`read_math` parses one math line with the grammar ``grammar/math.lark`` after cheap
-   pre-checks (size, nesting, balanced delimiters), and lark's Transformer
+2. :func:`read_math` parses one math line with the grammar ``grammar/math.lark`` (lark's LALR(1)
+   parser; the grammar has no conflict, and the norm bars, which open and close alike, are paired
+   first by a pre-pass that refuses a line they pair two ways) after cheap pre-checks (size, nesting,
+   balanced delimiters), and lark's Transformer
    (:class:`~symderiv.documents.syntax.ToSyntax`) turns the parse tree into typed syntax with
    positions. Both depend only on the line's text and are done once per distinct text. Nothing is
    ever evaluated as code.
@@ -883,7 +885,7 @@ def _parse_cached(text: str) -> Tree | _Unparsable:
     try:
         return _parse_text(text)
     except _Unparsable as exc:
-        return exc
+        return _Unparsable(exc.offset, exc.message)  # kept without its traceback and lark's error (parser state)
 
 
 @lru_cache(maxsize=4096)
@@ -892,7 +894,7 @@ def _syntax_cached(text: str) -> S.SyntaxLine:
     nodes are immutable, so the two passes and repeated lines share it)."""
     tree = _parse_cached(text)
     if isinstance(tree, _Unparsable):
-        raise tree
+        raise _Unparsable(tree.offset, tree.message)  # never the cached object: raising it would grow its traceback
     return S.to_syntax(tree)
 
 
