@@ -7,8 +7,9 @@ Builds three documents of about --mb megabytes (under the 2 MB file limit) and t
 (a) the example course repeated (repeated lines: the parse cache helps);
 (b) distinct sections, two display lines each (every line parsed once);
 (c) one display equation repeated on many lines.
-Also times (b) at 1/8, 1/4 and 1/2 of the size, to show the growth up to the budget. The machine is
-shared: compare ratios, not absolutes.
+Also times (b) at 1/8, 1/4 and 1/2 of the size, to show the growth up to the budget. With --earley, each
+row is timed again with the reader's parser before issue 13 (Earley, benchmarks/earley_baseline.py) in the
+same run, with the ratio. The machine is shared: compare ratios, not absolutes.
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from symderiv.documents.documents import check_text  # noqa: E402
-from symderiv.documents.reader import _parse_cached  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from earley_baseline import cold_reader, earley_reader  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 LIN = r"Let $x \in \mathbf{R}^n$, $W \in \mathbf{R}^{m \times n}$, $y \in \mathbf{R}^m$."
@@ -48,7 +51,7 @@ def repeated(size: int) -> str:
 
 
 def timed(text: str) -> tuple[float, str]:
-    _parse_cached.cache_clear()  # each document starts cold
+    cold_reader()  # each document starts cold
     t = time.perf_counter()
     d = check_text(text, "bench.md")
     counts = {}
@@ -60,15 +63,24 @@ def timed(text: str) -> tuple[float, str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=float, default=1.9)
-    size = int(ap.parse_args().mb * 1_000_000)
+    ap.add_argument("--earley", action="store_true", help="also time each row with the Earley reader (baseline)")
+    args = ap.parse_args()
+    size = int(args.mb * 1_000_000)
+
+    def row(name: str, text: str) -> None:
+        seconds, verdict = timed(text)
+        line = f"{name:20s} {len(text) / 1e6:5.2f} MB  {seconds:7.2f} s  {verdict}"
+        if args.earley:
+            with earley_reader():
+                before, verdict_before = timed(text)
+            assert verdict_before == verdict, (verdict_before, verdict)
+            line += f"   Earley {before:7.2f} s  ×{before / seconds:.1f}"
+        print(line)
+
     for name, make in (("course repeated", course), ("distinct sections", distinct), ("one line repeated", repeated)):
-        text = make(size)
-        seconds, verdict = timed(text)
-        print(f"{name:20s} {len(text) / 1e6:5.2f} MB  {seconds:7.2f} s  {verdict}")
+        row(name, make(size))
     for frac in (8, 4, 2):
-        text = distinct(size // frac)
-        seconds, verdict = timed(text)
-        print(f"distinct 1/{frac:<11d} {len(text) / 1e6:5.2f} MB  {seconds:7.2f} s  {verdict}")
+        row(f"distinct 1/{frac}", distinct(size // frac))
 
 
 if __name__ == "__main__":

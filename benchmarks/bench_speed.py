@@ -15,7 +15,9 @@ or of the child for whole commands) and ratios to a baseline measured in the sam
 (c) the trace cycle tr(A1⋯Ak) = tr(Ak A1⋯A(k−1)) proved (and the false tr(A2 A1 A3⋯Ak)
     refuted) for k up to --kmax, with the growth exponent of the proof time;
 (d) `check` on examples/seed-notes.md and on --concat copies of it (reading + checking), per
-    math line, with the growth ratio and the peak memory (tracemalloc).
+    math line, with the growth ratio and the peak memory (tracemalloc); the same with the reader's
+    parser before issue 13 (lark's Earley over the grammar frozen in tests/data/math-earley.lark,
+    benchmarks/earley_baseline.py) as the baseline, and the parsing alone (each distinct line once).
 The machine is shared: compare ratios, not absolutes.
 """
 from __future__ import annotations
@@ -40,6 +42,7 @@ import numpy  # noqa: E402
 import sympy  # noqa: E402
 
 import symderiv  # noqa: E402
+from earley_baseline import cold_reader, earley_reader  # noqa: E402  (benchmarks/earley_baseline.py)
 from machine import machine_line  # noqa: E402  (benchmarks/machine.py)
 from symderiv.derive.catalog import get_layer  # noqa: E402
 from symderiv.derive.engine import derive  # noqa: E402
@@ -217,37 +220,56 @@ def section_c(repeat: int, kmax: int) -> None:
 # ---------------------------------------------------------------------------------------
 def section_d(repeat: int, concat: int) -> None:
     from symderiv.documents.documents import check_file
+    from symderiv.documents.reader import _parse_cached, scan_markdown
 
-    print("\n(d) symderiv check (read + check every step), examples/seed-notes.md and concatenated copies")
+    print("\n(d) symderiv check (read + check every step), examples/seed-notes.md and concatenated copies;")
+    print("    baseline: the reader's Earley parser before issue 13, in the same run (parse caches cleared)")
     path = os.path.join(ROOT, "examples", "seed-notes.md")
     text = open(path, encoding="utf-8").read()
     math_lines = sum(1 for line in text.splitlines() if "$" in line)
-    def cold() -> None:  # the reader's per-line parse caches would make every run after the first a replay
-        from symderiv.documents import reader
-
-        for name in ("_parse_cached", "_syntax_cached"):
-            getattr(getattr(reader, name, None), "cache_clear", lambda: None)()
-
+    distinct = list(dict.fromkeys(ml.text for b in scan_markdown(text, path) for ml in b.math))
+    cold_reader()
     doc = check_file(path)
-    t1 = cpu_median(lambda: (cold(), check_file(path)), repeat)
-    print(f"{'1 copy':10s} {ms(t1)}  {math_lines} math lines, {t1 / math_lines * 1000:.2f} ms per math line, "
-          f"{len(doc.all_steps())} steps, {doc.status} (parse caches cleared before each run)")
+    with earley_reader():
+        before = check_file(path)
+        assert [(s.line, s.status) for s, _ in before.all_steps()] == [(s.line, s.status) for s, _ in doc.all_steps()]
+        t1e = cpu_median(lambda: (cold_reader(), check_file(path)), repeat)
+    t1 = cpu_median(lambda: (cold_reader(), check_file(path)), repeat)
+    print(f"{'1 copy':10s} {ms(t1)}  {math_lines} math lines, {t1 / math_lines * 1000:.2f} ms per math line "
+          f"(Earley {t1e / math_lines * 1000:.2f} ms, ×{t1e / t1:.1f}), {len(doc.all_steps())} steps, {doc.status}, "
+          "the same verdicts")
+
+    def parse_all() -> None:
+        cold_reader()
+        for line in distinct:
+            _parse_cached(line)
+
+    with earley_reader():
+        pe = cpu_median(parse_all, repeat)
+    pl = cpu_median(parse_all, repeat)
+    print(f"{'parsing':10s} {ms(pl)}  {len(distinct)} distinct math lines, {pl / len(distinct) * 1000:.2f} ms per line "
+          f"(Earley {ms(pe).strip()}, {pe / len(distinct) * 1000:.2f} ms per line, ×{pe / pl:.1f})")
     if concat > 1:
         with tempfile.TemporaryDirectory() as tmp:
             big = os.path.join(tmp, "seed-notes-x.md")
             with open(big, "w", encoding="utf-8") as fh:
                 fh.write("\n\n".join([text] * concat))
-            cold()
+            with earley_reader():
+                t0 = time.process_time()
+                check_file(big)
+                tne = time.process_time() - t0
+            cold_reader()
             t0 = time.process_time()
             doc = check_file(big)
             tn = time.process_time() - t0
-            cold()  # memory in a second run: tracing allocations slows the run it watches
+            cold_reader()  # memory in a second run: tracing allocations slows the run it watches
             tracemalloc.start()
             check_file(big)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
-        print(f"{str(concat) + ' copies':10s} {ms(tn)}  {tn / (concat * math_lines) * 1000:.2f} ms per math line, "
-              f"growth {tn / t1:.1f}× for {concat}× the text, peak traced memory {peak / 2**20:.1f} MiB, {doc.status}")
+        print(f"{str(concat) + ' copies':10s} {ms(tn)}  {tn / (concat * math_lines) * 1000:.2f} ms per math line "
+              f"(Earley {ms(tne).strip()}, ×{tne / tn:.1f}), growth {tn / t1:.1f}× for {concat}× the text, peak "
+              f"traced memory {peak / 2**20:.1f} MiB, {doc.status}")
 
 
 _TINY_DOC = "Let $x \\in \\mathbf{R}^n$ be the input.\n\n$$\\|x\\|^2 = x^T x$$\n"
@@ -294,10 +316,7 @@ def warm_work(argv: list[str], repeat: int) -> float:
     from symderiv.cli import main
 
     def run() -> None:
-        from symderiv.documents import reader
-
-        for name in ("_parse_cached", "_syntax_cached"):  # parsing the line is work, not start-up
-            getattr(getattr(reader, name, None), "cache_clear", lambda: None)()
+        cold_reader()  # parsing the line is work, not start-up
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             main(argv)
 

@@ -127,4 +127,5 @@ REFUSED = [
     (r"\delta x", r"for a perturbation write \Delta x"),
     (r"dWx", "unknown symbol 'd' in 'dWx'"),
     (r"\sum_{i=1}^{n} x_i y_i", "write \\sum_i"),
+    (r"\|x\| y \|x\|", "can be paired in more than one way"),
 ]

@@ -5,8 +5,10 @@ Three layers, kept apart as lark keeps grammar and transformer apart:
 1. :func:`scan_markdown` splits a file into headings, prose and display-math lines, with the
    exact line and column of every math line, and picks up justifications (``\\text{...}``,
    ``\\quad ...``, a trailing ``— def of ...``).
-2. :func:`read_math` parses one math line with the grammar ``grammar/math.lark`` after cheap
-   pre-checks (size, nesting, balanced delimiters), and lark's Transformer
+2. :func:`read_math` parses one math line with the grammar ``grammar/math.lark`` (lark's LALR(1)
+   parser; the grammar has no conflict, and the norm bars, which open and close alike, are paired
+   first by a pre-pass that refuses a line they pair two ways) after cheap pre-checks (size, nesting,
+   balanced delimiters), and lark's Transformer
    (:class:`~symderiv.documents.syntax.ToSyntax`) turns the parse tree into typed syntax with
    positions. Both depend only on the line's text and are done once per distinct text. Nothing is
    ever evaluated as code.
@@ -21,13 +23,14 @@ file:line:col; problems local to one line (an undeclared symbol, a shape mismatc
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from lark import Lark
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
+from lark import Lark, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from symderiv.documents import syntax as S
 from symderiv.errors import ReadError
@@ -582,24 +585,332 @@ def without_code_spans(text: str) -> str:
 # 2. Parsing
 # ---------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
-def _parser():
-
+def _parser() -> Lark:
+    """The LALR(1) parser of ``grammar/math.lark`` with lark's contextual lexer (each token is lexed
+    among the terminals the parser can take at that point, so ``x_ij`` is x_{i} j as in TeX). The
+    grammar has no conflict, so a line has at most one parse tree; the norm bars, which the grammar
+    cannot pair by itself, are paired before parsing (:func:`_pair_norm_bars`)."""
     grammar = resources.files("symderiv.documents").joinpath("grammar/math.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="earley", propagate_positions=True, ambiguity="resolve")
+    return _shipped_parser(grammar) or Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True)
+
+
+def _shipped_parser(grammar: str) -> Lark | None:
+    """The parser loaded from the tables shipped with the package (``math_tables.py``, written by
+    ``python -m symderiv.documents.build_tables``): lark's analysis of the grammar is about 45 ms of every
+    process that reads a document, loading its result a few. Only when the tables were built from this
+    grammar by this lark; else None (and the parser is built)."""
+    import hashlib
+
+    import lark
+
+    try:
+        from symderiv.documents import math_tables
+    except ImportError:
+        return None
+    if (math_tables.GRAMMAR_SHA256 != hashlib.sha256(grammar.encode("utf-8")).hexdigest()
+            or math_tables.LARK_VERSION != lark.__version__):
+        return None
+    return Lark.load(math_tables.TABLES)
+
+
+class _Unparsable(Exception):
+    """A math line that cannot be parsed: where (an offset in the line's text) and what was expected,
+    in the author's terms. Turned into a :class:`ReadError` with the file position by :func:`parse_math`."""
+
+    def __init__(self, offset: int, message: str):
+        super().__init__(message)
+        self.offset, self.message = offset, message
+
+
+# ---- norm bars -------------------------------------------------------------------------
+# \| (or || or \Vert) both opens and closes a norm. The pre-pass below pairs the bars of a line the way
+# precheck pairs parentheses, then writes each as the grammar's opener or closer. Every pairing that the
+# grammar could accept is tried; a line that two pairings parse (\|a\|b\|c\|: ‖a‖ b ‖c‖ or ‖a ‖b‖ c‖) is
+# refused, never guessed. The constraints that cut the pairings down are necessary conditions only
+# (each follows from grammar/math.lark), so no pairing that parses is ever cut:
+#  * a norm lies inside one ( ), [ ] or { } group: the bars of each group are paired among themselves;
+#  * a bar that nothing able to end an expression precedes (the start of its group, an operator, a
+#    relation, \frac, ...) opens; a bar that nothing able to start an expression follows (the end of its
+#    group, ^, _, ', a relation, ...) closes; a norm is never empty.
+# Sizes (\left\|, \bigr\|) are ignored here as by the grammar: \left\|a\right\|b\left\|c\right\| is refused too.
+_NORM_OPEN, _NORM_CLOSE = "\ue000", "\ue001"  # the grammar's _NORM_OPEN and _NORM_CLOSE
+_MAX_PAIRINGS = 16
+_CONTROL = re.compile(r"\\([A-Za-z]+|.)", re.S)
+_IGNORED_WORDS = frozenset({"quad", "qquad", "displaystyle", "left", "right", "bigl", "bigr", "Bigl", "Bigr", "biggl",
+                            "biggr", "big", "Big", "bigg", "Bigg"})
+# no expression ends with these (operators, relations, commands that need an argument) ...
+_NO_END_CHARS = frozenset("^_+-\u2212=,:/<")
+_BINARY_WORDS = {"cdot", "odot", "otimes", "star", "ast", "circ", "times", "in", "approx", "equiv", "Rightarrow",
+                 "implies", "Longrightarrow", "therefore"}
+_NO_END_WORDS = frozenset(_BINARY_WORDS | {
+    "langle", "lVert", "Delta", "frac", "dfrac", "tfrac", "sqrt", "nabla", "sum", "Sigma", "mathbf", "boldsymbol",
+    "mathbb", "bm", "hat", "bar", "tilde", "widehat", "widetilde", "overline", "check", "breve", "mathcal", "mathrm",
+    "operatorname", "textrm", "text"})
+# ... and none starts with these (postfix and binary operators, relations, closing delimiters)
+_NO_START_CHARS = frozenset("^_'*+=,:/>")
+_NO_START_WORDS = frozenset(_BINARY_WORDS | {"rangle", "rVert", "top", "intercal", "prime"})
+
+
+@dataclass
+class _Bar:
+    start: int
+    end: int
+    can_open: bool = True
+    can_close: bool = True
+    after_bar: bool = False  # the unit just before it (spacing aside) is another bar
+
+
+def _bar_groups(text: str) -> list[list[_Bar]]:
+    """The norm bars of a line, grouped by the ( ), [ ], { } group they stand in, each with the roles
+    the grammar leaves it (see above). Units: a bar, a group, a control word, a character."""
+    # a unit is (kind, may start an expression, may end one); kind "bar" carries its _Bar
+    stack: list[list[tuple[str, bool, bool, _Bar | None]]] = [[]]
+    groups: list[list[tuple[str, bool, bool, _Bar | None]]] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in " \t\n~&":
+            i += 1
+            continue
+        unit: tuple[str, bool, bool, _Bar | None]
+        if ch == "\\" and i + 1 < n:
+            m = _CONTROL.match(text, i)
+            assert m is not None
+            name = m.group(1)
+            if name in _IGNORED_WORDS or (len(name) == 1 and name in ",;:! \t\n"):
+                i = m.end()
+                continue
+            if name in ("|", "Vert"):
+                unit = ("bar", True, True, _Bar(i, m.end()))
+            else:
+                unit = ("other", name not in _NO_START_WORDS, name not in _NO_END_WORDS, None)
+            i = m.end()
+        elif ch == "|" and text.startswith("||", i):
+            unit = ("bar", True, True, _Bar(i, i + 2))
+            i += 2
+        elif ch in "([{":
+            stack.append([])
+            i += 1
+            continue
+        elif ch in ")]}" and len(stack) > 1:
+            groups.append(stack.pop())
+            unit = ("group", True, True, None)
+            i += 1
+        else:
+            unit = ("other", ch not in _NO_START_CHARS, ch not in _NO_END_CHARS, None)
+            i += 1
+        stack[-1].append(unit)
+    groups.extend(stack)
+    out = []
+    for units in groups:
+        bars = []
+        for k, (kind, _, _, bar) in enumerate(units):
+            if kind != "bar" or bar is None:
+                continue
+            before, after = units[k - 1] if k else None, units[k + 1] if k + 1 < len(units) else None
+            if before is None or (before[0] != "bar" and not before[2]):
+                bar.can_close = False
+            if after is None or (after[0] != "bar" and not after[1]):
+                bar.can_open = False
+            bar.after_bar = before is not None and before[0] == "bar"
+            bars.append(bar)
+        if bars:
+            out.append(bars)
+    return out
+
+
+def _group_pairings(bars: list[_Bar], limit: int) -> list[tuple[bool, ...]]:
+    """Every balanced way (True = opens) to pair one group's bars that the constraints allow, or
+    ``limit`` + 1 of them when there are more. The states (bars read, norms open, whether the last bar
+    opened) that can still end balanced are found first, forwards then backwards, so the listing never
+    walks into a dead end (a long line whose bars are forced is one pass)."""
+    n = len(bars)
+    reach: list[set[tuple[int, bool]]] = [{(0, False)}] + [set() for _ in range(n)]
+    for k in range(n):
+        for depth, prev in reach[k]:
+            for opens in _roles(bars[k], depth, prev):
+                if depth + 1 <= n - k - 1 or not opens:
+                    reach[k + 1].add((depth + (1 if opens else -1), opens))
+    good: list[set[tuple[int, bool]]] = [set() for _ in range(n)] + [{s for s in reach[n] if s[0] == 0}]
+    for k in range(n - 1, -1, -1):
+        good[k] = {(depth, prev) for depth, prev in reach[k]
+                   if any((depth + (1 if o else -1), o) in good[k + 1] for o in _roles(bars[k], depth, prev))}
+    out: list[tuple[bool, ...]] = []
+    stack: list[tuple[int, tuple[int, bool], tuple[bool, ...]]] = [(0, (0, False), ())] if good[0] else []
+    while stack and len(out) <= limit:
+        k, (depth, prev), roles = stack.pop()
+        if k == n:
+            out.append(roles)
+            continue
+        for opens in reversed(_roles(bars[k], depth, prev)):
+            nxt = (depth + (1 if opens else -1), opens)
+            if nxt in good[k + 1]:
+                stack.append((k + 1, nxt, roles + (opens,)))
+    return out
+
+
+def _roles(bar: _Bar, depth: int, prev_opened: bool) -> list[bool]:
+    """The roles a bar may take after ``depth`` open norms (True = opens)."""
+    out = []
+    if bar.can_open:
+        out.append(True)
+    if bar.can_close and depth > 0 and not (bar.after_bar and prev_opened):  # a norm is never empty
+        out.append(False)
+    return out
+
+
+def _with_roles(text: str, bars: list[_Bar], roles: tuple[bool, ...]) -> str:
+    """The line with each bar written as the grammar's opener or closer, padded to its length."""
+    parts, at = [], 0
+    for bar, opens in zip(bars, roles):
+        parts += [text[at:bar.start], _NORM_OPEN if opens else _NORM_CLOSE, " " * (bar.end - bar.start - 1)]
+        at = bar.end
+    parts.append(text[at:])
+    return "".join(parts)
+
+
+def _pair_norm_bars(text: str) -> tuple[list[_Bar], list[tuple[bool, ...]]]:
+    """The bars of the line (in order) and the pairings to try, each a role per bar (True = opens)."""
+    groups = _bar_groups(text)
+    bars = sorted((b for g in groups for b in g), key=lambda b: b.start)
+    pairings: list[dict[int, bool]] = [{}]
+    for g in groups:
+        options = _group_pairings(g, _MAX_PAIRINGS)
+        pairings = [p | {b.start: r for b, r in zip(g, roles)} for p in pairings for roles in options]
+        if len(pairings) > _MAX_PAIRINGS:
+            raise _Unparsable(g[0].start, "too many norm bars \\| to pair: write each norm as \\lVert ... \\rVert")
+    return bars, [tuple(p[b.start] for b in bars) for p in pairings]
+
+
+def _fallback_roles(bars: list[_Bar]) -> tuple[bool, ...]:
+    """A pairing to parse for the error message when the constraints allow none (so none parses):
+    each bar closes what is open when it may, else opens."""
+    roles: list[bool] = []
+    depth = 0
+    for b in bars:
+        closes = not b.can_open or (b.can_close and depth > 0 and not (b.after_bar and roles[-1]))
+        roles.append(not closes)
+        depth += -1 if closes else 1
+    return tuple(roles)
+
+
+# ---- parsing ---------------------------------------------------------------------------
+@dataclass
+class _Stop:
+    """Where a parse of the line stopped, and the terminals the parser could have taken there."""
+
+    offset: int
+    at_end: bool
+    names: set[str]
+    problem: str = ""  # an error lark does not locate (nesting too deep for Python's recursion)
+
+
+def _stop(exc: Exception, parsed: str) -> _Stop:
+    """lark's error on ``parsed`` (the line with its bars paired). An LALR parser may reduce on a token
+    before it finds that the token cannot follow (its states share lookaheads), so the state it stops in
+    can be narrower than what was possible there: the line is parsed again up to the error and each
+    terminal tried (only when a line is refused), which gives what Earley's parser listed."""
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" or isinstance(exc, UnexpectedEOF):
+        pos, at_end = len(parsed), True
+    elif isinstance(exc, (UnexpectedCharacters, UnexpectedToken)):
+        pos, at_end = exc.pos_in_stream or 0, False
+        if isinstance(exc, UnexpectedToken) and str(exc.token).startswith("&"):
+            pos += 1  # a relation &= where none may stand: its & is an ignored alignment mark, the error is at =
+    else:
+        return _Stop(0, False, set(), "expression nested too deeply" if isinstance(exc, RecursionError)
+                     else "cannot parse this math")
+    try:
+        ip = _parser().parse_interactive(parsed[:pos])
+        ip.exhaust_lexer()
+        names = set(ip.accepts())
+    except UnexpectedInput:
+        names = set(getattr(exc, "allowed", None) or getattr(exc, "expected", None) or ())
+    return _Stop(pos, at_end, names)
+
+
+def _unparsable(text: str, stops: list[_Stop]) -> _Unparsable:
+    """The message for a line no parse reads: at the furthest point any parse reached (as Earley, which
+    followed every reading at once, reported), with what any of those parses could have taken there, in
+    the author's terms (never a terminal name)."""
+    far = max(s.offset for s in stops)
+    names = set().union(*(s.names for s in stops if s.offset == far))
+    if any(s.at_end for s in stops if s.offset == far):
+        return _Unparsable(far, "math ends too early; expected " + _expected(names))
+    problems = [s.problem for s in stops if s.offset == far and s.problem]
+    if problems and not names:
+        return _Unparsable(far, problems[0])
+    got = text[far: far + 12].strip()
+    return _Unparsable(far, f"unexpected '{got}' in math; expected " + (_expected(names) or "a LaTeX expression"))
+
+
+def _expected(names: set[str]) -> str:
+    return ", ".join(sorted({_FRIENDLY.get(e, e) for e in names if not e.startswith("__")})[:8])
+
+
+_ERROR_SEARCH_BARS = 8  # up to this many bars, an unreadable line's error is placed as Earley placed it
+
+
+def _parse_text(text: str) -> Tree:
+    """The parse tree of one math line, or :class:`_Unparsable`."""
+    for k, ch in enumerate(text):
+        if ch in (_NORM_OPEN, _NORM_CLOSE):  # the pre-pass's characters are never the author's
+            raise _Unparsable(k, f"unexpected character U+{ord(ch):04X} in math")
+    parser = _parser()
+    if "|" not in text and "\\Vert" not in text:
+        try:
+            return parser.parse(text)
+        except (UnexpectedInput, RecursionError) as exc:
+            raise _unparsable(text, [_stop(exc, text)]) from None
+    bars, pairings = _pair_norm_bars(text)
+    trees: list[tuple[tuple[bool, ...], Tree]] = []
+    for roles in pairings:
+        try:
+            trees.append((roles, parser.parse(_with_roles(text, bars, roles))))
+        except (UnexpectedInput, RecursionError):
+            continue
+        if len(trees) > 1:
+            a, b = trees[0][0], trees[1][0]
+            k = next(k for k in range(len(bars)) if a[k] != b[k])
+            raise _Unparsable(bars[k].start, "the norm bars \\| can be paired in more than one way (this one may "
+                              "close a norm or open a new one); write each norm as \\lVert ... \\rVert")
+    if trees:
+        return trees[0][1]
+    # no pairing reads the line: say where reading stops for whichever roles of the bars get furthest
+    every = itertools.product((True, False), repeat=len(bars)) if len(bars) <= _ERROR_SEARCH_BARS else [
+        _fallback_roles(bars)]
+    stops = []
+    for roles in every:
+        paired = _with_roles(text, bars, roles)
+        try:
+            parser.parse(paired)
+        except (UnexpectedInput, RecursionError) as exc:
+            stops.append(_stop(exc, paired))
+            continue
+        # a pairing the constraints had cut reads the line: they are wrong, and the line is refused
+        raise _Unparsable(bars[0].start, "the norm bars \\| cannot be paired safely; write each norm as "
+                          "\\lVert ... \\rVert")
+    raise _unparsable(text, stops)
 
 
 @lru_cache(maxsize=4096)
-def _parse_cached(text: str):
+def _parse_cached(text: str) -> Tree | _Unparsable:
     """Parse trees depend only on the text (positions are relative to it): a line read in both
-    passes, or repeated in the document, is parsed once. Trees are never modified after parsing."""
-    return _parser().parse(text)
+    passes, or repeated in the document, is parsed once; so is a line that cannot be parsed (its
+    error is kept). Trees are never modified after parsing."""
+    try:
+        return _parse_text(text)
+    except _Unparsable as exc:
+        return _Unparsable(exc.offset, exc.message)  # kept without its traceback and lark's error (parser state)
 
 
 @lru_cache(maxsize=4096)
 def _syntax_cached(text: str) -> S.SyntaxLine:
     """The typed syntax of a line depends only on its text too: built once per distinct text (its
     nodes are immutable, so the two passes and repeated lines share it)."""
-    return S.to_syntax(_parse_cached(text))
+    tree = _parse_cached(text)
+    if isinstance(tree, _Unparsable):
+        raise _Unparsable(tree.offset, tree.message)  # never the cached object: raising it would grow its traceback
+    return S.to_syntax(tree)
 
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
@@ -655,6 +966,7 @@ _FRIENDLY = {
     "TRACE": "\\tr", "PRIME": "a prime '", "_NABLA": "\\nabla", "_DELTA": "\\Delta", "_CDOT": "\\cdot",
     "_LVERT": "\\lVert", "_RVERT": "\\rVert", "CIRCUMFLEX": "'^'", "UNDERSCORE": "'_'", "SLASH": "'/'",
     "EQUAL": "'='", "COLON_": "':'",
+    "_NORM_OPEN": "'\\|'", "_NORM_CLOSE": "'\\|'", "$END": "the end of the math",
 }
 
 
@@ -691,20 +1003,10 @@ def parse_math(ml: MathLine, path: str):
     if m:
         raise ReadError(path, *_pos(ml, m.start()), "the array environment is not read (its cells could be joined "
                         "into one chain); write equations in \\begin{aligned} ... \\end{aligned}, one per row")
-    try:
-        return _parse_cached(ml.text)
-    except UnexpectedCharacters as exc:
-        expected = sorted({_FRIENDLY.get(e, e) for e in exc.allowed if not e.startswith("__")})[:8]
-        got = ml.text[exc.pos_in_stream: exc.pos_in_stream + 12]
-        raise ReadError(path, *_pos(ml, exc.pos_in_stream), f"unexpected '{got.strip()}' in math; expected "
-                        + (", ".join(expected) if expected else "a LaTeX expression")) from None
-    except UnexpectedEOF as exc:
-        expected = sorted({_FRIENDLY.get(e, e) for e in exc.expected if not e.startswith("__")})[:8]
-        raise ReadError(path, *_pos(ml, len(ml.text)), "math ends too early; expected " + ", ".join(expected)) from None
-    except UnexpectedInput as exc:
-        raise ReadError(path, ml.line, ml.col, f"cannot parse this math: {exc}") from None
-    except RecursionError:
-        raise ReadError(path, ml.line, ml.col, "expression nested too deeply") from None
+    tree = _parse_cached(ml.text)
+    if isinstance(tree, _Unparsable):
+        raise ReadError(path, *_pos(ml, tree.offset), tree.message)
+    return tree
 
 
 def read_math(ml: MathLine, path: str) -> S.SyntaxLine:
