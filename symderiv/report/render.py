@@ -14,7 +14,7 @@ import functools
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from symderiv.derive.derivation import Derivation
@@ -453,8 +453,60 @@ def _token_latex(tok) -> str:
     raise _Unsafe(f"token {kind} {value!r}")
 
 
-def _tree_latex(t) -> str:
-    """LaTeX for a parse tree of grammar/math.lark, written from the tree alone."""
+def _scripted(rule: str) -> Callable[[list[str], list[Any]], str]:
+    """x^{a}, x_{a}, x^{*}: a scripted base goes in braces (x^{T}^{T} would be a double superscript)."""
+    script = {"power": "^{%s}", "subscript": "_{%s}", "star": "^{*}"}[rule]
+
+    def emit(k: list[str], kids: list[Any]) -> str:
+        base = f"{{{k[0]}}}" if getattr(kids[0], "data", None) in ("power", "subscript", "star") else k[0]
+        return base + (script % k[1] if "%s" in script else script)
+    return emit
+
+
+def _only(k: list[str], kids: list[Any]) -> str:
+    return k[0]
+
+
+def _command_arg(k: list[str], kids: list[Any]) -> str:
+    return f"{k[0]}{{{k[1]}}}"
+
+
+#: The re-emitter: (rule or alias of grammar/math.lark, number of parts) -> its LaTeX from the parts'
+#: (None: any number of parts). One entry per grammar rule; a tree with anything else is refused.
+_REEMIT: dict[tuple[str, int | None], Callable[[list[str], list[Any]], str]] = {
+    ("line", None): lambda k, kids: " ".join(k),
+    ("juxt", None): lambda k, kids: " ".join(k),
+    **{(rule, 1): _only for rule in ("lead", "rel", "number", "word", "greek", "infty", "space", "partial", "func",
+                                     "sup", "sub", "accent_arg", "char_arg", "tracecmd")},
+    ("accent", 2): _command_arg,
+    ("nabla", 2): lambda k, kids: f"\\nabla_{{{k[0]}}} {k[1]}",
+    ("nabla", 1): lambda k, kids: f"\\nabla {k[0]}",
+    ("colon", 3): lambda k, kids: f"{k[0]} : {k[2]}",
+    ("add", 2): lambda k, kids: f"{k[0]} + {k[1]}",
+    ("sub", 3): lambda k, kids: f"{k[0]} - {k[2]}",  # the binary rule named "sub" by its alias: a MINUS b
+    ("neg", 2): lambda k, kids: f"- {k[1]}",
+    ("dot", 2): lambda k, kids: f"{k[0]} \\cdot {k[1]}",
+    ("div", 2): lambda k, kids: f"{k[0]} / {k[1]}",
+    ("seqop", 3): lambda k, kids: f"{k[0]} {k[1]} {k[2]}",
+    **{(rule, 2): _scripted(rule) for rule in ("power", "subscript", "star")},
+    ("delta", 1): lambda k, kids: f"\\Delta {k[0]}",
+    ("frac", 3): lambda k, kids: f"{k[0]}{{{k[1]}}}{{{k[2]}}}",
+    ("paren", None): lambda k, kids: "(" + ", ".join(k) + ")",
+    ("group", 1): lambda k, kids: f"{{{k[0]}}}",
+    ("inner", 4): lambda k, kids: f"\\langle {k[1]}, {k[2]} \\rangle",
+    ("norm", 1): lambda k, kids: f"\\| {k[0]} \\|",
+    ("norm", 3): lambda k, kids: f"\\| {k[1]} \\|",
+    ("roman", 2): _command_arg,
+    ("sumop", 2): lambda k, kids: f"{k[0]}_{{{k[1]}}}",
+    ("sqrt", 2): _command_arg,
+    ("bold", 2): _command_arg,
+    ("prime", 2): lambda k, kids: f"{{{k[0]}}}'",
+}
+
+
+def _tree_latex(t: Any) -> str:
+    """LaTeX for a parse tree of grammar/math.lark, written from the tree alone (one :data:`_REEMIT`
+    entry per rule)."""
     from lark import Token
 
     if isinstance(t, Token):
@@ -462,57 +514,10 @@ def _tree_latex(t) -> str:
     kids = t.children
     k = [_tree_latex(c) for c in kids]
     rule = str(t.data)
-    if rule in ("line", "juxt"):
-        return " ".join(k)
-    if rule in ("lead", "rel", "number", "word", "greek", "infty", "space", "partial", "func") and len(k) == 1:
-        return k[0]
-    if rule in ("sup", "sub", "accent_arg", "char_arg", "tracecmd") and len(k) == 1:
-        return k[0]
-    if rule == "accent" and len(k) == 2:
-        return f"{k[0]}{{{k[1]}}}"
-    if rule == "nabla" and len(k) in (1, 2):
-        return f"\\nabla_{{{k[0]}}} {k[1]}" if len(k) == 2 else f"\\nabla {k[0]}"
-    if rule == "colon" and len(k) == 3:
-        return f"{k[0]} : {k[2]}"
-    if rule == "add" and len(k) == 2:
-        return f"{k[0]} + {k[1]}"
-    if rule == "sub" and len(k) == 3:  # the binary rule named "sub" by its alias: a MINUS b
-        return f"{k[0]} - {k[2]}"
-    if rule == "neg" and len(k) == 2:
-        return f"- {k[1]}"
-    if rule == "dot" and len(k) == 2:
-        return f"{k[0]} \\cdot {k[1]}"
-    if rule == "div" and len(k) == 2:
-        return f"{k[0]} / {k[1]}"
-    if rule == "seqop" and len(k) == 3:
-        return f"{k[0]} {k[1]} {k[2]}"
-    if rule in ("power", "subscript", "star") and len(k) == 2:
-        # a scripted base goes in braces: x^{T}^{T} would be a double superscript
-        base = f"{{{k[0]}}}" if getattr(kids[0], "data", None) in ("power", "subscript", "star") else k[0]
-        return base + {"power": f"^{{{k[1]}}}", "subscript": f"_{{{k[1]}}}", "star": "^{*}"}[rule]
-    if rule == "delta" and len(k) == 1:
-        return f"\\Delta {k[0]}"
-    if rule == "frac" and len(k) == 3:
-        return f"{k[0]}{{{k[1]}}}{{{k[2]}}}"
-    if rule == "paren" and k:
-        return "(" + ", ".join(k) + ")"
-    if rule == "group" and len(k) == 1:
-        return f"{{{k[0]}}}"
-    if rule == "inner" and len(k) == 4:
-        return f"\\langle {k[1]}, {k[2]} \\rangle"
-    if rule == "norm" and len(k) in (1, 3):
-        return f"\\| {k[len(k) // 2]} \\|"
-    if rule == "roman" and len(k) == 2:
-        return f"{k[0]}{{{k[1]}}}"
-    if rule == "sumop" and len(k) == 2:
-        return f"{k[0]}_{{{k[1]}}}"
-    if rule == "sqrt" and len(k) == 2:
-        return f"{k[0]}{{{k[1]}}}"
-    if rule == "bold" and len(k) == 2:
-        return f"{k[0]}{{{k[1]}}}"
-    if rule == "prime" and len(k) == 2:
-        return f"{{{k[0]}}}'"
-    raise _Unsafe(f"rule {rule} with {len(k)} parts")
+    emit = _REEMIT.get((rule, len(k))) or _REEMIT.get((rule, None))
+    if emit is None or (rule == "paren" and not k):
+        raise _Unsafe(f"rule {rule} with {len(k)} parts")
+    return emit(k, kids)
 
 
 def math_latex(text: str) -> str | None:
