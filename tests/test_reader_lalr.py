@@ -107,6 +107,10 @@ def _corpus() -> dict[str, list[str]]:
         rel = p.relative_to(ROOT)
         if any(part.startswith(".") or part in ("build", "node_modules") for part in rel.parts):
             continue
+        if rel.parts[0] == "reports" and rel.name != "seed-notes.md":
+            # the catalog's reports are symderiv's own printer output (a third of the lines and most of the
+            # Earley time): the printer's spellings are drawn by the round-trip property test below
+            continue
         sources[str(rel)] = _math_of(p.read_text(encoding="utf-8"), str(rel))
     sources["notation gallery"] = [row[1] for row in ACCEPTED] + [row[0] for row in REFUSED]
     for name in CORPUS_MODULES:
