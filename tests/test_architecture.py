@@ -172,3 +172,25 @@ def test_scan_sees_planted_violations():
     assert ("symderiv.lang.operators", "_Hidden", 2, True) in found
     assert ("symderiv.report.render", "render", 4, False) in found
     assert layer("symderiv.report.render") > layer("symderiv.kernel.verifier")
+
+
+def test_no_merge_conflict_markers_are_committed():
+    """A merge left '<<<<<<< HEAD' in CONTRIBUTING.md once: no tracked text file may contain the markers."""
+    import re
+    import subprocess
+
+    if not (REPO / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("not a git checkout")
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    marker = re.compile(r"^(<{7} |>{7} |={7}$)", re.M)
+    found = []
+    for name in files:
+        path = REPO / name
+        if path.suffix not in {".py", ".md", ".toml", ".cfg", ".j2", ".lark", ".sh", ".txt", ".yaml", ".yml", ""}:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, IsADirectoryError, FileNotFoundError):
+            continue
+        found += [f"{name}:{text[:m.start()].count(chr(10)) + 1}" for m in marker.finditer(text)]
+    assert not found, found
