@@ -887,7 +887,8 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                     continue
                 if pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Word):
                     pl = ParsedLine(pl.lead, pl.items[1:], pl.rels[1:], pl.cols[1:], pl.ml)  # dx := dL/dx = G
-                if "⇒" in pl.rels:
+                implication = False
+                while "⇒" in pl.rels:  # each ⇒ splits the line ("ΔL = … ⇒ dL/dx = G ⇒ dL/dx = G'", as on lines of their own)
                     k = pl.rels.index("⇒")
                     if st.derivation is None and not _starts_a_derivation(pl, k, interp, scope):
                         # "AB = BA ⇒ BA = AB" asserts an implication, not its hypothesis: not checked
@@ -897,7 +898,8 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                         s.col = ml.col
                         s.text_override = s.raw = ml.text.strip()
                         doc.claims.append(Claim(f"line {ml.line} ({st.heading})", [s]))
-                        continue
+                        implication = True
+                        break
                     # inside a derivation: "... = ⟨G, Δx⟩ ⇒ dL/dx = G" is the chain, then the read-off
                     head = ParsedLine(pl.lead, pl.items[:k + 1], pl.rels[:k], pl.cols[:k + 1], pl.ml)
                     tail = ParsedLine("⇒", pl.items[k + 1:], pl.rels[k + 1:], pl.cols[k + 1:], pl.ml)
@@ -906,6 +908,8 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                         _role(head, interp, scope, st, doc, ml)
                         st.after_unreadable = False  # the read-off follows the head, which was read
                     pl = tail
+                if implication:
+                    continue
                 interp.differentials = False
                 pl = _differential_line(pl, interp, ml)
                 _refuse_ambiguous_delta_runs(pl, interp, scope, st, ml)

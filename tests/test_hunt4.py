@@ -1,0 +1,36 @@
+"""Soundness hunt 4 (the LALR reader and its norm-bar pre-pass, read-offs on the line that starts a
+derivation, the kernel's domains and memoised certificates, hypotheses on defined values, reports):
+each test reproduces a defect that was found, with a right twin and a wrong twin."""
+from __future__ import annotations
+
+from symderiv.documents.documents import check_text
+
+MSE = r"""# Norms
+
+Let $x \in \mathbf{R}^n$, $t \in \mathbf{R}^n$ and $L \in \mathbf{R}$.
+
+$$L = \frac{1}{2}\|x - t\|^2$$
+
+$$LINE$$
+"""
+
+
+def _steps(line: str):
+    doc = check_text(MSE.replace("LINE", line), "m.md")
+    (d,) = doc.derivations
+    return doc, [(s.status, s.kind) for s in d.steps]
+
+
+def test_two_read_offs_on_the_line_that_starts_a_derivation():
+    """'ΔL ≈ ⟨x − t, Δx⟩ ⇒ dL/dx = x − t ⇒ dL/dx = x − t' right after L = ...: only the first ⇒ split
+    the line, and the rest, 'dL/dx = x − t ⇒ dL/dx = x − t', was one chain whose middle link compared
+    ΔL with ⟨dL/dx, Δx⟩ for a FREE dL/dx: a true line 'failed' with the bogus counterexample dL/dx = 0
+    (x = 1, t = 0). Each ⇒ now splits the line, as on lines of their own."""
+    right = r"\Delta L \approx \langle x - t, \Delta x \rangle \Rightarrow \frac{dL}{dx} = x - t \Rightarrow \frac{dL}{dx} = x - t"
+    doc, steps = _steps(right)
+    assert [s for s, _ in steps] == ["verified"] * 3
+    assert doc.status == "verified"
+    # wrong twin: the second read-off is wrong, and only it fails
+    doc, steps = _steps(right[: -len("x - t")] + "x")
+    assert [s for s, _ in steps] == ["verified", "verified", "failed"]
+    assert doc.status == "failed"
