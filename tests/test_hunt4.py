@@ -34,3 +34,22 @@ def test_two_read_offs_on_the_line_that_starts_a_derivation():
     doc, steps = _steps(right[: -len("x - t")] + "x")
     assert [s for s, _ in steps] == ["verified", "verified", "failed"]
     assert doc.status == "failed"
+
+
+def test_a_delta_of_a_group_is_re_emitted_with_its_parentheses():
+    """Δ(x + y) and Δ{Wx} are read as the Δ of the whole group, but the reports' re-emitter wrote
+    '\\Delta {x + y}', which TeX typesets as Δx + y: a ✓ printed next to 'Δx + y = Δx + Δy'. The
+    group is now typeset in parentheses (and still reads back as the same tree)."""
+    from symderiv.documents.reader import MathLine, parse_math
+    from symderiv.report.render import math_latex
+
+    for line, emitted in [(r"\Delta(x + y) = \Delta x + \Delta y", r"\Delta (x + y) = \Delta x + \Delta y"),
+                          (r"\Delta{W x} = W \Delta x", r"\Delta (W x) = W \Delta x"),
+                          (r"\Delta x^T", r"\Delta x^{T}")]:
+        assert math_latex(line) == emitted
+        assert math_latex(emitted) == emitted
+    # the parenthesised form reads back as the Δ of the group, as the author's line did
+    for line in (r"\Delta(x + y)", r"\Delta{W x}"):
+        again = math_latex(line)
+        assert again is not None
+        assert parse_math(MathLine(again, 1, 1), "a") == parse_math(MathLine(line, 1, 1), "b")
