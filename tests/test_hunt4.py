@@ -53,3 +53,34 @@ def test_a_delta_of_a_group_is_re_emitted_with_its_parentheses():
         again = math_latex(line)
         assert again is not None
         assert parse_math(MathLine(again, 1, 1), "a") == parse_math(MathLine(line, 1, 1), "b")
+
+
+SCALARS = r"""# Braces
+
+Let $a \in \mathbf{R}$, $b \in \mathbf{R}$, $c \in \mathbf{R}$, $A \in \mathbf{R}^{n \times n}$ and $B \in \mathbf{R}^{n \times n}$.
+
+$$CLAIM$$
+"""
+
+
+def _claim_status(claim: str) -> str:
+    doc = check_text(SCALARS.replace("CLAIM", claim), "b.md")
+    (c,) = doc.claims
+    return c.steps[-1].status
+
+
+def test_a_sum_in_braces_is_not_read_as_a_parenthesised_factor():
+    """TeX prints no braces: '{a + b} c = a c + b c' typesets as a + bc = ac + bc (false), and was
+    verified as (a + b)c = ac + bc; so were '{A + B}^T = A^T + B^T' (printed A + Bᵀ = Aᵀ + Bᵀ),
+    '-{a + b} = -a - b' and 'a - {b + c} = a - b - c'. Such a group is now refused at its brace;
+    the parenthesised twins verify, a product in braces ({AB}^T, documented) is still one operand."""
+    for claim in (r"{a + b} c = a c + b c", r"c {a + b} = c a + c b", r"{a + b}^2 = a^2 + 2 a b + b^2",
+                  r"{A + B}^T = A^T + B^T", r"-{a + b} = -a - b", r"a - {b + c} = a - b - c"):
+        assert _claim_status(claim) == "failed", claim  # a line that cannot be read, with its reason
+        doc = check_text(SCALARS.replace("CLAIM", claim), "b.md")
+        assert "braces do not print" in doc.claims[0].steps[-1].verdict.reason
+    for claim in (r"(a + b) c = a c + b c", r"(A + B)^T = A^T + B^T", r"{A B}^T = B^T A^T", r"a + {b + c} = a + b + c",
+                  r"-(a + b) = -a - b"):
+        assert _claim_status(claim) == "verified", claim
+    # wrong twin of a parenthesised reading still fails
+    assert _claim_status(r"(a + b) c = a c + b") == "failed"
