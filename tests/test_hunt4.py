@@ -84,3 +84,27 @@ def test_a_sum_in_braces_is_not_read_as_a_parenthesised_factor():
         assert _claim_status(claim) == "verified", claim
     # wrong twin of a parenthesised reading still fails
     assert _claim_status(r"(a + b) c = a c + b") == "failed"
+
+
+def test_a_non_gradient_after_the_read_off_arrow_is_a_located_problem_not_a_crash():
+    """'⇒ ΔL ≈ ⟨x, Δx⟩' right after ΔL ≈ ⟨x − t, Δx⟩ (on its line or the next) crashed check with an
+    internal error (the message named d.grad, which a loss derivation has not yet): now the line fails
+    with 'after ⇒ expected the gradient dL/dx = ...'."""
+    for text in (MSE.replace("LINE", r"\Delta L \approx \langle x - t, \Delta x \rangle \Rightarrow "
+                                      r"\Delta L \approx \langle x, \Delta x \rangle"),
+                 MSE.replace("LINE", r"\Delta L \approx \langle x - t, \Delta x \rangle$$" "\n\n"
+                                     r"$$\Rightarrow \Delta L \approx \langle x, \Delta x \rangle")):
+        doc = check_text(text, "m.md")
+        (d,) = doc.derivations
+        assert [s.status for s in d.steps] == ["verified", "failed"]
+        assert "expected the gradient dL/dx" in d.steps[-1].verdict.reason
+
+
+def test_an_alias_of_the_gradient_after_the_arrow_on_the_starting_line():
+    """'ΔL ≈ ⟨x − t, Δx⟩ ⇒ dx := dL/dx = x − t' on the line that starts the derivation: the alias
+    'dx :=' was stripped only at the start of a line, so the read-off was 'expected the gradient'
+    (failed) where the same text over two lines verified; the wrong read-off still fails."""
+    _, steps = _steps(r"\Delta L \approx \langle x - t, \Delta x \rangle \Rightarrow dx := \frac{dL}{dx} = x - t")
+    assert [s for s, _ in steps] == ["verified"] * 2
+    _, steps = _steps(r"\Delta L \approx \langle x - t, \Delta x \rangle \Rightarrow dx := \frac{dL}{dx} = x")
+    assert [s for s, _ in steps] == ["verified", "failed"]

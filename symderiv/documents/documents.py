@@ -908,6 +908,8 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                         _role(head, interp, scope, st, doc, ml)
                         st.after_unreadable = False  # the read-off follows the head, which was read
                     pl = tail
+                    if pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Word):
+                        pl = ParsedLine(pl.lead, pl.items[1:], pl.rels[1:], pl.cols[1:], pl.ml)  # ⇒ dx := dL/dx = G
                 if implication:
                     continue
                 interp.differentials = False
@@ -1344,7 +1346,9 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             bad = next(G for G in vals[1:] if not isinstance(G, Expr)) if len(vals) > 1 else None
             raise LineError(ml.line, ml.col, _why_not_expr(bad) if bad is not None else "expected dL/dx = G")
         if d is not None and grad_lhs is None and pl.lead == "⇒":
-            raise LineError(ml.line, ml.col, f"after ⇒ expected the gradient {plain(d.grad)} = ...")
+            # a loss derivation has no gradient symbol before its read-off (d.grad is None): name it
+            grad = plain(d.grad) if d.grad is not None else f"d{d.loss}/d{plain(d.wrt)}"
+            raise LineError(ml.line, ml.col, f"after ⇒ expected the gradient {grad} = ...")
         claim = Claim(f"gradient statement ({st.heading})")
         same_shape = all(isinstance(v, Expr) for v in vals) and len({v.shape for v in vals}) == 1
         if d is None and pl.lead == "⇒" and st.after_unreadable and same_shape:
