@@ -37,9 +37,10 @@ def test_two_read_offs_on_the_line_that_starts_a_derivation():
 
 
 def test_a_delta_of_a_group_is_re_emitted_with_its_parentheses():
-    """Δ(x + y) and Δ{Wx} are read as the Δ of the whole group, but the reports' re-emitter wrote
-    '\\Delta {x + y}', which TeX typesets as Δx + y: a ✓ printed next to 'Δx + y = Δx + Δy'. The
-    group is now typeset in parentheses (and still reads back as the same tree)."""
+    """The grammar reads Δ(x + y) and Δ{Wx} as the Δ of the whole group (the interpreter then refuses
+    them: Δ takes one declared symbol), but the reports' re-emitter wrote '\\Delta {x + y}', which TeX
+    typesets as Δx + y: the report showed 'Δx + y = Δx + Δy' next to a message about what Δ takes. The
+    group is now typeset in parentheses (and reads back as the same tree)."""
     from symderiv.documents.reader import MathLine, parse_math
     from symderiv.report.render import math_latex
 
