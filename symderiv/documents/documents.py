@@ -887,7 +887,8 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                     continue
                 if pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Word):
                     pl = ParsedLine(pl.lead, pl.items[1:], pl.rels[1:], pl.cols[1:], pl.ml)  # dx := dL/dx = G
-                if "⇒" in pl.rels:
+                implication = False
+                while "⇒" in pl.rels:  # each ⇒ splits the line ("ΔL = … ⇒ dL/dx = G ⇒ dL/dx = G'", as on lines of their own)
                     k = pl.rels.index("⇒")
                     if st.derivation is None and not _starts_a_derivation(pl, k, interp, scope):
                         # "AB = BA ⇒ BA = AB" asserts an implication, not its hypothesis: not checked
@@ -897,7 +898,8 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                         s.col = ml.col
                         s.text_override = s.raw = ml.text.strip()
                         doc.claims.append(Claim(f"line {ml.line} ({st.heading})", [s]))
-                        continue
+                        implication = True
+                        break
                     # inside a derivation: "... = ⟨G, Δx⟩ ⇒ dL/dx = G" is the chain, then the read-off
                     head = ParsedLine(pl.lead, pl.items[:k + 1], pl.rels[:k], pl.cols[:k + 1], pl.ml)
                     tail = ParsedLine("⇒", pl.items[k + 1:], pl.rels[k + 1:], pl.cols[k + 1:], pl.ml)
@@ -906,6 +908,10 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                         _role(head, interp, scope, st, doc, ml)
                         st.after_unreadable = False  # the read-off follows the head, which was read
                     pl = tail
+                    if pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Word):
+                        pl = ParsedLine(pl.lead, pl.items[1:], pl.rels[1:], pl.cols[1:], pl.ml)  # ⇒ dx := dL/dx = G
+                if implication:
+                    continue
                 interp.differentials = False
                 pl = _differential_line(pl, interp, ml)
                 _refuse_ambiguous_delta_runs(pl, interp, scope, st, ml)
@@ -1340,7 +1346,9 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             bad = next(G for G in vals[1:] if not isinstance(G, Expr)) if len(vals) > 1 else None
             raise LineError(ml.line, ml.col, _why_not_expr(bad) if bad is not None else "expected dL/dx = G")
         if d is not None and grad_lhs is None and pl.lead == "⇒":
-            raise LineError(ml.line, ml.col, f"after ⇒ expected the gradient {plain(d.grad)} = ...")
+            # a loss derivation has no gradient symbol before its read-off (d.grad is None): name it
+            grad = plain(d.grad) if d.grad is not None else f"d{d.loss}/d{plain(d.wrt)}"
+            raise LineError(ml.line, ml.col, f"after ⇒ expected the gradient {grad} = ...")
         claim = Claim(f"gradient statement ({st.heading})")
         same_shape = all(isinstance(v, Expr) for v in vals) and len({v.shape for v in vals}) == 1
         if d is None and pl.lead == "⇒" and st.after_unreadable and same_shape:

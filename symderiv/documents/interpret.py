@@ -408,10 +408,12 @@ class Interpreter:
                 # ||v||: only ||v||^2 = vᵀv is in the language; the power rule checks the 2
                 return NormOf(self.expr(t.body))
             case S.Power():
+                self._visible_grouping(t.base)
                 return self.power(t)
             case S.Star():
                 return self.star(t)
             case S.Subscript():
+                self._visible_grouping(t.base)
                 return self.subscript(t)
             case S.SumRange():
                 self.fail(t, f"a sum with a range (\\sum_{{{t.index}=...}}^{{...}}) is not read: symderiv's index sums "
@@ -424,18 +426,26 @@ class Interpreter:
             case S.Plus():
                 return self._sum(self.value(t.left), self.value(t.right), t, 1)
             case S.Minus():
+                self._visible_grouping(t.right)  # a - {b + c} prints as a - b + c
                 return self._sum(self.value(t.left), self.value(t.right), t, -1)
             case S.Neg():
+                self._visible_grouping(t.body)
                 return self.neg(t)
-            case S.Div():
-                return self.div(t)
-            case S.SeqOp():
-                return self.seqop(t)
-            case S.Dot():
-                return self.dot(t)
-            case S.Juxt():
-                return self.juxt(t)
+            case S.Div() | S.SeqOp() | S.Dot() | S.Juxt():
+                self._visible_grouping(t.left, t.right)
+                return self.div(t) if isinstance(t, S.Div) else self.seqop(t) if isinstance(t, S.SeqOp) \
+                    else self.dot(t) if isinstance(t, S.Dot) else self.juxt(t)
         self.fail(t, f"unsupported construct {type(t).__name__}")
+
+    def _visible_grouping(self, *operands: S.Syntax) -> None:
+        """A brace group is invisible in print: {a + b} c, {A + B}^T and a - {b + c} typeset as a + bc,
+        A + Bᵀ and a - b + c. A sum or a negation in braces as a factor, a base or after a minus sign is
+        refused, never read as (a + b)c (that would verify what TeX prints as another equation); a
+        product in braces ({AB}^T) stays one operand."""
+        for o in operands:
+            if isinstance(o, S.Group) and isinstance(o.body, (S.Plus, S.Minus, S.Neg)):
+                self.fail(o, "braces do not print: {a + b} as a factor, after a minus sign or under a superscript "
+                          "typesets as a + b without parentheses; write (a + b)")
 
     def expr(self, t: S.Syntax) -> Expr:
         return self.as_expr(self.value(t), t)

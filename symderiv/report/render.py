@@ -489,7 +489,10 @@ _REEMIT: dict[tuple[str, int | None], Callable[[list[str], list[Any]], str]] = {
     ("div", 2): lambda k, kids: f"{k[0]} / {k[1]}",
     ("seqop", 3): lambda k, kids: f"{k[0]} {k[1]} {k[2]}",
     **{(rule, 2): _scripted(rule) for rule in ("power", "subscript", "star")},
-    ("delta", 1): lambda k, kids: f"\\Delta {k[0]}",
+    # Δ(x + y) and Δ{Wx} are both read as the Δ of the whole group: typeset with parentheses (\Delta {x + y}
+    # typesets as Δx + y)
+    ("delta", 1): lambda k, kids: f"\\Delta ({k[0][1:-1]})" if getattr(kids[0], "data", None) == "group"
+    else f"\\Delta {k[0]}",
     ("frac", 3): lambda k, kids: f"{k[0]}{{{k[1]}}}{{{k[2]}}}",
     ("paren", None): lambda k, kids: "(" + ", ".join(k) + ")",
     ("group", 1): lambda k, kids: f"{{{k[0]}}}",
