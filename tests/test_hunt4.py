@@ -109,3 +109,17 @@ def test_an_alias_of_the_gradient_after_the_arrow_on_the_starting_line():
     assert [s for s, _ in steps] == ["verified"] * 2
     _, steps = _steps(r"\Delta L \approx \langle x - t, \Delta x \rangle \Rightarrow dx := \frac{dL}{dx} = x")
     assert [s for s, _ in steps] == ["verified", "failed"]
+
+
+def test_the_api_refuses_a_symbol_kind_of_the_kernels_own():
+    """Sym(..., kind="inverse") made a user symbol the kernel would cancel against X (found by hunt 4): only
+    plain, delta and grad are a user's kinds."""
+    import pytest
+
+    from symderiv.errors import NameError_
+    from symderiv.lang.operators import Sym
+
+    for kind in ("inverse", "atom", "readoff"):
+        with pytest.raises(NameError_):
+            Sym("X", "n", "n", kind=kind)
+    assert Sym("x", "n", 1, kind="delta").kind == "delta"

@@ -261,6 +261,9 @@ class Sym(Expr):
 
     def __init__(self, name: str, rows: DimLike, cols: DimLike, kind: str | None = None) -> None:
         k, name = classify_name(name)
+        if kind is not None and kind not in ("plain", "delta", "grad"):
+            # "atom" and "inverse" symbols are the kernel's own (built without this constructor)
+            raise NameError_(f"a symbol's kind is plain, delta or grad, not {kind!r}")
         self.name = name
         self.kind = kind or k
         self.shape = _checked_shape(as_dim(rows), as_dim(cols), name)
