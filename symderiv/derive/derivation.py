@@ -201,6 +201,11 @@ class Derivation:
         self.gradient: Expr | None = None
         self.jacobian: Verdict | None = None
         self.checked = False
+        #: set by the document reader: the section the derivation was read in (its forward definitions
+        #: relate the gradient symbols of its steps) and the values defined there that its steps expand
+        #: as (name, plain text of the value)
+        self.scope: Any = None
+        self.constants: set[tuple[str, str]] = set()
 
     def use_upstream_gradient(self, loss: str = "L") -> None:
         """Treat the (scalar) output as an intermediate value of a loss ``loss``: ΔL = ⟨dL/dy, Δy⟩

@@ -347,7 +347,7 @@ def check_document(doc: CheckedDocument, derivations: bool = True) -> CheckedDoc
                 s.verdict = _claim_verdict(s, budget.kernel, doc.hypotheses_at.get(s.line or 0, ()))
         _claim_typos(c, budget.kernel)
     for d in doc.derivations if derivations else ():
-        _tied_gradients(d, getattr(d, "scope", None), d.grad)
+        _tied_gradients(d, d.scope, d.grad)
     for c in doc.claims:
         _tied_gradients(c, c.scope, None)
     return doc
@@ -404,13 +404,13 @@ def _tied_gradients(owner, scope, upstream: Sym | None) -> None:
             continue
         # the read-off's dL/dx is what the derivation derives, not a symbol of its statement
         sides = (st_.rhs,) if st_.kind == "readoff" else (st_.lhs, st_.rhs)
-        why = tie(grads(*sides, getattr(st_, "value", None), getattr(st_, "value_left", None), *extra))
+        claimed = (st_.value, st_.value_left) if isinstance(st_, ClaimStep) else ()
+        why = tie(grads(*sides, *claimed, *extra))
         if why is not None:
             st_.verdict = undecided("not decided", reason=why)
-    jac = getattr(owner, "jacobian", None)
-    gradient = getattr(owner, "gradient", None)
-    if jac is not None and jac.status == FAILED and isinstance(gradient, Expr):
-        why = tie(grads(gradient, *extra))
+    if isinstance(owner, Derivation) and owner.jacobian is not None and owner.jacobian.status == FAILED \
+            and isinstance(owner.gradient, Expr):
+        why = tie(grads(owner.gradient, *extra))
         if why is not None:
             owner.jacobian = undecided("not decided", reason=why)
 
@@ -951,7 +951,7 @@ def _report_unused_definitions(st: _State, doc: CheckedDocument) -> None:
     for out, f, line, col in st.defined:
         if any(d.output.name == out.name and plain(d.forward) == plain(f) for d in doc.derivations):
             continue
-        if any((out.name, plain(f)) in getattr(d, "constants", ()) and
+        if any((out.name, plain(f)) in d.constants and
                any(out.name in {x.name for x in e.symbols()} for stp in d.steps for e in (stp.lhs, stp.rhs)
                    if isinstance(e, Expr))
                for d in doc.derivations):
@@ -1259,7 +1259,6 @@ def _role(pl: ParsedLine, interp: Interpreter, scope: Scope, st: _State, doc: Ch
             # a value defined in scope that the composite does not contain (S = A + Aᵀ, g = W₂ᵀ dL/dy)
             # means that value in the author's steps too; read as a free symbol, a true step would be
             # "refuted" at a point where S ≠ A + Aᵀ. Expanded first (appended last: unfold goes backwards).
-            d.constants = set()
             for name, body in _defined_values(scope, f, wrt, out, intermediates, ml.line, ml.col).items():
                 sym = scope.lookup(name)
                 if isinstance(sym, Sym) and sym.shape == body.shape:
