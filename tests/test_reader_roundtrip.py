@@ -13,9 +13,8 @@ from fractions import Fraction
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reading import read_expression
 
-from symderiv.documents.interpret import Interpreter, Scope
-from symderiv.documents.reader import MathLine, read_math
 from symderiv.kernel.verifier import verify_equal
 from symderiv.lang.operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose
 from symderiv.lang.printing import latex
@@ -24,19 +23,8 @@ A, B, C = (Sym(s, "n", "n") for s in "ABC")
 x, v = Sym("x", "n", 1), Sym("v", "n", 1)
 
 
-def scope() -> Scope:
-    s = Scope()
-    for sym in (A, B, C, x, v):
-        s.define(sym.name, sym, 1)
-    return s
-
-
 def read(text: str) -> Expr:
-    ml = MathLine(text, 1, 1)
-    interp = Interpreter(scope(), ml, "<roundtrip>")
-    pl = interp.line(read_math(ml, "<roundtrip>"))
-    assert len(pl.items) == 1 and not pl.rels, text
-    return interp.expr(pl.items[0])
+    return read_expression(text, (A, B, C, x, v))
 
 
 # n×n expressions, built recursively (shrinking goes towards a single letter)
