@@ -26,8 +26,7 @@ from sympy.core.cache import clear_cache  # noqa: E402
 
 from benchmarks.bench_core import machine  # noqa: E402
 from symderiv.derive.catalog import get_layer  # noqa: E402
-from symderiv.kernel.indexgraph import clear_caches as clear_certificates  # noqa: E402
-from symderiv.kernel.multiaxis import clear_caches  # noqa: E402
+from symderiv.kernel.decide import clear_caches  # noqa: E402
 
 CASES = [("valid", None, None), ("full", None, None), ("same", None, None), ("valid", 2, None), ("valid", None, 2)]
 
@@ -39,7 +38,6 @@ def median_time(fn, repeat: int) -> float:
     for _ in range(repeat):
         clear_cache()
         clear_caches()
-        clear_certificates()
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)

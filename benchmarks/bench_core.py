@@ -29,7 +29,7 @@ from machine import machine_line  # noqa: E402  (benchmarks/machine.py)
 from symderiv.derive.catalog import CATALOG, ChainLayer  # noqa: E402
 from symderiv.lang.operators import MatMul, Sym, Trace, Transpose  # noqa: E402
 from symderiv.kernel.decide import verify_equal  # noqa: E402
-from symderiv.kernel.indexgraph import clear_caches  # noqa: E402
+from symderiv.kernel.decide import clear_caches  # noqa: E402
 
 
 def median_time(fn, repeat: int) -> float:

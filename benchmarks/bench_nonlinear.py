@@ -33,7 +33,7 @@ from benchmarks.bench_core import machine  # noqa: E402
 from symderiv.derive.catalog import CATALOG, ChainLayer  # noqa: E402
 from symderiv.kernel.evaluate import Arith, evaluate  # noqa: E402
 from symderiv.lang.operators import Inner  # noqa: E402
-from symderiv.kernel.indexgraph import clear_caches  # noqa: E402
+from symderiv.kernel.decide import clear_caches  # noqa: E402
 
 
 def median_time(fn, repeat: int) -> float:

@@ -149,7 +149,7 @@ def section_b(repeat: int) -> None:
     print("(b) derive + prove every step + Jacobian cross-check, vs SymPy MatrixExpr.diff on the same forward")
     print(f"{'work':18s} {'default':>12s} {'double-check':>13s} {'sympy warm':>12s} {'sympy cold':>12s} "
           f"{'/warm':>7s} {'/cold':>7s}  status")
-    from symderiv.kernel.indexgraph import clear_caches
+    from symderiv.kernel.decide import clear_caches
 
     for name in ("mse d/dx", "linear d/dx", "chain d/dW2", "tr(AXBX^T) d/dX"):
         case = symderiv_case(name)
@@ -192,7 +192,7 @@ def section_b(repeat: int) -> None:
 # (c) trace cycles
 # ---------------------------------------------------------------------------------------
 def section_c(repeat: int, kmax: int) -> None:
-    from symderiv.kernel.indexgraph import clear_caches
+    from symderiv.kernel.decide import clear_caches
 
     print(f"\n(c) trace cycle tr(A1⋯Ak) = tr(Ak A1⋯A(k−1)) proved, tr(A2 A1 A3⋯Ak) refuted (default budget)")
     print(f"{'k':>4s} {'true: proved':>14s} {'false: refuted':>15s}")

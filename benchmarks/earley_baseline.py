@@ -48,6 +48,6 @@ def cold_reader() -> None:
 
     for name in ("_parse_cached", "_syntax_cached"):
         getattr(getattr(reader, name, None), "cache_clear", lambda: None)()
-    from symderiv.kernel.indexgraph import clear_caches
+    from symderiv.kernel.decide import clear_caches
 
     clear_caches()  # and the kernel's memoised certificates: a repeated check would replay the proofs
