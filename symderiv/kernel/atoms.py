@@ -615,6 +615,15 @@ def _invertible_conditions(m: Expr, ab: Abstraction, out: set[tuple[str, tuple[A
                 _invertible_conditions(a, ab, out)
 
 
+def _logdet_argument(n: Expr) -> Expr | None:
+    """M for a node written log det M or log(det M) (both need det M > 0), else None."""
+    if isinstance(n, LogDet):
+        return n.arg
+    if isinstance(n, Fn) and n.name == "log" and isinstance(n.arg, Det):
+        return n.arg.arg
+    return None
+
+
 def matrix_domain_conditions(e: Expr, ab: Abstraction) -> set[tuple[str, tuple[Any, ...]]]:
     """The conditions of the inverses and log-determinants in ``e`` as written (§1.6): M⁻¹ needs M
     invertible, log det M needs det M > 0."""
@@ -622,8 +631,7 @@ def matrix_domain_conditions(e: Expr, ab: Abstraction) -> set[tuple[str, tuple[A
     for n in e.walk():
         if isinstance(n, Inv):
             _invertible_conditions(n.arg, ab, out)
-        arg = n.arg if isinstance(n, LogDet) else \
-            n.arg.arg if isinstance(n, Fn) and n.name == "log" and isinstance(n.arg, Det) else None
+        arg = _logdet_argument(n)
         if arg is not None:
             out.add(("detpos", transpose_key(arg, ab)))
             _invertible_conditions(arg, ab, out)
@@ -636,8 +644,7 @@ def required_matrix_conditions(e: Expr, ab: Abstraction) -> list[tuple[str, tupl
     for n in e.walk():
         if isinstance(n, Inv):
             out.append(("invertible", transpose_key(n.arg, ab), n.arg))
-        arg = n.arg if isinstance(n, LogDet) else \
-            n.arg.arg if isinstance(n, Fn) and n.name == "log" and isinstance(n.arg, Det) else None
+        arg = _logdet_argument(n)
         if arg is not None:
             out.append(("detpos", transpose_key(arg, ab), arg))
     return out
