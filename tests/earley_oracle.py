@@ -30,6 +30,12 @@ GRAMMAR = Path(__file__).resolve().parent / "data" / "math-earley.lark"
 MAX_TREES = 64
 
 
+def _expected(names: set[str]) -> str:
+    """The reader's wording of expected terminals; the Earley grammar's one bar terminal NORM (the LALR
+    grammar has an opener and a closer instead) is worded as the reader words those."""
+    return reader._expected({"_NORM_OPEN" if n == "NORM" else n for n in names})
+
+
 @lru_cache(maxsize=2)
 def _earley(ambiguity: str) -> Lark:
     return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="earley", propagate_positions=True, ambiguity=ambiguity)
@@ -64,11 +70,11 @@ def earley(text: str) -> Earley:
     try:
         forest = _earley("explicit").parse(text)
     except UnexpectedEOF as exc:
-        return Earley(frozenset(), None, (len(text), "math ends too early; expected " + reader._expected(exc.expected)))
+        return Earley(frozenset(), None, (len(text), "math ends too early; expected " + _expected(exc.expected)))
     except UnexpectedCharacters as exc:
         pos = exc.pos_in_stream
         return Earley(frozenset(), None, (pos, f"unexpected '{text[pos: pos + 12].strip()}' in math; expected "
-                                          + (reader._expected(exc.allowed) or "a LaTeX expression")))
+                                          + (_expected(exc.allowed) or "a LaTeX expression")))
     except (UnexpectedInput, RecursionError):
         return Earley(frozenset(), None, (0, "?"))
     if not any(True for _ in forest.find_data("_ambig")):

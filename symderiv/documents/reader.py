@@ -957,7 +957,7 @@ def precheck(ml: MathLine, path: str) -> None:
 _FRIENDLY = {
     "RPAR": "')'", "LPAR": "'('", "RBRACE": "'}'", "LBRACE": "'{'", "RSQB": "']'", "LSQB": "'['",
     "WORD": "a symbol", "NUMBER": "a number", "REL": "'='", "COMMA": "','", "RANGLE": "'\\rangle'",
-    "LANGLE": "'\\langle'", "MINUS": "'-'", "PLUS": "'+'", "NORM": "'\\|'", "FRAC": "\\frac",
+    "LANGLE": "'\\langle'", "MINUS": "'-'", "PLUS": "'+'", "FRAC": "\\frac",
     # every other terminal of grammar/math.lark by what an author writes (a message never names a terminal)
     "ARG_CHAR": "a letter or digit", "INFTY": "\\infty", "PRIMECMD": "\\prime", "STAR": "'*'", "TOP": "T or \\top",
     "ACCENT": "\\hat{...}", "BOLD": "\\mathbf{...}", "FUNC": "a function such as \\exp", "GREEK": "a Greek letter",

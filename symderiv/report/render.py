@@ -421,7 +421,6 @@ _TOKEN_LATEX: dict[str, dict[str, str]] = {
     "PARTIAL": {"\\partial": "\\partial"},
     "LANGLE": {"\\langle": "\\langle", "<": "\\langle"},
     "RANGLE": {"\\rangle": "\\rangle", ">": "\\rangle"},
-    "NORM": {"||": "\\|", "\\|": "\\|", "\\Vert": "\\|"},
     "ROMAN": {"\\mathrm": "\\mathrm", "\\operatorname": "\\operatorname", "\\text": "\\text", "\\textrm": "\\textrm"},
     "SUM": {"\\sum": "\\sum", "\\Sigma": "\\sum"},
     "FUNC": {f"\\{f}": f"\\{f}" for f in ("exp", "log", "ln", "tanh")} | {"\\softmax": "\\operatorname{softmax}"},
