@@ -885,8 +885,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                         # the operator, which is true by that definition
                         _set_forward(scope, vals[0], vals[-1])
                     continue
-                if pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Word):
-                    pl = ParsedLine(pl.lead, pl.items[1:], pl.rels[1:], pl.cols[1:], pl.ml)  # dx := dL/dx = G
+                pl = _without_alias(pl)
                 implication = False
                 while "⇒" in pl.rels:  # each ⇒ splits the line ("ΔL = … ⇒ dL/dx = G ⇒ dL/dx = G'", as on lines of their own)
                     k = pl.rels.index("⇒")
@@ -907,9 +906,7 @@ def _pass2(blocks: list[Block], scopes: list[Scope], path: str, doc: CheckedDocu
                         head = _differential_line(head, interp, ml)
                         _role(head, interp, scope, st, doc, ml)
                         st.after_unreadable = False  # the read-off follows the head, which was read
-                    pl = tail
-                    if pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Word):
-                        pl = ParsedLine(pl.lead, pl.items[1:], pl.rels[1:], pl.cols[1:], pl.ml)  # ⇒ dx := dL/dx = G
+                    pl = _without_alias(tail)
                 if implication:
                     continue
                 interp.differentials = False
@@ -1156,6 +1153,14 @@ def _values(pl: ParsedLine, interp: Interpreter) -> list:
             v = interp.as_expr(v, t)  # a helper value (a word, a bare norm, ...): an expression, or a located error
         out.append(v)
     return out
+
+
+def _without_alias(pl: ParsedLine) -> ParsedLine:
+    """``dx := dL/dx = G`` (also after ⇒) as ``dL/dx = G``: the short name the author gives the gradient
+    is not part of the equation."""
+    if pl.rels[:1] == [":="] and isinstance(pl.items[0], S.Word):
+        return ParsedLine(pl.lead, pl.items[1:], pl.rels[1:], pl.cols[1:], pl.ml)
+    return pl
 
 
 def _starts_a_derivation(pl: ParsedLine, k: int, interp: Interpreter, scope: Scope) -> bool:
