@@ -431,10 +431,18 @@ class Interpreter:
             case S.Neg():
                 self._visible_grouping(t.body)
                 return self.neg(t)
-            case S.Div() | S.SeqOp() | S.Dot() | S.Juxt():
+            case S.Div():
                 self._visible_grouping(t.left, t.right)
-                return self.div(t) if isinstance(t, S.Div) else self.seqop(t) if isinstance(t, S.SeqOp) \
-                    else self.dot(t) if isinstance(t, S.Dot) else self.juxt(t)
+                return self.div(t)
+            case S.SeqOp():
+                self._visible_grouping(t.left, t.right)
+                return self.seqop(t)
+            case S.Dot():
+                self._visible_grouping(t.left, t.right)
+                return self.dot(t)
+            case S.Juxt():
+                self._visible_grouping(t.left, t.right)
+                return self.juxt(t)
         self.fail(t, f"unsupported construct {type(t).__name__}")
 
     def _visible_grouping(self, *operands: S.Syntax) -> None:
