@@ -11,7 +11,7 @@ from fractions import Fraction
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reading import read_expression
+from reading import matrix_expressions, read_expression, scalar_expressions
 
 from symderiv.kernel.verifier import verify_equal
 from symderiv.lang.operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose
@@ -23,24 +23,9 @@ NAMES = {"A__hat": r"\hat{A}", "B__bar": r"\bar{B}", "C__cal": r"\mathcal{C}", "
          "x": "x"}
 
 TRANSPOSES = ["^T ", "^\\top ", "^{\\top} ", "^\\mathsf{T} ", "^{\\mathsf{T}} ", "^\\mathrm{T} ", "^\\intercal "]
-COEFS = st.sampled_from([Fraction(2), Fraction(-1), Fraction(1, 2), Fraction(3)])
 
-matrices = st.recursive(
-    st.sampled_from([A, B, C, P]),
-    lambda kids: st.one_of(
-        st.builds(Add, kids, kids),
-        st.builds(lambda a, b: Add(a, Scale(-1, b)), kids, kids),
-        st.builds(Scale, COEFS, kids),
-        st.builds(MatMul, kids, kids),
-        st.builds(Transpose, kids),
-    ),
-    max_leaves=5,
-)
-scalars = st.one_of(
-    st.builds(Trace, matrices),
-    st.builds(Inner, matrices, matrices),
-    st.builds(lambda m: MatMul(Transpose(x), m, v), matrices),
-)
+matrices = matrix_expressions([A, B, C, P])
+scalars = st.one_of(*scalar_expressions(matrices, x, v))
 
 
 def read(text: str) -> Expr:

@@ -13,7 +13,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reading import read_expression
+from reading import matrix_expressions, read_expression, scalar_expressions
 
 from symderiv.kernel.verifier import verify_equal
 from symderiv.lang.operators import Add, Expr, Inner, MatMul, Scale, Sym, Trace, Transpose
@@ -27,25 +27,8 @@ def read(text: str) -> Expr:
     return read_expression(text, (A, B, C, x, v))
 
 
-# n×n expressions, built recursively (shrinking goes towards a single letter)
-COEFS = st.sampled_from([Fraction(2), Fraction(3), Fraction(-1), Fraction(1, 2)])
-matrices = st.recursive(
-    st.sampled_from([A, B, C]),
-    lambda kids: st.one_of(
-        st.builds(Add, kids, kids),
-        st.builds(lambda a, b: Add(a, Scale(-1, b)), kids, kids),
-        st.builds(Scale, COEFS, kids),  # nested: Scale(2, Scale(2, A)) must not print as "2 2 A" (22A)
-        st.builds(MatMul, kids, kids),
-        st.builds(Transpose, kids),
-    ),
-    max_leaves=5,
-)
-scalars = st.one_of(
-    st.builds(Trace, matrices),
-    st.builds(Inner, matrices, matrices),
-    st.builds(lambda m: MatMul(Transpose(x), m, v), matrices),
-    st.builds(lambda m: Inner(m, m), matrices),
-)
+matrices = matrix_expressions([A, B, C])
+scalars = st.one_of(*scalar_expressions(matrices, x, v), st.builds(lambda m: Inner(m, m), matrices))
 expressions = st.one_of(matrices, scalars)
 
 
